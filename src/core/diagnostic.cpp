@@ -1,5 +1,7 @@
 #include "core/diagnostic.hpp"
 
+#include <algorithm>
+
 namespace shipshape {
 
 std::string format_diagnostic(const Diagnostic& d) {
@@ -11,8 +13,13 @@ std::string format_diagnostic(const Diagnostic& d) {
 }
 
 Error Diagnostics::to_error() const {
+    // File order reads best; equal positions keep the order they were found in.
+    std::vector<Diagnostic> sorted = m_items;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
+        return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
+    });
     std::string text;
-    for (const auto& d : m_items) {
+    for (const auto& d : sorted) {
         if (!text.empty()) {
             text += '\n';
         }

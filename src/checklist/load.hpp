@@ -1,0 +1,35 @@
+// Loading and validating checklists. parse_checklist is pure (text in, model out); the caller
+// reads the file. Every problem is collected and reported at once as one Errc::invalid_definition
+// error whose message has one "file:line:col: message" line per problem, in file order.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "checklist/model.hpp"
+#include "core/error.hpp"
+#include "core/template.hpp"
+
+namespace shipshape::checklist {
+
+// Variables every checklist may use besides its own params.
+inline const std::vector<std::string> k_builtin_variables = {"env", "run", "repo"};
+
+// Parses TOML text into a validated Checklist. `path` is used in messages only. `name` defaults
+// to the file name without ".toml".
+[[nodiscard]] Result<Checklist> parse_checklist(std::string_view text, std::string_view path);
+
+// Returns the variables for a run: params (from `values`, else their defaults) plus the given
+// builtins. Errc::invalid_argument names unknown params and missing required ones.
+[[nodiscard]] Result<Variables> bind_params(const Checklist& checklist,
+                                            const std::vector<std::pair<std::string, std::string>>& values,
+                                            const Variables& builtins);
+
+// Returns a copy of `checklist` with every {{name}} substituted from `vars`.
+[[nodiscard]] Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars);
+
+// Returns the step ids in a deterministic topological order (file order among ready steps).
+std::vector<std::string> topological_order(const Checklist& checklist);
+
+}  // namespace shipshape::checklist

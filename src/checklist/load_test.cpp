@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include "checklist/load.hpp"
+
+namespace shipshape::checklist {
+namespace {
+
+constexpr const char* k_valid = R"(name = "deploy"
+description = "Roll out a release"
+parallel = 2
+[params.version]
+required = true
+description = "release to deploy"
+
+[[step]]
+id = "fetch"
+run = ["echo", "fetch {{version}} to {{env}}"]
+unless = ["test", "-f", "/tmp/x-{{version}}"]
+verify = { sh = "true" }
+timeout = "2m"
+retries = 2
+undo = ["rm", "-f", "/tmp/x-{{version}}"]
+
+[[step]]
+id = "smoke"
+sh = "echo smoke | grep -q smoke"
+needs = ["fetch"]
+env = { LEVEL = "{{version}}" }
+
+[[step]]
+id = "qa-ok"
+manual = "QA confirms {{version}}"
+role = "qa"
+needs = ["smoke"]
+)";
+
+TEST(ParseChecklist, ReadsEveryField) {
+    auto c = parse_checklist(k_valid, "checklists/deploy.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->name, "deploy");
+    EXPECT_EQ(c->parallel, 2);
+    ASSERT_EQ(c->params.size(), 1u);
+    EXPECT_TRUE(c->params[0].required);
+    ASSERT_EQ(c->steps.size(), 3u);
+    const Step& fetch = c->steps[0];
+    EXPECT_EQ(fetch.run.argv, (std::vector<std::string>{"echo", "fetch {{version}} to {{env}}"}));
+    EXPECT_EQ(fetch.timeout, Millis(120000));
+    EXPECT_EQ(fetch.retries, 2);
+    ASSERT_TRUE(fetch.verify);
+    EXPECT_EQ(fetch.verify->shell, "true");
+    EXPECT_EQ(c->steps[1].run.shell, "echo smoke | grep -q smoke");
+    EXPECT_EQ(c->steps[1].env.at(0).second, "{{version}}");
+    EXPECT_EQ(c->steps[2].kind, StepKind::manual);
+    EXPECT_EQ(c->steps[2].role, "qa");
+    EXPECT_EQ(topological_order(*c), (std::vector<std::string>{"fetch", "smoke", "qa-ok"}));
+}
+
+TEST(ParseChecklist, RejectsBadDefinitionsWithPositions) {
+    struct Row {
+        const char* text;
+        const char* message;
+    };
+    const Row rows[] = {
+        // Broken TOML syntax is reported with toml++'s position and description.
+        {"name = \n", "c.toml:1:8: invalid TOML: Error while parsing key-value pair: expected value, saw '\\n'"},
+        // A checklist needs steps.
+        {"name = \"x\"\n", "c.toml:1:1: the checklist has no steps (add [[step]] tables)"},
+        // Unknown top-level key, with the accepted ones listed.
+        {"nmae = \"x\"\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
+         "c.toml:1:1: unknown key 'nmae' in the checklist (expected one of: name, description, "
+         "parallel, params, step)"},
+        // Unknown step key.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\ntimout = \"1s\"\n",
+         "c.toml:4:1: unknown key 'timout' in step 'a' (expected one of: id, description, run, "
+         "sh, manual, role, unless, verify, undo, needs, timeout, retries, retry_delay, env, "
+         "cwd)"},
+        // Wrong type: run must be an array, not a string (which would need a shell).
+        {"[[step]]\nid = \"a\"\nrun = \"echo hi\"\n",
+         "c.toml:3:7: step 'a' 'run' must be an argv array such as [\"systemctl\", \"reload\", "
+         "\"nginx\"] or { sh = \"...\" }, found a string"},
+        // Bad duration.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\ntimeout = \"2 minutes\"\n",
+         "c.toml:4:11: step 'a' 'timeout': invalid duration '2 minutes' (missing unit): expected "
+         "a duration such as 500ms, 30s, 2m, 1h30m or 1d"},
+        // Duplicate ids.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
+         "c.toml:4:1: duplicate step id 'a' (first defined at line 1)"},
+        // Dangling needs, with a suggestion.
+        {"[[step]]\nid = \"fetch\"\nrun = [\"true\"]\n[[step]]\nid = \"b\"\nrun = [\"true\"]\n"
+         "needs = [\"fetchh\"]\n",
+         "c.toml:7:9: step 'b' needs unknown step 'fetchh' (did you mean 'fetch'?)"},
+        // A cycle is named in full.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nneeds = [\"c\"]\n[[step]]\nid = \"b\"\n"
+         "run = [\"true\"]\nneeds = [\"a\"]\n[[step]]\nid = \"c\"\nrun = [\"true\"]\n"
+         "needs = [\"b\"]\n",
+         "c.toml:4:9: dependency cycle: a -> c -> b -> a"},
+        // Unknown template variable.
+        {"[[step]]\nid = \"a\"\nrun = [\"echo\", \"{{versoin}}\"]\n",
+         "c.toml:3:7: step 'a' 'run' uses unknown variable '{{versoin}}'; declare it under "
+         "[params.versoin]"},
+        // A step needs exactly one action.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nsh = \"true\"\n",
+         "c.toml:1:1: step 'a' must have exactly one of 'run' (argv array), 'sh' (shell line) or "
+         "'manual' (a person confirms), found 2"},
+        // Manual steps need a role.
+        {"[[step]]\nid = \"a\"\nmanual = \"check\"\n",
+         "c.toml:3:10: step 'a' is manual and needs a 'role' that checks it off"},
+        // Retries must be a sane integer.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nretries = -1\n",
+         "c.toml:4:11: step 'a' 'retries' must be between 0 and 100, found -1"},
+        // Empty argv.
+        {"[[step]]\nid = \"a\"\nrun = []\n", "c.toml:3:7: step 'a' 'run' must not be empty"},
+        // Bad step id characters.
+        {"[[step]]\nid = \"a b\"\nrun = [\"true\"]\n",
+         "c.toml:1:1: step id 'a b' may contain only letters, digits, '-', '_' and '.'"},
+        // Missing id.
+        {"[[step]]\nrun = [\"true\"]\n", "c.toml:1:1: step has no 'id'"},
+        // Param tables are checked too.
+        {"[params.v]\nrequird = true\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
+         "c.toml:2:1: unknown key 'requird' in param 'v' (expected one of: required, "
+         "description, default)"},
+    };
+    for (const auto& row : rows) {
+        auto c = parse_checklist(row.text, "c.toml");
+        ASSERT_FALSE(c) << row.text;
+        EXPECT_EQ(c.error().code(), Errc::invalid_definition);
+        EXPECT_EQ(c.error().message(), row.message) << row.text;
+    }
+}
+
+TEST(ParseChecklist, ReportsSeveralErrorsAtOnceInFileOrder) {
+    auto c = parse_checklist(
+        "[[step]]\nid = \"a\"\nrun = [\"true\"]\ntimeout = \"x\"\n[[step]]\nid = \"b\"\n"
+        "run = [\"true\"]\nneeds = [\"zzz\"]\nbogus = 1\n",
+        "c.toml");
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().message(),
+              "c.toml:4:11: step 'a' 'timeout': invalid duration 'x' (a number must come first): "
+              "expected a duration such as 500ms, 30s, 2m, 1h30m or 1d\n"
+              "c.toml:8:9: step 'b' needs unknown step 'zzz'\n"
+              "c.toml:9:1: unknown key 'bogus' in step 'b' (expected one of: id, description, "
+              "run, sh, manual, role, unless, verify, undo, needs, timeout, retries, "
+              "retry_delay, env, cwd)");
+}
+
+TEST(ParseChecklist, SurvivesArbitraryMutationsOfAValidFile) {
+    // Fuzz-ish: flip, drop and duplicate bytes of a valid checklist; the parser must return
+    // either a checklist or a positioned error, never crash or hang.
+    std::string base = k_valid;
+    uint32_t seed = 12345;
+    auto next = [&] {
+        seed = seed * 1103515245u + 12345u;
+        return (seed >> 8) & 0xffffff;
+    };
+    for (int i = 0; i < 3000; ++i) {
+        std::string text = base;
+        int edits = 1 + static_cast<int>(next() % 4);
+        for (int e = 0; e < edits && !text.empty(); ++e) {
+            size_t at = next() % text.size();
+            switch (next() % 3) {
+                case 0: text[at] = static_cast<char>(next() % 128); break;
+                case 1: text.erase(at, 1 + next() % 8); break;
+                default: text.insert(at, text.substr(at, 1 + next() % 16)); break;
+            }
+        }
+        auto c = parse_checklist(text, "f.toml");
+        if (!c) {
+            EXPECT_EQ(c.error().message().rfind("f.toml:", 0), 0u) << c.error().message();
+        }
+    }
+}
+
+TEST(BindParams, ChecksRequiredAndUnknownParams) {
+    auto c = parse_checklist(k_valid, "d.toml");
+    ASSERT_TRUE(c);
+    auto missing = bind_params(*c, {}, {});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().message(),
+              "missing required param 'version' (release to deploy): pass --set version=VALUE");
+    auto unknown = bind_params(*c, {{"version", "1"}, {"colour", "red"}}, {});
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().message(),
+              "unknown param 'colour' (checklist 'deploy' declares: version)");
+    auto ok = bind_params(*c, {{"version", "1.4.2"}}, {{"env", "prod"}, {"run", "r1"}, {"repo", "/r"}});
+    ASSERT_TRUE(ok);
+    auto rendered = render_checklist(*c, *ok);
+    ASSERT_TRUE(rendered);
+    EXPECT_EQ(rendered->steps[0].run.argv[1], "fetch 1.4.2 to prod");
+    EXPECT_EQ(rendered->steps[2].manual, "QA confirms 1.4.2");
+}
+
+}  // namespace
+}  // namespace shipshape::checklist

@@ -1,0 +1,69 @@
+// The checklist model: what a checklists/*.toml file says once it has been parsed and validated.
+// Values only; no I/O. A Checklist that exists has passed validation: step ids are unique, every
+// `needs` names a step, the graph has no cycle, every {{name}} is a known variable.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/diagnostic.hpp"
+#include "core/duration.hpp"
+
+namespace shipshape::checklist {
+
+// A command is an argv array, or a shell line when the user wrote `sh`.
+struct Command {
+    std::vector<std::string> argv;
+    std::string shell;  // non-empty for the shell form
+    SourcePos pos;
+
+    bool is_shell() const { return !shell.empty(); }
+    // The argv to execute: the array itself, or {"/bin/sh", "-c", shell}.
+    std::vector<std::string> to_argv() const;
+    // A one-line rendering for plans and logs.
+    std::string display() const;
+};
+
+enum class StepKind { command, manual };
+
+struct Step {
+    std::string id;
+    SourcePos pos;
+    std::string description;
+    StepKind kind = StepKind::command;
+    Command run;  // kind == command
+    std::string manual;  // kind == manual: what the person confirms
+    std::string role;  // kind == manual: who may check it off
+    std::optional<Command> unless;  // skip the step when this exits 0
+    std::optional<Command> verify;  // must exit 0 after `run`
+    std::optional<Command> undo;  // reverses `run`
+    std::vector<std::string> needs;
+    Millis timeout{0};  // 0: none
+    int retries = 0;
+    Millis retry_delay{0};
+    std::vector<std::pair<std::string, std::string>> env;
+    std::string cwd;  // empty: the ops repo root
+};
+
+struct Param {
+    std::string name;
+    std::string description;
+    bool required = false;
+    std::optional<std::string> default_value;
+};
+
+struct Checklist {
+    std::string path;  // as shown in messages
+    std::string name;
+    std::string description;
+    int parallel = 4;  // independent steps run at once
+    std::vector<Param> params;
+    std::vector<Step> steps;  // in file order
+
+    const Step* find_step(std::string_view id) const;
+    const Param* find_param(std::string_view name) const;
+};
+
+}  // namespace shipshape::checklist

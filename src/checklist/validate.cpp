@@ -1,0 +1,197 @@
+#include "checklist/validate.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "checklist/load.hpp"
+#include "core/template.hpp"
+
+namespace shipshape::checklist {
+
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string suggestion(std::string_view name, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t best_d = 3;  // suggest only close matches
+    for (const auto& c : candidates) {
+        size_t d = edit_distance(name, c);
+        if (d < best_d) {
+            best_d = d;
+            best = c;
+        }
+    }
+    return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
+}
+
+bool valid_id(std::string_view id) {
+    if (id.empty()) return false;
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+class Validator {
+public:
+    Validator(const Checklist& c, const std::vector<SourcePos>& needs_pos, Diagnostics& d)
+        : m_c(c), m_needs_pos(needs_pos), m_diags(d) {}
+
+    void run() {
+        check_ids();
+        check_needs();
+        check_cycles();
+        check_templates();
+    }
+
+private:
+    void error(SourcePos pos, std::string message) {
+        m_diags.add(m_c.path, pos, std::move(message));
+    }
+
+    void check_ids() {
+        std::map<std::string, SourcePos> seen;
+        for (const auto& s : m_c.steps) {
+            if (s.id.empty()) continue;
+            if (!valid_id(s.id)) {
+                error(s.pos, "step id '" + s.id +
+                                 "' may contain only letters, digits, '-', '_' and '.'");
+            }
+            auto [it, inserted] = seen.emplace(s.id, s.pos);
+            if (!inserted) {
+                error(s.pos, "duplicate step id '" + s.id + "' (first defined at line " +
+                                 std::to_string(it->second.line) + ")");
+            }
+            m_ids.push_back(s.id);
+        }
+        std::set<std::string> params;
+        for (const auto& p : m_c.params) {
+            if (p.required && p.default_value) {
+                error(SourcePos{}, "param '" + p.name + "' is required and also has a default");
+            }
+        }
+    }
+
+    void check_needs() {
+        for (size_t i = 0; i < m_c.steps.size(); ++i) {
+            const auto& s = m_c.steps[i];
+            std::set<std::string> seen;
+            for (const auto& n : s.needs) {
+                if (!m_c.find_step(n)) {
+                    error(m_needs_pos[i], "step '" + s.id + "' needs unknown step '" + n + "'" +
+                                              suggestion(n, m_ids));
+                } else if (n == s.id) {
+                    error(m_needs_pos[i], "step '" + s.id + "' needs itself");
+                } else if (!seen.insert(n).second) {
+                    error(m_needs_pos[i], "step '" + s.id + "' lists '" + n + "' twice in needs");
+                }
+            }
+        }
+    }
+
+    // Depth-first search; each back edge closes a cycle, which is reported once by its members.
+    void check_cycles() {
+        std::map<std::string, size_t> index;
+        for (size_t i = 0; i < m_c.steps.size(); ++i) index.emplace(m_c.steps[i].id, i);
+        std::vector<int> color(m_c.steps.size(), 0);  // 0 new, 1 on stack, 2 done
+        std::vector<size_t> stack;
+        std::set<std::set<size_t>> reported;
+        auto visit = [&](auto&& self, size_t v) -> void {
+            color[v] = 1;
+            stack.push_back(v);
+            for (const auto& n : m_c.steps[v].needs) {
+                auto it = index.find(n);
+                if (it == index.end() || it->second == v) continue;
+                size_t w = it->second;
+                if (color[w] == 0) {
+                    self(self, w);
+                } else if (color[w] == 1) {
+                    auto from = std::find(stack.begin(), stack.end(), w);
+                    std::set<size_t> members(from, stack.end());
+                    if (reported.insert(members).second) {
+                        // Print in "needs" direction: a needs b needs ... needs a.
+                        std::string text;
+                        for (auto p = from; p != stack.end(); ++p) {
+                            text += m_c.steps[*p].id + " -> ";
+                        }
+                        text += m_c.steps[w].id;
+                        error(m_needs_pos[w], "dependency cycle: " + text);
+                    }
+                }
+            }
+            stack.pop_back();
+            color[v] = 2;
+        };
+        for (size_t i = 0; i < m_c.steps.size(); ++i) {
+            if (color[i] == 0) visit(visit, i);
+        }
+    }
+
+    void check_string(const std::string& text, SourcePos pos, const std::string& where) {
+        auto names = template_names(text);
+        if (!names) {
+            error(pos, where + ": " + names.error().message());
+            return;
+        }
+        for (const auto& n : *names) {
+            if (m_known.count(n) == 0) {
+                std::vector<std::string> known(m_known.begin(), m_known.end());
+                error(pos, where + " uses unknown variable '{{" + n + "}}'" + suggestion(n, known) +
+                               "; declare it under [params." + n + "]");
+            }
+        }
+    }
+
+    void check_command(const std::optional<Command>& c, const std::string& where) {
+        if (!c) return;
+        if (c->is_shell()) {
+            check_string(c->shell, c->pos, where);
+        }
+        for (const auto& a : c->argv) check_string(a, c->pos, where);
+    }
+
+    void check_templates() {
+        for (const auto& b : k_builtin_variables) m_known.insert(b);
+        for (const auto& p : m_c.params) m_known.insert(p.name);
+        for (const auto& s : m_c.steps) {
+            std::string where = "step '" + s.id + "'";
+            if (s.kind == StepKind::command) check_command(s.run, where + " 'run'");
+            check_command(s.unless, where + " 'unless'");
+            check_command(s.verify, where + " 'verify'");
+            check_command(s.undo, where + " 'undo'");
+            for (const auto& [k, v] : s.env) check_string(v, s.pos, where + " env '" + k + "'");
+            check_string(s.cwd, s.pos, where + " 'cwd'");
+        }
+    }
+
+    const Checklist& m_c;
+    const std::vector<SourcePos>& m_needs_pos;
+    Diagnostics& m_diags;
+    std::vector<std::string> m_ids;
+    std::set<std::string> m_known;
+};
+
+}  // namespace
+
+void validate_checklist(const Checklist& checklist, const std::vector<SourcePos>& needs_pos,
+                        Diagnostics& diags) {
+    Validator(checklist, needs_pos, diags).run();
+}
+
+}  // namespace shipshape::checklist
