@@ -1,0 +1,123 @@
+// The state store: runs, their steps' journal, check-offs and environment locks. One narrow
+// interface with an embedded SQLite implementation (the default, in the ops repo's
+// .shipshape/state.db); a PostgreSQL implementation for team servers follows the same contract.
+//
+// Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
+// synchronous=FULL). Times are milliseconds since the Unix epoch. A Store is used from one
+// thread at a time; callers serialize (the checklist engine already does). Every failure is
+// Errc::store with the database's message, except where a function says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace shipshape::store {
+
+struct RunRecord {
+    std::string id;
+    std::string checklist_path;  // relative to the ops repo
+    std::string checklist_name;
+    std::string checklist_text;  // the definition as it was when the run started
+    std::string env;
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string status;  // running, waiting, failed, done, interrupted, undoing, undone, undo-failed
+    std::string user;
+    std::string host;
+    int64_t pid = 0;
+    int64_t started_at = 0;
+    int64_t updated_at = 0;
+};
+
+struct StepRecord {
+    std::string run_id;
+    std::string step_id;
+    std::string state;  // a checklist::StepState name
+    int attempts = 0;
+    int exit_code = -1;
+    std::string detail;
+    int64_t started_at = 0;
+    int64_t finished_at = 0;
+    int64_t duration_ms = 0;
+    int64_t finish_seq = 0;  // order in which steps completed within the run (0: not completed)
+    std::string undo_state;  // "", running, undone, failed
+};
+
+struct CheckOff {
+    std::string run_id;
+    std::string step_id;
+    std::string role;
+    std::string by;
+    std::string note;
+    int64_t at = 0;
+};
+
+// One entry of a run's append-only event log.
+struct Event {
+    int64_t seq = 0;
+    int64_t at = 0;
+    std::string run_id;
+    std::string step_id;  // empty for run-level events
+    std::string kind;  // run-started, step-started, step-finished, check-off, ...
+    std::string detail;
+};
+
+struct LockHolder {
+    std::string env;
+    std::string run_id;
+    int64_t pid = 0;
+    uint64_t pid_start_ticks = 0;  // tells a live holder from a reused pid
+    std::string host;
+    int64_t started_at = 0;
+};
+
+struct LockResult {
+    bool acquired = false;
+    std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Errc::already_exists when the id is taken.
+    [[nodiscard]] virtual Status create_run(const RunRecord& run) = 0;
+    // Errc::not_found for an unknown id.
+    [[nodiscard]] virtual Result<RunRecord> get_run(std::string_view id) = 0;
+    // Newest first, at most `limit`.
+    [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs(int limit) = 0;
+    [[nodiscard]] virtual Status update_run(std::string_view id, std::string_view status,
+                                            int64_t pid, int64_t at) = 0;
+
+    [[nodiscard]] virtual Result<std::vector<StepRecord>> get_steps(std::string_view run_id) = 0;
+    // Writes the step's record and appends `event` in one transaction. A completed step
+    // (finish_seq < 0 on input) gets the next finish_seq of its run.
+    [[nodiscard]] virtual Status record_step(const StepRecord& step, const Event& event) = 0;
+    // Records the check-off, marks the step checked-off and appends an event, atomically.
+    [[nodiscard]] virtual Status add_check_off(const CheckOff& check_off) = 0;
+    [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;
+    [[nodiscard]] virtual Status append_event(const Event& event) = 0;
+    [[nodiscard]] virtual Result<std::vector<Event>> get_events(std::string_view run_id) = 0;
+
+    // Takes the environment's lock for `me`. When another holder exists and `is_stale(holder)`
+    // says it is dead, the lock is taken over and the old holder returned; otherwise the live
+    // holder is returned with acquired = false.
+    [[nodiscard]] virtual Result<LockResult> acquire_env_lock(
+        const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) = 0;
+    // Releases the lock if `run_id` holds it; otherwise does nothing.
+    [[nodiscard]] virtual Status release_env_lock(std::string_view env,
+                                                  std::string_view run_id) = 0;
+};
+
+// Opens (creating and migrating as needed) the store at `location`: a file path, or
+// "sqlite:PATH". Errc::unsupported for other schemes (postgresql:// arrives with its issue).
+[[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& location);
+
+}  // namespace shipshape::store
