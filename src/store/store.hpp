@@ -98,8 +98,10 @@ public:
 
     [[nodiscard]] virtual Result<std::vector<StepRecord>> get_steps(std::string_view run_id) = 0;
     // Writes the step's record and appends `event` in one transaction. A completed step
-    // (finish_seq < 0 on input) gets the next finish_seq of its run.
-    [[nodiscard]] virtual Status record_step(const StepRecord& step, const Event& event) = 0;
+    // (finish_seq < 0 on input) gets the next finish_seq of its run. Returns the finish_seq
+    // written.
+    [[nodiscard]] virtual Result<int64_t> record_step(const StepRecord& step,
+                                                      const Event& event) = 0;
     // Records the check-off, marks the step checked-off and appends an event, atomically.
     [[nodiscard]] virtual Status add_check_off(const CheckOff& check_off) = 0;
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;

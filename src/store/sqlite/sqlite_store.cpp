@@ -122,7 +122,7 @@ public:
     Status update_run(std::string_view id, std::string_view status, int64_t pid,
                       int64_t at) override;
     Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
-    Status record_step(const StepRecord& step, const Event& event) override;
+    Result<int64_t> record_step(const StepRecord& step, const Event& event) override;
     Status add_check_off(const CheckOff& check_off) override;
     Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
     Status append_event(const Event& event) override;
@@ -160,7 +160,7 @@ private:
         return r;
     }
     Status insert_event(const Event& e);
-    Status write_step(const StepRecord& s);
+    Result<int64_t> write_step(const StepRecord& s);
 
     sqlite3* m_db;
     std::string m_path;
@@ -310,7 +310,7 @@ Result<std::vector<StepRecord>> SqliteStore::get_steps(std::string_view run_id) 
     return out;
 }
 
-Status SqliteStore::write_step(const StepRecord& s) {
+Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     int64_t seq = s.finish_seq;
     if (seq < 0) {
         Statement q(m_db, "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
@@ -326,13 +326,15 @@ Status SqliteStore::write_step(const StepRecord& s) {
     q.bind(5, int64_t{s.exit_code}).bind(6, s.detail).bind(7, s.started_at);
     q.bind(8, s.finished_at).bind(9, s.duration_ms).bind(10, seq).bind(11, s.undo_state);
     if (q.step() != SQLITE_DONE) return db_error("recording step " + s.step_id);
-    return {};
+    return seq;
 }
 
-Status SqliteStore::record_step(const StepRecord& step, const Event& event) {
-    return transaction("recording step " + step.step_id, [&]() -> Status {
-        if (auto st = write_step(step); !st) return st;
-        return insert_event(event);
+Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& event) {
+    return transaction("recording step " + step.step_id, [&]() -> Result<int64_t> {
+        auto seq = write_step(step);
+        if (!seq) return seq;
+        if (auto st = insert_event(event); !st) return fail(st.error());
+        return seq;
     });
 }
 
@@ -351,7 +353,7 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
         s.started_at = c.at;
         s.finished_at = c.at;
         s.finish_seq = -1;
-        if (auto st = write_step(s); !st) return st;
+        if (auto seq = write_step(s); !seq) return fail(seq.error());
         return insert_event(Event{0, c.at, c.run_id, c.step_id, "check-off",
                                   "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
     });

@@ -1,0 +1,147 @@
+#include "app/init.hpp"
+
+#include <utility>
+
+#include "os/file_system.hpp"
+
+namespace shipshape::app {
+
+namespace {
+
+constexpr const char* k_inventory = R"(# Environments, groups and hosts. See docs/manual.md ("inventory.toml").
+[env.local]
+description = "this workstation"
+hosts = ["localhost"]
+
+[host.localhost]
+address = "127.0.0.1"
+)";
+
+constexpr const char* k_deploy = R"(# A deploy procedure as an executable checklist. It runs entirely on this machine:
+# it packages a release of a pretend "booking" service into work/, drains, installs,
+# migrates and smoke-tests it, then waits for QA to check it off.
+#   shipshape run checklists/deploy.toml --set version=1.4.2 --plan
+#   shipshape run checklists/deploy.toml --set version=1.4.2
+name = "deploy"
+description = "Roll out a release of the booking service"
+parallel = 4
+
+[params.version]
+required = true
+description = "release to deploy"
+
+[[step]]
+id = "build"
+description = "Package the release"
+sh = "mkdir -p work/releases work/stage && printf 'booking {{version}}\n' > work/stage/VERSION && tar -cf work/releases/booking-{{version}}.tar -C work/stage VERSION && echo packed booking-{{version}}.tar"
+unless = ["test", "-f", "work/releases/booking-{{version}}.tar"]
+verify = ["tar", "-tf", "work/releases/booking-{{version}}.tar"]
+undo = ["rm", "-f", "work/releases/booking-{{version}}.tar"]
+
+[[step]]
+id = "preflight-disk"
+description = "At least 10 MiB free for the release"
+sh = "df -Pk . | awk 'NR == 2 { print $4 \" KiB free\"; exit ($4 < 10240) }'"
+
+[[step]]
+id = "preflight-config"
+description = "The service's configuration is readable"
+sh = "mkdir -p work/etc && printf 'port = 8080\n' > work/etc/booking.conf && cat work/etc/booking.conf"
+
+[[step]]
+id = "drain"
+description = "Take the service out of the load balancer"
+sh = "echo draining booking on {{env}}; sleep 0.3; touch work/drained; echo drained"
+needs = ["preflight-disk", "preflight-config"]
+undo = ["rm", "-f", "work/drained"]
+
+[[step]]
+id = "install"
+description = "Unpack the release"
+run = ["sh", "-c", "mkdir -p work/current && tar -xf work/releases/booking-{{version}}.tar -C work/current && cat work/current/VERSION"]
+needs = ["build", "drain"]
+timeout = "1m"
+retries = 2
+undo = ["rm", "-rf", "work/current"]
+
+[[step]]
+id = "migrate"
+description = "Apply database migrations"
+sh = "for m in 001_init 002_bookings 003_seats; do echo applying $m; sleep 0.1; done"
+needs = ["drain"]
+
+[[step]]
+id = "smoke"
+description = "The installed version answers"
+run = ["grep", "-q", "booking {{version}}", "work/current/VERSION"]
+needs = ["install", "migrate"]
+
+[[step]]
+id = "qa-ok"
+manual = "QA confirms the smoke tests of {{version}} on {{env}}"
+role = "qa"
+needs = ["smoke"]
+
+[[step]]
+id = "undrain"
+description = "Put the service back into the load balancer"
+sh = "rm -f work/drained && echo booking {{version}} is back in service"
+needs = ["qa-ok"]
+)";
+
+constexpr const char* k_readme = R"(# Ops repo
+
+This directory is a shipshape ops repo: plain text, kept in git, that says how this
+service is deployed and checked.
+
+| file | what it holds |
+|---|---|
+| `shipshape.toml` | project name, state store, secrets to redact |
+| `inventory.toml` | environments and their hosts |
+| `checklists/*.toml` | executable checklists (deploy procedures) |
+
+Try it:
+
+    shipshape run checklists/deploy.toml --set version=1.4.2 --plan   # what would run
+    shipshape run checklists/deploy.toml --set version=1.4.2           # run it
+    shipshape check-off RUN qa-ok --as qa                              # QA signs off
+    shipshape resume RUN                                               # finish the run
+    shipshape runs                                                     # history
+
+Run state (journal, logs) lives in `.shipshape/` and is not committed.
+)";
+
+}  // namespace
+
+Result<std::vector<std::string>> init_project(const std::string& dir, const std::string& name) {
+    auto fs = os::make_local_file_system();
+    std::string config = "# The ops repo of " + name + ". See docs/manual.md (\"shipshape.toml\").\n" +
+                         "name = \"" + name + "\"\n" +
+                         "# store = \".shipshape/state.db\"   # the default: embedded SQLite\n" +
+                         "# Values of these environment variables are replaced by *** in every "
+                         "log and output.\nsecrets = []\n";
+    const std::vector<std::pair<std::string, std::string>> files = {
+        {"shipshape.toml", config},
+        {"inventory.toml", k_inventory},
+        {"checklists/deploy.toml", k_deploy},
+        {"README.md", k_readme},
+        {".gitignore", ".shipshape/\nwork/\n"},
+    };
+    for (const auto& [rel, content] : files) {
+        if (fs->exists(dir + "/" + rel)) {
+            return fail(Errc::already_exists, "'" + dir + "/" + rel +
+                                                  "' already exists: shipshape init never "
+                                                  "overwrites; choose an empty directory");
+        }
+    }
+    std::vector<std::string> written;
+    for (const auto& [rel, content] : files) {
+        if (auto st = fs->write_file_atomic(dir + "/" + rel, content, os::WriteOptions{0644}); !st) {
+            return fail(st.error());
+        }
+        written.push_back(rel);
+    }
+    return written;
+}
+
+}  // namespace shipshape::app

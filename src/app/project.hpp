@@ -1,0 +1,64 @@
+// The ops repo as a whole: where it is, its shipshape.toml and its inventory.toml. Loading
+// validates both files and reports every problem with file:line:col, like checklists.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace shipshape::app {
+
+struct ProjectConfig {
+    std::string name;
+    std::string description;
+    std::string store;  // a path relative to the repo root, or sqlite:PATH / postgresql://...
+    std::string default_env = "local";
+    std::vector<std::string> secrets;  // names of environment variables whose values are redacted
+};
+
+struct Host {
+    std::string name;
+    std::string address;
+    std::string user;
+    int port = 22;
+    std::map<std::string, std::string> tags;
+};
+
+struct Environment {
+    std::string name;
+    std::vector<std::string> hosts;
+};
+
+struct Inventory {
+    std::vector<Environment> environments;
+    std::vector<Host> hosts;
+    std::map<std::string, std::vector<std::string>> groups;
+
+    const Environment* find_env(std::string_view name) const;
+    std::vector<std::string> env_names() const;
+};
+
+struct Project {
+    std::string root;  // absolute path of the directory holding shipshape.toml
+    ProjectConfig config;
+    Inventory inventory;
+
+    std::string state_dir() const { return root + "/.shipshape"; }
+    std::string store_location() const;
+};
+
+// Walks up from `start` to the nearest directory holding shipshape.toml. Errc::not_found says
+// where it looked and how to fix it.
+[[nodiscard]] Result<std::string> find_project_root(const std::string& start);
+
+// Loads and validates shipshape.toml and inventory.toml (optional) under `root`.
+// Errc::invalid_definition lists every problem, one "file:line:col: message" per line.
+[[nodiscard]] Result<Project> load_project(const std::string& root);
+
+// Pure parsers behind load_project, for tests: `path` is used in messages only.
+[[nodiscard]] Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path);
+[[nodiscard]] Result<Inventory> parse_inventory(std::string_view text, std::string_view path);
+
+}  // namespace shipshape::app

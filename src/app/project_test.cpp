@@ -1,0 +1,93 @@
+#include "app/project.hpp"
+
+#include <gtest/gtest.h>
+
+namespace shipshape::app {
+namespace {
+
+TEST(ParseProjectConfig, ReadsKeysAndDefaults) {
+    auto c = parse_project_config("name = \"booking\"\nsecrets = [\"DB_PASSWORD\"]\n", "s.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->name, "booking");
+    EXPECT_EQ(c->store, ".shipshape/state.db");
+    EXPECT_EQ(c->default_env, "local");
+    EXPECT_EQ(c->secrets, std::vector<std::string>{"DB_PASSWORD"});
+}
+
+TEST(ParseProjectConfig, RejectsBadInput) {
+    struct Row {
+        const char* text;
+        const char* message;
+    };
+    const Row rows[] = {
+        // Unknown key, with the accepted ones.
+        {"name = \"x\"\nstroe = \"y\"\n",
+         "s.toml:2:1: unknown key 'stroe' in shipshape.toml (expected one of: name, description, "
+         "store, default_env, secrets)"},
+        // Name is required.
+        {"store = \"x.db\"\n", "s.toml:1:1: shipshape.toml needs a 'name'"},
+        // Wrong type.
+        {"name = 3\n", "s.toml:1:8: shipshape.toml 'name' must be a string"},
+        // Secrets name variables, not values.
+        {"name = \"x\"\nsecrets = [\"A=b\"]\n",
+         "s.toml:2:11: secrets must name environment variables, found 'A=b'"},
+    };
+    for (const auto& row : rows) {
+        auto c = parse_project_config(row.text, "s.toml");
+        ASSERT_FALSE(c) << row.text;
+        EXPECT_EQ(c.error().message(), row.message);
+    }
+}
+
+TEST(ParseInventory, ReadsEnvironmentsGroupsAndHosts) {
+    auto inv = parse_inventory(R"(
+[env.prod]
+hosts = ["web1", "db1"]
+[env.local]
+hosts = ["localhost"]
+[group.web]
+hosts = ["web1"]
+[host.web1]
+address = "10.0.0.5"
+user = "deploy"
+port = 2222
+tags = { rack = "a3" }
+)",
+                               "i.toml");
+    ASSERT_TRUE(inv) << inv.error().message();
+    ASSERT_NE(inv->find_env("prod"), nullptr);
+    EXPECT_EQ(inv->find_env("prod")->hosts, (std::vector<std::string>{"web1", "db1"}));
+    ASSERT_EQ(inv->hosts.size(), 1u);
+    EXPECT_EQ(inv->hosts[0].port, 2222);
+    EXPECT_EQ(inv->hosts[0].tags.at("rack"), "a3");
+}
+
+TEST(ParseInventory, RejectsBadInput) {
+    struct Row {
+        const char* text;
+        const char* message;
+    };
+    const Row rows[] = {
+        // A host in two environments.
+        {"[env.a]\nhosts = [\"h\"]\n[env.b]\nhosts = [\"h\"]\n",
+         "i.toml:4:9: host 'h' is in environments 'a' and 'b': a host belongs to one environment"},
+        // A group naming an unknown host.
+        {"[env.a]\nhosts = [\"h\"]\n[group.web]\nhosts = [\"x\"]\n",
+         "i.toml:3:1: group 'web' lists unknown host 'x'"},
+        // Port out of range.
+        {"[host.h]\nport = 70000\n", "i.toml:2:8: host 'h' 'port' must be an integer from 1 to 65535"},
+        // Unknown key in a host.
+        {"[host.h]\nadress = \"x\"\n",
+         "i.toml:2:1: unknown key 'adress' in host 'h' (expected one of: address, user, port, tags)"},
+        // Broken TOML.
+        {"[env.a\n", "i.toml:1:7: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},
+    };
+    for (const auto& row : rows) {
+        auto inv = parse_inventory(row.text, "i.toml");
+        ASSERT_FALSE(inv) << row.text;
+        EXPECT_EQ(inv.error().message(), row.message);
+    }
+}
+
+}  // namespace
+}  // namespace shipshape::app

@@ -1,0 +1,294 @@
+// The toml++ adapter for shipshape.toml and inventory.toml.
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "app/project.hpp"
+#include "core/diagnostic.hpp"
+#include "os/file_system.hpp"
+
+namespace shipshape::app {
+
+namespace {
+
+SourcePos pos_of(const toml::source_region& r) {
+    return SourcePos{static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+
+class Checker {
+public:
+    Checker(std::string path, Diagnostics& d) : m_path(std::move(path)), m_diags(d) {}
+
+    void error(const toml::source_region& r, std::string message) {
+        m_diags.add(m_path, pos_of(r), std::move(message));
+    }
+
+    void check_keys(const toml::table& t, std::string_view where,
+                    std::initializer_list<std::string_view> allowed) {
+        for (auto&& [key, node] : t) {
+            bool ok = false;
+            for (auto a : allowed) ok = ok || key.str() == a;
+            if (!ok) {
+                std::string list;
+                for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                error(key.source(), "unknown key '" + std::string(key.str()) + "' in " +
+                                        std::string(where) + " (expected one of: " + list + ")");
+            }
+        }
+    }
+
+    std::string string(const toml::table& t, std::string_view key, std::string_view where,
+                       std::string fallback = "") {
+        const toml::node* n = t.get(key);
+        if (!n) return fallback;
+        if (auto s = n->as_string()) return s->get();
+        error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a string");
+        return fallback;
+    }
+
+    std::vector<std::string> strings(const toml::table& t, std::string_view key,
+                                     std::string_view where) {
+        std::vector<std::string> out;
+        const toml::node* n = t.get(key);
+        if (!n) return out;
+        auto arr = n->as_array();
+        if (!arr) {
+            error(n->source(), std::string(where) + " '" + std::string(key) +
+                                   "' must be an array of strings");
+            return out;
+        }
+        for (auto&& item : *arr) {
+            if (auto s = item.as_string()) {
+                out.push_back(s->get());
+            } else {
+                error(item.source(), std::string(where) + " '" + std::string(key) +
+                                         "' items must be strings");
+            }
+        }
+        return out;
+    }
+
+    const toml::table* table(const toml::table& t, std::string_view key, std::string_view where) {
+        const toml::node* n = t.get(key);
+        if (!n) return nullptr;
+        if (auto tt = n->as_table()) return tt;
+        error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a table");
+        return nullptr;
+    }
+
+private:
+    std::string m_path;
+    Diagnostics& m_diags;
+};
+
+Result<toml::table> parse_toml(std::string_view text, std::string_view path, Diagnostics& diags) {
+    try {
+        return toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        diags.add(std::string(path), pos_of(e.source()),
+                  "invalid TOML: " + std::string(e.description()));
+        return fail(diags.to_error());
+    }
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path) {
+    Diagnostics diags;
+    auto doc = parse_toml(text, path, diags);
+    if (!doc) return fail(doc.error());
+    Checker c(std::string(path), diags);
+    c.check_keys(*doc, "shipshape.toml",
+                 {"name", "description", "store", "default_env", "secrets"});
+    ProjectConfig config;
+    config.name = c.string(*doc, "name", "shipshape.toml");
+    config.description = c.string(*doc, "description", "shipshape.toml");
+    config.store = c.string(*doc, "store", "shipshape.toml", ".shipshape/state.db");
+    config.default_env = c.string(*doc, "default_env", "shipshape.toml", "local");
+    config.secrets = c.strings(*doc, "secrets", "shipshape.toml");
+    if (!doc->get("name")) {
+        diags.add(std::string(path), SourcePos{1, 1}, "shipshape.toml needs a 'name'");
+    }
+    for (const auto& s : config.secrets) {
+        if (s.empty() || s.find('=') != std::string::npos) {
+            diags.add(std::string(path), pos_of(doc->get("secrets")->source()),
+                      "secrets must name environment variables, found '" + s + "'");
+        }
+    }
+    if (!diags.empty()) return fail(diags.to_error());
+    return config;
+}
+
+Result<Inventory> parse_inventory(std::string_view text, std::string_view path) {
+    Diagnostics diags;
+    auto doc = parse_toml(text, path, diags);
+    if (!doc) return fail(doc.error());
+    Checker c(std::string(path), diags);
+    c.check_keys(*doc, "inventory.toml", {"env", "group", "host", "ssh"});
+    Inventory inv;
+    std::map<std::string, std::string> host_env;  // host -> the environment that lists it
+    if (auto envs = c.table(*doc, "env", "inventory.toml")) {
+        for (auto&& [key, node] : *envs) {
+            std::string name(key.str());
+            std::string where = "env '" + name + "'";
+            if (!valid_name(name)) {
+                c.error(key.source(), where + ": names may contain only letters, digits, '-', '_' and '.'");
+            }
+            auto t = node.as_table();
+            if (!t) {
+                c.error(node.source(), where + " must be a table (write [env." + name + "])");
+                continue;
+            }
+            c.check_keys(*t, where, {"hosts", "description"});
+            Environment env{name, c.strings(*t, "hosts", where)};
+            for (const auto& h : env.hosts) {
+                auto [it, inserted] = host_env.emplace(h, name);
+                if (!inserted && it->second != name) {
+                    c.error(t->get("hosts")->source(), "host '" + h + "' is in environments '" +
+                                                           it->second + "' and '" + name +
+                                                           "': a host belongs to one environment");
+                }
+            }
+            inv.environments.push_back(std::move(env));
+        }
+    }
+    if (auto groups = c.table(*doc, "group", "inventory.toml")) {
+        for (auto&& [key, node] : *groups) {
+            std::string name(key.str());
+            std::string where = "group '" + name + "'";
+            auto t = node.as_table();
+            if (!t) {
+                c.error(node.source(), where + " must be a table (write [group." + name + "])");
+                continue;
+            }
+            c.check_keys(*t, where, {"hosts", "description"});
+            inv.groups[name] = c.strings(*t, "hosts", where);
+        }
+    }
+    if (auto hosts = c.table(*doc, "host", "inventory.toml")) {
+        for (auto&& [key, node] : *hosts) {
+            Host h;
+            h.name = std::string(key.str());
+            std::string where = "host '" + h.name + "'";
+            auto t = node.as_table();
+            if (!t) {
+                c.error(node.source(), where + " must be a table (write [host." + h.name + "])");
+                continue;
+            }
+            c.check_keys(*t, where, {"address", "user", "port", "tags"});
+            h.address = c.string(*t, "address", where, h.name);
+            h.user = c.string(*t, "user", where);
+            if (auto p = t->get("port")) {
+                auto i = p->as_integer();
+                if (!i || i->get() < 1 || i->get() > 65535) {
+                    c.error(p->source(), where + " 'port' must be an integer from 1 to 65535");
+                } else {
+                    h.port = static_cast<int>(i->get());
+                }
+            }
+            if (auto tags = c.table(*t, "tags", where)) {
+                for (auto&& [tk, tv] : *tags) {
+                    if (auto s = tv.as_string()) {
+                        h.tags[std::string(tk.str())] = s->get();
+                    } else {
+                        c.error(tv.source(), where + " tag '" + std::string(tk.str()) + "' must be a string");
+                    }
+                }
+            }
+            inv.hosts.push_back(std::move(h));
+        }
+    }
+    // Every host named in a group must exist somewhere: in an environment or as a [host.X].
+    std::set<std::string> known;
+    for (const auto& e : inv.environments) known.insert(e.hosts.begin(), e.hosts.end());
+    for (const auto& h : inv.hosts) known.insert(h.name);
+    if (auto groups = doc->get("group"); groups && groups->is_table()) {
+        for (const auto& [name, members] : inv.groups) {
+            for (const auto& m : members) {
+                if (!known.count(m)) {
+                    c.error(groups->as_table()->get(name)->source(),
+                            "group '" + name + "' lists unknown host '" + m + "'");
+                }
+            }
+        }
+    }
+    if (!diags.empty()) return fail(diags.to_error());
+    return inv;
+}
+
+const Environment* Inventory::find_env(std::string_view name) const {
+    for (const auto& e : environments) {
+        if (e.name == name) return &e;
+    }
+    return nullptr;
+}
+
+std::vector<std::string> Inventory::env_names() const {
+    std::vector<std::string> out;
+    for (const auto& e : environments) out.push_back(e.name);
+    return out;
+}
+
+std::string Project::store_location() const {
+    const std::string& s = config.store;
+    if (s.find("://") != std::string::npos) return s;
+    std::string path = s.rfind("sqlite:", 0) == 0 ? s.substr(7) : s;
+    return os::path_absolute(path, root);
+}
+
+Result<std::string> find_project_root(const std::string& start) {
+    std::string dir = start;
+    for (;;) {
+        if (::access((dir + "/shipshape.toml").c_str(), F_OK) == 0) return dir;
+        if (dir == "/" || dir.empty()) break;
+        dir = os::path_parent(dir);
+    }
+    return fail(Errc::not_found, "no shipshape.toml in '" + start +
+                                     "' or any parent directory: run 'shipshape init DIR' to "
+                                     "create an ops repo, or pass -C DIR");
+}
+
+Result<Project> load_project(const std::string& root) {
+    auto fs = os::make_local_file_system();
+    Project p;
+    p.root = root;
+    auto text = fs->read_file(root + "/shipshape.toml");
+    if (!text) return fail(text.error());
+    auto config = parse_project_config(*text, root + "/shipshape.toml");
+    std::string errors;
+    if (config) {
+        p.config = std::move(*config);
+    } else {
+        errors = config.error().message();
+    }
+    if (fs->exists(root + "/inventory.toml")) {
+        auto inv_text = fs->read_file(root + "/inventory.toml");
+        if (!inv_text) return fail(inv_text.error());
+        auto inv = parse_inventory(*inv_text, root + "/inventory.toml");
+        if (inv) {
+            p.inventory = std::move(*inv);
+        } else {
+            errors += (errors.empty() ? "" : "\n") + inv.error().message();
+        }
+    }
+    if (!errors.empty()) return fail(Errc::invalid_definition, errors);
+    if (p.inventory.environments.empty()) {
+        // Without an inventory every repo still has the workstation environment.
+        p.inventory.environments.push_back(Environment{"local", {"localhost"}});
+    }
+    return p;
+}
+
+}  // namespace shipshape::app

@@ -1,0 +1,130 @@
+#include "app/run_journal.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "app/runs.hpp"
+#include "os/process.hpp"
+
+namespace shipshape::app {
+
+using checklist::StepState;
+
+store::StepRecord& RunJournal::record(const std::string& step_id) {
+    if (!m_loaded) {
+        m_loaded = true;
+        if (auto steps = m_store.get_steps(m_run_id)) {
+            for (auto& s : *steps) m_records[s.step_id] = s;
+        }
+    }
+    auto& r = m_records[step_id];
+    r.run_id = m_run_id;
+    r.step_id = step_id;
+    return r;
+}
+
+Status RunJournal::write(store::StepRecord& r, const store::Event& event) {
+    auto seq = m_store.record_step(r, event);
+    if (!seq) return fail(seq.error());
+    r.finish_seq = *seq;  // keep our copy in step with the store's numbering
+    return {};
+}
+
+Status RunJournal::step_started(const checklist::Step& step, int attempt) {
+    auto& r = record(step.id);
+    r.state = std::string(checklist::state_name(StepState::running));
+    r.attempts = attempt;
+    r.exit_code = -1;
+    r.detail.clear();
+    r.started_at = now_ms();
+    r.finished_at = 0;
+    r.duration_ms = 0;
+    r.finish_seq = 0;
+    return write(r, store::Event{0, r.started_at, m_run_id, step.id, "step-started", ""});
+}
+
+Status RunJournal::step_finished(const checklist::Step& step, const checklist::StepResult& res) {
+    auto& r = record(step.id);
+    r.state = std::string(checklist::state_name(res.state));
+    r.attempts = res.attempts;
+    r.exit_code = res.exit_code;
+    r.detail = m_redactor.apply(res.detail);
+    r.finished_at = now_ms();
+    r.duration_ms = res.duration.count();
+    r.finish_seq = checklist::is_complete(res.state) ? -1 : 0;
+    return write(r, store::Event{0, r.finished_at, m_run_id, step.id, "step-" + r.state, r.detail});
+}
+
+Status RunJournal::step_waiting(const checklist::Step& step) {
+    auto& r = record(step.id);
+    r.state = std::string(checklist::state_name(StepState::waiting));
+    r.detail = "waiting for a check-off by role '" + step.role + "'";
+    return write(r, store::Event{0, now_ms(), m_run_id, step.id, "step-waiting", r.detail});
+}
+
+Status RunJournal::undo_started(const checklist::Step& step) {
+    auto& r = record(step.id);
+    r.undo_state = "running";
+    return write(r, store::Event{0, now_ms(), m_run_id, step.id, "undo-started", ""});
+}
+
+Status RunJournal::undo_finished(const checklist::Step& step, const checklist::StepResult& res) {
+    auto& r = record(step.id);
+    r.undo_state = res.state == StepState::undone ? "undone" : "failed";
+    return write(r, store::Event{0, now_ms(), m_run_id, step.id, "undo-" + r.undo_state,
+                                 m_redactor.apply(res.detail)});
+}
+
+void RunJournal::process_started(const checklist::Step& step, pid_t pid) {
+    auto ticks = os::process_start_ticks(pid);
+    std::ofstream out(m_run_dir + "/" + step.id + ".pid", std::ios::trunc);
+    out << pid << ' ' << (ticks ? *ticks : 0) << '\n';
+}
+
+namespace {
+
+class FileLog final : public checklist::LogWriter {
+public:
+    explicit FileLog(int fd) : m_fd(fd) {}
+    ~FileLog() override {
+        if (m_fd >= 0) ::close(m_fd);
+    }
+    FileLog(const FileLog&) = delete;
+    FileLog& operator=(const FileLog&) = delete;
+    void write(std::string_view text) override {
+        while (m_fd >= 0 && !text.empty()) {
+            ssize_t n = ::write(m_fd, text.data(), text.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;  // a full disk must not stop the run; the journal still records
+            text.remove_prefix(static_cast<size_t>(n));
+        }
+    }
+
+private:
+    int m_fd;
+};
+
+}  // namespace
+
+std::unique_ptr<checklist::LogWriter> FileStepLogs::open(const checklist::Step& step) {
+    std::string path = m_run_dir + "/" + step.id + ".log";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    return std::make_unique<FileLog>(fd);
+}
+
+std::optional<std::string> stop_leftover(const std::string& run_dir, const std::string& step_id) {
+    std::ifstream in(run_dir + "/" + step_id + ".pid");
+    long long pid = 0;
+    unsigned long long ticks = 0;
+    if (!(in >> pid >> ticks) || pid <= 0 || ticks == 0) return std::nullopt;
+    if (os::terminate_process_group(static_cast<pid_t>(pid), ticks, Millis(2000))) {
+        return "stopped leftover process group " + std::to_string(pid) + " of step '" + step_id +
+               "' from the interrupted run";
+    }
+    return std::nullopt;
+}
+
+}  // namespace shipshape::app

@@ -1,0 +1,55 @@
+// Adapters from the checklist engine's seams to durable storage: RunJournal writes the engine's
+// journal calls to the Store (one transaction each, redacted), FileStepLogs appends each step's
+// output to .shipshape/runs/RUN/STEP.log, and the pid of each step's process goes to STEP.pid so
+// that a resumed run can stop leftovers of a killed one. Calls arrive serialized by the engine.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "checklist/engine.hpp"
+#include "core/redact.hpp"
+#include "store/store.hpp"
+
+namespace shipshape::app {
+
+class RunJournal final : public checklist::Journal {
+public:
+    RunJournal(store::Store& store, std::string run_id, std::string run_dir,
+               const Redactor& redactor)
+        : m_store(store), m_run_id(std::move(run_id)), m_run_dir(std::move(run_dir)),
+          m_redactor(redactor) {}
+
+    Status step_started(const checklist::Step& step, int attempt) override;
+    Status step_finished(const checklist::Step& step, const checklist::StepResult& r) override;
+    Status step_waiting(const checklist::Step& step) override;
+    Status undo_started(const checklist::Step& step) override;
+    Status undo_finished(const checklist::Step& step, const checklist::StepResult& r) override;
+    void process_started(const checklist::Step& step, pid_t pid) override;
+
+private:
+    store::StepRecord& record(const std::string& step_id);
+    Status write(store::StepRecord& r, const store::Event& event);
+
+    store::Store& m_store;
+    std::string m_run_id;
+    std::string m_run_dir;
+    const Redactor& m_redactor;
+    std::map<std::string, store::StepRecord> m_records;  // loaded lazily, kept current
+    bool m_loaded = false;
+};
+
+class FileStepLogs final : public checklist::StepLogs {
+public:
+    explicit FileStepLogs(std::string run_dir) : m_run_dir(std::move(run_dir)) {}
+    std::unique_ptr<checklist::LogWriter> open(const checklist::Step& step) override;
+
+private:
+    std::string m_run_dir;
+};
+
+// Reads STEP.pid and stops the process group if its leader is still the same process.
+// Returns a note for the user when something was stopped.
+std::optional<std::string> stop_leftover(const std::string& run_dir, const std::string& step_id);
+
+}  // namespace shipshape::app

@@ -1,0 +1,128 @@
+// Use cases for checklist runs, shared by the command line and (later) the server: plan,
+// start, resume, undo, check off, list and show. A RunService works on one loaded Project and
+// one open Store; it writes per-step logs under .shipshape/runs/RUN/ and never prints.
+//
+// Every use case that executes steps holds the environment's lock for its duration: a second
+// run against the same environment is refused (Errc::conflict naming the holder), and a lock
+// whose holder process is dead is taken over (reported in RunReport::notes).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/project.hpp"
+#include "checklist/engine.hpp"
+#include "checklist/model.hpp"
+#include "store/store.hpp"
+
+namespace shipshape::app {
+
+struct StartRequest {
+    std::string checklist_file;  // as the user wrote it
+    std::string cwd;  // to resolve a relative checklist_file
+    std::string env;  // empty: the project's default_env
+    std::vector<std::pair<std::string, std::string>> params;
+    bool undo_on_failure = false;
+    int parallel = 0;  // 0: the checklist's own
+};
+
+struct PlannedStep {
+    std::string id;
+    int wave = 0;  // 1 + the largest wave among its needs: steps of one wave may run together
+    std::vector<std::string> needs;
+    std::string action;  // the command as it would run, or the manual instruction
+    std::string role;  // manual steps
+    std::string verdict;  // "run", "skip", "check-off", "done" (resume plans)
+    std::string reason;  // why it would be skipped
+};
+
+struct PlanReport {
+    std::string checklist_name;
+    std::string checklist_path;
+    std::string env;
+    int parallel = 0;
+    std::vector<PlannedStep> steps;  // topological order
+};
+
+struct RunReport {
+    store::RunRecord run;
+    checklist::RunOutcome outcome;
+    std::optional<checklist::RunOutcome> undo;  // when --undo-on-failure ran
+    std::string run_dir;
+    std::vector<std::string> notes;  // e.g. a stale lock was taken over
+    const checklist::Checklist* checklist = nullptr;  // valid while the service lives
+};
+
+struct StepView {
+    store::StepRecord record;  // state "pending" when the journal has nothing yet
+    std::string kind;  // "command" or "manual"
+    std::string role;
+    std::string log_path;  // empty when no log exists
+    std::vector<store::CheckOff> check_offs;
+};
+
+struct RunDetails {
+    store::RunRecord run;
+    std::vector<StepView> steps;  // checklist order
+    std::vector<store::Event> events;
+};
+
+class RunService {
+public:
+    RunService(const Project& project, store::Store& store, os::ProcessRunner& runner,
+               const os::CancelSource& cancel);
+    ~RunService();
+
+    // Loads, validates and renders; evaluates each step's `unless` (read-only guards) and runs
+    // nothing else. Errc::invalid_definition / invalid_argument for bad input.
+    [[nodiscard]] Result<PlanReport> plan(const StartRequest& request);
+    [[nodiscard]] Result<RunReport> start(const StartRequest& request,
+                                          checklist::RunObserver& observer);
+    // Continues a run: complete steps are never rerun; steps that were running when the run
+    // stopped are rerun (after their `unless`), leftovers of their processes stopped first.
+    [[nodiscard]] Result<RunReport> resume(const std::string& run_id,
+                                           checklist::RunObserver& observer);
+    // Runs the `undo` of the run's completed steps, last completed first.
+    [[nodiscard]] Result<RunReport> undo(const std::string& run_id,
+                                         checklist::RunObserver& observer);
+    // Records a check-off of a waiting manual step. Errc::permission_denied for the wrong role,
+    // Errc::conflict when the step is not waiting, Errc::not_found for unknown run or step.
+    [[nodiscard]] Result<store::CheckOff> check_off(const std::string& run_id,
+                                                    const std::string& step_id,
+                                                    const std::string& role,
+                                                    const std::string& by,
+                                                    const std::string& note);
+    [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
+    [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
+
+    std::string run_dir(const std::string& run_id) const;
+    std::string log_path(const std::string& run_id, const std::string& step_id) const;
+
+private:
+    struct Loaded;
+    [[nodiscard]] Result<std::unique_ptr<Loaded>> load_run(const store::RunRecord& run);
+    [[nodiscard]] Result<RunReport> execute(std::unique_ptr<Loaded> loaded, store::RunRecord run,
+                                            const std::map<std::string, checklist::StepState>& prior,
+                                            checklist::RunObserver& observer, bool undo_on_failure,
+                                            int parallel, std::vector<std::string> notes);
+    [[nodiscard]] Result<std::vector<std::string>> lock(const std::string& env,
+                                                        const std::string& run_id);
+    checklist::EngineOptions engine_options(const store::RunRecord& run, int parallel) const;
+    std::vector<std::string> undo_order(const checklist::Checklist& checklist,
+                                        const std::vector<store::StepRecord>& steps) const;
+
+    const Project& m_project;
+    store::Store& m_store;
+    os::ProcessRunner& m_runner;
+    const os::CancelSource& m_cancel;
+    std::vector<std::unique_ptr<Loaded>> m_loaded;  // keeps RunReport::checklist valid
+};
+
+// Returns a new run id: "YYYYMMDD-HHMMSS-xxxx" in UTC (sortable, readable, unique enough).
+std::string make_run_id(int64_t now_ms);
+int64_t now_ms();
+
+}  // namespace shipshape::app
