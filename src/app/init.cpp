@@ -33,7 +33,7 @@ description = "release to deploy"
 [[step]]
 id = "build"
 description = "Package the release"
-sh = "mkdir -p work/releases work/stage && printf 'booking {{version}}\n' > work/stage/VERSION && tar -cf work/releases/booking-{{version}}.tar -C work/stage VERSION && echo packed booking-{{version}}.tar"
+sh = "mkdir -p work/releases work/stage && printf 'booking {{version}}\\n' > work/stage/VERSION && tar -cf work/releases/booking-{{version}}.tar -C work/stage VERSION && echo packed booking-{{version}}.tar"
 unless = ["test", "-f", "work/releases/booking-{{version}}.tar"]
 verify = ["tar", "-tf", "work/releases/booking-{{version}}.tar"]
 undo = ["rm", "-f", "work/releases/booking-{{version}}.tar"]
@@ -46,7 +46,7 @@ sh = "df -Pk . | awk 'NR == 2 { print $4 \" KiB free\"; exit ($4 < 10240) }'"
 [[step]]
 id = "preflight-config"
 description = "The service's configuration is readable"
-sh = "mkdir -p work/etc && printf 'port = 8080\n' > work/etc/booking.conf && cat work/etc/booking.conf"
+sh = "mkdir -p work/etc && printf 'port = 8080\\n' > work/etc/booking.conf && cat work/etc/booking.conf"
 
 [[step]]
 id = "drain"

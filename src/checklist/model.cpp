@@ -27,7 +27,15 @@ bool needs_quotes(const std::string& s) {
 
 std::string Command::display() const {
     if (is_shell()) {
-        return "sh: " + shell;
+        std::string out = "sh: ";
+        for (char c : shell) {
+            if (c == '\n') {
+                out += "\\n";
+            } else {
+                out += c;
+            }
+        }
+        return out;
     }
     std::string out;
     for (const auto& a : argv) {

@@ -87,6 +87,10 @@ public:
     ~Statement() { sqlite3_finalize(m_stmt); }
 
     bool ok() const { return m_rc == SQLITE_OK; }
+    void reset() {
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+    }
     Statement& bind(int i, std::string_view v) {
         sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
         return *this;
@@ -268,6 +272,13 @@ Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_run(q));
     if (rc != SQLITE_DONE) return db_error("listing runs");
+    Statement p(m_db, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
+    for (auto& run : out) {
+        p.reset();
+        p.bind(1, run.id);
+        while ((rc = p.step()) == SQLITE_ROW) run.params.emplace_back(p.text(0), p.text(1));
+        if (rc != SQLITE_DONE) return db_error("reading params of run " + run.id);
+    }
     return out;
 }
 

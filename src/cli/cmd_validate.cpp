@@ -1,0 +1,75 @@
+// shipshape validate [FILES]: check the ops repo's definitions without running anything.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "app/project.hpp"
+#include "checklist/load.hpp"
+#include "cli/context.hpp"
+#include "cli/json.hpp"
+#include "os/file_system.hpp"
+
+namespace shipshape::cli {
+
+namespace {
+
+int run_validate(Context& ctx, const std::vector<std::string>& given) {
+    auto fs = os::make_local_file_system();
+    std::vector<std::string> files;
+    std::vector<std::string> errors;
+    std::string root;
+    if (!ctx.directory.empty()) {
+        root = os::path_absolute(ctx.directory, ctx.cwd);
+    } else if (auto found = app::find_project_root(ctx.cwd)) {
+        root = *found;
+    }
+    std::vector<std::string> checklists = given;
+    if (given.empty()) {
+        if (root.empty()) {
+            return report_error(ctx, app::find_project_root(ctx.cwd).error());
+        }
+        files.push_back(root + "/shipshape.toml");
+        if (fs->exists(root + "/inventory.toml")) files.push_back(root + "/inventory.toml");
+        auto project = app::load_project(root);
+        if (!project) errors.push_back(project.error().message());
+        if (auto names = fs->list_directory(root + "/checklists")) {
+            for (const auto& n : *names) {
+                if (n.size() > 5 && n.substr(n.size() - 5) == ".toml") {
+                    checklists.push_back(root + "/checklists/" + n);
+                }
+            }
+        }
+    }
+    for (const auto& c : checklists) {
+        std::string path = os::path_absolute(c, ctx.cwd);
+        files.push_back(c);
+        auto text = fs->read_file(path);
+        if (!text) {
+            errors.push_back(text.error().message());
+            continue;
+        }
+        auto parsed = checklist::parse_checklist(*text, c);
+        if (!parsed) errors.push_back(parsed.error().message());
+    }
+    if (ctx.json) {
+        std::printf("%s\n", json_validate(files, errors).c_str());
+    } else if (errors.empty()) {
+        std::printf("%zu files valid\n", files.size());
+    } else {
+        for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+        std::fprintf(stderr, "shipshape: %zu of %zu files invalid\n", errors.size(), files.size());
+    }
+    return errors.empty() ? 0 : 2;
+}
+
+}  // namespace
+
+void add_validate_command(CLI::App& app, std::vector<Command>& out) {
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto* sub = app.add_subcommand(
+        "validate", "Check definitions (shipshape.toml, inventory.toml, checklists) and run nothing");
+    sub->add_option("FILES", *files, "checklists to check (default: the whole ops repo)");
+    out.push_back({sub, [files](Context& ctx) { return run_validate(ctx, *files); }});
+}
+
+}  // namespace shipshape::cli

@@ -1,0 +1,68 @@
+#include "cli/context.hpp"
+
+#include <cstdio>
+
+#include "cli/exit_code.hpp"
+#include "cli/json.hpp"
+#include "os/file_system.hpp"
+
+namespace shipshape::cli {
+
+Result<OpenRepo> open_repo(const Context& ctx) {
+    std::string root;
+    if (!ctx.directory.empty()) {
+        root = os::path_absolute(ctx.directory, ctx.cwd);
+        if (!os::make_local_file_system()->exists(root + "/shipshape.toml")) {
+            return fail(Errc::not_found, "no shipshape.toml in '" + root +
+                                             "' (given with -C): run 'shipshape init " +
+                                             ctx.directory + "' to create an ops repo there");
+        }
+    } else {
+        auto found = app::find_project_root(ctx.cwd);
+        if (!found) return fail(found.error());
+        root = *found;
+    }
+    auto project = app::load_project(root);
+    if (!project) return fail(project.error());
+    auto fs = os::make_local_file_system();
+    if (auto st = fs->create_directories(project->state_dir()); !st) return fail(st.error());
+    auto store = store::open_store(project->store_location());
+    if (!store) return fail(store.error());
+    return OpenRepo{std::move(*project), std::move(*store), os::make_process_runner()};
+}
+
+Result<std::string> resolve_run_id(store::Store& store, const std::string& id) {
+    if (id != "last") return id;
+    auto runs = store.list_runs(1);
+    if (!runs) return fail(runs.error());
+    if (runs->empty()) return fail(Errc::not_found, "there are no runs yet");
+    return runs->front().id;
+}
+
+int report_error(const Context& ctx, const Error& error) {
+    const int code = to_int(exit_code_for(error.code()));
+    if (ctx.json) {
+        std::printf("%s\n", json_error(error, code).c_str());
+        std::fflush(stdout);
+    } else {
+        const std::string& m = error.message();
+        if (m.find('\n') != std::string::npos) {
+            // Several diagnostics: one per line, each already "file:line:col: message".
+            std::fprintf(stderr, "shipshape: %s\n", error.code() == Errc::invalid_definition
+                                                        ? "invalid definition:"
+                                                        : "error:");
+            size_t start = 0;
+            while (start < m.size()) {
+                size_t nl = m.find('\n', start);
+                if (nl == std::string::npos) nl = m.size();
+                std::fprintf(stderr, "  %.*s\n", static_cast<int>(nl - start), m.data() + start);
+                start = nl + 1;
+            }
+        } else {
+            std::fprintf(stderr, "shipshape: %s\n", m.c_str());
+        }
+    }
+    return code;
+}
+
+}  // namespace shipshape::cli

@@ -1,0 +1,62 @@
+// What every command handler gets: global options, the terminal's capabilities and the shared
+// cancellation source, plus helpers to open the ops repo and report errors the same way
+// everywhere (text on stderr, or one JSON object on stdout with --json).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/project.hpp"
+#include "core/error.hpp"
+#include "os/process.hpp"
+#include "store/store.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace shipshape::cli {
+
+struct Context {
+    std::string directory;  // -C DIR, else empty
+    std::string cwd;  // absolute working directory
+    bool json = false;
+    bool color = false;  // stderr/stdout are terminals and NO_COLOR is unset
+    bool tty = false;  // stdout is a terminal
+    const os::CancelSource* cancel = nullptr;
+};
+
+using Handler = std::function<int(Context&)>;
+
+struct Command {
+    CLI::App* app;
+    Handler handler;
+};
+
+struct OpenRepo {
+    app::Project project;
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<os::ProcessRunner> runner;
+};
+
+// Finds the ops repo (-C or walking up from the working directory), loads it and opens its store.
+[[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx);
+
+// Resolves "last" to the newest run id; other ids pass through.
+[[nodiscard]] Result<std::string> resolve_run_id(store::Store& store, const std::string& id);
+
+// Prints `error` for people (stderr) or scripts (stdout, JSON) and returns its exit code.
+int report_error(const Context& ctx, const Error& error);
+
+void add_init_command(CLI::App& app, std::vector<Command>& out);
+void add_run_command(CLI::App& app, std::vector<Command>& out);
+void add_resume_command(CLI::App& app, std::vector<Command>& out);
+void add_undo_command(CLI::App& app, std::vector<Command>& out);
+void add_check_off_command(CLI::App& app, std::vector<Command>& out);
+void add_runs_command(CLI::App& app, std::vector<Command>& out);
+void add_show_command(CLI::App& app, std::vector<Command>& out);
+void add_validate_command(CLI::App& app, std::vector<Command>& out);
+
+}  // namespace shipshape::cli

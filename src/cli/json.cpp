@@ -1,0 +1,204 @@
+#include "cli/json.hpp"
+
+#include <cstdio>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "app/runs.hpp"
+
+namespace shipshape::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
+json lines_of(const std::string& text) {
+    json arr = json::array();
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string::npos) nl = text.size();
+        if (nl > start) arr.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return arr;
+}
+
+json run_json(const store::RunRecord& r) {
+    json params = json::object();
+    for (const auto& [k, v] : r.params) params[k] = v;
+    return json{{"id", r.id},
+                {"checklist", r.checklist_name},
+                {"checklist_path", r.checklist_path},
+                {"env", r.env},
+                {"status", r.status},
+                {"params", params},
+                {"user", r.user},
+                {"host", r.host},
+                {"pid", r.pid},
+                {"started_at_ms", r.started_at},
+                {"updated_at_ms", r.updated_at}};
+}
+
+json result_json(const std::string& id, const checklist::StepResult& r) {
+    return json{{"step", id},
+                {"state", checklist::state_name(r.state)},
+                {"exit_code", r.exit_code},
+                {"detail", r.detail},
+                {"duration_ms", r.duration.count()},
+                {"attempts", r.attempts}};
+}
+
+json outcome_json(const checklist::RunOutcome& o) {
+    json steps = json::array();
+    for (const auto& [id, r] : o.results) steps.push_back(result_json(id, r));
+    return json{{"status", checklist::run_status_name(o.status)},
+                {"steps", steps},
+                {"failed", o.failed},
+                {"waiting", o.waiting},
+                {"blocked", o.blocked}};
+}
+
+}  // namespace
+
+std::string json_error(const Error& error, int exit_code) {
+    return dump(json{{"kind", "error"},
+                     {"error", {{"code", errc_name(error.code())},
+                                {"message", error.message()},
+                                {"lines", lines_of(error.message())}}},
+                     {"exit_code", exit_code}});
+}
+
+std::string json_plan(const app::PlanReport& plan) {
+    json steps = json::array();
+    for (const auto& s : plan.steps) {
+        json j{{"id", s.id}, {"wave", s.wave}, {"needs", s.needs}, {"action", s.action},
+               {"verdict", s.verdict}};
+        if (!s.role.empty()) j["role"] = s.role;
+        if (!s.reason.empty()) j["reason"] = s.reason;
+        steps.push_back(j);
+    }
+    return dump(json{{"kind", "plan"},
+                     {"checklist", plan.checklist_name},
+                     {"checklist_path", plan.checklist_path},
+                     {"env", plan.env},
+                     {"parallel", plan.parallel},
+                     {"steps", steps}});
+}
+
+std::string json_run_report(const app::RunReport& report, int exit_code) {
+    json j{{"kind", "run-report"}, {"run", run_json(report.run)}, {"outcome", outcome_json(report.outcome)},
+           {"log_dir", report.run_dir}, {"notes", report.notes}, {"exit_code", exit_code}};
+    json waiting = json::array();
+    if (report.checklist) {
+        for (const auto& id : report.outcome.waiting) {
+            const auto* step = report.checklist->find_step(id);
+            waiting.push_back({{"step", id},
+                               {"role", step ? step->role : ""},
+                               {"instruction", step ? step->manual : ""},
+                               {"check_off", "shipshape check-off " + report.run.id + " " + id +
+                                                 " --as " + (step ? step->role : "ROLE")}});
+        }
+    }
+    j["check_offs_needed"] = waiting;
+    if (report.undo) j["undo"] = outcome_json(*report.undo);
+    return dump(j);
+}
+
+std::string json_runs(const std::vector<store::RunRecord>& runs) {
+    json arr = json::array();
+    for (const auto& r : runs) arr.push_back(run_json(r));
+    return dump(json{{"kind", "runs"}, {"runs", arr}});
+}
+
+std::string json_show(const app::RunDetails& d) {
+    json steps = json::array();
+    for (const auto& v : d.steps) {
+        json offs = json::array();
+        for (const auto& c : v.check_offs) {
+            offs.push_back({{"role", c.role}, {"by", c.by}, {"note", c.note}, {"at_ms", c.at}});
+        }
+        steps.push_back({{"id", v.record.step_id},
+                         {"kind", v.kind},
+                         {"role", v.role},
+                         {"state", v.record.state},
+                         {"attempts", v.record.attempts},
+                         {"exit_code", v.record.exit_code},
+                         {"detail", v.record.detail},
+                         {"started_at_ms", v.record.started_at},
+                         {"finished_at_ms", v.record.finished_at},
+                         {"duration_ms", v.record.duration_ms},
+                         {"finish_seq", v.record.finish_seq},
+                         {"undo_state", v.record.undo_state},
+                         {"log", v.log_path},
+                         {"check_offs", offs}});
+    }
+    json events = json::array();
+    for (const auto& e : d.events) {
+        events.push_back({{"seq", e.seq}, {"at_ms", e.at}, {"step", e.step_id}, {"kind", e.kind},
+                          {"detail", e.detail}});
+    }
+    return dump(json{{"kind", "run"}, {"run", run_json(d.run)}, {"steps", steps}, {"events", events}});
+}
+
+std::string json_check_off(const store::CheckOff& c, const std::string& next_command) {
+    return dump(json{{"kind", "check-off"},
+                     {"run", c.run_id},
+                     {"step", c.step_id},
+                     {"role", c.role},
+                     {"by", c.by},
+                     {"note", c.note},
+                     {"at_ms", c.at},
+                     {"next", next_command}});
+}
+
+std::string json_init(const std::string& dir, const std::vector<std::string>& files) {
+    return dump(json{{"kind", "init"}, {"dir", dir}, {"files", files}});
+}
+
+std::string json_validate(const std::vector<std::string>& files, const std::vector<std::string>& errors) {
+    return dump(json{{"kind", "validate"}, {"files", files}, {"errors", errors}, {"ok", errors.empty()}});
+}
+
+namespace {
+
+class JsonLinesView final : public checklist::RunObserver {
+public:
+    void step_started(const checklist::Step& s, int attempt) override {
+        emit({{"event", "step-started"}, {"step", s.id}, {"attempt", attempt}, {"at_ms", app::now_ms()}});
+    }
+    void step_output(const checklist::Step& s, std::string_view line) override {
+        emit({{"event", "step-output"}, {"step", s.id}, {"line", line}});
+    }
+    void step_retrying(const checklist::Step& s, int next, const std::string& why) override {
+        emit({{"event", "step-retrying"}, {"step", s.id}, {"attempt", next}, {"reason", why}});
+    }
+    void step_finished(const checklist::Step& s, const checklist::StepResult& r) override {
+        json j = result_json(s.id, r);
+        j["event"] = "step-finished";
+        j["at_ms"] = app::now_ms();
+        emit(j);
+    }
+    void step_waiting(const checklist::Step& s) override {
+        emit({{"event", "step-waiting"}, {"step", s.id}, {"role", s.role}, {"instruction", s.manual}});
+    }
+
+private:
+    static void emit(const json& j) {
+        std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<checklist::RunObserver> make_json_lines_view() {
+    return std::make_unique<JsonLinesView>();
+}
+
+}  // namespace shipshape::cli

@@ -1,0 +1,27 @@
+// JSON renderings of reports, for --json. The only cli file that includes nlohmann/json.
+// Every document has a "kind" naming its shape (documented in docs/manual.md).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/runs.hpp"
+#include "checklist/engine.hpp"
+#include "core/error.hpp"
+
+namespace shipshape::cli {
+
+std::string json_error(const Error& error, int exit_code);
+std::string json_plan(const app::PlanReport& plan);
+std::string json_run_report(const app::RunReport& report, int exit_code);
+std::string json_runs(const std::vector<store::RunRecord>& runs);
+std::string json_show(const app::RunDetails& details);
+std::string json_check_off(const store::CheckOff& check_off, const std::string& next_command);
+std::string json_init(const std::string& dir, const std::vector<std::string>& files);
+std::string json_validate(const std::vector<std::string>& files, const std::vector<std::string>& errors);
+
+// Streams engine events as JSON lines on stdout, one object per event, flushed per line.
+std::unique_ptr<checklist::RunObserver> make_json_lines_view();
+
+}  // namespace shipshape::cli

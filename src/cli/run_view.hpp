@@ -1,0 +1,31 @@
+// How a run looks to people: a live view on a terminal (one line per running step with its
+// elapsed time and last output line, finished steps scrolling above), plain timestamped lines
+// elsewhere, and the summary printed when a run stops.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/runs.hpp"
+#include "checklist/engine.hpp"
+#include "cli/context.hpp"
+
+namespace shipshape::cli {
+
+// The observer for a run: JSON lines with --json, live view on a tty, else plain lines.
+// Call `close()` on the returned view (via finish_view) before printing anything else.
+class RunView : public checklist::RunObserver {
+public:
+    // Stops any live redrawing and clears the live region.
+    virtual void close() {}
+};
+
+std::unique_ptr<RunView> make_run_view(const Context& ctx);
+
+// Maps a report to the exit code (0 done, 1 failed, 4 waiting, 130 interrupted).
+int exit_code_for(const app::RunReport& report);
+
+// Prints the closing summary of a run, resume or undo (or its JSON document).
+void print_run_summary(const Context& ctx, const app::RunReport& report, std::string_view verb);
+
+}  // namespace shipshape::cli
