@@ -80,7 +80,12 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
     checklist::EngineOptions o;
     for (char** e = environ; e && *e; ++e) {
         std::string_view kv = *e;
-        if (kv.rfind("SHIPSHAPE_", 0) == 0) continue;  // ours are set below
+        bool ours = false;
+        for (auto name : {"SHIPSHAPE_RUN=", "SHIPSHAPE_ENV=", "SHIPSHAPE_REPO=",
+                          "SHIPSHAPE_RUN_DIR=", "SHIPSHAPE_STEP="}) {
+            ours = ours || kv.rfind(name, 0) == 0;
+        }
+        if (ours) continue;  // set below, for this run
         o.base_env.emplace_back(kv);
     }
     o.base_env.push_back("SHIPSHAPE_RUN=" + run.id);

@@ -139,6 +139,7 @@ private:
 
 std::vector<std::string> Engine::step_env(const Step& step) const {
     std::vector<std::string> env = m_options.base_env;
+    env.push_back("SHIPSHAPE_STEP=" + step.id);
     for (const auto& [k, v] : step.env) {
         std::string prefix = k + "=";
         bool replaced = false;

@@ -105,7 +105,8 @@ std::string json_run_report(const app::RunReport& report, int exit_code) {
     }
     j["check_offs_needed"] = waiting;
     if (report.undo) j["undo"] = outcome_json(*report.undo);
-    return dump(j);
+    // The last line of a JSON-lines stream: one line, like the events before it.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string json_runs(const std::vector<store::RunRecord>& runs) {
