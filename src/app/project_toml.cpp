@@ -136,7 +136,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
     auto doc = parse_toml(text, path, diags);
     if (!doc) return fail(doc.error());
     Checker c(std::string(path), diags);
-    c.check_keys(*doc, "inventory.toml", {"env", "group", "host", "ssh"});
+    c.check_keys(*doc, "inventory.toml", {"env", "group", "host"});
     Inventory inv;
     std::map<std::string, std::string> host_env;  // host -> the environment that lists it
     if (auto envs = c.table(*doc, "env", "inventory.toml")) {

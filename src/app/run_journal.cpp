@@ -26,8 +26,9 @@ store::StepRecord& RunJournal::record(const std::string& step_id) {
     return r;
 }
 
-Status RunJournal::write(store::StepRecord& r, const store::Event& event) {
-    auto seq = m_store.record_step(r, event);
+Status RunJournal::write(store::StepRecord& r, const store::Event& event,
+                         store::Durability durability) {
+    auto seq = m_store.record_step(r, event, durability);
     if (!seq) return fail(seq.error());
     r.finish_seq = *seq;  // keep our copy in step with the store's numbering
     return {};
@@ -43,7 +44,10 @@ Status RunJournal::step_started(const checklist::Step& step, int attempt) {
     r.finished_at = 0;
     r.duration_ms = 0;
     r.finish_seq = 0;
-    return write(r, store::Event{0, r.started_at, m_run_id, step.id, "step-started", ""});
+    // Losing this record to a power cut only makes the step rerun, as a running one would:
+    // it need not wait for the disk. It is still ordered before the process starts.
+    return write(r, store::Event{0, r.started_at, m_run_id, step.id, "step-started", ""},
+                 store::Durability::relaxed);
 }
 
 Status RunJournal::step_finished(const checklist::Step& step, const checklist::StepResult& res) {
@@ -79,22 +83,54 @@ Status RunJournal::undo_finished(const checklist::Step& step, const checklist::S
 }
 
 void RunJournal::process_started(const checklist::Step& step, pid_t pid) {
+    // One append-only file per run ("STEP PID START_TICKS" per line): creating a file per step
+    // costs more than the rest of the bookkeeping together on ext4.
     auto ticks = os::process_start_ticks(pid);
-    std::ofstream out(m_run_dir + "/" + step.id + ".pid", std::ios::trunc);
-    out << pid << ' ' << (ticks ? *ticks : 0) << '\n';
+    if (m_pids_fd < 0) {
+        m_pids_fd = ::open((m_run_dir + "/pids").c_str(),
+                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    }
+    if (m_pids_fd >= 0) {
+        std::string line = step.id + " " + std::to_string(pid) + " " +
+                           std::to_string(ticks ? *ticks : 0) + "\n";
+        [[maybe_unused]] ssize_t n = ::write(m_pids_fd, line.data(), line.size());
+    }
+}
+
+RunJournal::~RunJournal() {
+    if (m_pids_fd >= 0) ::close(m_pids_fd);
 }
 
 namespace {
 
+// Creates the log file on the first write, so that a step which never writes (the engine
+// writes a header before each command) costs no file.
 class FileLog final : public checklist::LogWriter {
 public:
-    explicit FileLog(int fd) : m_fd(fd) {}
+    explicit FileLog(std::string path) : m_path(std::move(path)) {}
     ~FileLog() override {
         if (m_fd >= 0) ::close(m_fd);
     }
     FileLog(const FileLog&) = delete;
     FileLog& operator=(const FileLog&) = delete;
+    void note(std::string_view text) override {
+        if (m_fd >= 0) {
+            write(text);
+        } else {
+            m_pending.append(text);
+        }
+    }
+    void keep() override { write(""); }
     void write(std::string_view text) override {
+        if (m_fd < 0 && !m_failed) {
+            m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+            m_failed = m_fd < 0;
+            if (!m_pending.empty()) {
+                std::string pending = std::move(m_pending);
+                m_pending.clear();
+                write(pending);
+            }
+        }
         while (m_fd >= 0 && !text.empty()) {
             ssize_t n = ::write(m_fd, text.data(), text.size());
             if (n < 0 && errno == EINTR) continue;
@@ -104,22 +140,32 @@ public:
     }
 
 private:
-    int m_fd;
+    std::string m_path;
+    std::string m_pending;  // notes held back until the file exists
+    int m_fd = -1;
+    bool m_failed = false;
 };
 
 }  // namespace
 
 std::unique_ptr<checklist::LogWriter> FileStepLogs::open(const checklist::Step& step) {
-    std::string path = m_run_dir + "/" + step.id + ".log";
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    return std::make_unique<FileLog>(fd);
+    return std::make_unique<FileLog>(m_run_dir + "/" + step.id + ".log");
 }
 
 std::optional<std::string> stop_leftover(const std::string& run_dir, const std::string& step_id) {
-    std::ifstream in(run_dir + "/" + step_id + ".pid");
+    std::ifstream in(run_dir + "/pids");
+    std::string id;
     long long pid = 0;
     unsigned long long ticks = 0;
-    if (!(in >> pid >> ticks) || pid <= 0 || ticks == 0) return std::nullopt;
+    long long line_pid = 0;
+    unsigned long long line_ticks = 0;
+    while (in >> id >> line_pid >> line_ticks) {
+        if (id == step_id) {  // the last process started for the step
+            pid = line_pid;
+            ticks = line_ticks;
+        }
+    }
+    if (pid <= 0 || ticks == 0) return std::nullopt;
     if (os::terminate_process_group(static_cast<pid_t>(pid), ticks, Millis(2000))) {
         return "stopped leftover process group " + std::to_string(pid) + " of step '" + step_id +
                "' from the interrupted run";

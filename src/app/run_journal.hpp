@@ -1,7 +1,7 @@
 // Adapters from the checklist engine's seams to durable storage: RunJournal writes the engine's
 // journal calls to the Store (one transaction each, redacted), FileStepLogs appends each step's
-// output to .shipshape/runs/RUN/STEP.log, and the pid of each step's process goes to STEP.pid so
-// that a resumed run can stop leftovers of a killed one. Calls arrive serialized by the engine.
+// output to .shipshape/runs/RUN/STEP.log, and the pid of each step's process is appended to
+// .shipshape/runs/RUN/pids so that a resumed run can stop leftovers of a killed one. Calls arrive serialized by the engine.
 #pragma once
 
 #include <memory>
@@ -19,6 +19,9 @@ public:
                const Redactor& redactor)
         : m_store(store), m_run_id(std::move(run_id)), m_run_dir(std::move(run_dir)),
           m_redactor(redactor) {}
+    ~RunJournal() override;
+    RunJournal(const RunJournal&) = delete;
+    RunJournal& operator=(const RunJournal&) = delete;
 
     Status step_started(const checklist::Step& step, int attempt) override;
     Status step_finished(const checklist::Step& step, const checklist::StepResult& r) override;
@@ -29,7 +32,8 @@ public:
 
 private:
     store::StepRecord& record(const std::string& step_id);
-    Status write(store::StepRecord& r, const store::Event& event);
+    Status write(store::StepRecord& r, const store::Event& event,
+                 store::Durability durability = store::Durability::full);
 
     store::Store& m_store;
     std::string m_run_id;
@@ -37,6 +41,7 @@ private:
     const Redactor& m_redactor;
     std::map<std::string, store::StepRecord> m_records;  // loaded lazily, kept current
     bool m_loaded = false;
+    int m_pids_fd = -1;
 };
 
 class FileStepLogs final : public checklist::StepLogs {

@@ -87,9 +87,10 @@ public:
 private:
     void emit(std::string_view line) {
         std::string clean = m_redactor.empty() ? std::string(line) : m_redactor.apply(line);
+        clean += '\n';
         std::lock_guard guard(m_lock);
         m_log.write(clean);
-        m_log.write("\n");
+        clean.pop_back();
         m_observer.step_output(m_step, clean);
     }
 
@@ -176,7 +177,7 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
         }
         header += ": " + m_redactor.apply(command.display()) + "\n";
         std::lock_guard guard(m_lock);
-        log.write(header);
+        log.note(header);
     }
     os::ProcessSpec spec;
     spec.argv = command.to_argv();
@@ -192,10 +193,10 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
     sink.flush();
     std::lock_guard guard(m_lock);
     if (!outcome) {
-        log.write("==> " + outcome.error().message() + "\n");
+        log.note("==> " + outcome.error().message() + "\n");
     } else {
-        log.write("==> " + os::describe(*outcome, step.timeout) + " after " +
-                  format_duration(outcome->elapsed) + "\n");
+        log.note("==> " + os::describe(*outcome, step.timeout) + " after " +
+                 format_duration(outcome->elapsed) + "\n");
     }
     return outcome;
 }
@@ -221,6 +222,10 @@ Engine::Finished Engine::run_step(size_t index) {
     }
     LineSink sink(step, *log, m_deps.observer, m_redactor, m_lock);
     auto finish = [&](StepState state, int code, std::string detail) {
+        if (state == StepState::failed || state == StepState::interrupted) {
+            std::lock_guard guard(m_lock);
+            log->keep();
+        }
         f.result.state = state;
         f.result.exit_code = code;
         f.result.detail = std::move(detail);
@@ -439,6 +444,10 @@ RunOutcome Engine::undo(const std::vector<std::string>& order) {
         auto r = run_command(*step, *step->undo, Phase::undo, *log, sink, 1);
         StepResult result;
         result.attempts = 1;
+        if (!r || r->kind != os::ExitKind::exited || r->code != 0) {
+            std::lock_guard guard(m_lock);
+            log->keep();
+        }
         if (!r) {
             result.state = StepState::failed;
             result.detail = "undo: " + r.error().message();

@@ -76,10 +76,16 @@ public:
     virtual void step_waiting(const Step&) {}
 };
 
+// A step's log. Output goes to write(); the engine's own lines (which command runs, how it
+// ended) go to note(). An implementation may hold notes back until the step writes output or
+// keep() is called, so that a silent, successful step leaves no log file behind.
 class LogWriter {
 public:
     virtual ~LogWriter() = default;
     virtual void write(std::string_view text) = 0;
+    virtual void note(std::string_view text) { write(text); }
+    // The log must exist even without output (the step failed).
+    virtual void keep() {}
 };
 
 class StepLogs {

@@ -191,3 +191,20 @@ TEST(BindParams, ChecksRequiredAndUnknownParams) {
 
 }  // namespace
 }  // namespace shipshape::checklist
+
+namespace shipshape::checklist {
+namespace {
+
+TEST(ParseChecklist, ManualTextAndSuggestionsAreChecked) {
+    auto c = parse_checklist(
+        "[[step]]\nid = \"a\"\nmanual = \"ok {{vers}}\"\nrole = \"qa\"\nneeds = [\"b\"]\n", "m.toml");
+    ASSERT_FALSE(c);
+    // A dangling need is not "corrected" to the step itself.
+    EXPECT_EQ(c.error().message(),
+              "m.toml:1:1: step 'a' 'manual' uses unknown variable '{{vers}}'; declare it under "
+              "[params.vers]\n"
+              "m.toml:5:9: step 'a' needs unknown step 'b'");
+}
+
+}  // namespace
+}  // namespace shipshape::checklist

@@ -94,8 +94,12 @@ private:
             std::set<std::string> seen;
             for (const auto& n : s.needs) {
                 if (!m_c.find_step(n)) {
+                    std::vector<std::string> others;
+                    for (const auto& id : m_ids) {
+                        if (id != s.id) others.push_back(id);
+                    }
                     error(m_needs_pos[i], "step '" + s.id + "' needs unknown step '" + n + "'" +
-                                              suggestion(n, m_ids));
+                                              suggestion(n, others));
                 } else if (n == s.id) {
                     error(m_needs_pos[i], "step '" + s.id + "' needs itself");
                 } else if (!seen.insert(n).second) {
@@ -177,6 +181,7 @@ private:
             check_command(s.undo, where + " 'undo'");
             for (const auto& [k, v] : s.env) check_string(v, s.pos, where + " env '" + k + "'");
             check_string(s.cwd, s.pos, where + " 'cwd'");
+            check_string(s.manual, s.pos, where + " 'manual'");
         }
     }
 

@@ -304,7 +304,7 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     }
     if (!o.waiting.empty() || o.status == checklist::RunStatus::interrupted ||
         o.status == checklist::RunStatus::failed) {
-        if (verb != "undo") {
+        if (verb != "undo" && !report.undo) {
             std::printf("  then continue: shipshape resume %s\n", report.run.id.c_str());
         }
     }

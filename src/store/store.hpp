@@ -69,6 +69,11 @@ struct Event {
     std::string detail;
 };
 
+// How hard a write is pushed to disk. `full` survives a power cut once the call returns;
+// `relaxed` survives a crash or kill -9 of the process (the write is ordered before every later
+// one) but may be lost to a power cut. Used for records whose loss only causes a rerun.
+enum class Durability { full, relaxed };
+
 struct LockHolder {
     std::string env;
     std::string run_id;
@@ -100,8 +105,8 @@ public:
     // Writes the step's record and appends `event` in one transaction. A completed step
     // (finish_seq < 0 on input) gets the next finish_seq of its run. Returns the finish_seq
     // written.
-    [[nodiscard]] virtual Result<int64_t> record_step(const StepRecord& step,
-                                                      const Event& event) = 0;
+    [[nodiscard]] virtual Result<int64_t> record_step(
+        const StepRecord& step, const Event& event, Durability durability = Durability::full) = 0;
     // Records the check-off, marks the step checked-off and appends an event, atomically.
     [[nodiscard]] virtual Status add_check_off(const CheckOff& check_off) = 0;
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;

@@ -149,3 +149,21 @@ TEST(OpenStore, NamesUnsupportedLocations) {
 
 }  // namespace
 }  // namespace shipshape::store
+
+namespace shipshape::store {
+namespace {
+
+TEST_F(StoreTest, TheSameRunIsLockedOutWhileItsHolderLives) {
+    LockHolder first{"prod", "run-a", 100, 7, "h", 1};
+    LockHolder resumed_elsewhere{"prod", "run-a", 200, 8, "h", 2};
+    auto never_stale = [](const LockHolder&) { return false; };
+    ASSERT_TRUE(store->acquire_env_lock(first, never_stale)->acquired);
+    auto second = store->acquire_env_lock(resumed_elsewhere, never_stale);
+    ASSERT_TRUE(second);
+    EXPECT_FALSE(second->acquired);
+    // The holder itself may take it again (resume within one process).
+    EXPECT_TRUE(store->acquire_env_lock(first, never_stale)->acquired);
+}
+
+}  // namespace
+}  // namespace shipshape::store

@@ -97,6 +97,25 @@ class RepoTestCase(unittest.TestCase):
         self.fail(f"no run-report in {result}")
 
 
+def read_text(path):
+    """The file's text, or "" when it does not exist (yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def require(test, condition, reason):
+    """Skips `test` when the machine lacks something (a privilege, tool or kernel feature);
+    with SHIPSHAPE_REQUIRE_ALL=1 (as in CI) such a skip is a failure instead."""
+    if condition:
+        return
+    if os.environ.get("SHIPSHAPE_REQUIRE_ALL") == "1":
+        test.fail(f"required but unavailable: {reason}")
+    test.skipTest(reason)
+
+
 def pid_alive(pid):
     """True when pid runs and is not a zombie."""
     try:

@@ -191,8 +191,12 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
     posix_spawnattr_init(&attr);
     sigset_t empty_mask;
     sigemptyset(&empty_mask);
+    // Only the signals shipshape itself handles or ignores need resetting in the child.
     sigset_t default_signals;
-    sigfillset(&default_signals);
+    sigemptyset(&default_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD}) {
+        sigaddset(&default_signals, sig);
+    }
     posix_spawnattr_setsigmask(&attr, &empty_mask);
     posix_spawnattr_setsigdefault(&attr, &default_signals);
     posix_spawnattr_setpgroup(&attr, 0);

@@ -3,6 +3,8 @@
 // versioned with PRAGMA user_version and migrated forward in one transaction on open.
 #include <sqlite3.h>
 
+#include <memory>
+#include <unordered_map>
 #include <utility>
 
 #include "core/assert.hpp"
@@ -58,7 +60,7 @@ const char* const k_migrations[] = {
         at INTEGER NOT NULL
     );
     CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         at INTEGER NOT NULL,
         run_id TEXT NOT NULL,
         step_id TEXT NOT NULL,
@@ -66,6 +68,7 @@ const char* const k_migrations[] = {
         detail TEXT NOT NULL
     );
     CREATE INDEX events_by_run ON events(run_id, seq);
+    CREATE INDEX steps_by_finish ON steps(run_id, finish_seq);
     CREATE TABLE env_locks (
         env TEXT PRIMARY KEY,
         run_id TEXT NOT NULL,
@@ -77,17 +80,49 @@ const char* const k_migrations[] = {
     )sql",
 };
 
+// Prepared statements are cached per connection (preparing costs more than running most of
+// ours). A Statement borrows a cached one and resets it when done.
+class StatementCache {
+public:
+    explicit StatementCache(sqlite3* db) : m_db(db) {}
+    StatementCache(const StatementCache&) = delete;
+    StatementCache& operator=(const StatementCache&) = delete;
+    ~StatementCache() {
+        for (auto& [sql, stmt] : m_cache) sqlite3_finalize(stmt);
+    }
+    // Returns the statement, or nullptr when it does not compile (sqlite3_errmsg says why).
+    sqlite3_stmt* get(const std::string& sql) {
+        auto it = m_cache.find(sql);
+        if (it != m_cache.end()) return it->second;
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+        m_cache.emplace(sql, stmt);
+        return stmt;
+    }
+
+private:
+    sqlite3* m_db;
+    std::unordered_map<std::string, sqlite3_stmt*> m_cache;
+};
+
 class Statement {
 public:
-    Statement(sqlite3* db, const char* sql) : m_db(db) {
-        m_rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
+    Statement(StatementCache& cache, const std::string& sql) {
+        m_stmt = cache.get(sql);
+        m_rc = m_stmt ? SQLITE_OK : SQLITE_ERROR;
     }
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
-    ~Statement() { sqlite3_finalize(m_stmt); }
+    ~Statement() {
+        if (m_stmt) {
+            sqlite3_reset(m_stmt);
+            sqlite3_clear_bindings(m_stmt);
+        }
+    }
 
     bool ok() const { return m_rc == SQLITE_OK; }
     void reset() {
+        if (!m_stmt) return;
         sqlite3_reset(m_stmt);
         sqlite3_clear_bindings(m_stmt);
     }
@@ -100,7 +135,7 @@ public:
         return *this;
     }
     // Returns SQLITE_ROW, SQLITE_DONE or an error code.
-    int step() { return sqlite3_step(m_stmt); }
+    int step() { return m_stmt ? sqlite3_step(m_stmt) : SQLITE_ERROR; }
     std::string text(int col) const {
         auto p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
         return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
@@ -108,15 +143,18 @@ public:
     int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
 
 private:
-    sqlite3* m_db;
     sqlite3_stmt* m_stmt = nullptr;
     int m_rc;
 };
 
 class SqliteStore final : public Store {
 public:
-    explicit SqliteStore(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
-    ~SqliteStore() override { sqlite3_close(m_db); }
+    explicit SqliteStore(sqlite3* db, std::string path)
+        : m_db(db), m_path(std::move(path)), m_cache(std::make_unique<StatementCache>(db)) {}
+    ~SqliteStore() override {
+        m_cache.reset();
+        sqlite3_close(m_db);
+    }
 
     Status migrate();
 
@@ -126,7 +164,8 @@ public:
     Status update_run(std::string_view id, std::string_view status, int64_t pid,
                       int64_t at) override;
     Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
-    Result<int64_t> record_step(const StepRecord& step, const Event& event) override;
+    Result<int64_t> record_step(const StepRecord& step, const Event& event,
+                                Durability durability) override;
     Status add_check_off(const CheckOff& check_off) override;
     Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
     Status append_event(const Event& event) override;
@@ -168,6 +207,7 @@ private:
 
     sqlite3* m_db;
     std::string m_path;
+    std::unique_ptr<StatementCache> m_cache;
 };
 
 Status SqliteStore::migrate() {
@@ -175,7 +215,7 @@ Status SqliteStore::migrate() {
     if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st) return st;
     if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st) return st;
     return transaction("migrating the schema", [&]() -> Status {
-        Statement q(m_db, "PRAGMA user_version");
+        Statement q(*m_cache, "PRAGMA user_version");
         if (!q.ok() || q.step() != SQLITE_ROW) return db_error("reading the schema version");
         const int64_t have = q.integer(0);
         const int64_t want = static_cast<int64_t>(std::size(k_migrations));
@@ -193,7 +233,7 @@ Status SqliteStore::migrate() {
 }
 
 Status SqliteStore::insert_event(const Event& e) {
-    Statement q(m_db, "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES(?,?,?,?,?)");
+    Statement q(*m_cache, "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES(?,?,?,?,?)");
     q.bind(1, e.at).bind(2, e.run_id).bind(3, e.step_id).bind(4, e.kind).bind(5, e.detail);
     if (q.step() != SQLITE_DONE) return db_error("appending an event");
     return {};
@@ -201,7 +241,7 @@ Status SqliteStore::insert_event(const Event& e) {
 
 Status SqliteStore::create_run(const RunRecord& run) {
     return transaction("creating run " + run.id, [&]() -> Status {
-        Statement q(m_db,
+        Statement q(*m_cache,
                     "INSERT INTO runs(id, checklist_path, checklist_name, checklist_text, env, "
                     "status, user, host, pid, started_at, updated_at) "
                     "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
@@ -215,7 +255,7 @@ Status SqliteStore::create_run(const RunRecord& run) {
         if (rc != SQLITE_DONE) return db_error("creating run " + run.id);
         int64_t position = 0;
         for (const auto& [k, v] : run.params) {
-            Statement p(m_db, "INSERT INTO run_params(run_id, position, name, value) VALUES(?,?,?,?)");
+            Statement p(*m_cache, "INSERT INTO run_params(run_id, position, name, value) VALUES(?,?,?,?)");
             p.bind(1, run.id).bind(2, position++).bind(3, k).bind(4, v);
             if (p.step() != SQLITE_DONE) return db_error("storing params of run " + run.id);
         }
@@ -248,7 +288,7 @@ RunRecord read_run(const Statement& q) {
 
 Result<RunRecord> SqliteStore::get_run(std::string_view id) {
     std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs WHERE id = ?";
-    Statement q(m_db, sql.c_str());
+    Statement q(*m_cache, sql.c_str());
     q.bind(1, id);
     int rc = q.step();
     if (rc == SQLITE_DONE) {
@@ -256,7 +296,7 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
     }
     if (rc != SQLITE_ROW) return db_error("reading run " + std::string(id));
     RunRecord run = read_run(q);
-    Statement p(m_db, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
+    Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     p.bind(1, id);
     while ((rc = p.step()) == SQLITE_ROW) run.params.emplace_back(p.text(0), p.text(1));
     if (rc != SQLITE_DONE) return db_error("reading params of run " + std::string(id));
@@ -266,13 +306,13 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
 Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
     std::string sql = std::string("SELECT ") + k_run_columns +
                       " FROM runs ORDER BY started_at DESC, id DESC LIMIT ?";
-    Statement q(m_db, sql.c_str());
+    Statement q(*m_cache, sql.c_str());
     q.bind(1, static_cast<int64_t>(limit));
     std::vector<RunRecord> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_run(q));
     if (rc != SQLITE_DONE) return db_error("listing runs");
-    Statement p(m_db, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
+    Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     for (auto& run : out) {
         p.reset();
         p.bind(1, run.id);
@@ -285,7 +325,7 @@ Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
 Status SqliteStore::update_run(std::string_view id, std::string_view status, int64_t pid,
                                int64_t at) {
     return transaction("updating run", [&]() -> Status {
-        Statement q(m_db, "UPDATE runs SET status = ?, pid = ?, updated_at = ? WHERE id = ?");
+        Statement q(*m_cache, "UPDATE runs SET status = ?, pid = ?, updated_at = ? WHERE id = ?");
         q.bind(1, status).bind(2, pid).bind(3, at).bind(4, id);
         if (q.step() != SQLITE_DONE) return db_error("updating run " + std::string(id));
         if (sqlite3_changes(m_db) == 0) {
@@ -296,7 +336,7 @@ Status SqliteStore::update_run(std::string_view id, std::string_view status, int
 }
 
 Result<std::vector<StepRecord>> SqliteStore::get_steps(std::string_view run_id) {
-    Statement q(m_db,
+    Statement q(*m_cache,
                 "SELECT step_id, state, attempts, exit_code, detail, started_at, finished_at, "
                 "duration_ms, finish_seq, undo_state FROM steps WHERE run_id = ?");
     q.bind(1, run_id);
@@ -324,12 +364,12 @@ Result<std::vector<StepRecord>> SqliteStore::get_steps(std::string_view run_id) 
 Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     int64_t seq = s.finish_seq;
     if (seq < 0) {
-        Statement q(m_db, "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
+        Statement q(*m_cache, "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
         q.bind(1, s.run_id);
         if (q.step() != SQLITE_ROW) return db_error("numbering a finished step");
         seq = q.integer(0);
     }
-    Statement q(m_db,
+    Statement q(*m_cache,
                 "INSERT OR REPLACE INTO steps(run_id, step_id, state, attempts, exit_code, detail, "
                 "started_at, finished_at, duration_ms, finish_seq, undo_state) "
                 "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
@@ -340,18 +380,28 @@ Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     return seq;
 }
 
-Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& event) {
-    return transaction("recording step " + step.step_id, [&]() -> Result<int64_t> {
+Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& event,
+                                         Durability durability) {
+    // In WAL mode a NORMAL commit is ordered and survives a process crash but is fsynced only
+    // with the next FULL commit (or checkpoint); the next FULL commit makes it durable too.
+    if (durability == Durability::relaxed) {
+        if (auto st = exec("PRAGMA synchronous=NORMAL", "relaxing sync"); !st) return fail(st.error());
+    }
+    auto r = transaction("recording step " + step.step_id, [&]() -> Result<int64_t> {
         auto seq = write_step(step);
         if (!seq) return seq;
         if (auto st = insert_event(event); !st) return fail(st.error());
         return seq;
     });
+    if (durability == Durability::relaxed) {
+        if (auto st = exec("PRAGMA synchronous=FULL", "restoring sync"); !st) return fail(st.error());
+    }
+    return r;
 }
 
 Status SqliteStore::add_check_off(const CheckOff& c) {
     return transaction("recording a check-off", [&]() -> Status {
-        Statement q(m_db, "INSERT INTO check_offs(run_id, step_id, role, by, note, at) VALUES(?,?,?,?,?,?)");
+        Statement q(*m_cache, "INSERT INTO check_offs(run_id, step_id, role, by, note, at) VALUES(?,?,?,?,?,?)");
         q.bind(1, c.run_id).bind(2, c.step_id).bind(3, c.role).bind(4, c.by).bind(5, c.note);
         q.bind(6, c.at);
         if (q.step() != SQLITE_DONE) return db_error("recording a check-off");
@@ -371,7 +421,7 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
 }
 
 Result<std::vector<CheckOff>> SqliteStore::get_check_offs(std::string_view run_id) {
-    Statement q(m_db, "SELECT step_id, role, by, note, at FROM check_offs WHERE run_id = ? ORDER BY at, rowid");
+    Statement q(*m_cache, "SELECT step_id, role, by, note, at FROM check_offs WHERE run_id = ? ORDER BY at, rowid");
     q.bind(1, run_id);
     std::vector<CheckOff> out;
     int rc;
@@ -387,7 +437,7 @@ Status SqliteStore::append_event(const Event& event) {
 }
 
 Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
-    Statement q(m_db, "SELECT seq, at, step_id, kind, detail FROM events WHERE run_id = ? ORDER BY seq");
+    Statement q(*m_cache, "SELECT seq, at, step_id, kind, detail FROM events WHERE run_id = ? ORDER BY seq");
     q.bind(1, run_id);
     std::vector<Event> out;
     int rc;
@@ -401,22 +451,24 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
 Result<LockResult> SqliteStore::acquire_env_lock(
     const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) {
     return transaction("locking environment " + me.env, [&]() -> Result<LockResult> {
-        Statement q(m_db, "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
+        Statement q(*m_cache, "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
         q.bind(1, me.env);
         int rc = q.step();
         LockResult result;
         if (rc == SQLITE_ROW) {
             LockHolder holder{me.env, q.text(0), q.integer(1), static_cast<uint64_t>(q.integer(2)),
                               q.text(3), q.integer(4)};
-            if (holder.run_id != me.run_id && !is_stale(holder)) {
-                result.holder = holder;
+            const bool is_me = holder.pid == me.pid && holder.host == me.host &&
+                               holder.pid_start_ticks == me.pid_start_ticks;
+            if (!is_me && !is_stale(holder)) {
+                result.holder = holder;  // also when it is the same run, resumed elsewhere
                 return result;
             }
-            if (holder.run_id != me.run_id) result.holder = holder;
+            if (!is_me) result.holder = holder;
         } else if (rc != SQLITE_DONE) {
             return db_error("reading the lock of environment " + me.env);
         }
-        Statement w(m_db, "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, started_at) VALUES(?,?,?,?,?,?)");
+        Statement w(*m_cache, "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, started_at) VALUES(?,?,?,?,?,?)");
         w.bind(1, me.env).bind(2, me.run_id).bind(3, me.pid);
         w.bind(4, static_cast<int64_t>(me.pid_start_ticks)).bind(5, me.host).bind(6, me.started_at);
         if (w.step() != SQLITE_DONE) return db_error("locking environment " + me.env);
@@ -427,7 +479,7 @@ Result<LockResult> SqliteStore::acquire_env_lock(
 
 Status SqliteStore::release_env_lock(std::string_view env, std::string_view run_id) {
     return transaction("unlocking environment", [&]() -> Status {
-        Statement q(m_db, "DELETE FROM env_locks WHERE env = ? AND run_id = ?");
+        Statement q(*m_cache, "DELETE FROM env_locks WHERE env = ? AND run_id = ?");
         q.bind(1, env).bind(2, run_id);
         if (q.step() != SQLITE_DONE) return db_error("unlocking environment " + std::string(env));
         return {};
