@@ -8,7 +8,8 @@ namespace shipshape::app {
 
 namespace {
 
-constexpr const char* k_inventory = R"(# Environments, groups and hosts. See docs/manual.md ("inventory.toml").
+constexpr const char* k_inventory =
+    R"(# Environments, groups and hosts. See docs/manual.md ("inventory.toml").
 [env.local]
 description = "this workstation"
 hosts = ["localhost"]
@@ -17,7 +18,8 @@ hosts = ["localhost"]
 address = "127.0.0.1"
 )";
 
-constexpr const char* k_deploy = R"(# A deploy procedure as an executable checklist. It runs entirely on this machine:
+constexpr const char* k_deploy =
+    R"(# A deploy procedure as an executable checklist. It runs entirely on this machine:
 # it packages a release of a pretend "booking" service into work/, drains, installs,
 # migrates and smoke-tests it, then waits for QA to check it off.
 #   shipshape run checklists/deploy.toml --set version=1.4.2 --plan
@@ -115,11 +117,11 @@ Run state (journal, logs) lives in `.shipshape/` and is not committed.
 
 Result<std::vector<std::string>> init_project(const std::string& dir, const std::string& name) {
     auto fs = os::make_local_file_system();
-    std::string config = "# The ops repo of " + name + ". See docs/manual.md (\"shipshape.toml\").\n" +
-                         "name = \"" + name + "\"\n" +
-                         "# store = \".shipshape/state.db\"   # the default: embedded SQLite\n" +
-                         "# Values of these environment variables are replaced by *** in every "
-                         "log and output.\nsecrets = []\n";
+    std::string config =
+        "# The ops repo of " + name + ". See docs/manual.md (\"shipshape.toml\").\n" + "name = \"" +
+        name + "\"\n" + "# store = \".shipshape/state.db\"   # the default: embedded SQLite\n" +
+        "# Values of these environment variables are replaced by *** in every "
+        "log and output.\nsecrets = []\n";
     const std::vector<std::pair<std::string, std::string>> files = {
         {"shipshape.toml", config},
         {"inventory.toml", k_inventory},
@@ -136,7 +138,8 @@ Result<std::vector<std::string>> init_project(const std::string& dir, const std:
     }
     std::vector<std::string> written;
     for (const auto& [rel, content] : files) {
-        if (auto st = fs->write_file_atomic(dir + "/" + rel, content, os::WriteOptions{0644}); !st) {
+        if (auto st = fs->write_file_atomic(dir + "/" + rel, content, os::WriteOptions{0644});
+            !st) {
             return fail(st.error());
         }
         written.push_back(rel);

@@ -58,7 +58,8 @@ struct Project {
 [[nodiscard]] Result<Project> load_project(const std::string& root);
 
 // Pure parsers behind load_project, for tests: `path` is used in messages only.
-[[nodiscard]] Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path);
+[[nodiscard]] Result<ProjectConfig> parse_project_config(std::string_view text,
+                                                         std::string_view path);
 [[nodiscard]] Result<Inventory> parse_inventory(std::string_view text, std::string_view path);
 
 }  // namespace shipshape::app

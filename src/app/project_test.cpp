@@ -75,12 +75,15 @@ TEST(ParseInventory, RejectsBadInput) {
         {"[env.a]\nhosts = [\"h\"]\n[group.web]\nhosts = [\"x\"]\n",
          "i.toml:3:1: group 'web' lists unknown host 'x'"},
         // Port out of range.
-        {"[host.h]\nport = 70000\n", "i.toml:2:8: host 'h' 'port' must be an integer from 1 to 65535"},
+        {"[host.h]\nport = 70000\n",
+         "i.toml:2:8: host 'h' 'port' must be an integer from 1 to 65535"},
         // Unknown key in a host.
         {"[host.h]\nadress = \"x\"\n",
-         "i.toml:2:1: unknown key 'adress' in host 'h' (expected one of: address, user, port, tags)"},
+         "i.toml:2:1: unknown key 'adress' in host 'h' (expected one of: address, user, port, "
+         "tags)"},
         // Broken TOML.
-        {"[env.a\n", "i.toml:1:7: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},
+        {"[env.a\n",
+         "i.toml:1:7: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},
     };
     for (const auto& row : rows) {
         auto inv = parse_inventory(row.text, "i.toml");

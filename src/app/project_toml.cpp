@@ -17,7 +17,7 @@ SourcePos pos_of(const toml::source_region& r) {
 }
 
 class Checker {
-public:
+  public:
     Checker(std::string path, Diagnostics& d) : m_path(std::move(path)), m_diags(d) {}
 
     void error(const toml::source_region& r, std::string message) {
@@ -28,10 +28,12 @@ public:
                     std::initializer_list<std::string_view> allowed) {
         for (auto&& [key, node] : t) {
             bool ok = false;
-            for (auto a : allowed) ok = ok || key.str() == a;
+            for (auto a : allowed)
+                ok = ok || key.str() == a;
             if (!ok) {
                 std::string list;
-                for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                for (auto a : allowed)
+                    list += (list.empty() ? "" : ", ") + std::string(a);
                 error(key.source(), "unknown key '" + std::string(key.str()) + "' in " +
                                         std::string(where) + " (expected one of: " + list + ")");
             }
@@ -41,8 +43,10 @@ public:
     std::string string(const toml::table& t, std::string_view key, std::string_view where,
                        std::string fallback = "") {
         const toml::node* n = t.get(key);
-        if (!n) return fallback;
-        if (auto s = n->as_string()) return s->get();
+        if (!n)
+            return fallback;
+        if (auto s = n->as_string())
+            return s->get();
         error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a string");
         return fallback;
     }
@@ -51,19 +55,20 @@ public:
                                      std::string_view where) {
         std::vector<std::string> out;
         const toml::node* n = t.get(key);
-        if (!n) return out;
+        if (!n)
+            return out;
         auto arr = n->as_array();
         if (!arr) {
-            error(n->source(), std::string(where) + " '" + std::string(key) +
-                                   "' must be an array of strings");
+            error(n->source(),
+                  std::string(where) + " '" + std::string(key) + "' must be an array of strings");
             return out;
         }
         for (auto&& item : *arr) {
             if (auto s = item.as_string()) {
                 out.push_back(s->get());
             } else {
-                error(item.source(), std::string(where) + " '" + std::string(key) +
-                                         "' items must be strings");
+                error(item.source(),
+                      std::string(where) + " '" + std::string(key) + "' items must be strings");
             }
         }
         return out;
@@ -71,13 +76,15 @@ public:
 
     const toml::table* table(const toml::table& t, std::string_view key, std::string_view where) {
         const toml::node* n = t.get(key);
-        if (!n) return nullptr;
-        if (auto tt = n->as_table()) return tt;
+        if (!n)
+            return nullptr;
+        if (auto tt = n->as_table())
+            return tt;
         error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a table");
         return nullptr;
     }
 
-private:
+  private:
     std::string m_path;
     Diagnostics& m_diags;
 };
@@ -93,7 +100,8 @@ Result<toml::table> parse_toml(std::string_view text, std::string_view path, Dia
 }
 
 bool valid_name(std::string_view s) {
-    if (s.empty()) return false;
+    if (s.empty())
+        return false;
     for (char c : s) {
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.')) {
@@ -108,7 +116,8 @@ bool valid_name(std::string_view s) {
 Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path) {
     Diagnostics diags;
     auto doc = parse_toml(text, path, diags);
-    if (!doc) return fail(doc.error());
+    if (!doc)
+        return fail(doc.error());
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "shipshape.toml",
                  {"name", "description", "store", "default_env", "secrets"});
@@ -127,14 +136,16 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
                       "secrets must name environment variables, found '" + s + "'");
         }
     }
-    if (!diags.empty()) return fail(diags.to_error());
+    if (!diags.empty())
+        return fail(diags.to_error());
     return config;
 }
 
 Result<Inventory> parse_inventory(std::string_view text, std::string_view path) {
     Diagnostics diags;
     auto doc = parse_toml(text, path, diags);
-    if (!doc) return fail(doc.error());
+    if (!doc)
+        return fail(doc.error());
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "inventory.toml", {"env", "group", "host"});
     Inventory inv;
@@ -144,7 +155,8 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             std::string name(key.str());
             std::string where = "env '" + name + "'";
             if (!valid_name(name)) {
-                c.error(key.source(), where + ": names may contain only letters, digits, '-', '_' and '.'");
+                c.error(key.source(),
+                        where + ": names may contain only letters, digits, '-', '_' and '.'");
             }
             auto t = node.as_table();
             if (!t) {
@@ -203,7 +215,8 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
                     if (auto s = tv.as_string()) {
                         h.tags[std::string(tk.str())] = s->get();
                     } else {
-                        c.error(tv.source(), where + " tag '" + std::string(tk.str()) + "' must be a string");
+                        c.error(tv.source(),
+                                where + " tag '" + std::string(tk.str()) + "' must be a string");
                     }
                 }
             }
@@ -212,8 +225,10 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
     }
     // Every host named in a group must exist somewhere: in an environment or as a [host.X].
     std::set<std::string> known;
-    for (const auto& e : inv.environments) known.insert(e.hosts.begin(), e.hosts.end());
-    for (const auto& h : inv.hosts) known.insert(h.name);
+    for (const auto& e : inv.environments)
+        known.insert(e.hosts.begin(), e.hosts.end());
+    for (const auto& h : inv.hosts)
+        known.insert(h.name);
     if (auto groups = doc->get("group"); groups && groups->is_table()) {
         for (const auto& [name, members] : inv.groups) {
             for (const auto& m : members) {
@@ -224,26 +239,30 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             }
         }
     }
-    if (!diags.empty()) return fail(diags.to_error());
+    if (!diags.empty())
+        return fail(diags.to_error());
     return inv;
 }
 
 const Environment* Inventory::find_env(std::string_view name) const {
     for (const auto& e : environments) {
-        if (e.name == name) return &e;
+        if (e.name == name)
+            return &e;
     }
     return nullptr;
 }
 
 std::vector<std::string> Inventory::env_names() const {
     std::vector<std::string> out;
-    for (const auto& e : environments) out.push_back(e.name);
+    for (const auto& e : environments)
+        out.push_back(e.name);
     return out;
 }
 
 std::string Project::store_location() const {
     const std::string& s = config.store;
-    if (s.find("://") != std::string::npos) return s;
+    if (s.find("://") != std::string::npos)
+        return s;
     std::string path = s.rfind("sqlite:", 0) == 0 ? s.substr(7) : s;
     return os::path_absolute(path, root);
 }
@@ -251,8 +270,10 @@ std::string Project::store_location() const {
 Result<std::string> find_project_root(const std::string& start) {
     std::string dir = start;
     for (;;) {
-        if (::access((dir + "/shipshape.toml").c_str(), F_OK) == 0) return dir;
-        if (dir == "/" || dir.empty()) break;
+        if (::access((dir + "/shipshape.toml").c_str(), F_OK) == 0)
+            return dir;
+        if (dir == "/" || dir.empty())
+            break;
         dir = os::path_parent(dir);
     }
     return fail(Errc::not_found, "no shipshape.toml in '" + start +
@@ -265,7 +286,8 @@ Result<Project> load_project(const std::string& root) {
     Project p;
     p.root = root;
     auto text = fs->read_file(root + "/shipshape.toml");
-    if (!text) return fail(text.error());
+    if (!text)
+        return fail(text.error());
     auto config = parse_project_config(*text, root + "/shipshape.toml");
     std::string errors;
     if (config) {
@@ -275,7 +297,8 @@ Result<Project> load_project(const std::string& root) {
     }
     if (fs->exists(root + "/inventory.toml")) {
         auto inv_text = fs->read_file(root + "/inventory.toml");
-        if (!inv_text) return fail(inv_text.error());
+        if (!inv_text)
+            return fail(inv_text.error());
         auto inv = parse_inventory(*inv_text, root + "/inventory.toml");
         if (inv) {
             p.inventory = std::move(*inv);
@@ -283,7 +306,8 @@ Result<Project> load_project(const std::string& root) {
             errors += (errors.empty() ? "" : "\n") + inv.error().message();
         }
     }
-    if (!errors.empty()) return fail(Errc::invalid_definition, errors);
+    if (!errors.empty())
+        return fail(Errc::invalid_definition, errors);
     if (p.inventory.environments.empty()) {
         // Without an inventory every repo still has the workstation environment.
         p.inventory.environments.push_back(Environment{"local", {"localhost"}});

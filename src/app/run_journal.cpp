@@ -17,7 +17,8 @@ store::StepRecord& RunJournal::record(const std::string& step_id) {
     if (!m_loaded) {
         m_loaded = true;
         if (auto steps = m_store.get_steps(m_run_id)) {
-            for (auto& s : *steps) m_records[s.step_id] = s;
+            for (auto& s : *steps)
+                m_records[s.step_id] = s;
         }
     }
     auto& r = m_records[step_id];
@@ -29,7 +30,8 @@ store::StepRecord& RunJournal::record(const std::string& step_id) {
 Status RunJournal::write(store::StepRecord& r, const store::Event& event,
                          store::Durability durability) {
     auto seq = m_store.record_step(r, event, durability);
-    if (!seq) return fail(seq.error());
+    if (!seq)
+        return fail(seq.error());
     r.finish_seq = *seq;  // keep our copy in step with the store's numbering
     return {};
 }
@@ -87,18 +89,19 @@ void RunJournal::process_started(const checklist::Step& step, pid_t pid) {
     // costs more than the rest of the bookkeeping together on ext4.
     auto ticks = os::process_start_ticks(pid);
     if (m_pids_fd < 0) {
-        m_pids_fd = ::open((m_run_dir + "/pids").c_str(),
-                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        m_pids_fd =
+            ::open((m_run_dir + "/pids").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     }
     if (m_pids_fd >= 0) {
-        std::string line = step.id + " " + std::to_string(pid) + " " +
-                           std::to_string(ticks ? *ticks : 0) + "\n";
+        std::string line =
+            step.id + " " + std::to_string(pid) + " " + std::to_string(ticks ? *ticks : 0) + "\n";
         [[maybe_unused]] ssize_t n = ::write(m_pids_fd, line.data(), line.size());
     }
 }
 
 RunJournal::~RunJournal() {
-    if (m_pids_fd >= 0) ::close(m_pids_fd);
+    if (m_pids_fd >= 0)
+        ::close(m_pids_fd);
 }
 
 namespace {
@@ -106,10 +109,11 @@ namespace {
 // Creates the log file on the first write, so that a step which never writes (the engine
 // writes a header before each command) costs no file.
 class FileLog final : public checklist::LogWriter {
-public:
+  public:
     explicit FileLog(std::string path) : m_path(std::move(path)) {}
     ~FileLog() override {
-        if (m_fd >= 0) ::close(m_fd);
+        if (m_fd >= 0)
+            ::close(m_fd);
     }
     FileLog(const FileLog&) = delete;
     FileLog& operator=(const FileLog&) = delete;
@@ -133,13 +137,15 @@ public:
         }
         while (m_fd >= 0 && !text.empty()) {
             ssize_t n = ::write(m_fd, text.data(), text.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;  // a full disk must not stop the run; the journal still records
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return;  // a full disk must not stop the run; the journal still records
             text.remove_prefix(static_cast<size_t>(n));
         }
     }
 
-private:
+  private:
     std::string m_path;
     std::string m_pending;  // notes held back until the file exists
     int m_fd = -1;
@@ -165,7 +171,8 @@ std::optional<std::string> stop_leftover(const std::string& run_dir, const std::
             ticks = line_ticks;
         }
     }
-    if (pid <= 0 || ticks == 0) return std::nullopt;
+    if (pid <= 0 || ticks == 0)
+        return std::nullopt;
     if (os::terminate_process_group(static_cast<pid_t>(pid), ticks, Millis(2000))) {
         return "stopped leftover process group " + std::to_string(pid) + " of step '" + step_id +
                "' from the interrupted run";

@@ -1,7 +1,8 @@
 // Adapters from the checklist engine's seams to durable storage: RunJournal writes the engine's
 // journal calls to the Store (one transaction each, redacted), FileStepLogs appends each step's
 // output to .shipshape/runs/RUN/STEP.log, and the pid of each step's process is appended to
-// .shipshape/runs/RUN/pids so that a resumed run can stop leftovers of a killed one. Calls arrive serialized by the engine.
+// .shipshape/runs/RUN/pids so that a resumed run can stop leftovers of a killed one. Calls arrive
+// serialized by the engine.
 #pragma once
 
 #include <memory>
@@ -14,10 +15,12 @@
 namespace shipshape::app {
 
 class RunJournal final : public checklist::Journal {
-public:
+  public:
     RunJournal(store::Store& store, std::string run_id, std::string run_dir,
                const Redactor& redactor)
-        : m_store(store), m_run_id(std::move(run_id)), m_run_dir(std::move(run_dir)),
+        : m_store(store),
+          m_run_id(std::move(run_id)),
+          m_run_dir(std::move(run_dir)),
           m_redactor(redactor) {}
     ~RunJournal() override;
     RunJournal(const RunJournal&) = delete;
@@ -30,7 +33,7 @@ public:
     Status undo_finished(const checklist::Step& step, const checklist::StepResult& r) override;
     void process_started(const checklist::Step& step, pid_t pid) override;
 
-private:
+  private:
     store::StepRecord& record(const std::string& step_id);
     Status write(store::StepRecord& r, const store::Event& event,
                  store::Durability durability = store::Durability::full);
@@ -45,16 +48,16 @@ private:
 };
 
 class FileStepLogs final : public checklist::StepLogs {
-public:
+  public:
     explicit FileStepLogs(std::string run_dir) : m_run_dir(std::move(run_dir)) {}
     std::unique_ptr<checklist::LogWriter> open(const checklist::Step& step) override;
 
-private:
+  private:
     std::string m_run_dir;
 };
 
-// Reads STEP.pid and stops the process group if its leader is still the same process.
-// Returns a note for the user when something was stopped.
+// Reads the last pids-file entry of `step_id` and stops the process group if its leader is still
+// the same process. Returns a note for the user when something was stopped.
 std::optional<std::string> stop_leftover(const std::string& run_dir, const std::string& step_id);
 
 }  // namespace shipshape::app

@@ -35,7 +35,8 @@ std::string make_run_id(int64_t now) {
     static const char k_hex[] = "0123456789abcdef";
     std::random_device rd;
     std::string suffix;
-    for (int i = 0; i < 4; ++i) suffix += k_hex[rd() % 16];
+    for (int i = 0; i < 4; ++i)
+        suffix += k_hex[rd() % 16];
     return std::string(stamp) + "-" + suffix;
 }
 
@@ -43,13 +44,16 @@ namespace {
 
 std::string hostname() {
     char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    if (::gethostname(buf, sizeof buf - 1) != 0)
+        return "localhost";
     return buf;
 }
 
 std::string current_user() {
-    if (const char* u = std::getenv("USER"); u && *u) return u;
-    if (passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+    if (const char* u = std::getenv("USER"); u && *u)
+        return u;
+    if (passwd* pw = ::getpwuid(::getuid()))
+        return pw->pw_name;
     return std::to_string(::getuid());
 }
 
@@ -85,7 +89,8 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
                           "SHIPSHAPE_RUN_DIR=", "SHIPSHAPE_STEP="}) {
             ours = ours || kv.rfind(name, 0) == 0;
         }
-        if (ours) continue;  // set below, for this run
+        if (ours)
+            continue;  // set below, for this run
         o.base_env.emplace_back(kv);
     }
     o.base_env.push_back("SHIPSHAPE_RUN=" + run.id);
@@ -94,7 +99,8 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
     o.base_env.push_back("SHIPSHAPE_RUN_DIR=" + run_dir(run.id));
     o.default_cwd = m_project.root;
     for (const auto& name : m_project.config.secrets) {
-        if (const char* v = std::getenv(name.c_str()); v && *v) o.secrets.emplace_back(v);
+        if (const char* v = std::getenv(name.c_str()); v && *v)
+            o.secrets.emplace_back(v);
     }
     o.parallel = parallel;
     return o;
@@ -102,19 +108,22 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
 
 Result<std::unique_ptr<RunService::Loaded>> RunService::load_run(const store::RunRecord& run) {
     auto parsed = checklist::parse_checklist(run.checklist_text, run.checklist_path);
-    if (!parsed) return fail(parsed.error());
+    if (!parsed)
+        return fail(parsed.error());
     auto vars = checklist::bind_params(
         *parsed, run.params, {{"env", run.env}, {"run", run.id}, {"repo", m_project.root}});
-    if (!vars) return fail(vars.error());
+    if (!vars)
+        return fail(vars.error());
     auto rendered = checklist::render_checklist(*parsed, *vars);
-    if (!rendered) return fail(rendered.error());
+    if (!rendered)
+        return fail(rendered.error());
     auto loaded = std::make_unique<Loaded>();
     loaded->rendered = std::move(*rendered);
     return loaded;
 }
 
 Result<std::vector<std::string>> RunService::lock(const std::string& env,
-                                                   const std::string& run_id) {
+                                                  const std::string& run_id) {
     const std::string me_host = hostname();
     store::LockHolder me;
     me.env = env;
@@ -124,12 +133,14 @@ Result<std::vector<std::string>> RunService::lock(const std::string& env,
     me.host = me_host;
     me.started_at = now_ms();
     auto is_stale = [&](const store::LockHolder& h) {
-        if (h.host != me_host) return false;  // cannot see processes on other machines
+        if (h.host != me_host)
+            return false;  // cannot see processes on other machines
         auto ticks = os::process_start_ticks(static_cast<pid_t>(h.pid));
         return !ticks || *ticks != h.pid_start_ticks;
     };
     auto r = m_store.acquire_env_lock(me, is_stale);
-    if (!r) return fail(r.error());
+    if (!r)
+        return fail(r.error());
     std::vector<std::string> notes;
     if (!r->acquired) {
         const auto& h = *r->holder;
@@ -155,20 +166,26 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
     std::string env = request.env.empty() ? m_project.config.default_env : request.env;
     if (!m_project.inventory.find_env(env)) {
         std::string known;
-        for (const auto& n : m_project.inventory.env_names()) known += (known.empty() ? "" : ", ") + n;
-        return fail(Errc::invalid_argument, "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
+        for (const auto& n : m_project.inventory.env_names())
+            known += (known.empty() ? "" : ", ") + n;
+        return fail(Errc::invalid_argument,
+                    "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
     }
     auto fs = os::make_local_file_system();
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
     auto text = fs->read_file(path);
-    if (!text) return fail(text.error());
+    if (!text)
+        return fail(text.error());
     auto parsed = checklist::parse_checklist(*text, request.checklist_file);
-    if (!parsed) return fail(parsed.error());
+    if (!parsed)
+        return fail(parsed.error());
     auto vars = checklist::bind_params(*parsed, request.params,
                                        {{"env", env}, {"run", "(plan)"}, {"repo", m_project.root}});
-    if (!vars) return fail(vars.error());
+    if (!vars)
+        return fail(vars.error());
     auto rendered = checklist::render_checklist(*parsed, *vars);
-    if (!rendered) return fail(rendered.error());
+    if (!rendered)
+        return fail(rendered.error());
 
     PlanReport report;
     report.checklist_name = rendered->name;
@@ -186,7 +203,8 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
         p.id = id;
         p.needs = step.needs;
         p.wave = 1;
-        for (const auto& n : step.needs) p.wave = std::max(p.wave, wave[n] + 1);
+        for (const auto& n : step.needs)
+            p.wave = std::max(p.wave, wave[n] + 1);
         wave[id] = p.wave;
         if (step.kind == checklist::StepKind::manual) {
             p.action = step.manual;
@@ -202,8 +220,10 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
                 os::ProcessSpec spec;
                 spec.argv = step.unless->to_argv();
                 spec.env = options.base_env;
-                for (const auto& [k, v] : step.env) spec.env->push_back(k + "=" + v);
-                spec.cwd = step.cwd.empty() ? m_project.root : os::path_absolute(step.cwd, m_project.root);
+                for (const auto& [k, v] : step.env)
+                    spec.env->push_back(k + "=" + v);
+                spec.cwd =
+                    step.cwd.empty() ? m_project.root : os::path_absolute(step.cwd, m_project.root);
                 spec.timeout = step.timeout.count() > 0 ? step.timeout : Millis(60000);
                 auto r = m_runner.run(spec, discard, &m_cancel);
                 if (r && r->success()) {
@@ -219,25 +239,26 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
     return report;
 }
 
-Result<RunReport> RunService::start(const StartRequest& request,
-                                    checklist::RunObserver& observer) {
+Result<RunReport> RunService::start(const StartRequest& request, checklist::RunObserver& observer) {
     std::string env = request.env.empty() ? m_project.config.default_env : request.env;
     if (!m_project.inventory.find_env(env)) {
         std::string known;
-        for (const auto& n : m_project.inventory.env_names()) known += (known.empty() ? "" : ", ") + n;
-        return fail(Errc::invalid_argument, "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
+        for (const auto& n : m_project.inventory.env_names())
+            known += (known.empty() ? "" : ", ") + n;
+        return fail(Errc::invalid_argument,
+                    "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
     }
     auto fs = os::make_local_file_system();
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
     auto text = fs->read_file(path);
-    if (!text) return fail(text.error());
+    if (!text)
+        return fail(text.error());
     store::RunRecord run;
     const int64_t now = now_ms();
     run.id = make_run_id(now);
     // Store the path relative to the repo when it lies inside it, as people read it there.
-    run.checklist_path = path.rfind(m_project.root + "/", 0) == 0
-                             ? path.substr(m_project.root.size() + 1)
-                             : path;
+    run.checklist_path =
+        path.rfind(m_project.root + "/", 0) == 0 ? path.substr(m_project.root.size() + 1) : path;
     run.checklist_text = *text;
     run.env = env;
     run.params = request.params;
@@ -250,13 +271,16 @@ Result<RunReport> RunService::start(const StartRequest& request,
     // Validate fully before anything is recorded or locked.
     {
         auto parsed = checklist::parse_checklist(*text, request.checklist_file);
-        if (!parsed) return fail(parsed.error());
+        if (!parsed)
+            return fail(parsed.error());
         run.checklist_name = parsed->name;
     }
     auto loaded = load_run(run);
-    if (!loaded) return fail(loaded.error());
+    if (!loaded)
+        return fail(loaded.error());
     auto notes = lock(env, run.id);
-    if (!notes) return fail(notes.error());
+    if (!notes)
+        return fail(notes.error());
     if (auto st = fs->create_directories(run_dir(run.id)); !st) {
         (void)m_store.release_env_lock(env, run.id);
         return fail(st.error());
@@ -269,18 +293,20 @@ Result<RunReport> RunService::start(const StartRequest& request,
                    request.parallel, std::move(*notes));
 }
 
-Result<RunReport> RunService::resume(const std::string& run_id,
-                                     checklist::RunObserver& observer) {
+Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunObserver& observer) {
     auto run = m_store.get_run(run_id);
-    if (!run) return fail(run.error());
+    if (!run)
+        return fail(run.error());
     if (run->status == "undone" || run->status == "undoing" || run->status == "undo-failed") {
-        return fail(Errc::conflict, "run " + run_id + " was undone (" + run->status +
-                                        "); start a new run instead");
+        return fail(Errc::conflict,
+                    "run " + run_id + " was undone (" + run->status + "); start a new run instead");
     }
     auto loaded = load_run(*run);
-    if (!loaded) return fail(loaded.error());
+    if (!loaded)
+        return fail(loaded.error());
     auto notes = lock(run->env, run->id);
-    if (!notes) return fail(notes.error());
+    if (!notes)
+        return fail(notes.error());
     auto steps = m_store.get_steps(run_id);
     if (!steps) {
         (void)m_store.release_env_lock(run->env, run->id);
@@ -291,7 +317,8 @@ Result<RunReport> RunService::resume(const std::string& run_id,
     for (const auto& s : *steps) {
         auto state = checklist::parse_state(s.state).value_or(StepState::pending);
         if (state == StepState::running) {
-            if (auto note = stop_leftover(dir, s.step_id)) notes->push_back(*note);
+            if (auto note = stop_leftover(dir, s.step_id))
+                notes->push_back(*note);
         }
         prior[s.step_id] = state;
     }
@@ -330,7 +357,8 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     }
     auto st = m_store.update_run(run.id, status, ::getpid(), now_ms());
     (void)m_store.release_env_lock(run.env, run.id);
-    if (!st) return fail(st.error());
+    if (!st)
+        return fail(st.error());
     run.status = status;
     report.run = std::move(run);
     report.checklist = &loaded->rendered;
@@ -347,21 +375,24 @@ std::vector<std::string> RunService::undo_order(const checklist::Checklist& chec
             done.push_back(&s);
         }
     }
-    std::sort(done.begin(), done.end(), [](const auto* a, const auto* b) {
-        return a->finish_seq > b->finish_seq;
-    });
+    std::sort(done.begin(), done.end(),
+              [](const auto* a, const auto* b) { return a->finish_seq > b->finish_seq; });
     std::vector<std::string> order;
-    for (const auto* s : done) order.push_back(s->step_id);
+    for (const auto* s : done)
+        order.push_back(s->step_id);
     return order;
 }
 
 Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObserver& observer) {
     auto run = m_store.get_run(run_id);
-    if (!run) return fail(run.error());
+    if (!run)
+        return fail(run.error());
     auto loaded = load_run(*run);
-    if (!loaded) return fail(loaded.error());
+    if (!loaded)
+        return fail(loaded.error());
     auto notes = lock(run->env, run->id);
-    if (!notes) return fail(notes.error());
+    if (!notes)
+        return fail(notes.error());
     auto steps = m_store.get_steps(run_id);
     if (!steps) {
         (void)m_store.release_env_lock(run->env, run->id);
@@ -381,14 +412,13 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     report.notes = std::move(*notes);
     report.undo = checklist::execute_undo((*loaded)->rendered, order, deps, options);
     report.outcome.status = report.undo->status;
-    std::string status = report.undo->status == checklist::RunStatus::done
-                             ? "undone"
-                             : report.undo->status == checklist::RunStatus::interrupted
-                                   ? "interrupted"
-                                   : "undo-failed";
+    std::string status = report.undo->status == checklist::RunStatus::done          ? "undone"
+                         : report.undo->status == checklist::RunStatus::interrupted ? "interrupted"
+                                                                                    : "undo-failed";
     auto st = m_store.update_run(run_id, status, ::getpid(), now_ms());
     (void)m_store.release_env_lock(run->env, run->id);
-    if (!st) return fail(st.error());
+    if (!st)
+        return fail(st.error());
     run->status = status;
     report.run = std::move(*run);
     report.checklist = &(*loaded)->rendered;
@@ -396,13 +426,15 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     return report;
 }
 
-Result<store::CheckOff> RunService::check_off(const std::string& run_id,
-                                              const std::string& step_id, const std::string& role,
-                                              const std::string& by, const std::string& note) {
+Result<store::CheckOff> RunService::check_off(const std::string& run_id, const std::string& step_id,
+                                              const std::string& role, const std::string& by,
+                                              const std::string& note) {
     auto run = m_store.get_run(run_id);
-    if (!run) return fail(run.error());
+    if (!run)
+        return fail(run.error());
     auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed) return fail(parsed.error());
+    if (!parsed)
+        return fail(parsed.error());
     const checklist::Step* step = parsed->find_step(step_id);
     if (!step) {
         return fail(Errc::not_found, "run " + run_id + " has no step '" + step_id + "'");
@@ -413,25 +445,29 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id,
                                                 "cannot be checked off");
     }
     if (role != step->role) {
-        return fail(Errc::permission_denied, "step '" + step_id + "' must be checked off by role '" +
-                                                 step->role + "', not '" + role + "'");
+        return fail(Errc::permission_denied, "step '" + step_id +
+                                                 "' must be checked off by role '" + step->role +
+                                                 "', not '" + role + "'");
     }
     auto steps = m_store.get_steps(run_id);
-    if (!steps) return fail(steps.error());
+    if (!steps)
+        return fail(steps.error());
     std::string state = "pending";
     for (const auto& s : *steps) {
-        if (s.step_id == step_id) state = s.state;
+        if (s.step_id == step_id)
+            state = s.state;
     }
     if (state == "checked-off") {
         auto offs = m_store.get_check_offs(run_id);
         std::string who;
         if (offs) {
             for (const auto& c : *offs) {
-                if (c.step_id == step_id) who = " by " + c.by;
+                if (c.step_id == step_id)
+                    who = " by " + c.by;
             }
         }
-        return fail(Errc::conflict, "step '" + step_id + "' of run " + run_id +
-                                        " is already checked off" + who);
+        return fail(Errc::conflict,
+                    "step '" + step_id + "' of run " + run_id + " is already checked off" + who);
     }
     if (state != "waiting") {
         return fail(Errc::conflict, "step '" + step_id + "' of run " + run_id +
@@ -439,7 +475,8 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id,
                                         "): the steps it needs must complete first");
     }
     store::CheckOff c{run_id, step_id, role, by.empty() ? current_user() : by, note, now_ms()};
-    if (auto st = m_store.add_check_off(c); !st) return fail(st.error());
+    if (auto st = m_store.add_check_off(c); !st)
+        return fail(st.error());
     return c;
 }
 
@@ -449,15 +486,20 @@ Result<std::vector<store::RunRecord>> RunService::list(int limit) {
 
 Result<RunDetails> RunService::show(const std::string& run_id) {
     auto run = m_store.get_run(run_id);
-    if (!run) return fail(run.error());
+    if (!run)
+        return fail(run.error());
     auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed) return fail(parsed.error());
+    if (!parsed)
+        return fail(parsed.error());
     auto steps = m_store.get_steps(run_id);
-    if (!steps) return fail(steps.error());
+    if (!steps)
+        return fail(steps.error());
     auto offs = m_store.get_check_offs(run_id);
-    if (!offs) return fail(offs.error());
+    if (!offs)
+        return fail(offs.error());
     auto events = m_store.get_events(run_id);
-    if (!events) return fail(events.error());
+    if (!events)
+        return fail(events.error());
     RunDetails d;
     d.run = std::move(*run);
     d.events = std::move(*events);
@@ -468,14 +510,17 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         v.record.step_id = step.id;
         v.record.state = "pending";
         for (const auto& s : *steps) {
-            if (s.step_id == step.id) v.record = s;
+            if (s.step_id == step.id)
+                v.record = s;
         }
         v.kind = step.kind == checklist::StepKind::manual ? "manual" : "command";
         v.role = step.role;
         std::string log = log_path(run_id, step.id);
-        if (fs->exists(log)) v.log_path = log;
+        if (fs->exists(log))
+            v.log_path = log;
         for (const auto& c : *offs) {
-            if (c.step_id == step.id) v.check_offs.push_back(c);
+            if (c.step_id == step.id)
+                v.check_offs.push_back(c);
         }
         d.steps.push_back(std::move(v));
     }

@@ -22,8 +22,8 @@ namespace shipshape::app {
 
 struct StartRequest {
     std::string checklist_file;  // as the user wrote it
-    std::string cwd;  // to resolve a relative checklist_file
-    std::string env;  // empty: the project's default_env
+    std::string cwd;             // to resolve a relative checklist_file
+    std::string env;             // empty: the project's default_env
     std::vector<std::pair<std::string, std::string>> params;
     bool undo_on_failure = false;
     int parallel = 0;  // 0: the checklist's own
@@ -33,10 +33,10 @@ struct PlannedStep {
     std::string id;
     int wave = 0;  // 1 + the largest wave among its needs: steps of one wave may run together
     std::vector<std::string> needs;
-    std::string action;  // the command as it would run, or the manual instruction
-    std::string role;  // manual steps
+    std::string action;   // the command as it would run, or the manual instruction
+    std::string role;     // manual steps
     std::string verdict;  // "run", "skip", "check-off", "done" (resume plans)
-    std::string reason;  // why it would be skipped
+    std::string reason;   // why it would be skipped
 };
 
 struct PlanReport {
@@ -52,13 +52,13 @@ struct RunReport {
     checklist::RunOutcome outcome;
     std::optional<checklist::RunOutcome> undo;  // when --undo-on-failure ran
     std::string run_dir;
-    std::vector<std::string> notes;  // e.g. a stale lock was taken over
+    std::vector<std::string> notes;                   // e.g. a stale lock was taken over
     const checklist::Checklist* checklist = nullptr;  // valid while the service lives
 };
 
 struct StepView {
     store::StepRecord record;  // state "pending" when the journal has nothing yet
-    std::string kind;  // "command" or "manual"
+    std::string kind;          // "command" or "manual"
     std::string role;
     std::string log_path;  // empty when no log exists
     std::vector<store::CheckOff> check_offs;
@@ -71,7 +71,7 @@ struct RunDetails {
 };
 
 class RunService {
-public:
+  public:
     RunService(const Project& project, store::Store& store, os::ProcessRunner& runner,
                const os::CancelSource& cancel);
     ~RunService();
@@ -92,8 +92,7 @@ public:
     // Errc::conflict when the step is not waiting, Errc::not_found for unknown run or step.
     [[nodiscard]] Result<store::CheckOff> check_off(const std::string& run_id,
                                                     const std::string& step_id,
-                                                    const std::string& role,
-                                                    const std::string& by,
+                                                    const std::string& role, const std::string& by,
                                                     const std::string& note);
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
@@ -101,13 +100,13 @@ public:
     std::string run_dir(const std::string& run_id) const;
     std::string log_path(const std::string& run_id, const std::string& step_id) const;
 
-private:
+  private:
     struct Loaded;
     [[nodiscard]] Result<std::unique_ptr<Loaded>> load_run(const store::RunRecord& run);
-    [[nodiscard]] Result<RunReport> execute(std::unique_ptr<Loaded> loaded, store::RunRecord run,
-                                            const std::map<std::string, checklist::StepState>& prior,
-                                            checklist::RunObserver& observer, bool undo_on_failure,
-                                            int parallel, std::vector<std::string> notes);
+    [[nodiscard]] Result<RunReport> execute(
+        std::unique_ptr<Loaded> loaded, store::RunRecord run,
+        const std::map<std::string, checklist::StepState>& prior, checklist::RunObserver& observer,
+        bool undo_on_failure, int parallel, std::vector<std::string> notes);
     [[nodiscard]] Result<std::vector<std::string>> lock(const std::string& env,
                                                         const std::string& run_id);
     checklist::EngineOptions engine_options(const store::RunRecord& run, int parallel) const;

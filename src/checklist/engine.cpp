@@ -15,16 +15,26 @@ namespace shipshape::checklist {
 
 std::string_view state_name(StepState s) {
     switch (s) {
-        case StepState::pending: return "pending";
-        case StepState::running: return "running";
-        case StepState::ok: return "ok";
-        case StepState::skipped: return "skipped";
-        case StepState::failed: return "failed";
-        case StepState::waiting: return "waiting";
-        case StepState::checked_off: return "checked-off";
-        case StepState::interrupted: return "interrupted";
-        case StepState::blocked: return "blocked";
-        case StepState::undone: return "undone";
+        case StepState::pending:
+            return "pending";
+        case StepState::running:
+            return "running";
+        case StepState::ok:
+            return "ok";
+        case StepState::skipped:
+            return "skipped";
+        case StepState::failed:
+            return "failed";
+        case StepState::waiting:
+            return "waiting";
+        case StepState::checked_off:
+            return "checked-off";
+        case StepState::interrupted:
+            return "interrupted";
+        case StepState::blocked:
+            return "blocked";
+        case StepState::undone:
+            return "undone";
     }
     return "pending";
 }
@@ -33,7 +43,8 @@ std::optional<StepState> parse_state(std::string_view name) {
     for (auto s : {StepState::pending, StepState::running, StepState::ok, StepState::skipped,
                    StepState::failed, StepState::waiting, StepState::checked_off,
                    StepState::interrupted, StepState::blocked, StepState::undone}) {
-        if (state_name(s) == name) return s;
+        if (state_name(s) == name)
+            return s;
     }
     return std::nullopt;
 }
@@ -44,10 +55,14 @@ bool is_complete(StepState s) {
 
 std::string_view run_status_name(RunStatus s) {
     switch (s) {
-        case RunStatus::done: return "done";
-        case RunStatus::failed: return "failed";
-        case RunStatus::waiting: return "waiting";
-        case RunStatus::interrupted: return "interrupted";
+        case RunStatus::done:
+            return "done";
+        case RunStatus::failed:
+            return "failed";
+        case RunStatus::waiting:
+            return "waiting";
+        case RunStatus::interrupted:
+            return "interrupted";
     }
     return "failed";
 }
@@ -57,7 +72,7 @@ namespace {
 // Splits process output into lines, redacts them, and hands each to the log and the observer
 // under the engine's lock.
 class LineSink final : public os::OutputSink {
-public:
+  public:
     LineSink(const Step& step, LogWriter& log, RunObserver& observer, const Redactor& redactor,
              std::mutex& lock)
         : m_step(step), m_log(log), m_observer(observer), m_redactor(redactor), m_lock(lock) {}
@@ -67,7 +82,8 @@ public:
         size_t start = 0;
         for (;;) {
             size_t nl = m_partial.find('\n', start);
-            if (nl == std::string::npos) break;
+            if (nl == std::string::npos)
+                break;
             emit(std::string_view(m_partial).substr(start, nl - start));
             start = nl + 1;
         }
@@ -84,7 +100,7 @@ public:
         }
     }
 
-private:
+  private:
     void emit(std::string_view line) {
         std::string clean = m_redactor.empty() ? std::string(line) : m_redactor.apply(line);
         clean += '\n';
@@ -103,14 +119,14 @@ private:
 };
 
 class Engine {
-public:
+  public:
     Engine(const Checklist& c, const EngineDeps& deps, const EngineOptions& options)
         : m_c(c), m_deps(deps), m_options(options), m_redactor(options.secrets) {}
 
     RunOutcome run(const std::map<std::string, StepState>& prior);
     RunOutcome undo(const std::vector<std::string>& order);
 
-private:
+  private:
     struct Finished {
         size_t index;
         StepResult result;
@@ -150,13 +166,15 @@ std::vector<std::string> Engine::step_env(const Step& step) const {
                 replaced = true;
             }
         }
-        if (!replaced) env.push_back(prefix + v);
+        if (!replaced)
+            env.push_back(prefix + v);
     }
     return env;
 }
 
 std::string Engine::step_cwd(const Step& step) const {
-    if (step.cwd.empty()) return m_options.default_cwd;
+    if (step.cwd.empty())
+        return m_options.default_cwd;
     return os::path_absolute(step.cwd, m_options.default_cwd);
 }
 
@@ -241,7 +259,8 @@ Engine::Finished Engine::run_step(size_t index) {
         if (!u) {
             return finish(StepState::failed, -1, "unless: " + u.error().message());
         }
-        if (interrupted(*u)) return finish(StepState::interrupted, -1, "interrupted");
+        if (interrupted(*u))
+            return finish(StepState::interrupted, -1, "interrupted");
         if (u->success()) {
             return finish(StepState::skipped, 0, "unless passed");
         }
@@ -259,14 +278,16 @@ Engine::Finished Engine::run_step(size_t index) {
             if (step.retry_delay.count() > 0 && wait_cancellable(step.retry_delay)) {
                 return finish(StepState::interrupted, -1, "interrupted");
             }
-            if (m_deps.cancel.cancelled()) return finish(StepState::interrupted, -1, "interrupted");
+            if (m_deps.cancel.cancelled())
+                return finish(StepState::interrupted, -1, "interrupted");
         }
         auto r = run_command(step, step.run, Phase::run, *log, sink, attempt);
         if (!r) {
             // A command that cannot start will not start on a retry either.
             return finish(StepState::failed, -1, r.error().message());
         }
-        if (interrupted(*r)) return finish(StepState::interrupted, -1, "interrupted");
+        if (interrupted(*r))
+            return finish(StepState::interrupted, -1, "interrupted");
         code = r->kind == os::ExitKind::exited ? r->code : -1;
         if (!r->success()) {
             why = os::describe(*r, step.timeout);
@@ -279,7 +300,8 @@ Engine::Finished Engine::run_step(size_t index) {
         if (!v) {
             return finish(StepState::failed, -1, "verify: " + v.error().message());
         }
-        if (interrupted(*v)) return finish(StepState::interrupted, -1, "interrupted");
+        if (interrupted(*v))
+            return finish(StepState::interrupted, -1, "interrupted");
         if (v->success()) {
             return finish(StepState::ok, 0, "");
         }
@@ -295,13 +317,15 @@ Engine::Finished Engine::run_step(size_t index) {
 RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     const size_t n = m_c.steps.size();
     std::map<std::string_view, size_t> index;
-    for (size_t i = 0; i < n; ++i) index.emplace(m_c.steps[i].id, i);
+    for (size_t i = 0; i < n; ++i)
+        index.emplace(m_c.steps[i].id, i);
     std::vector<StepState> state(n, StepState::pending);
     std::vector<size_t> missing(n, 0);  // dependencies not yet complete
     std::vector<std::vector<size_t>> dependents(n);
     for (size_t i = 0; i < n; ++i) {
         auto it = prior.find(m_c.steps[i].id);
-        if (it != prior.end()) state[i] = it->second;
+        if (it != prior.end())
+            state[i] = it->second;
         for (const auto& need : m_c.steps[i].needs) {
             size_t d = index.at(need);
             dependents[d].push_back(i);
@@ -309,12 +333,14 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     }
     for (size_t i = 0; i < n; ++i) {
         for (const auto& need : m_c.steps[i].needs) {
-            if (!is_complete(state[index.at(need)])) ++missing[i];
+            if (!is_complete(state[index.at(need)]))
+                ++missing[i];
         }
     }
     std::deque<size_t> ready;
     for (size_t i = 0; i < n; ++i) {
-        if (!is_complete(state[i]) && missing[i] == 0) ready.push_back(i);
+        if (!is_complete(state[i]) && missing[i] == 0)
+            ready.push_back(i);
     }
 
     RunOutcome out;
@@ -327,12 +353,14 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
 
     auto complete = [&](size_t i) {
         for (size_t d : dependents[i]) {
-            if (--missing[d] == 0 && !is_complete(state[d])) ready.push_back(d);
+            if (--missing[d] == 0 && !is_complete(state[d]))
+                ready.push_back(d);
         }
     };
 
     for (;;) {
-        if (!stopping && m_deps.cancel.cancelled()) stopping = true;
+        if (!stopping && m_deps.cancel.cancelled())
+            stopping = true;
         while (!stopping && !ready.empty() && static_cast<int>(threads.size()) < parallel) {
             size_t i = ready.front();
             ready.pop_front();
@@ -356,22 +384,25 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
             }
             state[i] = StepState::running;
             threads.emplace(i, std::thread([this, i, &done_lock, &done_cv, &done] {
-                Finished f = run_step(i);
-                std::lock_guard guard(done_lock);
-                done.push_back(std::move(f));
-                done_cv.notify_one();
-            }));
+                                Finished f = run_step(i);
+                                std::lock_guard guard(done_lock);
+                                done.push_back(std::move(f));
+                                done_cv.notify_one();
+                            }));
         }
-        if (threads.empty()) break;
+        if (threads.empty())
+            break;
         Finished f;
         {
             std::unique_lock lk(done_lock);
             // Wake up now and then to notice Ctrl-C promptly even while no step finishes.
             while (done.empty()) {
                 done_cv.wait_for(lk, std::chrono::milliseconds(50));
-                if (done.empty() && !stopping && m_deps.cancel.cancelled()) break;
+                if (done.empty() && !stopping && m_deps.cancel.cancelled())
+                    break;
             }
-            if (done.empty()) continue;
+            if (done.empty())
+                continue;
             f = std::move(done.front());
             done.pop_front();
         }
@@ -405,7 +436,8 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     for (size_t i = 0; i < n; ++i) {
         if (state[i] == StepState::pending || state[i] == StepState::running ||
             state[i] == StepState::failed || state[i] == StepState::interrupted) {
-            if (out.results.count(m_c.steps[i].id) == 0) out.blocked.push_back(m_c.steps[i].id);
+            if (out.results.count(m_c.steps[i].id) == 0)
+                out.blocked.push_back(m_c.steps[i].id);
         }
     }
     if (interrupted) {

@@ -34,11 +34,11 @@ enum class StepState {
     ok,
     skipped,  // `unless` passed
     failed,
-    waiting,  // manual step without a check-off
+    waiting,      // manual step without a check-off
     checked_off,  // manual step confirmed
     interrupted,  // stopped by Ctrl-C
-    blocked,  // not run because a dependency did not complete (reported, never journaled)
-    undone,  // its undo ran
+    blocked,      // not run because a dependency did not complete (reported, never journaled)
+    undone,       // its undo ran
 };
 
 std::string_view state_name(StepState s);
@@ -55,7 +55,7 @@ struct StepResult {
 };
 
 class Journal {
-public:
+  public:
     virtual ~Journal() = default;
     [[nodiscard]] virtual Status step_started(const Step& step, int attempt) = 0;
     [[nodiscard]] virtual Status step_finished(const Step& step, const StepResult& result) = 0;
@@ -67,7 +67,7 @@ public:
 };
 
 class RunObserver {
-public:
+  public:
     virtual ~RunObserver() = default;
     virtual void step_started(const Step&, int /*attempt*/) {}
     virtual void step_output(const Step&, std::string_view /*line*/) {}
@@ -80,7 +80,7 @@ public:
 // ended) go to note(). An implementation may hold notes back until the step writes output or
 // keep() is called, so that a silent, successful step leaves no log file behind.
 class LogWriter {
-public:
+  public:
     virtual ~LogWriter() = default;
     virtual void write(std::string_view text) = 0;
     virtual void note(std::string_view text) { write(text); }
@@ -89,16 +89,16 @@ public:
 };
 
 class StepLogs {
-public:
+  public:
     virtual ~StepLogs() = default;
     virtual std::unique_ptr<LogWriter> open(const Step& step) = 0;
 };
 
 struct EngineOptions {
     std::vector<std::string> base_env;  // "K=V" for every step; step env overrides
-    std::string default_cwd;  // for steps without `cwd`, and relative `cwd`s
-    std::vector<std::string> secrets;  // values replaced by *** in logs and output
-    int parallel = 0;  // 0: the checklist's own `parallel`
+    std::string default_cwd;            // for steps without `cwd`, and relative `cwd`s
+    std::vector<std::string> secrets;   // values replaced by *** in logs and output
+    int parallel = 0;                   // 0: the checklist's own `parallel`
     Millis kill_grace{2000};
 };
 
@@ -108,10 +108,10 @@ std::string_view run_status_name(RunStatus s);
 struct RunOutcome {
     RunStatus status = RunStatus::done;
     std::map<std::string, StepResult> results;  // every step that reached a final state now
-    std::vector<std::string> failed;  // in order of finishing
-    std::vector<std::string> waiting;  // manual steps without check-off
-    std::vector<std::string> blocked;  // not run: a dependency did not complete
-    std::optional<Error> fatal;  // the journal failed
+    std::vector<std::string> failed;            // in order of finishing
+    std::vector<std::string> waiting;           // manual steps without check-off
+    std::vector<std::string> blocked;           // not run: a dependency did not complete
+    std::optional<Error> fatal;                 // the journal failed
 };
 
 struct EngineDeps {

@@ -62,7 +62,7 @@ struct Lines : RunObserver {
 };
 
 class EngineTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/shipshape-engine-XXXXXX";
         dir = ::mkdtemp(tmpl);
@@ -109,8 +109,8 @@ needs = ["a"]
 )");
     auto out = run(c);
     EXPECT_EQ(out.status, RunStatus::done);
-    EXPECT_EQ(journal.events, (std::vector<std::string>{"start a", "ok a", "start b", "ok b",
-                                                        "start c", "ok c"}));
+    EXPECT_EQ(journal.events,
+              (std::vector<std::string>{"start a", "ok a", "start b", "ok b", "start c", "ok c"}));
 }
 
 TEST_F(EngineTest, IndependentStepsOverlap) {

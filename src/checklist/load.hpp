@@ -22,9 +22,9 @@ inline const std::vector<std::string> k_builtin_variables = {"env", "run", "repo
 
 // Returns the variables for a run: params (from `values`, else their defaults) plus the given
 // builtins. Errc::invalid_argument names unknown params and missing required ones.
-[[nodiscard]] Result<Variables> bind_params(const Checklist& checklist,
-                                            const std::vector<std::pair<std::string, std::string>>& values,
-                                            const Variables& builtins);
+[[nodiscard]] Result<Variables> bind_params(
+    const Checklist& checklist, const std::vector<std::pair<std::string, std::string>>& values,
+    const Variables& builtins);
 
 // Returns a copy of `checklist` with every {{name}} substituted from `vars`.
 [[nodiscard]] Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars);

@@ -62,7 +62,8 @@ TEST(ParseChecklist, RejectsBadDefinitionsWithPositions) {
     };
     const Row rows[] = {
         // Broken TOML syntax is reported with toml++'s position and description.
-        {"name = \n", "c.toml:1:8: invalid TOML: Error while parsing key-value pair: expected value, saw '\\n'"},
+        {"name = \n",
+         "c.toml:1:8: invalid TOML: Error while parsing key-value pair: expected value, saw '\\n'"},
         // A checklist needs steps.
         {"name = \"x\"\n", "c.toml:1:1: the checklist has no steps (add [[step]] tables)"},
         // Unknown top-level key, with the accepted ones listed.
@@ -158,9 +159,15 @@ TEST(ParseChecklist, SurvivesArbitraryMutationsOfAValidFile) {
         for (int e = 0; e < edits && !text.empty(); ++e) {
             size_t at = next() % text.size();
             switch (next() % 3) {
-                case 0: text[at] = static_cast<char>(next() % 128); break;
-                case 1: text.erase(at, 1 + next() % 8); break;
-                default: text.insert(at, text.substr(at, 1 + next() % 16)); break;
+                case 0:
+                    text[at] = static_cast<char>(next() % 128);
+                    break;
+                case 1:
+                    text.erase(at, 1 + next() % 8);
+                    break;
+                default:
+                    text.insert(at, text.substr(at, 1 + next() % 16));
+                    break;
             }
         }
         auto c = parse_checklist(text, "f.toml");
@@ -181,7 +188,8 @@ TEST(BindParams, ChecksRequiredAndUnknownParams) {
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().message(),
               "unknown param 'colour' (checklist 'deploy' declares: version)");
-    auto ok = bind_params(*c, {{"version", "1.4.2"}}, {{"env", "prod"}, {"run", "r1"}, {"repo", "/r"}});
+    auto ok =
+        bind_params(*c, {{"version", "1.4.2"}}, {{"env", "prod"}, {"run", "r1"}, {"repo", "/r"}});
     ASSERT_TRUE(ok);
     auto rendered = render_checklist(*c, *ok);
     ASSERT_TRUE(rendered);
@@ -197,7 +205,8 @@ namespace {
 
 TEST(ParseChecklist, ManualTextAndSuggestionsAreChecked) {
     auto c = parse_checklist(
-        "[[step]]\nid = \"a\"\nmanual = \"ok {{vers}}\"\nrole = \"qa\"\nneeds = [\"b\"]\n", "m.toml");
+        "[[step]]\nid = \"a\"\nmanual = \"ok {{vers}}\"\nrole = \"qa\"\nneeds = [\"b\"]\n",
+        "m.toml");
     ASSERT_FALSE(c);
     // A dangling need is not "corrected" to the step itself.
     EXPECT_EQ(c.error().message(),

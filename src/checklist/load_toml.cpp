@@ -18,21 +18,31 @@ SourcePos pos_of(const toml::source_region& r) {
 
 std::string_view type_name(const toml::node& n) {
     switch (n.type()) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        default: return "nothing";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        default:
+            return "nothing";
     }
 }
 
 class Reader {
-public:
+  public:
     Reader(std::string path, Diagnostics& diags) : m_path(std::move(path)), m_diags(diags) {}
 
     void error(SourcePos pos, std::string message) { m_diags.add(m_path, pos, std::move(message)); }
@@ -47,11 +57,13 @@ public:
                     std::initializer_list<std::string_view> allowed) {
         for (auto&& [key, node] : table) {
             bool ok = false;
-            for (auto a : allowed) ok = ok || key.str() == a;
+            for (auto a : allowed)
+                ok = ok || key.str() == a;
             if (!ok) {
                 std::string list;
                 for (auto a : allowed) {
-                    if (!list.empty()) list += ", ";
+                    if (!list.empty())
+                        list += ", ";
                     list += a;
                 }
                 error(pos_of(key.source()), "unknown key '" + std::string(key.str()) + "' in " +
@@ -62,13 +74,15 @@ public:
     }
 
     std::optional<std::string> string(const toml::node& n, std::string_view where) {
-        if (auto s = n.as_string()) return s->get();
+        if (auto s = n.as_string())
+            return s->get();
         wrong_type(where, n, "a string");
         return std::nullopt;
     }
 
     std::optional<bool> boolean(const toml::node& n, std::string_view where) {
-        if (auto b = n.as_boolean()) return b->get();
+        if (auto b = n.as_boolean())
+            return b->get();
         wrong_type(where, n, "true or false");
         return std::nullopt;
     }
@@ -91,7 +105,8 @@ public:
 
     std::optional<Millis> duration(const toml::node& n, std::string_view where) {
         auto text = string(n, where);
-        if (!text) return std::nullopt;
+        if (!text)
+            return std::nullopt;
         auto d = parse_duration(*text);
         if (!d) {
             error(pos_of(n.source()), std::string(where) + ": " + d.error().message());
@@ -117,7 +132,8 @@ public:
                 ok = false;
             }
         }
-        if (!ok) return std::nullopt;
+        if (!ok)
+            return std::nullopt;
         return out;
     }
 
@@ -127,7 +143,8 @@ public:
         c.pos = pos_of(n.source());
         if (n.is_array()) {
             auto argv = string_array(n, where);
-            if (!argv) return std::nullopt;
+            if (!argv)
+                return std::nullopt;
             if (argv->empty()) {
                 error(c.pos, std::string(where) + " must not be empty");
                 return std::nullopt;
@@ -143,7 +160,8 @@ public:
                 return std::nullopt;
             }
             auto text = string(*sh, std::string(where) + ".sh");
-            if (!text) return std::nullopt;
+            if (!text)
+                return std::nullopt;
             if (text->empty()) {
                 error(pos_of(sh->source()), std::string(where) + ".sh must not be empty");
                 return std::nullopt;
@@ -151,8 +169,9 @@ public:
             c.shell = std::move(*text);
             return c;
         }
-        wrong_type(where, n, "an argv array such as [\"systemctl\", \"reload\", \"nginx\"] or "
-                             "{ sh = \"...\" }");
+        wrong_type(where, n,
+                   "an argv array such as [\"systemctl\", \"reload\", \"nginx\"] or "
+                   "{ sh = \"...\" }");
         return std::nullopt;
     }
 
@@ -175,38 +194,44 @@ public:
                    {"id", "description", "run", "sh", "manual", "role", "unless", "verify", "undo",
                     "needs", "timeout", "retries", "retry_delay", "env", "cwd"});
         if (auto n = t.get("description")) {
-            if (auto s = string(*n, where + " 'description'")) step.description = *s;
+            if (auto s = string(*n, where + " 'description'"))
+                step.description = *s;
         }
         const toml::node* run = t.get("run");
         const toml::node* sh = t.get("sh");
         const toml::node* manual = t.get("manual");
         int forms = (run ? 1 : 0) + (sh ? 1 : 0) + (manual ? 1 : 0);
         if (forms != 1) {
-            error(step.pos, where + " must have exactly one of 'run' (argv array), 'sh' (shell "
-                                    "line) or 'manual' (a person confirms)" +
+            error(step.pos, where +
+                                " must have exactly one of 'run' (argv array), 'sh' (shell "
+                                "line) or 'manual' (a person confirms)" +
                                 (forms == 0 ? std::string() : ", found " + std::to_string(forms)));
         }
         if (run) {
-            if (auto c = command(*run, where + " 'run'")) step.run = std::move(*c);
+            if (auto c = command(*run, where + " 'run'"))
+                step.run = std::move(*c);
         }
         if (sh) {
             if (auto s = string(*sh, where + " 'sh'")) {
                 step.run.shell = *s;
                 step.run.pos = pos_of(sh->source());
-                if (s->empty()) error(step.run.pos, where + " 'sh' must not be empty");
+                if (s->empty())
+                    error(step.run.pos, where + " 'sh' must not be empty");
             }
         }
         if (manual) {
             step.kind = StepKind::manual;
-            if (auto s = string(*manual, where + " 'manual'")) step.manual = *s;
+            if (auto s = string(*manual, where + " 'manual'"))
+                step.manual = *s;
             if (auto r = t.get("role")) {
-                if (auto s = string(*r, where + " 'role'")) step.role = *s;
+                if (auto s = string(*r, where + " 'role'"))
+                    step.role = *s;
             } else {
                 error(pos_of(manual->source()),
                       where + " is manual and needs a 'role' that checks it off");
             }
-            for (auto key : {"unless", "verify", "undo", "timeout", "retries", "retry_delay",
-                             "env", "cwd"}) {
+            for (auto key :
+                 {"unless", "verify", "undo", "timeout", "retries", "retry_delay", "env", "cwd"}) {
                 if (auto n = t.get(key)) {
                     error(pos_of(n->source()), where + " is manual: '" + std::string(key) +
                                                    "' applies only to commands");
@@ -216,13 +241,21 @@ public:
             error(pos_of(r->source()), where + ": 'role' applies only to manual steps");
         }
         if (step.kind == StepKind::command) {
-            if (auto n = t.get("unless")) step.unless = command(*n, where + " 'unless'");
-            if (auto n = t.get("verify")) step.verify = command(*n, where + " 'verify'");
-            if (auto n = t.get("undo")) step.undo = command(*n, where + " 'undo'");
-            if (auto n = t.get("timeout")) step.timeout = duration(*n, where + " 'timeout'").value_or(Millis(0));
-            if (auto n = t.get("retries")) step.retries = static_cast<int>(integer(*n, where + " 'retries'", 0, 100).value_or(0));
-            if (auto n = t.get("retry_delay")) step.retry_delay = duration(*n, where + " 'retry_delay'").value_or(Millis(0));
-            if (auto n = t.get("cwd")) step.cwd = string(*n, where + " 'cwd'").value_or("");
+            if (auto n = t.get("unless"))
+                step.unless = command(*n, where + " 'unless'");
+            if (auto n = t.get("verify"))
+                step.verify = command(*n, where + " 'verify'");
+            if (auto n = t.get("undo"))
+                step.undo = command(*n, where + " 'undo'");
+            if (auto n = t.get("timeout"))
+                step.timeout = duration(*n, where + " 'timeout'").value_or(Millis(0));
+            if (auto n = t.get("retries"))
+                step.retries =
+                    static_cast<int>(integer(*n, where + " 'retries'", 0, 100).value_or(0));
+            if (auto n = t.get("retry_delay"))
+                step.retry_delay = duration(*n, where + " 'retry_delay'").value_or(Millis(0));
+            if (auto n = t.get("cwd"))
+                step.cwd = string(*n, where + " 'cwd'").value_or("");
             if (auto n = t.get("env")) {
                 if (auto env = n->as_table()) {
                     for (auto&& [key, value] : *env) {
@@ -237,7 +270,8 @@ public:
             }
         }
         if (auto n = t.get("needs")) {
-            if (auto needs = string_array(*n, where + " 'needs'")) step.needs = *needs;
+            if (auto needs = string_array(*n, where + " 'needs'"))
+                step.needs = *needs;
         }
         out.steps.push_back(std::move(step));
         m_step_needs_pos.push_back(t.get("needs") ? pos_of(t.get("needs")->source()) : step.pos);
@@ -259,16 +293,19 @@ public:
                 continue;
             }
             check_keys(*t, where, {"required", "description", "default"});
-            if (auto r = t->get("required")) p.required = boolean(*r, where + " 'required'").value_or(false);
-            if (auto d = t->get("description")) p.description = string(*d, where + " 'description'").value_or("");
-            if (auto d = t->get("default")) p.default_value = string(*d, where + " 'default'");
+            if (auto r = t->get("required"))
+                p.required = boolean(*r, where + " 'required'").value_or(false);
+            if (auto d = t->get("description"))
+                p.description = string(*d, where + " 'description'").value_or("");
+            if (auto d = t->get("default"))
+                p.default_value = string(*d, where + " 'default'");
             out.params.push_back(std::move(p));
         }
     }
 
     std::vector<SourcePos> m_step_needs_pos;
 
-private:
+  private:
     std::string m_path;
     Diagnostics& m_diags;
 };
@@ -299,18 +336,24 @@ Result<Checklist> parse_checklist(std::string_view text, std::string_view path) 
     out.name = default_name(path);
     Reader r(std::string(path), diags);
     r.check_keys(doc, "the checklist", {"name", "description", "parallel", "params", "step"});
-    if (auto n = doc.get("name")) out.name = r.string(*n, "'name'").value_or(out.name);
-    if (auto n = doc.get("description")) out.description = r.string(*n, "'description'").value_or("");
-    if (auto n = doc.get("parallel")) out.parallel = static_cast<int>(r.integer(*n, "'parallel'", 1, 1024).value_or(4));
-    if (auto n = doc.get("params")) r.read_params(*n, out);
+    if (auto n = doc.get("name"))
+        out.name = r.string(*n, "'name'").value_or(out.name);
+    if (auto n = doc.get("description"))
+        out.description = r.string(*n, "'description'").value_or("");
+    if (auto n = doc.get("parallel"))
+        out.parallel = static_cast<int>(r.integer(*n, "'parallel'", 1, 1024).value_or(4));
+    if (auto n = doc.get("params"))
+        r.read_params(*n, out);
     if (auto n = doc.get("step")) {
         if (auto arr = n->as_array(); arr && arr->is_array_of_tables()) {
-            for (auto&& item : *arr) r.read_step(*item.as_table(), out);
+            for (auto&& item : *arr)
+                r.read_step(*item.as_table(), out);
         } else {
             r.wrong_type("'step'", *n, "an array of tables (write [[step]])");
         }
     } else {
-        diags.add(std::string(path), SourcePos{1, 1}, "the checklist has no steps (add [[step]] tables)");
+        diags.add(std::string(path), SourcePos{1, 1},
+                  "the checklist has no steps (add [[step]] tables)");
     }
     validate_checklist(out, r.m_step_needs_pos, diags);
     if (!diags.empty()) {

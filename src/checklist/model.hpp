@@ -33,12 +33,12 @@ struct Step {
     SourcePos pos;
     std::string description;
     StepKind kind = StepKind::command;
-    Command run;  // kind == command
-    std::string manual;  // kind == manual: what the person confirms
-    std::string role;  // kind == manual: who may check it off
+    Command run;                    // kind == command
+    std::string manual;             // kind == manual: what the person confirms
+    std::string role;               // kind == manual: who may check it off
     std::optional<Command> unless;  // skip the step when this exits 0
     std::optional<Command> verify;  // must exit 0 after `run`
-    std::optional<Command> undo;  // reverses `run`
+    std::optional<Command> undo;    // reverses `run`
     std::vector<std::string> needs;
     Millis timeout{0};  // 0: none
     int retries = 0;

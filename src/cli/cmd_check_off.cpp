@@ -21,15 +21,18 @@ struct CheckOffOptions {
 
 int run_check_off(Context& ctx, const CheckOffOptions& o) {
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     auto run_id = resolve_run_id(*repo->store, o.run);
-    if (!run_id) return report_error(ctx, run_id.error());
+    if (!run_id)
+        return report_error(ctx, run_id.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto c = service.check_off(*run_id, o.step, o.role, o.by, o.note);
     if (!c) {
         Error e = c.error();
         // A wrong role is a refused request, not a missing privilege of this machine.
-        if (e.code() == Errc::permission_denied) e = Error(Errc::invalid_argument, e.message());
+        if (e.code() == Errc::permission_denied)
+            e = Error(Errc::invalid_argument, e.message());
         return report_error(ctx, e);
     }
     std::string next = "shipshape resume " + *run_id;

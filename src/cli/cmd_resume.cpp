@@ -13,14 +13,17 @@ namespace {
 
 int run_resume(Context& ctx, const std::string& id) {
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id) return report_error(ctx, run_id.error());
+    if (!run_id)
+        return report_error(ctx, run_id.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto view = make_run_view(ctx);
     auto report = service.resume(*run_id, *view);
     view->close();
-    if (!report) return report_error(ctx, report.error());
+    if (!report)
+        return report_error(ctx, report.error());
     print_run_summary(ctx, *report, "resume");
     return exit_code_for(*report);
 }
@@ -30,7 +33,8 @@ int run_resume(Context& ctx, const std::string& id) {
 void add_resume_command(CLI::App& app, std::vector<Command>& out) {
     auto id = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
-        "resume", "Continue a run: finished steps never rerun, interrupted ones rerun after their 'unless'");
+        "resume",
+        "Continue a run: finished steps never rerun, interrupted ones rerun after their 'unless'");
     sub->add_option("RUN", *id, "run id, or 'last'")->required();
     out.push_back({sub, [id](Context& ctx) { return run_resume(ctx, *id); }});
 }

@@ -34,7 +34,8 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
     int runs = 0, skips = 0, manual = 0;
     for (const auto& s : plan.steps) {
         std::string needs;
-        for (const auto& n : s.needs) needs += (needs.empty() ? "" : ", ") + n;
+        for (const auto& n : s.needs)
+            needs += (needs.empty() ? "" : ", ") + n;
         std::string verdict;
         if (s.verdict == "skip") {
             verdict = "skip";
@@ -48,12 +49,15 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
         }
         std::printf("  %2d  %-18s %-20s %s\n", s.wave, s.id.c_str(), verdict.c_str(),
                     s.action.c_str());
-        if (!needs.empty()) std::printf("      %-18s needs %s\n", "", needs.c_str());
-        if (!s.reason.empty()) std::printf("      %-18s %s\n", "", s.reason.c_str());
+        if (!needs.empty())
+            std::printf("      %-18s needs %s\n", "", needs.c_str());
+        if (!s.reason.empty())
+            std::printf("      %-18s %s\n", "", s.reason.c_str());
     }
-    std::printf("%d to run, %d to skip, %d check-offs; nothing was run (the first column is the "
-                "wave: steps of one wave may run together)\n",
-                runs, skips, manual);
+    std::printf(
+        "%d to run, %d to skip, %d check-offs; nothing was run (the first column is the "
+        "wave: steps of one wave may run together)\n",
+        runs, skips, manual);
 }
 
 int run_run(Context& ctx, const RunOptions& o) {
@@ -66,24 +70,27 @@ int run_run(Context& ctx, const RunOptions& o) {
     for (const auto& kv : o.sets) {
         size_t eq = kv.find('=');
         if (eq == std::string::npos || eq == 0) {
-            return report_error(ctx, Error(Errc::invalid_argument,
-                                           "--set '" + kv + "': expected NAME=VALUE"));
+            return report_error(
+                ctx, Error(Errc::invalid_argument, "--set '" + kv + "': expected NAME=VALUE"));
         }
         request.params.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     if (o.plan) {
         auto plan = service.plan(request);
-        if (!plan) return report_error(ctx, plan.error());
+        if (!plan)
+            return report_error(ctx, plan.error());
         print_plan(ctx, *plan);
         return 0;
     }
     auto view = make_run_view(ctx);
     auto report = service.start(request, *view);
     view->close();
-    if (!report) return report_error(ctx, report.error());
+    if (!report)
+        return report_error(ctx, report.error());
     print_run_summary(ctx, *report, "run");
     return exit_code_for(*report);
 }
@@ -94,12 +101,15 @@ void add_run_command(CLI::App& app, std::vector<Command>& out) {
     auto opts = std::make_shared<RunOptions>();
     auto* sub = app.add_subcommand("run", "Run a checklist (a DAG of steps), or show its plan");
     sub->add_option("FILE", opts->file, "checklist file, e.g. checklists/deploy.toml")->required();
-    sub->add_option("--env,-e", opts->env, "environment to run against (default: default_env, 'local')");
+    sub->add_option("--env,-e", opts->env,
+                    "environment to run against (default: default_env, 'local')");
     sub->add_option("--set,-s", opts->sets, "set a param: NAME=VALUE (repeatable)");
-    sub->add_flag("--plan", opts->plan, "print the ordered steps and what would be skipped; run nothing");
+    sub->add_flag("--plan", opts->plan,
+                  "print the ordered steps and what would be skipped; run nothing");
     sub->add_flag("--undo-on-failure", opts->undo_on_failure,
                   "after a failure, undo completed steps in reverse order of completion");
-    sub->add_option("--parallel,-j", opts->parallel, "steps at once (default: the checklist's 'parallel')")
+    sub->add_option("--parallel,-j", opts->parallel,
+                    "steps at once (default: the checklist's 'parallel')")
         ->check(CLI::Range(1, 1024));
     out.push_back({sub, [opts](Context& ctx) { return run_run(ctx, *opts); }});
 }

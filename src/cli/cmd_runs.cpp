@@ -23,10 +23,12 @@ std::string local_time(int64_t ms) {
 
 int run_runs(Context& ctx, int limit) {
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto runs = service.list(limit);
-    if (!runs) return report_error(ctx, runs.error());
+    if (!runs)
+        return report_error(ctx, runs.error());
     if (ctx.json) {
         std::printf("%s\n", json_runs(*runs).c_str());
         return 0;
@@ -35,11 +37,12 @@ int run_runs(Context& ctx, int limit) {
         std::printf("no runs yet: start one with 'shipshape run checklists/NAME.toml'\n");
         return 0;
     }
-    std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", "RUN", "STATUS", "CHECKLIST", "ENV",
-                "STARTED", "PARAMS");
+    std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", "RUN", "STATUS", "CHECKLIST", "ENV", "STARTED",
+                "PARAMS");
     for (const auto& r : *runs) {
         std::string params;
-        for (const auto& [k, v] : r.params) params += (params.empty() ? "" : " ") + k + "=" + v;
+        for (const auto& [k, v] : r.params)
+            params += (params.empty() ? "" : " ") + k + "=" + v;
         std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", r.id.c_str(), r.status.c_str(),
                     r.checklist_name.c_str(), r.env.c_str(), local_time(r.started_at).c_str(),
                     params.c_str());
@@ -49,7 +52,9 @@ int run_runs(Context& ctx, int limit) {
 
 }  // namespace
 
-std::string format_local_time(int64_t ms) { return local_time(ms); }
+std::string format_local_time(int64_t ms) {
+    return local_time(ms);
+}
 
 void add_runs_command(CLI::App& app, std::vector<Command>& out) {
     auto limit = std::make_shared<int>(50);

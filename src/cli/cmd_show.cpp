@@ -15,12 +15,15 @@ namespace {
 
 int run_show(Context& ctx, const std::string& id) {
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id) return report_error(ctx, run_id.error());
+    if (!run_id)
+        return report_error(ctx, run_id.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto d = service.show(*run_id);
-    if (!d) return report_error(ctx, d.error());
+    if (!d)
+        return report_error(ctx, d.error());
     if (ctx.json) {
         std::printf("%s\n", json_show(*d).c_str());
         return 0;
@@ -32,22 +35,27 @@ int run_show(Context& ctx, const std::string& id) {
                 r.user.c_str(), r.host.c_str());
     if (!r.params.empty()) {
         std::string params;
-        for (const auto& [k, v] : r.params) params += (params.empty() ? "" : " ") + k + "=" + v;
+        for (const auto& [k, v] : r.params)
+            params += (params.empty() ? "" : " ") + k + "=" + v;
         std::printf("  params: %s\n", params.c_str());
     }
     std::printf("\n  %-18s %-12s %-9s %-5s %s\n", "STEP", "STATE", "TIME", "EXIT", "DETAIL / LOG");
     for (const auto& v : d->steps) {
         const auto& s = v.record;
         std::string time = s.duration_ms > 0 ? format_duration(Millis(s.duration_ms)) : "-";
-        std::string exit = s.exit_code >= 0 && s.state != "pending" ? std::to_string(s.exit_code) : "-";
+        std::string exit =
+            s.exit_code >= 0 && s.state != "pending" ? std::to_string(s.exit_code) : "-";
         std::string state = s.state;
-        if (!s.undo_state.empty()) state += "/undo:" + s.undo_state;
+        if (!s.undo_state.empty())
+            state += "/undo:" + s.undo_state;
         std::printf("  %-18s %-12s %-9s %-5s %s\n", s.step_id.c_str(), state.c_str(), time.c_str(),
                     exit.c_str(), s.detail.c_str());
-        if (!v.log_path.empty()) std::printf("  %-18s log: %s\n", "", v.log_path.c_str());
+        if (!v.log_path.empty())
+            std::printf("  %-18s log: %s\n", "", v.log_path.c_str());
         for (const auto& c : v.check_offs) {
-            std::printf("  %-18s checked off by %s as %s at %s%s\n", "", c.by.c_str(), c.role.c_str(),
-                        format_local_time(c.at).c_str(), c.note.empty() ? "" : (": " + c.note).c_str());
+            std::printf("  %-18s checked off by %s as %s at %s%s\n", "", c.by.c_str(),
+                        c.role.c_str(), format_local_time(c.at).c_str(),
+                        c.note.empty() ? "" : (": " + c.note).c_str());
         }
     }
     return 0;
@@ -57,7 +65,8 @@ int run_show(Context& ctx, const std::string& id) {
 
 void add_show_command(CLI::App& app, std::vector<Command>& out) {
     auto id = std::make_shared<std::string>();
-    auto* sub = app.add_subcommand("show", "Show a run: each step's state, duration, exit code, log, check-offs");
+    auto* sub = app.add_subcommand(
+        "show", "Show a run: each step's state, duration, exit code, log, check-offs");
     sub->add_option("RUN", *id, "run id, or 'last'")->required();
     out.push_back({sub, [id](Context& ctx) { return run_show(ctx, *id); }});
 }

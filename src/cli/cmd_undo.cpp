@@ -11,14 +11,17 @@ namespace {
 
 int run_undo(Context& ctx, const std::string& id) {
     auto repo = open_repo(ctx);
-    if (!repo) return report_error(ctx, repo.error());
+    if (!repo)
+        return report_error(ctx, repo.error());
     auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id) return report_error(ctx, run_id.error());
+    if (!run_id)
+        return report_error(ctx, run_id.error());
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto view = make_run_view(ctx);
     auto report = service.undo(*run_id, *view);
     view->close();
-    if (!report) return report_error(ctx, report.error());
+    if (!report)
+        return report_error(ctx, report.error());
     print_run_summary(ctx, *report, "undo");
     return exit_code_for(*report);
 }

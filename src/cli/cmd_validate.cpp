@@ -29,9 +29,11 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             return report_error(ctx, app::find_project_root(ctx.cwd).error());
         }
         files.push_back(root + "/shipshape.toml");
-        if (fs->exists(root + "/inventory.toml")) files.push_back(root + "/inventory.toml");
+        if (fs->exists(root + "/inventory.toml"))
+            files.push_back(root + "/inventory.toml");
         auto project = app::load_project(root);
-        if (!project) errors.push_back(project.error().message());
+        if (!project)
+            errors.push_back(project.error().message());
         if (auto names = fs->list_directory(root + "/checklists")) {
             for (const auto& n : *names) {
                 if (n.size() > 5 && n.substr(n.size() - 5) == ".toml") {
@@ -49,14 +51,16 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             continue;
         }
         auto parsed = checklist::parse_checklist(*text, c);
-        if (!parsed) errors.push_back(parsed.error().message());
+        if (!parsed)
+            errors.push_back(parsed.error().message());
     }
     if (ctx.json) {
         std::printf("%s\n", json_validate(files, errors).c_str());
     } else if (errors.empty()) {
         std::printf("%zu files valid\n", files.size());
     } else {
-        for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+        for (const auto& e : errors)
+            std::fprintf(stderr, "%s\n", e.c_str());
         std::fprintf(stderr, "shipshape: %zu of %zu files invalid\n", errors.size(), files.size());
     }
     return errors.empty() ? 0 : 2;
@@ -67,7 +71,8 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
 void add_validate_command(CLI::App& app, std::vector<Command>& out) {
     auto files = std::make_shared<std::vector<std::string>>();
     auto* sub = app.add_subcommand(
-        "validate", "Check definitions (shipshape.toml, inventory.toml, checklists) and run nothing");
+        "validate",
+        "Check definitions (shipshape.toml, inventory.toml, checklists) and run nothing");
     sub->add_option("FILES", *files, "checklists to check (default: the whole ops repo)");
     out.push_back({sub, [files](Context& ctx) { return run_validate(ctx, *files); }});
 }

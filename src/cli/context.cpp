@@ -19,23 +19,30 @@ Result<OpenRepo> open_repo(const Context& ctx) {
         }
     } else {
         auto found = app::find_project_root(ctx.cwd);
-        if (!found) return fail(found.error());
+        if (!found)
+            return fail(found.error());
         root = *found;
     }
     auto project = app::load_project(root);
-    if (!project) return fail(project.error());
+    if (!project)
+        return fail(project.error());
     auto fs = os::make_local_file_system();
-    if (auto st = fs->create_directories(project->state_dir()); !st) return fail(st.error());
+    if (auto st = fs->create_directories(project->state_dir()); !st)
+        return fail(st.error());
     auto store = store::open_store(project->store_location());
-    if (!store) return fail(store.error());
+    if (!store)
+        return fail(store.error());
     return OpenRepo{std::move(*project), std::move(*store), os::make_process_runner()};
 }
 
 Result<std::string> resolve_run_id(store::Store& store, const std::string& id) {
-    if (id != "last") return id;
+    if (id != "last")
+        return id;
     auto runs = store.list_runs(1);
-    if (!runs) return fail(runs.error());
-    if (runs->empty()) return fail(Errc::not_found, "there are no runs yet");
+    if (!runs)
+        return fail(runs.error());
+    if (runs->empty())
+        return fail(Errc::not_found, "there are no runs yet");
     return runs->front().id;
 }
 
@@ -48,13 +55,14 @@ int report_error(const Context& ctx, const Error& error) {
         const std::string& m = error.message();
         if (m.find('\n') != std::string::npos) {
             // Several diagnostics: one per line, each already "file:line:col: message".
-            std::fprintf(stderr, "shipshape: %s\n", error.code() == Errc::invalid_definition
-                                                        ? "invalid definition:"
-                                                        : "error:");
+            std::fprintf(
+                stderr, "shipshape: %s\n",
+                error.code() == Errc::invalid_definition ? "invalid definition:" : "error:");
             size_t start = 0;
             while (start < m.size()) {
                 size_t nl = m.find('\n', start);
-                if (nl == std::string::npos) nl = m.size();
+                if (nl == std::string::npos)
+                    nl = m.size();
                 std::fprintf(stderr, "  %.*s\n", static_cast<int>(nl - start), m.data() + start);
                 start = nl + 1;
             }

@@ -21,10 +21,10 @@ namespace shipshape::cli {
 
 struct Context {
     std::string directory;  // -C DIR, else empty
-    std::string cwd;  // absolute working directory
+    std::string cwd;        // absolute working directory
     bool json = false;
     bool color = false;  // stderr/stdout are terminals and NO_COLOR is unset
-    bool tty = false;  // stdout is a terminal
+    bool tty = false;    // stdout is a terminal
     const os::CancelSource* cancel = nullptr;
 };
 

@@ -7,30 +7,37 @@ namespace shipshape::cli {
 
 enum class ExitCode : int {
     done = 0,
-    failed = 1,  // a step, check, drift or requirement failed (or the store/lock refused)
-    usage = 2,  // invalid usage or invalid definition
+    failed = 1,       // a step, check, drift or requirement failed (or the store/lock refused)
+    usage = 2,        // invalid usage or invalid definition
     unsupported = 3,  // this machine cannot do it: missing privilege, tool or kernel feature
-    waiting = 4,  // waiting for a manual check-off
+    waiting = 4,      // waiting for a manual check-off
     internal = 70,
     interrupted = 130,
 };
 
-constexpr int to_int(ExitCode c) { return static_cast<int>(c); }
+constexpr int to_int(ExitCode c) {
+    return static_cast<int>(c);
+}
 
 inline ExitCode exit_code_for(Errc code) {
     switch (code) {
         case Errc::invalid_argument:
         case Errc::invalid_definition:
         case Errc::not_found:
-        case Errc::already_exists: return ExitCode::usage;
+        case Errc::already_exists:
+            return ExitCode::usage;
         case Errc::permission_denied:
-        case Errc::unsupported: return ExitCode::unsupported;
-        case Errc::interrupted: return ExitCode::interrupted;
-        case Errc::internal: return ExitCode::internal;
+        case Errc::unsupported:
+            return ExitCode::unsupported;
+        case Errc::interrupted:
+            return ExitCode::interrupted;
+        case Errc::internal:
+            return ExitCode::internal;
         case Errc::conflict:
         case Errc::io:
         case Errc::store:
-        case Errc::timeout: return ExitCode::failed;
+        case Errc::timeout:
+            return ExitCode::failed;
     }
     return ExitCode::internal;
 }

@@ -13,15 +13,19 @@ using nlohmann::json;
 
 namespace {
 
-std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+    return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
 
 json lines_of(const std::string& text) {
     json arr = json::array();
     size_t start = 0;
     while (start <= text.size()) {
         size_t nl = text.find('\n', start);
-        if (nl == std::string::npos) nl = text.size();
-        if (nl > start) arr.push_back(text.substr(start, nl - start));
+        if (nl == std::string::npos)
+            nl = text.size();
+        if (nl > start)
+            arr.push_back(text.substr(start, nl - start));
         start = nl + 1;
     }
     return arr;
@@ -29,7 +33,8 @@ json lines_of(const std::string& text) {
 
 json run_json(const store::RunRecord& r) {
     json params = json::object();
-    for (const auto& [k, v] : r.params) params[k] = v;
+    for (const auto& [k, v] : r.params)
+        params[k] = v;
     return json{{"id", r.id},
                 {"checklist", r.checklist_name},
                 {"checklist_path", r.checklist_path},
@@ -44,17 +49,15 @@ json run_json(const store::RunRecord& r) {
 }
 
 json result_json(const std::string& id, const checklist::StepResult& r) {
-    return json{{"step", id},
-                {"state", checklist::state_name(r.state)},
-                {"exit_code", r.exit_code},
-                {"detail", r.detail},
-                {"duration_ms", r.duration.count()},
-                {"attempts", r.attempts}};
+    return json{
+        {"step", id},         {"state", checklist::state_name(r.state)}, {"exit_code", r.exit_code},
+        {"detail", r.detail}, {"duration_ms", r.duration.count()},       {"attempts", r.attempts}};
 }
 
 json outcome_json(const checklist::RunOutcome& o) {
     json steps = json::array();
-    for (const auto& [id, r] : o.results) steps.push_back(result_json(id, r));
+    for (const auto& [id, r] : o.results)
+        steps.push_back(result_json(id, r));
     return json{{"status", checklist::run_status_name(o.status)},
                 {"steps", steps},
                 {"failed", o.failed},
@@ -66,19 +69,25 @@ json outcome_json(const checklist::RunOutcome& o) {
 
 std::string json_error(const Error& error, int exit_code) {
     return dump(json{{"kind", "error"},
-                     {"error", {{"code", errc_name(error.code())},
-                                {"message", error.message()},
-                                {"lines", lines_of(error.message())}}},
+                     {"error",
+                      {{"code", errc_name(error.code())},
+                       {"message", error.message()},
+                       {"lines", lines_of(error.message())}}},
                      {"exit_code", exit_code}});
 }
 
 std::string json_plan(const app::PlanReport& plan) {
     json steps = json::array();
     for (const auto& s : plan.steps) {
-        json j{{"id", s.id}, {"wave", s.wave}, {"needs", s.needs}, {"action", s.action},
+        json j{{"id", s.id},
+               {"wave", s.wave},
+               {"needs", s.needs},
+               {"action", s.action},
                {"verdict", s.verdict}};
-        if (!s.role.empty()) j["role"] = s.role;
-        if (!s.reason.empty()) j["reason"] = s.reason;
+        if (!s.role.empty())
+            j["role"] = s.role;
+        if (!s.reason.empty())
+            j["reason"] = s.reason;
         steps.push_back(j);
     }
     return dump(json{{"kind", "plan"},
@@ -90,8 +99,12 @@ std::string json_plan(const app::PlanReport& plan) {
 }
 
 std::string json_run_report(const app::RunReport& report, int exit_code) {
-    json j{{"kind", "run-report"}, {"run", run_json(report.run)}, {"outcome", outcome_json(report.outcome)},
-           {"log_dir", report.run_dir}, {"notes", report.notes}, {"exit_code", exit_code}};
+    json j{{"kind", "run-report"},
+           {"run", run_json(report.run)},
+           {"outcome", outcome_json(report.outcome)},
+           {"log_dir", report.run_dir},
+           {"notes", report.notes},
+           {"exit_code", exit_code}};
     json waiting = json::array();
     if (report.checklist) {
         for (const auto& id : report.outcome.waiting) {
@@ -104,14 +117,16 @@ std::string json_run_report(const app::RunReport& report, int exit_code) {
         }
     }
     j["check_offs_needed"] = waiting;
-    if (report.undo) j["undo"] = outcome_json(*report.undo);
+    if (report.undo)
+        j["undo"] = outcome_json(*report.undo);
     // The last line of a JSON-lines stream: one line, like the events before it.
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string json_runs(const std::vector<store::RunRecord>& runs) {
     json arr = json::array();
-    for (const auto& r : runs) arr.push_back(run_json(r));
+    for (const auto& r : runs)
+        arr.push_back(run_json(r));
     return dump(json{{"kind", "runs"}, {"runs", arr}});
 }
 
@@ -139,10 +154,14 @@ std::string json_show(const app::RunDetails& d) {
     }
     json events = json::array();
     for (const auto& e : d.events) {
-        events.push_back({{"seq", e.seq}, {"at_ms", e.at}, {"step", e.step_id}, {"kind", e.kind},
+        events.push_back({{"seq", e.seq},
+                          {"at_ms", e.at},
+                          {"step", e.step_id},
+                          {"kind", e.kind},
                           {"detail", e.detail}});
     }
-    return dump(json{{"kind", "run"}, {"run", run_json(d.run)}, {"steps", steps}, {"events", events}});
+    return dump(
+        json{{"kind", "run"}, {"run", run_json(d.run)}, {"steps", steps}, {"events", events}});
 }
 
 std::string json_check_off(const store::CheckOff& c, const std::string& next_command) {
@@ -160,16 +179,21 @@ std::string json_init(const std::string& dir, const std::vector<std::string>& fi
     return dump(json{{"kind", "init"}, {"dir", dir}, {"files", files}});
 }
 
-std::string json_validate(const std::vector<std::string>& files, const std::vector<std::string>& errors) {
-    return dump(json{{"kind", "validate"}, {"files", files}, {"errors", errors}, {"ok", errors.empty()}});
+std::string json_validate(const std::vector<std::string>& files,
+                          const std::vector<std::string>& errors) {
+    return dump(
+        json{{"kind", "validate"}, {"files", files}, {"errors", errors}, {"ok", errors.empty()}});
 }
 
 namespace {
 
 class JsonLinesView final : public checklist::RunObserver {
-public:
+  public:
     void step_started(const checklist::Step& s, int attempt) override {
-        emit({{"event", "step-started"}, {"step", s.id}, {"attempt", attempt}, {"at_ms", app::now_ms()}});
+        emit({{"event", "step-started"},
+              {"step", s.id},
+              {"attempt", attempt},
+              {"at_ms", app::now_ms()}});
     }
     void step_output(const checklist::Step& s, std::string_view line) override {
         emit({{"event", "step-output"}, {"step", s.id}, {"line", line}});
@@ -184,10 +208,13 @@ public:
         emit(j);
     }
     void step_waiting(const checklist::Step& s) override {
-        emit({{"event", "step-waiting"}, {"step", s.id}, {"role", s.role}, {"instruction", s.manual}});
+        emit({{"event", "step-waiting"},
+              {"step", s.id},
+              {"role", s.role},
+              {"instruction", s.manual}});
     }
 
-private:
+  private:
     static void emit(const json& j) {
         std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
         line += '\n';

@@ -19,7 +19,8 @@ std::string json_runs(const std::vector<store::RunRecord>& runs);
 std::string json_show(const app::RunDetails& details);
 std::string json_check_off(const store::CheckOff& check_off, const std::string& next_command);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
-std::string json_validate(const std::vector<std::string>& files, const std::vector<std::string>& errors);
+std::string json_validate(const std::vector<std::string>& files,
+                          const std::vector<std::string>& errors);
 
 // Streams engine events as JSON lines on stdout, one object per event, flushed per line.
 std::unique_ptr<checklist::RunObserver> make_json_lines_view();

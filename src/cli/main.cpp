@@ -1,13 +1,13 @@
 // The shipshape command line: global options, one subcommand per file, and the single place
 // where an unexpected exception becomes "internal error" (exit 70).
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
+#include <limits.h>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <limits.h>
 
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
@@ -22,7 +22,8 @@ namespace {
 const shipshape::os::CancelSource* g_cancel = nullptr;
 
 extern "C" void on_stop_signal(int) {
-    if (g_cancel) g_cancel->cancel();
+    if (g_cancel)
+        g_cancel->cancel();
 }
 
 void install_signal_handlers(const shipshape::os::CancelSource& cancel) {
@@ -41,16 +42,18 @@ int run(int argc, char** argv) {
     using namespace shipshape;
     using namespace shipshape::cli;
 
-    CLI::App app("shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
-                 "in parallel where it can, stopping for people where it must.",
-                 "shipshape");
+    CLI::App app(
+        "shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
+        "in parallel where it can, stopping for people where it must.",
+        "shipshape");
     app.set_version_flag("--version,-V", std::string("shipshape ") + SHIPSHAPE_VERSION);
     app.require_subcommand(1);
     app.fallthrough();
     app.footer(std::string("\n") + k_exit_code_help +
                "\nRun 'shipshape COMMAND --help' for a command's options. Manual: docs/manual.md");
     Context ctx;
-    app.add_option("-C", ctx.directory, "use the ops repo in DIR (default: search upward for shipshape.toml)")
+    app.add_option("-C", ctx.directory,
+                   "use the ops repo in DIR (default: search upward for shipshape.toml)")
         ->option_text("DIR");
     app.add_flag("--json", ctx.json, "print machine-readable JSON (run/resume/undo: JSON lines)");
 
@@ -82,12 +85,14 @@ int run(int argc, char** argv) {
     const char* term = std::getenv("TERM");
     ctx.color = ctx.tty && !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");
     auto cancel = os::CancelSource::create();
-    if (!cancel) return report_error(ctx, cancel.error());
+    if (!cancel)
+        return report_error(ctx, cancel.error());
     ctx.cancel = &*cancel;
     install_signal_handlers(*cancel);
 
     for (auto& c : commands) {
-        if (c.app->parsed()) return c.handler(ctx);
+        if (c.app->parsed())
+            return c.handler(ctx);
     }
     return to_int(ExitCode::usage);
 }

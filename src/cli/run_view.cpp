@@ -27,7 +27,8 @@ namespace {
 struct Style {
     bool color;
     std::string wrap(std::string_view code, std::string_view text) const {
-        if (!color) return std::string(text);
+        if (!color)
+            return std::string(text);
         return fmt::format("\033[{}m{}\033[0m", code, text);
     }
     std::string green(std::string_view t) const { return wrap("32", t); }
@@ -39,27 +40,37 @@ struct Style {
 
 std::string state_mark(const Style& s, StepState state) {
     switch (state) {
-        case StepState::ok: return s.green("ok     ");
-        case StepState::skipped: return s.dim("skipped");
-        case StepState::failed: return s.red("FAILED ");
-        case StepState::waiting: return s.yellow("waiting");
-        case StepState::interrupted: return s.yellow("stopped");
-        case StepState::undone: return s.green("undone ");
-        default: return std::string(checklist::state_name(state));
+        case StepState::ok:
+            return s.green("ok     ");
+        case StepState::skipped:
+            return s.dim("skipped");
+        case StepState::failed:
+            return s.red("FAILED ");
+        case StepState::waiting:
+            return s.yellow("waiting");
+        case StepState::interrupted:
+            return s.yellow("stopped");
+        case StepState::undone:
+            return s.green("undone ");
+        default:
+            return std::string(checklist::state_name(state));
     }
 }
 
 std::string finished_text(const Style& s, const checklist::Step& step,
                           const checklist::StepResult& r) {
     std::string text = fmt::format("{} {}", state_mark(s, r.state), step.id);
-    if (r.state != StepState::skipped) text += s.dim(" " + format_duration(r.duration));
-    if (!r.detail.empty()) text += "  " + (r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
-    if (r.attempts > 1 && r.state == StepState::ok) text += s.dim(fmt::format("  ({} attempts)", r.attempts));
+    if (r.state != StepState::skipped)
+        text += s.dim(" " + format_duration(r.duration));
+    if (!r.detail.empty())
+        text += "  " + (r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
+    if (r.attempts > 1 && r.state == StepState::ok)
+        text += s.dim(fmt::format("  ({} attempts)", r.attempts));
     return text;
 }
 
 class PlainView final : public RunView {
-public:
+  public:
     explicit PlainView(Style style) : m_style(style), m_start(SteadyClock::now()) {}
 
     void step_started(const checklist::Step& s, int) override { line(s.id, "started"); }
@@ -78,7 +89,7 @@ public:
         line(s.id, m_style.yellow("waiting for a check-off by role '" + s.role + "': " + s.manual));
     }
 
-private:
+  private:
     std::string stamp() const {
         auto ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - m_start).count();
         return m_style.dim(fmt::format("{:>7.2f}s", static_cast<double>(ms) / 1000.0));
@@ -93,7 +104,7 @@ private:
 
 // Redraws a block of "running" lines below the scrolling record of finished steps.
 class LiveView final : public RunView {
-public:
+  public:
     explicit LiveView(Style style) : m_style(style) {
         m_ticker = std::thread([this] { tick(); });
     }
@@ -102,7 +113,8 @@ public:
     void close() override {
         {
             std::lock_guard guard(m_lock);
-            if (m_closed) return;
+            if (m_closed)
+                return;
             m_closed = true;
             clear_region();
             std::fflush(stdout);
@@ -119,12 +131,14 @@ public:
     void step_output(const checklist::Step& s, std::string_view text) override {
         std::lock_guard guard(m_lock);
         auto it = m_active.find(s.id);
-        if (it != m_active.end()) it->second.last_line = std::string(text);
+        if (it != m_active.end())
+            it->second.last_line = std::string(text);
     }
     void step_retrying(const checklist::Step& s, int next, const std::string&) override {
         std::lock_guard guard(m_lock);
         auto it = m_active.find(s.id);
-        if (it != m_active.end()) it->second.attempt = next;
+        if (it != m_active.end())
+            it->second.attempt = next;
     }
     void step_finished(const checklist::Step& s, const checklist::StepResult& r) override {
         std::lock_guard guard(m_lock);
@@ -137,7 +151,7 @@ public:
                                 m_style.yellow("needs a check-off by role '" + s.role + "'")));
     }
 
-private:
+  private:
     struct Active {
         SteadyClock::time_point start;
         std::string last_line;
@@ -148,16 +162,19 @@ private:
         std::unique_lock lk(m_lock);
         while (!m_closed) {
             m_cv.wait_for(lk, std::chrono::milliseconds(100));
-            if (!m_closed) redraw();
+            if (!m_closed)
+                redraw();
         }
     }
     static size_t width() {
         winsize ws{};
-        if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
+        if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+            return ws.ws_col;
         return 80;
     }
     void clear_region() {
-        for (size_t i = 0; i < m_drawn; ++i) std::fputs("\033[1A\033[2K", stdout);
+        for (size_t i = 0; i < m_drawn; ++i)
+            std::fputs("\033[1A\033[2K", stdout);
         std::fputs("\r", stdout);
         m_drawn = 0;
     }
@@ -176,14 +193,18 @@ private:
         ++m_frame;
         for (const auto& [id, a] : m_active) {
             auto ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - a.start);
-            std::string head = fmt::format("{} {} {}", k_spin[m_frame % 4], id, format_duration(ms));
-            if (a.attempt > 1) head += fmt::format(" (attempt {})", a.attempt);
+            std::string head =
+                fmt::format("{} {} {}", k_spin[m_frame % 4], id, format_duration(ms));
+            if (a.attempt > 1)
+                head += fmt::format(" (attempt {})", a.attempt);
             std::string tail = a.last_line;
             for (auto& c : tail) {
-                if (c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+                if (c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20)
+                    c = ' ';
             }
             size_t room = cols > head.size() + 4 ? cols - head.size() - 4 : 0;
-            if (tail.size() > room) tail = tail.substr(0, room);
+            if (tail.size() > room)
+                tail = tail.substr(0, room);
             std::fprintf(stdout, "%s  %s\n", m_style.bold(head).c_str(), m_style.dim(tail).c_str());
             ++m_drawn;
         }
@@ -201,15 +222,21 @@ private:
 };
 
 class JsonView final : public RunView {
-public:
+  public:
     JsonView() : m_inner(make_json_lines_view()) {}
     void step_started(const checklist::Step& s, int a) override { m_inner->step_started(s, a); }
-    void step_output(const checklist::Step& s, std::string_view l) override { m_inner->step_output(s, l); }
-    void step_retrying(const checklist::Step& s, int n, const std::string& w) override { m_inner->step_retrying(s, n, w); }
-    void step_finished(const checklist::Step& s, const checklist::StepResult& r) override { m_inner->step_finished(s, r); }
+    void step_output(const checklist::Step& s, std::string_view l) override {
+        m_inner->step_output(s, l);
+    }
+    void step_retrying(const checklist::Step& s, int n, const std::string& w) override {
+        m_inner->step_retrying(s, n, w);
+    }
+    void step_finished(const checklist::Step& s, const checklist::StepResult& r) override {
+        m_inner->step_finished(s, r);
+    }
     void step_waiting(const checklist::Step& s) override { m_inner->step_waiting(s); }
 
-private:
+  private:
     std::unique_ptr<checklist::RunObserver> m_inner;
 };
 
@@ -219,7 +246,8 @@ std::vector<std::string> tail_lines(const std::string& path, size_t count) {
     std::string line;
     while (std::getline(in, line)) {
         lines.push_back(line);
-        if (lines.size() > count) lines.erase(lines.begin());
+        if (lines.size() > count)
+            lines.erase(lines.begin());
     }
     return lines;
 }
@@ -227,17 +255,23 @@ std::vector<std::string> tail_lines(const std::string& path, size_t count) {
 }  // namespace
 
 std::unique_ptr<RunView> make_run_view(const Context& ctx) {
-    if (ctx.json) return std::make_unique<JsonView>();
-    if (ctx.tty) return std::make_unique<LiveView>(Style{ctx.color});
+    if (ctx.json)
+        return std::make_unique<JsonView>();
+    if (ctx.tty)
+        return std::make_unique<LiveView>(Style{ctx.color});
     return std::make_unique<PlainView>(Style{ctx.color});
 }
 
 int exit_code_for(const app::RunReport& report) {
     switch (report.outcome.status) {
-        case checklist::RunStatus::done: return to_int(ExitCode::done);
-        case checklist::RunStatus::failed: return to_int(ExitCode::failed);
-        case checklist::RunStatus::waiting: return to_int(ExitCode::waiting);
-        case checklist::RunStatus::interrupted: return to_int(ExitCode::interrupted);
+        case checklist::RunStatus::done:
+            return to_int(ExitCode::done);
+        case checklist::RunStatus::failed:
+            return to_int(ExitCode::failed);
+        case checklist::RunStatus::waiting:
+            return to_int(ExitCode::waiting);
+        case checklist::RunStatus::interrupted:
+            return to_int(ExitCode::interrupted);
     }
     return to_int(ExitCode::internal);
 }
@@ -261,42 +295,58 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
                                    report.run.checklist_name, report.run.env);
     std::string verdict;
     switch (o.status) {
-        case checklist::RunStatus::done: verdict = s.green(verb == "undo" ? "undone" : "done"); break;
-        case checklist::RunStatus::failed: verdict = s.red("failed"); break;
-        case checklist::RunStatus::waiting: verdict = s.yellow("waiting for a check-off"); break;
-        case checklist::RunStatus::interrupted: verdict = s.yellow("interrupted"); break;
+        case checklist::RunStatus::done:
+            verdict = s.green(verb == "undo" ? "undone" : "done");
+            break;
+        case checklist::RunStatus::failed:
+            verdict = s.red("failed");
+            break;
+        case checklist::RunStatus::waiting:
+            verdict = s.yellow("waiting for a check-off");
+            break;
+        case checklist::RunStatus::interrupted:
+            verdict = s.yellow("interrupted");
+            break;
     }
     std::printf("\n%s%s\n", s.bold(head).c_str(), verdict.c_str());
     std::string parts;
     for (auto st : {StepState::ok, StepState::skipped, StepState::failed, StepState::waiting,
                     StepState::interrupted, StepState::undone}) {
-        if (counts[st] == 0) continue;
-        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", counts[st], checklist::state_name(st));
+        if (counts[st] == 0)
+            continue;
+        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", counts[st],
+                             checklist::state_name(st));
     }
     if (!o.blocked.empty()) {
         parts += fmt::format("{}{} not run", parts.empty() ? "" : ", ", o.blocked.size());
     }
-    if (parts.empty()) parts = "nothing left to do";
+    if (parts.empty())
+        parts = "nothing left to do";
     std::printf("  steps: %s\n", parts.c_str());
-    for (const auto& note : report.notes) std::printf("  note: %s\n", note.c_str());
-    if (o.fatal) std::printf("  %s\n", s.red("journal error: " + o.fatal->message()).c_str());
+    for (const auto& note : report.notes)
+        std::printf("  note: %s\n", note.c_str());
+    if (o.fatal)
+        std::printf("  %s\n", s.red("journal error: " + o.fatal->message()).c_str());
     for (const auto& id : o.failed) {
         const auto& r = o.results.at(id);
         std::string log = report.run_dir + "/" + id + ".log";
         std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), id.c_str(),
                     r.detail.c_str(), log.c_str());
-        for (const auto& line : tail_lines(log, 8)) std::printf("    | %s\n", line.c_str());
+        for (const auto& line : tail_lines(log, 8))
+            std::printf("    | %s\n", line.c_str());
     }
     if (report.undo && report.outcome.results.size()) {
         std::printf("  undo: %s (%zu steps undone)\n",
                     std::string(checklist::run_status_name(report.undo->status)).c_str(),
-                    static_cast<size_t>(std::count_if(report.undo->results.begin(), report.undo->results.end(),
+                    static_cast<size_t>(std::count_if(
+                        report.undo->results.begin(), report.undo->results.end(),
                         [](const auto& kv) { return kv.second.state == StepState::undone; })));
     }
     if (report.checklist) {
         for (const auto& id : o.waiting) {
             const auto* step = report.checklist->find_step(id);
-            if (!step) continue;
+            if (!step)
+                continue;
             std::printf("  %s %s: %s\n    check it off: shipshape check-off %s %s --as %s\n",
                         s.yellow("waiting").c_str(), id.c_str(), step->manual.c_str(),
                         report.run.id.c_str(), id.c_str(), step->role.c_str());

@@ -15,7 +15,7 @@ namespace shipshape::cli {
 // The observer for a run: JSON lines with --json, live view on a tty, else plain lines.
 // Call `close()` on the returned view (via finish_view) before printing anything else.
 class RunView : public checklist::RunObserver {
-public:
+  public:
     // Stops any live redrawing and clears the live region.
     virtual void close() {}
 };

@@ -6,9 +6,9 @@ namespace shipshape::detail {
 [[noreturn]] void assert_failed(const char* condition, const char* file, int line);
 }
 
-#define SHIPSHAPE_ASSERT(cond)                                           \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
+#define SHIPSHAPE_ASSERT(cond)                                             \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
             ::shipshape::detail::assert_failed(#cond, __FILE__, __LINE__); \
-        }                                                                \
+        }                                                                  \
     } while (false)

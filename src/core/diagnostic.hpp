@@ -24,7 +24,7 @@ struct Diagnostic {
 std::string format_diagnostic(const Diagnostic& d);
 
 class Diagnostics {
-public:
+  public:
     void add(std::string file, SourcePos pos, std::string message) {
         m_items.push_back(Diagnostic{std::move(file), pos, std::move(message)});
     }
@@ -36,7 +36,7 @@ public:
     // line, in the order they were found.
     Error to_error() const;
 
-private:
+  private:
     std::vector<Diagnostic> m_items;
 };
 

@@ -11,11 +11,16 @@ namespace {
 constexpr std::string_view k_expected = "expected a duration such as 500ms, 30s, 2m, 1h30m or 1d";
 
 Result<int64_t> unit_millis(std::string_view unit) {
-    if (unit == "ms") return 1;
-    if (unit == "s") return 1000;
-    if (unit == "m") return 60 * 1000;
-    if (unit == "h") return 60 * 60 * 1000;
-    if (unit == "d") return 24 * 60 * 60 * 1000;
+    if (unit == "ms")
+        return 1;
+    if (unit == "s")
+        return 1000;
+    if (unit == "m")
+        return 60 * 1000;
+    if (unit == "h")
+        return 60 * 60 * 1000;
+    if (unit == "d")
+        return 24 * 60 * 60 * 1000;
     return fail(Errc::invalid_argument, "unknown unit '" + std::string(unit) + "'");
 }
 

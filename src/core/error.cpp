@@ -4,18 +4,30 @@ namespace shipshape {
 
 std::string_view errc_name(Errc code) {
     switch (code) {
-        case Errc::invalid_argument: return "invalid_argument";
-        case Errc::invalid_definition: return "invalid_definition";
-        case Errc::not_found: return "not_found";
-        case Errc::already_exists: return "already_exists";
-        case Errc::conflict: return "conflict";
-        case Errc::permission_denied: return "permission_denied";
-        case Errc::unsupported: return "unsupported";
-        case Errc::io: return "io";
-        case Errc::store: return "store";
-        case Errc::timeout: return "timeout";
-        case Errc::interrupted: return "interrupted";
-        case Errc::internal: return "internal";
+        case Errc::invalid_argument:
+            return "invalid_argument";
+        case Errc::invalid_definition:
+            return "invalid_definition";
+        case Errc::not_found:
+            return "not_found";
+        case Errc::already_exists:
+            return "already_exists";
+        case Errc::conflict:
+            return "conflict";
+        case Errc::permission_denied:
+            return "permission_denied";
+        case Errc::unsupported:
+            return "unsupported";
+        case Errc::io:
+            return "io";
+        case Errc::store:
+            return "store";
+        case Errc::timeout:
+            return "timeout";
+        case Errc::interrupted:
+            return "interrupted";
+        case Errc::internal:
+            return "internal";
     }
     return "internal";
 }

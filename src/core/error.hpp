@@ -13,7 +13,7 @@
 namespace shipshape {
 
 enum class Errc {
-    invalid_argument,  // the caller or user asked for something malformed
+    invalid_argument,    // the caller or user asked for something malformed
     invalid_definition,  // an ops-repo file failed validation
     not_found,
     already_exists,
@@ -31,7 +31,7 @@ enum class Errc {
 std::string_view errc_name(Errc code);
 
 class Error {
-public:
+  public:
     Error(Errc code, std::string message) : m_code(code), m_message(std::move(message)) {}
 
     Errc code() const { return m_code; }
@@ -42,7 +42,7 @@ public:
         return Error(m_code, std::string(what) + ": " + m_message);
     }
 
-private:
+  private:
     Errc m_code;
     std::string m_message;
 };
@@ -56,6 +56,8 @@ inline tl::unexpected<Error> fail(Errc code, std::string message) {
     return tl::unexpected<Error>(Error(code, std::move(message)));
 }
 
-inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
+inline tl::unexpected<Error> fail(Error error) {
+    return tl::unexpected<Error>(std::move(error));
+}
 
 }  // namespace shipshape

@@ -9,7 +9,7 @@
 namespace shipshape {
 
 class Redactor {
-public:
+  public:
     Redactor() = default;
     // Empty values are ignored; longer secrets are replaced before shorter ones so that a secret
     // containing another is hidden whole.
@@ -19,7 +19,7 @@ public:
     std::string apply(std::string_view text) const;
     bool empty() const { return m_secrets.empty(); }
 
-private:
+  private:
     std::vector<std::string> m_secrets;
 };
 

@@ -5,13 +5,15 @@ namespace shipshape {
 namespace {
 
 bool is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -36,9 +38,8 @@ Status scan(std::string_view text, OnText on_text, OnName on_name) {
         }
         for (char c : name) {
             if (!is_name_char(c)) {
-                return fail(Errc::invalid_argument,
-                            "invalid variable name '" + std::string(name) +
-                                "': use letters, digits, '_', '-' and '.'");
+                return fail(Errc::invalid_argument, "invalid variable name '" + std::string(name) +
+                                                        "': use letters, digits, '_', '-' and '.'");
             }
         }
         if (auto st = on_name(name); !st) {

@@ -22,9 +22,9 @@ TEST(RenderTemplate, ReportsProblems) {
         const char* message;
     };
     const Row rows[] = {
-        {"{{nope}}", "unknown variable 'nope'"},               // unknown name
-        {"x{{version", "unclosed '{{' at offset 1"},           // missing close
-        {"{{ }}", "empty '{{}}' at offset 0"},                  // empty name
+        {"{{nope}}", "unknown variable 'nope'"},      // unknown name
+        {"x{{version", "unclosed '{{' at offset 1"},  // missing close
+        {"{{ }}", "empty '{{}}' at offset 0"},        // empty name
         {"{{a b}}", "invalid variable name 'a b': use letters, digits, '_', '-' and '.'"},
     };
     for (const auto& row : rows) {

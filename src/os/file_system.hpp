@@ -19,7 +19,7 @@ struct WriteOptions {
 };
 
 class FileSystem {
-public:
+  public:
     virtual ~FileSystem() = default;
 
     // Returns the whole file, or Errc::not_found / permission_denied / io.

@@ -23,7 +23,7 @@ namespace shipshape::os {
 
 // An eventfd that becomes readable once cancel() is called. cancel() is async-signal-safe.
 class CancelSource {
-public:
+  public:
     [[nodiscard]] static Result<CancelSource> create();
     CancelSource(CancelSource&& other) noexcept;
     CancelSource& operator=(CancelSource&&) = delete;
@@ -34,17 +34,17 @@ public:
     bool cancelled() const;
     int fd() const { return m_fd; }
 
-private:
+  private:
     explicit CancelSource(int fd) : m_fd(fd) {}
     int m_fd;
 };
 
 struct ProcessSpec {
-    std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+    std::vector<std::string> argv;                // argv[0] is looked up in PATH when it has no '/'
     std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits ours
-    std::string cwd;  // empty inherits ours
-    Millis timeout{0};  // 0 means none
-    Millis kill_grace{2000};  // SIGTERM, then SIGKILL after this long
+    std::string cwd;                              // empty inherits ours
+    Millis timeout{0};                            // 0 means none
+    Millis kill_grace{2000};                      // SIGTERM, then SIGKILL after this long
     // Called with the child's pid right after it starts (before any output is read).
     std::function<void(pid_t)> on_started;
 };
@@ -63,13 +63,13 @@ struct ProcessOutcome {
 std::string describe(const ProcessOutcome& outcome, Millis timeout);
 
 class OutputSink {
-public:
+  public:
     virtual ~OutputSink() = default;
     virtual void on_output(std::string_view chunk) = 0;
 };
 
 class ProcessRunner {
-public:
+  public:
     virtual ~ProcessRunner() = default;
     // Runs the command to completion. Returns its outcome (a non-zero exit is an outcome, not an
     // error), or Errc::not_found when argv[0] cannot be found or executed, Errc::invalid_argument

@@ -11,8 +11,9 @@ Result<std::unique_ptr<Store>> open_store(const std::string& location) {
     }
     if (loc.rfind("postgresql://", 0) == 0 || loc.rfind("postgres://", 0) == 0) {
         return fail(Errc::unsupported,
-                    "store '" + location + "': PostgreSQL stores are not supported by this "
-                    "version of shipshape yet; use the embedded SQLite store (the default)");
+                    "store '" + location +
+                        "': PostgreSQL stores are not supported by this "
+                        "version of shipshape yet; use the embedded SQLite store (the default)");
     }
     if (loc.find("://") != std::string_view::npos) {
         return fail(Errc::invalid_argument,

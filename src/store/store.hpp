@@ -3,9 +3,10 @@
 // .shipshape/state.db); a PostgreSQL implementation for team servers follows the same contract.
 //
 // Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
-// synchronous=FULL). Times are milliseconds since the Unix epoch. A Store is used from one
-// thread at a time; callers serialize (the checklist engine already does). Every failure is
-// Errc::store with the database's message, except where a function says otherwise.
+// synchronous=FULL) unless it is asked for Durability::relaxed. Times are milliseconds since the
+// Unix epoch. A Store is used from one thread at a time; callers serialize (the checklist engine
+// already does). Every failure is Errc::store with the database's message, except where a function
+// says otherwise.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,8 @@ struct RunRecord {
     std::string checklist_text;  // the definition as it was when the run started
     std::string env;
     std::vector<std::pair<std::string, std::string>> params;
-    std::string status;  // running, waiting, failed, done, interrupted, undoing, undone, undo-failed
+    std::string
+        status;  // running, waiting, failed, done, interrupted, undoing, undone, undo-failed
     std::string user;
     std::string host;
     int64_t pid = 0;
@@ -65,7 +67,7 @@ struct Event {
     int64_t at = 0;
     std::string run_id;
     std::string step_id;  // empty for run-level events
-    std::string kind;  // run-started, step-started, step-finished, check-off, ...
+    std::string kind;     // run-started, step-started, step-finished, check-off, ...
     std::string detail;
 };
 
@@ -89,7 +91,7 @@ struct LockResult {
 };
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
 
     // Errc::already_exists when the id is taken.
@@ -105,8 +107,8 @@ public:
     // Writes the step's record and appends `event` in one transaction. A completed step
     // (finish_seq < 0 on input) gets the next finish_seq of its run. Returns the finish_seq
     // written.
-    [[nodiscard]] virtual Result<int64_t> record_step(
-        const StepRecord& step, const Event& event, Durability durability = Durability::full) = 0;
+    [[nodiscard]] virtual Result<int64_t> record_step(const StepRecord& step, const Event& event,
+                                                      Durability durability = Durability::full) = 0;
     // Records the check-off, marks the step checked-off and appends an event, atomically.
     [[nodiscard]] virtual Status add_check_off(const CheckOff& check_off) = 0;
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;

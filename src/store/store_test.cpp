@@ -10,7 +10,7 @@ namespace shipshape::store {
 namespace {
 
 class StoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/shipshape-store-XXXXXX";
         dir = ::mkdtemp(tmpl);
@@ -53,7 +53,8 @@ TEST_F(StoreTest, RunsRoundTripAndSurviveReopen) {
     store = std::move(*open_store("sqlite:" + path));
     auto r = store->get_run("r1");
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->params, (std::vector<std::pair<std::string, std::string>>{{"version", "1.4.2"}, {"a", "b"}}));
+    EXPECT_EQ(r->params,
+              (std::vector<std::pair<std::string, std::string>>{{"version", "1.4.2"}, {"a", "b"}}));
     auto list = store->list_runs(10);
     ASSERT_TRUE(list);
     ASSERT_EQ(list->size(), 2u);
@@ -77,7 +78,8 @@ TEST_F(StoreTest, FinishedStepsAreNumberedInCompletionOrder) {
     auto steps = store->get_steps("r");
     ASSERT_TRUE(steps);
     std::map<std::string, int64_t> seq;
-    for (const auto& s : *steps) seq[s.step_id] = s.finish_seq;
+    for (const auto& s : *steps)
+        seq[s.step_id] = s.finish_seq;
     EXPECT_EQ(seq["b"], 1);
     EXPECT_EQ(seq["a"], 2);
     EXPECT_EQ(seq["c"], 3);

@@ -30,7 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd = -1) : m_fd(fd) {}
     Fd(Fd&& o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
     Fd& operator=(Fd&& o) noexcept {
@@ -50,7 +50,7 @@ public:
         m_fd = -1;
     }
 
-private:
+  private:
     int m_fd;
 };
 
@@ -81,9 +81,11 @@ Result<std::string> resolve_program(const ProcessSpec& spec) {
     size_t start = 0;
     while (start <= path.size()) {
         size_t end = path.find(':', start);
-        if (end == std::string::npos) end = path.size();
+        if (end == std::string::npos)
+            end = path.size();
         std::string dir = path.substr(start, end - start);
-        if (dir.empty()) dir = ".";
+        if (dir.empty())
+            dir = ".";
         std::string candidate = dir + "/" + prog;
         if (::access(candidate.c_str(), X_OK) == 0) {
             return candidate;
@@ -121,7 +123,9 @@ Result<CancelSource> CancelSource::create() {
     return CancelSource(fd);
 }
 
-CancelSource::CancelSource(CancelSource&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+CancelSource::CancelSource(CancelSource&& other) noexcept : m_fd(other.m_fd) {
+    other.m_fd = -1;
+}
 
 CancelSource::~CancelSource() {
     if (m_fd >= 0) {
@@ -142,13 +146,16 @@ bool CancelSource::cancelled() const {
 
 std::string describe(const ProcessOutcome& outcome, Millis timeout) {
     switch (outcome.kind) {
-        case ExitKind::exited: return "exit " + std::to_string(outcome.code);
+        case ExitKind::exited:
+            return "exit " + std::to_string(outcome.code);
         case ExitKind::signaled: {
             const char* name = sigabbrev_np(outcome.code);
             return std::string("killed by SIG") + (name ? name : std::to_string(outcome.code));
         }
-        case ExitKind::timed_out: return "timed out after " + format_duration(timeout);
-        case ExitKind::cancelled: return "interrupted";
+        case ExitKind::timed_out:
+            return "timed out after " + format_duration(timeout);
+        case ExitKind::cancelled:
+            return "interrupted";
     }
     return "unknown";
 }
@@ -156,7 +163,7 @@ std::string describe(const ProcessOutcome& outcome, Millis timeout) {
 namespace {
 
 class LinuxProcessRunner final : public ProcessRunner {
-public:
+  public:
     Result<ProcessOutcome> run(const ProcessSpec& spec, OutputSink& sink,
                                const CancelSource* cancel) override;
 };
@@ -205,13 +212,15 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
 
     std::vector<char*> argv;
     argv.reserve(spec.argv.size() + 1);
-    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : spec.argv)
+        argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     std::vector<char*> envp;
     char** env_ptr = environ;
     if (spec.env) {
         envp.reserve(spec.env->size() + 1);
-        for (const auto& e : *spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+        for (const auto& e : *spec.env)
+            envp.push_back(const_cast<char*>(e.c_str()));
         envp.push_back(nullptr);
         env_ptr = envp.data();
     }
@@ -295,7 +304,8 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
         if (n < 0 && errno != EINTR) {
             return fail(errno_error("waiting for '" + spec.argv.front() + "'", errno));
         }
-        if (pipe_index >= 0 && (fds[static_cast<size_t>(pipe_index)].revents & (POLLIN | POLLHUP))) {
+        if (pipe_index >= 0 &&
+            (fds[static_cast<size_t>(pipe_index)].revents & (POLLIN | POLLHUP))) {
             drain();
         }
         if (cancel_index >= 0 && (fds[static_cast<size_t>(cancel_index)].revents & POLLIN)) {

@@ -83,30 +83,33 @@ const char* const k_migrations[] = {
 // Prepared statements are cached per connection (preparing costs more than running most of
 // ours). A Statement borrows a cached one and resets it when done.
 class StatementCache {
-public:
+  public:
     explicit StatementCache(sqlite3* db) : m_db(db) {}
     StatementCache(const StatementCache&) = delete;
     StatementCache& operator=(const StatementCache&) = delete;
     ~StatementCache() {
-        for (auto& [sql, stmt] : m_cache) sqlite3_finalize(stmt);
+        for (auto& [sql, stmt] : m_cache)
+            sqlite3_finalize(stmt);
     }
     // Returns the statement, or nullptr when it does not compile (sqlite3_errmsg says why).
     sqlite3_stmt* get(const std::string& sql) {
         auto it = m_cache.find(sql);
-        if (it != m_cache.end()) return it->second;
+        if (it != m_cache.end())
+            return it->second;
         sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
+            return nullptr;
         m_cache.emplace(sql, stmt);
         return stmt;
     }
 
-private:
+  private:
     sqlite3* m_db;
     std::unordered_map<std::string, sqlite3_stmt*> m_cache;
 };
 
 class Statement {
-public:
+  public:
     Statement(StatementCache& cache, const std::string& sql) {
         m_stmt = cache.get(sql);
         m_rc = m_stmt ? SQLITE_OK : SQLITE_ERROR;
@@ -122,7 +125,8 @@ public:
 
     bool ok() const { return m_rc == SQLITE_OK; }
     void reset() {
-        if (!m_stmt) return;
+        if (!m_stmt)
+            return;
         sqlite3_reset(m_stmt);
         sqlite3_clear_bindings(m_stmt);
     }
@@ -142,13 +146,13 @@ public:
     }
     int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
 
-private:
+  private:
     sqlite3_stmt* m_stmt = nullptr;
     int m_rc;
 };
 
 class SqliteStore final : public Store {
-public:
+  public:
     explicit SqliteStore(sqlite3* db, std::string path)
         : m_db(db), m_path(std::move(path)), m_cache(std::make_unique<StatementCache>(db)) {}
     ~SqliteStore() override {
@@ -174,9 +178,10 @@ public:
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     Status release_env_lock(std::string_view env, std::string_view run_id) override;
 
-private:
+  private:
     tl::unexpected<Error> db_error(std::string_view what) const {
-        return fail(Errc::store, std::string(what) + " in '" + m_path + "': " + sqlite3_errmsg(m_db));
+        return fail(Errc::store,
+                    std::string(what) + " in '" + m_path + "': " + sqlite3_errmsg(m_db));
     }
     Status exec(const char* sql, std::string_view what) {
         char* msg = nullptr;
@@ -190,7 +195,8 @@ private:
     // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
     template <typename Body>
     auto transaction(std::string_view what, Body body) -> decltype(body()) {
-        if (auto st = exec("BEGIN IMMEDIATE", what); !st) return fail(st.error());
+        if (auto st = exec("BEGIN IMMEDIATE", what); !st)
+            return fail(st.error());
         auto r = body();
         if (!r) {
             (void)exec("ROLLBACK", what);
@@ -211,12 +217,16 @@ private:
 };
 
 Status SqliteStore::migrate() {
-    if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st) return st;
-    if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st) return st;
-    if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st) return st;
+    if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st)
+        return st;
+    if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st)
+        return st;
+    if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st)
+        return st;
     return transaction("migrating the schema", [&]() -> Status {
         Statement q(*m_cache, "PRAGMA user_version");
-        if (!q.ok() || q.step() != SQLITE_ROW) return db_error("reading the schema version");
+        if (!q.ok() || q.step() != SQLITE_ROW)
+            return db_error("reading the schema version");
         const int64_t have = q.integer(0);
         const int64_t want = static_cast<int64_t>(std::size(k_migrations));
         if (have > want) {
@@ -225,7 +235,8 @@ Status SqliteStore::migrate() {
                                          std::to_string(want) + "): upgrade shipshape");
         }
         for (int64_t v = have; v < want; ++v) {
-            if (auto st = exec(k_migrations[v], "migrating the schema"); !st) return st;
+            if (auto st = exec(k_migrations[v], "migrating the schema"); !st)
+                return st;
         }
         std::string set = "PRAGMA user_version=" + std::to_string(want);
         return exec(set.c_str(), "migrating the schema");
@@ -233,9 +244,11 @@ Status SqliteStore::migrate() {
 }
 
 Status SqliteStore::insert_event(const Event& e) {
-    Statement q(*m_cache, "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES(?,?,?,?,?)");
+    Statement q(*m_cache,
+                "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES(?,?,?,?,?)");
     q.bind(1, e.at).bind(2, e.run_id).bind(3, e.step_id).bind(4, e.kind).bind(5, e.detail);
-    if (q.step() != SQLITE_DONE) return db_error("appending an event");
+    if (q.step() != SQLITE_DONE)
+        return db_error("appending an event");
     return {};
 }
 
@@ -252,12 +265,15 @@ Status SqliteStore::create_run(const RunRecord& run) {
         if (rc == SQLITE_CONSTRAINT) {
             return fail(Errc::already_exists, "run " + run.id + " already exists");
         }
-        if (rc != SQLITE_DONE) return db_error("creating run " + run.id);
+        if (rc != SQLITE_DONE)
+            return db_error("creating run " + run.id);
         int64_t position = 0;
         for (const auto& [k, v] : run.params) {
-            Statement p(*m_cache, "INSERT INTO run_params(run_id, position, name, value) VALUES(?,?,?,?)");
+            Statement p(*m_cache,
+                        "INSERT INTO run_params(run_id, position, name, value) VALUES(?,?,?,?)");
             p.bind(1, run.id).bind(2, position++).bind(3, k).bind(4, v);
-            if (p.step() != SQLITE_DONE) return db_error("storing params of run " + run.id);
+            if (p.step() != SQLITE_DONE)
+                return db_error("storing params of run " + run.id);
         }
         return insert_event(Event{0, run.started_at, run.id, "", "run-started",
                                   run.checklist_path + " on " + run.env});
@@ -294,12 +310,15 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
     if (rc == SQLITE_DONE) {
         return fail(Errc::not_found, "no run '" + std::string(id) + "' (see 'shipshape runs')");
     }
-    if (rc != SQLITE_ROW) return db_error("reading run " + std::string(id));
+    if (rc != SQLITE_ROW)
+        return db_error("reading run " + std::string(id));
     RunRecord run = read_run(q);
     Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     p.bind(1, id);
-    while ((rc = p.step()) == SQLITE_ROW) run.params.emplace_back(p.text(0), p.text(1));
-    if (rc != SQLITE_DONE) return db_error("reading params of run " + std::string(id));
+    while ((rc = p.step()) == SQLITE_ROW)
+        run.params.emplace_back(p.text(0), p.text(1));
+    if (rc != SQLITE_DONE)
+        return db_error("reading params of run " + std::string(id));
     return run;
 }
 
@@ -310,14 +329,18 @@ Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
     q.bind(1, static_cast<int64_t>(limit));
     std::vector<RunRecord> out;
     int rc;
-    while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_run(q));
-    if (rc != SQLITE_DONE) return db_error("listing runs");
+    while ((rc = q.step()) == SQLITE_ROW)
+        out.push_back(read_run(q));
+    if (rc != SQLITE_DONE)
+        return db_error("listing runs");
     Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     for (auto& run : out) {
         p.reset();
         p.bind(1, run.id);
-        while ((rc = p.step()) == SQLITE_ROW) run.params.emplace_back(p.text(0), p.text(1));
-        if (rc != SQLITE_DONE) return db_error("reading params of run " + run.id);
+        while ((rc = p.step()) == SQLITE_ROW)
+            run.params.emplace_back(p.text(0), p.text(1));
+        if (rc != SQLITE_DONE)
+            return db_error("reading params of run " + run.id);
     }
     return out;
 }
@@ -327,7 +350,8 @@ Status SqliteStore::update_run(std::string_view id, std::string_view status, int
     return transaction("updating run", [&]() -> Status {
         Statement q(*m_cache, "UPDATE runs SET status = ?, pid = ?, updated_at = ? WHERE id = ?");
         q.bind(1, status).bind(2, pid).bind(3, at).bind(4, id);
-        if (q.step() != SQLITE_DONE) return db_error("updating run " + std::string(id));
+        if (q.step() != SQLITE_DONE)
+            return db_error("updating run " + std::string(id));
         if (sqlite3_changes(m_db) == 0) {
             return fail(Errc::not_found, "no run '" + std::string(id) + "'");
         }
@@ -357,16 +381,19 @@ Result<std::vector<StepRecord>> SqliteStore::get_steps(std::string_view run_id) 
         s.undo_state = q.text(9);
         out.push_back(std::move(s));
     }
-    if (rc != SQLITE_DONE) return db_error("reading steps of run " + std::string(run_id));
+    if (rc != SQLITE_DONE)
+        return db_error("reading steps of run " + std::string(run_id));
     return out;
 }
 
 Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     int64_t seq = s.finish_seq;
     if (seq < 0) {
-        Statement q(*m_cache, "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
+        Statement q(*m_cache,
+                    "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
         q.bind(1, s.run_id);
-        if (q.step() != SQLITE_ROW) return db_error("numbering a finished step");
+        if (q.step() != SQLITE_ROW)
+            return db_error("numbering a finished step");
         seq = q.integer(0);
     }
     Statement q(*m_cache,
@@ -376,7 +403,8 @@ Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     q.bind(1, s.run_id).bind(2, s.step_id).bind(3, s.state).bind(4, int64_t{s.attempts});
     q.bind(5, int64_t{s.exit_code}).bind(6, s.detail).bind(7, s.started_at);
     q.bind(8, s.finished_at).bind(9, s.duration_ms).bind(10, seq).bind(11, s.undo_state);
-    if (q.step() != SQLITE_DONE) return db_error("recording step " + s.step_id);
+    if (q.step() != SQLITE_DONE)
+        return db_error("recording step " + s.step_id);
     return seq;
 }
 
@@ -385,26 +413,33 @@ Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& ev
     // In WAL mode a NORMAL commit is ordered and survives a process crash but is fsynced only
     // with the next FULL commit (or checkpoint); the next FULL commit makes it durable too.
     if (durability == Durability::relaxed) {
-        if (auto st = exec("PRAGMA synchronous=NORMAL", "relaxing sync"); !st) return fail(st.error());
+        if (auto st = exec("PRAGMA synchronous=NORMAL", "relaxing sync"); !st)
+            return fail(st.error());
     }
     auto r = transaction("recording step " + step.step_id, [&]() -> Result<int64_t> {
         auto seq = write_step(step);
-        if (!seq) return seq;
-        if (auto st = insert_event(event); !st) return fail(st.error());
+        if (!seq)
+            return seq;
+        if (auto st = insert_event(event); !st)
+            return fail(st.error());
         return seq;
     });
     if (durability == Durability::relaxed) {
-        if (auto st = exec("PRAGMA synchronous=FULL", "restoring sync"); !st) return fail(st.error());
+        if (auto st = exec("PRAGMA synchronous=FULL", "restoring sync"); !st)
+            return fail(st.error());
     }
     return r;
 }
 
 Status SqliteStore::add_check_off(const CheckOff& c) {
     return transaction("recording a check-off", [&]() -> Status {
-        Statement q(*m_cache, "INSERT INTO check_offs(run_id, step_id, role, by, note, at) VALUES(?,?,?,?,?,?)");
+        Statement q(
+            *m_cache,
+            "INSERT INTO check_offs(run_id, step_id, role, by, note, at) VALUES(?,?,?,?,?,?)");
         q.bind(1, c.run_id).bind(2, c.step_id).bind(3, c.role).bind(4, c.by).bind(5, c.note);
         q.bind(6, c.at);
-        if (q.step() != SQLITE_DONE) return db_error("recording a check-off");
+        if (q.step() != SQLITE_DONE)
+            return db_error("recording a check-off");
         StepRecord s;
         s.run_id = c.run_id;
         s.step_id = c.step_id;
@@ -414,21 +449,27 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
         s.started_at = c.at;
         s.finished_at = c.at;
         s.finish_seq = -1;
-        if (auto seq = write_step(s); !seq) return fail(seq.error());
-        return insert_event(Event{0, c.at, c.run_id, c.step_id, "check-off",
-                                  "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
+        if (auto seq = write_step(s); !seq)
+            return fail(seq.error());
+        return insert_event(
+            Event{0, c.at, c.run_id, c.step_id, "check-off",
+                  "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
     });
 }
 
 Result<std::vector<CheckOff>> SqliteStore::get_check_offs(std::string_view run_id) {
-    Statement q(*m_cache, "SELECT step_id, role, by, note, at FROM check_offs WHERE run_id = ? ORDER BY at, rowid");
+    Statement q(
+        *m_cache,
+        "SELECT step_id, role, by, note, at FROM check_offs WHERE run_id = ? ORDER BY at, rowid");
     q.bind(1, run_id);
     std::vector<CheckOff> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
-        out.push_back(CheckOff{std::string(run_id), q.text(0), q.text(1), q.text(2), q.text(3), q.integer(4)});
+        out.push_back(CheckOff{std::string(run_id), q.text(0), q.text(1), q.text(2), q.text(3),
+                               q.integer(4)});
     }
-    if (rc != SQLITE_DONE) return db_error("reading check-offs");
+    if (rc != SQLITE_DONE)
+        return db_error("reading check-offs");
     return out;
 }
 
@@ -437,41 +478,51 @@ Status SqliteStore::append_event(const Event& event) {
 }
 
 Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
-    Statement q(*m_cache, "SELECT seq, at, step_id, kind, detail FROM events WHERE run_id = ? ORDER BY seq");
+    Statement q(*m_cache,
+                "SELECT seq, at, step_id, kind, detail FROM events WHERE run_id = ? ORDER BY seq");
     q.bind(1, run_id);
     std::vector<Event> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
-        out.push_back(Event{q.integer(0), q.integer(1), std::string(run_id), q.text(2), q.text(3), q.text(4)});
+        out.push_back(Event{q.integer(0), q.integer(1), std::string(run_id), q.text(2), q.text(3),
+                            q.text(4)});
     }
-    if (rc != SQLITE_DONE) return db_error("reading events");
+    if (rc != SQLITE_DONE)
+        return db_error("reading events");
     return out;
 }
 
 Result<LockResult> SqliteStore::acquire_env_lock(
     const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) {
     return transaction("locking environment " + me.env, [&]() -> Result<LockResult> {
-        Statement q(*m_cache, "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
+        Statement q(
+            *m_cache,
+            "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
         q.bind(1, me.env);
         int rc = q.step();
         LockResult result;
         if (rc == SQLITE_ROW) {
-            LockHolder holder{me.env, q.text(0), q.integer(1), static_cast<uint64_t>(q.integer(2)),
-                              q.text(3), q.integer(4)};
+            LockHolder holder{me.env,       q.text(0),
+                              q.integer(1), static_cast<uint64_t>(q.integer(2)),
+                              q.text(3),    q.integer(4)};
             const bool is_me = holder.pid == me.pid && holder.host == me.host &&
                                holder.pid_start_ticks == me.pid_start_ticks;
             if (!is_me && !is_stale(holder)) {
                 result.holder = holder;  // also when it is the same run, resumed elsewhere
                 return result;
             }
-            if (!is_me) result.holder = holder;
+            if (!is_me)
+                result.holder = holder;
         } else if (rc != SQLITE_DONE) {
             return db_error("reading the lock of environment " + me.env);
         }
-        Statement w(*m_cache, "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, started_at) VALUES(?,?,?,?,?,?)");
+        Statement w(*m_cache,
+                    "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, "
+                    "started_at) VALUES(?,?,?,?,?,?)");
         w.bind(1, me.env).bind(2, me.run_id).bind(3, me.pid);
         w.bind(4, static_cast<int64_t>(me.pid_start_ticks)).bind(5, me.host).bind(6, me.started_at);
-        if (w.step() != SQLITE_DONE) return db_error("locking environment " + me.env);
+        if (w.step() != SQLITE_DONE)
+            return db_error("locking environment " + me.env);
         result.acquired = true;
         return result;
     });
@@ -481,7 +532,8 @@ Status SqliteStore::release_env_lock(std::string_view env, std::string_view run_
     return transaction("unlocking environment", [&]() -> Status {
         Statement q(*m_cache, "DELETE FROM env_locks WHERE env = ? AND run_id = ?");
         q.bind(1, env).bind(2, run_id);
-        if (q.step() != SQLITE_DONE) return db_error("unlocking environment " + std::string(env));
+        if (q.step() != SQLITE_DONE)
+            return db_error("unlocking environment " + std::string(env));
         return {};
     });
 }
@@ -500,7 +552,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
     }
     sqlite3_busy_timeout(db, 10000);
     auto store = std::make_unique<SqliteStore>(db, path);
-    if (auto st = store->migrate(); !st) return fail(st.error());
+    if (auto st = store->migrate(); !st)
+        return fail(st.error());
     return std::unique_ptr<Store>(std::move(store));
 }
 

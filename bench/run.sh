@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmarks of `shipshape run`, side by side with the alternatives, in one run:
+#   - Google Benchmark kernels (parse, scheduler, journal) without processes;
+#   - hyperfine on whole commands: 1,000 no-op steps as a chain and as a fan-out, against the
+#     floor (a shell loop / xargs starting the same 1,000 processes), GNU make, and Ansible
+#     (100 tasks: it is too slow for 1,000 in a sensible time; compare per step).
+# Installs what it needs from Debian (hyperfine, ansible, make). Results go to bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/install-deps.sh bench
+if ! command -v ansible-playbook >/dev/null || ! command -v make >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible make >/dev/null
+fi
+cmake --preset bench >/dev/null
+cmake --build --preset bench
+bin="$root/build/bench/src/cli/shipshape"
+out="$root/bench/results"
+mkdir -p "$out"
+
+echo "== kernels (Google Benchmark)"
+"$root/build/bench/bench/bench_checklist" --benchmark_out="$out/kernels.json" \
+  --benchmark_out_format=json | tee "$out/kernels.txt"
+
+work=$(mktemp -d /var/tmp/shipshape-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/ops/checklists"
+printf 'name = "bench"\n' > "$work/ops/shipshape.toml"
+python3 - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+n = 1000
+def checklist(chain, parallel):
+    out = [f"parallel = {parallel}"]
+    for i in range(n):
+        out.append(f'[[step]]\nid = "s{i}"\nrun = ["true"]')
+        if chain and i:
+            out.append(f'needs = ["s{i-1}"]')
+    return "\n".join(out) + "\n"
+open(f"{work}/ops/checklists/chain.toml", "w").write(checklist(True, 1))
+open(f"{work}/ops/checklists/fanout.toml", "w").write(checklist(False, 4))
+with open(f"{work}/chain.mk", "w") as f:
+    f.write(f"all: s{n-1}\n")
+    for i in range(n):
+        f.write(f"s{i}:{' s%d' % (i-1) if i else ''}\n\t@true\n.PHONY: s{i}\n")
+with open(f"{work}/fanout.mk", "w") as f:
+    f.write("all: " + " ".join(f"s{i}" for i in range(n)) + "\n")
+    for i in range(n):
+        f.write(f"s{i}:\n\t@true\n.PHONY: s{i}\n")
+with open(f"{work}/play.yml", "w") as f:
+    f.write("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n")
+    for i in range(100):
+        f.write(f"    - name: s{i}\n      command: /bin/true\n")
+PY
+
+cd "$work/ops"
+echo "== whole commands (hyperfine): 1,000 steps of 'true'"
+hyperfine --warmup 1 --runs 5 --export-json "$out/steps.json" --export-markdown "$out/steps.md" \
+  -n "floor: shell loop, 1000 x true (sequential)" "sh -c 'i=0; while [ \$i -lt 1000 ]; do /bin/true; i=\$((i+1)); done'" \
+  -n "shipshape run, 1000-step chain" "$bin run checklists/chain.toml" \
+  -n "make, 1000-target chain" "make -s -f $work/chain.mk" \
+  -n "floor: xargs -P4, 1000 x true (parallel)" "seq 1000 | xargs -P 4 -n 1 /bin/true" \
+  -n "shipshape run, 1000-step fan-out, parallel 4" "$bin run checklists/fanout.toml" \
+  -n "make -j4, 1000-target fan-out" "make -s -j4 -f $work/fanout.mk"
+
+echo "== Ansible: 100 command tasks on localhost (connection: local)"
+ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 hyperfine --runs 2 \
+  --export-json "$out/ansible.json" --export-markdown "$out/ansible.md" \
+  -n "ansible-playbook, 100 tasks" "ansible-playbook -i localhost, $work/play.yml"
+
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+res = {r["command"]: r["mean"] for r in json.load(open(f"{out}/steps.json"))["results"]}
+ans = json.load(open(f"{out}/ansible.json"))["results"][0]["mean"]
+floor_c = res["floor: shell loop, 1000 x true (sequential)"]
+floor_f = res["floor: xargs -P4, 1000 x true (parallel)"]
+chain = res["shipshape run, 1000-step chain"]
+fan = res["shipshape run, 1000-step fan-out, parallel 4"]
+lines = [
+    "| measure | value |", "|---|---|",
+    f"| chain: shipshape overhead per step beyond the shell loop | {(chain - floor_c) / 1000 * 1e3:.3f} ms |",
+    f"| fan-out: shipshape overhead per step beyond xargs -P4 | {(fan - floor_f) / 1000 * 1e3:.3f} ms |",
+    f"| chain: shipshape per step | {chain / 1000 * 1e3:.3f} ms |",
+    f"| chain: make per step | {res['make, 1000-target chain'] / 1000 * 1e3:.3f} ms |",
+    f"| Ansible per task (100-task playbook) | {ans / 100 * 1e3:.1f} ms |",
+    f"| Ansible per task / shipshape per chain step | {(ans / 100) / (chain / 1000):.0f}x |",
+]
+open(f"{out}/summary.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
