@@ -162,17 +162,24 @@ Result<std::vector<std::string>> RunService::lock(const std::string& env,
     return notes;
 }
 
-Result<PlanReport> RunService::plan(const StartRequest& request) {
+Result<std::string> RunService::resolve_env(const StartRequest& request) const {
     std::string env = request.env.empty() ? m_project.config.default_env : request.env;
-    if (!m_project.inventory.find_env(env)) {
-        std::string known;
-        for (const auto& n : m_project.inventory.env_names())
-            known += (known.empty() ? "" : ", ") + n;
-        return fail(Errc::invalid_argument,
-                    "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
-    }
-    auto fs = os::make_local_file_system();
+    if (m_project.inventory.find_env(env))
+        return env;
+    std::string known;
+    for (const auto& n : m_project.inventory.env_names())
+        known += (known.empty() ? "" : ", ") + n;
+    return fail(Errc::invalid_argument,
+                "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
+}
+
+Result<PlanReport> RunService::plan(const StartRequest& request) {
+    auto resolved_env = resolve_env(request);
+    if (!resolved_env)
+        return fail(resolved_env.error());
+    const std::string env = *resolved_env;
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
+    auto fs = os::make_local_file_system();
     auto text = fs->read_file(path);
     if (!text)
         return fail(text.error());
@@ -240,16 +247,12 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
 }
 
 Result<RunReport> RunService::start(const StartRequest& request, checklist::RunObserver& observer) {
-    std::string env = request.env.empty() ? m_project.config.default_env : request.env;
-    if (!m_project.inventory.find_env(env)) {
-        std::string known;
-        for (const auto& n : m_project.inventory.env_names())
-            known += (known.empty() ? "" : ", ") + n;
-        return fail(Errc::invalid_argument,
-                    "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
-    }
-    auto fs = os::make_local_file_system();
+    auto resolved_env = resolve_env(request);
+    if (!resolved_env)
+        return fail(resolved_env.error());
+    const std::string env = *resolved_env;
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
+    auto fs = os::make_local_file_system();
     auto text = fs->read_file(path);
     if (!text)
         return fail(text.error());

@@ -102,6 +102,8 @@ class RunService {
 
   private:
     struct Loaded;
+    // The request's environment (or the default), if the inventory has it.
+    [[nodiscard]] Result<std::string> resolve_env(const StartRequest& request) const;
     [[nodiscard]] Result<std::unique_ptr<Loaded>> load_run(const store::RunRecord& run);
     [[nodiscard]] Result<RunReport> execute(
         std::unique_ptr<Loaded> loaded, store::RunRecord run,

@@ -20,14 +20,12 @@ struct CheckOffOptions {
 };
 
 int run_check_off(Context& ctx, const CheckOffOptions& o) {
-    auto repo = open_repo(ctx);
-    if (!repo)
-        return report_error(ctx, repo.error());
-    auto run_id = resolve_run_id(*repo->store, o.run);
-    if (!run_id)
-        return report_error(ctx, run_id.error());
-    app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
-    auto c = service.check_off(*run_id, o.step, o.role, o.by, o.note);
+    auto run = open_run(ctx, o.run);
+    if (!run)
+        return report_error(ctx, run.error());
+    const std::string& run_id = run->run_id;
+    app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
+    auto c = service.check_off(run_id, o.step, o.role, o.by, o.note);
     if (!c) {
         Error e = c.error();
         // A wrong role is a refused request, not a missing privilege of this machine.
@@ -35,7 +33,7 @@ int run_check_off(Context& ctx, const CheckOffOptions& o) {
             e = Error(Errc::invalid_argument, e.message());
         return report_error(ctx, e);
     }
-    std::string next = "shipshape resume " + *run_id;
+    std::string next = "shipshape resume " + run_id;
     if (ctx.json) {
         std::printf("%s\n", json_check_off(*c, next).c_str());
     } else {

@@ -1,8 +1,6 @@
 // shipshape resume RUN: continue an interrupted, failed or waiting run.
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
-
 #include "app/runs.hpp"
 #include "cli/context.hpp"
 #include "cli/run_view.hpp"
@@ -12,20 +10,11 @@ namespace shipshape::cli {
 namespace {
 
 int run_resume(Context& ctx, const std::string& id) {
-    auto repo = open_repo(ctx);
-    if (!repo)
-        return report_error(ctx, repo.error());
-    auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id)
-        return report_error(ctx, run_id.error());
-    app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
-    auto view = make_run_view(ctx);
-    auto report = service.resume(*run_id, *view);
-    view->close();
-    if (!report)
-        return report_error(ctx, report.error());
-    print_run_summary(ctx, *report, "resume");
-    return exit_code_for(*report);
+    return drive_stored_run(
+        ctx, id, "resume",
+        [](app::RunService& service, const std::string& run_id, checklist::RunObserver& view) {
+            return service.resume(run_id, view);
+        });
 }
 
 }  // namespace

@@ -14,14 +14,12 @@ std::string format_local_time(int64_t ms);
 namespace {
 
 int run_show(Context& ctx, const std::string& id) {
-    auto repo = open_repo(ctx);
-    if (!repo)
-        return report_error(ctx, repo.error());
-    auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id)
-        return report_error(ctx, run_id.error());
-    app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
-    auto d = service.show(*run_id);
+    auto run = open_run(ctx, id);
+    if (!run)
+        return report_error(ctx, run.error());
+    const std::string& run_id = run->run_id;
+    app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
+    auto d = service.show(run_id);
     if (!d)
         return report_error(ctx, d.error());
     if (ctx.json) {

@@ -10,20 +10,11 @@ namespace shipshape::cli {
 namespace {
 
 int run_undo(Context& ctx, const std::string& id) {
-    auto repo = open_repo(ctx);
-    if (!repo)
-        return report_error(ctx, repo.error());
-    auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id)
-        return report_error(ctx, run_id.error());
-    app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
-    auto view = make_run_view(ctx);
-    auto report = service.undo(*run_id, *view);
-    view->close();
-    if (!report)
-        return report_error(ctx, report.error());
-    print_run_summary(ctx, *report, "undo");
-    return exit_code_for(*report);
+    return drive_stored_run(
+        ctx, id, "undo",
+        [](app::RunService& service, const std::string& run_id, checklist::RunObserver& view) {
+            return service.undo(run_id, view);
+        });
 }
 
 }  // namespace

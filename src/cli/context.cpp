@@ -46,6 +46,16 @@ Result<std::string> resolve_run_id(store::Store& store, const std::string& id) {
     return runs->front().id;
 }
 
+Result<OpenRun> open_run(const Context& ctx, const std::string& id) {
+    auto repo = open_repo(ctx);
+    if (!repo)
+        return fail(repo.error());
+    auto run_id = resolve_run_id(*repo->store, id);
+    if (!run_id)
+        return fail(run_id.error());
+    return OpenRun{std::move(*repo), std::move(*run_id)};
+}
+
 int report_error(const Context& ctx, const Error& error) {
     const int code = to_int(exit_code_for(error.code()));
     if (ctx.json) {

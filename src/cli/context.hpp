@@ -44,6 +44,14 @@ struct OpenRepo {
 // Finds the ops repo (-C or walking up from the working directory), loads it and opens its store.
 [[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx);
 
+struct OpenRun {
+    OpenRepo repo;
+    std::string run_id;  // "last" resolved
+};
+
+// open_repo, then resolve_run_id.
+[[nodiscard]] Result<OpenRun> open_run(const Context& ctx, const std::string& id);
+
 // Resolves "last" to the newest run id; other ids pass through.
 [[nodiscard]] Result<std::string> resolve_run_id(store::Store& store, const std::string& id);
 

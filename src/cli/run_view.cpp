@@ -365,4 +365,19 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     std::fflush(stdout);
 }
 
+int drive_stored_run(Context& ctx, const std::string& id, std::string_view verb,
+                     const StoredRunAction& action) {
+    auto run = open_run(ctx, id);
+    if (!run)
+        return report_error(ctx, run.error());
+    app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
+    auto view = make_run_view(ctx);
+    auto report = action(service, run->run_id, *view);
+    view->close();
+    if (!report)
+        return report_error(ctx, report.error());
+    print_run_summary(ctx, *report, verb);
+    return exit_code_for(*report);
+}
+
 }  // namespace shipshape::cli

@@ -3,6 +3,7 @@
 // elsewhere, and the summary printed when a run stops.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,5 +28,13 @@ int exit_code_for(const app::RunReport& report);
 
 // Prints the closing summary of a run, resume or undo (or its JSON document).
 void print_run_summary(const Context& ctx, const app::RunReport& report, std::string_view verb);
+
+using StoredRunAction = std::function<Result<app::RunReport>(
+    app::RunService& service, const std::string& run_id, checklist::RunObserver& observer)>;
+
+// The body of resume and undo: opens the run named `id` ("last" allowed), performs `action`
+// under the run view, prints the summary and returns the exit code.
+int drive_stored_run(Context& ctx, const std::string& id, std::string_view verb,
+                     const StoredRunAction& action);
 
 }  // namespace shipshape::cli

@@ -149,6 +149,10 @@ class CrashTest(RepoTestCase):
         self.assertIn(f"environment 'local' is locked by run {holder_run} (pid {holder.pid} on ",
                       r.err)
         self.assertIn(", started 20", r.err)
+        # Resuming the very run that is executing elsewhere is refused too.
+        r = self.shipshape("resume", holder_run)
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(f"is locked by run {holder_run} (pid {holder.pid} on ", r.err)
         # Another environment is free.
         r = self.shipshape("run", "checklists/quick.toml", "--env", "staging")
         self.assertEqual(r.code, 0, r)
