@@ -7,7 +7,7 @@ level="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libexpected-dev
+  libsqlite3-dev libexpected-dev libapt-pkg-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev clang-format python3 procps util-linux

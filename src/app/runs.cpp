@@ -483,8 +483,28 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
     return c;
 }
 
+namespace {
+
+// A run recorded as executing whose shipshape process is gone (kill -9, a crash, a reboot) is
+// shown as interrupted: that is what it is, and `resume` continues it either way.
+void mark_if_gone(store::RunRecord& run) {
+    if (run.status != "running" && run.status != "undoing")
+        return;
+    if (run.host != hostname())
+        return;  // cannot see processes on other machines
+    if (!os::process_start_ticks(static_cast<pid_t>(run.pid)))
+        run.status = "interrupted";
+}
+
+}  // namespace
+
 Result<std::vector<store::RunRecord>> RunService::list(int limit) {
-    return m_store.list_runs(limit);
+    auto runs = m_store.list_runs(limit);
+    if (runs) {
+        for (auto& r : *runs)
+            mark_if_gone(r);
+    }
+    return runs;
 }
 
 Result<RunDetails> RunService::show(const std::string& run_id) {
@@ -505,6 +525,7 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         return fail(events.error());
     RunDetails d;
     d.run = std::move(*run);
+    mark_if_gone(d.run);
     d.events = std::move(*events);
     auto fs = os::make_local_file_system();
     for (const auto& step : parsed->steps) {

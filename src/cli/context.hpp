@@ -66,5 +66,8 @@ void add_check_off_command(CLI::App& app, std::vector<Command>& out);
 void add_runs_command(CLI::App& app, std::vector<Command>& out);
 void add_show_command(CLI::App& app, std::vector<Command>& out);
 void add_validate_command(CLI::App& app, std::vector<Command>& out);
+void add_hosts_command(CLI::App& app, std::vector<Command>& out);
+void add_facts_command(CLI::App& app, std::vector<Command>& out);
+void add_require_command(CLI::App& app, std::vector<Command>& out);
 
 }  // namespace shipshape::cli

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/runs.hpp"
+#include "facts/facts_json.hpp"
 
 namespace shipshape::cli {
 
@@ -183,6 +184,82 @@ std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors) {
     return dump(
         json{{"kind", "validate"}, {"files", files}, {"errors", errors}, {"ok", errors.empty()}});
+}
+
+std::string json_hosts(const std::vector<app::SelectedHost>& hosts) {
+    json arr = json::array();
+    for (const auto& h : hosts) {
+        arr.push_back({{"name", h.name},
+                       {"address", h.address},
+                       {"env", h.env},
+                       {"tags", h.tags},
+                       {"local", h.local}});
+    }
+    return dump(json{{"kind", "hosts"}, {"hosts", arr}});
+}
+
+std::string json_facts(const std::vector<app::HostFactsResult>& results,
+                       const std::vector<std::string>& sections) {
+    json hosts = json::array();
+    json errors = json::array();
+    for (const auto& r : results) {
+        if (r.facts) {
+            json doc = json::parse(facts::to_json(*r.facts, sections, -1));
+            if (r.snapshot_id)
+                doc["snapshot_id"] = r.snapshot_id;
+            hosts.push_back(doc);
+        }
+        if (r.error) {
+            errors.push_back({{"host", r.host.name},
+                              {"code", errc_name(r.error->code())},
+                              {"message", r.error->message()}});
+        }
+    }
+    return dump(json{{"kind", "facts"}, {"hosts", hosts}, {"errors", errors}});
+}
+
+std::string json_facts_diff(const std::string& left, const std::string& right,
+                            const std::vector<facts::Difference>& diffs) {
+    json arr = json::array();
+    for (const auto& d : diffs) {
+        arr.push_back(
+            {{"section", d.section}, {"subject", d.subject}, {"left", d.left}, {"right", d.right}});
+    }
+    return dump(json{{"kind", "facts-diff"},
+                     {"left", left},
+                     {"right", right},
+                     {"identical", diffs.empty()},
+                     {"differences", arr}});
+}
+
+std::string json_require_check(const std::vector<require::CheckRow>& rows,
+                               const std::vector<std::pair<std::string, Error>>& host_errors,
+                               bool ok) {
+    json arr = json::array();
+    for (const auto& r : rows) {
+        arr.push_back({{"host", r.host},
+                       {"kind", r.kind},
+                       {"subject", r.subject},
+                       {"needed", r.needed},
+                       {"found", r.found},
+                       {"verdict", r.verdict == require::Verdict::ok     ? "ok"
+                                   : r.verdict == require::Verdict::fail ? "fail"
+                                                                         : "unknown"},
+                       {"reason", r.reason}});
+    }
+    json errors = json::array();
+    for (const auto& [host, e] : host_errors) {
+        errors.push_back({{"host", host}, {"code", errc_name(e.code())}, {"message", e.message()}});
+    }
+    return dump(json{{"kind", "require-check"}, {"ok", ok}, {"rows", arr}, {"errors", errors}});
+}
+
+std::string json_snapshots(const std::vector<store::FactsSnapshot>& snapshots) {
+    json arr = json::array();
+    for (const auto& s : snapshots) {
+        arr.push_back({{"id", s.id}, {"host", s.host}, {"at_ms", s.at}, {"hash", s.hash}});
+    }
+    return dump(json{{"kind", "facts-snapshots"}, {"snapshots", arr}});
 }
 
 namespace {

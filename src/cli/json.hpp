@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/facts_service.hpp"
 #include "app/runs.hpp"
 #include "checklist/engine.hpp"
 #include "core/error.hpp"
@@ -21,6 +22,16 @@ std::string json_check_off(const store::CheckOff& check_off, const std::string& 
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors);
+
+std::string json_hosts(const std::vector<app::SelectedHost>& hosts);
+std::string json_facts(const std::vector<app::HostFactsResult>& results,
+                       const std::vector<std::string>& sections);
+std::string json_facts_diff(const std::string& left, const std::string& right,
+                            const std::vector<facts::Difference>& diffs);
+std::string json_require_check(const std::vector<require::CheckRow>& rows,
+                               const std::vector<std::pair<std::string, Error>>& host_errors,
+                               bool ok);
+std::string json_snapshots(const std::vector<store::FactsSnapshot>& snapshots);
 
 // Streams engine events as JSON lines on stdout, one object per event, flushed per line.
 std::unique_ptr<checklist::RunObserver> make_json_lines_view();

@@ -66,6 +66,9 @@ int run(int argc, char** argv) {
     add_undo_command(app, commands);
     add_runs_command(app, commands);
     add_show_command(app, commands);
+    add_hosts_command(app, commands);
+    add_facts_command(app, commands);
+    add_require_command(app, commands);
 
     try {
         app.parse(argc, argv);

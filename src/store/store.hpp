@@ -85,6 +85,15 @@ struct LockHolder {
     int64_t started_at = 0;
 };
 
+// A saved copy of one host's facts (the JSON document of facts/facts_json.hpp).
+struct FactsSnapshot {
+    int64_t id = 0;  // assigned by save_facts
+    std::string host;
+    int64_t at = 0;
+    std::string hash;  // of the document, to tell identical snapshots apart at a glance
+    std::string document;
+};
+
 struct LockResult {
     bool acquired = false;
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
@@ -114,6 +123,14 @@ class Store {
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;
     [[nodiscard]] virtual Status append_event(const Event& event) = 0;
     [[nodiscard]] virtual Result<std::vector<Event>> get_events(std::string_view run_id) = 0;
+
+    // Returns the new snapshot's id.
+    [[nodiscard]] virtual Result<int64_t> save_facts(const FactsSnapshot& snapshot) = 0;
+    // Errc::not_found for an unknown id.
+    [[nodiscard]] virtual Result<FactsSnapshot> get_facts(int64_t id) = 0;
+    // Newest first; every host when `host` is empty.
+    [[nodiscard]] virtual Result<std::vector<FactsSnapshot>> list_facts(std::string_view host,
+                                                                        int limit) = 0;
 
     // Takes the environment's lock for `me`. When another holder exists and `is_stale(holder)`
     // says it is dead, the lock is taken over and the old holder returned; otherwise the live

@@ -136,7 +136,7 @@ TEST_F(StoreTest, RefusesASchemaFromTheFuture) {
     auto s = open_store(path);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message(), "the store '" + path +
-                                       "' has schema version 99, newer than this shipshape (1): "
+                                       "' has schema version 99, newer than this shipshape (2): "
                                        "upgrade shipshape");
 }
 
@@ -165,6 +165,27 @@ TEST_F(StoreTest, TheSameRunIsLockedOutWhileItsHolderLives) {
     EXPECT_FALSE(second->acquired);
     // The holder itself may take it again (resume within one process).
     EXPECT_TRUE(store->acquire_env_lock(first, never_stale)->acquired);
+}
+
+}  // namespace
+}  // namespace shipshape::store
+
+namespace shipshape::store {
+namespace {
+
+TEST_F(StoreTest, FactsSnapshotsRoundTrip) {
+    auto a = store->save_facts(FactsSnapshot{0, "web1", 10, "h1", "{\"host\":\"web1\"}"});
+    auto b = store->save_facts(FactsSnapshot{0, "web2", 20, "h2", "{}"});
+    ASSERT_TRUE(a && b);
+    EXPECT_NE(*a, *b);
+    auto got = store->get_facts(*a);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->document, "{\"host\":\"web1\"}");
+    auto all = store->list_facts("", 10);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_EQ((*all)[0].host, "web2");
+    EXPECT_EQ(store->list_facts("web1", 10)->size(), 1u);
+    EXPECT_EQ(store->get_facts(999).error().code(), Errc::not_found);
 }
 
 }  // namespace

@@ -159,6 +159,7 @@ class CrashTest(RepoTestCase):
         # kill -9 leaves the lock behind; the next run detects the dead holder and takes over.
         os.killpg(holder.pid, signal.SIGKILL)
         holder.communicate()
+        self.assertEqual(self.show(holder_run)["run"]["status"], "interrupted")
         r = self.shipshape("--json", "run", "checklists/quick.toml")
         self.assertEqual(r.code, 0, r)
         notes = r.json_lines()[-1]["notes"]

@@ -78,6 +78,16 @@ const char* const k_migrations[] = {
         started_at INTEGER NOT NULL
     );
     )sql",
+    R"sql(
+    CREATE TABLE facts_snapshots (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL
+    );
+    CREATE INDEX facts_by_host ON facts_snapshots(host, at);
+    )sql",
 };
 
 // Prepared statements are cached per connection (preparing costs more than running most of
@@ -174,6 +184,9 @@ class SqliteStore final : public Store {
     Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
     Status append_event(const Event& event) override;
     Result<std::vector<Event>> get_events(std::string_view run_id) override;
+    Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
+    Result<FactsSnapshot> get_facts(int64_t id) override;
+    Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;
     Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     Status release_env_lock(std::string_view env, std::string_view run_id) override;
@@ -489,6 +502,45 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
     }
     if (rc != SQLITE_DONE)
         return db_error("reading events");
+    return out;
+}
+
+Result<int64_t> SqliteStore::save_facts(const FactsSnapshot& f) {
+    return transaction("saving facts of " + f.host, [&]() -> Result<int64_t> {
+        Statement q(*m_cache,
+                    "INSERT INTO facts_snapshots(host, at, hash, document) VALUES(?,?,?,?)");
+        q.bind(1, f.host).bind(2, f.at).bind(3, f.hash).bind(4, f.document);
+        if (q.step() != SQLITE_DONE)
+            return db_error("saving facts of " + f.host);
+        return static_cast<int64_t>(sqlite3_last_insert_rowid(m_db));
+    });
+}
+
+Result<FactsSnapshot> SqliteStore::get_facts(int64_t id) {
+    Statement q(*m_cache, "SELECT id, host, at, hash, document FROM facts_snapshots WHERE id = ?");
+    q.bind(1, id);
+    int rc = q.step();
+    if (rc == SQLITE_DONE) {
+        return fail(Errc::not_found, "no saved facts snapshot @" + std::to_string(id) +
+                                         " (see 'shipshape facts --list')");
+    }
+    if (rc != SQLITE_ROW)
+        return db_error("reading facts snapshot");
+    return FactsSnapshot{q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)};
+}
+
+Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host, int limit) {
+    Statement q(*m_cache,
+                "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE ? = '' OR host = ? "
+                "ORDER BY at DESC, id DESC LIMIT ?");
+    q.bind(1, host).bind(2, host).bind(3, static_cast<int64_t>(limit));
+    std::vector<FactsSnapshot> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        out.push_back({q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
+    }
+    if (rc != SQLITE_DONE)
+        return db_error("listing facts snapshots");
     return out;
 }
 

@@ -1,0 +1,110 @@
+#include "app/facts_service.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "app/runs.hpp"
+#include "facts/collect.hpp"
+#include "facts/facts_json.hpp"
+#include "os/file_system.hpp"
+
+namespace shipshape::app {
+
+std::string content_hash(std::string_view text) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : text) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+FactsService::FactsService(const Project& project, store::Store& store)
+    : m_project(project), m_store(store) {}
+
+Result<facts::HostFacts> FactsService::gather_one(const SelectedHost& host,
+                                                  const std::vector<std::string>& sections) {
+    if (!host.local) {
+        return fail(Errc::unsupported,
+                    "host '" + host.name + "' (" + host.address +
+                        ") is remote: gathering over ssh arrives with the fleet transport; "
+                        "only this machine (localhost) can be gathered now");
+    }
+    facts::GatherOptions options;
+    options.sections = sections;
+    auto f = facts::gather_facts(options);
+    f.host = host.name;
+    return f;
+}
+
+std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost>& hosts,
+                                                  const std::vector<std::string>& sections,
+                                                  bool save) {
+    std::vector<HostFactsResult> out;
+    for (const auto& h : hosts) {
+        HostFactsResult r;
+        r.host = h;
+        auto f = gather_one(h, sections);
+        if (!f) {
+            r.error = f.error();
+        } else {
+            if (save) {
+                std::string doc = facts::to_json(*f, sections, -1);
+                auto id = m_store.save_facts(
+                    store::FactsSnapshot{0, h.name, f->collected_at, content_hash(doc), doc});
+                if (id) {
+                    r.snapshot_id = *id;
+                } else {
+                    r.error = id.error();
+                }
+            }
+            r.facts = std::move(*f);
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+Result<facts::HostFacts> FactsService::resolve(const std::string& ref) {
+    if (!ref.empty() && ref[0] == '@') {
+        char* end = nullptr;
+        long long id = std::strtoll(ref.c_str() + 1, &end, 10);
+        if (!end || *end != '\0' || id <= 0) {
+            return fail(Errc::invalid_argument, "'" + ref + "': a snapshot is @ID, e.g. @3");
+        }
+        auto snap = m_store.get_facts(id);
+        if (!snap) return fail(snap.error());
+        return facts::from_json(snap->document);
+    }
+    auto hosts = select_hosts(m_project.inventory, {ref});
+    if (!hosts) return fail(hosts.error());
+    if (hosts->size() != 1) {
+        return fail(Errc::invalid_argument,
+                    "'" + ref + "' names " + std::to_string(hosts->size()) + " hosts; name one");
+    }
+    return gather_one(hosts->front(), {});
+}
+
+Result<std::vector<store::FactsSnapshot>> FactsService::snapshots(const std::string& host) {
+    return m_store.list_facts(host, 100);
+}
+
+Result<require::Requirements> FactsService::load_requirements(const std::string& path) const {
+    std::string full = os::path_absolute(path, m_project.root);
+    auto text = os::make_local_file_system()->read_file(full);
+    if (!text) {
+        if (text.error().code() == Errc::not_found) {
+            return fail(Errc::not_found, "no requirements file '" + full +
+                                             "': developers write their software's needs there "
+                                             "(see docs/manual.md, \"requirements.toml\")");
+        }
+        return fail(text.error());
+    }
+    return require::parse_requirements(*text, path);
+}
+
+}  // namespace shipshape::app

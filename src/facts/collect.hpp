@@ -1,0 +1,53 @@
+// Collecting host facts. Every reader is a pure `parse_*` function over a file's text; the
+// `gather_*` functions read those files below a root directory and call them. Everything is
+// read from files under the root — /proc, /sys, /etc, /var/lib/dpkg, /run — so a fixture tree
+// stands in for a host in tests; the only system calls on the host itself are statvfs() for
+// mounts and getrlimit() for the process's own limits, both skipped when root is not "/".
+// Thread-safe: no globals.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "facts/facts.hpp"
+
+namespace shipshape::facts {
+
+// /etc/os-release (or /usr/lib/os-release): ID, PRETTY_NAME, VERSION_ID, VERSION_CODENAME;
+// quoted and unquoted values, comments, blank lines.
+void parse_os_release(std::string_view text, OsFacts& out);
+// /proc/cpuinfo: model name, logical CPUs ("processor" entries), physical cores (unique
+// "physical id"/"core id" pairs; equals threads when those fields are absent).
+CpuFacts parse_cpuinfo(std::string_view text);
+// /proc/meminfo: MemTotal, MemAvailable, SwapTotal, SwapFree (kB → bytes).
+MemoryFacts parse_meminfo(std::string_view text);
+// /proc/self/mounts: device, path (octal escapes such as \040 decoded), fs type.
+std::vector<Mount> parse_mounts(std::string_view text);
+// /var/lib/dpkg/status: one Package per stanza whose Status is not "not-installed" (also
+// half-installed, config-files, ...); multi-line fields and continuation lines skipped.
+std::vector<Package> parse_dpkg_status(std::string_view text);
+// /proc/net/tcp, tcp6, udp, udp6: sockets in LISTEN (tcp, state 0A) or bound unconnected
+// (udp, state 07); the address in text form; `inode` of each is returned through `inodes`.
+std::vector<Socket> parse_proc_net(std::string_view text, std::string_view protocol,
+                                   std::vector<uint64_t>& inodes);
+// /proc/net/route: the default route's gateway (dotted quad) and interface.
+void parse_proc_route(std::string_view text, NetworkFacts& out);
+// /etc/resolv.conf: nameserver lines.
+std::vector<std::string> parse_resolv_conf(std::string_view text);
+// /proc/self/cgroup + the cgroup files: version and limits. `read` reads a path below the root
+// and returns "" when it does not exist.
+void parse_cgroup(std::string_view self_cgroup, const std::function<std::string(const std::string&)>& read,
+                  LimitFacts& out);
+
+struct GatherOptions {
+    std::string root = "/";
+    std::vector<std::string> sections;  // empty: all of k_sections
+    std::vector<std::string> env_names;  // environment variable names to report (names only)
+};
+
+// Gathers the requested sections. Never fails as a whole: unreadable parts go to `problems`.
+HostFacts gather_facts(const GatherOptions& options);
+
+}  // namespace shipshape::facts

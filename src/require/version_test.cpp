@@ -1,0 +1,130 @@
+#include "require/version.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace shipshape::require {
+namespace {
+
+int sign(int v) { return (v > 0) - (v < 0); }
+
+TEST(CompareVersions, DebianOrdering) {
+    struct Row {
+        const char* a;
+        const char* b;
+        int order;
+    };
+    const Row rows[] = {
+        {"1.0", "1.0", 0},             // equal
+        {"1.0~rc1", "1.0", -1},        // tilde sorts before anything, even the end
+        {"1.0~~", "1.0~", -1},         // double tilde before single
+        {"1:0.9", "2.0", 1},           // the epoch wins
+        {"1.0-1", "1.0-2", -1},        // revisions compare
+        {"1.0a", "1.0", 1},            // letters after the end
+        {"1.0+b1", "1.0", 1},          // binNMU suffix
+        {"3.0.2-0ubuntu1", "3.0.9", -1},  // the libssl example
+        {"5.10.0-28-amd64", "5.10", 1},   // a kernel release against a short constraint
+        {"0:1.2", "1.2", 0},           // an explicit zero epoch is no epoch
+        {"10", "9", 1},                // numeric, not lexical
+    };
+    for (const auto& r : rows) {
+        EXPECT_EQ(sign(compare_versions(r.a, r.b)), r.order) << r.a << " vs " << r.b;
+        EXPECT_EQ(sign(compare_versions(r.b, r.a)), -r.order) << r.b << " vs " << r.a;
+    }
+}
+
+TEST(ParseConstraint, OperatorsAndErrors) {
+    EXPECT_EQ(parse_constraint(">= 3.0.9")->text(), ">= 3.0.9");
+    EXPECT_EQ(parse_constraint("<<2")->text(), "< 2");
+    EXPECT_EQ(parse_constraint(">> 2")->text(), "> 2");
+    EXPECT_EQ(parse_constraint("1.2-3")->text(), "= 1.2-3");
+    EXPECT_EQ(parse_constraint("!= 1:2.0~rc1")->text(), "!= 1:2.0~rc1");
+    EXPECT_TRUE(parse_constraint(">= 3.0.9")->satisfied_by("3.0.11-1~deb12u2"));
+    EXPECT_FALSE(parse_constraint(">= 3.0.9")->satisfied_by("3.0.2"));
+    auto bad = parse_constraint(">= ");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message(),
+              "invalid version constraint '>= ': expected an operator (<, <=, =, !=, >=, >) and a "
+              "Debian version, e.g. \">= 3.0.9\" or \">= 1:2.4~rc1-2\"");
+    EXPECT_FALSE(parse_constraint("=> 1"));
+    EXPECT_FALSE(parse_constraint(">= 1 2"));
+}
+
+// Ground truth: dpkg itself, on this machine's installed versions plus generated tricky ones.
+std::vector<std::string> installed_versions() {
+    std::vector<std::string> out;
+    FILE* p = ::popen("dpkg-query -W -f='${Version}\\n' 2>/dev/null", "r");
+    if (!p) return out;
+    char line[512];
+    std::set<std::string> seen;
+    while (std::fgets(line, sizeof line, p)) {
+        std::string v(line);
+        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+        if (!v.empty() && seen.insert(v).second) out.push_back(v);
+    }
+    ::pclose(p);
+    return out;
+}
+
+TEST(CompareVersions, AgreesWithDpkgOnThousandsOfPairs) {
+    std::vector<std::string> versions = installed_versions();
+    ASSERT_GT(versions.size(), 100u) << "dpkg-query listed too few versions";
+    // Generated versions that exercise epochs, tildes, letters, revisions and leading zeros.
+    std::mt19937 rng(20261125);
+    const char* parts[] = {"0", "1", "01", "2", "10", "a", "b", "~", "~rc1", "+b1", "+dfsg",
+                           ".", "-1", "-0ubuntu2", ":"};
+    for (int i = 0; i < 400; ++i) {
+        std::string v = std::to_string(rng() % 3) + ":" + std::to_string(rng() % 12);
+        int n = 1 + static_cast<int>(rng() % 5);
+        for (int j = 0; j < n; ++j) {
+            std::string part = parts[rng() % std::size(parts)];
+            if (part == ":" || (part[0] == '-' && v.find('-') != std::string::npos)) continue;
+            v += part;
+        }
+        if (v.back() == '-' || v.back() == '.') v += "1";
+        versions.push_back(v);
+    }
+    // Pairs: neighbours in listing order plus random pairs; each checked by dpkg in one script.
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (size_t i = 0; i + 1 < versions.size(); ++i) pairs.emplace_back(versions[i], versions[i + 1]);
+    while (pairs.size() < 3000) {
+        pairs.emplace_back(versions[rng() % versions.size()], versions[rng() % versions.size()]);
+    }
+    std::string script_path = "/tmp/shipshape-dpkg-compare-" + std::to_string(::getpid()) + ".sh";
+    FILE* script = std::fopen(script_path.c_str(), "w");
+    ASSERT_NE(script, nullptr);
+    for (const auto& [a, b] : pairs) {
+        std::fprintf(script,
+                     "if dpkg --compare-versions '%s' lt '%s'; then echo -1; "
+                     "elif dpkg --compare-versions '%s' eq '%s'; then echo 0; else echo 1; fi\n",
+                     a.c_str(), b.c_str(), a.c_str(), b.c_str());
+    }
+    std::fclose(script);
+    FILE* p = ::popen(("sh " + script_path + " 2>/dev/null").c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    size_t checked = 0, mismatches = 0;
+    char line[32];
+    for (const auto& [a, b] : pairs) {
+        if (!std::fgets(line, sizeof line, p)) break;
+        int want = std::atoi(line);
+        int got = sign(compare_versions(a, b));
+        ++checked;
+        if (got != want) {
+            ++mismatches;
+            ADD_FAILURE() << "'" << a << "' vs '" << b << "': dpkg says " << want << ", we say " << got;
+        }
+    }
+    ::pclose(p);
+    std::remove(script_path.c_str());
+    EXPECT_EQ(checked, pairs.size());
+    EXPECT_EQ(mismatches, 0u);
+}
+
+}  // namespace
+}  // namespace shipshape::require
