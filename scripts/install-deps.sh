@@ -7,10 +7,10 @@ level="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libexpected-dev libapt-pkg-dev
+  libsqlite3-dev libexpected-dev
 )
 test_pkgs=(
-  libgtest-dev libgmock-dev clang-format python3 procps util-linux
+  libgtest-dev libgmock-dev libapt-pkg-dev clang-format python3 procps util-linux
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "app/runs.hpp"
+#include "core/assert.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
 #include "os/file_system.hpp"
@@ -23,7 +24,7 @@ std::string content_hash(std::string_view text) {
     return buf;
 }
 
-FactsService::FactsService(const Project& project, store::Store& store)
+FactsService::FactsService(const Project& project, store::Store* store)
     : m_project(project), m_store(store) {}
 
 Result<facts::HostFacts> FactsService::gather_one(const SelectedHost& host,
@@ -54,7 +55,8 @@ std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost
         } else {
             if (save) {
                 std::string doc = facts::to_json(*f, sections, -1);
-                auto id = m_store.save_facts(
+                SHIPSHAPE_ASSERT(m_store != nullptr);
+                auto id = m_store->save_facts(
                     store::FactsSnapshot{0, h.name, f->collected_at, content_hash(doc), doc});
                 if (id) {
                     r.snapshot_id = *id;
@@ -76,12 +78,15 @@ Result<facts::HostFacts> FactsService::resolve(const std::string& ref) {
         if (!end || *end != '\0' || id <= 0) {
             return fail(Errc::invalid_argument, "'" + ref + "': a snapshot is @ID, e.g. @3");
         }
-        auto snap = m_store.get_facts(id);
-        if (!snap) return fail(snap.error());
+        SHIPSHAPE_ASSERT(m_store != nullptr);
+        auto snap = m_store->get_facts(id);
+        if (!snap)
+            return fail(snap.error());
         return facts::from_json(snap->document);
     }
     auto hosts = select_hosts(m_project.inventory, {ref});
-    if (!hosts) return fail(hosts.error());
+    if (!hosts)
+        return fail(hosts.error());
     if (hosts->size() != 1) {
         return fail(Errc::invalid_argument,
                     "'" + ref + "' names " + std::to_string(hosts->size()) + " hosts; name one");
@@ -90,7 +95,8 @@ Result<facts::HostFacts> FactsService::resolve(const std::string& ref) {
 }
 
 Result<std::vector<store::FactsSnapshot>> FactsService::snapshots(const std::string& host) {
-    return m_store.list_facts(host, 100);
+    SHIPSHAPE_ASSERT(m_store != nullptr);
+    return m_store->list_facts(host, 100);
 }
 
 Result<require::Requirements> FactsService::load_requirements(const std::string& path) const {

@@ -21,12 +21,13 @@ struct HostFactsResult {
     SelectedHost host;
     std::optional<facts::HostFacts> facts;
     std::optional<Error> error;  // unreachable or unsupported host
-    int64_t snapshot_id = 0;  // when saved
+    int64_t snapshot_id = 0;     // when saved
 };
 
 class FactsService {
-public:
-    FactsService(const Project& project, store::Store& store);
+  public:
+    // `store` may be null when nothing is saved or loaded (gathering and checking only).
+    FactsService(const Project& project, store::Store* store);
 
     // Gathers facts for each host (`sections` empty: all). Never fails as a whole.
     std::vector<HostFactsResult> gather(const std::vector<SelectedHost>& hosts,
@@ -38,12 +39,12 @@ public:
     // Loads requirements.toml (or `path`) from the repo.
     [[nodiscard]] Result<require::Requirements> load_requirements(const std::string& path) const;
 
-private:
+  private:
     [[nodiscard]] Result<facts::HostFacts> gather_one(const SelectedHost& host,
                                                       const std::vector<std::string>& sections);
 
     const Project& m_project;
-    store::Store& m_store;
+    store::Store* m_store;
 };
 
 // A stable 64-bit FNV-1a hash in hex: identifies a document, not a security measure.

@@ -28,14 +28,17 @@ std::vector<SelectedHost> all_hosts(const Inventory& inv) {
         return h;
     };
     for (const auto& e : inv.environments) {
-        for (const auto& h : e.hosts) touch(h).env = e.name;
+        for (const auto& h : e.hosts)
+            touch(h).env = e.name;
     }
     for (const auto& [group, members] : inv.groups) {
-        for (const auto& m : members) touch(m);
+        for (const auto& m : members)
+            touch(m);
     }
     for (const auto& h : inv.hosts) {
         auto& s = touch(h.name);
-        if (!h.address.empty()) s.address = h.address;
+        if (!h.address.empty())
+            s.address = h.address;
         s.tags = h.tags;
     }
     std::vector<SelectedHost> out;
@@ -56,14 +59,16 @@ Result<std::vector<SelectedHost>> select_hosts(const Inventory& inv,
         if (p.rfind("group:", 0) == 0) {
             auto it = inv.groups.find(p.substr(6));
             if (it == inv.groups.end()) {
-                return fail(Errc::invalid_argument, "no group '" + p.substr(6) + "' in inventory.toml");
+                return fail(Errc::invalid_argument,
+                            "no group '" + p.substr(6) + "' in inventory.toml");
             }
             chosen.insert(it->second.begin(), it->second.end());
             matched = !it->second.empty();
         } else if (p.rfind("env:", 0) == 0) {
             const Environment* env = inv.find_env(p.substr(4));
             if (!env) {
-                return fail(Errc::invalid_argument, "no environment '" + p.substr(4) + "' in inventory.toml");
+                return fail(Errc::invalid_argument,
+                            "no environment '" + p.substr(4) + "' in inventory.toml");
             }
             chosen.insert(env->hosts.begin(), env->hosts.end());
             matched = !env->hosts.empty();
@@ -76,14 +81,15 @@ Result<std::vector<SelectedHost>> select_hosts(const Inventory& inv,
             }
         }
         if (!matched && chosen.size() == before) {
-            return fail(Errc::invalid_argument,
-                        "no host matches '" + p + "' (see 'shipshape hosts'; patterns: NAME, "
-                        "glob such as web*, group:NAME, env:NAME)");
+            return fail(Errc::invalid_argument, "no host matches '" + p +
+                                                    "' (see 'shipshape hosts'; patterns: NAME, "
+                                                    "glob such as web*, group:NAME, env:NAME)");
         }
     }
     std::vector<SelectedHost> out;
     for (const auto& h : hosts) {
-        if (chosen.count(h.name)) out.push_back(h);
+        if (chosen.count(h.name))
+            out.push_back(h);
     }
     return out;
 }

@@ -13,7 +13,7 @@ namespace shipshape::app {
 struct SelectedHost {
     std::string name;
     std::string address;  // the name itself when the inventory gives no address
-    std::string env;  // "" when no environment lists it
+    std::string env;      // "" when no environment lists it
     std::map<std::string, std::string> tags;
     bool local = false;  // this machine: commands run here without ssh
 };

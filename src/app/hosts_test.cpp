@@ -26,7 +26,8 @@ address = "127.0.0.2"
 
 std::vector<std::string> names(const std::vector<SelectedHost>& hosts) {
     std::vector<std::string> out;
-    for (const auto& h : hosts) out.push_back(h.name);
+    for (const auto& h : hosts)
+        out.push_back(h.name);
     return out;
 }
 
@@ -53,7 +54,8 @@ TEST(SelectHosts, PatternsAddUp) {
 TEST(SelectHosts, KnowsLocalHostsAndAddresses) {
     auto all = all_hosts(sample());
     std::map<std::string, SelectedHost> by_name;
-    for (const auto& h : all) by_name[h.name] = h;
+    for (const auto& h : all)
+        by_name[h.name] = h;
     EXPECT_TRUE(by_name["localhost"].local);
     EXPECT_TRUE(by_name["devbox"].local);  // a loopback address
     EXPECT_FALSE(by_name["web1"].local);
@@ -69,7 +71,8 @@ TEST(SelectHosts, NamesWhatMatchesNothing) {
               "no host matches 'cache*' (see 'shipshape hosts'; patterns: NAME, glob such as "
               "web*, group:NAME, env:NAME)");
     EXPECT_EQ(select_hosts(inv, {"group:db"}).error().message(), "no group 'db' in inventory.toml");
-    EXPECT_EQ(select_hosts(inv, {"env:qa"}).error().message(), "no environment 'qa' in inventory.toml");
+    EXPECT_EQ(select_hosts(inv, {"env:qa"}).error().message(),
+              "no environment 'qa' in inventory.toml");
 }
 
 }  // namespace

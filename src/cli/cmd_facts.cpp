@@ -32,76 +32,100 @@ std::string limit_text(uint64_t v) {
     return v == UINT64_MAX ? "unlimited" : std::to_string(v);
 }
 
-void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only, int64_t snapshot) {
+void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only,
+                 int64_t snapshot) {
     std::printf("%s%s\n", f.host.c_str(),
                 snapshot ? fmt::format("  (saved as @{})", snapshot).c_str() : "");
     auto line = [](const char* label, const std::string& text) {
         std::printf("  %-10s %s\n", label, text.c_str());
     };
     if (shown(only, "os")) {
-        line("os", fmt::format("{}, kernel {} {}, host {}{}", f.os.name.empty() ? f.os.id : f.os.name,
-                               f.os.kernel, f.os.architecture, f.os.hostname,
-                               f.os.virtualization.empty() || f.os.virtualization == "none"
-                                   ? ""
-                                   : ", " + f.os.virtualization));
+        line("os",
+             fmt::format("{}, kernel {} {}, host {}{}", f.os.name.empty() ? f.os.id : f.os.name,
+                         f.os.kernel, f.os.architecture, f.os.hostname,
+                         f.os.virtualization.empty() || f.os.virtualization == "none"
+                             ? ""
+                             : ", " + f.os.virtualization));
     }
-    if (shown(only, "cpu")) line("cpu", fmt::format("{}, {} cores / {} threads", f.cpu.model, f.cpu.cores, f.cpu.threads));
+    if (shown(only, "cpu"))
+        line("cpu",
+             fmt::format("{}, {} cores / {} threads", f.cpu.model, f.cpu.cores, f.cpu.threads));
     if (shown(only, "memory")) {
-        line("memory", fmt::format("{} total, {} available, swap {}", format_size(f.memory.total),
-                                   format_size(f.memory.available), format_size(f.memory.swap_total)));
+        line("memory",
+             fmt::format("{} total, {} available, swap {}", format_size(f.memory.total),
+                         format_size(f.memory.available), format_size(f.memory.swap_total)));
     }
     if (shown(only, "mounts")) {
         for (const auto& m : f.mounts) {
-            line("mount", fmt::format("{} {} {} ({} free){}", m.path, m.fs_type, format_size(m.size),
-                                      format_size(m.free), m.device.empty() ? "" : " on " + m.device));
+            line("mount",
+                 fmt::format("{} {} {} ({} free){}", m.path, m.fs_type, format_size(m.size),
+                             format_size(m.free), m.device.empty() ? "" : " on " + m.device));
         }
     }
     if (shown(only, "network")) {
         for (const auto& i : f.network.interfaces) {
             std::string addrs;
-            for (const auto& a : i.addresses) addrs += " " + a;
+            for (const auto& a : i.addresses)
+                addrs += " " + a;
             line("interface", fmt::format("{} {} mtu {}{}", i.name, i.state, i.mtu, addrs));
         }
         std::string dns;
-        for (const auto& d : f.network.dns_servers) dns += (dns.empty() ? "" : ", ") + d;
+        for (const auto& d : f.network.dns_servers)
+            dns += (dns.empty() ? "" : ", ") + d;
         line("route", f.network.default_gateway.empty()
                           ? "no default route"
-                          : "default via " + f.network.default_gateway + " (" + f.network.default_interface + ")");
+                          : "default via " + f.network.default_gateway + " (" +
+                                f.network.default_interface + ")");
         line("dns", dns.empty() ? "none" : dns);
         for (const auto& s : f.network.listening) {
-            line("listening", fmt::format("{} {}:{} {}", s.protocol, s.address, s.port,
-                                          s.pid ? fmt::format("{} (pid {})", s.process, s.pid) : ""));
+            line("listening",
+                 fmt::format("{} {}:{} {}", s.protocol, s.address, s.port,
+                             s.pid ? fmt::format("{} (pid {})", s.process, s.pid) : ""));
         }
     }
     if (shown(only, "packages")) {
-        size_t installed = std::count_if(f.packages.begin(), f.packages.end(),
-                                         [](const facts::Package& p) { return p.status == "installed"; });
-        line("packages", fmt::format("{} installed, {} in other states (--json lists them)", installed,
-                                     f.packages.size() - installed));
+        size_t installed =
+            std::count_if(f.packages.begin(), f.packages.end(),
+                          [](const facts::Package& p) { return p.status == "installed"; });
+        line("packages", fmt::format("{} installed, {} in other states (--json lists them)",
+                                     installed, f.packages.size() - installed));
     }
     if (shown(only, "services")) {
-        line("services", f.services.systemd ? fmt::format("{} systemd units", f.services.units.size())
-                                            : f.services.note);
+        line("services", f.services.systemd
+                             ? fmt::format("{} systemd units", f.services.units.size())
+                             : f.services.note);
     }
     if (shown(only, "limits")) {
         std::string rl;
-        for (const auto& [k, v] : f.limits.rlimits) rl += (rl.empty() ? "" : ", ") + k + " " + limit_text(v);
+        for (const auto& [k, v] : f.limits.rlimits)
+            rl += (rl.empty() ? "" : ", ") + k + " " + limit_text(v);
         line("rlimits", rl);
-        std::string cg = f.limits.cgroup_version ? fmt::format("v{}", f.limits.cgroup_version) : "unknown";
-        cg += ", memory " + (f.limits.cgroup_memory_limit ? format_size(*f.limits.cgroup_memory_limit) : "unlimited");
-        cg += ", cpus " + (f.limits.cgroup_cpu_limit ? fmt::format("{:.2f}", *f.limits.cgroup_cpu_limit) : "unlimited");
+        std::string cg =
+            f.limits.cgroup_version ? fmt::format("v{}", f.limits.cgroup_version) : "unknown";
+        cg +=
+            ", memory " + (f.limits.cgroup_memory_limit ? format_size(*f.limits.cgroup_memory_limit)
+                                                        : "unlimited");
+        cg += ", cpus " + (f.limits.cgroup_cpu_limit
+                               ? fmt::format("{:.2f}", *f.limits.cgroup_cpu_limit)
+                               : "unlimited");
         line("cgroup", cg);
     }
-    if (shown(only, "env")) line("env", fmt::format("{} variables set (names only; --json lists them)", f.env_names.size()));
-    for (const auto& p : f.problems) line("problem", p);
+    if (shown(only, "env"))
+        line("env",
+             fmt::format("{} variables set (names only; --json lists them)", f.env_names.size()));
+    for (const auto& p : f.problems)
+        line("problem", p);
 }
 
 Status check_sections(const std::vector<std::string>& only) {
     for (const auto& s : only) {
-        if (std::find(facts::k_sections.begin(), facts::k_sections.end(), s) == facts::k_sections.end()) {
+        if (std::find(facts::k_sections.begin(), facts::k_sections.end(), s) ==
+            facts::k_sections.end()) {
             std::string known;
-            for (const auto& k : facts::k_sections) known += (known.empty() ? "" : ", ") + k;
-            return fail(Errc::invalid_argument, "--only '" + s + "': unknown section (expected: " + known + ")");
+            for (const auto& k : facts::k_sections)
+                known += (known.empty() ? "" : ", ") + k;
+            return fail(Errc::invalid_argument,
+                        "--only '" + s + "': unknown section (expected: " + known + ")");
         }
     }
     return {};
@@ -110,10 +134,10 @@ Status check_sections(const std::vector<std::string>& only) {
 int run_facts(Context& ctx, const FactsOptions& o) {
     if (auto st = check_sections(o.only); !st)
         return report_error(ctx, st.error());
-    auto repo = open_repo(ctx);
+    auto repo = open_repo(ctx, o.save || o.list ? NeedStore::yes : NeedStore::no);
     if (!repo)
         return report_error(ctx, repo.error());
-    app::FactsService service(repo->project, *repo->store);
+    app::FactsService service(repo->project, repo->store.get());
     if (o.list) {
         auto snaps = service.snapshots(o.hosts.empty() ? "" : o.hosts.front());
         if (!snaps)
@@ -122,14 +146,14 @@ int run_facts(Context& ctx, const FactsOptions& o) {
             std::printf("%s\n", json_snapshots(*snaps).c_str());
         } else {
             for (const auto& s : *snaps) {
-                std::printf("@%-5lld %-16s %lld  %s\n", static_cast<long long>(s.id), s.host.c_str(),
-                            static_cast<long long>(s.at), s.hash.c_str());
+                std::printf("@%-5lld %-16s %lld  %s\n", static_cast<long long>(s.id),
+                            s.host.c_str(), static_cast<long long>(s.at), s.hash.c_str());
             }
         }
         return 0;
     }
-    auto hosts = app::select_hosts(repo->project.inventory,
-                                   o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+    auto hosts = app::select_hosts(
+        repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
     if (!hosts)
         return report_error(ctx, hosts.error());
     auto results = service.gather(*hosts, o.only, o.save);
@@ -141,7 +165,8 @@ int run_facts(Context& ctx, const FactsOptions& o) {
             print_facts(*r.facts, o.only, r.snapshot_id);
         if (r.error) {
             if (!ctx.json)
-                std::fprintf(stderr, "shipshape: %s: %s\n", r.host.name.c_str(), r.error->message().c_str());
+                std::fprintf(stderr, "shipshape: %s: %s\n", r.host.name.c_str(),
+                             r.error->message().c_str());
             code = std::max(code, to_int(exit_code_for(r.error->code())));
         }
     }
@@ -152,7 +177,7 @@ int run_diff(Context& ctx, const FactsOptions& o) {
     auto repo = open_repo(ctx);
     if (!repo)
         return report_error(ctx, repo.error());
-    app::FactsService service(repo->project, *repo->store);
+    app::FactsService service(repo->project, repo->store.get());
     auto left = service.resolve(o.left);
     if (!left)
         return report_error(ctx, left.error());
@@ -166,12 +191,15 @@ int run_diff(Context& ctx, const FactsOptions& o) {
         std::printf("%s and %s: no differences\n", o.left.c_str(), o.right.c_str());
     } else {
         size_t w = 24;
-        for (const auto& d : diffs) w = std::max(w, d.left.size());
+        for (const auto& d : diffs)
+            w = std::max(w, d.left.size());
         w = std::min<size_t>(w, 40);
-        std::printf("%-9s %-28s %-*s %s\n", "SECTION", "WHAT", static_cast<int>(w), o.left.c_str(), o.right.c_str());
+        std::printf("%-9s %-28s %-*s %s\n", "SECTION", "WHAT", static_cast<int>(w), o.left.c_str(),
+                    o.right.c_str());
         for (const auto& d : diffs) {
-            std::printf("%-9s %-28s %-*s %s\n", d.section.c_str(), d.subject.c_str(), static_cast<int>(w),
-                        d.left.empty() ? "-" : d.left.c_str(), d.right.empty() ? "-" : d.right.c_str());
+            std::printf("%-9s %-28s %-*s %s\n", d.section.c_str(), d.subject.c_str(),
+                        static_cast<int>(w), d.left.empty() ? "-" : d.left.c_str(),
+                        d.right.empty() ? "-" : d.right.c_str());
         }
         std::printf("%zu differences\n", diffs.size());
     }
@@ -182,13 +210,18 @@ int run_diff(Context& ctx, const FactsOptions& o) {
 
 void add_facts_command(CLI::App& app, std::vector<Command>& out) {
     auto opts = std::make_shared<FactsOptions>();
-    auto* sub = app.add_subcommand("facts", "Gather host facts: OS, CPU, memory, disks, network, packages, services, limits");
-    sub->add_option("HOSTS", opts->hosts, "host patterns (default: localhost); with --list, a host name");
-    sub->add_option("--only", opts->only, "sections: os cpu memory mounts network packages services limits env")
+    auto* sub = app.add_subcommand(
+        "facts", "Gather host facts: OS, CPU, memory, disks, network, packages, services, limits");
+    sub->add_option("HOSTS", opts->hosts,
+                    "host patterns (default: localhost); with --list, a host name");
+    sub->add_option("--only", opts->only,
+                    "sections: os cpu memory mounts network packages services limits env")
         ->delimiter(',');
-    sub->add_flag("--save", opts->save, "record a snapshot in the store (see --list, facts diff @ID)");
+    sub->add_flag("--save", opts->save,
+                  "record a snapshot in the store (see --list, facts diff @ID)");
     sub->add_flag("--list", opts->list, "list saved snapshots instead of gathering");
-    auto* diff = sub->add_subcommand("diff", "Compare two hosts or saved snapshots (@ID); exit 1 when they differ");
+    auto* diff = sub->add_subcommand(
+        "diff", "Compare two hosts or saved snapshots (@ID); exit 1 when they differ");
     diff->add_option("A", opts->left, "host or @snapshot")->required();
     diff->add_option("B", opts->right, "host or @snapshot")->required();
     out.push_back({sub, [opts, diff](Context& ctx) {

@@ -26,9 +26,10 @@ int run_hosts(Context& ctx, const HostsOptions& o) {
         patterns.push_back("env:" + o.env);
     if (!o.group.empty())
         patterns.push_back("group:" + o.group);
-    auto hosts = patterns.empty() ? Result<std::vector<app::SelectedHost>>(
-                                        app::all_hosts(repo->project.inventory))
-                                  : app::select_hosts(repo->project.inventory, patterns);
+    auto hosts =
+        patterns.empty()
+            ? Result<std::vector<app::SelectedHost>>(app::all_hosts(repo->project.inventory))
+            : app::select_hosts(repo->project.inventory, patterns);
     if (!hosts)
         return report_error(ctx, hosts.error());
     if (ctx.json) {
@@ -38,7 +39,8 @@ int run_hosts(Context& ctx, const HostsOptions& o) {
     std::printf("%-16s %-18s %-10s %-6s %s\n", "HOST", "ADDRESS", "ENV", "LOCAL", "TAGS");
     for (const auto& h : *hosts) {
         std::string tags;
-        for (const auto& [k, v] : h.tags) tags += (tags.empty() ? "" : " ") + k + "=" + v;
+        for (const auto& [k, v] : h.tags)
+            tags += (tags.empty() ? "" : " ") + k + "=" + v;
         std::printf("%-16s %-18s %-10s %-6s %s\n", h.name.c_str(), h.address.c_str(),
                     h.env.empty() ? "-" : h.env.c_str(), h.local ? "yes" : "no", tags.c_str());
     }
@@ -49,7 +51,8 @@ int run_hosts(Context& ctx, const HostsOptions& o) {
 
 void add_hosts_command(CLI::App& app, std::vector<Command>& out) {
     auto opts = std::make_shared<HostsOptions>();
-    auto* sub = app.add_subcommand("hosts", "List inventory hosts (all, or those matching patterns)");
+    auto* sub =
+        app.add_subcommand("hosts", "List inventory hosts (all, or those matching patterns)");
     sub->add_option("PATTERNS", opts->patterns, "NAME, glob (web*), group:NAME or env:NAME");
     sub->add_option("--env", opts->env, "only hosts of this environment");
     sub->add_option("--group", opts->group, "only hosts of this group");

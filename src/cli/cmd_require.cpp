@@ -1,6 +1,6 @@
 // shipshape require check [HOSTS] and shipshape require explain.
-#include <CLI/CLI.hpp>
 #include <sys/stat.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,15 +20,15 @@ struct RequireOptions {
 };
 
 int run_check(Context& ctx, const RequireOptions& o) {
-    auto repo = open_repo(ctx);
+    auto repo = open_repo(ctx, NeedStore::no);
     if (!repo)
         return report_error(ctx, repo.error());
-    app::FactsService service(repo->project, *repo->store);
+    app::FactsService service(repo->project, nullptr);
     auto req = service.load_requirements(o.file);
     if (!req)
         return report_error(ctx, req.error());
-    auto hosts = app::select_hosts(repo->project.inventory,
-                                   o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+    auto hosts = app::select_hosts(
+        repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
     if (!hosts)
         return report_error(ctx, hosts.error());
     auto results = service.gather(*hosts, {}, false);
@@ -44,8 +44,8 @@ int run_check(Context& ctx, const RequireOptions& o) {
             errors.emplace_back(r.host.name, *r.error);
             continue;
         }
-        auto host_rows = require::check_requirements(*req, *r.facts,
-                                                     r.host.local ? local_probe : require::PathProbe{});
+        auto host_rows = require::check_requirements(
+            *req, *r.facts, r.host.local ? local_probe : require::PathProbe{});
         rows.insert(rows.end(), host_rows.begin(), host_rows.end());
     }
     bool ok = errors.empty() && std::all_of(rows.begin(), rows.end(), [](const auto& r) {
@@ -65,24 +65,26 @@ int run_check(Context& ctx, const RequireOptions& o) {
         for (const auto& [host, e] : errors) {
             std::fprintf(stderr, "shipshape: %s: %s\n", host.c_str(), e.message().c_str());
         }
-        size_t failed = std::count_if(rows.begin(), rows.end(),
-                                      [](const auto& r) { return r.verdict != require::Verdict::ok; });
+        size_t failed = std::count_if(rows.begin(), rows.end(), [](const auto& r) {
+            return r.verdict != require::Verdict::ok;
+        });
         std::printf("%zu requirements checked on %zu hosts: %zu not met\n", rows.size(),
                     results.size() - errors.size(), failed);
     }
     if (!errors.empty()) {
         int worst = 0;
-        for (const auto& [h, e] : errors) worst = std::max(worst, to_int(exit_code_for(e.code())));
+        for (const auto& [h, e] : errors)
+            worst = std::max(worst, to_int(exit_code_for(e.code())));
         return worst;
     }
     return ok ? 0 : 1;
 }
 
 int run_explain(Context& ctx, const RequireOptions& o) {
-    auto repo = open_repo(ctx);
+    auto repo = open_repo(ctx, NeedStore::no);
     if (!repo)
         return report_error(ctx, repo.error());
-    app::FactsService service(repo->project, *repo->store);
+    app::FactsService service(repo->project, nullptr);
     auto req = service.load_requirements(o.file);
     if (!req)
         return report_error(ctx, req.error());
@@ -94,10 +96,13 @@ int run_explain(Context& ctx, const RequireOptions& o) {
 
 void add_require_command(CLI::App& app, std::vector<Command>& out) {
     auto opts = std::make_shared<RequireOptions>();
-    auto* sub = app.add_subcommand("require", "Operating requirements (requirements.toml) against host facts");
+    auto* sub = app.add_subcommand("require",
+                                   "Operating requirements (requirements.toml) against host facts");
     sub->require_subcommand(1);
-    sub->add_option("--file,-f", opts->file, "requirements file, relative to the ops repo (default requirements.toml)");
-    auto* check = sub->add_subcommand("check", "Check requirements on hosts; exit 1 when any is not met");
+    sub->add_option("--file,-f", opts->file,
+                    "requirements file, relative to the ops repo (default requirements.toml)");
+    auto* check =
+        sub->add_subcommand("check", "Check requirements on hosts; exit 1 when any is not met");
     check->add_option("HOSTS", opts->hosts, "host patterns (default: localhost)");
     auto* explain = sub->add_subcommand("explain", "Print the requirements as a Markdown document");
     (void)explain;

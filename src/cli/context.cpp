@@ -8,7 +8,7 @@
 
 namespace shipshape::cli {
 
-Result<OpenRepo> open_repo(const Context& ctx) {
+Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     std::string root;
     if (!ctx.directory.empty()) {
         root = os::path_absolute(ctx.directory, ctx.cwd);
@@ -26,6 +26,9 @@ Result<OpenRepo> open_repo(const Context& ctx) {
     auto project = app::load_project(root);
     if (!project)
         return fail(project.error());
+    if (need == NeedStore::no) {
+        return OpenRepo{std::move(*project), nullptr, os::make_process_runner()};
+    }
     auto fs = os::make_local_file_system();
     if (auto st = fs->create_directories(project->state_dir()); !st)
         return fail(st.error());

@@ -41,8 +41,11 @@ struct OpenRepo {
     std::unique_ptr<os::ProcessRunner> runner;
 };
 
-// Finds the ops repo (-C or walking up from the working directory), loads it and opens its store.
-[[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx);
+enum class NeedStore { yes, no };
+
+// Finds the ops repo (-C or walking up from the working directory), loads it and, unless told
+// not to, opens its store (OpenRepo::store is null then).
+[[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx, NeedStore need = NeedStore::yes);
 
 struct OpenRun {
     OpenRepo repo;

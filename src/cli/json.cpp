@@ -200,14 +200,19 @@ std::string json_hosts(const std::vector<app::SelectedHost>& hosts) {
 
 std::string json_facts(const std::vector<app::HostFactsResult>& results,
                        const std::vector<std::string>& sections) {
-    json hosts = json::array();
+    // Host documents are spliced in as facts::to_json wrote them (one line each): parsing and
+    // re-serializing hundreds of packages would cost more than gathering them.
+    std::string out = "{\"kind\":\"facts\",\"hosts\":[";
     json errors = json::array();
+    bool first = true;
     for (const auto& r : results) {
         if (r.facts) {
-            json doc = json::parse(facts::to_json(*r.facts, sections, -1));
-            if (r.snapshot_id)
-                doc["snapshot_id"] = r.snapshot_id;
-            hosts.push_back(doc);
+            std::string doc = facts::to_json(*r.facts, sections, -1);
+            if (r.snapshot_id) {
+                doc.insert(1, "\"snapshot_id\":" + std::to_string(r.snapshot_id) + ",");
+            }
+            out += (first ? "" : ",") + doc;
+            first = false;
         }
         if (r.error) {
             errors.push_back({{"host", r.host.name},
@@ -215,7 +220,8 @@ std::string json_facts(const std::vector<app::HostFactsResult>& results,
                               {"message", r.error->message()}});
         }
     }
-    return dump(json{{"kind", "facts"}, {"hosts", hosts}, {"errors", errors}});
+    out += "],\"errors\":" + errors.dump(-1, ' ', false, json::error_handler_t::replace) + "}";
+    return out;
 }
 
 std::string json_facts_diff(const std::string& left, const std::string& right,

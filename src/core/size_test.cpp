@@ -11,12 +11,12 @@ TEST(ParseSize, AcceptsUnits) {
         uint64_t bytes;
     };
     const Row rows[] = {
-        {"4096", 4096},                   // bare bytes
-        {"512M", 536870912},              // short binary unit, as in `--memory 512M`
-        {"2 GiB", 2147483648},            // the requirements.toml example
-        {"10 GB", 10000000000},           // decimal unit
-        {"1.5 KiB", 1536},                // decimals
-        {"0B", 0},                        // zero
+        {"4096", 4096},          // bare bytes
+        {"512M", 536870912},     // short binary unit, as in `--memory 512M`
+        {"2 GiB", 2147483648},   // the requirements.toml example
+        {"10 GB", 10000000000},  // decimal unit
+        {"1.5 KiB", 1536},       // decimals
+        {"0B", 0},               // zero
     };
     for (const auto& row : rows) {
         auto r = parse_size(row.text);

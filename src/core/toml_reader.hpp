@@ -18,14 +18,16 @@ namespace shipshape {
 SourcePos toml_pos(const toml::source_region& r);
 
 class TomlReader {
-public:
+  public:
     TomlReader(std::string path, Diagnostics& diags) : m_path(std::move(path)), m_diags(diags) {}
 
     // Parses `text`; on a syntax error records it and returns nullopt.
     std::optional<toml::table> parse(std::string_view text);
 
     void error(SourcePos pos, std::string message);
-    void error(const toml::node& n, std::string message) { error(toml_pos(n.source()), std::move(message)); }
+    void error(const toml::node& n, std::string message) {
+        error(toml_pos(n.source()), std::move(message));
+    }
 
     // Reports keys of `table` not in `allowed`, listing the allowed ones.
     void check_keys(const toml::table& table, std::string_view where,
@@ -44,7 +46,7 @@ public:
 
     const std::string& path() const { return m_path; }
 
-private:
+  private:
     void wrong_type(std::string_view where, const toml::node& n, std::string_view expected);
 
     std::string m_path;

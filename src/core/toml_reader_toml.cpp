@@ -11,13 +11,20 @@ namespace {
 
 std::string_view type_name(const toml::node& n) {
     switch (n.type()) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
-        default: return "a date or time";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        default:
+            return "a date or time";
     }
 }
 
@@ -36,7 +43,8 @@ void TomlReader::error(SourcePos pos, std::string message) {
     m_diags.add(m_path, pos, std::move(message));
 }
 
-void TomlReader::wrong_type(std::string_view where, const toml::node& n, std::string_view expected) {
+void TomlReader::wrong_type(std::string_view where, const toml::node& n,
+                            std::string_view expected) {
     error(n, std::string(where) + " must be " + std::string(expected) + ", found " +
                  std::string(type_name(n)));
 }
@@ -45,29 +53,34 @@ void TomlReader::check_keys(const toml::table& table, std::string_view where,
                             std::initializer_list<std::string_view> allowed) {
     for (auto&& [key, node] : table) {
         bool ok = false;
-        for (auto a : allowed) ok = ok || key.str() == a;
-        if (ok) continue;
+        for (auto a : allowed)
+            ok = ok || key.str() == a;
+        if (ok)
+            continue;
         std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        for (auto a : allowed)
+            list += (list.empty() ? "" : ", ") + std::string(a);
         error(toml_pos(key.source()), "unknown key '" + std::string(key.str()) + "' in " +
                                           std::string(where) + " (expected one of: " + list + ")");
     }
 }
 
 std::optional<std::string> TomlReader::string(const toml::node& n, std::string_view where) {
-    if (auto s = n.as_string()) return s->get();
+    if (auto s = n.as_string())
+        return s->get();
     wrong_type(where, n, "a string");
     return std::nullopt;
 }
 
 std::optional<bool> TomlReader::boolean(const toml::node& n, std::string_view where) {
-    if (auto b = n.as_boolean()) return b->get();
+    if (auto b = n.as_boolean())
+        return b->get();
     wrong_type(where, n, "true or false");
     return std::nullopt;
 }
 
-std::optional<int64_t> TomlReader::integer(const toml::node& n, std::string_view where,
-                                           int64_t min, int64_t max) {
+std::optional<int64_t> TomlReader::integer(const toml::node& n, std::string_view where, int64_t min,
+                                           int64_t max) {
     auto i = n.as_integer();
     if (!i) {
         wrong_type(where, n, "an integer");
@@ -98,13 +111,15 @@ std::optional<std::vector<std::string>> TomlReader::strings(const toml::node& n,
             ok = false;
         }
     }
-    if (!ok) return std::nullopt;
+    if (!ok)
+        return std::nullopt;
     return out;
 }
 
 std::optional<uint64_t> TomlReader::size(const toml::node& n, std::string_view where) {
     if (auto i = n.as_integer()) {
-        if (i->get() >= 0) return static_cast<uint64_t>(i->get());
+        if (i->get() >= 0)
+            return static_cast<uint64_t>(i->get());
     }
     auto s = n.as_string();
     if (!s) {
@@ -120,14 +135,16 @@ std::optional<uint64_t> TomlReader::size(const toml::node& n, std::string_view w
 }
 
 const toml::table* TomlReader::table(const toml::node& n, std::string_view where) {
-    if (auto t = n.as_table()) return t;
+    if (auto t = n.as_table())
+        return t;
     wrong_type(where, n, "a table");
     return nullptr;
 }
 
 const toml::array* TomlReader::tables(const toml::node& n, std::string_view where) {
     auto arr = n.as_array();
-    if (arr && arr->is_array_of_tables()) return arr;
+    if (arr && arr->is_array_of_tables())
+        return arr;
     wrong_type(where, n, "an array of tables (write [[" + std::string(where) + "]])");
     return nullptr;
 }

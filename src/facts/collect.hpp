@@ -1,9 +1,11 @@
 // Collecting host facts. Every reader is a pure `parse_*` function over a file's text; the
 // `gather_*` functions read those files below a root directory and call them. Everything is
 // read from files under the root — /proc, /sys, /etc, /var/lib/dpkg, /run — so a fixture tree
-// stands in for a host in tests; the only system calls on the host itself are statvfs() for
-// mounts and getrlimit() for the process's own limits, both skipped when root is not "/".
-// Thread-safe: no globals.
+// stands in for a host in tests. When the root is "/" a few readings come from system calls
+// instead: statvfs() for mount sizes, getrlimit(), uname(), getifaddrs() for addresses, the
+// environment's names, and a sock_diag netlink query for TCP listeners (four /proc/net reads
+// cost ~8 ms on a busy host; /proc is the fallback). Thread-safe: no globals.
+// parse_mounts also drops pseudo file systems and keeps only the last of stacked mounts.
 #pragma once
 
 #include <functional>
@@ -38,12 +40,12 @@ void parse_proc_route(std::string_view text, NetworkFacts& out);
 std::vector<std::string> parse_resolv_conf(std::string_view text);
 // /proc/self/cgroup + the cgroup files: version and limits. `read` reads a path below the root
 // and returns "" when it does not exist.
-void parse_cgroup(std::string_view self_cgroup, const std::function<std::string(const std::string&)>& read,
-                  LimitFacts& out);
+void parse_cgroup(std::string_view self_cgroup,
+                  const std::function<std::string(const std::string&)>& read, LimitFacts& out);
 
 struct GatherOptions {
     std::string root = "/";
-    std::vector<std::string> sections;  // empty: all of k_sections
+    std::vector<std::string> sections;   // empty: all of k_sections
     std::vector<std::string> env_names;  // environment variable names to report (names only)
 };
 

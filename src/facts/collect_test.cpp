@@ -31,8 +31,7 @@ TEST(ParseOsRelease, HandlesShellQuoting) {
          "VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
          {"debian", "Debian GNU/Linux 12 (bookworm)", "12", "bookworm"}},
         // Unquoted values are taken as they are.
-        {"ID=ubuntu\nVERSION_ID=22.04\nPRETTY_NAME=Ubuntu\n",
-         {"ubuntu", "Ubuntu", "22.04", ""}},
+        {"ID=ubuntu\nVERSION_ID=22.04\nPRETTY_NAME=Ubuntu\n", {"ubuntu", "Ubuntu", "22.04", ""}},
         // Single quotes are literal: backslashes stay.
         {"PRETTY_NAME='A \\\"b\\\" $x'\n", {"", "A \\\"b\\\" $x", "", ""}},
         // Double quotes know \" \\ \$ \` and keep any other backslash.
@@ -57,7 +56,8 @@ TEST(ParseOsRelease, HandlesShellQuoting) {
 // ---- cpuinfo, meminfo ----------------------------------------------------------------------
 
 std::string cpuinfo_entry(int processor, const char* model, int physical, int core) {
-    std::string text = "processor\t: " + std::to_string(processor) + "\nvendor_id\t: GenuineIntel\n";
+    std::string text =
+        "processor\t: " + std::to_string(processor) + "\nvendor_id\t: GenuineIntel\n";
     text += std::string("model name\t: ") + model + "\n";
     if (physical >= 0) {
         text += "physical id\t: " + std::to_string(physical) + "\n";
@@ -86,8 +86,7 @@ TEST(ParseCpuinfo, CountsThreadsAndPhysicalCores) {
         // Without topology fields (many VMs), cores equal threads.
         {no_topology, {"QEMU Virtual CPU", 3, 3}},
         // ARM: no model name, no trailing blank line; still counted.
-        {"processor\t: 0\nBogoMIPS\t: 50.00\n\nprocessor\t: 1\nBogoMIPS\t: 50.00",
-         {"", 2, 2}},
+        {"processor\t: 0\nBogoMIPS\t: 50.00\n\nprocessor\t: 1\nBogoMIPS\t: 50.00", {"", 2, 2}},
         // Empty input is zero CPUs, not a crash.
         {"", {"", 0, 0}},
     };
@@ -128,6 +127,7 @@ TEST(ParseMeminfo, ConvertsKilobytesToBytes) {
 
 std::vector<std::string> mount_rows(const std::vector<Mount>& mounts) {
     std::vector<std::string> out;
+    out.reserve(mounts.size());
     for (const Mount& m : mounts) {
         out.push_back(m.device + "|" + m.path + "|" + m.fs_type);
     }
@@ -165,6 +165,7 @@ TEST(ParseMounts, DecodesEscapesAndSkipsPseudoFileSystems) {
 
 std::vector<std::string> package_rows(const std::vector<Package>& packages) {
     std::vector<std::string> out;
+    out.reserve(packages.size());
     for (const Package& p : packages) {
         out.push_back(p.name + " " + p.version + " " + p.architecture + " " + p.status);
     }
@@ -256,17 +257,18 @@ TEST(ParseDpkgStatus, HandlesAGeneratedFileOf500Packages) {
         expected += i % 50 == 0 ? 0 : 1;
         text += std::string("Package: ") + name + "\nStatus: " + status +
                 "\nPriority: optional\nInstalled-Size: " + std::to_string(i * 3) +
-                "\nArchitecture: " + (i % 2 == 0 ? "amd64" : "all") + "\nVersion: " +
-                std::to_string(i) + ".0-1\nDepends: libc6 (>= 2.34), zlib1g (>= 1:1.1.4)\n" +
-                "Description: package " + name + "\n a long description\n .\n second paragraph\n\n";
+                "\nArchitecture: " + (i % 2 == 0 ? "amd64" : "all") +
+                "\nVersion: " + std::to_string(i) +
+                ".0-1\nDepends: libc6 (>= 2.34), zlib1g (>= 1:1.1.4)\n" + "Description: package " +
+                name + "\n a long description\n .\n second paragraph\n\n";
     }
     auto packages = parse_dpkg_status(text);
     ASSERT_EQ(static_cast<int>(packages.size()), expected);
     EXPECT_TRUE(std::is_sorted(packages.begin(), packages.end(),
                                [](const Package& a, const Package& b) { return a.name < b.name; }));
-    EXPECT_EQ(package_rows({packages.front(), packages.back()}),
-              (std::vector<std::string>{"pkg001 1.0-1 all installed",
-                                        "pkg499 499.0-1 all installed"}));
+    EXPECT_EQ(
+        package_rows({packages.front(), packages.back()}),
+        (std::vector<std::string>{"pkg001 1.0-1 all installed", "pkg499 499.0-1 all installed"}));
     auto find = [&](const std::string& name) {
         return *std::find_if(packages.begin(), packages.end(),
                              [&](const Package& p) { return p.name == name; });
@@ -346,7 +348,10 @@ TEST(ParseProcNet, DecodesListeningSockets) {
         // TCP_CLOSE (07) on a TCP socket is not a listener.
         {k_tcp_header + proc_net_line(0, "00000000:0036", "00000000:0000", "07", "6"), "tcp", {}},
         // Malformed lines (bad address length, missing fields) are skipped.
-        {std::string(k_tcp_header) + "   0: 0100:1F90 00000000:0000 0A 0 0 0 0 0 7\n   1: garbage\n", "tcp", {}},
+        {std::string(k_tcp_header) +
+             "   0: 0100:1F90 00000000:0000 0A 0 0 0 0 0 7\n   1: garbage\n",
+         "tcp",
+         {}},
     };
     for (const auto& row : rows) {
         std::vector<uint64_t> inodes{99};  // stale content is replaced
@@ -425,17 +430,23 @@ TEST(ParseCgroup, ReadsV1AndV2Limits) {
         {"0::/app.slice/web.service\n",
          {{"/sys/fs/cgroup/app.slice/web.service/memory.max", "536870912\n"},
           {"/sys/fs/cgroup/app.slice/web.service/cpu.max", "50000 100000\n"}},
-         2, 536870912, 0.5},
+         2,
+         536870912,
+         0.5},
         // v2 unlimited: "max" and "max 100000".
         {"0::/user.slice\n",
          {{"/sys/fs/cgroup/user.slice/memory.max", "max\n"},
           {"/sys/fs/cgroup/user.slice/cpu.max", "max 100000\n"}},
-         2, std::nullopt, std::nullopt},
+         2,
+         std::nullopt,
+         std::nullopt},
         // v2 in a container: the host's path is not below our mount, so the root files count.
         {"0::/system.slice/docker-abc.scope\n",
          {{"/sys/fs/cgroup/memory.max", "1073741824\n"},
           {"/sys/fs/cgroup/cpu.max", "200000 100000\n"}},
-         2, 1073741824, 2.0},
+         2,
+         1073741824,
+         2.0},
         // v2 path leaving the cgroup namespace is read at the root, never outside it.
         {"0::/../../other\n", {{"/sys/fs/cgroup/memory.max", "4096\n"}}, 2, 4096, std::nullopt},
         // v1 with limits: memory and the joint cpu,cpuacct hierarchy.
@@ -443,28 +454,38 @@ TEST(ParseCgroup, ReadsV1AndV2Limits) {
          {{"/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "268435456\n"},
           {"/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "150000\n"},
           {"/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n"}},
-         1, 268435456, 1.5},
+         1,
+         268435456,
+         1.5},
         // v1 unlimited: the page-rounded LONG_MAX and a quota of -1.
         {"4:memory:/\n3:cpu,cpuacct:/\n",
          {{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n"},
           {"/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n"},
           {"/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n"}},
-         1, std::nullopt, std::nullopt},
+         1,
+         std::nullopt,
+         std::nullopt},
         // v1 in a container: path dirs missing, so the controller roots; "cpu" mounted alone.
         {"4:memory:/kubepods/pod1\n1:cpu:/kubepods/pod1\n2:cpuacct:/kubepods/pod1\n",
          {{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "134217728\n"},
           {"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "25000\n"},
           {"/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n"}},
-         1, 134217728, 0.25},
+         1,
+         134217728,
+         0.25},
         // v1 listed as "cpu,cpuacct" but mounted only as "cpu": the controller's own name.
         {"3:cpu,cpuacct:/x\n",
          {{"/sys/fs/cgroup/cpu/x/cpu.cfs_quota_us", "100000\n"},
           {"/sys/fs/cgroup/cpu/x/cpu.cfs_period_us", "100000\n"}},
-         1, std::nullopt, 1.0},
+         1,
+         std::nullopt,
+         1.0},
         // Hybrid hosts (v1 controllers plus an empty "0::/" line) are v1.
         {"4:memory:/\n1:cpu:/\n0::/\n",
          {{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n"}},
-         1, std::nullopt, std::nullopt},
+         1,
+         std::nullopt,
+         std::nullopt},
         // Nothing readable: version unknown, no limits.
         {"", {}, 0, std::nullopt, std::nullopt},
     };
@@ -535,16 +556,19 @@ class FixtureRoot {
 
 TEST(GatherFacts, ReadsAFixtureRoot) {
     FixtureRoot fx;
-    fx.write("/etc/os-release", "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
-                                "VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+    fx.write("/etc/os-release",
+             "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
+             "VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
     fx.write("/proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
     fx.write("/proc/sys/kernel/hostname", "web1\n");
     fx.write("/proc/sys/kernel/arch", "aarch64\n");
     fx.write("/proc/stat", "cpu  1 2 3\nintr 5 6\nbtime 1700000000\nprocesses 42\n");
-    fx.write("/proc/cpuinfo", cpuinfo_entry(0, "Neoverse", 0, 0) + cpuinfo_entry(1, "Neoverse", 0, 1));
+    fx.write("/proc/cpuinfo",
+             cpuinfo_entry(0, "Neoverse", 0, 0) + cpuinfo_entry(1, "Neoverse", 0, 1));
     fx.write("/proc/meminfo", "MemTotal: 2048 kB\nMemAvailable: 1024 kB\n");
-    fx.write("/proc/self/mounts",
-             "proc /proc proc rw 0 0\n/dev/vda1 / ext4 rw 0 0\n/dev/vdb /srv/my\\040data xfs rw 0 0\n");
+    fx.write(
+        "/proc/self/mounts",
+        "proc /proc proc rw 0 0\n/dev/vda1 / ext4 rw 0 0\n/dev/vdb /srv/my\\040data xfs rw 0 0\n");
     fx.write("/var/lib/dpkg/status", k_dpkg_status);
     fx.write("/proc/net/tcp", k_tcp_header +
                                   proc_net_line(0, "00000000:0050", "00000000:0000", "0A", "4242") +
@@ -586,9 +610,9 @@ TEST(GatherFacts, ReadsAFixtureRoot) {
               "systemd is not running on this host (no /run/systemd/system): services are not "
               "listed");
     EXPECT_TRUE(facts.limits.rlimits.empty());  // this process's limits are not the fixture's
-    EXPECT_EQ(facts.limits.sysctl,
-              (std::map<std::string, std::string>{{"net.core.somaxconn", "4096"},
-                                                  {"net.ipv4.ip_local_port_range", "32768 60999"}}));
+    EXPECT_EQ(facts.limits.sysctl, (std::map<std::string, std::string>{
+                                       {"net.core.somaxconn", "4096"},
+                                       {"net.ipv4.ip_local_port_range", "32768 60999"}}));
     EXPECT_EQ(facts.limits.cgroup_version, 2);
     EXPECT_EQ(facts.limits.cgroup_memory_limit, 536870912u);
     EXPECT_EQ(facts.limits.cgroup_cpu_limit, std::nullopt);
@@ -612,12 +636,14 @@ TEST(GatherFacts, ReportsEveryMissingFileOfAnEmptyRoot) {
     FixtureRoot fx;
     const std::string& r = fx.root();
     HostFacts facts = gather_facts(options(r, {"os", "cpu", "packages", "bogus"}));
+    const std::string unknown =
+        "sections: unknown section 'bogus' (expected one of: os, cpu, memory, mounts, network, "
+        "packages, services, limits, env)";
     EXPECT_EQ(facts.os.virtualization, "none");
     EXPECT_TRUE(facts.packages.empty());
     EXPECT_EQ(facts.problems,
               (std::vector<std::string>{
-                  "sections: unknown section 'bogus' (expected one of: os, cpu, memory, mounts, "
-                  "network, packages, services, limits, env)",
+                  unknown,
                   "os: " + r + "/etc/os-release: no such file or directory",
                   "os: " + r + "/proc/sys/kernel/osrelease: no such file or directory",
                   "os: " + r + "/proc/sys/kernel/hostname: no such file or directory",
@@ -684,8 +710,9 @@ TEST(GatherFacts, ListsSystemdUnitFiles) {
     fx.write("/lib/systemd/system/nginx.service",
              "[Unit]\nDescription=web\n[Service]\nExecStart=/usr/sbin/nginx\n\n[Install]\n"
              "WantedBy=multi-user.target\n");
-    fx.write("/lib/systemd/system/cron.service", "[Service]\nExecStart=/usr/sbin/cron\n"
-                                                 "[Install]\nWantedBy=multi-user.target\n");
+    fx.write("/lib/systemd/system/cron.service",
+             "[Service]\nExecStart=/usr/sbin/cron\n"
+             "[Install]\nWantedBy=multi-user.target\n");
     fx.write("/lib/systemd/system/systemd-journald.service", "[Service]\nExecStart=/j\n");
     fx.write("/lib/systemd/system/empty-install.service", "[Service]\nExecStart=/x\n[Install]\n");
     fx.write("/lib/systemd/system/getty@.service",
@@ -706,12 +733,12 @@ TEST(GatherFacts, ListsSystemdUnitFiles) {
         units.push_back(s.name + " " + s.state);
     }
     EXPECT_EQ(units, (std::vector<std::string>{
-                         "apache2.service masked",  // linked to /dev/null in /etc
-                         "cron.service disabled",   // has [Install], not linked anywhere
+                         "apache2.service masked",        // linked to /dev/null in /etc
+                         "cron.service disabled",         // has [Install], not linked anywhere
                          "empty-install.service static",  // an empty [Install] installs nothing
-                         "getty@.service enabled",  // an instance of the template is wanted
-                         "local.service static",    // an admin's unit without [Install]
-                         "nginx.service enabled",   // linked into multi-user.target.wants
+                         "getty@.service enabled",        // an instance of the template is wanted
+                         "local.service static",          // an admin's unit without [Install]
+                         "nginx.service enabled",         // linked into multi-user.target.wants
                          "systemd-journald.service static",  // no [Install] section
                      }));
     EXPECT_TRUE(facts.problems.empty()) << facts.problems.front();
@@ -792,8 +819,9 @@ TEST(GatherFactsOnThisHost, FindsOurOwnListeningSocket) {
     std::getline(std::ifstream("/proc/self/comm"), comm);
 
     HostFacts facts = gather_facts(options("/", {"network"}));
-    auto ours = std::find_if(facts.network.listening.begin(), facts.network.listening.end(),
-                             [&](const Socket& s) { return s.protocol == "tcp" && s.port == port; });
+    auto ours =
+        std::find_if(facts.network.listening.begin(), facts.network.listening.end(),
+                     [&](const Socket& s) { return s.protocol == "tcp" && s.port == port; });
     ASSERT_NE(ours, facts.network.listening.end()) << port;
     EXPECT_EQ(ours->address, "127.0.0.1");
     EXPECT_EQ(ours->pid, ::getpid());
@@ -817,11 +845,10 @@ TEST(GatherFactsOnThisHost, FindsOurOwnListeningSocket) {
 
 TEST(GatherFactsOnThisHost, ReportsLimitsAndEnvironmentNames) {
     ::setenv("SHIPSHAPE_FACTS_TEST_SECRET", "do-not-report", 1);
-    HostFacts facts = gather_facts(options(
-        "/", {"limits", "env"},
-        {"SHIPSHAPE_FACTS_TEST_SECRET", "PATH", "SHIPSHAPE_FACTS_TEST_UNSET"}));
-    EXPECT_EQ(facts.env_names,
-              (std::vector<std::string>{"PATH", "SHIPSHAPE_FACTS_TEST_SECRET"}));
+    HostFacts facts = gather_facts(
+        options("/", {"limits", "env"},
+                {"SHIPSHAPE_FACTS_TEST_SECRET", "PATH", "SHIPSHAPE_FACTS_TEST_UNSET"}));
+    EXPECT_EQ(facts.env_names, (std::vector<std::string>{"PATH", "SHIPSHAPE_FACTS_TEST_SECRET"}));
     rlimit nofile{};
     ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
     EXPECT_EQ(facts.limits.rlimits.at("nofile"),

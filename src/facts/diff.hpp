@@ -13,7 +13,7 @@ namespace shipshape::facts {
 struct Difference {
     std::string section;  // os, cpu, memory, packages, limits, ports
     std::string subject;  // "kernel", "libssl3", "nofile", "8080/tcp"
-    std::string left;  // "" when absent on that side
+    std::string left;     // "" when absent on that side
     std::string right;
 };
 

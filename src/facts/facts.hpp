@@ -18,20 +18,20 @@
 namespace shipshape::facts {
 
 struct OsFacts {
-    std::string id;  // os-release ID, e.g. "debian"
-    std::string name;  // PRETTY_NAME
-    std::string version_id;  // e.g. "12"
-    std::string codename;  // VERSION_CODENAME
-    std::string kernel;  // release, e.g. "6.1.0-18-amd64"
+    std::string id;            // os-release ID, e.g. "debian"
+    std::string name;          // PRETTY_NAME
+    std::string version_id;    // e.g. "12"
+    std::string codename;      // VERSION_CODENAME
+    std::string kernel;        // release, e.g. "6.1.0-18-amd64"
     std::string architecture;  // uname machine, e.g. "x86_64"
     std::string hostname;
-    int64_t boot_time = 0;  // seconds since the epoch
+    int64_t boot_time = 0;       // seconds since the epoch
     std::string virtualization;  // "kvm", "docker", "none", ... ("" when unknown)
 };
 
 struct CpuFacts {
     std::string model;
-    int cores = 0;  // physical cores
+    int cores = 0;    // physical cores
     int threads = 0;  // logical CPUs online
 };
 
@@ -62,9 +62,9 @@ struct Interface {
 
 struct Socket {
     std::string protocol;  // "tcp", "tcp6", "udp", "udp6"
-    std::string address;  // local address, e.g. "0.0.0.0", "::"
+    std::string address;   // local address, e.g. "0.0.0.0", "::"
     int port = 0;
-    int64_t pid = 0;  // owning process, 0 when unknown (not ours to see)
+    int64_t pid = 0;      // owning process, 0 when unknown (not ours to see)
     std::string process;  // its comm
 };
 
@@ -84,26 +84,27 @@ struct Package {
 };
 
 struct Service {
-    std::string name;  // "nginx.service"
+    std::string name;   // "nginx.service"
     std::string state;  // "enabled", "disabled", "masked", "static"
 };
 
 struct ServiceFacts {
     bool systemd = false;  // systemd is the running init
-    std::string note;  // why services could not be listed, when they could not
+    std::string note;      // why services could not be listed, when they could not
     std::vector<Service> units;
 };
 
 struct LimitFacts {
-    std::map<std::string, uint64_t> rlimits;  // soft limits: "nofile", "nproc", ...; max = unlimited
-    std::map<std::string, std::string> sysctl;  // "fs.file-max", "net.core.somaxconn", ...
-    int cgroup_version = 0;  // 1 or 2; 0 unknown
+    std::map<std::string, uint64_t>
+        rlimits;  // soft limits: "nofile", "nproc", ...; max = unlimited
+    std::map<std::string, std::string> sysctl;    // "fs.file-max", "net.core.somaxconn", ...
+    int cgroup_version = 0;                       // 1 or 2; 0 unknown
     std::optional<uint64_t> cgroup_memory_limit;  // bytes; nullopt = unlimited
-    std::optional<double> cgroup_cpu_limit;  // CPUs; nullopt = unlimited
+    std::optional<double> cgroup_cpu_limit;       // CPUs; nullopt = unlimited
 };
 
 struct HostFacts {
-    std::string host;  // inventory name
+    std::string host;          // inventory name
     int64_t collected_at = 0;  // ms since epoch
     OsFacts os;
     CpuFacts cpu;
@@ -114,12 +115,11 @@ struct HostFacts {
     ServiceFacts services;
     LimitFacts limits;
     std::vector<std::string> env_names;  // names only, never values
-    std::vector<std::string> problems;  // "network.listening: /proc/net/tcp: permission denied"
+    std::vector<std::string> problems;   // "network.listening: /proc/net/tcp: permission denied"
 };
 
 // The sections, in output order; `--only` takes these names.
-inline const std::vector<std::string> k_sections = {"os",       "cpu",      "memory",
-                                                    "mounts",   "network",  "packages",
-                                                    "services", "limits",   "env"};
+inline const std::vector<std::string> k_sections = {
+    "os", "cpu", "memory", "mounts", "network", "packages", "services", "limits", "env"};
 
 }  // namespace shipshape::facts

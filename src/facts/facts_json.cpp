@@ -19,7 +19,9 @@ bool wanted(const std::vector<std::string>& sections, std::string_view name) {
 }
 
 // An unlimited rlimit is JSON null: 2^64-1 does not survive many JSON readers.
-json limit_value(uint64_t v) { return v == k_unlimited ? json(nullptr) : json(v); }
+json limit_value(uint64_t v) {
+    return v == k_unlimited ? json(nullptr) : json(v);
+}
 
 }  // namespace
 
@@ -48,8 +50,12 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
     if (wanted(sections, "mounts")) {
         json arr = json::array();
         for (const auto& m : f.mounts) {
-            arr.push_back({{"device", m.device}, {"path", m.path}, {"fs_type", m.fs_type},
-                           {"size", m.size}, {"free", m.free}, {"inodes", m.inodes},
+            arr.push_back({{"device", m.device},
+                           {"path", m.path},
+                           {"fs_type", m.fs_type},
+                           {"size", m.size},
+                           {"free", m.free},
+                           {"inodes", m.inodes},
                            {"inodes_free", m.inodes_free}});
         }
         j["mounts"] = arr;
@@ -57,13 +63,19 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
     if (wanted(sections, "network")) {
         json ifs = json::array();
         for (const auto& i : f.network.interfaces) {
-            ifs.push_back({{"name", i.name}, {"state", i.state}, {"mtu", i.mtu}, {"mac", i.mac},
+            ifs.push_back({{"name", i.name},
+                           {"state", i.state},
+                           {"mtu", i.mtu},
+                           {"mac", i.mac},
                            {"addresses", i.addresses}});
         }
         json socks = json::array();
         for (const auto& s : f.network.listening) {
-            socks.push_back({{"protocol", s.protocol}, {"address", s.address}, {"port", s.port},
-                             {"pid", s.pid}, {"process", s.process}});
+            socks.push_back({{"protocol", s.protocol},
+                             {"address", s.address},
+                             {"port", s.port},
+                             {"pid", s.pid},
+                             {"process", s.process}});
         }
         j["network"] = {{"interfaces", ifs},
                         {"default_gateway", f.network.default_gateway},
@@ -74,29 +86,35 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
     if (wanted(sections, "packages")) {
         json arr = json::array();
         for (const auto& p : f.packages) {
-            arr.push_back({{"name", p.name}, {"version", p.version},
-                           {"architecture", p.architecture}, {"status", p.status}});
+            arr.push_back({{"name", p.name},
+                           {"version", p.version},
+                           {"architecture", p.architecture},
+                           {"status", p.status}});
         }
         j["packages"] = arr;
     }
     if (wanted(sections, "services")) {
         json units = json::array();
-        for (const auto& u : f.services.units) units.push_back({{"name", u.name}, {"state", u.state}});
-        j["services"] = {{"systemd", f.services.systemd}, {"note", f.services.note}, {"units", units}};
+        for (const auto& u : f.services.units)
+            units.push_back({{"name", u.name}, {"state", u.state}});
+        j["services"] = {
+            {"systemd", f.services.systemd}, {"note", f.services.note}, {"units", units}};
     }
     if (wanted(sections, "limits")) {
         json rl = json::object();
-        for (const auto& [k, v] : f.limits.rlimits) rl[k] = limit_value(v);
-        j["limits"] = {{"rlimits", rl},
-                       {"sysctl", f.limits.sysctl},
-                       {"cgroup_version", f.limits.cgroup_version},
-                       {"cgroup_memory_limit", f.limits.cgroup_memory_limit
-                                                   ? json(*f.limits.cgroup_memory_limit)
-                                                   : json(nullptr)},
-                       {"cgroup_cpu_limit", f.limits.cgroup_cpu_limit ? json(*f.limits.cgroup_cpu_limit)
-                                                                      : json(nullptr)}};
+        for (const auto& [k, v] : f.limits.rlimits)
+            rl[k] = limit_value(v);
+        j["limits"] = {
+            {"rlimits", rl},
+            {"sysctl", f.limits.sysctl},
+            {"cgroup_version", f.limits.cgroup_version},
+            {"cgroup_memory_limit",
+             f.limits.cgroup_memory_limit ? json(*f.limits.cgroup_memory_limit) : json(nullptr)},
+            {"cgroup_cpu_limit",
+             f.limits.cgroup_cpu_limit ? json(*f.limits.cgroup_cpu_limit) : json(nullptr)}};
     }
-    if (wanted(sections, "env")) j["env_names"] = f.env_names;
+    if (wanted(sections, "env"))
+        j["env_names"] = f.env_names;
     j["problems"] = f.problems;
     return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
@@ -134,14 +152,15 @@ Result<HostFacts> from_json(const std::string& text) {
         for (const auto& m : j.value("mounts", json::array())) {
             f.mounts.push_back({m.value("device", ""), m.value("path", ""), m.value("fs_type", ""),
                                 m.value("size", uint64_t{0}), m.value("free", uint64_t{0}),
-                                m.value("inodes", uint64_t{0}), m.value("inodes_free", uint64_t{0})});
+                                m.value("inodes", uint64_t{0}),
+                                m.value("inodes_free", uint64_t{0})});
         }
         if (j.contains("network")) {
             const auto& n = j["network"];
             for (const auto& i : n.value("interfaces", json::array())) {
-                f.network.interfaces.push_back(
-                    {i.value("name", ""), i.value("state", ""), i.value("mtu", 0), i.value("mac", ""),
-                     i.value("addresses", std::vector<std::string>{})});
+                f.network.interfaces.push_back({i.value("name", ""), i.value("state", ""),
+                                                i.value("mtu", 0), i.value("mac", ""),
+                                                i.value("addresses", std::vector<std::string>{})});
             }
             f.network.default_gateway = n.value("default_gateway", "");
             f.network.default_interface = n.value("default_interface", "");

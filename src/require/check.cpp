@@ -8,9 +8,12 @@ namespace shipshape::require {
 
 std::string_view verdict_name(Verdict v) {
     switch (v) {
-        case Verdict::ok: return "ok";
-        case Verdict::fail: return "FAIL";
-        case Verdict::unknown: return "unknown";
+        case Verdict::ok:
+            return "ok";
+        case Verdict::fail:
+            return "FAIL";
+        case Verdict::unknown:
+            return "unknown";
     }
     return "unknown";
 }
@@ -25,7 +28,8 @@ const facts::Mount* mount_of(const std::vector<facts::Mount>& mounts, const std:
         bool prefix = path == mp || mp == "/" ||
                       (path.size() > mp.size() && path.compare(0, mp.size(), mp) == 0 &&
                        path[mp.size()] == '/');
-        if (prefix && (!best || mp.size() > best->path.size())) best = &m;
+        if (prefix && (!best || mp.size() > best->path.size()))
+            best = &m;
     }
     return best;
 }
@@ -35,7 +39,7 @@ std::string format_limit(uint64_t v) {
 }
 
 class Checker {
-public:
+  public:
     Checker(const facts::HostFacts& f, const PathProbe& probe) : m_f(f), m_probe(probe) {}
 
     void row(std::string kind, std::string subject, std::string needed, std::string found,
@@ -63,7 +67,8 @@ public:
 
     void cpus(int need) {
         if (m_f.cpu.threads == 0) {
-            row("cpus", "online", std::to_string(need), "?", Verdict::unknown, "the facts have no cpu section");
+            row("cpus", "online", std::to_string(need), "?", Verdict::unknown,
+                "the facts have no cpu section");
             return;
         }
         double have = m_f.cpu.threads;
@@ -90,7 +95,8 @@ public:
         const facts::Mount* m = mount_of(m_f.mounts, d.path);
         if (!m || m->size == 0) {
             row("disk", d.path, ">= " + format_size(d.free) + " free", "?", Verdict::unknown,
-                m ? "the size of " + m->path + " is unknown" : "no mount holds this path in the facts");
+                m ? "the size of " + m->path + " is unknown"
+                  : "no mount holds this path in the facts");
             return;
         }
         bool ok = m->free >= d.free;
@@ -102,8 +108,10 @@ public:
     void port(const PortNeed& p) {
         std::string subject = std::to_string(p.number) + "/" + p.protocol;
         for (const auto& s : m_f.network.listening) {
-            if (s.port != p.number || s.protocol.compare(0, p.protocol.size(), p.protocol) != 0) continue;
-            std::string who = s.pid ? s.process + " (pid " + std::to_string(s.pid) + ")" : "a process";
+            if (s.port != p.number || s.protocol.compare(0, p.protocol.size(), p.protocol) != 0)
+                continue;
+            std::string who =
+                s.pid ? s.process + " (pid " + std::to_string(s.pid) + ")" : "a process";
             row("port", subject, "free", "in use by " + who + " on " + s.address, Verdict::fail,
                 "port " + subject + " is taken");
             return;
@@ -114,11 +122,13 @@ public:
     void package(const PackageNeed& p) {
         std::vector<const facts::Package*> found;
         for (const auto& pkg : m_f.packages) {
-            if (pkg.name == p.name && pkg.status == "installed") found.push_back(&pkg);
+            if (pkg.name == p.name && pkg.status == "installed")
+                found.push_back(&pkg);
         }
         if (m_f.packages.empty()) {
-            row("package", p.name, p.absent ? "absent" : (p.version ? p.version->text() : "installed"),
-                "?", Verdict::unknown, "the facts list no packages");
+            row("package", p.name,
+                p.absent ? "absent" : (p.version ? p.version->text() : "installed"), "?",
+                Verdict::unknown, "the facts list no packages");
             return;
         }
         if (p.absent) {
@@ -129,7 +139,8 @@ public:
         }
         std::string needed = p.version ? p.version->text() : "installed";
         if (found.empty()) {
-            row("package", p.name, needed, "not installed", Verdict::fail, p.name + " is not installed");
+            row("package", p.name, needed, "not installed", Verdict::fail,
+                p.name + " is not installed");
             return;
         }
         for (const auto* pkg : found) {
@@ -145,7 +156,8 @@ public:
     void kernel(const Constraint& c) {
         const std::string& k = m_f.os.kernel;
         if (k.empty()) {
-            row("kernel", "release", c.text(), "?", Verdict::unknown, "the facts have no kernel release");
+            row("kernel", "release", c.text(), "?", Verdict::unknown,
+                "the facts have no kernel release");
             return;
         }
         bool ok = c.satisfied_by(k);
@@ -165,13 +177,14 @@ public:
     }
 
     void env(const std::string& name) {
-        bool set = std::find(m_f.env_names.begin(), m_f.env_names.end(), name) != m_f.env_names.end();
+        bool set =
+            std::find(m_f.env_names.begin(), m_f.env_names.end(), name) != m_f.env_names.end();
         row("env", name, "set", set ? "set" : "not set", set ? Verdict::ok : Verdict::fail);
     }
 
     std::vector<CheckRow> take() { return std::move(m_rows); }
 
-private:
+  private:
     const facts::HostFacts& m_f;
     const PathProbe& m_probe;
     std::vector<CheckRow> m_rows;
@@ -182,14 +195,22 @@ private:
 std::vector<CheckRow> check_requirements(const Requirements& req, const facts::HostFacts& facts,
                                          const PathProbe& probe) {
     Checker c(facts, probe);
-    if (req.memory) c.memory(*req.memory);
-    if (req.cpus) c.cpus(*req.cpus);
-    for (const auto& d : req.disks) c.disk(d);
-    for (const auto& p : req.ports) c.port(p);
-    for (const auto& p : req.packages) c.package(p);
-    if (req.kernel) c.kernel(*req.kernel);
-    for (const auto& [name, v] : req.limits) c.limit(name, v);
-    for (const auto& e : req.env) c.env(e);
+    if (req.memory)
+        c.memory(*req.memory);
+    if (req.cpus)
+        c.cpus(*req.cpus);
+    for (const auto& d : req.disks)
+        c.disk(d);
+    for (const auto& p : req.ports)
+        c.port(p);
+    for (const auto& p : req.packages)
+        c.package(p);
+    if (req.kernel)
+        c.kernel(*req.kernel);
+    for (const auto& [name, v] : req.limits)
+        c.limit(name, v);
+    for (const auto& e : req.env)
+        c.env(e);
     return c.take();
 }
 
@@ -199,24 +220,30 @@ std::string explain_requirements(const Requirements& req) {
     auto section = [&](const std::string& title) { out += "\n## " + title + "\n\n"; };
     if (req.memory || req.cpus) {
         section("Resources");
-        if (req.memory) out += "- at least **" + format_size(*req.memory) + "** of available memory\n";
-        if (req.cpus) out += "- at least **" + std::to_string(*req.cpus) + "** CPUs\n";
+        if (req.memory)
+            out += "- at least **" + format_size(*req.memory) + "** of available memory\n";
+        if (req.cpus)
+            out += "- at least **" + std::to_string(*req.cpus) + "** CPUs\n";
     }
     if (!req.disks.empty()) {
         section("Disk space");
         out += "| path | free space needed |\n|---|---|\n";
-        for (const auto& d : req.disks) out += "| `" + d.path + "` | " + format_size(d.free) + " |\n";
+        for (const auto& d : req.disks)
+            out += "| `" + d.path + "` | " + format_size(d.free) + " |\n";
     }
     if (!req.ports.empty()) {
         section("Ports that must be free");
-        for (const auto& p : req.ports) out += "- " + std::to_string(p.number) + "/" + p.protocol + "\n";
+        for (const auto& p : req.ports)
+            out += "- " + std::to_string(p.number) + "/" + p.protocol + "\n";
     }
     if (!req.packages.empty()) {
         section("Packages (Debian version ordering)");
         out += "| package | needed |\n|---|---|\n";
         for (const auto& p : req.packages) {
             out += "| `" + p.name + "` | " +
-                   (p.absent ? "must **not** be installed" : p.version ? p.version->text() : "installed") +
+                   (p.absent    ? "must **not** be installed"
+                    : p.version ? p.version->text()
+                                : "installed") +
                    " |\n";
         }
     }
@@ -226,11 +253,13 @@ std::string explain_requirements(const Requirements& req) {
     }
     if (!req.limits.empty()) {
         section("Process limits (soft)");
-        for (const auto& [n, v] : req.limits) out += "- `" + n + "` at least " + std::to_string(v) + "\n";
+        for (const auto& [n, v] : req.limits)
+            out += "- `" + n + "` at least " + std::to_string(v) + "\n";
     }
     if (!req.env.empty()) {
         section("Environment variables that must be set");
-        for (const auto& e : req.env) out += "- `" + e + "`\n";
+        for (const auto& e : req.env)
+            out += "- `" + e + "`\n";
     }
     return out;
 }

@@ -37,7 +37,7 @@ struct PackageNeed {
 };
 
 struct Requirements {
-    std::string path;  // as shown in messages
+    std::string path;                // as shown in messages
     std::optional<uint64_t> memory;  // available bytes
     std::optional<int> cpus;
     std::vector<DiskNeed> disks;
@@ -45,7 +45,7 @@ struct Requirements {
     std::vector<PackageNeed> packages;
     std::optional<Constraint> kernel;
     std::vector<std::pair<std::string, uint64_t>> limits;  // rlimit name -> minimum soft limit
-    std::vector<std::string> env;  // variables that must be set
+    std::vector<std::string> env;                          // variables that must be set
 };
 
 // Parses requirements.toml. Every problem is reported at once, "file:line:col: message" per
@@ -57,7 +57,7 @@ std::string_view verdict_name(Verdict v);
 
 struct CheckRow {
     std::string host;
-    std::string kind;  // memory, cpus, disk, port, package, kernel, limit, env
+    std::string kind;     // memory, cpus, disk, port, package, kernel, limit, env
     std::string subject;  // "/var/lib/booking", "libssl3", "8080/tcp"
     std::string needed;
     std::string found;

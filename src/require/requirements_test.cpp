@@ -78,18 +78,21 @@ TEST(ParseRequirements, RejectsBadFilesWithPositions) {
          "r.toml:3:11: package 'x': invalid version constraint '=> 1': expected an operator (<, "
          "<=, =, !=, >=, >) and a Debian version, e.g. \">= 3.0.9\" or \">= 1:2.4~rc1-2\""},
         // Port range.
-        {"[[port]]\nnumber = 70000\n", "r.toml:2:10: port 'number' must be between 1 and 65535, found 70000"},
+        {"[[port]]\nnumber = 70000\n",
+         "r.toml:2:10: port 'number' must be between 1 and 65535, found 70000"},
         // Unknown limit.
         {"[limits]\nfiles = 10\n",
          "r.toml:2:1: unknown limit 'files' in [limits] (expected one of: nofile, nproc, core, "
          "memlock, stack, fsize, as, cpu)"},
         // Relative disk path.
-        {"[[disk]]\npath = \"var\"\nfree = \"1G\"\n", "r.toml:1:1: [[disk]] needs an absolute 'path'"},
+        {"[[disk]]\npath = \"var\"\nfree = \"1G\"\n",
+         "r.toml:1:1: [[disk]] needs an absolute 'path'"},
         // Absent and version together.
         {"[[package]]\nname = \"x\"\nabsent = true\nversion = \"1\"\n",
          "r.toml:4:11: package 'x' is absent: it cannot also have a 'version'"},
         // Broken TOML.
-        {"[resources\n", "r.toml:1:11: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},
+        {"[resources\n",
+         "r.toml:1:11: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},
     };
     for (const auto& row : rows) {
         auto r = parse_requirements(row.text, "r.toml");

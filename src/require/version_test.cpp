@@ -1,5 +1,7 @@
 #include "require/version.hpp"
 
+#include <apt-pkg/debversion.h>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,7 +14,9 @@
 namespace shipshape::require {
 namespace {
 
-int sign(int v) { return (v > 0) - (v < 0); }
+int sign(int v) {
+    return (v > 0) - (v < 0);
+}
 
 TEST(CompareVersions, DebianOrdering) {
     struct Row {
@@ -21,17 +25,17 @@ TEST(CompareVersions, DebianOrdering) {
         int order;
     };
     const Row rows[] = {
-        {"1.0", "1.0", 0},             // equal
-        {"1.0~rc1", "1.0", -1},        // tilde sorts before anything, even the end
-        {"1.0~~", "1.0~", -1},         // double tilde before single
-        {"1:0.9", "2.0", 1},           // the epoch wins
-        {"1.0-1", "1.0-2", -1},        // revisions compare
-        {"1.0a", "1.0", 1},            // letters after the end
-        {"1.0+b1", "1.0", 1},          // binNMU suffix
+        {"1.0", "1.0", 0},                // equal
+        {"1.0~rc1", "1.0", -1},           // tilde sorts before anything, even the end
+        {"1.0~~", "1.0~", -1},            // double tilde before single
+        {"1:0.9", "2.0", 1},              // the epoch wins
+        {"1.0-1", "1.0-2", -1},           // revisions compare
+        {"1.0a", "1.0", 1},               // letters after the end
+        {"1.0+b1", "1.0", 1},             // binNMU suffix
         {"3.0.2-0ubuntu1", "3.0.9", -1},  // the libssl example
         {"5.10.0-28-amd64", "5.10", 1},   // a kernel release against a short constraint
-        {"0:1.2", "1.2", 0},           // an explicit zero epoch is no epoch
-        {"10", "9", 1},                // numeric, not lexical
+        {"0:1.2", "1.2", 0},              // an explicit zero epoch is no epoch
+        {"10", "9", 1},                   // numeric, not lexical
     };
     for (const auto& r : rows) {
         EXPECT_EQ(sign(compare_versions(r.a, r.b)), r.order) << r.a << " vs " << r.b;
@@ -60,13 +64,16 @@ TEST(ParseConstraint, OperatorsAndErrors) {
 std::vector<std::string> installed_versions() {
     std::vector<std::string> out;
     FILE* p = ::popen("dpkg-query -W -f='${Version}\\n' 2>/dev/null", "r");
-    if (!p) return out;
+    if (!p)
+        return out;
     char line[512];
     std::set<std::string> seen;
     while (std::fgets(line, sizeof line, p)) {
         std::string v(line);
-        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-        if (!v.empty() && seen.insert(v).second) out.push_back(v);
+        while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+            v.pop_back();
+        if (!v.empty() && seen.insert(v).second)
+            out.push_back(v);
     }
     ::pclose(p);
     return out;
@@ -77,22 +84,25 @@ TEST(CompareVersions, AgreesWithDpkgOnThousandsOfPairs) {
     ASSERT_GT(versions.size(), 100u) << "dpkg-query listed too few versions";
     // Generated versions that exercise epochs, tildes, letters, revisions and leading zeros.
     std::mt19937 rng(20261125);
-    const char* parts[] = {"0", "1", "01", "2", "10", "a", "b", "~", "~rc1", "+b1", "+dfsg",
-                           ".", "-1", "-0ubuntu2", ":"};
+    const char* parts[] = {"0",    "1",   "01",    "2", "10", "a",         "b", "~",
+                           "~rc1", "+b1", "+dfsg", ".", "-1", "-0ubuntu2", ":"};
     for (int i = 0; i < 400; ++i) {
         std::string v = std::to_string(rng() % 3) + ":" + std::to_string(rng() % 12);
         int n = 1 + static_cast<int>(rng() % 5);
         for (int j = 0; j < n; ++j) {
             std::string part = parts[rng() % std::size(parts)];
-            if (part == ":" || (part[0] == '-' && v.find('-') != std::string::npos)) continue;
+            if (part == ":" || (part[0] == '-' && v.find('-') != std::string::npos))
+                continue;
             v += part;
         }
-        if (v.back() == '-' || v.back() == '.') v += "1";
+        if (v.back() == '-' || v.back() == '.')
+            v += "1";
         versions.push_back(v);
     }
     // Pairs: neighbours in listing order plus random pairs; each checked by dpkg in one script.
     std::vector<std::pair<std::string, std::string>> pairs;
-    for (size_t i = 0; i + 1 < versions.size(); ++i) pairs.emplace_back(versions[i], versions[i + 1]);
+    for (size_t i = 0; i + 1 < versions.size(); ++i)
+        pairs.emplace_back(versions[i], versions[i + 1]);
     while (pairs.size() < 3000) {
         pairs.emplace_back(versions[rng() % versions.size()], versions[rng() % versions.size()]);
     }
@@ -111,18 +121,44 @@ TEST(CompareVersions, AgreesWithDpkgOnThousandsOfPairs) {
     size_t checked = 0, mismatches = 0;
     char line[32];
     for (const auto& [a, b] : pairs) {
-        if (!std::fgets(line, sizeof line, p)) break;
+        if (!std::fgets(line, sizeof line, p))
+            break;
         int want = std::atoi(line);
         int got = sign(compare_versions(a, b));
         ++checked;
         if (got != want) {
             ++mismatches;
-            ADD_FAILURE() << "'" << a << "' vs '" << b << "': dpkg says " << want << ", we say " << got;
+            ADD_FAILURE() << "'" << a << "' vs '" << b << "': dpkg says " << want << ", we say "
+                          << got;
         }
     }
     ::pclose(p);
     std::remove(script_path.c_str());
     EXPECT_EQ(checked, pairs.size());
+    EXPECT_EQ(mismatches, 0u);
+}
+
+// A second oracle, cheap enough for many more pairs: apt's own implementation.
+TEST(CompareVersions, AgreesWithLibaptOnEveryPairOfASample) {
+    std::vector<std::string> versions = installed_versions();
+    ASSERT_GT(versions.size(), 100u);
+    const char* extra[] = {"1.0~",   "1.0~~a", "1.0+",  "1.0.",
+                           "1:1",    "0:1",    "00:1",  "1.0-",
+                           "1.0a-1", "1.0A-1", "1-2-3", "2:1.0~rc1+dfsg-1~bpo12+1",
+                           "1.01",   "1.001"};
+    versions.insert(versions.end(), std::begin(extra), std::end(extra));
+    std::mt19937 rng(7);
+    size_t mismatches = 0;
+    for (int n = 0; n < 200000; ++n) {
+        const std::string& a = versions[rng() % versions.size()];
+        const std::string& b = versions[rng() % versions.size()];
+        int want = sign(debVS.CmpVersion(a, b));
+        int got = sign(compare_versions(a, b));
+        if (want != got && ++mismatches < 20) {
+            ADD_FAILURE() << "'" << a << "' vs '" << b << "': libapt says " << want << ", we say "
+                          << got;
+        }
+    }
     EXPECT_EQ(mismatches, 0u);
 }
 
