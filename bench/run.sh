@@ -4,19 +4,33 @@
 #   - hyperfine on whole commands: 1,000 no-op steps as a chain and as a fan-out, against the
 #     floor (a shell loop / xargs starting the same 1,000 processes), GNU make, and Ansible
 #     (100 tasks: it is too slow for 1,000 in a sensible time; compare per step).
-# Installs what it needs from Debian (hyperfine, ansible, make). Results go to bench/results/.
+#   - facts: Google Benchmark kernels and `shipshape facts --json` against `facter --json`,
+#     `ansible -m setup` and CFEngine's `cf-promises --show-vars`.
+# Usage: bench/run.sh [checklist|facts|all]   (default all)
+# Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3). Results go to
+# bench/results/.
 set -euo pipefail
+what="${1:-all}"
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/install-deps.sh bench
-if ! command -v ansible-playbook >/dev/null || ! command -v make >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible make >/dev/null
+missing=()
+for tool in ansible-playbook:ansible make:make facter:facter cf-promises:cfengine3; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if ((${#missing[@]})); then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 cmake --preset bench >/dev/null
 cmake --build --preset bench
 bin="$root/build/bench/src/cli/shipshape"
 out="$root/bench/results"
 mkdir -p "$out"
+
+if [[ $what == facts || $what == all ]]; then
+  bash "$root/bench/facts.sh" "$bin" "$out"
+fi
+[[ $what == facts ]] && exit 0
 
 echo "== kernels (Google Benchmark)"
 "$root/build/bench/bench/bench_checklist" --benchmark_out="$out/kernels.json" \

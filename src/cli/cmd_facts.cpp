@@ -131,7 +131,25 @@ Status check_sections(const std::vector<std::string>& only) {
     return {};
 }
 
-int run_facts(Context& ctx, const FactsOptions& o) {
+// "--only os,cpu --only memory" -> {os, cpu, memory}.
+std::vector<std::string> split_sections(const std::vector<std::string>& given) {
+    std::vector<std::string> out;
+    for (const auto& g : given) {
+        size_t start = 0;
+        while (start <= g.size()) {
+            size_t comma = g.find(',', start);
+            if (comma == std::string::npos)
+                comma = g.size();
+            if (comma > start)
+                out.push_back(g.substr(start, comma - start));
+            start = comma + 1;
+        }
+    }
+    return out;
+}
+
+int run_facts(Context& ctx, FactsOptions o) {
+    o.only = split_sections(o.only);
     if (auto st = check_sections(o.only); !st)
         return report_error(ctx, st.error());
     auto repo = open_repo(ctx, o.save || o.list ? NeedStore::yes : NeedStore::no);
@@ -216,7 +234,8 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
                     "host patterns (default: localhost); with --list, a host name");
     sub->add_option("--only", opts->only,
                     "sections: os cpu memory mounts network packages services limits env")
-        ->delimiter(',');
+        ->allow_extra_args(
+            false);  // one value per --only (split on commas below), so HOSTS after it stay hosts
     sub->add_flag("--save", opts->save,
                   "record a snapshot in the store (see --list, facts diff @ID)");
     sub->add_flag("--list", opts->list, "list saved snapshots instead of gathering");

@@ -61,9 +61,10 @@ std::string finished_text(const Style& s, const checklist::Step& step,
                           const checklist::StepResult& r) {
     std::string text = fmt::format("{} {}", state_mark(s, r.state), step.id);
     if (r.state != StepState::skipped)
-        text += s.dim(" " + format_duration(r.duration));
+        text += s.dim(fmt::format(" {}", format_duration(r.duration)));
     if (!r.detail.empty())
-        text += "  " + (r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
+        text +=
+            fmt::format("  {}", r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
     if (r.attempts > 1 && r.state == StepState::ok)
         text += s.dim(fmt::format("  ({} attempts)", r.attempts));
     return text;

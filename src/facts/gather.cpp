@@ -38,7 +38,6 @@ namespace shipshape::facts {
 
 using namespace detail;
 
-
 namespace {
 
 // errno as the "why" of a problem, lower-cased like the rest of our messages.

@@ -11,7 +11,6 @@
 
 namespace shipshape::facts::detail {
 
-
 // A plain test rather than find_first_not_of(" \t\r\n"), which calls memchr per character:
 // that alone took half of the time spent parsing a 700 kB dpkg status file.
 inline bool is_space(char c) {
@@ -75,7 +74,8 @@ inline bool parse_number(std::string_view s, T& out, int base = 10) {
 }
 
 // "key<sep>value" with both sides trimmed; false when `sep` is missing.
-inline bool split_key(std::string_view line, char sep, std::string_view& key, std::string_view& value) {
+inline bool split_key(std::string_view line, char sep, std::string_view& key,
+                      std::string_view& value) {
     size_t at = line.find(sep);
     if (at == std::string_view::npos) {
         return false;
@@ -175,13 +175,13 @@ inline std::string cgroup_dir(std::string_view base, std::string_view path) {
 // Reads `file` in the process's own cgroup directory, falling back to the controller's root:
 // inside a container the path names the host's hierarchy, which the container sees as its root.
 inline std::string read_cgroup_file(const std::function<std::string(const std::string&)>& read,
-                             std::string_view base, std::string_view path, const char* file) {
+                                    std::string_view base, std::string_view path,
+                                    const char* file) {
     std::string text = read(join(cgroup_dir(base, path), file));
     if (text.empty()) {
         text = read(join(base, file));
     }
     return std::string(trim(text));
 }
-
 
 }  // namespace shipshape::facts::detail
