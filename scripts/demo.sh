@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
-cmake --preset dev >/dev/null
-cmake --build --preset dev
-bin="$PWD/build/dev/src/cli/shipshape"
+# The release preset builds without tests, so the demo needs only the build packages.
+cmake --preset release >/dev/null
+cmake --build --preset release
+bin="$PWD/build/release/src/cli/shipshape"
 
 demo="$PWD/demo"
 rm -rf "$demo"

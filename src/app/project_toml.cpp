@@ -1,43 +1,25 @@
 // The toml++ adapter for shipshape.toml and inventory.toml.
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <set>
 
 #include "app/project.hpp"
 #include "core/diagnostic.hpp"
+#include "core/toml_reader.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
 
 namespace {
 
-SourcePos pos_of(const toml::source_region& r) {
-    return SourcePos{static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
-}
-
-class Checker {
+// Keyed lookups with this file's wording on top of the shared TomlReader.
+class Checker : public TomlReader {
   public:
-    Checker(std::string path, Diagnostics& d) : m_path(std::move(path)), m_diags(d) {}
+    using TomlReader::error;
+    using TomlReader::TomlReader;
 
     void error(const toml::source_region& r, std::string message) {
-        m_diags.add(m_path, pos_of(r), std::move(message));
-    }
-
-    void check_keys(const toml::table& t, std::string_view where,
-                    std::initializer_list<std::string_view> allowed) {
-        for (auto&& [key, node] : t) {
-            bool ok = false;
-            for (auto a : allowed)
-                ok = ok || key.str() == a;
-            if (!ok) {
-                std::string list;
-                for (auto a : allowed)
-                    list += (list.empty() ? "" : ", ") + std::string(a);
-                error(key.source(), "unknown key '" + std::string(key.str()) + "' in " +
-                                        std::string(where) + " (expected one of: " + list + ")");
-            }
-        }
+        TomlReader::error(toml_pos(r), std::move(message));
     }
 
     std::string string(const toml::table& t, std::string_view key, std::string_view where,
@@ -83,20 +65,14 @@ class Checker {
         error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a table");
         return nullptr;
     }
-
-  private:
-    std::string m_path;
-    Diagnostics& m_diags;
 };
 
 Result<toml::table> parse_toml(std::string_view text, std::string_view path, Diagnostics& diags) {
-    try {
-        return toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        diags.add(std::string(path), pos_of(e.source()),
-                  "invalid TOML: " + std::string(e.description()));
+    TomlReader reader{std::string(path), diags};
+    auto doc = reader.parse(text);
+    if (!doc)
         return fail(diags.to_error());
-    }
+    return std::move(*doc);
 }
 
 bool valid_name(std::string_view s) {
@@ -132,7 +108,7 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     }
     for (const auto& s : config.secrets) {
         if (s.empty() || s.find('=') != std::string::npos) {
-            diags.add(std::string(path), pos_of(doc->get("secrets")->source()),
+            diags.add(std::string(path), toml_pos(doc->get("secrets")->source()),
                       "secrets must name environment variables, found '" + s + "'");
         }
     }

@@ -1,106 +1,27 @@
-// The toml++ adapter for checklists: the only file here that includes toml++. It turns a TOML
+// The toml++ adapter for checklists (through core/toml_reader.hpp). It turns a TOML
 // document into the model and records structural problems (unknown keys, wrong types, bad
 // durations); validate.cpp then checks the graph and the templates.
-#include <toml++/toml.h>
-
 #include <set>
 
 #include "checklist/load.hpp"
 #include "checklist/validate.hpp"
+#include "core/toml_reader.hpp"
 
 namespace shipshape::checklist {
 
 namespace {
 
 SourcePos pos_of(const toml::source_region& r) {
-    return SourcePos{static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+    return toml_pos(r);
 }
 
-std::string_view type_name(const toml::node& n) {
-    switch (n.type()) {
-        case toml::node_type::table:
-            return "a table";
-        case toml::node_type::array:
-            return "an array";
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a float";
-        case toml::node_type::boolean:
-            return "a boolean";
-        case toml::node_type::date:
-            return "a date";
-        case toml::node_type::time:
-            return "a time";
-        case toml::node_type::date_time:
-            return "a date-time";
-        default:
-            return "nothing";
-    }
-}
-
-class Reader {
+class Reader : public TomlReader {
   public:
-    Reader(std::string path, Diagnostics& diags) : m_path(std::move(path)), m_diags(diags) {}
+    using TomlReader::TomlReader;
 
-    void error(SourcePos pos, std::string message) { m_diags.add(m_path, pos, std::move(message)); }
-
-    void wrong_type(std::string_view where, const toml::node& n, std::string_view expected) {
-        error(pos_of(n.source()), std::string(where) + " must be " + std::string(expected) +
-                                      ", found " + std::string(type_name(n)));
-    }
-
-    // Reports keys of `table` that are not in `allowed`.
-    void check_keys(const toml::table& table, std::string_view where,
-                    std::initializer_list<std::string_view> allowed) {
-        for (auto&& [key, node] : table) {
-            bool ok = false;
-            for (auto a : allowed)
-                ok = ok || key.str() == a;
-            if (!ok) {
-                std::string list;
-                for (auto a : allowed) {
-                    if (!list.empty())
-                        list += ", ";
-                    list += a;
-                }
-                error(pos_of(key.source()), "unknown key '" + std::string(key.str()) + "' in " +
-                                                std::string(where) + " (expected one of: " + list +
-                                                ")");
-            }
-        }
-    }
-
-    std::optional<std::string> string(const toml::node& n, std::string_view where) {
-        if (auto s = n.as_string())
-            return s->get();
-        wrong_type(where, n, "a string");
-        return std::nullopt;
-    }
-
-    std::optional<bool> boolean(const toml::node& n, std::string_view where) {
-        if (auto b = n.as_boolean())
-            return b->get();
-        wrong_type(where, n, "true or false");
-        return std::nullopt;
-    }
-
-    std::optional<int64_t> integer(const toml::node& n, std::string_view where, int64_t min,
-                                   int64_t max) {
-        auto i = n.as_integer();
-        if (!i) {
-            wrong_type(where, n, "an integer");
-            return std::nullopt;
-        }
-        if (i->get() < min || i->get() > max) {
-            error(pos_of(n.source()), std::string(where) + " must be between " +
-                                          std::to_string(min) + " and " + std::to_string(max) +
-                                          ", found " + std::to_string(i->get()));
-            return std::nullopt;
-        }
-        return i->get();
+    std::optional<std::vector<std::string>> string_array(const toml::node& n,
+                                                         std::string_view where) {
+        return strings(n, where);
     }
 
     std::optional<Millis> duration(const toml::node& n, std::string_view where) {
@@ -113,28 +34,6 @@ class Reader {
             return std::nullopt;
         }
         return *d;
-    }
-
-    std::optional<std::vector<std::string>> string_array(const toml::node& n,
-                                                         std::string_view where) {
-        auto arr = n.as_array();
-        if (!arr) {
-            wrong_type(where, n, "an array of strings");
-            return std::nullopt;
-        }
-        std::vector<std::string> out;
-        bool ok = true;
-        for (auto&& item : *arr) {
-            if (auto s = item.as_string()) {
-                out.push_back(s->get());
-            } else {
-                wrong_type(std::string(where) + " items", item, "strings");
-                ok = false;
-            }
-        }
-        if (!ok)
-            return std::nullopt;
-        return out;
     }
 
     // A command: ["argv", ...] or { sh = "shell line" }.
@@ -304,10 +203,6 @@ class Reader {
     }
 
     std::vector<SourcePos> m_step_needs_pos;
-
-  private:
-    std::string m_path;
-    Diagnostics& m_diags;
 };
 
 std::string default_name(std::string_view path) {
@@ -323,18 +218,14 @@ std::string default_name(std::string_view path) {
 
 Result<Checklist> parse_checklist(std::string_view text, std::string_view path) {
     Diagnostics diags;
-    toml::table doc;
-    try {
-        doc = toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        diags.add(std::string(path), pos_of(e.source()),
-                  "invalid TOML: " + std::string(e.description()));
+    Reader r(std::string(path), diags);
+    auto parsed = r.parse(text);
+    if (!parsed)
         return fail(diags.to_error());
-    }
+    const toml::table& doc = *parsed;
     Checklist out;
     out.path = std::string(path);
     out.name = default_name(path);
-    Reader r(std::string(path), diags);
     r.check_keys(doc, "the checklist", {"name", "description", "parallel", "params", "step"});
     if (auto n = doc.get("name"))
         out.name = r.string(*n, "'name'").value_or(out.name);

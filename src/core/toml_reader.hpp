@@ -44,10 +44,12 @@ class TomlReader {
     // An array of tables ([[name]]), or nullptr after recording why.
     const toml::array* tables(const toml::node& n, std::string_view where);
 
+    // Records "<where> must be <expected>, found <type of n>".
+    void wrong_type(std::string_view where, const toml::node& n, std::string_view expected);
+
     const std::string& path() const { return m_path; }
 
   private:
-    void wrong_type(std::string_view where, const toml::node& n, std::string_view expected);
 
     std::string m_path;
     Diagnostics& m_diags;
