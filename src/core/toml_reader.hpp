@@ -50,7 +50,6 @@ class TomlReader {
     const std::string& path() const { return m_path; }
 
   private:
-
     std::string m_path;
     Diagnostics& m_diags;
 };
