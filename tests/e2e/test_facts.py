@@ -68,6 +68,28 @@ class FactsTest(RepoTestCase):
         self.assertNotIn(os.environ["PATH"], str(f["env_names"]))
         self.assertIn("/", [m["path"] for m in f["mounts"]])
 
+    def test_network_and_disks_match_ip_ss_and_df(self):
+        import json as js
+        f = self.facts()
+        ip = js.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True,
+                                     check=True).stdout)
+        want = {i["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in i.get("addr_info", []))
+                for i in ip}
+        got = {i["name"]: sorted(i["addresses"]) for i in f["network"]["interfaces"]}
+        self.assertEqual(got, want)
+        # Listening TCP ports, as ss sees them (ports only: ss prints addresses its own way).
+        ss = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+        want_ports = sorted({int(line.split()[3].rsplit(":", 1)[1]) for line in ss.splitlines()
+                             if line.strip()})
+        got_ports = sorted({s["port"] for s in f["network"]["listening"]
+                            if s["protocol"].startswith("tcp")})
+        self.assertEqual(got_ports, want_ports)
+        df = subprocess.run(["df", "-P", "-B1", "/"], capture_output=True, text=True,
+                            check=True).stdout.splitlines()[1].split()
+        root = [m for m in f["mounts"] if m["path"] == "/"][0]
+        self.assertEqual(root["size"], int(df[1]))
+        self.assertLess(abs(root["free"] - int(df[3])), 64 * 1024 * 1024)  # the disk is in use
+
     def test_only_sections_and_human_view(self):
         f = self.facts("--only", "os,cpu")
         self.assertIn("os", f)
