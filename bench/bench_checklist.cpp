@@ -23,8 +23,9 @@ std::string make_checklist(int n, bool chain) {
     std::string text = "parallel = 4\n";
     for (int i = 0; i < n; ++i) {
         text += "[[step]]\nid = \"s" + std::to_string(i) + "\"\nrun = [\"true\"]\n";
-        if (chain && i > 0)
+        if (chain && i > 0) {
             text += "needs = [\"s" + std::to_string(i - 1) + "\"]\n";
+        }
     }
     return text;
 }
@@ -33,8 +34,9 @@ class InstantRunner final : public os::ProcessRunner {
   public:
     Result<os::ProcessOutcome> run(const os::ProcessSpec& spec, os::OutputSink&,
                                    const os::CancelSource*) override {
-        if (spec.on_started)
+        if (spec.on_started) {
             spec.on_started(::getpid());
+        }
         return os::ProcessOutcome{};
     }
 };
@@ -67,8 +69,9 @@ void BM_ParseChecklist(benchmark::State& state) {
     const std::string text = make_checklist(static_cast<int>(state.range(0)), true);
     for (auto _ : state) {
         auto c = checklist::parse_checklist(text, "bench.toml");
-        if (!c)
+        if (!c) {
             state.SkipWithError(c.error().message().c_str());
+        }
         benchmark::DoNotOptimize(c);
     }
     state.SetItemsProcessed(state.iterations() * state.range(0));
@@ -88,8 +91,9 @@ void BM_EngineNoJournal(benchmark::State& state) {
     for (auto _ : state) {
         checklist::EngineDeps deps{journal, observer, logs, runner, *cancel};
         auto out = checklist::execute(*c, {}, deps, options);
-        if (out.status != checklist::RunStatus::done)
+        if (out.status != checklist::RunStatus::done) {
             state.SkipWithError("run failed");
+        }
     }
     state.SetItemsProcessed(state.iterations() * 1000);
     state.SetLabel(state.range(0) == 1 ? "chain" : "fan-out");
@@ -126,8 +130,9 @@ void BM_EngineSqliteJournal(benchmark::State& state) {
         app::FileStepLogs logs(run_dir);
         checklist::EngineDeps deps{journal, observer, logs, runner, *cancel};
         auto out = checklist::execute(*c, {}, deps, options);
-        if (out.status != checklist::RunStatus::done)
+        if (out.status != checklist::RunStatus::done) {
             state.SkipWithError("run failed");
+        }
     }
     state.SetItemsProcessed(state.iterations() * 1000);
     state.SetLabel(state.range(0) == 1 ? "chain" : "fan-out");

@@ -10,7 +10,7 @@ build_pkgs=(
   libsqlite3-dev libexpected-dev
 )
 test_pkgs=(
-  libgtest-dev libgmock-dev libapt-pkg-dev clang-format python3 procps util-linux iproute2
+  libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine

@@ -7,4 +7,5 @@ scripts/install-deps.sh test
 scripts/check-format.sh
 cmake --preset ci >/dev/null
 cmake --build --preset ci
+scripts/check-tidy.sh build/ci
 ctest --test-dir build/ci --output-on-failure -j 2 --timeout 900

@@ -80,13 +80,15 @@ Result<facts::HostFacts> FactsService::resolve(const std::string& ref) {
         }
         SHIPSHAPE_ASSERT(m_store != nullptr);
         auto snap = m_store->get_facts(id);
-        if (!snap)
+        if (!snap) {
             return fail(snap.error());
+        }
         return facts::from_json(snap->document);
     }
     auto hosts = select_hosts(m_project.inventory, {ref});
-    if (!hosts)
+    if (!hosts) {
         return fail(hosts.error());
+    }
     if (hosts->size() != 1) {
         return fail(Errc::invalid_argument,
                     "'" + ref + "' names " + std::to_string(hosts->size()) + " hosts; name one");

@@ -28,17 +28,20 @@ std::vector<SelectedHost> all_hosts(const Inventory& inv) {
         return h;
     };
     for (const auto& e : inv.environments) {
-        for (const auto& h : e.hosts)
+        for (const auto& h : e.hosts) {
             touch(h).env = e.name;
+        }
     }
     for (const auto& [group, members] : inv.groups) {
-        for (const auto& m : members)
+        for (const auto& m : members) {
             touch(m);
+        }
     }
     for (const auto& h : inv.hosts) {
         auto& s = touch(h.name);
-        if (!h.address.empty())
+        if (!h.address.empty()) {
             s.address = h.address;
+        }
         s.tags = h.tags;
     }
     std::vector<SelectedHost> out;
@@ -88,8 +91,9 @@ Result<std::vector<SelectedHost>> select_hosts(const Inventory& inv,
     }
     std::vector<SelectedHost> out;
     for (const auto& h : hosts) {
-        if (chosen.count(h.name))
+        if (chosen.count(h.name)) {
             out.push_back(h);
+        }
     }
     return out;
 }

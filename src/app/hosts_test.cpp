@@ -26,8 +26,9 @@ address = "127.0.0.2"
 
 std::vector<std::string> names(const std::vector<SelectedHost>& hosts) {
     std::vector<std::string> out;
-    for (const auto& h : hosts)
+    for (const auto& h : hosts) {
         out.push_back(h.name);
+    }
     return out;
 }
 
@@ -54,8 +55,9 @@ TEST(SelectHosts, PatternsAddUp) {
 TEST(SelectHosts, KnowsLocalHostsAndAddresses) {
     auto all = all_hosts(sample());
     std::map<std::string, SelectedHost> by_name;
-    for (const auto& h : all)
+    for (const auto& h : all) {
         by_name[h.name] = h;
+    }
     EXPECT_TRUE(by_name["localhost"].local);
     EXPECT_TRUE(by_name["devbox"].local);  // a loopback address
     EXPECT_FALSE(by_name["web1"].local);

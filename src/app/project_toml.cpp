@@ -25,10 +25,12 @@ class Checker : public TomlReader {
     std::string string(const toml::table& t, std::string_view key, std::string_view where,
                        std::string fallback = "") {
         const toml::node* n = t.get(key);
-        if (!n)
+        if (!n) {
             return fallback;
-        if (auto s = n->as_string())
+        }
+        if (auto s = n->as_string()) {
             return s->get();
+        }
         error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a string");
         return fallback;
     }
@@ -37,8 +39,9 @@ class Checker : public TomlReader {
                                      std::string_view where) {
         std::vector<std::string> out;
         const toml::node* n = t.get(key);
-        if (!n)
+        if (!n) {
             return out;
+        }
         auto arr = n->as_array();
         if (!arr) {
             error(n->source(),
@@ -58,10 +61,12 @@ class Checker : public TomlReader {
 
     const toml::table* table(const toml::table& t, std::string_view key, std::string_view where) {
         const toml::node* n = t.get(key);
-        if (!n)
+        if (!n) {
             return nullptr;
-        if (auto tt = n->as_table())
+        }
+        if (auto tt = n->as_table()) {
             return tt;
+        }
         error(n->source(), std::string(where) + " '" + std::string(key) + "' must be a table");
         return nullptr;
     }
@@ -70,14 +75,16 @@ class Checker : public TomlReader {
 Result<toml::table> parse_toml(std::string_view text, std::string_view path, Diagnostics& diags) {
     TomlReader reader{std::string(path), diags};
     auto doc = reader.parse(text);
-    if (!doc)
+    if (!doc) {
         return fail(diags.to_error());
+    }
     return std::move(*doc);
 }
 
 bool valid_name(std::string_view s) {
-    if (s.empty())
+    if (s.empty()) {
         return false;
+    }
     for (char c : s) {
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.')) {
@@ -92,8 +99,9 @@ bool valid_name(std::string_view s) {
 Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path) {
     Diagnostics diags;
     auto doc = parse_toml(text, path, diags);
-    if (!doc)
+    if (!doc) {
         return fail(doc.error());
+    }
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "shipshape.toml",
                  {"name", "description", "store", "default_env", "secrets"});
@@ -112,16 +120,18 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
                       "secrets must name environment variables, found '" + s + "'");
         }
     }
-    if (!diags.empty())
+    if (!diags.empty()) {
         return fail(diags.to_error());
+    }
     return config;
 }
 
 Result<Inventory> parse_inventory(std::string_view text, std::string_view path) {
     Diagnostics diags;
     auto doc = parse_toml(text, path, diags);
-    if (!doc)
+    if (!doc) {
         return fail(doc.error());
+    }
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "inventory.toml", {"env", "group", "host"});
     Inventory inv;
@@ -201,10 +211,12 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
     }
     // Every host named in a group must exist somewhere: in an environment or as a [host.X].
     std::set<std::string> known;
-    for (const auto& e : inv.environments)
+    for (const auto& e : inv.environments) {
         known.insert(e.hosts.begin(), e.hosts.end());
-    for (const auto& h : inv.hosts)
+    }
+    for (const auto& h : inv.hosts) {
         known.insert(h.name);
+    }
     if (auto groups = doc->get("group"); groups && groups->is_table()) {
         for (const auto& [name, members] : inv.groups) {
             for (const auto& m : members) {
@@ -215,30 +227,34 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             }
         }
     }
-    if (!diags.empty())
+    if (!diags.empty()) {
         return fail(diags.to_error());
+    }
     return inv;
 }
 
 const Environment* Inventory::find_env(std::string_view name) const {
     for (const auto& e : environments) {
-        if (e.name == name)
+        if (e.name == name) {
             return &e;
+        }
     }
     return nullptr;
 }
 
 std::vector<std::string> Inventory::env_names() const {
     std::vector<std::string> out;
-    for (const auto& e : environments)
+    for (const auto& e : environments) {
         out.push_back(e.name);
+    }
     return out;
 }
 
 std::string Project::store_location() const {
     const std::string& s = config.store;
-    if (s.find("://") != std::string::npos)
+    if (s.find("://") != std::string::npos) {
         return s;
+    }
     std::string path = s.rfind("sqlite:", 0) == 0 ? s.substr(7) : s;
     return os::path_absolute(path, root);
 }
@@ -246,10 +262,12 @@ std::string Project::store_location() const {
 Result<std::string> find_project_root(const std::string& start) {
     std::string dir = start;
     for (;;) {
-        if (::access((dir + "/shipshape.toml").c_str(), F_OK) == 0)
+        if (::access((dir + "/shipshape.toml").c_str(), F_OK) == 0) {
             return dir;
-        if (dir == "/" || dir.empty())
+        }
+        if (dir == "/" || dir.empty()) {
             break;
+        }
         dir = os::path_parent(dir);
     }
     return fail(Errc::not_found, "no shipshape.toml in '" + start +
@@ -262,8 +280,9 @@ Result<Project> load_project(const std::string& root) {
     Project p;
     p.root = root;
     auto text = fs->read_file(root + "/shipshape.toml");
-    if (!text)
+    if (!text) {
         return fail(text.error());
+    }
     auto config = parse_project_config(*text, root + "/shipshape.toml");
     std::string errors;
     if (config) {
@@ -273,8 +292,9 @@ Result<Project> load_project(const std::string& root) {
     }
     if (fs->exists(root + "/inventory.toml")) {
         auto inv_text = fs->read_file(root + "/inventory.toml");
-        if (!inv_text)
+        if (!inv_text) {
             return fail(inv_text.error());
+        }
         auto inv = parse_inventory(*inv_text, root + "/inventory.toml");
         if (inv) {
             p.inventory = std::move(*inv);
@@ -282,8 +302,9 @@ Result<Project> load_project(const std::string& root) {
             errors += (errors.empty() ? "" : "\n") + inv.error().message();
         }
     }
-    if (!errors.empty())
+    if (!errors.empty()) {
         return fail(Errc::invalid_definition, errors);
+    }
     if (p.inventory.environments.empty()) {
         // Without an inventory every repo still has the workstation environment.
         p.inventory.environments.push_back(Environment{"local", {"localhost"}});

@@ -17,8 +17,9 @@ store::StepRecord& RunJournal::record(const std::string& step_id) {
     if (!m_loaded) {
         m_loaded = true;
         if (auto steps = m_store.get_steps(m_run_id)) {
-            for (auto& s : *steps)
+            for (auto& s : *steps) {
                 m_records[s.step_id] = s;
+            }
         }
     }
     auto& r = m_records[step_id];
@@ -30,8 +31,9 @@ store::StepRecord& RunJournal::record(const std::string& step_id) {
 Status RunJournal::write(store::StepRecord& r, const store::Event& event,
                          store::Durability durability) {
     auto seq = m_store.record_step(r, event, durability);
-    if (!seq)
+    if (!seq) {
         return fail(seq.error());
+    }
     r.finish_seq = *seq;  // keep our copy in step with the store's numbering
     return {};
 }
@@ -100,8 +102,9 @@ void RunJournal::process_started(const checklist::Step& step, pid_t pid) {
 }
 
 RunJournal::~RunJournal() {
-    if (m_pids_fd >= 0)
+    if (m_pids_fd >= 0) {
         ::close(m_pids_fd);
+    }
 }
 
 namespace {
@@ -112,8 +115,9 @@ class FileLog final : public checklist::LogWriter {
   public:
     explicit FileLog(std::string path) : m_path(std::move(path)) {}
     ~FileLog() override {
-        if (m_fd >= 0)
+        if (m_fd >= 0) {
             ::close(m_fd);
+        }
     }
     FileLog(const FileLog&) = delete;
     FileLog& operator=(const FileLog&) = delete;
@@ -137,10 +141,12 @@ class FileLog final : public checklist::LogWriter {
         }
         while (m_fd >= 0 && !text.empty()) {
             ssize_t n = ::write(m_fd, text.data(), text.size());
-            if (n < 0 && errno == EINTR)
+            if (n < 0 && errno == EINTR) {
                 continue;
-            if (n <= 0)
+            }
+            if (n <= 0) {
                 return;  // a full disk must not stop the run; the journal still records
+            }
             text.remove_prefix(static_cast<size_t>(n));
         }
     }
@@ -171,8 +177,9 @@ std::optional<std::string> stop_leftover(const std::string& run_dir, const std::
             ticks = line_ticks;
         }
     }
-    if (pid <= 0 || ticks == 0)
+    if (pid <= 0 || ticks == 0) {
         return std::nullopt;
+    }
     if (os::terminate_process_group(static_cast<pid_t>(pid), ticks, Millis(2000))) {
         return "stopped leftover process group " + std::to_string(pid) + " of step '" + step_id +
                "' from the interrupted run";

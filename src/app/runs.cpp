@@ -35,8 +35,9 @@ std::string make_run_id(int64_t now) {
     static const char k_hex[] = "0123456789abcdef";
     std::random_device rd;
     std::string suffix;
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 4; ++i) {
         suffix += k_hex[rd() % 16];
+    }
     return std::string(stamp) + "-" + suffix;
 }
 
@@ -44,16 +45,19 @@ namespace {
 
 std::string hostname() {
     char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0)
+    if (::gethostname(buf, sizeof buf - 1) != 0) {
         return "localhost";
+    }
     return buf;
 }
 
 std::string current_user() {
-    if (const char* u = std::getenv("USER"); u && *u)
+    if (const char* u = std::getenv("USER"); u && *u) {
         return u;
-    if (passwd* pw = ::getpwuid(::getuid()))
+    }
+    if (passwd* pw = ::getpwuid(::getuid())) {
         return pw->pw_name;
+    }
     return std::to_string(::getuid());
 }
 
@@ -89,8 +93,9 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
                           "SHIPSHAPE_RUN_DIR=", "SHIPSHAPE_STEP="}) {
             ours = ours || kv.rfind(name, 0) == 0;
         }
-        if (ours)
+        if (ours) {
             continue;  // set below, for this run
+        }
         o.base_env.emplace_back(kv);
     }
     o.base_env.push_back("SHIPSHAPE_RUN=" + run.id);
@@ -99,8 +104,9 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
     o.base_env.push_back("SHIPSHAPE_RUN_DIR=" + run_dir(run.id));
     o.default_cwd = m_project.root;
     for (const auto& name : m_project.config.secrets) {
-        if (const char* v = std::getenv(name.c_str()); v && *v)
+        if (const char* v = std::getenv(name.c_str()); v && *v) {
             o.secrets.emplace_back(v);
+        }
     }
     o.parallel = parallel;
     return o;
@@ -108,15 +114,18 @@ checklist::EngineOptions RunService::engine_options(const store::RunRecord& run,
 
 Result<std::unique_ptr<RunService::Loaded>> RunService::load_run(const store::RunRecord& run) {
     auto parsed = checklist::parse_checklist(run.checklist_text, run.checklist_path);
-    if (!parsed)
+    if (!parsed) {
         return fail(parsed.error());
+    }
     auto vars = checklist::bind_params(
         *parsed, run.params, {{"env", run.env}, {"run", run.id}, {"repo", m_project.root}});
-    if (!vars)
+    if (!vars) {
         return fail(vars.error());
+    }
     auto rendered = checklist::render_checklist(*parsed, *vars);
-    if (!rendered)
+    if (!rendered) {
         return fail(rendered.error());
+    }
     auto loaded = std::make_unique<Loaded>();
     loaded->rendered = std::move(*rendered);
     return loaded;
@@ -133,14 +142,16 @@ Result<std::vector<std::string>> RunService::lock(const std::string& env,
     me.host = me_host;
     me.started_at = now_ms();
     auto is_stale = [&](const store::LockHolder& h) {
-        if (h.host != me_host)
+        if (h.host != me_host) {
             return false;  // cannot see processes on other machines
+        }
         auto ticks = os::process_start_ticks(static_cast<pid_t>(h.pid));
         return !ticks || *ticks != h.pid_start_ticks;
     };
     auto r = m_store.acquire_env_lock(me, is_stale);
-    if (!r)
+    if (!r) {
         return fail(r.error());
+    }
     std::vector<std::string> notes;
     if (!r->acquired) {
         const auto& h = *r->holder;
@@ -164,35 +175,42 @@ Result<std::vector<std::string>> RunService::lock(const std::string& env,
 
 Result<std::string> RunService::resolve_env(const StartRequest& request) const {
     std::string env = request.env.empty() ? m_project.config.default_env : request.env;
-    if (m_project.inventory.find_env(env))
+    if (m_project.inventory.find_env(env)) {
         return env;
+    }
     std::string known;
-    for (const auto& n : m_project.inventory.env_names())
+    for (const auto& n : m_project.inventory.env_names()) {
         known += (known.empty() ? "" : ", ") + n;
+    }
     return fail(Errc::invalid_argument,
                 "unknown environment '" + env + "' (inventory.toml has: " + known + ")");
 }
 
 Result<PlanReport> RunService::plan(const StartRequest& request) {
     auto resolved_env = resolve_env(request);
-    if (!resolved_env)
+    if (!resolved_env) {
         return fail(resolved_env.error());
+    }
     const std::string env = *resolved_env;
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
     auto fs = os::make_local_file_system();
     auto text = fs->read_file(path);
-    if (!text)
+    if (!text) {
         return fail(text.error());
+    }
     auto parsed = checklist::parse_checklist(*text, request.checklist_file);
-    if (!parsed)
+    if (!parsed) {
         return fail(parsed.error());
+    }
     auto vars = checklist::bind_params(*parsed, request.params,
                                        {{"env", env}, {"run", "(plan)"}, {"repo", m_project.root}});
-    if (!vars)
+    if (!vars) {
         return fail(vars.error());
+    }
     auto rendered = checklist::render_checklist(*parsed, *vars);
-    if (!rendered)
+    if (!rendered) {
         return fail(rendered.error());
+    }
 
     PlanReport report;
     report.checklist_name = rendered->name;
@@ -210,8 +228,9 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
         p.id = id;
         p.needs = step.needs;
         p.wave = 1;
-        for (const auto& n : step.needs)
+        for (const auto& n : step.needs) {
             p.wave = std::max(p.wave, wave[n] + 1);
+        }
         wave[id] = p.wave;
         if (step.kind == checklist::StepKind::manual) {
             p.action = step.manual;
@@ -227,8 +246,9 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
                 os::ProcessSpec spec;
                 spec.argv = step.unless->to_argv();
                 spec.env = options.base_env;
-                for (const auto& [k, v] : step.env)
+                for (const auto& [k, v] : step.env) {
                     spec.env->push_back(k + "=" + v);
+                }
                 spec.cwd =
                     step.cwd.empty() ? m_project.root : os::path_absolute(step.cwd, m_project.root);
                 spec.timeout = step.timeout.count() > 0 ? step.timeout : Millis(60000);
@@ -248,14 +268,16 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
 
 Result<RunReport> RunService::start(const StartRequest& request, checklist::RunObserver& observer) {
     auto resolved_env = resolve_env(request);
-    if (!resolved_env)
+    if (!resolved_env) {
         return fail(resolved_env.error());
+    }
     const std::string env = *resolved_env;
     std::string path = os::path_absolute(request.checklist_file, request.cwd);
     auto fs = os::make_local_file_system();
     auto text = fs->read_file(path);
-    if (!text)
+    if (!text) {
         return fail(text.error());
+    }
     store::RunRecord run;
     const int64_t now = now_ms();
     run.id = make_run_id(now);
@@ -274,16 +296,19 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
     // Validate fully before anything is recorded or locked.
     {
         auto parsed = checklist::parse_checklist(*text, request.checklist_file);
-        if (!parsed)
+        if (!parsed) {
             return fail(parsed.error());
+        }
         run.checklist_name = parsed->name;
     }
     auto loaded = load_run(run);
-    if (!loaded)
+    if (!loaded) {
         return fail(loaded.error());
+    }
     auto notes = lock(env, run.id);
-    if (!notes)
+    if (!notes) {
         return fail(notes.error());
+    }
     if (auto st = fs->create_directories(run_dir(run.id)); !st) {
         (void)m_store.release_env_lock(env, run.id);
         return fail(st.error());
@@ -298,18 +323,21 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
 
 Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunObserver& observer) {
     auto run = m_store.get_run(run_id);
-    if (!run)
+    if (!run) {
         return fail(run.error());
+    }
     if (run->status == "undone" || run->status == "undoing" || run->status == "undo-failed") {
         return fail(Errc::conflict,
                     "run " + run_id + " was undone (" + run->status + "); start a new run instead");
     }
     auto loaded = load_run(*run);
-    if (!loaded)
+    if (!loaded) {
         return fail(loaded.error());
+    }
     auto notes = lock(run->env, run->id);
-    if (!notes)
+    if (!notes) {
         return fail(notes.error());
+    }
     auto steps = m_store.get_steps(run_id);
     if (!steps) {
         (void)m_store.release_env_lock(run->env, run->id);
@@ -320,8 +348,9 @@ Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunOb
     for (const auto& s : *steps) {
         auto state = checklist::parse_state(s.state).value_or(StepState::pending);
         if (state == StepState::running) {
-            if (auto note = stop_leftover(dir, s.step_id))
+            if (auto note = stop_leftover(dir, s.step_id)) {
                 notes->push_back(*note);
+            }
         }
         prior[s.step_id] = state;
     }
@@ -360,8 +389,9 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     }
     auto st = m_store.update_run(run.id, status, ::getpid(), now_ms());
     (void)m_store.release_env_lock(run.env, run.id);
-    if (!st)
+    if (!st) {
         return fail(st.error());
+    }
     run.status = status;
     report.run = std::move(run);
     report.checklist = &loaded->rendered;
@@ -381,21 +411,26 @@ std::vector<std::string> RunService::undo_order(const checklist::Checklist& chec
     std::sort(done.begin(), done.end(),
               [](const auto* a, const auto* b) { return a->finish_seq > b->finish_seq; });
     std::vector<std::string> order;
-    for (const auto* s : done)
+    order.reserve(done.size());
+    for (const auto* s : done) {
         order.push_back(s->step_id);
+    }
     return order;
 }
 
 Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObserver& observer) {
     auto run = m_store.get_run(run_id);
-    if (!run)
+    if (!run) {
         return fail(run.error());
+    }
     auto loaded = load_run(*run);
-    if (!loaded)
+    if (!loaded) {
         return fail(loaded.error());
+    }
     auto notes = lock(run->env, run->id);
-    if (!notes)
+    if (!notes) {
         return fail(notes.error());
+    }
     auto steps = m_store.get_steps(run_id);
     if (!steps) {
         (void)m_store.release_env_lock(run->env, run->id);
@@ -420,8 +455,9 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
                                                                                     : "undo-failed";
     auto st = m_store.update_run(run_id, status, ::getpid(), now_ms());
     (void)m_store.release_env_lock(run->env, run->id);
-    if (!st)
+    if (!st) {
         return fail(st.error());
+    }
     run->status = status;
     report.run = std::move(*run);
     report.checklist = &(*loaded)->rendered;
@@ -433,11 +469,13 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
                                               const std::string& role, const std::string& by,
                                               const std::string& note) {
     auto run = m_store.get_run(run_id);
-    if (!run)
+    if (!run) {
         return fail(run.error());
+    }
     auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed)
+    if (!parsed) {
         return fail(parsed.error());
+    }
     const checklist::Step* step = parsed->find_step(step_id);
     if (!step) {
         return fail(Errc::not_found, "run " + run_id + " has no step '" + step_id + "'");
@@ -453,20 +491,23 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
                                                  "', not '" + role + "'");
     }
     auto steps = m_store.get_steps(run_id);
-    if (!steps)
+    if (!steps) {
         return fail(steps.error());
+    }
     std::string state = "pending";
     for (const auto& s : *steps) {
-        if (s.step_id == step_id)
+        if (s.step_id == step_id) {
             state = s.state;
+        }
     }
     if (state == "checked-off") {
         auto offs = m_store.get_check_offs(run_id);
         std::string who;
         if (offs) {
             for (const auto& c : *offs) {
-                if (c.step_id == step_id)
+                if (c.step_id == step_id) {
                     who = " by " + c.by;
+                }
             }
         }
         return fail(Errc::conflict,
@@ -478,8 +519,9 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
                                         "): the steps it needs must complete first");
     }
     store::CheckOff c{run_id, step_id, role, by.empty() ? current_user() : by, note, now_ms()};
-    if (auto st = m_store.add_check_off(c); !st)
+    if (auto st = m_store.add_check_off(c); !st) {
         return fail(st.error());
+    }
     return c;
 }
 
@@ -488,12 +530,15 @@ namespace {
 // A run recorded as executing whose shipshape process is gone (kill -9, a crash, a reboot) is
 // shown as interrupted: that is what it is, and `resume` continues it either way.
 void mark_if_gone(store::RunRecord& run) {
-    if (run.status != "running" && run.status != "undoing")
+    if (run.status != "running" && run.status != "undoing") {
         return;
-    if (run.host != hostname())
+    }
+    if (run.host != hostname()) {
         return;  // cannot see processes on other machines
-    if (!os::process_start_ticks(static_cast<pid_t>(run.pid)))
+    }
+    if (!os::process_start_ticks(static_cast<pid_t>(run.pid))) {
         run.status = "interrupted";
+    }
 }
 
 }  // namespace
@@ -501,28 +546,34 @@ void mark_if_gone(store::RunRecord& run) {
 Result<std::vector<store::RunRecord>> RunService::list(int limit) {
     auto runs = m_store.list_runs(limit);
     if (runs) {
-        for (auto& r : *runs)
+        for (auto& r : *runs) {
             mark_if_gone(r);
+        }
     }
     return runs;
 }
 
 Result<RunDetails> RunService::show(const std::string& run_id) {
     auto run = m_store.get_run(run_id);
-    if (!run)
+    if (!run) {
         return fail(run.error());
+    }
     auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed)
+    if (!parsed) {
         return fail(parsed.error());
+    }
     auto steps = m_store.get_steps(run_id);
-    if (!steps)
+    if (!steps) {
         return fail(steps.error());
+    }
     auto offs = m_store.get_check_offs(run_id);
-    if (!offs)
+    if (!offs) {
         return fail(offs.error());
+    }
     auto events = m_store.get_events(run_id);
-    if (!events)
+    if (!events) {
         return fail(events.error());
+    }
     RunDetails d;
     d.run = std::move(*run);
     mark_if_gone(d.run);
@@ -534,17 +585,20 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         v.record.step_id = step.id;
         v.record.state = "pending";
         for (const auto& s : *steps) {
-            if (s.step_id == step.id)
+            if (s.step_id == step.id) {
                 v.record = s;
+            }
         }
         v.kind = step.kind == checklist::StepKind::manual ? "manual" : "command";
         v.role = step.role;
         std::string log = log_path(run_id, step.id);
-        if (fs->exists(log))
+        if (fs->exists(log)) {
             v.log_path = log;
+        }
         for (const auto& c : *offs) {
-            if (c.step_id == step.id)
+            if (c.step_id == step.id) {
                 v.check_offs.push_back(c);
+            }
         }
         d.steps.push_back(std::move(v));
     }

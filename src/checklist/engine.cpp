@@ -43,8 +43,9 @@ std::optional<StepState> parse_state(std::string_view name) {
     for (auto s : {StepState::pending, StepState::running, StepState::ok, StepState::skipped,
                    StepState::failed, StepState::waiting, StepState::checked_off,
                    StepState::interrupted, StepState::blocked, StepState::undone}) {
-        if (state_name(s) == name)
+        if (state_name(s) == name) {
             return s;
+        }
     }
     return std::nullopt;
 }
@@ -82,8 +83,9 @@ class LineSink final : public os::OutputSink {
         size_t start = 0;
         for (;;) {
             size_t nl = m_partial.find('\n', start);
-            if (nl == std::string::npos)
+            if (nl == std::string::npos) {
                 break;
+            }
             emit(std::string_view(m_partial).substr(start, nl - start));
             start = nl + 1;
         }
@@ -166,15 +168,17 @@ std::vector<std::string> Engine::step_env(const Step& step) const {
                 replaced = true;
             }
         }
-        if (!replaced)
+        if (!replaced) {
             env.push_back(prefix + v);
+        }
     }
     return env;
 }
 
 std::string Engine::step_cwd(const Step& step) const {
-    if (step.cwd.empty())
+    if (step.cwd.empty()) {
         return m_options.default_cwd;
+    }
     return os::path_absolute(step.cwd, m_options.default_cwd);
 }
 
@@ -259,8 +263,9 @@ Engine::Finished Engine::run_step(size_t index) {
         if (!u) {
             return finish(StepState::failed, -1, "unless: " + u.error().message());
         }
-        if (interrupted(*u))
+        if (interrupted(*u)) {
             return finish(StepState::interrupted, -1, "interrupted");
+        }
         if (u->success()) {
             return finish(StepState::skipped, 0, "unless passed");
         }
@@ -278,16 +283,18 @@ Engine::Finished Engine::run_step(size_t index) {
             if (step.retry_delay.count() > 0 && wait_cancellable(step.retry_delay)) {
                 return finish(StepState::interrupted, -1, "interrupted");
             }
-            if (m_deps.cancel.cancelled())
+            if (m_deps.cancel.cancelled()) {
                 return finish(StepState::interrupted, -1, "interrupted");
+            }
         }
         auto r = run_command(step, step.run, Phase::run, *log, sink, attempt);
         if (!r) {
             // A command that cannot start will not start on a retry either.
             return finish(StepState::failed, -1, r.error().message());
         }
-        if (interrupted(*r))
+        if (interrupted(*r)) {
             return finish(StepState::interrupted, -1, "interrupted");
+        }
         code = r->kind == os::ExitKind::exited ? r->code : -1;
         if (!r->success()) {
             why = os::describe(*r, step.timeout);
@@ -300,8 +307,9 @@ Engine::Finished Engine::run_step(size_t index) {
         if (!v) {
             return finish(StepState::failed, -1, "verify: " + v.error().message());
         }
-        if (interrupted(*v))
+        if (interrupted(*v)) {
             return finish(StepState::interrupted, -1, "interrupted");
+        }
         if (v->success()) {
             return finish(StepState::ok, 0, "");
         }
@@ -317,15 +325,17 @@ Engine::Finished Engine::run_step(size_t index) {
 RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     const size_t n = m_c.steps.size();
     std::map<std::string_view, size_t> index;
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i) {
         index.emplace(m_c.steps[i].id, i);
+    }
     std::vector<StepState> state(n, StepState::pending);
     std::vector<size_t> missing(n, 0);  // dependencies not yet complete
     std::vector<std::vector<size_t>> dependents(n);
     for (size_t i = 0; i < n; ++i) {
         auto it = prior.find(m_c.steps[i].id);
-        if (it != prior.end())
+        if (it != prior.end()) {
             state[i] = it->second;
+        }
         for (const auto& need : m_c.steps[i].needs) {
             size_t d = index.at(need);
             dependents[d].push_back(i);
@@ -333,14 +343,16 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     }
     for (size_t i = 0; i < n; ++i) {
         for (const auto& need : m_c.steps[i].needs) {
-            if (!is_complete(state[index.at(need)]))
+            if (!is_complete(state[index.at(need)])) {
                 ++missing[i];
+            }
         }
     }
     std::deque<size_t> ready;
     for (size_t i = 0; i < n; ++i) {
-        if (!is_complete(state[i]) && missing[i] == 0)
+        if (!is_complete(state[i]) && missing[i] == 0) {
             ready.push_back(i);
+        }
     }
 
     RunOutcome out;
@@ -353,14 +365,16 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
 
     auto complete = [&](size_t i) {
         for (size_t d : dependents[i]) {
-            if (--missing[d] == 0 && !is_complete(state[d]))
+            if (--missing[d] == 0 && !is_complete(state[d])) {
                 ready.push_back(d);
+            }
         }
     };
 
     for (;;) {
-        if (!stopping && m_deps.cancel.cancelled())
+        if (!stopping && m_deps.cancel.cancelled()) {
             stopping = true;
+        }
         while (!stopping && !ready.empty() && static_cast<int>(threads.size()) < parallel) {
             size_t i = ready.front();
             ready.pop_front();
@@ -390,19 +404,22 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
                                 done_cv.notify_one();
                             }));
         }
-        if (threads.empty())
+        if (threads.empty()) {
             break;
+        }
         Finished f;
         {
             std::unique_lock lk(done_lock);
             // Wake up now and then to notice Ctrl-C promptly even while no step finishes.
             while (done.empty()) {
                 done_cv.wait_for(lk, std::chrono::milliseconds(50));
-                if (done.empty() && !stopping && m_deps.cancel.cancelled())
+                if (done.empty() && !stopping && m_deps.cancel.cancelled()) {
                     break;
+                }
             }
-            if (done.empty())
+            if (done.empty()) {
                 continue;
+            }
             f = std::move(done.front());
             done.pop_front();
         }
@@ -436,8 +453,9 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     for (size_t i = 0; i < n; ++i) {
         if (state[i] == StepState::pending || state[i] == StepState::running ||
             state[i] == StepState::failed || state[i] == StepState::interrupted) {
-            if (out.results.count(m_c.steps[i].id) == 0)
+            if (out.results.count(m_c.steps[i].id) == 0) {
                 out.blocked.push_back(m_c.steps[i].id);
+            }
         }
     }
     if (interrupted) {

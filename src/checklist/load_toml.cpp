@@ -26,8 +26,9 @@ class Reader : public TomlReader {
 
     std::optional<Millis> duration(const toml::node& n, std::string_view where) {
         auto text = string(n, where);
-        if (!text)
+        if (!text) {
             return std::nullopt;
+        }
         auto d = parse_duration(*text);
         if (!d) {
             error(pos_of(n.source()), std::string(where) + ": " + d.error().message());
@@ -42,8 +43,9 @@ class Reader : public TomlReader {
         c.pos = pos_of(n.source());
         if (n.is_array()) {
             auto argv = string_array(n, where);
-            if (!argv)
+            if (!argv) {
                 return std::nullopt;
+            }
             if (argv->empty()) {
                 error(c.pos, std::string(where) + " must not be empty");
                 return std::nullopt;
@@ -59,8 +61,9 @@ class Reader : public TomlReader {
                 return std::nullopt;
             }
             auto text = string(*sh, std::string(where) + ".sh");
-            if (!text)
+            if (!text) {
                 return std::nullopt;
+            }
             if (text->empty()) {
                 error(pos_of(sh->source()), std::string(where) + ".sh must not be empty");
                 return std::nullopt;
@@ -93,8 +96,9 @@ class Reader : public TomlReader {
                    {"id", "description", "run", "sh", "manual", "role", "unless", "verify", "undo",
                     "needs", "timeout", "retries", "retry_delay", "env", "cwd"});
         if (auto n = t.get("description")) {
-            if (auto s = string(*n, where + " 'description'"))
+            if (auto s = string(*n, where + " 'description'")) {
                 step.description = *s;
+            }
         }
         const toml::node* run = t.get("run");
         const toml::node* sh = t.get("sh");
@@ -107,24 +111,28 @@ class Reader : public TomlReader {
                                 (forms == 0 ? std::string() : ", found " + std::to_string(forms)));
         }
         if (run) {
-            if (auto c = command(*run, where + " 'run'"))
+            if (auto c = command(*run, where + " 'run'")) {
                 step.run = std::move(*c);
+            }
         }
         if (sh) {
             if (auto s = string(*sh, where + " 'sh'")) {
                 step.run.shell = *s;
                 step.run.pos = pos_of(sh->source());
-                if (s->empty())
+                if (s->empty()) {
                     error(step.run.pos, where + " 'sh' must not be empty");
+                }
             }
         }
         if (manual) {
             step.kind = StepKind::manual;
-            if (auto s = string(*manual, where + " 'manual'"))
+            if (auto s = string(*manual, where + " 'manual'")) {
                 step.manual = *s;
+            }
             if (auto r = t.get("role")) {
-                if (auto s = string(*r, where + " 'role'"))
+                if (auto s = string(*r, where + " 'role'")) {
                     step.role = *s;
+                }
             } else {
                 error(pos_of(manual->source()),
                       where + " is manual and needs a 'role' that checks it off");
@@ -140,21 +148,28 @@ class Reader : public TomlReader {
             error(pos_of(r->source()), where + ": 'role' applies only to manual steps");
         }
         if (step.kind == StepKind::command) {
-            if (auto n = t.get("unless"))
+            if (auto n = t.get("unless")) {
                 step.unless = command(*n, where + " 'unless'");
-            if (auto n = t.get("verify"))
+            }
+            if (auto n = t.get("verify")) {
                 step.verify = command(*n, where + " 'verify'");
-            if (auto n = t.get("undo"))
+            }
+            if (auto n = t.get("undo")) {
                 step.undo = command(*n, where + " 'undo'");
-            if (auto n = t.get("timeout"))
+            }
+            if (auto n = t.get("timeout")) {
                 step.timeout = duration(*n, where + " 'timeout'").value_or(Millis(0));
-            if (auto n = t.get("retries"))
+            }
+            if (auto n = t.get("retries")) {
                 step.retries =
                     static_cast<int>(integer(*n, where + " 'retries'", 0, 100).value_or(0));
-            if (auto n = t.get("retry_delay"))
+            }
+            if (auto n = t.get("retry_delay")) {
                 step.retry_delay = duration(*n, where + " 'retry_delay'").value_or(Millis(0));
-            if (auto n = t.get("cwd"))
+            }
+            if (auto n = t.get("cwd")) {
                 step.cwd = string(*n, where + " 'cwd'").value_or("");
+            }
             if (auto n = t.get("env")) {
                 if (auto env = n->as_table()) {
                     for (auto&& [key, value] : *env) {
@@ -169,11 +184,12 @@ class Reader : public TomlReader {
             }
         }
         if (auto n = t.get("needs")) {
-            if (auto needs = string_array(*n, where + " 'needs'"))
+            if (auto needs = string_array(*n, where + " 'needs'")) {
                 step.needs = *needs;
+            }
         }
-        out.steps.push_back(std::move(step));
         m_step_needs_pos.push_back(t.get("needs") ? pos_of(t.get("needs")->source()) : step.pos);
+        out.steps.push_back(std::move(step));
     }
 
     void read_params(const toml::node& n, Checklist& out) {
@@ -192,12 +208,15 @@ class Reader : public TomlReader {
                 continue;
             }
             check_keys(*t, where, {"required", "description", "default"});
-            if (auto r = t->get("required"))
+            if (auto r = t->get("required")) {
                 p.required = boolean(*r, where + " 'required'").value_or(false);
-            if (auto d = t->get("description"))
+            }
+            if (auto d = t->get("description")) {
                 p.description = string(*d, where + " 'description'").value_or("");
-            if (auto d = t->get("default"))
+            }
+            if (auto d = t->get("default")) {
                 p.default_value = string(*d, where + " 'default'");
+            }
             out.params.push_back(std::move(p));
         }
     }
@@ -220,25 +239,31 @@ Result<Checklist> parse_checklist(std::string_view text, std::string_view path) 
     Diagnostics diags;
     Reader r(std::string(path), diags);
     auto parsed = r.parse(text);
-    if (!parsed)
+    if (!parsed) {
         return fail(diags.to_error());
+    }
     const toml::table& doc = *parsed;
     Checklist out;
     out.path = std::string(path);
     out.name = default_name(path);
     r.check_keys(doc, "the checklist", {"name", "description", "parallel", "params", "step"});
-    if (auto n = doc.get("name"))
+    if (auto n = doc.get("name")) {
         out.name = r.string(*n, "'name'").value_or(out.name);
-    if (auto n = doc.get("description"))
+    }
+    if (auto n = doc.get("description")) {
         out.description = r.string(*n, "'description'").value_or("");
-    if (auto n = doc.get("parallel"))
+    }
+    if (auto n = doc.get("parallel")) {
         out.parallel = static_cast<int>(r.integer(*n, "'parallel'", 1, 1024).value_or(4));
-    if (auto n = doc.get("params"))
+    }
+    if (auto n = doc.get("params")) {
         r.read_params(*n, out);
+    }
     if (auto n = doc.get("step")) {
         if (auto arr = n->as_array(); arr && arr->is_array_of_tables()) {
-            for (auto&& item : *arr)
+            for (auto&& item : *arr) {
                 r.read_step(*item.as_table(), out);
+            }
         } else {
             r.wrong_type("'step'", *n, "an array of tables (write [[step]])");
         }

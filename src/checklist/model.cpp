@@ -12,8 +12,9 @@ std::vector<std::string> Command::to_argv() const {
 namespace {
 
 bool needs_quotes(const std::string& s) {
-    if (s.empty())
+    if (s.empty()) {
         return true;
+    }
     for (char c : s) {
         if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '\\' || c == '$' || c == '`' ||
             c == ';' || c == '&' || c == '|' || c == '<' || c == '>' || c == '*' || c == '?' ||
@@ -40,8 +41,9 @@ std::string Command::display() const {
     }
     std::string out;
     for (const auto& a : argv) {
-        if (!out.empty())
+        if (!out.empty()) {
             out += ' ';
+        }
         if (needs_quotes(a)) {
             out += '\'';
             for (char c : a) {
@@ -61,16 +63,18 @@ std::string Command::display() const {
 
 const Step* Checklist::find_step(std::string_view id) const {
     for (const auto& s : steps) {
-        if (s.id == id)
+        if (s.id == id) {
             return &s;
+        }
     }
     return nullptr;
 }
 
 const Param* Checklist::find_param(std::string_view param_name) const {
     for (const auto& p : params) {
-        if (p.name == param_name)
+        if (p.name == param_name) {
             return &p;
+        }
     }
     return nullptr;
 }

@@ -18,8 +18,9 @@ Result<Variables> bind_params(const Checklist& checklist,
     for (const auto& [k, v] : values) {
         if (!checklist.find_param(k)) {
             std::string known;
-            for (const auto& p : checklist.params)
+            for (const auto& p : checklist.params) {
                 known += (known.empty() ? "" : ", ") + p.name;
+            }
             problems.push_back("unknown param '" + k + "' (checklist '" + checklist.name +
                                "' declares: " + (known.empty() ? "none" : known) + ")");
             continue;
@@ -28,8 +29,9 @@ Result<Variables> bind_params(const Checklist& checklist,
         given.insert(k);
     }
     for (const auto& p : checklist.params) {
-        if (given.count(p.name))
+        if (given.count(p.name)) {
             continue;
+        }
         if (p.default_value) {
             vars[p.name] = *p.default_value;
         } else if (p.required) {
@@ -42,8 +44,9 @@ Result<Variables> bind_params(const Checklist& checklist,
     }
     if (!problems.empty()) {
         std::string text;
-        for (const auto& p : problems)
+        for (const auto& p : problems) {
             text += (text.empty() ? "" : "\n") + p;
+        }
         return fail(Errc::invalid_argument, text);
     }
     return vars;
@@ -53,22 +56,26 @@ namespace {
 
 Status render_into(std::string& s, const Variables& vars, const std::string& where) {
     auto r = render_template(s, vars);
-    if (!r)
+    if (!r) {
         return fail(r.error().context(where));
+    }
     s = std::move(*r);
     return {};
 }
 
 Status render_command(std::optional<Command>& c, const Variables& vars, const std::string& where) {
-    if (!c)
+    if (!c) {
         return {};
+    }
     if (c->is_shell()) {
-        if (auto st = render_into(c->shell, vars, where); !st)
+        if (auto st = render_into(c->shell, vars, where); !st) {
             return st;
+        }
     }
     for (auto& a : c->argv) {
-        if (auto st = render_into(a, vars, where); !st)
+        if (auto st = render_into(a, vars, where); !st) {
             return st;
+        }
     }
     return {};
 }
@@ -80,23 +87,30 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
     for (auto& s : out.steps) {
         std::string where = "step '" + s.id + "'";
         std::optional<Command> run = s.run;
-        if (auto st = render_command(run, vars, where); !st)
+        if (auto st = render_command(run, vars, where); !st) {
             return fail(st.error());
-        s.run = *run;
-        if (auto st = render_command(s.unless, vars, where); !st)
-            return fail(st.error());
-        if (auto st = render_command(s.verify, vars, where); !st)
-            return fail(st.error());
-        if (auto st = render_command(s.undo, vars, where); !st)
-            return fail(st.error());
-        for (auto& kv : s.env) {
-            if (auto st = render_into(kv.second, vars, where); !st)
-                return fail(st.error());
         }
-        if (auto st = render_into(s.cwd, vars, where); !st)
+        s.run = *run;
+        if (auto st = render_command(s.unless, vars, where); !st) {
             return fail(st.error());
-        if (auto st = render_into(s.manual, vars, where); !st)
+        }
+        if (auto st = render_command(s.verify, vars, where); !st) {
             return fail(st.error());
+        }
+        if (auto st = render_command(s.undo, vars, where); !st) {
+            return fail(st.error());
+        }
+        for (auto& kv : s.env) {
+            if (auto st = render_into(kv.second, vars, where); !st) {
+                return fail(st.error());
+            }
+        }
+        if (auto st = render_into(s.cwd, vars, where); !st) {
+            return fail(st.error());
+        }
+        if (auto st = render_into(s.manual, vars, where); !st) {
+            return fail(st.error());
+        }
     }
     return out;
 }
@@ -105,23 +119,26 @@ std::vector<std::string> topological_order(const Checklist& checklist) {
     // Kahn's algorithm; among ready steps the one earliest in the file goes first.
     const size_t n = checklist.steps.size();
     std::map<std::string_view, size_t> index;
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i) {
         index.emplace(checklist.steps[i].id, i);
+    }
     std::vector<size_t> indegree(n, 0);
     std::vector<std::vector<size_t>> dependents(n);
     for (size_t i = 0; i < n; ++i) {
         for (const auto& need : checklist.steps[i].needs) {
             auto it = index.find(need);
-            if (it == index.end())
+            if (it == index.end()) {
                 continue;
+            }
             dependents[it->second].push_back(i);
             ++indegree[i];
         }
     }
     std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
     for (size_t i = 0; i < n; ++i) {
-        if (indegree[i] == 0)
+        if (indegree[i] == 0) {
             ready.push(i);
+        }
     }
     std::vector<std::string> order;
     order.reserve(n);
@@ -130,8 +147,9 @@ std::vector<std::string> topological_order(const Checklist& checklist) {
         ready.pop();
         order.push_back(checklist.steps[v].id);
         for (size_t d : dependents[v]) {
-            if (--indegree[d] == 0)
+            if (--indegree[d] == 0) {
                 ready.push(d);
+            }
         }
     }
     return order;  // shorter than n only for a cycle, which validation rejects first

@@ -13,8 +13,9 @@ namespace {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
+    for (size_t j = 0; j <= b.size(); ++j) {
         prev[j] = j;
+    }
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
@@ -40,13 +41,15 @@ std::string suggestion(std::string_view name, const std::vector<std::string>& ca
 }
 
 bool valid_id(std::string_view id) {
-    if (id.empty())
+    if (id.empty()) {
         return false;
+    }
     for (char c : id) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_' || c == '.';
-        if (!ok)
+        if (!ok) {
             return false;
+        }
     }
     return true;
 }
@@ -71,8 +74,9 @@ class Validator {
     void check_ids() {
         std::map<std::string, SourcePos> seen;
         for (const auto& s : m_c.steps) {
-            if (s.id.empty())
+            if (s.id.empty()) {
                 continue;
+            }
             if (!valid_id(s.id)) {
                 error(s.pos,
                       "step id '" + s.id + "' may contain only letters, digits, '-', '_' and '.'");
@@ -100,8 +104,9 @@ class Validator {
                 if (!m_c.find_step(n)) {
                     std::vector<std::string> others;
                     for (const auto& id : m_ids) {
-                        if (id != s.id)
+                        if (id != s.id) {
                             others.push_back(id);
+                        }
                     }
                     error(m_needs_pos[i], "step '" + s.id + "' needs unknown step '" + n + "'" +
                                               suggestion(n, others));
@@ -117,8 +122,9 @@ class Validator {
     // Depth-first search; each back edge closes a cycle, which is reported once by its members.
     void check_cycles() {
         std::map<std::string, size_t> index;
-        for (size_t i = 0; i < m_c.steps.size(); ++i)
+        for (size_t i = 0; i < m_c.steps.size(); ++i) {
             index.emplace(m_c.steps[i].id, i);
+        }
         std::vector<int> color(m_c.steps.size(), 0);  // 0 new, 1 on stack, 2 done
         std::vector<size_t> stack;
         std::set<std::set<size_t>> reported;
@@ -127,8 +133,9 @@ class Validator {
             stack.push_back(v);
             for (const auto& n : m_c.steps[v].needs) {
                 auto it = index.find(n);
-                if (it == index.end() || it->second == v)
+                if (it == index.end() || it->second == v) {
                     continue;
+                }
                 size_t w = it->second;
                 if (color[w] == 0) {
                     self(self, w);
@@ -150,8 +157,9 @@ class Validator {
             color[v] = 2;
         };
         for (size_t i = 0; i < m_c.steps.size(); ++i) {
-            if (color[i] == 0)
+            if (color[i] == 0) {
                 visit(visit, i);
+            }
         }
     }
 
@@ -171,29 +179,35 @@ class Validator {
     }
 
     void check_command(const std::optional<Command>& c, const std::string& where) {
-        if (!c)
+        if (!c) {
             return;
+        }
         if (c->is_shell()) {
             check_string(c->shell, c->pos, where);
         }
-        for (const auto& a : c->argv)
+        for (const auto& a : c->argv) {
             check_string(a, c->pos, where);
+        }
     }
 
     void check_templates() {
-        for (const auto& b : k_builtin_variables)
+        for (const auto& b : k_builtin_variables) {
             m_known.insert(b);
-        for (const auto& p : m_c.params)
+        }
+        for (const auto& p : m_c.params) {
             m_known.insert(p.name);
+        }
         for (const auto& s : m_c.steps) {
             std::string where = "step '" + s.id + "'";
-            if (s.kind == StepKind::command)
+            if (s.kind == StepKind::command) {
                 check_command(s.run, where + " 'run'");
+            }
             check_command(s.unless, where + " 'unless'");
             check_command(s.verify, where + " 'verify'");
             check_command(s.undo, where + " 'undo'");
-            for (const auto& [k, v] : s.env)
+            for (const auto& [k, v] : s.env) {
                 check_string(v, s.pos, where + " env '" + k + "'");
+            }
             check_string(s.cwd, s.pos, where + " 'cwd'");
             check_string(s.manual, s.pos, where + " 'manual'");
         }

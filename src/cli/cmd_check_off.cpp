@@ -21,16 +21,18 @@ struct CheckOffOptions {
 
 int run_check_off(Context& ctx, const CheckOffOptions& o) {
     auto run = open_run(ctx, o.run);
-    if (!run)
+    if (!run) {
         return report_error(ctx, run.error());
+    }
     const std::string& run_id = run->run_id;
     app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
     auto c = service.check_off(run_id, o.step, o.role, o.by, o.note);
     if (!c) {
         Error e = c.error();
         // A wrong role is a refused request, not a missing privilege of this machine.
-        if (e.code() == Errc::permission_denied)
+        if (e.code() == Errc::permission_denied) {
             e = Error(Errc::invalid_argument, e.message());
+        }
         return report_error(ctx, e);
     }
     std::string next = "shipshape resume " + run_id;

@@ -47,9 +47,10 @@ void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only
                              ? ""
                              : ", " + f.os.virtualization));
     }
-    if (shown(only, "cpu"))
+    if (shown(only, "cpu")) {
         line("cpu",
              fmt::format("{}, {} cores / {} threads", f.cpu.model, f.cpu.cores, f.cpu.threads));
+    }
     if (shown(only, "memory")) {
         line("memory",
              fmt::format("{} total, {} available, swap {}", format_size(f.memory.total),
@@ -65,13 +66,15 @@ void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only
     if (shown(only, "network")) {
         for (const auto& i : f.network.interfaces) {
             std::string addrs;
-            for (const auto& a : i.addresses)
+            for (const auto& a : i.addresses) {
                 addrs += " " + a;
+            }
             line("interface", fmt::format("{} {} mtu {}{}", i.name, i.state, i.mtu, addrs));
         }
         std::string dns;
-        for (const auto& d : f.network.dns_servers)
+        for (const auto& d : f.network.dns_servers) {
             dns += (dns.empty() ? "" : ", ") + d;
+        }
         line("route", f.network.default_gateway.empty()
                           ? "no default route"
                           : "default via " + f.network.default_gateway + " (" +
@@ -97,8 +100,9 @@ void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only
     }
     if (shown(only, "limits")) {
         std::string rl;
-        for (const auto& [k, v] : f.limits.rlimits)
+        for (const auto& [k, v] : f.limits.rlimits) {
             rl += (rl.empty() ? "" : ", ") + k + " " + limit_text(v);
+        }
         line("rlimits", rl);
         std::string cg =
             f.limits.cgroup_version ? fmt::format("v{}", f.limits.cgroup_version) : "unknown";
@@ -110,11 +114,13 @@ void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only
                                : "unlimited");
         line("cgroup", cg);
     }
-    if (shown(only, "env"))
+    if (shown(only, "env")) {
         line("env",
              fmt::format("{} variables set (names only; --json lists them)", f.env_names.size()));
-    for (const auto& p : f.problems)
+    }
+    for (const auto& p : f.problems) {
         line("problem", p);
+    }
 }
 
 Status check_sections(const std::vector<std::string>& only) {
@@ -122,8 +128,9 @@ Status check_sections(const std::vector<std::string>& only) {
         if (std::find(facts::k_sections.begin(), facts::k_sections.end(), s) ==
             facts::k_sections.end()) {
             std::string known;
-            for (const auto& k : facts::k_sections)
+            for (const auto& k : facts::k_sections) {
                 known += (known.empty() ? "" : ", ") + k;
+            }
             return fail(Errc::invalid_argument,
                         "--only '" + s + "': unknown section (expected: " + known + ")");
         }
@@ -138,10 +145,12 @@ std::vector<std::string> split_sections(const std::vector<std::string>& given) {
         size_t start = 0;
         while (start <= g.size()) {
             size_t comma = g.find(',', start);
-            if (comma == std::string::npos)
+            if (comma == std::string::npos) {
                 comma = g.size();
-            if (comma > start)
+            }
+            if (comma > start) {
                 out.push_back(g.substr(start, comma - start));
+            }
             start = comma + 1;
         }
     }
@@ -150,16 +159,19 @@ std::vector<std::string> split_sections(const std::vector<std::string>& given) {
 
 int run_facts(Context& ctx, FactsOptions o) {
     o.only = split_sections(o.only);
-    if (auto st = check_sections(o.only); !st)
+    if (auto st = check_sections(o.only); !st) {
         return report_error(ctx, st.error());
+    }
     auto repo = open_repo(ctx, o.save || o.list ? NeedStore::yes : NeedStore::no);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::FactsService service(repo->project, repo->store.get());
     if (o.list) {
         auto snaps = service.snapshots(o.hosts.empty() ? "" : o.hosts.front());
-        if (!snaps)
+        if (!snaps) {
             return report_error(ctx, snaps.error());
+        }
         if (ctx.json) {
             std::printf("%s\n", json_snapshots(*snaps).c_str());
         } else {
@@ -172,19 +184,23 @@ int run_facts(Context& ctx, FactsOptions o) {
     }
     auto hosts = app::select_hosts(
         repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
-    if (!hosts)
+    if (!hosts) {
         return report_error(ctx, hosts.error());
+    }
     auto results = service.gather(*hosts, o.only, o.save);
     int code = 0;
-    if (ctx.json)
+    if (ctx.json) {
         std::printf("%s\n", json_facts(results, o.only).c_str());
+    }
     for (const auto& r : results) {
-        if (!ctx.json && r.facts)
+        if (!ctx.json && r.facts) {
             print_facts(*r.facts, o.only, r.snapshot_id);
+        }
         if (r.error) {
-            if (!ctx.json)
+            if (!ctx.json) {
                 std::fprintf(stderr, "shipshape: %s: %s\n", r.host.name.c_str(),
                              r.error->message().c_str());
+            }
             code = std::max(code, to_int(exit_code_for(r.error->code())));
         }
     }
@@ -193,15 +209,18 @@ int run_facts(Context& ctx, FactsOptions o) {
 
 int run_diff(Context& ctx, const FactsOptions& o) {
     auto repo = open_repo(ctx);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::FactsService service(repo->project, repo->store.get());
     auto left = service.resolve(o.left);
-    if (!left)
+    if (!left) {
         return report_error(ctx, left.error());
+    }
     auto right = service.resolve(o.right);
-    if (!right)
+    if (!right) {
         return report_error(ctx, right.error());
+    }
     auto diffs = facts::diff_facts(*left, *right);
     if (ctx.json) {
         std::printf("%s\n", json_facts_diff(o.left, o.right, diffs).c_str());
@@ -209,8 +228,9 @@ int run_diff(Context& ctx, const FactsOptions& o) {
         std::printf("%s and %s: no differences\n", o.left.c_str(), o.right.c_str());
     } else {
         size_t w = 24;
-        for (const auto& d : diffs)
+        for (const auto& d : diffs) {
             w = std::max(w, d.left.size());
+        }
         w = std::min<size_t>(w, 40);
         std::printf("%-9s %-28s %-*s %s\n", "SECTION", "WHAT", static_cast<int>(w), o.left.c_str(),
                     o.right.c_str());

@@ -19,19 +19,23 @@ struct HostsOptions {
 
 int run_hosts(Context& ctx, const HostsOptions& o) {
     auto repo = open_repo(ctx);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     std::vector<std::string> patterns = o.patterns;
-    if (!o.env.empty())
+    if (!o.env.empty()) {
         patterns.push_back("env:" + o.env);
-    if (!o.group.empty())
+    }
+    if (!o.group.empty()) {
         patterns.push_back("group:" + o.group);
+    }
     auto hosts =
         patterns.empty()
             ? Result<std::vector<app::SelectedHost>>(app::all_hosts(repo->project.inventory))
             : app::select_hosts(repo->project.inventory, patterns);
-    if (!hosts)
+    if (!hosts) {
         return report_error(ctx, hosts.error());
+    }
     if (ctx.json) {
         std::printf("%s\n", json_hosts(*hosts).c_str());
         return 0;
@@ -39,8 +43,9 @@ int run_hosts(Context& ctx, const HostsOptions& o) {
     std::printf("%-16s %-18s %-10s %-6s %s\n", "HOST", "ADDRESS", "ENV", "LOCAL", "TAGS");
     for (const auto& h : *hosts) {
         std::string tags;
-        for (const auto& [k, v] : h.tags)
+        for (const auto& [k, v] : h.tags) {
             tags += (tags.empty() ? "" : " ") + k + "=" + v;
+        }
         std::printf("%-16s %-18s %-10s %-6s %s\n", h.name.c_str(), h.address.c_str(),
                     h.env.empty() ? "-" : h.env.c_str(), h.local ? "yes" : "no", tags.c_str());
     }

@@ -23,19 +23,22 @@ int run_init(Context& ctx, const InitOptions& o) {
     if (name.empty()) {
         size_t slash = dir.rfind('/');
         name = slash == std::string::npos ? dir : dir.substr(slash + 1);
-        if (name.empty())
+        if (name.empty()) {
             name = "ops";
+        }
     }
     auto files = app::init_project(dir, name);
-    if (!files)
+    if (!files) {
         return report_error(ctx, files.error());
+    }
     if (ctx.json) {
         std::printf("%s\n", json_init(dir, *files).c_str());
         return 0;
     }
     std::printf("created ops repo '%s' in %s\n", name.c_str(), dir.c_str());
-    for (const auto& f : *files)
+    for (const auto& f : *files) {
         std::printf("  %s\n", f.c_str());
+    }
     std::printf("next:\n  cd %s\n  shipshape run checklists/deploy.toml --set version=1.4.2\n",
                 o.dir.c_str());
     return 0;

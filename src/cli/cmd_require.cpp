@@ -21,16 +21,19 @@ struct RequireOptions {
 
 int run_check(Context& ctx, const RequireOptions& o) {
     auto repo = open_repo(ctx, NeedStore::no);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::FactsService service(repo->project, nullptr);
     auto req = service.load_requirements(o.file);
-    if (!req)
+    if (!req) {
         return report_error(ctx, req.error());
+    }
     auto hosts = app::select_hosts(
         repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
-    if (!hosts)
+    if (!hosts) {
         return report_error(ctx, hosts.error());
+    }
     auto results = service.gather(*hosts, {}, false);
     std::vector<require::CheckRow> rows;
     std::vector<std::pair<std::string, Error>> errors;
@@ -73,8 +76,9 @@ int run_check(Context& ctx, const RequireOptions& o) {
     }
     if (!errors.empty()) {
         int worst = 0;
-        for (const auto& [h, e] : errors)
+        for (const auto& [h, e] : errors) {
             worst = std::max(worst, to_int(exit_code_for(e.code())));
+        }
         return worst;
     }
     return ok ? 0 : 1;
@@ -82,12 +86,14 @@ int run_check(Context& ctx, const RequireOptions& o) {
 
 int run_explain(Context& ctx, const RequireOptions& o) {
     auto repo = open_repo(ctx, NeedStore::no);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::FactsService service(repo->project, nullptr);
     auto req = service.load_requirements(o.file);
-    if (!req)
+    if (!req) {
         return report_error(ctx, req.error());
+    }
     std::fputs(require::explain_requirements(*req).c_str(), stdout);
     return 0;
 }

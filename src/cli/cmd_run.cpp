@@ -34,8 +34,9 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
     int runs = 0, skips = 0, manual = 0;
     for (const auto& s : plan.steps) {
         std::string needs;
-        for (const auto& n : s.needs)
+        for (const auto& n : s.needs) {
             needs += (needs.empty() ? "" : ", ") + n;
+        }
         std::string verdict;
         if (s.verdict == "skip") {
             verdict = "skip";
@@ -49,10 +50,12 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
         }
         std::printf("  %2d  %-18s %-20s %s\n", s.wave, s.id.c_str(), verdict.c_str(),
                     s.action.c_str());
-        if (!needs.empty())
+        if (!needs.empty()) {
             std::printf("      %-18s needs %s\n", "", needs.c_str());
-        if (!s.reason.empty())
+        }
+        if (!s.reason.empty()) {
             std::printf("      %-18s %s\n", "", s.reason.c_str());
+        }
     }
     std::printf(
         "%d to run, %d to skip, %d check-offs; nothing was run (the first column is the "
@@ -76,21 +79,24 @@ int run_run(Context& ctx, const RunOptions& o) {
         request.params.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     auto repo = open_repo(ctx);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     if (o.plan) {
         auto plan = service.plan(request);
-        if (!plan)
+        if (!plan) {
             return report_error(ctx, plan.error());
+        }
         print_plan(ctx, *plan);
         return 0;
     }
     auto view = make_run_view(ctx);
     auto report = service.start(request, *view);
     view->close();
-    if (!report)
+    if (!report) {
         return report_error(ctx, report.error());
+    }
     print_run_summary(ctx, *report, "run");
     return exit_code_for(*report);
 }

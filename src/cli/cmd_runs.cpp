@@ -23,12 +23,14 @@ std::string local_time(int64_t ms) {
 
 int run_runs(Context& ctx, int limit) {
     auto repo = open_repo(ctx);
-    if (!repo)
+    if (!repo) {
         return report_error(ctx, repo.error());
+    }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto runs = service.list(limit);
-    if (!runs)
+    if (!runs) {
         return report_error(ctx, runs.error());
+    }
     if (ctx.json) {
         std::printf("%s\n", json_runs(*runs).c_str());
         return 0;
@@ -41,8 +43,9 @@ int run_runs(Context& ctx, int limit) {
                 "PARAMS");
     for (const auto& r : *runs) {
         std::string params;
-        for (const auto& [k, v] : r.params)
+        for (const auto& [k, v] : r.params) {
             params += (params.empty() ? "" : " ") + k + "=" + v;
+        }
         std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", r.id.c_str(), r.status.c_str(),
                     r.checklist_name.c_str(), r.env.c_str(), local_time(r.started_at).c_str(),
                     params.c_str());

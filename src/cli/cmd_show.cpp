@@ -15,13 +15,15 @@ namespace {
 
 int run_show(Context& ctx, const std::string& id) {
     auto run = open_run(ctx, id);
-    if (!run)
+    if (!run) {
         return report_error(ctx, run.error());
+    }
     const std::string& run_id = run->run_id;
     app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
     auto d = service.show(run_id);
-    if (!d)
+    if (!d) {
         return report_error(ctx, d.error());
+    }
     if (ctx.json) {
         std::printf("%s\n", json_show(*d).c_str());
         return 0;
@@ -33,8 +35,9 @@ int run_show(Context& ctx, const std::string& id) {
                 r.user.c_str(), r.host.c_str());
     if (!r.params.empty()) {
         std::string params;
-        for (const auto& [k, v] : r.params)
+        for (const auto& [k, v] : r.params) {
             params += (params.empty() ? "" : " ") + k + "=" + v;
+        }
         std::printf("  params: %s\n", params.c_str());
     }
     std::printf("\n  %-18s %-12s %-9s %-5s %s\n", "STEP", "STATE", "TIME", "EXIT", "DETAIL / LOG");
@@ -44,12 +47,14 @@ int run_show(Context& ctx, const std::string& id) {
         std::string exit =
             s.exit_code >= 0 && s.state != "pending" ? std::to_string(s.exit_code) : "-";
         std::string state = s.state;
-        if (!s.undo_state.empty())
+        if (!s.undo_state.empty()) {
             state += "/undo:" + s.undo_state;
+        }
         std::printf("  %-18s %-12s %-9s %-5s %s\n", s.step_id.c_str(), state.c_str(), time.c_str(),
                     exit.c_str(), s.detail.c_str());
-        if (!v.log_path.empty())
+        if (!v.log_path.empty()) {
             std::printf("  %-18s log: %s\n", "", v.log_path.c_str());
+        }
         for (const auto& c : v.check_offs) {
             std::printf("  %-18s checked off by %s as %s at %s%s\n", "", c.by.c_str(),
                         c.role.c_str(), format_local_time(c.at).c_str(),

@@ -29,11 +29,13 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             return report_error(ctx, app::find_project_root(ctx.cwd).error());
         }
         files.push_back(root + "/shipshape.toml");
-        if (fs->exists(root + "/inventory.toml"))
+        if (fs->exists(root + "/inventory.toml")) {
             files.push_back(root + "/inventory.toml");
+        }
         auto project = app::load_project(root);
-        if (!project)
+        if (!project) {
             errors.push_back(project.error().message());
+        }
         if (auto names = fs->list_directory(root + "/checklists")) {
             for (const auto& n : *names) {
                 if (n.size() > 5 && n.substr(n.size() - 5) == ".toml") {
@@ -51,16 +53,18 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             continue;
         }
         auto parsed = checklist::parse_checklist(*text, c);
-        if (!parsed)
+        if (!parsed) {
             errors.push_back(parsed.error().message());
+        }
     }
     if (ctx.json) {
         std::printf("%s\n", json_validate(files, errors).c_str());
     } else if (errors.empty()) {
         std::printf("%zu files valid\n", files.size());
     } else {
-        for (const auto& e : errors)
+        for (const auto& e : errors) {
             std::fprintf(stderr, "%s\n", e.c_str());
+        }
         std::fprintf(stderr, "shipshape: %zu of %zu files invalid\n", errors.size(), files.size());
     }
     return errors.empty() ? 0 : 2;

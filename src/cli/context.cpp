@@ -19,43 +19,52 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
         }
     } else {
         auto found = app::find_project_root(ctx.cwd);
-        if (!found)
+        if (!found) {
             return fail(found.error());
+        }
         root = *found;
     }
     auto project = app::load_project(root);
-    if (!project)
+    if (!project) {
         return fail(project.error());
+    }
     if (need == NeedStore::no) {
         return OpenRepo{std::move(*project), nullptr, os::make_process_runner()};
     }
     auto fs = os::make_local_file_system();
-    if (auto st = fs->create_directories(project->state_dir()); !st)
+    if (auto st = fs->create_directories(project->state_dir()); !st) {
         return fail(st.error());
+    }
     auto store = store::open_store(project->store_location());
-    if (!store)
+    if (!store) {
         return fail(store.error());
+    }
     return OpenRepo{std::move(*project), std::move(*store), os::make_process_runner()};
 }
 
 Result<std::string> resolve_run_id(store::Store& store, const std::string& id) {
-    if (id != "last")
+    if (id != "last") {
         return id;
+    }
     auto runs = store.list_runs(1);
-    if (!runs)
+    if (!runs) {
         return fail(runs.error());
-    if (runs->empty())
+    }
+    if (runs->empty()) {
         return fail(Errc::not_found, "there are no runs yet");
+    }
     return runs->front().id;
 }
 
 Result<OpenRun> open_run(const Context& ctx, const std::string& id) {
     auto repo = open_repo(ctx);
-    if (!repo)
+    if (!repo) {
         return fail(repo.error());
+    }
     auto run_id = resolve_run_id(*repo->store, id);
-    if (!run_id)
+    if (!run_id) {
         return fail(run_id.error());
+    }
     return OpenRun{std::move(*repo), std::move(*run_id)};
 }
 
@@ -74,8 +83,9 @@ int report_error(const Context& ctx, const Error& error) {
             size_t start = 0;
             while (start < m.size()) {
                 size_t nl = m.find('\n', start);
-                if (nl == std::string::npos)
+                if (nl == std::string::npos) {
                     nl = m.size();
+                }
                 std::fprintf(stderr, "  %.*s\n", static_cast<int>(nl - start), m.data() + start);
                 start = nl + 1;
             }

@@ -23,10 +23,12 @@ json lines_of(const std::string& text) {
     size_t start = 0;
     while (start <= text.size()) {
         size_t nl = text.find('\n', start);
-        if (nl == std::string::npos)
+        if (nl == std::string::npos) {
             nl = text.size();
-        if (nl > start)
+        }
+        if (nl > start) {
             arr.push_back(text.substr(start, nl - start));
+        }
         start = nl + 1;
     }
     return arr;
@@ -34,8 +36,9 @@ json lines_of(const std::string& text) {
 
 json run_json(const store::RunRecord& r) {
     json params = json::object();
-    for (const auto& [k, v] : r.params)
+    for (const auto& [k, v] : r.params) {
         params[k] = v;
+    }
     return json{{"id", r.id},
                 {"checklist", r.checklist_name},
                 {"checklist_path", r.checklist_path},
@@ -57,8 +60,9 @@ json result_json(const std::string& id, const checklist::StepResult& r) {
 
 json outcome_json(const checklist::RunOutcome& o) {
     json steps = json::array();
-    for (const auto& [id, r] : o.results)
+    for (const auto& [id, r] : o.results) {
         steps.push_back(result_json(id, r));
+    }
     return json{{"status", checklist::run_status_name(o.status)},
                 {"steps", steps},
                 {"failed", o.failed},
@@ -85,10 +89,12 @@ std::string json_plan(const app::PlanReport& plan) {
                {"needs", s.needs},
                {"action", s.action},
                {"verdict", s.verdict}};
-        if (!s.role.empty())
+        if (!s.role.empty()) {
             j["role"] = s.role;
-        if (!s.reason.empty())
+        }
+        if (!s.reason.empty()) {
             j["reason"] = s.reason;
+        }
         steps.push_back(j);
     }
     return dump(json{{"kind", "plan"},
@@ -118,16 +124,18 @@ std::string json_run_report(const app::RunReport& report, int exit_code) {
         }
     }
     j["check_offs_needed"] = waiting;
-    if (report.undo)
+    if (report.undo) {
         j["undo"] = outcome_json(*report.undo);
+    }
     // The last line of a JSON-lines stream: one line, like the events before it.
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string json_runs(const std::vector<store::RunRecord>& runs) {
     json arr = json::array();
-    for (const auto& r : runs)
+    for (const auto& r : runs) {
         arr.push_back(run_json(r));
+    }
     return dump(json{{"kind", "runs"}, {"runs", arr}});
 }
 

@@ -22,8 +22,9 @@ namespace {
 const shipshape::os::CancelSource* g_cancel = nullptr;
 
 extern "C" void on_stop_signal(int) {
-    if (g_cancel)
+    if (g_cancel) {
         g_cancel->cancel();
+    }
 }
 
 void install_signal_handlers(const shipshape::os::CancelSource& cancel) {
@@ -88,14 +89,16 @@ int run(int argc, char** argv) {
     const char* term = std::getenv("TERM");
     ctx.color = ctx.tty && !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");
     auto cancel = os::CancelSource::create();
-    if (!cancel)
+    if (!cancel) {
         return report_error(ctx, cancel.error());
+    }
     ctx.cancel = &*cancel;
     install_signal_handlers(*cancel);
 
     for (auto& c : commands) {
-        if (c.app->parsed())
+        if (c.app->parsed()) {
             return c.handler(ctx);
+        }
     }
     return to_int(ExitCode::usage);
 }

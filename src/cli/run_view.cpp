@@ -27,8 +27,9 @@ namespace {
 struct Style {
     bool color;
     std::string wrap(std::string_view code, std::string_view text) const {
-        if (!color)
+        if (!color) {
             return std::string(text);
+        }
         return fmt::format("\033[{}m{}\033[0m", code, text);
     }
     std::string green(std::string_view t) const { return wrap("32", t); }
@@ -60,13 +61,16 @@ std::string state_mark(const Style& s, StepState state) {
 std::string finished_text(const Style& s, const checklist::Step& step,
                           const checklist::StepResult& r) {
     std::string text = fmt::format("{} {}", state_mark(s, r.state), step.id);
-    if (r.state != StepState::skipped)
+    if (r.state != StepState::skipped) {
         text += s.dim(fmt::format(" {}", format_duration(r.duration)));
-    if (!r.detail.empty())
+    }
+    if (!r.detail.empty()) {
         text +=
             fmt::format("  {}", r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
-    if (r.attempts > 1 && r.state == StepState::ok)
+    }
+    if (r.attempts > 1 && r.state == StepState::ok) {
         text += s.dim(fmt::format("  ({} attempts)", r.attempts));
+    }
     return text;
 }
 
@@ -114,8 +118,9 @@ class LiveView final : public RunView {
     void close() override {
         {
             std::lock_guard guard(m_lock);
-            if (m_closed)
+            if (m_closed) {
                 return;
+            }
             m_closed = true;
             clear_region();
             std::fflush(stdout);
@@ -132,14 +137,16 @@ class LiveView final : public RunView {
     void step_output(const checklist::Step& s, std::string_view text) override {
         std::lock_guard guard(m_lock);
         auto it = m_active.find(s.id);
-        if (it != m_active.end())
+        if (it != m_active.end()) {
             it->second.last_line = std::string(text);
+        }
     }
     void step_retrying(const checklist::Step& s, int next, const std::string&) override {
         std::lock_guard guard(m_lock);
         auto it = m_active.find(s.id);
-        if (it != m_active.end())
+        if (it != m_active.end()) {
             it->second.attempt = next;
+        }
     }
     void step_finished(const checklist::Step& s, const checklist::StepResult& r) override {
         std::lock_guard guard(m_lock);
@@ -163,19 +170,22 @@ class LiveView final : public RunView {
         std::unique_lock lk(m_lock);
         while (!m_closed) {
             m_cv.wait_for(lk, std::chrono::milliseconds(100));
-            if (!m_closed)
+            if (!m_closed) {
                 redraw();
+            }
         }
     }
     static size_t width() {
         winsize ws{};
-        if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+        if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) {
             return ws.ws_col;
+        }
         return 80;
     }
     void clear_region() {
-        for (size_t i = 0; i < m_drawn; ++i)
+        for (size_t i = 0; i < m_drawn; ++i) {
             std::fputs("\033[1A\033[2K", stdout);
+        }
         std::fputs("\r", stdout);
         m_drawn = 0;
     }
@@ -196,16 +206,19 @@ class LiveView final : public RunView {
             auto ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - a.start);
             std::string head =
                 fmt::format("{} {} {}", k_spin[m_frame % 4], id, format_duration(ms));
-            if (a.attempt > 1)
+            if (a.attempt > 1) {
                 head += fmt::format(" (attempt {})", a.attempt);
+            }
             std::string tail = a.last_line;
             for (auto& c : tail) {
-                if (c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20)
+                if (c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20) {
                     c = ' ';
+                }
             }
             size_t room = cols > head.size() + 4 ? cols - head.size() - 4 : 0;
-            if (tail.size() > room)
+            if (tail.size() > room) {
                 tail = tail.substr(0, room);
+            }
             std::fprintf(stdout, "%s  %s\n", m_style.bold(head).c_str(), m_style.dim(tail).c_str());
             ++m_drawn;
         }
@@ -247,8 +260,9 @@ std::vector<std::string> tail_lines(const std::string& path, size_t count) {
     std::string line;
     while (std::getline(in, line)) {
         lines.push_back(line);
-        if (lines.size() > count)
+        if (lines.size() > count) {
             lines.erase(lines.begin());
+        }
     }
     return lines;
 }
@@ -256,10 +270,12 @@ std::vector<std::string> tail_lines(const std::string& path, size_t count) {
 }  // namespace
 
 std::unique_ptr<RunView> make_run_view(const Context& ctx) {
-    if (ctx.json)
+    if (ctx.json) {
         return std::make_unique<JsonView>();
-    if (ctx.tty)
+    }
+    if (ctx.tty) {
         return std::make_unique<LiveView>(Style{ctx.color});
+    }
     return std::make_unique<PlainView>(Style{ctx.color});
 }
 
@@ -313,28 +329,33 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     std::string parts;
     for (auto st : {StepState::ok, StepState::skipped, StepState::failed, StepState::waiting,
                     StepState::interrupted, StepState::undone}) {
-        if (counts[st] == 0)
+        if (counts[st] == 0) {
             continue;
+        }
         parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", counts[st],
                              checklist::state_name(st));
     }
     if (!o.blocked.empty()) {
         parts += fmt::format("{}{} not run", parts.empty() ? "" : ", ", o.blocked.size());
     }
-    if (parts.empty())
+    if (parts.empty()) {
         parts = "nothing left to do";
+    }
     std::printf("  steps: %s\n", parts.c_str());
-    for (const auto& note : report.notes)
+    for (const auto& note : report.notes) {
         std::printf("  note: %s\n", note.c_str());
-    if (o.fatal)
+    }
+    if (o.fatal) {
         std::printf("  %s\n", s.red("journal error: " + o.fatal->message()).c_str());
+    }
     for (const auto& id : o.failed) {
         const auto& r = o.results.at(id);
         std::string log = report.run_dir + "/" + id + ".log";
         std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), id.c_str(),
                     r.detail.c_str(), log.c_str());
-        for (const auto& line : tail_lines(log, 8))
+        for (const auto& line : tail_lines(log, 8)) {
             std::printf("    | %s\n", line.c_str());
+        }
     }
     if (report.undo && report.outcome.results.size()) {
         std::printf("  undo: %s (%zu steps undone)\n",
@@ -346,8 +367,9 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     if (report.checklist) {
         for (const auto& id : o.waiting) {
             const auto* step = report.checklist->find_step(id);
-            if (!step)
+            if (!step) {
                 continue;
+            }
             std::printf("  %s %s: %s\n    check it off: shipshape check-off %s %s --as %s\n",
                         s.yellow("waiting").c_str(), id.c_str(), step->manual.c_str(),
                         report.run.id.c_str(), id.c_str(), step->role.c_str());
@@ -369,14 +391,16 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
 int drive_stored_run(Context& ctx, const std::string& id, std::string_view verb,
                      const StoredRunAction& action) {
     auto run = open_run(ctx, id);
-    if (!run)
+    if (!run) {
         return report_error(ctx, run.error());
+    }
     app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
     auto view = make_run_view(ctx);
     auto report = action(service, run->run_id, *view);
     view->close();
-    if (!report)
+    if (!report) {
         return report_error(ctx, report.error());
+    }
     print_run_summary(ctx, *report, verb);
     return exit_code_for(*report);
 }

@@ -11,16 +11,21 @@ namespace {
 constexpr std::string_view k_expected = "expected a duration such as 500ms, 30s, 2m, 1h30m or 1d";
 
 Result<int64_t> unit_millis(std::string_view unit) {
-    if (unit == "ms")
+    if (unit == "ms") {
         return 1;
-    if (unit == "s")
+    }
+    if (unit == "s") {
         return 1000;
-    if (unit == "m")
+    }
+    if (unit == "m") {
         return 60 * 1000;
-    if (unit == "h")
+    }
+    if (unit == "h") {
         return 60 * 60 * 1000;
-    if (unit == "d")
+    }
+    if (unit == "d") {
         return 24 * 60 * 60 * 1000;
+    }
     return fail(Errc::invalid_argument, "unknown unit '" + std::string(unit) + "'");
 }
 
@@ -72,9 +77,9 @@ std::string format_duration(Millis d) {
     char buf[32];
     if (ms < 1000) {
         std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
-    } else if (ms < 60 * 1000) {
+    } else if (ms < int64_t{60} * 1000) {
         std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
-    } else if (ms < 60 * 60 * 1000) {
+    } else if (ms < int64_t{60} * 60 * 1000) {
         std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
                       static_cast<long long>((ms / 1000) % 60));
     } else {

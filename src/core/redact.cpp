@@ -6,8 +6,9 @@ namespace shipshape {
 
 Redactor::Redactor(std::vector<std::string> secrets) {
     for (auto& s : secrets) {
-        if (!s.empty())
+        if (!s.empty()) {
             m_secrets.push_back(std::move(s));
+        }
     }
     std::sort(m_secrets.begin(), m_secrets.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });

@@ -12,22 +12,26 @@ Result<uint64_t> parse_size(std::string_view text) {
                         "): expected a number and a unit, e.g. 512M, 2 GiB or 10 GB");
     };
     size_t i = 0;
-    while (i < text.size() && text[i] == ' ')
+    while (i < text.size() && text[i] == ' ') {
         ++i;
+    }
     size_t start = i;
     bool dot = false;
     while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || (text[i] == '.' && !dot))) {
         dot = dot || text[i] == '.';
         ++i;
     }
-    if (i == start)
+    if (i == start) {
         return bad("a number must come first");
+    }
     double number = std::strtod(std::string(text.substr(start, i - start)).c_str(), nullptr);
-    while (i < text.size() && text[i] == ' ')
+    while (i < text.size() && text[i] == ' ') {
         ++i;
+    }
     std::string_view unit = text.substr(i);
-    while (!unit.empty() && unit.back() == ' ')
+    while (!unit.empty() && unit.back() == ' ') {
         unit.remove_suffix(1);
+    }
     struct Unit {
         std::string_view name;
         double factor;
@@ -51,8 +55,9 @@ Result<uint64_t> parse_size(std::string_view text) {
     for (const auto& u : k_units) {
         if (unit == u.name) {
             double bytes = number * u.factor;
-            if (bytes >= 1.8e19)
+            if (bytes >= 1.8e19) {
                 return bad("too large");
+            }
             return static_cast<uint64_t>(std::llround(bytes));
         }
     }

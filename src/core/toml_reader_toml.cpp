@@ -53,28 +53,33 @@ void TomlReader::check_keys(const toml::table& table, std::string_view where,
                             std::initializer_list<std::string_view> allowed) {
     for (auto&& [key, node] : table) {
         bool ok = false;
-        for (auto a : allowed)
+        for (auto a : allowed) {
             ok = ok || key.str() == a;
-        if (ok)
+        }
+        if (ok) {
             continue;
+        }
         std::string list;
-        for (auto a : allowed)
+        for (auto a : allowed) {
             list += (list.empty() ? "" : ", ") + std::string(a);
+        }
         error(toml_pos(key.source()), "unknown key '" + std::string(key.str()) + "' in " +
                                           std::string(where) + " (expected one of: " + list + ")");
     }
 }
 
 std::optional<std::string> TomlReader::string(const toml::node& n, std::string_view where) {
-    if (auto s = n.as_string())
+    if (auto s = n.as_string()) {
         return s->get();
+    }
     wrong_type(where, n, "a string");
     return std::nullopt;
 }
 
 std::optional<bool> TomlReader::boolean(const toml::node& n, std::string_view where) {
-    if (auto b = n.as_boolean())
+    if (auto b = n.as_boolean()) {
         return b->get();
+    }
     wrong_type(where, n, "true or false");
     return std::nullopt;
 }
@@ -111,15 +116,17 @@ std::optional<std::vector<std::string>> TomlReader::strings(const toml::node& n,
             ok = false;
         }
     }
-    if (!ok)
+    if (!ok) {
         return std::nullopt;
+    }
     return out;
 }
 
 std::optional<uint64_t> TomlReader::size(const toml::node& n, std::string_view where) {
     if (auto i = n.as_integer()) {
-        if (i->get() >= 0)
+        if (i->get() >= 0) {
             return static_cast<uint64_t>(i->get());
+        }
     }
     auto s = n.as_string();
     if (!s) {
@@ -135,16 +142,18 @@ std::optional<uint64_t> TomlReader::size(const toml::node& n, std::string_view w
 }
 
 const toml::table* TomlReader::table(const toml::node& n, std::string_view where) {
-    if (auto t = n.as_table())
+    if (auto t = n.as_table()) {
         return t;
+    }
     wrong_type(where, n, "a table");
     return nullptr;
 }
 
 const toml::array* TomlReader::tables(const toml::node& n, std::string_view where) {
     auto arr = n.as_array();
-    if (arr && arr->is_array_of_tables())
+    if (arr && arr->is_array_of_tables()) {
         return arr;
+    }
     wrong_type(where, n, "an array of tables (write [[" + std::string(where) + "]])");
     return nullptr;
 }

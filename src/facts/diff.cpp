@@ -14,17 +14,20 @@ class Differ {
   public:
     void field(const std::string& section, const std::string& subject, const std::string& l,
                const std::string& r) {
-        if (l != r)
+        if (l != r) {
             m_out.push_back({section, subject, l, r});
+        }
     }
     // Keyed maps: entries on one side only show the other side empty.
     void maps(const std::string& section, const std::map<std::string, std::string>& l,
               const std::map<std::string, std::string>& r) {
         std::set<std::string> keys;
-        for (const auto& [k, v] : l)
+        for (const auto& [k, v] : l) {
             keys.insert(k);
-        for (const auto& [k, v] : r)
+        }
+        for (const auto& [k, v] : r) {
             keys.insert(k);
+        }
         for (const auto& k : keys) {
             auto li = l.find(k);
             auto ri = r.find(k);
@@ -40,12 +43,14 @@ class Differ {
 std::map<std::string, std::string> packages(const HostFacts& f) {
     std::map<std::string, std::string> out;
     for (const auto& p : f.packages) {
-        if (p.status != "installed")
+        if (p.status != "installed") {
             continue;
+        }
         std::string key = p.name;
         // Multi-arch packages appear once per architecture.
-        if (out.count(key))
+        if (out.count(key)) {
             key += ":" + p.architecture;
+        }
         out[key] = p.version;
     }
     return out;
@@ -57,12 +62,15 @@ std::map<std::string, std::string> limits(const HostFacts& f) {
         out["rlimit " + k] =
             v == std::numeric_limits<uint64_t>::max() ? "unlimited" : std::to_string(v);
     }
-    for (const auto& [k, v] : f.limits.sysctl)
+    for (const auto& [k, v] : f.limits.sysctl) {
         out[k] = v;
-    if (f.limits.cgroup_memory_limit)
+    }
+    if (f.limits.cgroup_memory_limit) {
         out["cgroup memory"] = std::to_string(*f.limits.cgroup_memory_limit);
-    if (f.limits.cgroup_cpu_limit)
+    }
+    if (f.limits.cgroup_cpu_limit) {
         out["cgroup cpus"] = std::to_string(*f.limits.cgroup_cpu_limit);
+    }
     return out;
 }
 
@@ -72,8 +80,9 @@ std::map<std::string, std::string> ports(const HostFacts& f) {
         std::string proto = s.protocol.substr(0, 3);  // tcp6 and tcp are one port to a client
         std::string& who = out[std::to_string(s.port) + "/" + proto];
         std::string name = s.process.empty() ? "listening" : s.process;
-        if (who.find(name) == std::string::npos)
+        if (who.find(name) == std::string::npos) {
             who += (who.empty() ? "" : ",") + name;
+        }
     }
     return out;
 }

@@ -95,15 +95,17 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
     }
     if (wanted(sections, "services")) {
         json units = json::array();
-        for (const auto& u : f.services.units)
+        for (const auto& u : f.services.units) {
             units.push_back({{"name", u.name}, {"state", u.state}});
+        }
         j["services"] = {
             {"systemd", f.services.systemd}, {"note", f.services.note}, {"units", units}};
     }
     if (wanted(sections, "limits")) {
         json rl = json::object();
-        for (const auto& [k, v] : f.limits.rlimits)
+        for (const auto& [k, v] : f.limits.rlimits) {
             rl[k] = limit_value(v);
+        }
         j["limits"] = {
             {"rlimits", rl},
             {"sysctl", f.limits.sysctl},
@@ -113,8 +115,9 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
             {"cgroup_cpu_limit",
              f.limits.cgroup_cpu_limit ? json(*f.limits.cgroup_cpu_limit) : json(nullptr)}};
     }
-    if (wanted(sections, "env"))
+    if (wanted(sections, "env")) {
         j["env_names"] = f.env_names;
+    }
     j["problems"] = f.problems;
     return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }

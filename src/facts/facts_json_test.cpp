@@ -60,8 +60,9 @@ TEST(DiffFacts, NamesBothSides) {
     b.network.listening.clear();
     auto d = diff_facts(a, b);
     std::vector<std::string> got;
-    for (const auto& x : d)
+    for (const auto& x : d) {
         got.push_back(x.section + " " + x.subject + ": " + x.left + " | " + x.right);
+    }
     EXPECT_EQ(got, (std::vector<std::string>{
                        "os kernel: 6.1.0-18-amd64 | 6.1.0-20-amd64",
                        "packages libssl3: 3.0.11-1~deb12u2 | 3.0.2-0ubuntu1",

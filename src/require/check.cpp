@@ -28,8 +28,9 @@ const facts::Mount* mount_of(const std::vector<facts::Mount>& mounts, const std:
         bool prefix = path == mp || mp == "/" ||
                       (path.size() > mp.size() && path.compare(0, mp.size(), mp) == 0 &&
                        path[mp.size()] == '/');
-        if (prefix && (!best || mp.size() > best->path.size()))
+        if (prefix && (!best || mp.size() > best->path.size())) {
             best = &m;
+        }
     }
     return best;
 }
@@ -108,8 +109,9 @@ class Checker {
     void port(const PortNeed& p) {
         std::string subject = std::to_string(p.number) + "/" + p.protocol;
         for (const auto& s : m_f.network.listening) {
-            if (s.port != p.number || s.protocol.compare(0, p.protocol.size(), p.protocol) != 0)
+            if (s.port != p.number || s.protocol.compare(0, p.protocol.size(), p.protocol) != 0) {
                 continue;
+            }
             std::string who =
                 s.pid ? s.process + " (pid " + std::to_string(s.pid) + ")" : "a process";
             row("port", subject, "free", "in use by " + who + " on " + s.address, Verdict::fail,
@@ -122,8 +124,9 @@ class Checker {
     void package(const PackageNeed& p) {
         std::vector<const facts::Package*> found;
         for (const auto& pkg : m_f.packages) {
-            if (pkg.name == p.name && pkg.status == "installed")
+            if (pkg.name == p.name && pkg.status == "installed") {
                 found.push_back(&pkg);
+            }
         }
         if (m_f.packages.empty()) {
             row("package", p.name,
@@ -195,22 +198,30 @@ class Checker {
 std::vector<CheckRow> check_requirements(const Requirements& req, const facts::HostFacts& facts,
                                          const PathProbe& probe) {
     Checker c(facts, probe);
-    if (req.memory)
+    if (req.memory) {
         c.memory(*req.memory);
-    if (req.cpus)
+    }
+    if (req.cpus) {
         c.cpus(*req.cpus);
-    for (const auto& d : req.disks)
+    }
+    for (const auto& d : req.disks) {
         c.disk(d);
-    for (const auto& p : req.ports)
+    }
+    for (const auto& p : req.ports) {
         c.port(p);
-    for (const auto& p : req.packages)
+    }
+    for (const auto& p : req.packages) {
         c.package(p);
-    if (req.kernel)
+    }
+    if (req.kernel) {
         c.kernel(*req.kernel);
-    for (const auto& [name, v] : req.limits)
+    }
+    for (const auto& [name, v] : req.limits) {
         c.limit(name, v);
-    for (const auto& e : req.env)
+    }
+    for (const auto& e : req.env) {
         c.env(e);
+    }
     return c.take();
 }
 
@@ -220,21 +231,25 @@ std::string explain_requirements(const Requirements& req) {
     auto section = [&](const std::string& title) { out += "\n## " + title + "\n\n"; };
     if (req.memory || req.cpus) {
         section("Resources");
-        if (req.memory)
+        if (req.memory) {
             out += "- at least **" + format_size(*req.memory) + "** of available memory\n";
-        if (req.cpus)
+        }
+        if (req.cpus) {
             out += "- at least **" + std::to_string(*req.cpus) + "** CPUs\n";
+        }
     }
     if (!req.disks.empty()) {
         section("Disk space");
         out += "| path | free space needed |\n|---|---|\n";
-        for (const auto& d : req.disks)
+        for (const auto& d : req.disks) {
             out += "| `" + d.path + "` | " + format_size(d.free) + " |\n";
+        }
     }
     if (!req.ports.empty()) {
         section("Ports that must be free");
-        for (const auto& p : req.ports)
+        for (const auto& p : req.ports) {
             out += "- " + std::to_string(p.number) + "/" + p.protocol + "\n";
+        }
     }
     if (!req.packages.empty()) {
         section("Packages (Debian version ordering)");
@@ -253,13 +268,15 @@ std::string explain_requirements(const Requirements& req) {
     }
     if (!req.limits.empty()) {
         section("Process limits (soft)");
-        for (const auto& [n, v] : req.limits)
+        for (const auto& [n, v] : req.limits) {
             out += "- `" + n + "` at least " + std::to_string(v) + "\n";
+        }
     }
     if (!req.env.empty()) {
         section("Environment variables that must be set");
-        for (const auto& e : req.env)
+        for (const auto& e : req.env) {
             out += "- `" + e + "`\n";
+        }
     }
     return out;
 }

@@ -16,8 +16,9 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
     Diagnostics diags;
     TomlReader r(std::string(path), diags);
     auto doc = r.parse(text);
-    if (!doc)
+    if (!doc) {
         return fail(diags.to_error());
+    }
     Requirements req;
     req.path = std::string(path);
     r.check_keys(*doc, "requirements.toml",
@@ -25,11 +26,13 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
     if (auto n = doc->get("resources")) {
         if (auto t = r.table(*n, "[resources]")) {
             r.check_keys(*t, "[resources]", {"memory", "cpus"});
-            if (auto m = t->get("memory"))
+            if (auto m = t->get("memory")) {
                 req.memory = r.size(*m, "resources 'memory'");
+            }
             if (auto c = t->get("cpus")) {
-                if (auto v = r.integer(*c, "resources 'cpus'", 1, 4096))
+                if (auto v = r.integer(*c, "resources 'cpus'", 1, 4096)) {
                     req.cpus = static_cast<int>(*v);
+                }
             }
         }
     }
@@ -40,10 +43,12 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
                 DiskNeed d;
                 d.pos = toml_pos(t.source());
                 r.check_keys(t, "[[disk]]", {"path", "free"});
-                if (auto p = t.get("path"))
+                if (auto p = t.get("path")) {
                     d.path = r.string(*p, "disk 'path'").value_or("");
-                if (auto f = t.get("free"))
+                }
+                if (auto f = t.get("free")) {
                     d.free = r.size(*f, "disk 'free'").value_or(0);
+                }
                 if (d.path.empty() || d.path.front() != '/') {
                     r.error(d.pos, "[[disk]] needs an absolute 'path'");
                 } else if (!t.get("free")) {
@@ -85,12 +90,15 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
                 PackageNeed p;
                 p.pos = toml_pos(t.source());
                 r.check_keys(t, "[[package]]", {"name", "version", "absent"});
-                if (auto v = t.get("name"))
+                if (auto v = t.get("name")) {
                     p.name = r.string(*v, "package 'name'").value_or("");
-                if (p.name.empty())
+                }
+                if (p.name.empty()) {
                     r.error(p.pos, "[[package]] needs a 'name'");
-                if (auto v = t.get("absent"))
+                }
+                if (auto v = t.get("absent")) {
                     p.absent = r.boolean(*v, "package 'absent'").value_or(false);
+                }
                 if (auto v = t.get("version")) {
                     if (auto s = r.string(*v, "package 'version'")) {
                         auto c = parse_constraint(*s);
@@ -100,9 +108,10 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
                             r.error(*v, "package '" + p.name + "': " + c.error().message());
                         }
                     }
-                    if (p.absent)
+                    if (p.absent) {
                         r.error(*v, "package '" + p.name +
                                         "' is absent: it cannot also have a 'version'");
+                    }
                 }
                 req.packages.push_back(std::move(p));
             }
@@ -128,8 +137,9 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
             for (auto&& [key, value] : *t) {
                 std::string name(key.str());
                 bool known = false;
-                for (auto k : k_limit_names)
+                for (auto k : k_limit_names) {
                     known = known || name == k;
+                }
                 if (!known) {
                     r.error(toml_pos(key.source()),
                             "unknown limit '" + name +
@@ -146,12 +156,14 @@ Result<Requirements> parse_requirements(std::string_view text, std::string_view 
     if (auto n = doc->get("env")) {
         if (auto t = r.table(*n, "[env]")) {
             r.check_keys(*t, "[env]", {"required"});
-            if (auto v = t->get("required"))
+            if (auto v = t->get("required")) {
                 req.env = r.strings(*v, "env 'required'").value_or(std::vector<std::string>{});
+            }
         }
     }
-    if (!diags.empty())
+    if (!diags.empty()) {
         return fail(diags.to_error());
+    }
     return req;
 }
 

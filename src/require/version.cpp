@@ -5,21 +5,25 @@ namespace shipshape::require {
 namespace {
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
         s.remove_suffix(1);
+    }
     return s;
 }
 
 bool valid_version(std::string_view v) {
-    if (v.empty())
+    if (v.empty()) {
         return false;
+    }
     for (char c : v) {
         bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                   c == '.' || c == '+' || c == '-' || c == '~' || c == ':';
-        if (!ok)
+        if (!ok) {
             return false;
+        }
     }
     return true;
 }
@@ -27,15 +31,19 @@ bool valid_version(std::string_view v) {
 // Debian's character order inside a non-digit run: '~' before the end, the end before
 // letters, letters before everything else.
 int order(std::string_view s, size_t i) {
-    if (i >= s.size())
+    if (i >= s.size()) {
         return 0;
+    }
     const char c = s[i];
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
         return 0;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
         return c;
-    if (c == '~')
+    }
+    if (c == '~') {
         return -1;
+    }
     return c + 256;
 }
 
@@ -50,28 +58,35 @@ int compare_part(std::string_view a, std::string_view b) {
         while ((i < a.size() && !digit_at(a, i)) || (j < b.size() && !digit_at(b, j))) {
             const int ac = order(a, i);
             const int bc = order(b, j);
-            if (ac != bc)
+            if (ac != bc) {
                 return ac - bc;
+            }
             ++i;
             ++j;
         }
-        while (i < a.size() && a[i] == '0')
+        while (i < a.size() && a[i] == '0') {
             ++i;
-        while (j < b.size() && b[j] == '0')
+        }
+        while (j < b.size() && b[j] == '0') {
             ++j;
+        }
         int first_diff = 0;
         while (digit_at(a, i) && digit_at(b, j)) {
-            if (first_diff == 0)
+            if (first_diff == 0) {
                 first_diff = a[i] - b[j];
+            }
             ++i;
             ++j;
         }
-        if (digit_at(a, i))
+        if (digit_at(a, i)) {
             return 1;
-        if (digit_at(b, j))
+        }
+        if (digit_at(b, j)) {
             return -1;
-        if (first_diff != 0)
+        }
+        if (first_diff != 0) {
             return first_diff;
+        }
     }
     return 0;
 }
@@ -89,8 +104,9 @@ Parts split(std::string_view v) {
         p.epoch = v.substr(0, colon);
         v.remove_prefix(colon + 1);
     }
-    while (!p.epoch.empty() && p.epoch.front() == '0')
+    while (!p.epoch.empty() && p.epoch.front() == '0') {
         p.epoch.remove_prefix(1);
+    }
     size_t dash = v.rfind('-');
     if (dash != std::string_view::npos) {
         p.revision = v.substr(dash + 1);
@@ -106,12 +122,15 @@ int compare_versions(std::string_view a, std::string_view b) {
     const Parts pa = split(a);
     const Parts pb = split(b);
     // Epochs are numbers: the longer one (without leading zeros) is larger.
-    if (pa.epoch.size() != pb.epoch.size())
+    if (pa.epoch.size() != pb.epoch.size()) {
         return pa.epoch.size() < pb.epoch.size() ? -1 : 1;
-    if (int c = pa.epoch.compare(pb.epoch); c != 0)
+    }
+    if (int c = pa.epoch.compare(pb.epoch); c != 0) {
         return c;
-    if (int c = compare_part(pa.upstream, pb.upstream); c != 0)
+    }
+    if (int c = compare_part(pa.upstream, pb.upstream); c != 0) {
         return c;
+    }
     return compare_part(pa.revision, pb.revision);
 }
 

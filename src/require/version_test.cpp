@@ -64,16 +64,19 @@ TEST(ParseConstraint, OperatorsAndErrors) {
 std::vector<std::string> installed_versions() {
     std::vector<std::string> out;
     FILE* p = ::popen("dpkg-query -W -f='${Version}\\n' 2>/dev/null", "r");
-    if (!p)
+    if (!p) {
         return out;
+    }
     char line[512];
     std::set<std::string> seen;
     while (std::fgets(line, sizeof line, p)) {
         std::string v(line);
-        while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
             v.pop_back();
-        if (!v.empty() && seen.insert(v).second)
+        }
+        if (!v.empty() && seen.insert(v).second) {
             out.push_back(v);
+        }
     }
     ::pclose(p);
     return out;
@@ -91,18 +94,21 @@ TEST(CompareVersions, AgreesWithDpkgOnThousandsOfPairs) {
         int n = 1 + static_cast<int>(rng() % 5);
         for (int j = 0; j < n; ++j) {
             std::string part = parts[rng() % std::size(parts)];
-            if (part == ":" || (part[0] == '-' && v.find('-') != std::string::npos))
+            if (part == ":" || (part[0] == '-' && v.find('-') != std::string::npos)) {
                 continue;
+            }
             v += part;
         }
-        if (v.back() == '-' || v.back() == '.')
+        if (v.back() == '-' || v.back() == '.') {
             v += "1";
+        }
         versions.push_back(v);
     }
     // Pairs: neighbours in listing order plus random pairs; each checked by dpkg in one script.
     std::vector<std::pair<std::string, std::string>> pairs;
-    for (size_t i = 0; i + 1 < versions.size(); ++i)
+    for (size_t i = 0; i + 1 < versions.size(); ++i) {
         pairs.emplace_back(versions[i], versions[i + 1]);
+    }
     while (pairs.size() < 3000) {
         pairs.emplace_back(versions[rng() % versions.size()], versions[rng() % versions.size()]);
     }
@@ -121,8 +127,9 @@ TEST(CompareVersions, AgreesWithDpkgOnThousandsOfPairs) {
     size_t checked = 0, mismatches = 0;
     char line[32];
     for (const auto& [a, b] : pairs) {
-        if (!std::fgets(line, sizeof line, p))
+        if (!std::fgets(line, sizeof line, p)) {
             break;
+        }
         int want = std::atoi(line);
         int got = sign(compare_versions(a, b));
         ++checked;

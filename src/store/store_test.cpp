@@ -78,8 +78,9 @@ TEST_F(StoreTest, FinishedStepsAreNumberedInCompletionOrder) {
     auto steps = store->get_steps("r");
     ASSERT_TRUE(steps);
     std::map<std::string, int64_t> seq;
-    for (const auto& s : *steps)
+    for (const auto& s : *steps) {
         seq[s.step_id] = s.finish_seq;
+    }
     EXPECT_EQ(seq["b"], 1);
     EXPECT_EQ(seq["a"], 2);
     EXPECT_EQ(seq["c"], 3);

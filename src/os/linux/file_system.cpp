@@ -14,25 +14,31 @@
 namespace shipshape::os {
 
 std::string path_join(std::string_view a, std::string_view b) {
-    if (b.empty())
+    if (b.empty()) {
         return std::string(a);
-    if (!b.empty() && b.front() == '/')
+    }
+    if (!b.empty() && b.front() == '/') {
         return std::string(b);
+    }
     std::string out(a);
-    if (out.empty() || out.back() != '/')
+    if (out.empty() || out.back() != '/') {
         out += '/';
+    }
     out += b;
     return out;
 }
 
 std::string path_parent(std::string_view path) {
-    while (path.size() > 1 && path.back() == '/')
+    while (path.size() > 1 && path.back() == '/') {
         path.remove_suffix(1);
+    }
     size_t slash = path.rfind('/');
-    if (slash == std::string_view::npos)
+    if (slash == std::string_view::npos) {
         return ".";
-    if (slash == 0)
+    }
+    if (slash == 0) {
         return "/";
+    }
     return std::string(path.substr(0, slash));
 }
 
@@ -44,11 +50,13 @@ std::string path_absolute(std::string_view path, std::string_view base) {
         size_t slash = rest.find('/');
         std::string_view part = rest.substr(0, slash);
         rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-        if (part.empty() || part == ".")
+        if (part.empty() || part == ".") {
             continue;
+        }
         if (part == "..") {
-            if (!parts.empty())
+            if (!parts.empty()) {
                 parts.pop_back();
+            }
             continue;
         }
         parts.push_back(part);
@@ -67,8 +75,9 @@ Status write_all(int fd, std::string_view data, const std::string& what) {
     while (!data.empty()) {
         ssize_t n = ::write(fd, data.data(), data.size());
         if (n < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR) {
                 continue;
+            }
             return fail(errno_error("writing " + what, errno));
         }
         data.remove_prefix(static_cast<size_t>(n));
@@ -79,10 +88,12 @@ Status write_all(int fd, std::string_view data, const std::string& what) {
 class LocalFileSystem final : public FileSystem {
   public:
     explicit LocalFileSystem(std::string root) : m_root(std::move(root)) {
-        while (m_root.size() > 1 && m_root.back() == '/')
+        while (m_root.size() > 1 && m_root.back() == '/') {
             m_root.pop_back();
-        if (m_root == "/")
+        }
+        if (m_root == "/") {
             m_root.clear();
+        }
     }
 
     std::string host_path(const std::string& path) const override { return m_root + path; }
@@ -98,14 +109,16 @@ class LocalFileSystem final : public FileSystem {
         for (;;) {
             ssize_t n = ::read(fd, buf, sizeof buf);
             if (n < 0) {
-                if (errno == EINTR)
+                if (errno == EINTR) {
                     continue;
+                }
                 int err = errno;
                 ::close(fd);
                 return fail(errno_error("reading '" + path + "'", err));
             }
-            if (n == 0)
+            if (n == 0) {
                 break;
+            }
             out.append(buf, static_cast<size_t>(n));
         }
         ::close(fd);
@@ -115,8 +128,9 @@ class LocalFileSystem final : public FileSystem {
     Status write_file_atomic(const std::string& path, std::string_view data,
                              const WriteOptions& options) override {
         std::string dir = path_parent(path);
-        if (auto st = create_directories(dir); !st)
+        if (auto st = create_directories(dir); !st) {
             return st;
+        }
         std::string real = host_path(path);
         std::string tmp = host_path(dir) + "/.shipshape-tmp-" + std::to_string(::getpid()) + "-" +
                           std::to_string(std::random_device{}());
@@ -148,10 +162,12 @@ class LocalFileSystem final : public FileSystem {
     }
 
     Status create_directories(const std::string& path) override {
-        if (path.empty() || path == "/" || is_directory(path))
+        if (path.empty() || path == "/" || is_directory(path)) {
             return {};
-        if (auto st = create_directories(path_parent(path)); !st)
+        }
+        if (auto st = create_directories(path_parent(path)); !st) {
             return st;
+        }
         if (::mkdir(host_path(path).c_str(), 0755) != 0 && errno != EEXIST) {
             return fail(errno_error("creating directory '" + path + "'", errno));
         }
@@ -176,8 +192,9 @@ class LocalFileSystem final : public FileSystem {
         std::vector<std::string> names;
         while (dirent* e = ::readdir(d)) {
             std::string_view name = e->d_name;
-            if (name == "." || name == "..")
+            if (name == "." || name == "..") {
                 continue;
+            }
             names.emplace_back(name);
         }
         ::closedir(d);

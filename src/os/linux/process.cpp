@@ -81,11 +81,13 @@ Result<std::string> resolve_program(const ProcessSpec& spec) {
     size_t start = 0;
     while (start <= path.size()) {
         size_t end = path.find(':', start);
-        if (end == std::string::npos)
+        if (end == std::string::npos) {
             end = path.size();
+        }
         std::string dir = path.substr(start, end - start);
-        if (dir.empty())
+        if (dir.empty()) {
             dir = ".";
+        }
         std::string candidate = dir + "/" + prog;
         if (::access(candidate.c_str(), X_OK) == 0) {
             return candidate;
@@ -212,15 +214,17 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
 
     std::vector<char*> argv;
     argv.reserve(spec.argv.size() + 1);
-    for (const auto& a : spec.argv)
+    for (const auto& a : spec.argv) {
         argv.push_back(const_cast<char*>(a.c_str()));
+    }
     argv.push_back(nullptr);
     std::vector<char*> envp;
     char** env_ptr = environ;
     if (spec.env) {
         envp.reserve(spec.env->size() + 1);
-        for (const auto& e : *spec.env)
+        for (const auto& e : *spec.env) {
             envp.push_back(const_cast<char*>(e.c_str()));
+        }
         envp.push_back(nullptr);
         env_ptr = envp.data();
     }

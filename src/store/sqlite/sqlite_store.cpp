@@ -98,17 +98,20 @@ class StatementCache {
     StatementCache(const StatementCache&) = delete;
     StatementCache& operator=(const StatementCache&) = delete;
     ~StatementCache() {
-        for (auto& [sql, stmt] : m_cache)
+        for (auto& [sql, stmt] : m_cache) {
             sqlite3_finalize(stmt);
+        }
     }
     // Returns the statement, or nullptr when it does not compile (sqlite3_errmsg says why).
     sqlite3_stmt* get(const std::string& sql) {
         auto it = m_cache.find(sql);
-        if (it != m_cache.end())
+        if (it != m_cache.end()) {
             return it->second;
+        }
         sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
+        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
             return nullptr;
+        }
         m_cache.emplace(sql, stmt);
         return stmt;
     }
@@ -135,8 +138,9 @@ class Statement {
 
     bool ok() const { return m_rc == SQLITE_OK; }
     void reset() {
-        if (!m_stmt)
+        if (!m_stmt) {
             return;
+        }
         sqlite3_reset(m_stmt);
         sqlite3_clear_bindings(m_stmt);
     }
@@ -208,8 +212,9 @@ class SqliteStore final : public Store {
     // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
     template <typename Body>
     auto transaction(std::string_view what, Body body) -> decltype(body()) {
-        if (auto st = exec("BEGIN IMMEDIATE", what); !st)
+        if (auto st = exec("BEGIN IMMEDIATE", what); !st) {
             return fail(st.error());
+        }
         auto r = body();
         if (!r) {
             (void)exec("ROLLBACK", what);
@@ -230,16 +235,20 @@ class SqliteStore final : public Store {
 };
 
 Status SqliteStore::migrate() {
-    if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st)
+    if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st) {
         return st;
-    if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st)
+    }
+    if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st) {
         return st;
-    if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st)
+    }
+    if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st) {
         return st;
+    }
     return transaction("migrating the schema", [&]() -> Status {
         Statement q(*m_cache, "PRAGMA user_version");
-        if (!q.ok() || q.step() != SQLITE_ROW)
+        if (!q.ok() || q.step() != SQLITE_ROW) {
             return db_error("reading the schema version");
+        }
         const int64_t have = q.integer(0);
         const int64_t want = static_cast<int64_t>(std::size(k_migrations));
         if (have > want) {
@@ -248,8 +257,9 @@ Status SqliteStore::migrate() {
                                          std::to_string(want) + "): upgrade shipshape");
         }
         for (int64_t v = have; v < want; ++v) {
-            if (auto st = exec(k_migrations[v], "migrating the schema"); !st)
+            if (auto st = exec(k_migrations[v], "migrating the schema"); !st) {
                 return st;
+            }
         }
         std::string set = "PRAGMA user_version=" + std::to_string(want);
         return exec(set.c_str(), "migrating the schema");
@@ -260,8 +270,9 @@ Status SqliteStore::insert_event(const Event& e) {
     Statement q(*m_cache,
                 "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES(?,?,?,?,?)");
     q.bind(1, e.at).bind(2, e.run_id).bind(3, e.step_id).bind(4, e.kind).bind(5, e.detail);
-    if (q.step() != SQLITE_DONE)
+    if (q.step() != SQLITE_DONE) {
         return db_error("appending an event");
+    }
     return {};
 }
 
@@ -278,15 +289,17 @@ Status SqliteStore::create_run(const RunRecord& run) {
         if (rc == SQLITE_CONSTRAINT) {
             return fail(Errc::already_exists, "run " + run.id + " already exists");
         }
-        if (rc != SQLITE_DONE)
+        if (rc != SQLITE_DONE) {
             return db_error("creating run " + run.id);
+        }
         int64_t position = 0;
         for (const auto& [k, v] : run.params) {
             Statement p(*m_cache,
                         "INSERT INTO run_params(run_id, position, name, value) VALUES(?,?,?,?)");
             p.bind(1, run.id).bind(2, position++).bind(3, k).bind(4, v);
-            if (p.step() != SQLITE_DONE)
+            if (p.step() != SQLITE_DONE) {
                 return db_error("storing params of run " + run.id);
+            }
         }
         return insert_event(Event{0, run.started_at, run.id, "", "run-started",
                                   run.checklist_path + " on " + run.env});
@@ -323,15 +336,18 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
     if (rc == SQLITE_DONE) {
         return fail(Errc::not_found, "no run '" + std::string(id) + "' (see 'shipshape runs')");
     }
-    if (rc != SQLITE_ROW)
+    if (rc != SQLITE_ROW) {
         return db_error("reading run " + std::string(id));
+    }
     RunRecord run = read_run(q);
     Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     p.bind(1, id);
-    while ((rc = p.step()) == SQLITE_ROW)
+    while ((rc = p.step()) == SQLITE_ROW) {
         run.params.emplace_back(p.text(0), p.text(1));
-    if (rc != SQLITE_DONE)
+    }
+    if (rc != SQLITE_DONE) {
         return db_error("reading params of run " + std::string(id));
+    }
     return run;
 }
 
@@ -342,18 +358,22 @@ Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
     q.bind(1, static_cast<int64_t>(limit));
     std::vector<RunRecord> out;
     int rc;
-    while ((rc = q.step()) == SQLITE_ROW)
+    while ((rc = q.step()) == SQLITE_ROW) {
         out.push_back(read_run(q));
-    if (rc != SQLITE_DONE)
+    }
+    if (rc != SQLITE_DONE) {
         return db_error("listing runs");
+    }
     Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     for (auto& run : out) {
         p.reset();
         p.bind(1, run.id);
-        while ((rc = p.step()) == SQLITE_ROW)
+        while ((rc = p.step()) == SQLITE_ROW) {
             run.params.emplace_back(p.text(0), p.text(1));
-        if (rc != SQLITE_DONE)
+        }
+        if (rc != SQLITE_DONE) {
             return db_error("reading params of run " + run.id);
+        }
     }
     return out;
 }
@@ -363,8 +383,9 @@ Status SqliteStore::update_run(std::string_view id, std::string_view status, int
     return transaction("updating run", [&]() -> Status {
         Statement q(*m_cache, "UPDATE runs SET status = ?, pid = ?, updated_at = ? WHERE id = ?");
         q.bind(1, status).bind(2, pid).bind(3, at).bind(4, id);
-        if (q.step() != SQLITE_DONE)
+        if (q.step() != SQLITE_DONE) {
             return db_error("updating run " + std::string(id));
+        }
         if (sqlite3_changes(m_db) == 0) {
             return fail(Errc::not_found, "no run '" + std::string(id) + "'");
         }
@@ -394,8 +415,9 @@ Result<std::vector<StepRecord>> SqliteStore::get_steps(std::string_view run_id) 
         s.undo_state = q.text(9);
         out.push_back(std::move(s));
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
         return db_error("reading steps of run " + std::string(run_id));
+    }
     return out;
 }
 
@@ -405,8 +427,9 @@ Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
         Statement q(*m_cache,
                     "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = ?");
         q.bind(1, s.run_id);
-        if (q.step() != SQLITE_ROW)
+        if (q.step() != SQLITE_ROW) {
             return db_error("numbering a finished step");
+        }
         seq = q.integer(0);
     }
     Statement q(*m_cache,
@@ -416,8 +439,9 @@ Result<int64_t> SqliteStore::write_step(const StepRecord& s) {
     q.bind(1, s.run_id).bind(2, s.step_id).bind(3, s.state).bind(4, int64_t{s.attempts});
     q.bind(5, int64_t{s.exit_code}).bind(6, s.detail).bind(7, s.started_at);
     q.bind(8, s.finished_at).bind(9, s.duration_ms).bind(10, seq).bind(11, s.undo_state);
-    if (q.step() != SQLITE_DONE)
+    if (q.step() != SQLITE_DONE) {
         return db_error("recording step " + s.step_id);
+    }
     return seq;
 }
 
@@ -426,20 +450,24 @@ Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& ev
     // In WAL mode a NORMAL commit is ordered and survives a process crash but is fsynced only
     // with the next FULL commit (or checkpoint); the next FULL commit makes it durable too.
     if (durability == Durability::relaxed) {
-        if (auto st = exec("PRAGMA synchronous=NORMAL", "relaxing sync"); !st)
+        if (auto st = exec("PRAGMA synchronous=NORMAL", "relaxing sync"); !st) {
             return fail(st.error());
+        }
     }
     auto r = transaction("recording step " + step.step_id, [&]() -> Result<int64_t> {
         auto seq = write_step(step);
-        if (!seq)
+        if (!seq) {
             return seq;
-        if (auto st = insert_event(event); !st)
+        }
+        if (auto st = insert_event(event); !st) {
             return fail(st.error());
+        }
         return seq;
     });
     if (durability == Durability::relaxed) {
-        if (auto st = exec("PRAGMA synchronous=FULL", "restoring sync"); !st)
+        if (auto st = exec("PRAGMA synchronous=FULL", "restoring sync"); !st) {
             return fail(st.error());
+        }
     }
     return r;
 }
@@ -451,8 +479,9 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
             "INSERT INTO check_offs(run_id, step_id, role, by, note, at) VALUES(?,?,?,?,?,?)");
         q.bind(1, c.run_id).bind(2, c.step_id).bind(3, c.role).bind(4, c.by).bind(5, c.note);
         q.bind(6, c.at);
-        if (q.step() != SQLITE_DONE)
+        if (q.step() != SQLITE_DONE) {
             return db_error("recording a check-off");
+        }
         StepRecord s;
         s.run_id = c.run_id;
         s.step_id = c.step_id;
@@ -462,8 +491,9 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
         s.started_at = c.at;
         s.finished_at = c.at;
         s.finish_seq = -1;
-        if (auto seq = write_step(s); !seq)
+        if (auto seq = write_step(s); !seq) {
             return fail(seq.error());
+        }
         return insert_event(
             Event{0, c.at, c.run_id, c.step_id, "check-off",
                   "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
@@ -481,8 +511,9 @@ Result<std::vector<CheckOff>> SqliteStore::get_check_offs(std::string_view run_i
         out.push_back(CheckOff{std::string(run_id), q.text(0), q.text(1), q.text(2), q.text(3),
                                q.integer(4)});
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
         return db_error("reading check-offs");
+    }
     return out;
 }
 
@@ -500,8 +531,9 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
         out.push_back(Event{q.integer(0), q.integer(1), std::string(run_id), q.text(2), q.text(3),
                             q.text(4)});
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
         return db_error("reading events");
+    }
     return out;
 }
 
@@ -510,8 +542,9 @@ Result<int64_t> SqliteStore::save_facts(const FactsSnapshot& f) {
         Statement q(*m_cache,
                     "INSERT INTO facts_snapshots(host, at, hash, document) VALUES(?,?,?,?)");
         q.bind(1, f.host).bind(2, f.at).bind(3, f.hash).bind(4, f.document);
-        if (q.step() != SQLITE_DONE)
+        if (q.step() != SQLITE_DONE) {
             return db_error("saving facts of " + f.host);
+        }
         return static_cast<int64_t>(sqlite3_last_insert_rowid(m_db));
     });
 }
@@ -524,8 +557,9 @@ Result<FactsSnapshot> SqliteStore::get_facts(int64_t id) {
         return fail(Errc::not_found, "no saved facts snapshot @" + std::to_string(id) +
                                          " (see 'shipshape facts --list')");
     }
-    if (rc != SQLITE_ROW)
+    if (rc != SQLITE_ROW) {
         return db_error("reading facts snapshot");
+    }
     return FactsSnapshot{q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)};
 }
 
@@ -539,8 +573,9 @@ Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host
     while ((rc = q.step()) == SQLITE_ROW) {
         out.push_back({q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
         return db_error("listing facts snapshots");
+    }
     return out;
 }
 
@@ -563,8 +598,9 @@ Result<LockResult> SqliteStore::acquire_env_lock(
                 result.holder = holder;  // also when it is the same run, resumed elsewhere
                 return result;
             }
-            if (!is_me)
+            if (!is_me) {
                 result.holder = holder;
+            }
         } else if (rc != SQLITE_DONE) {
             return db_error("reading the lock of environment " + me.env);
         }
@@ -573,8 +609,9 @@ Result<LockResult> SqliteStore::acquire_env_lock(
                     "started_at) VALUES(?,?,?,?,?,?)");
         w.bind(1, me.env).bind(2, me.run_id).bind(3, me.pid);
         w.bind(4, static_cast<int64_t>(me.pid_start_ticks)).bind(5, me.host).bind(6, me.started_at);
-        if (w.step() != SQLITE_DONE)
+        if (w.step() != SQLITE_DONE) {
             return db_error("locking environment " + me.env);
+        }
         result.acquired = true;
         return result;
     });
@@ -584,8 +621,9 @@ Status SqliteStore::release_env_lock(std::string_view env, std::string_view run_
     return transaction("unlocking environment", [&]() -> Status {
         Statement q(*m_cache, "DELETE FROM env_locks WHERE env = ? AND run_id = ?");
         q.bind(1, env).bind(2, run_id);
-        if (q.step() != SQLITE_DONE)
+        if (q.step() != SQLITE_DONE) {
             return db_error("unlocking environment " + std::string(env));
+        }
         return {};
     });
 }
@@ -604,8 +642,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
     }
     sqlite3_busy_timeout(db, 10000);
     auto store = std::make_unique<SqliteStore>(db, path);
-    if (auto st = store->migrate(); !st)
+    if (auto st = store->migrate(); !st) {
         return fail(st.error());
+    }
     return std::unique_ptr<Store>(std::move(store));
 }
 
