@@ -321,6 +321,23 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
                    request.parallel, std::move(*notes));
 }
 
+Result<RunService::Reopened> RunService::reopen(store::RunRecord run) {
+    auto loaded = load_run(run);
+    if (!loaded) {
+        return fail(loaded.error());
+    }
+    auto notes = lock(run.env, run.id);
+    if (!notes) {
+        return fail(notes.error());
+    }
+    auto steps = m_store.get_steps(run.id);
+    if (!steps) {
+        (void)m_store.release_env_lock(run.env, run.id);
+        return fail(steps.error());
+    }
+    return Reopened{std::move(run), std::move(*loaded), std::move(*notes), std::move(*steps)};
+}
+
 Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunObserver& observer) {
     auto run = m_store.get_run(run_id);
     if (!run) {
@@ -330,33 +347,25 @@ Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunOb
         return fail(Errc::conflict,
                     "run " + run_id + " was undone (" + run->status + "); start a new run instead");
     }
-    auto loaded = load_run(*run);
-    if (!loaded) {
-        return fail(loaded.error());
+    auto reopened = reopen(std::move(*run));
+    if (!reopened) {
+        return fail(reopened.error());
     }
-    auto notes = lock(run->env, run->id);
-    if (!notes) {
-        return fail(notes.error());
-    }
-    auto steps = m_store.get_steps(run_id);
-    if (!steps) {
-        (void)m_store.release_env_lock(run->env, run->id);
-        return fail(steps.error());
-    }
+    auto& [stored, loaded, notes, steps] = *reopened;
     std::map<std::string, StepState> prior;
     const std::string dir = run_dir(run_id);
-    for (const auto& s : *steps) {
+    for (const auto& s : steps) {
         auto state = checklist::parse_state(s.state).value_or(StepState::pending);
         if (state == StepState::running) {
             if (auto note = stop_leftover(dir, s.step_id)) {
-                notes->push_back(*note);
+                notes.push_back(*note);
             }
         }
         prior[s.step_id] = state;
     }
     (void)os::make_local_file_system()->create_directories(dir);
-    return execute(std::move(*loaded), std::move(*run), prior, observer, false, 0,
-                   std::move(*notes));
+    return execute(std::move(loaded), std::move(stored), prior, observer, false, 0,
+                   std::move(notes));
 }
 
 Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::RunRecord run,
@@ -423,45 +432,37 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     if (!run) {
         return fail(run.error());
     }
-    auto loaded = load_run(*run);
-    if (!loaded) {
-        return fail(loaded.error());
+    auto reopened = reopen(std::move(*run));
+    if (!reopened) {
+        return fail(reopened.error());
     }
-    auto notes = lock(run->env, run->id);
-    if (!notes) {
-        return fail(notes.error());
-    }
-    auto steps = m_store.get_steps(run_id);
-    if (!steps) {
-        (void)m_store.release_env_lock(run->env, run->id);
-        return fail(steps.error());
-    }
-    auto order = undo_order((*loaded)->rendered, *steps);
-    auto options = engine_options(*run, 1);
-    (*loaded)->redactor = Redactor(options.secrets);
+    auto& [stored, loaded, notes, steps] = *reopened;
+    auto order = undo_order(loaded->rendered, steps);
+    auto options = engine_options(stored, 1);
+    loaded->redactor = Redactor(options.secrets);
     const std::string dir = run_dir(run_id);
     (void)os::make_local_file_system()->create_directories(dir);
     (void)m_store.update_run(run_id, "undoing", ::getpid(), now_ms());
-    RunJournal journal(m_store, run_id, dir, (*loaded)->redactor);
+    RunJournal journal(m_store, run_id, dir, loaded->redactor);
     FileStepLogs logs(dir);
     checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel};
     RunReport report;
     report.run_dir = dir;
-    report.notes = std::move(*notes);
-    report.undo = checklist::execute_undo((*loaded)->rendered, order, deps, options);
+    report.notes = std::move(notes);
+    report.undo = checklist::execute_undo(loaded->rendered, order, deps, options);
     report.outcome.status = report.undo->status;
     std::string status = report.undo->status == checklist::RunStatus::done          ? "undone"
                          : report.undo->status == checklist::RunStatus::interrupted ? "interrupted"
                                                                                     : "undo-failed";
     auto st = m_store.update_run(run_id, status, ::getpid(), now_ms());
-    (void)m_store.release_env_lock(run->env, run->id);
+    (void)m_store.release_env_lock(stored.env, stored.id);
     if (!st) {
         return fail(st.error());
     }
-    run->status = status;
-    report.run = std::move(*run);
-    report.checklist = &(*loaded)->rendered;
-    m_loaded.push_back(std::move(*loaded));
+    stored.status = status;
+    report.run = std::move(stored);
+    report.checklist = &loaded->rendered;
+    m_loaded.push_back(std::move(loaded));
     return report;
 }
 

@@ -105,6 +105,14 @@ class RunService {
     // The request's environment (or the default), if the inventory has it.
     [[nodiscard]] Result<std::string> resolve_env(const StartRequest& request) const;
     [[nodiscard]] Result<std::unique_ptr<Loaded>> load_run(const store::RunRecord& run);
+    // A stored run made ready to continue: loaded, its environment locked, its journal read.
+    struct Reopened {
+        store::RunRecord run;
+        std::unique_ptr<Loaded> loaded;
+        std::vector<std::string> notes;
+        std::vector<store::StepRecord> steps;
+    };
+    [[nodiscard]] Result<Reopened> reopen(store::RunRecord run);
     [[nodiscard]] Result<RunReport> execute(
         std::unique_ptr<Loaded> loaded, store::RunRecord run,
         const std::map<std::string, checklist::StepState>& prior, checklist::RunObserver& observer,

@@ -19,18 +19,29 @@ struct RequireOptions {
     std::string file = "requirements.toml";
 };
 
-int run_check(Context& ctx, const RequireOptions& o) {
+// The ops repo (no store: checks only read facts) and its requirements file.
+Result<std::pair<OpenRepo, require::Requirements>> open_requirements(const Context& ctx,
+                                                                     const std::string& file) {
     auto repo = open_repo(ctx, NeedStore::no);
     if (!repo) {
-        return report_error(ctx, repo.error());
+        return fail(repo.error());
     }
-    app::FactsService service(repo->project, nullptr);
-    auto req = service.load_requirements(o.file);
+    auto req = app::FactsService(repo->project, nullptr).load_requirements(file);
     if (!req) {
-        return report_error(ctx, req.error());
+        return fail(req.error());
     }
+    return std::pair{std::move(*repo), std::move(*req)};
+}
+
+int run_check(Context& ctx, const RequireOptions& o) {
+    auto opened = open_requirements(ctx, o.file);
+    if (!opened) {
+        return report_error(ctx, opened.error());
+    }
+    auto& [repo, req] = *opened;
+    app::FactsService service(repo.project, nullptr);
     auto hosts = app::select_hosts(
-        repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+        repo.project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
@@ -48,7 +59,7 @@ int run_check(Context& ctx, const RequireOptions& o) {
             continue;
         }
         auto host_rows = require::check_requirements(
-            *req, *r.facts, r.host.local ? local_probe : require::PathProbe{});
+            req, *r.facts, r.host.local ? local_probe : require::PathProbe{});
         rows.insert(rows.end(), host_rows.begin(), host_rows.end());
     }
     bool ok = errors.empty() && std::all_of(rows.begin(), rows.end(), [](const auto& r) {
@@ -85,16 +96,12 @@ int run_check(Context& ctx, const RequireOptions& o) {
 }
 
 int run_explain(Context& ctx, const RequireOptions& o) {
-    auto repo = open_repo(ctx, NeedStore::no);
-    if (!repo) {
-        return report_error(ctx, repo.error());
+    auto opened = open_requirements(ctx, o.file);
+    if (!opened) {
+        return report_error(ctx, opened.error());
     }
-    app::FactsService service(repo->project, nullptr);
-    auto req = service.load_requirements(o.file);
-    if (!req) {
-        return report_error(ctx, req.error());
-    }
-    std::fputs(require::explain_requirements(*req).c_str(), stdout);
+    const auto& req = opened->second;
+    std::fputs(require::explain_requirements(req).c_str(), stdout);
     return 0;
 }
 

@@ -12,15 +12,6 @@ namespace shipshape::cli {
 
 namespace {
 
-std::string local_time(int64_t ms) {
-    std::time_t secs = ms / 1000;
-    std::tm tm{};
-    localtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
-}
-
 int run_runs(Context& ctx, int limit) {
     auto repo = open_repo(ctx);
     if (!repo) {
@@ -47,17 +38,13 @@ int run_runs(Context& ctx, int limit) {
             params += (params.empty() ? "" : " ") + k + "=" + v;
         }
         std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", r.id.c_str(), r.status.c_str(),
-                    r.checklist_name.c_str(), r.env.c_str(), local_time(r.started_at).c_str(),
-                    params.c_str());
+                    r.checklist_name.c_str(), r.env.c_str(),
+                    format_local_time(r.started_at).c_str(), params.c_str());
     }
     return 0;
 }
 
 }  // namespace
-
-std::string format_local_time(int64_t ms) {
-    return local_time(ms);
-}
 
 void add_runs_command(CLI::App& app, std::vector<Command>& out) {
     auto limit = std::make_shared<int>(50);

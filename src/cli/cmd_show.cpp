@@ -9,8 +9,6 @@
 
 namespace shipshape::cli {
 
-std::string format_local_time(int64_t ms);
-
 namespace {
 
 int run_show(Context& ctx, const std::string& id) {

@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 
 #include <cstdio>
+#include <ctime>
 
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
@@ -66,6 +67,15 @@ Result<OpenRun> open_run(const Context& ctx, const std::string& id) {
         return fail(run_id.error());
     }
     return OpenRun{std::move(*repo), std::move(*run_id)};
+}
+
+std::string format_local_time(int64_t ms) {
+    std::time_t secs = ms / 1000;
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
 }
 
 int report_error(const Context& ctx, const Error& error) {

@@ -58,6 +58,9 @@ struct OpenRun {
 // Resolves "last" to the newest run id; other ids pass through.
 [[nodiscard]] Result<std::string> resolve_run_id(store::Store& store, const std::string& id);
 
+// "YYYY-MM-DD HH:MM:SS" in local time, for tables.
+std::string format_local_time(int64_t ms);
+
 // Prints `error` for people (stderr) or scripts (stdout, JSON) and returns its exit code.
 int report_error(const Context& ctx, const Error& error);
 
