@@ -14,6 +14,7 @@ test_pkgs=(
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine
+  ansible cfengine3 puppet aide
 )
 
 pkgs=("${build_pkgs[@]}")

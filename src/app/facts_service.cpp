@@ -1,5 +1,7 @@
 #include "app/facts_service.hpp"
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -69,6 +71,25 @@ std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost
         out.push_back(std::move(r));
     }
     return out;
+}
+
+Result<int64_t> FactsService::import(const std::string& host, const std::string& document) {
+    auto hosts = all_hosts(m_project.inventory);
+    bool known = std::any_of(hosts.begin(), hosts.end(),
+                             [&](const SelectedHost& h) { return h.name == host; });
+    if (!known) {
+        return fail(Errc::invalid_argument,
+                    "no host '" + host + "' in inventory.toml (see 'shipshape hosts')");
+    }
+    auto parsed = facts::from_json(document);
+    if (!parsed) {
+        return fail(parsed.error().context("facts document"));
+    }
+    parsed->host = host;
+    std::string doc = facts::to_json(*parsed, {}, -1);
+    SHIPSHAPE_ASSERT(m_store != nullptr);
+    return m_store->save_facts(
+        store::FactsSnapshot{0, host, parsed->collected_at, content_hash(doc), doc});
 }
 
 Result<facts::HostFacts> FactsService::resolve(const std::string& ref) {

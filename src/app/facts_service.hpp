@@ -35,6 +35,9 @@ class FactsService {
     // A reference is "@ID" (a saved snapshot) or a host name or pattern naming one host.
     [[nodiscard]] Result<facts::HostFacts> resolve(const std::string& ref);
     [[nodiscard]] Result<std::vector<store::FactsSnapshot>> snapshots(const std::string& host);
+    // Saves a facts document gathered elsewhere (another tool run, a host out of reach) as a
+    // snapshot of inventory host `host`. Returns the snapshot id.
+    [[nodiscard]] Result<int64_t> import(const std::string& host, const std::string& document);
 
     // Loads requirements.toml (or `path`) from the repo.
     [[nodiscard]] Result<require::Requirements> load_requirements(const std::string& path) const;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/diagnostic.hpp"
 #include "core/error.hpp"
 
 namespace shipshape::app {
@@ -16,6 +17,9 @@ struct ProjectConfig {
     std::string store;  // a path relative to the repo root, or sqlite:PATH / postgresql://...
     std::string default_env = "local";
     std::vector<std::string> secrets;  // names of environment variables whose values are redacted
+    // [roles]: role name -> state files (repo-relative), in application order.
+    std::map<std::string, std::vector<std::string>> roles;
+    std::map<std::string, SourcePos> role_pos;
 };
 
 struct Host {
@@ -35,8 +39,12 @@ struct Inventory {
     std::vector<Environment> environments;
     std::vector<Host> hosts;
     std::map<std::string, std::vector<std::string>> groups;
+    std::map<std::string, std::vector<std::string>> group_roles;  // [group.X] roles = [...]
+    std::map<std::string, SourcePos> group_roles_pos;
 
     const Environment* find_env(std::string_view name) const;
+    // The roles of `host`: the union of its groups' roles, sorted.
+    std::vector<std::string> roles_of(const std::string& host) const;
     std::vector<std::string> env_names() const;
 };
 

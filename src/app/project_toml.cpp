@@ -1,6 +1,7 @@
 // The toml++ adapter for shipshape.toml and inventory.toml.
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "app/project.hpp"
@@ -104,13 +105,31 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     }
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "shipshape.toml",
-                 {"name", "description", "store", "default_env", "secrets"});
+                 {"name", "description", "store", "default_env", "secrets", "roles"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");
     config.store = c.string(*doc, "store", "shipshape.toml", ".shipshape/state.db");
     config.default_env = c.string(*doc, "default_env", "shipshape.toml", "local");
     config.secrets = c.strings(*doc, "secrets", "shipshape.toml");
+    if (auto roles = c.table(*doc, "roles", "shipshape.toml")) {
+        for (auto&& [key, node] : *roles) {
+            std::string role(key.str());
+            std::string where = "role '" + role + "'";
+            if (!valid_name(role)) {
+                c.error(key.source(),
+                        where + ": names may contain only letters, digits, '-', '_' and '.'");
+            }
+            config.roles[role] = c.strings(*roles, role, "[roles]");
+            config.role_pos[role] = toml_pos(node.source());
+            for (const auto& f : config.roles[role]) {
+                if (f.empty() || f.front() == '/' || f.find("..") != std::string::npos) {
+                    c.error(node.source(), where + ": state files are paths relative to the ops "
+                                                   "repo without '..', found \"" + f + "\"");
+                }
+            }
+        }
+    }
     if (!doc->get("name")) {
         diags.add(std::string(path), SourcePos{1, 1}, "shipshape.toml needs a 'name'");
     }
@@ -171,8 +190,12 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
                 c.error(node.source(), where + " must be a table (write [group." + name + "])");
                 continue;
             }
-            c.check_keys(*t, where, {"hosts", "description"});
+            c.check_keys(*t, where, {"hosts", "description", "roles"});
             inv.groups[name] = c.strings(*t, "hosts", where);
+            if (auto r = t->get("roles")) {
+                inv.group_roles[name] = c.strings(*t, "roles", where);
+                inv.group_roles_pos[name] = toml_pos(r->source());
+            }
         }
     }
     if (auto hosts = c.table(*doc, "host", "inventory.toml")) {
@@ -242,6 +265,19 @@ const Environment* Inventory::find_env(std::string_view name) const {
     return nullptr;
 }
 
+std::vector<std::string> Inventory::roles_of(const std::string& host) const {
+    std::set<std::string> out;
+    for (const auto& [group, members] : groups) {
+        if (std::find(members.begin(), members.end(), host) == members.end()) {
+            continue;
+        }
+        if (auto it = group_roles.find(group); it != group_roles.end()) {
+            out.insert(it->second.begin(), it->second.end());
+        }
+    }
+    return {out.begin(), out.end()};
+}
+
 std::vector<std::string> Inventory::env_names() const {
     std::vector<std::string> out;
     for (const auto& e : environments) {
@@ -300,6 +336,30 @@ Result<Project> load_project(const std::string& root) {
             p.inventory = std::move(*inv);
         } else {
             errors += (errors.empty() ? "" : "\n") + inv.error().message();
+        }
+    }
+    if (errors.empty()) {
+        // Across the two files: every group's role exists, every role's state file exists.
+        Diagnostics diags;
+        for (const auto& [group, roles] : p.inventory.group_roles) {
+            for (const auto& role : roles) {
+                if (!p.config.roles.count(role)) {
+                    diags.add(root + "/inventory.toml", p.inventory.group_roles_pos[group],
+                              "group '" + group + "' has role '" + role +
+                                  "', which [roles] in shipshape.toml does not define");
+                }
+            }
+        }
+        for (const auto& [role, files] : p.config.roles) {
+            for (const auto& f : files) {
+                if (!fs->exists(root + "/" + f)) {
+                    diags.add(root + "/shipshape.toml", p.config.role_pos[role],
+                              "role '" + role + "': state file '" + f + "' does not exist");
+                }
+            }
+        }
+        if (!diags.empty()) {
+            errors = diags.to_error().message();
         }
     }
     if (!errors.empty()) {

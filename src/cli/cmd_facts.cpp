@@ -11,6 +11,7 @@
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
 #include "core/size.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::cli {
 
@@ -22,7 +23,34 @@ struct FactsOptions {
     bool save = false;
     bool list = false;
     std::string left, right;
+    std::string import_host, import_file;
 };
+
+int run_import(Context& ctx, const FactsOptions& o) {
+    auto repo = open_repo(ctx);
+    if (!repo) {
+        return report_error(ctx, repo.error());
+    }
+    std::string text;
+    if (auto r = os::make_local_file_system()->read_file(os::path_absolute(o.import_file, ctx.cwd));
+        r) {
+        text = std::move(*r);
+    } else {
+        return report_error(ctx, r.error());
+    }
+    app::FactsService service(repo->project, repo->store.get());
+    auto id = service.import(o.import_host, text);
+    if (!id) {
+        return report_error(ctx, id.error());
+    }
+    if (ctx.json) {
+        std::printf("%s\n", json_facts_import(o.import_host, *id).c_str());
+    } else {
+        std::printf("saved facts of %s as @%lld\n", o.import_host.c_str(),
+                    static_cast<long long>(*id));
+    }
+    return 0;
+}
 
 bool shown(const std::vector<std::string>& only, std::string_view s) {
     return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
@@ -263,7 +291,15 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
         "diff", "Compare two hosts or saved snapshots (@ID); exit 1 when they differ");
     diff->add_option("A", opts->left, "host or @snapshot")->required();
     diff->add_option("B", opts->right, "host or @snapshot")->required();
-    out.push_back({sub, [opts, diff](Context& ctx) {
+    auto* import = sub->add_subcommand(
+        "import", "Save a facts JSON document (shipshape.facts/1) as a snapshot of HOST");
+    import->add_option("HOST", opts->import_host, "inventory host name")->required();
+    import->add_option("FILE", opts->import_file, "facts document (from facts --json)")
+        ->required();
+    out.push_back({sub, [opts, diff, import](Context& ctx) {
+                       if (import->parsed()) {
+                           return run_import(ctx, *opts);
+                       }
                        return diff->parsed() ? run_diff(ctx, *opts) : run_facts(ctx, *opts);
                    }});
 }

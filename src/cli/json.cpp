@@ -321,3 +321,109 @@ std::unique_ptr<checklist::RunObserver> make_json_lines_view() {
 }
 
 }  // namespace shipshape::cli
+
+namespace shipshape::cli {
+
+std::string json_state(const std::string& kind, const std::vector<app::HostPlan>& hosts,
+                       const std::vector<std::optional<state::ApplyReport>>& reports,
+                       int exit_code) {
+    json out = json::array();
+    for (size_t h = 0; h < hosts.size(); ++h) {
+        const auto& hp = hosts[h];
+        json j = {{"host", hp.target.host.name},
+                  {"env", hp.target.host.env},
+                  {"roles", hp.target.roles},
+                  {"states", hp.target.state_files}};
+        if (hp.error) {
+            j["error"] = {{"code", errc_name(hp.error->code())}, {"message", hp.error->message()}};
+            out.push_back(std::move(j));
+            continue;
+        }
+        const state::Plan& plan = *hp.plan;
+        const state::ApplyReport* report =
+            h < reports.size() && reports[h] ? &*reports[h] : nullptr;
+        json changes = json::array();
+        for (size_t i = 0; i < plan.changes.size(); ++i) {
+            const auto& c = plan.changes[i];
+            json cj = {{"action", state::action_name(c.action)},
+                       {"what", c.what},
+                       {"path", c.path},
+                       {"details", c.details},
+                       {"resource", hp.state->resources[c.resource].label()},
+                       {"declared_at", hp.state->resources[c.resource].state_file + ":" +
+                                           std::to_string(hp.state->resources[c.resource].pos.line)}};
+            if (!c.diff.empty()) {
+                cj["diff"] = c.diff;
+            }
+            if (!c.error.empty()) {
+                cj["error"] = c.error;
+            }
+            if (report) {
+                const auto& r = report->results[i];
+                cj["ok"] = r.ok;
+                if (!r.error.empty()) {
+                    cj["error"] = r.error;
+                }
+                if (!r.output.empty()) {
+                    cj["output"] = r.output;
+                }
+            }
+            changes.push_back(std::move(cj));
+        }
+        j["resources"] = plan.resources;
+        j["summary"] = {{"create", plan.creates},
+                        {"change", plan.changes_count},
+                        {"remove", plan.removes},
+                        {"run", plan.runs},
+                        {"errors", plan.errors}};
+        j["changes"] = std::move(changes);
+        if (kind == "drift") {
+            j["unmanaged"] = plan.unmanaged;
+            j["drifted"] = !plan.empty() || !plan.unmanaged.empty();
+        }
+        if (report) {
+            j["applied"] = report->applied;
+            j["failed"] = report->failed;
+            j["sync"] = {{"files_written", report->files_written},
+                         {"syncfs_calls", report->syncfs_calls},
+                         {"file_fsyncs", report->file_fsyncs},
+                         {"dir_fsyncs", report->dir_fsyncs}};
+        }
+        out.push_back(std::move(j));
+    }
+    return dump(json{{"kind", kind}, {"exit_code", exit_code}, {"hosts", out}});
+}
+
+std::string json_env_drift(const state::EnvComparison& c, int exit_code) {
+    auto side = [](const state::SideValue& v) {
+        json j = {{"by_host", v.by_host}};
+        if (!v.value.empty()) {
+            j["value"] = v.value;
+        }
+        return j;
+    };
+    json roles = json::array();
+    for (const auto& r : c.roles) {
+        json diffs = json::array();
+        for (const auto& d : r.differences) {
+            diffs.push_back({{"subject", d.subject}, {"left", side(d.left)}, {"right", side(d.right)}});
+        }
+        roles.push_back({{"roles", r.roles},
+                         {"left_hosts", r.left_hosts},
+                         {"right_hosts", r.right_hosts},
+                         {"differences", diffs}});
+    }
+    return dump(json{{"kind", "env-drift"},
+                     {"exit_code", exit_code},
+                     {"left", c.left_env},
+                     {"right", c.right_env},
+                     {"differences", c.difference_count()},
+                     {"roles", roles},
+                     {"notes", c.notes}});
+}
+
+std::string json_facts_import(const std::string& host, int64_t snapshot) {
+    return dump(json{{"kind", "facts-import"}, {"host", host}, {"snapshot", snapshot}});
+}
+
+}  // namespace shipshape::cli

@@ -8,6 +8,7 @@
 
 #include "app/facts_service.hpp"
 #include "app/runs.hpp"
+#include "app/state_service.hpp"
 #include "checklist/engine.hpp"
 #include "core/error.hpp"
 
@@ -31,7 +32,14 @@ std::string json_facts_diff(const std::string& left, const std::string& right,
 std::string json_require_check(const std::vector<require::CheckRow>& rows,
                                const std::vector<std::pair<std::string, Error>>& host_errors,
                                bool ok);
+std::string json_facts_import(const std::string& host, int64_t snapshot);
 std::string json_snapshots(const std::vector<store::FactsSnapshot>& snapshots);
+
+// plan / apply / drift: one entry per host; `reports` (apply) parallels `hosts` when given.
+std::string json_state(const std::string& kind, const std::vector<app::HostPlan>& hosts,
+                       const std::vector<std::optional<state::ApplyReport>>& reports,
+                       int exit_code);
+std::string json_env_drift(const state::EnvComparison& comparison, int exit_code);
 
 // Streams engine events as JSON lines on stdout, one object per event, flushed per line.
 std::unique_ptr<checklist::RunObserver> make_json_lines_view();

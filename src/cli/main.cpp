@@ -70,6 +70,7 @@ int run(int argc, char** argv) {
     add_hosts_command(app, commands);
     add_facts_command(app, commands);
     add_require_command(app, commands);
+    add_state_commands(app, commands);
 
     try {
         app.parse(argc, argv);

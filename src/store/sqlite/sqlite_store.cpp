@@ -88,6 +88,16 @@ const char* const k_migrations[] = {
     );
     CREATE INDEX facts_by_host ON facts_snapshots(host, at);
     )sql",
+    R"sql(
+    CREATE TABLE host_states (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL
+    );
+    CREATE INDEX host_states_by_host ON host_states(host, at);
+    )sql",
 };
 
 // Prepared statements are cached per connection (preparing costs more than running most of
@@ -191,6 +201,8 @@ class SqliteStore final : public Store {
     Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
     Result<FactsSnapshot> get_facts(int64_t id) override;
     Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;
+    Result<int64_t> save_host_state(const FactsSnapshot& report) override;
+    Result<std::optional<FactsSnapshot>> latest_host_state(std::string_view host) override;
     Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     Status release_env_lock(std::string_view env, std::string_view run_id) override;
@@ -577,6 +589,33 @@ Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host
         return db_error("listing facts snapshots");
     }
     return out;
+}
+
+Result<int64_t> SqliteStore::save_host_state(const FactsSnapshot& f) {
+    return transaction("saving the state report of " + f.host, [&]() -> Result<int64_t> {
+        Statement q(*m_cache, "INSERT INTO host_states(host, at, hash, document) VALUES(?,?,?,?)");
+        q.bind(1, f.host).bind(2, f.at).bind(3, f.hash).bind(4, f.document);
+        if (q.step() != SQLITE_DONE) {
+            return db_error("saving the state report of " + f.host);
+        }
+        return static_cast<int64_t>(sqlite3_last_insert_rowid(m_db));
+    });
+}
+
+Result<std::optional<FactsSnapshot>> SqliteStore::latest_host_state(std::string_view host) {
+    Statement q(*m_cache,
+                "SELECT id, host, at, hash, document FROM host_states WHERE host = ? "
+                "ORDER BY at DESC, id DESC LIMIT 1");
+    q.bind(1, host);
+    int rc = q.step();
+    if (rc == SQLITE_DONE) {
+        return std::optional<FactsSnapshot>();
+    }
+    if (rc != SQLITE_ROW) {
+        return db_error("reading the state report of " + std::string(host));
+    }
+    return std::optional<FactsSnapshot>(
+        FactsSnapshot{q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
 }
 
 Result<LockResult> SqliteStore::acquire_env_lock(

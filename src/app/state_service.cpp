@@ -1,0 +1,292 @@
+#include "app/state_service.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "app/facts_service.hpp"
+#include "facts/collect.hpp"
+#include "facts/facts_json.hpp"
+#include "os/file_system.hpp"
+
+namespace shipshape::app {
+
+namespace {
+
+using json = nlohmann::json;
+
+void flatten(const json& node, const std::string& prefix, Variables& out) {
+    if (node.is_object()) {
+        for (const auto& [k, v] : node.items()) {
+            flatten(v, prefix + "." + k, out);
+        }
+    } else if (node.is_string()) {
+        // An empty fact is an unknown one: a template naming it must fail, not render "".
+        if (!node.get_ref<const std::string&>().empty()) {
+            out[prefix] = node.get<std::string>();
+        }
+    } else if (node.is_number_integer()) {
+        out[prefix] = std::to_string(node.get<int64_t>());
+    } else if (node.is_number() || node.is_boolean()) {
+        out[prefix] = node.dump();
+    }
+    // Arrays (packages, mounts, sockets) have no stable names to address: not variables.
+}
+
+std::string remote_message(const SelectedHost& host) {
+    return "host " + host.name + " (" + host.address +
+           ") is remote: desired state on remote hosts arrives with the fleet transport "
+           "(issue #6); run shipshape on that host, or apply to this machine";
+}
+
+}  // namespace
+
+Variables facts_variables(const std::string& facts_json) {
+    Variables out;
+    auto doc = json::parse(facts_json, nullptr, false);
+    if (!doc.is_discarded()) {
+        for (const auto& [k, v] : doc.items()) {
+            if (k != "schema") {
+                flatten(v, "facts." + k, out);
+            }
+        }
+    }
+    return out;
+}
+
+StateService::StateService(const Project& project, store::Store* store, os::ProcessRunner* runner,
+                           const os::CancelSource* cancel)
+    : m_project(project),
+      m_store(store),
+      m_runner(runner),
+      m_cancel(cancel),
+      m_cache(project.state_dir() + "/cache/hashes") {}
+
+Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
+    std::vector<SelectedHost> hosts;
+    if (request.patterns.empty()) {
+        for (auto& h : all_hosts(m_project.inventory)) {
+            if (h.local && (!request.state_files.empty() ||
+                            !m_project.inventory.roles_of(h.name).empty())) {
+                hosts.push_back(std::move(h));
+            }
+        }
+        if (hosts.empty()) {
+            if (request.state_files.empty()) {
+                return fail(Errc::invalid_argument,
+                            "no host of inventory.toml is this machine with a role: name hosts, "
+                            "give this machine a role (a [group.X] with roles = [...]), or pass "
+                            "--state FILE");
+            }
+            hosts.push_back(SelectedHost{"localhost", "127.0.0.1", "", {}, true});
+        }
+    } else {
+        auto selected = select_hosts(m_project.inventory, request.patterns);
+        if (!selected) {
+            return fail(selected.error());
+        }
+        hosts = std::move(*selected);
+    }
+    std::vector<HostTarget> out;
+    for (auto& h : hosts) {
+        HostTarget t;
+        t.roles = m_project.inventory.roles_of(h.name);
+        if (!request.state_files.empty()) {
+            t.state_files = request.state_files;
+        } else {
+            for (const auto& role : t.roles) {
+                auto it = m_project.config.roles.find(role);
+                if (it != m_project.config.roles.end()) {
+                    t.state_files.insert(t.state_files.end(), it->second.begin(),
+                                         it->second.end());
+                }
+            }
+        }
+        if (t.state_files.empty()) {
+            return fail(Errc::invalid_argument,
+                        "host " + h.name +
+                            " has no roles: add it to a [group.X] with roles = [...] in "
+                            "inventory.toml, or pass --state FILE");
+        }
+        t.host = std::move(h);
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+HostPlan StateService::plan(const HostTarget& target, const StateRequest& request) {
+    HostPlan hp;
+    hp.target = target;
+    if (!target.host.local) {
+        hp.error = Error(Errc::unsupported, remote_message(target.host));
+        return hp;
+    }
+    std::string root = request.root;
+    state::LoadOptions lo;
+    lo.repo_root = m_project.root;
+    lo.vars = request.params;
+    lo.vars["host"] = target.host.name;
+    lo.vars["host.address"] = target.host.address;
+    lo.vars["env"] = target.host.env;
+    for (const auto& [k, v] : target.host.tags) {
+        lo.vars["host.tags." + k] = v;
+    }
+    lo.facts = [root]() -> Result<Variables> {
+        facts::GatherOptions go;
+        go.root = root;
+        go.sections = {"os", "cpu", "memory", "limits"};
+        return facts_variables(facts::to_json(facts::gather_facts(go), go.sections, -1));
+    };
+    lo.accounts = state::read_accounts(state::real_path(root, "/etc/passwd"),
+                                       state::real_path(root, "/etc/group"));
+    lo.accounts.nss = root == "/";
+    auto desired = state::load_state(target.state_files, lo);
+    if (!desired) {
+        hp.error = desired.error();
+        return hp;
+    }
+    state::PlanOptions po;
+    po.root = root;
+    po.source_root = m_project.root;
+    po.diffs = request.diffs;
+    po.strict = request.strict;
+    po.cache = &m_cache;
+    po.runner = m_runner;
+    po.cancel = m_cancel;
+    auto plan = state::make_plan(desired->resources, po);
+    if (!plan) {
+        hp.error = plan.error();
+        return hp;
+    }
+    hp.state = std::move(*desired);
+    hp.plan = std::move(*plan);
+    return hp;
+}
+
+state::ApplyReport StateService::apply(
+    HostPlan& plan, const StateRequest& request, state::SyncMode sync,
+    const std::function<void(const state::Change&, bool, const std::string&)>& on_done) {
+    state::ApplyOptions ao;
+    ao.root = request.root;
+    ao.sync = sync;
+    ao.cache = &m_cache;
+    ao.runner = m_runner;
+    ao.cancel = m_cancel;
+    ao.on_done = on_done;
+    auto report = state::apply_plan(*plan.plan, plan.state->resources, ao);
+    save_cache();
+    return report;
+}
+
+void StateService::save_cache() {
+    (void)m_cache.save();  // a lost cache only costs a rehash next time
+}
+
+void StateService::save_report(const HostPlan& plan, const StateRequest& request) {
+    if (!m_store || !plan.state) {
+        return;
+    }
+    facts::GatherOptions go;
+    go.root = request.root;
+    go.sections = {"os", "packages"};
+    auto facts = facts::gather_facts(go);
+    auto hs = state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
+                                   plan.state->state_files, plan.state->resources, request.root,
+                                   &facts);
+    std::string doc = state::host_state_to_json(hs);
+    store::FactsSnapshot snap{0, hs.host, facts.collected_at, content_hash(doc), doc};
+    (void)m_store->save_host_state(snap);
+}
+
+Result<state::HostState> StateService::host_state(const SelectedHost& host,
+                                                  const Variables& params) {
+    if (host.local) {
+        StateRequest req;
+        req.params = params;
+        HostTarget t{host, m_project.inventory.roles_of(host.name), {}};
+        auto targets_of = [&]() -> std::vector<std::string> {
+            std::vector<std::string> files;
+            for (const auto& role : t.roles) {
+                auto it = m_project.config.roles.find(role);
+                if (it != m_project.config.roles.end()) {
+                    files.insert(files.end(), it->second.begin(), it->second.end());
+                }
+            }
+            return files;
+        };
+        t.state_files = targets_of();
+        std::vector<state::Resource> resources;
+        std::vector<std::string> loaded;
+        if (!t.state_files.empty()) {
+            HostPlan hp = plan(t, req);
+            if (hp.error) {
+                return fail(hp.error->context("host " + host.name));
+            }
+            resources = hp.state->resources;
+            loaded = hp.state->state_files;
+        }
+        facts::GatherOptions go;
+        go.sections = {"os", "packages"};
+        auto facts = facts::gather_facts(go);
+        return state::describe_host(host.name, host.env, t.roles, loaded, resources, "/", &facts);
+    }
+    state::HostState hs;
+    hs.host = host.name;
+    hs.env = host.env;
+    hs.roles = m_project.inventory.roles_of(host.name);
+    if (!m_store) {
+        return hs;
+    }
+    auto stored = m_store->latest_host_state(host.name);
+    if (!stored) {
+        return fail(stored.error());
+    }
+    if (*stored) {
+        auto parsed = state::host_state_from_json((*stored)->document);
+        if (parsed) {
+            hs = std::move(*parsed);
+            hs.roles = m_project.inventory.roles_of(host.name);
+            hs.source = "stored";
+        }
+    }
+    if (!hs.has_facts) {
+        auto snaps = m_store->list_facts(host.name, 1);
+        if (snaps && !snaps->empty()) {
+            auto snap = m_store->get_facts(snaps->front().id);
+            if (snap) {
+                if (auto f = facts::from_json(snap->document)) {
+                    hs.has_facts = true;
+                    hs.kernel = f->os.kernel;
+                    hs.os = f->os.name;
+                    for (const auto& p : f->packages) {
+                        if (p.status == "installed") {
+                            hs.packages[p.name] = p.version;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return hs;
+}
+
+Result<state::EnvComparison> StateService::compare_envs(const std::string& left,
+                                                        const std::string& right,
+                                                        const Variables& params) {
+    std::vector<state::HostState> sides[2];
+    const std::string names[2] = {left, right};
+    for (int i = 0; i < 2; ++i) {
+        auto hosts = select_hosts(m_project.inventory, {"env:" + names[i]});
+        if (!hosts) {
+            return fail(hosts.error());
+        }
+        for (const auto& h : *hosts) {
+            auto hs = host_state(h, params);
+            if (!hs) {
+                return fail(hs.error());
+            }
+            sides[i].push_back(std::move(*hs));
+        }
+    }
+    return state::compare_environments(left, sides[0], right, sides[1]);
+}
+
+}  // namespace shipshape::app

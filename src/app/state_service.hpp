@@ -1,0 +1,89 @@
+// Use cases for desired state, shared by the command line and (later) the server and agent:
+// which hosts get which state files, plan, apply, drift against the declared state and the
+// comparison of two environments. Local hosts are handled in-process; remote hosts are
+// reported as unsupported until the fleet transport exists (issue #6).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/hosts.hpp"
+#include "app/project.hpp"
+#include "core/template.hpp"
+#include "os/process.hpp"
+#include "state/apply.hpp"
+#include "state/load.hpp"
+#include "state/plan.hpp"
+#include "state/report.hpp"
+#include "store/store.hpp"
+
+namespace shipshape::app {
+
+struct StateRequest {
+    std::vector<std::string> patterns;     // host patterns; empty: this machine
+    std::vector<std::string> state_files;  // --state: use these instead of the hosts' roles
+    std::string root = "/";                // --root
+    Variables params;                      // --set
+    bool diffs = false;
+    bool strict = false;
+};
+
+struct HostTarget {
+    SelectedHost host;
+    std::vector<std::string> roles;
+    std::vector<std::string> state_files;
+};
+
+struct HostPlan {
+    HostTarget target;
+    std::optional<state::DesiredState> state;
+    std::optional<state::Plan> plan;
+    std::optional<Error> error;  // loading or planning failed, or the host is remote
+};
+
+class StateService {
+  public:
+    // `store` may be null (nothing saved); `runner` runs guards, apt, useradd and commands.
+    StateService(const Project& project, store::Store* store, os::ProcessRunner* runner,
+                 const os::CancelSource* cancel);
+
+    // The hosts a request names, with their roles and state files. Errc::invalid_argument for
+    // patterns matching nothing; a host without roles (and no --state) is an error naming it.
+    [[nodiscard]] Result<std::vector<HostTarget>> targets(const StateRequest& request) const;
+
+    // Loads, validates and plans one host. Never fails as a whole: see HostPlan::error.
+    HostPlan plan(const HostTarget& target, const StateRequest& request);
+
+    // Applies a successful plan; saves the hash cache and a state report afterwards.
+    state::ApplyReport apply(HostPlan& plan, const StateRequest& request, state::SyncMode sync,
+                             const std::function<void(const state::Change&, bool,
+                                                      const std::string&)>& on_done);
+
+    // Saves the host's state report (after apply or drift), when a store is open.
+    void save_report(const HostPlan& plan, const StateRequest& request);
+
+    // Compares two environments' hosts: live for this machine, else the newest stored facts
+    // snapshot and state report.
+    [[nodiscard]] Result<state::EnvComparison> compare_envs(const std::string& left,
+                                                           const std::string& right,
+                                                           const Variables& params);
+
+    // Saves the hash cache (plan and drift call it; apply does it itself).
+    void save_cache();
+
+  private:
+    [[nodiscard]] Result<state::HostState> host_state(const SelectedHost& host,
+                                                      const Variables& params);
+
+    const Project& m_project;
+    store::Store* m_store;
+    os::ProcessRunner* m_runner;
+    const os::CancelSource* m_cancel;
+    state::HashCache m_cache;
+};
+
+// Flattens a facts JSON document into template variables: "facts.os.hostname", ...
+Variables facts_variables(const std::string& facts_json);
+
+}  // namespace shipshape::app

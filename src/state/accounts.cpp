@@ -1,0 +1,116 @@
+#include "state/accounts.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <charconv>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+namespace shipshape::state {
+
+namespace {
+
+std::vector<std::string_view> split_colon(std::string_view line) {
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    for (;;) {
+        size_t c = line.find(':', start);
+        out.push_back(line.substr(start, c == std::string_view::npos ? line.npos : c - start));
+        if (c == std::string_view::npos) {
+            return out;
+        }
+        start = c + 1;
+    }
+}
+
+std::optional<uint32_t> to_id(std::string_view s) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+}  // namespace
+
+IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss) {
+    IdMap ids;
+    ids.nss = use_nss;
+    std::ifstream pw(passwd_path);
+    std::string line;
+    while (std::getline(pw, line)) {
+        auto f = split_colon(line);
+        if (f.size() < 7 || f[0].empty() || f[0][0] == '#') {
+            continue;
+        }
+        auto uid = to_id(f[2]);
+        auto gid = to_id(f[3]);
+        if (!uid || !gid) {
+            continue;
+        }
+        std::string name(f[0]);
+        ids.users[name] = PasswdEntry{*uid, *gid, std::string(f[5]), std::string(f[6])};
+        ids.user_names.emplace(*uid, name);
+    }
+    std::ifstream gr(group_path);
+    while (std::getline(gr, line)) {
+        auto f = split_colon(line);
+        if (f.size() < 3 || f[0].empty() || f[0][0] == '#') {
+            continue;
+        }
+        if (auto gid = to_id(f[2])) {
+            std::string name(f[0]);
+            ids.groups[name] = *gid;
+            ids.group_names.emplace(*gid, name);
+        }
+    }
+    return ids;
+}
+
+std::optional<uint32_t> IdMap::uid(const std::string& name) const {
+    if (auto u = user(name)) {
+        return u->uid;
+    }
+    return std::nullopt;
+}
+
+std::optional<PasswdEntry> IdMap::user(const std::string& name) const {
+    auto it = users.find(name);
+    if (it != users.end()) {
+        return it->second;
+    }
+    if (nss) {
+        if (struct passwd* p = ::getpwnam(name.c_str())) {
+            return PasswdEntry{p->pw_uid, p->pw_gid, p->pw_dir, p->pw_shell};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<uint32_t> IdMap::gid(const std::string& name) const {
+    auto it = groups.find(name);
+    if (it != groups.end()) {
+        return it->second;
+    }
+    if (nss) {
+        if (struct group* g = ::getgrnam(name.c_str())) {
+            return g->gr_gid;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string IdMap::user_name(uint32_t id) const {
+    auto it = user_names.find(id);
+    return it == user_names.end() ? std::to_string(id) : it->second;
+}
+
+std::string IdMap::group_name(uint32_t id) const {
+    auto it = group_names.find(id);
+    return it == group_names.end() ? std::to_string(id) : it->second;
+}
+
+}  // namespace shipshape::state

@@ -1,0 +1,39 @@
+// The target's users and groups, read from its /etc/passwd and /etc/group (under --root: the
+// root's copies). Names and ids both ways, for plans that say "owner root -> booking".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace shipshape::state {
+
+struct PasswdEntry {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::string home;
+    std::string shell;
+};
+
+class IdMap {
+  public:
+    std::optional<uint32_t> uid(const std::string& name) const;
+    std::optional<uint32_t> gid(const std::string& name) const;
+    std::optional<PasswdEntry> user(const std::string& name) const;
+    // The name for an id, or the id in decimal when it has none.
+    std::string user_name(uint32_t uid) const;
+    std::string group_name(uint32_t gid) const;
+
+    std::map<std::string, PasswdEntry> users;
+    std::map<std::string, uint32_t> groups;
+    std::map<uint32_t, std::string> user_names;
+    std::map<uint32_t, std::string> group_names;
+    bool nss = false;  // also ask getpwnam/getgrnam
+};
+
+// Parses the two files; missing files give empty maps. `use_nss`: also consult getpwnam/
+// getgrnam (the real machine, where users may come from LDAP and friends).
+IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss);
+
+}  // namespace shipshape::state

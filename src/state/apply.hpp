@@ -1,0 +1,55 @@
+// Applying a plan. Files are replaced atomically — a temporary file in the same directory gets
+// the content, owner and mode, then is renamed over the target — and durability is batched:
+// every temporary is written first, one syncfs per file system makes them durable, the renames
+// follow, and each touched directory is fsynced once. After a crash at any point each file is
+// either entirely old or entirely new. A change that fails leaves its old file intact and the
+// rest go on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "os/process.hpp"
+#include "state/hash.hpp"
+#include "state/model.hpp"
+#include "state/plan.hpp"
+
+namespace shipshape::state {
+
+// batch: syncfs once per file system (the default); fsync: one fsync per file (the classic
+// way, for comparison); none: no flushes at all (scratch roots, image builds).
+enum class SyncMode { batch, fsync, none };
+
+struct ApplyOptions {
+    std::string root = "/";
+    SyncMode sync = SyncMode::batch;
+    HashCache* cache = nullptr;
+    os::ProcessRunner* runner = nullptr;
+    const os::CancelSource* cancel = nullptr;
+    // Called after each change is done (from the applying thread), for progress output.
+    std::function<void(const Change&, bool ok, const std::string& error)> on_done;
+};
+
+struct ChangeResult {
+    bool ok = false;
+    std::string error;   // why it failed
+    std::string output;  // commands, apt, useradd: their output (tail)
+};
+
+struct ApplyReport {
+    std::vector<ChangeResult> results;  // one per plan change, same order
+    size_t applied = 0;
+    size_t failed = 0;
+    size_t files_written = 0;
+    size_t syncfs_calls = 0;
+    size_t file_fsyncs = 0;
+    size_t dir_fsyncs = 0;
+    bool cancelled = false;
+};
+
+ApplyReport apply_plan(const Plan& plan, const std::vector<Resource>& resources,
+                       const ApplyOptions& options);
+
+}  // namespace shipshape::state

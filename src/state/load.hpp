@@ -1,0 +1,53 @@
+// Loading desired state: state files are parsed (with positions), their sources read from the
+// ops repo, templates rendered and the whole set validated before anything is planned. Every
+// problem is reported at once as "file:line:col: message" (Errc::invalid_definition).
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/diagnostic.hpp"
+#include "core/error.hpp"
+#include "core/template.hpp"
+#include "state/model.hpp"
+
+namespace shipshape::state {
+
+// Parses one state file into resources (sources not read, templates not rendered). Structural
+// problems go to `diags`; `path` is the repo-relative name used in messages.
+std::vector<Resource> parse_state(std::string_view text, const std::string& path,
+                                  Diagnostics& diags);
+
+// Users and groups that exist on the target already (from its /etc/passwd and /etc/group).
+struct Accounts {
+    std::set<std::string, std::less<>> users;
+    std::set<std::string, std::less<>> groups;
+    bool nss = false;  // the real machine: also ask getpwnam/getgrnam (LDAP and friends)
+};
+
+struct LoadOptions {
+    std::string repo_root;  // absolute; sources and state files are relative to it
+    Variables vars;         // for templates: --set params, host, env
+    // Called at most once, when a template names a "facts." variable: the host's facts
+    // flattened ("facts.os.hostname"). May be empty when no facts are available.
+    std::function<Result<Variables>()> facts;
+    Accounts accounts;
+};
+
+// Loads `files` (repo-relative), in order; a file listed twice is loaded once.
+[[nodiscard]] Result<DesiredState> load_state(const std::vector<std::string>& files,
+                                              const LoadOptions& options);
+
+// Cross-resource checks on parsed resources: duplicates and conflicts on one path or name,
+// `when_changed` naming unmanaged paths, owners and groups that neither the state nor the
+// target declares. Appends to `diags`.
+void validate_state(const std::vector<Resource>& resources, const Accounts& accounts,
+                    Diagnostics& diags);
+
+// Reads the user and group names of a passwd/group file pair (missing files: empty sets).
+Accounts read_accounts(const std::string& passwd_path, const std::string& group_path);
+
+}  // namespace shipshape::state

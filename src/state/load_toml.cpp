@@ -1,0 +1,417 @@
+// The toml++ adapter for state files (through core/toml_reader.hpp), plus loading of sources
+// and templates. Cross-resource validation lives in validate.cpp.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/toml_reader.hpp"
+#include "state/load.hpp"
+
+namespace shipshape::state {
+
+namespace {
+
+constexpr Kind k_kinds[] = {Kind::file,    Kind::directory, Kind::tree, Kind::symlink,
+                            Kind::absent,  Kind::package,   Kind::user, Kind::group,
+                            Kind::line,    Kind::command};
+
+bool valid_account_name(std::string_view name) {
+    if (name.empty() || name.size() > 32 || name.front() == '-') {
+        return false;
+    }
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool valid_package_name(std::string_view name) {
+    if (name.size() < 2) {
+        return false;
+    }
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                  c == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+class Reader : public TomlReader {
+  public:
+    using TomlReader::TomlReader;
+
+    // An absolute, normalized path: no ".", "..", "//" or trailing "/".
+    std::optional<std::string> abs_path(const toml::node& n, std::string_view where) {
+        auto s = string(n, where);
+        if (!s) {
+            return std::nullopt;
+        }
+        if (s->empty() || s->front() != '/') {
+            error(n, std::string(where) + " must be an absolute path, found \"" + *s + "\"");
+            return std::nullopt;
+        }
+        if (*s == "/") {
+            error(n, std::string(where) + " must not be the root directory");
+            return std::nullopt;
+        }
+        std::string_view rest(*s);
+        rest.remove_prefix(1);
+        while (!rest.empty()) {
+            auto slash = rest.find('/');
+            auto part = rest.substr(0, slash);
+            if (part.empty() || part == "." || part == "..") {
+                error(n, std::string(where) + " must be a normalized path (no '.', '..', '//' or "
+                                              "trailing '/'), found \"" + *s + "\"");
+                return std::nullopt;
+            }
+            if (slash == std::string_view::npos) {
+                break;
+            }
+            rest.remove_prefix(slash + 1);
+        }
+        return s;
+    }
+
+    std::optional<unsigned> mode(const toml::node& n, std::string_view where) {
+        auto s = n.as_string();
+        if (!s) {
+            wrong_type(where, n, "an octal string like \"0640\"");
+            return std::nullopt;
+        }
+        auto m = parse_mode(s->get());
+        if (!m) {
+            error(n, std::string(where) + " must be an octal mode from \"0000\" to \"7777\", "
+                                          "found \"" + s->get() + "\"");
+        }
+        return m;
+    }
+
+    std::optional<std::vector<std::string>> argv(const toml::node& n, std::string_view where) {
+        auto a = strings(n, where);
+        if (a && a->empty()) {
+            error(n, std::string(where) + " must not be empty");
+            return std::nullopt;
+        }
+        return a;
+    }
+
+    void account(const toml::table& t, std::string_view key, std::string_view where,
+                 std::optional<std::string>& out, SourcePos& pos) {
+        if (auto n = t.get(key)) {
+            pos = toml_pos(n->source());
+            if (auto s = string(*n, std::string(where) + " '" + std::string(key) + "'")) {
+                if (!valid_account_name(*s)) {
+                    error(*n, std::string(where) + " '" + std::string(key) + "': \"" + *s +
+                                  "\" is not a valid user or group name");
+                } else {
+                    out = *s;
+                }
+            }
+        }
+    }
+
+    Resource resource(Kind kind, const toml::table& t, const std::string& file) {
+        Resource r;
+        r.kind = kind;
+        r.state_file = file;
+        r.pos = toml_pos(t.source());
+        std::string where = "[[" + std::string(kind_name(kind)) + "]]";
+        auto need = [&](std::string_view key) -> const toml::node* {
+            auto n = t.get(key);
+            if (!n) {
+                error(r.pos, where + " needs '" + std::string(key) + "'");
+            }
+            return n;
+        };
+        auto opt_path = [&](std::string_view key, std::string& out) {
+            if (auto n = need(key)) {
+                if (auto p = abs_path(*n, where + " '" + std::string(key) + "'")) {
+                    out = *p;
+                }
+            }
+        };
+        auto opt_string = [&](std::string_view key, std::string& out) {
+            if (auto n = t.get(key)) {
+                if (auto s = string(*n, where + " '" + std::string(key) + "'")) {
+                    out = *s;
+                }
+            }
+        };
+        auto opt_bool = [&](std::string_view key, bool& out) {
+            if (auto n = t.get(key)) {
+                if (auto b = boolean(*n, where + " '" + std::string(key) + "'")) {
+                    out = *b;
+                }
+            }
+        };
+        auto opt_mode = [&]() {
+            if (auto n = t.get("mode")) {
+                r.mode = mode(*n, where + " 'mode'");
+            }
+        };
+        auto ownership = [&]() {
+            opt_mode();
+            account(t, "owner", where, r.owner, r.owner_pos);
+            account(t, "group", where, r.group, r.group_pos);
+        };
+        auto name = [&](bool package) {
+            if (auto n = need("name")) {
+                if (auto s = string(*n, where + " 'name'")) {
+                    bool ok = package ? valid_package_name(*s) : valid_account_name(*s);
+                    if (!ok) {
+                        error(*n, where + " 'name': \"" + *s + "\" is not a valid " +
+                                      (package ? "Debian package name" : "user or group name"));
+                    }
+                    r.name = *s;
+                }
+            }
+        };
+        auto id = [&](std::string_view key) {
+            if (auto n = t.get(key)) {
+                r.id = integer(*n, where + " '" + std::string(key) + "'", 0, 4294967294);
+            }
+        };
+        switch (kind) {
+            case Kind::file: {
+                check_keys(t, where,
+                           {"path", "content", "source", "template", "mode", "owner", "group"});
+                opt_path("path", r.path);
+                auto content = t.get("content");
+                auto source = t.get("source");
+                if (content && source) {
+                    error(*source, where + " takes 'content' or 'source', not both");
+                } else if (!content && !source) {
+                    error(r.pos, where + " needs 'content' or 'source'");
+                }
+                opt_string("content", r.content);
+                if (source) {
+                    r.source_pos = toml_pos(source->source());
+                    opt_string("source", r.source);
+                }
+                opt_bool("template", r.templated);
+                ownership();
+                break;
+            }
+            case Kind::directory:
+                check_keys(t, where, {"path", "mode", "owner", "group"});
+                opt_path("path", r.path);
+                ownership();
+                break;
+            case Kind::tree:
+                check_keys(t, where, {"path", "source", "mode", "owner", "group", "purge"});
+                opt_path("path", r.path);
+                if (auto n = need("source")) {
+                    r.source_pos = toml_pos(n->source());
+                    opt_string("source", r.source);
+                }
+                opt_bool("purge", r.recurse);
+                ownership();
+                break;
+            case Kind::symlink:
+                check_keys(t, where, {"path", "target"});
+                opt_path("path", r.path);
+                if (need("target")) {
+                    opt_string("target", r.target);
+                    if (r.target.empty()) {
+                        error(*t.get("target"), where + " 'target' must not be empty");
+                    }
+                }
+                break;
+            case Kind::absent:
+                check_keys(t, where, {"path", "recurse"});
+                opt_path("path", r.path);
+                opt_bool("recurse", r.recurse);
+                break;
+            case Kind::package:
+                check_keys(t, where, {"name", "version"});
+                name(true);
+                r.version = "present";
+                opt_string("version", r.version);
+                if (r.version.empty()) {
+                    error(*t.get("version"), where + " 'version' must not be empty (use \"present\")");
+                }
+                break;
+            case Kind::user:
+                check_keys(t, where, {"name", "system", "home", "shell", "uid", "group"});
+                name(false);
+                opt_bool("system", r.system);
+                opt_string("home", r.home);
+                opt_string("shell", r.shell);
+                id("uid");
+                account(t, "group", where, r.group, r.group_pos);
+                break;
+            case Kind::group:
+                check_keys(t, where, {"name", "system", "gid"});
+                name(false);
+                opt_bool("system", r.system);
+                id("gid");
+                break;
+            case Kind::line:
+                check_keys(t, where, {"path", "line"});
+                opt_path("path", r.path);
+                if (need("line")) {
+                    opt_string("line", r.line);
+                    if (r.line.find('\n') != std::string::npos) {
+                        error(*t.get("line"), where + " 'line' must be a single line");
+                    }
+                }
+                break;
+            case Kind::command:
+                check_keys(t, where, {"run", "unless", "when_changed"});
+                if (auto n = need("run")) {
+                    if (auto a = argv(*n, where + " 'run'")) {
+                        r.run = *a;
+                    }
+                }
+                if (auto n = t.get("unless")) {
+                    if (auto a = argv(*n, where + " 'unless'")) {
+                        r.unless = *a;
+                    }
+                }
+                if (auto n = t.get("when_changed")) {
+                    r.when_changed_pos = toml_pos(n->source());
+                    if (auto a = strings(*n, where + " 'when_changed'")) {
+                        r.when_changed = *a;
+                    }
+                }
+                break;
+        }
+        return r;
+    }
+};
+
+bool read_whole(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return false;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out = ss.str();
+    return true;
+}
+
+}  // namespace
+
+std::vector<Resource> parse_state(std::string_view text, const std::string& path,
+                                  Diagnostics& diags) {
+    Reader reader(path, diags);
+    std::vector<Resource> out;
+    auto doc = reader.parse(text);
+    if (!doc) {
+        return out;
+    }
+    reader.check_keys(*doc, "a state file",
+                      {"file", "directory", "tree", "symlink", "absent", "package", "user",
+                       "group", "line", "command"});
+    for (Kind kind : k_kinds) {
+        auto node = doc->get(kind_name(kind));
+        if (!node) {
+            continue;
+        }
+        auto tables = reader.tables(*node, kind_name(kind));
+        if (!tables) {
+            continue;
+        }
+        for (const auto& item : *tables) {
+            if (auto t = item.as_table()) {
+                out.push_back(reader.resource(kind, *t, path));
+            }
+        }
+    }
+    // Keep declaration order within the file: toml++ groups by key, so restore line order.
+    std::stable_sort(out.begin(), out.end(), [](const Resource& a, const Resource& b) {
+        return a.pos.line < b.pos.line;
+    });
+    return out;
+}
+
+Result<DesiredState> load_state(const std::vector<std::string>& files,
+                                const LoadOptions& options) {
+    Diagnostics diags;
+    DesiredState state;
+    std::optional<Variables> facts_vars;
+    std::optional<Error> facts_error;
+    for (const auto& file : files) {
+        if (std::find(state.state_files.begin(), state.state_files.end(), file) !=
+            state.state_files.end()) {
+            continue;
+        }
+        state.state_files.push_back(file);
+        std::string text;
+        if (!read_whole(options.repo_root + "/" + file, text)) {
+            diags.add(file, {}, "cannot read state file: " + std::string(std::strerror(errno)));
+            continue;
+        }
+        auto parsed = parse_state(text, file, diags);
+        for (auto& r : parsed) {
+            if (!r.source.empty()) {
+                std::string full = options.repo_root + "/" + r.source;
+                if (r.kind == Kind::file && !read_whole(full, r.content)) {
+                    diags.add(file, r.source_pos,
+                              "source \"" + r.source + "\" cannot be read (" +
+                                  std::strerror(errno) + "); sources are relative to the ops repo");
+                    continue;
+                }
+                struct stat st {};
+                if (r.kind == Kind::tree && (::stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+                    diags.add(file, r.source_pos,
+                              "source \"" + r.source + "\" is not a directory in the ops repo");
+                    continue;
+                }
+            }
+            if (r.templated) {
+                Variables vars = options.vars;
+                auto names = template_names(r.content);
+                bool wants_facts = false;
+                if (names) {
+                    for (const auto& n : *names) {
+                        wants_facts = wants_facts || n.rfind("facts.", 0) == 0;
+                    }
+                }
+                if (wants_facts && !facts_vars && !facts_error && options.facts) {
+                    auto fv = options.facts();
+                    if (fv) {
+                        facts_vars = std::move(*fv);
+                    } else {
+                        facts_error = fv.error();
+                    }
+                }
+                if (wants_facts && facts_vars) {
+                    vars.insert(facts_vars->begin(), facts_vars->end());
+                }
+                auto rendered = render_template(r.content, vars);
+                if (!rendered) {
+                    std::string why = rendered.error().message();
+                    if (wants_facts && facts_error) {
+                        why += " (facts unavailable: " + facts_error->message() + ")";
+                    }
+                    diags.add(file, r.source.empty() ? r.pos : r.source_pos,
+                              "template of " + r.label() + ": " + why);
+                    continue;
+                }
+                r.content = std::move(*rendered);
+            }
+            state.resources.push_back(std::move(r));
+        }
+    }
+    validate_state(state.resources, options.accounts, diags);
+    if (!diags.empty()) {
+        return fail(diags.to_error());
+    }
+    order_resources(state.resources);
+    return state;
+}
+
+}  // namespace shipshape::state

@@ -1,0 +1,84 @@
+// Desired state: the resources a state file (states/*.toml) declares. One flat struct serves
+// every kind, so ordering, validation and reporting handle resources uniformly; each kind uses
+// the fields its comment names. See docs/specs/state-format.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/diagnostic.hpp"
+
+namespace shipshape::state {
+
+enum class Kind { group, user, package, directory, tree, file, symlink, line, absent, command };
+
+std::string_view kind_name(Kind kind);
+
+struct Resource {
+    Kind kind = Kind::file;
+    std::string state_file;  // repo-relative, for messages
+    SourcePos pos;           // of the [[kind]] table
+
+    // file, directory, symlink, absent, line, tree: an absolute path (on the host, not --root).
+    std::string path;
+    // package, user, group: the name.
+    std::string name;
+
+    // file: the desired bytes (from `content`, or `source` read at load time; rendered when
+    // `templated`). tree: `source` is the repo-relative directory mirrored under `path`.
+    std::string content;
+    std::string source;  // repo-relative, as written
+    SourcePos source_pos;
+    bool templated = false;
+
+    // file, directory, tree: ownership and permissions; unset means "leave as it is" (new files
+    // get 0644 / directories 0755 and the applying user).
+    std::optional<unsigned> mode;
+    std::optional<std::string> owner;
+    std::optional<std::string> group;
+    SourcePos owner_pos;
+    SourcePos group_pos;
+
+    std::string target;     // symlink
+    std::string line;       // line: present exactly once
+    bool recurse = false;   // absent: a directory and everything in it; tree: purge extra entries
+    std::string version;    // package: "present", "latest", "absent" or an exact version
+
+    // user
+    bool system = false;
+    std::string home;
+    std::string shell;
+    std::optional<int64_t> id;  // user uid / group gid
+    std::string primary_group;  // user
+
+    // command: argv; `unless` succeeds → nothing to do; `when_changed` names managed paths.
+    std::vector<std::string> run;
+    std::vector<std::string> unless;
+    std::vector<std::string> when_changed;
+    SourcePos when_changed_pos;
+
+    // "file /etc/x", "package nginx", "command systemctl reload nginx".
+    std::string label() const;
+    // The key two resources collide on: the path for path kinds, kind+name otherwise.
+    std::string key() const;
+    bool is_path_kind() const;
+};
+
+struct DesiredState {
+    std::vector<std::string> state_files;  // repo-relative, in assignment order
+    std::vector<Resource> resources;       // in application order (see order_resources)
+};
+
+// Sorts resources into the order apply uses: groups, users, packages, directories (parents
+// first), trees, files, symlinks, lines, absents (children first), commands; stable within a
+// kind otherwise.
+void order_resources(std::vector<Resource>& resources);
+
+// Parses an octal mode ("0640", "640", "2755"), at most 07777; symbolic modes are not accepted.
+std::optional<unsigned> parse_mode(std::string_view text);
+std::string format_mode(unsigned mode);
+
+}  // namespace shipshape::state

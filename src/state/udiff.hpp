@@ -1,0 +1,18 @@
+// Line-based unified diff (Myers' O(ND) algorithm), as shown by `shipshape plan` for a changed
+// file. Pure.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+namespace shipshape::state {
+struct DiffOptions {
+    int context = 3;  // lines of context around each change
+    // Give up on a minimal diff past this many edits: one hunk replacing everything.
+    std::size_t max_cost = 20000;
+};
+// Returns "--- <label_before>\n+++ <label_after>\n@@ -a,b +c,d @@\n..." or "" when the texts are
+// equal. A last line without a newline gets "\ No newline at end of file" after it, like GNU diff.
+std::string unified_diff(std::string_view before, std::string_view after,
+                         std::string_view label_before, std::string_view label_after,
+                         const DiffOptions& options = {});
+}  // namespace shipshape::state

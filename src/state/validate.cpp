@@ -1,0 +1,122 @@
+// Cross-resource checks of desired state (see load.hpp), and reading the target's accounts.
+#include <grp.h>
+#include <pwd.h>
+
+#include <fstream>
+#include <map>
+
+#include "state/load.hpp"
+
+namespace shipshape::state {
+
+namespace {
+
+std::string where(const Resource& r) {
+    return r.state_file + ":" + std::to_string(r.pos.line);
+}
+
+bool inside(const std::string& path, const std::string& dir) {
+    return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+           path[dir.size()] == '/';
+}
+
+}  // namespace
+
+void validate_state(const std::vector<Resource>& resources, const Accounts& accounts,
+                    Diagnostics& diags) {
+    std::map<std::string, const Resource*> by_key;
+    std::set<std::string, std::less<>> users = accounts.users;
+    std::set<std::string, std::less<>> groups = accounts.groups;
+    std::vector<const Resource*> trees;
+    for (const auto& r : resources) {
+        if (r.kind == Kind::user && !r.name.empty()) {
+            users.insert(r.name);
+        }
+        if (r.kind == Kind::group && !r.name.empty()) {
+            groups.insert(r.name);
+        }
+        if (r.kind == Kind::tree) {
+            trees.push_back(&r);
+        }
+    }
+    for (const auto& r : resources) {
+        if (r.kind == Kind::command || r.key().empty() || (r.is_path_kind() && r.path.empty())) {
+            continue;
+        }
+        auto [it, inserted] = by_key.emplace(r.key(), &r);
+        if (!inserted) {
+            const Resource& first = *it->second;
+            bool both_lines = first.kind == Kind::line && r.kind == Kind::line;
+            if (both_lines) {
+                continue;
+            }
+            if (first.kind == r.kind) {
+                diags.add(r.state_file, r.pos,
+                          "duplicate " + r.label() + ": already declared at " + where(first));
+            } else {
+                diags.add(r.state_file, r.pos,
+                          "conflicting resources for " + (r.is_path_kind() ? r.path : r.name) +
+                              ": " + std::string(kind_name(r.kind)) + " here and " +
+                              std::string(kind_name(first.kind)) + " at " + where(first));
+            }
+        }
+        if (r.is_path_kind() && r.kind != Kind::tree) {
+            for (const Resource* t : trees) {
+                if (inside(r.path, t->path)) {
+                    diags.add(r.state_file, r.pos,
+                              r.label() + " lies inside the tree at " + t->path + " (" +
+                                  where(*t) + "), which manages everything under it");
+                }
+            }
+        }
+    }
+    for (const auto& r : resources) {
+        if (r.owner && !users.count(*r.owner) &&
+            !(accounts.nss && ::getpwnam(r.owner->c_str()))) {
+            diags.add(r.state_file, r.owner_pos,
+                      "unknown user \"" + *r.owner + "\" for " + r.label() +
+                          ": declare it with [[user]] or create it on the host first");
+        }
+        if (r.group && !groups.count(*r.group) &&
+            !(accounts.nss && ::getgrnam(r.group->c_str()))) {
+            diags.add(r.state_file, r.group_pos,
+                      "unknown group \"" + *r.group + "\" for " + r.label() +
+                          ": declare it with [[group]] or create it on the host first");
+        }
+        for (const auto& path : r.when_changed) {
+            bool managed = by_key.count(path) > 0;
+            for (const Resource* t : trees) {
+                managed = managed || inside(path, t->path);
+            }
+            if (!managed) {
+                diags.add(r.state_file, r.when_changed_pos,
+                          "when_changed names \"" + path +
+                              "\", which no file, directory, tree, symlink, line or absent "
+                              "resource manages");
+            }
+        }
+    }
+}
+
+namespace {
+
+std::set<std::string, std::less<>> first_fields(const std::string& path) {
+    std::set<std::string, std::less<>> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon != std::string::npos && colon > 0 && line[0] != '#') {
+            out.insert(line.substr(0, colon));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Accounts read_accounts(const std::string& passwd_path, const std::string& group_path) {
+    return Accounts{first_fields(passwd_path), first_fields(group_path)};
+}
+
+}  // namespace shipshape::state
