@@ -62,6 +62,19 @@ bool write_all(int fd, const char* data, size_t size) {
     return true;
 }
 
+// Creates `dir` and its missing ancestors (mode 0755), like mkdir -p. Returns false with errno.
+bool make_parents(const std::string& dir) {
+    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+        std::string prefix = slash == std::string::npos ? dir : dir.substr(0, slash);
+        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+            return false;
+        }
+        if (slash == std::string::npos) {
+            return true;
+        }
+    }
+}
+
 // Removes `name` under `dirfd`, recursing into directories.
 bool remove_at(int dirfd, const char* name, std::string& error) {
     struct stat st {};
@@ -302,7 +315,12 @@ class Applier {
 
     void make_dir(size_t i, const Change& c) {
         std::string p = real(c.path);
-        if (::mkdir(p.c_str(), c.mode.value_or(0755)) != 0 && errno != EEXIST) {
+        int rc = ::mkdir(p.c_str(), c.mode.value_or(0755));
+        if (rc != 0 && errno == ENOENT && make_parents(parent_of(p))) {
+            add_ancestors(p);
+            rc = ::mkdir(p.c_str(), c.mode.value_or(0755));
+        }
+        if (rc != 0 && errno != EEXIST) {
             done(i, false, err_text("mkdir " + c.path, errno));
             return;
         }
@@ -322,6 +340,7 @@ class Applier {
         Hash128 hash;
         bool ok = false;
         std::string error;
+        bool made_parents = false;
     };
 
     void write_files() {
@@ -365,6 +384,10 @@ class Applier {
     void write_temp(Temp& t) {
         const Change& c = m_plan.changes[t.change];
         int fd = ::open(t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT && make_parents(parent_of(t.temp))) {
+            t.made_parents = true;
+            fd = ::open(t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        }
         if (fd < 0) {
             t.error = err_text("creating a temporary file for " + c.path, errno);
             return;
@@ -466,6 +489,9 @@ class Applier {
                 continue;
             }
             m_dirs.insert(parent_of(t.final_path));
+            if (t.made_parents) {
+                add_ancestors(t.final_path);
+            }
             if (m_options.cache) {
                 struct stat st {};
                 if (::lstat(t.final_path.c_str(), &st) == 0) {
@@ -489,7 +515,12 @@ class Applier {
         std::string p = real(c.path);
         std::string tmp = parent_of(p) + "/." + base_of(p) + ".shipshape-" +
                           std::to_string(::getpid()) + "-" + std::to_string(i);
-        if (::symlink(c.target.c_str(), tmp.c_str()) != 0) {
+        int rc = ::symlink(c.target.c_str(), tmp.c_str());
+        if (rc != 0 && errno == ENOENT && make_parents(parent_of(tmp))) {
+            add_ancestors(p);
+            rc = ::symlink(c.target.c_str(), tmp.c_str());
+        }
+        if (rc != 0) {
             done(i, false, err_text("creating symlink " + c.path, errno));
             return;
         }
@@ -569,6 +600,15 @@ class Applier {
                 continue;
             }
             run_tool(i, c.argv);
+        }
+    }
+
+    // Directories created on the way to `path` must reach the disk too: fsync every ancestor
+    // within the root.
+    void add_ancestors(const std::string& path) {
+        std::string root = m_root == "/" ? "" : m_root;
+        for (std::string d = parent_of(path); d.size() > root.size(); d = parent_of(d)) {
+            m_dirs.insert(parent_of(d));
         }
     }
 

@@ -285,6 +285,10 @@ class Reader : public TomlReader {
                         r.when_changed = *a;
                     }
                 }
+                if (!t.get("unless") && !t.get("when_changed")) {
+                    error(r.pos, where + " needs 'unless' or 'when_changed', so that a second "
+                                         "apply changes nothing");
+                }
                 break;
         }
         return r;

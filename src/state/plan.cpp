@@ -232,6 +232,14 @@ class Planner {
         c.gid = st.st_gid;
     }
 
+    void note_missing_parent(Change& c) {
+        struct stat st {};
+        if (::lstat(real(c.path.substr(0, c.path.rfind('/'))).c_str(), &st) != 0 &&
+            c.path.rfind('/') > 0) {
+            c.details.push_back("creates missing parent directories");
+        }
+    }
+
     void new_attrs(const Resource& r, std::optional<unsigned> mode, unsigned fallback,
                    Change& c) {
         c.mode = mode ? *mode : fallback;
@@ -262,6 +270,7 @@ class Planner {
             c.has_content_hash = true;
             new_attrs(r, r.mode, 0644, c);
             c.details.insert(c.details.begin(), std::to_string(r.content.size()) + " bytes");
+            note_missing_parent(c);
             if (m_options.diffs && is_text(r.content) && r.content.size() <= k_diff_limit) {
                 c.diff = unified_diff("", r.content, "/dev/null", r.path);
             }
@@ -410,6 +419,7 @@ class Planner {
             }
             Change& c = add(index, Action::create, Op::mkdir, r.path, "directory");
             new_attrs(r, r.mode, 0755, c);
+            note_missing_parent(c);
             return;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -440,6 +450,7 @@ class Planner {
             Change& c = add(index, Action::create, Op::symlink, r.path, "symlink");
             c.target = r.target;
             c.details.push_back("-> " + r.target);
+            note_missing_parent(c);
             return;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -507,6 +518,7 @@ class Planner {
             struct stat sst {};
             ::stat(source_real.c_str(), &sst);
             new_attrs(r, std::nullopt, sst.st_mode & 07777, c);
+            note_missing_parent(c);
         } else if (!S_ISDIR(st.st_mode)) {
             add_error(index, r.path, "tree", r.path + " exists and is not a directory");
             return;

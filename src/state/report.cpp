@@ -169,7 +169,8 @@ Result<HostState> host_state_from_json(std::string_view text) {
         s.env = doc.value("env", "");
         s.roles = doc.value("roles", std::vector<std::string>{});
         s.state_files = doc.value("states", std::vector<std::string>{});
-        for (const auto& [path, m] : doc.value("paths", json::object()).items()) {
+        const json paths = doc.value("paths", json::object());
+        for (const auto& [path, m] : paths.items()) {
             s.paths[path] = ManagedPath{m.value("kind", ""), m.value("sha256", ""),
                                         m.value("mode", ""), m.value("owner", "")};
         }
