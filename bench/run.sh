@@ -6,9 +6,11 @@
 #     (100 tasks: it is too slow for 1,000 in a sensible time; compare per step).
 #   - facts: Google Benchmark kernels and `shipshape facts --json` against `facter --json`,
 #     `ansible -m setup` and CFEngine's `cf-promises --show-vars`.
-# Usage: bench/run.sh [checklist|facts|all]   (default all)
-# Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3). Results go to
-# bench/results/.
+#   - state (bench/state.sh): converging 1,000 files with `shipshape apply` against Puppet,
+#     CFEngine and Ansible, and `shipshape drift` of a 100,000-file tree against `aide --check`.
+# Usage: bench/run.sh [checklist|facts|state|all]   (default all)
+# Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
+# Results go to bench/results/.
 set -euo pipefail
 what="${1:-all}"
 cd "$(dirname "$0")/.."
@@ -31,6 +33,11 @@ if [[ $what == facts || $what == all ]]; then
   bash "$root/bench/facts.sh" "$bin" "$out"
 fi
 [[ $what == facts ]] && exit 0
+
+if [[ $what == state || $what == all ]]; then
+  bash "$root/bench/state.sh" "$bin" "$out"
+fi
+[[ $what == state ]] && exit 0
 
 echo "== kernels (Google Benchmark)"
 "$root/build/bench/bench/bench_checklist" --benchmark_out="$out/kernels.json" \

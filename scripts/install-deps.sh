@@ -7,10 +7,11 @@ level="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libexpected-dev
+  libsqlite3-dev libexpected-dev libxxhash-dev libssl-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2
+  apt-utils passwd
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine

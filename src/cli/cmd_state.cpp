@@ -405,11 +405,14 @@ CLI::App* add_common(CLI::App& app, const std::shared_ptr<StateOptions>& opts, c
     auto* sub = app.add_subcommand(name, help);
     sub->add_option("HOSTS", opts->hosts,
                     "host patterns: NAME, web*, group:NAME, env:NAME (default: this machine)");
+    // One value per flag, so that HOSTS after them stay hosts.
     sub->add_option("--state", opts->states,
-                    "use this state file (repo-relative, repeatable) instead of the hosts' roles");
+                    "use this state file (repo-relative, repeatable) instead of the hosts' roles")
+        ->allow_extra_args(false);
     sub->add_option("--root", opts->root,
                     "treat DIR as the file system root (image builds, tests)");
-    sub->add_option("--set,-s", opts->sets, "template variable NAME=VALUE (repeatable)");
+    sub->add_option("--set,-s", opts->sets, "template variable NAME=VALUE (repeatable)")
+        ->allow_extra_args(false);
     sub->add_flag("--all", opts->all, "list every entry of trees, not the first ten");
     return sub;
 }

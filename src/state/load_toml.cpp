@@ -306,6 +306,40 @@ bool read_whole(const std::string& path, std::string& out) {
     return true;
 }
 
+bool render_one(std::string& text, const Variables& vars, const Resource& r,
+                const std::string& file, Diagnostics& diags) {
+    if (text.find("{{") == std::string::npos) {
+        return true;
+    }
+    auto rendered = render_template(text, vars);
+    if (!rendered) {
+        diags.add(file, r.pos, r.label() + ": " + rendered.error().message());
+        return false;
+    }
+    text = std::move(*rendered);
+    return true;
+}
+
+bool render_fields(Resource& r, const Variables& vars, const std::string& file,
+                   Diagnostics& diags) {
+    bool ok = true;
+    for (std::string* f : {&r.path, &r.target, &r.line, &r.home, &r.shell, &r.version}) {
+        ok = render_one(*f, vars, r, file, diags) && ok;
+    }
+    for (auto* list : {&r.run, &r.unless, &r.when_changed}) {
+        for (auto& item : *list) {
+            ok = render_one(item, vars, r, file, diags) && ok;
+        }
+    }
+    if (ok && r.is_path_kind() && (r.path.empty() || r.path[0] != '/' ||
+                                   r.path.find("/../") != std::string::npos ||
+                                   r.path.find("//") != std::string::npos)) {
+        diags.add(file, r.pos, r.label() + ": the path must stay absolute and normalized");
+        ok = false;
+    }
+    return ok;
+}
+
 }  // namespace
 
 std::vector<Resource> parse_state(std::string_view text, const std::string& path,
@@ -374,6 +408,11 @@ Result<DesiredState> load_state(const std::vector<std::string>& files,
                               "source \"" + r.source + "\" is not a directory in the ops repo");
                     continue;
                 }
+            }
+            // {{name}} works in every string but file content, where it needs template = true
+            // (content may carry other tools' braces).
+            if (!render_fields(r, options.vars, file, diags)) {
+                continue;
             }
             if (r.templated) {
                 Variables vars = options.vars;
