@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shipshape needs (Debian 12 packages), builds it, and runs the demo: a sample
 # ops repo made by `shipshape init`, whose deploy checklist runs against the `local`
-# environment with the embedded SQLite store, stops for QA's check-off, and finishes.
+# environment with the embedded SQLite store, stops for QA's check-off, and finishes; then
+# the repo's desired state is planned, applied, drifted by hand and detected, on a scratch root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
@@ -35,4 +36,25 @@ say shipshape show "$run"
 "$bin" show "$run"
 say shipshape runs
 "$bin" runs
+
+# Desired state: the booking role's files, against a scratch root (work/image).
+mkdir -p work/image/etc
+printf '127.0.0.1 localhost\n' > work/image/etc/hosts
+say shipshape plan --root work/image --set version=1.4.2
+"$bin" plan --root work/image --set version=1.4.2
+say shipshape apply --root work/image --set version=1.4.2
+"$bin" apply --root work/image --set version=1.4.2
+say shipshape apply --root work/image --set version=1.4.2   # again: nothing to do
+"$bin" apply --root work/image --set version=1.4.2
+say 'echo "debug = true" >> work/image/etc/booking/app.conf   # a hand edit'
+echo "debug = true" >> work/image/etc/booking/app.conf
+say shipshape drift --root work/image --set version=1.4.2
+status=0
+"$bin" drift --root work/image --set version=1.4.2 || status=$?
+if [[ $status -ne 1 ]]; then
+  echo "demo: expected drift to report the hand edit (exit 1), got exit $status" >&2
+  exit 1
+fi
+say shipshape apply --root work/image --set version=1.4.2   # converge again
+"$bin" apply --root work/image --set version=1.4.2
 printf '\nThe demo ops repo is in %s; try: %s -C %s --help\n' "$demo" "$bin" "$demo"

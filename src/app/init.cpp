@@ -16,6 +16,49 @@ hosts = ["localhost"]
 
 [host.localhost]
 address = "127.0.0.1"
+
+# Groups give hosts roles; shipshape.toml's [roles] maps roles to state files.
+[group.booking]
+hosts = ["localhost"]
+roles = ["booking"]
+)";
+
+constexpr const char* k_state =
+    R"(# Desired state of a booking host. See docs/specs/state-format.md.
+# Try it against a scratch root directory first (every path lands under it):
+#   shipshape plan --root work/image
+#   shipshape apply --root work/image
+#   shipshape drift --root work/image
+[[directory]]
+path = "/etc/booking"
+mode = "0750"
+
+[[file]]
+path = "/etc/booking/app.conf"
+source = "files/booking.conf"
+template = true
+mode = "0640"
+
+[[directory]]
+path = "/var/lib/booking"
+
+[[symlink]]
+path = "/opt/booking/current"
+target = "/opt/booking/releases/{{version}}"
+
+[[line]]
+path = "/etc/hosts"
+line = "127.0.0.1 db.booking.internal"
+
+[[absent]]
+path = "/etc/booking/legacy.conf"
+)";
+
+constexpr const char* k_booking_conf = R"(# booking service configuration, written by shipshape
+host = {{host}}
+environment = {{env}}
+release = {{version}}
+database = db.booking.internal:5432
 )";
 
 constexpr const char* k_deploy =
@@ -101,6 +144,7 @@ service is deployed and checked.
 | `shipshape.toml` | project name, state store, secrets to redact |
 | `inventory.toml` | environments and their hosts |
 | `checklists/*.toml` | executable checklists (deploy procedures) |
+| `states/*.toml`, `files/` | desired state of hosts (files, directories, packages, users...) |
 
 Try it:
 
@@ -109,6 +153,9 @@ Try it:
     shipshape check-off RUN qa-ok --as qa                              # QA signs off
     shipshape resume RUN                                               # finish the run
     shipshape runs                                                     # history
+    shipshape plan --root work/image --set version=1.4.2               # desired state, as a diff
+    shipshape apply --root work/image --set version=1.4.2              # converge
+    shipshape drift --root work/image --set version=1.4.2              # exit 1 on drift
 
 Run state (journal, logs) lives in `.shipshape/` and is not committed.
 )";
@@ -121,11 +168,15 @@ Result<std::vector<std::string>> init_project(const std::string& dir, const std:
         "# The ops repo of " + name + ". See docs/manual.md (\"shipshape.toml\").\n" + "name = \"" +
         name + "\"\n" + "# store = \".shipshape/state.db\"   # the default: embedded SQLite\n" +
         "# Values of these environment variables are replaced by *** in every "
-        "log and output.\nsecrets = []\n";
+        "log and output.\nsecrets = []\n\n" +
+        "# Roles name the state files their hosts get (inventory.toml gives hosts roles).\n" +
+        "[roles]\nbooking = [\"states/booking.toml\"]\n";
     const std::vector<std::pair<std::string, std::string>> files = {
         {"shipshape.toml", config},
         {"inventory.toml", k_inventory},
         {"checklists/deploy.toml", k_deploy},
+        {"states/booking.toml", k_state},
+        {"files/booking.conf", k_booking_conf},
         {"README.md", k_readme},
         {".gitignore", ".shipshape/\nwork/\n"},
     };

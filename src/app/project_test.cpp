@@ -23,7 +23,7 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key, with the accepted ones.
         {"name = \"x\"\nstroe = \"y\"\n",
          "s.toml:2:1: unknown key 'stroe' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets)"},
+         "store, default_env, secrets, roles)"},
         // Name is required.
         {"store = \"x.db\"\n", "s.toml:1:1: shipshape.toml needs a 'name'"},
         // Wrong type.

@@ -8,6 +8,7 @@
 #include "cli/context.hpp"
 #include "cli/json.hpp"
 #include "os/file_system.hpp"
+#include "state/load.hpp"
 
 namespace shipshape::cli {
 
@@ -44,6 +45,29 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             }
         }
     }
+    // State files: structure, types and paths (accounts and sources are checked by plan, which
+    // knows the target host).
+    if (given.empty()) {
+        if (auto names = fs->list_directory(root + "/states")) {
+            for (const auto& n : *names) {
+                if (n.size() <= 5 || n.substr(n.size() - 5) != ".toml") {
+                    continue;
+                }
+                std::string rel = "states/" + n;
+                files.push_back(rel);
+                auto text = fs->read_file(root + "/" + rel);
+                if (!text) {
+                    errors.push_back(text.error().message());
+                    continue;
+                }
+                Diagnostics diags;
+                state::parse_state(*text, rel, diags);
+                if (!diags.empty()) {
+                    errors.push_back(diags.to_error().message());
+                }
+            }
+        }
+    }
     for (const auto& c : checklists) {
         std::string path = os::path_absolute(c, ctx.cwd);
         files.push_back(c);
@@ -76,7 +100,7 @@ void add_validate_command(CLI::App& app, std::vector<Command>& out) {
     auto files = std::make_shared<std::vector<std::string>>();
     auto* sub = app.add_subcommand(
         "validate",
-        "Check definitions (shipshape.toml, inventory.toml, checklists) and run nothing");
+        "Check definitions (shipshape.toml, inventory.toml, checklists, states) and run nothing");
     sub->add_option("FILES", *files, "checklists to check (default: the whole ops repo)");
     out.push_back({sub, [files](Context& ctx) { return run_validate(ctx, *files); }});
 }

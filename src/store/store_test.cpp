@@ -137,7 +137,7 @@ TEST_F(StoreTest, RefusesASchemaFromTheFuture) {
     auto s = open_store(path);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message(), "the store '" + path +
-                                       "' has schema version 99, newer than this shipshape (2): "
+                                       "' has schema version 99, newer than this shipshape (3): "
                                        "upgrade shipshape");
 }
 

@@ -53,10 +53,10 @@ class CliTest(RepoTestCase):
         self.assertEqual(r.code, 0, r)
         self.assertEqual(sorted(r.json()["files"]), sorted(
             ["shipshape.toml", "inventory.toml", "checklists/deploy.toml", "README.md",
-             ".gitignore"]))
+             ".gitignore", "states/booking.toml", "files/booking.conf"]))
         r = self.shipshape("validate", cwd=target)
         self.assertEqual(r.code, 0, r)
-        self.assertIn("3 files valid", r.out)
+        self.assertIn("4 files valid", r.out)
         with open(os.path.join(target, "shipshape.toml"), "a") as f:
             f.write("# my edit\n")
         r = self.shipshape("init", target, cwd=self.tmp)

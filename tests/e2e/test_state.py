@@ -152,6 +152,17 @@ class PlanApplyTest(StateTestCase):
         self.assertIn("states/web.toml:7:10: template of file /etc/booking/app.conf: unknown "
                       "variable 'version'", r.err)
 
+    def test_roles_must_exist_and_name_existing_state_files(self):
+        self.write("inventory.toml", self.read("inventory.toml").replace('roles = ["web"]',
+                                                                         'roles = ["web", "db"]'))
+        self.write("shipshape.toml", 'name = "test"\n[roles]\nweb = ["states/gone.toml"]\n')
+        r = self.state("plan")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("inventory.toml:9:9: group 'web' has role 'db', which [roles] in "
+                      "shipshape.toml does not define", r.err)
+        self.assertIn("shipshape.toml:3:7: role 'web': state file 'states/gone.toml' does not "
+                      "exist", r.err)
+
     def test_remote_hosts_are_reported_unsupported(self):
         r = self.state("plan", "stage1")
         self.assertEqual(r.code, 3, r)
