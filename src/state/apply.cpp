@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -343,7 +345,49 @@ class Applier {
         bool made_parents = false;
     };
 
+    // A killed apply leaves its temporaries (".NAME.shipshape-PID-N"); remove those of dead
+    // processes from the directories this apply writes to.
+    static void remove_stale_temps(const std::string& dir) {
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) {
+            return;
+        }
+        while (auto* e = ::readdir(d)) {
+            std::string_view name = e->d_name;
+            auto mark = name.rfind(".shipshape-");
+            if (name.empty() || name[0] != '.' || mark == std::string_view::npos) {
+                continue;
+            }
+            std::string_view rest = name.substr(mark + 11);
+            auto dash = rest.find('-');
+            if (dash == std::string_view::npos) {
+                continue;
+            }
+            pid_t pid = 0;
+            for (char ch : rest.substr(0, dash)) {
+                if (ch < '0' || ch > '9') {
+                    pid = -1;
+                    break;
+                }
+                pid = pid * 10 + (ch - '0');
+            }
+            if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+                ::unlinkat(::dirfd(d), e->d_name, 0);
+            }
+        }
+        ::closedir(d);
+    }
+
     void write_files() {
+        std::set<std::string> dirs;
+        for (const auto& c : m_plan.changes) {
+            if ((c.op == Op::write || c.op == Op::symlink) && c.error.empty()) {
+                dirs.insert(parent_of(real(c.path)));
+            }
+        }
+        for (const auto& d : dirs) {
+            remove_stale_temps(d);
+        }
         for (size_t i = 0; i < m_plan.changes.size(); ++i) {
             const Change& c = m_plan.changes[i];
             if (c.op == Op::write && c.error.empty() && c.content_changed) {
@@ -362,7 +406,7 @@ class Applier {
                 write_temp(m_temps[k]);
             }
         };
-        unsigned threads = m_temps.size() > 256 ? std::max(1u, std::thread::hardware_concurrency())
+        unsigned threads = m_temps.size() > 64 ? std::max(1u, std::thread::hardware_concurrency())
                                                 : 1u;
         std::vector<std::thread> pool;
         for (unsigned t = 1; t < threads; ++t) {
@@ -495,7 +539,7 @@ class Applier {
             if (m_options.cache) {
                 struct stat st {};
                 if (::lstat(t.final_path.c_str(), &st) == 0) {
-                    m_options.cache->remember(t.final_path, stamp_of(st), t.hash);
+                    m_options.cache->remember(stamp_of(st), t.hash);
                 }
             }
             done(t.change, true);
@@ -607,7 +651,8 @@ class Applier {
     // within the root.
     void add_ancestors(const std::string& path) {
         std::string root = m_root == "/" ? "" : m_root;
-        for (std::string d = parent_of(path); d.size() > root.size(); d = parent_of(d)) {
+        for (std::string d = parent_of(path); d.size() > root.size() && d != "/";
+             d = parent_of(d)) {
             m_dirs.insert(parent_of(d));
         }
     }

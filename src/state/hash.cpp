@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -95,91 +96,96 @@ FileStamp stamp_of(const struct stat& st) {
                      int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
 }
 
-// Cache file: "SSHC0001", u64 count, then per entry: 5 stamp words, 2 hash words, u32 path
-// length, path bytes. Native byte order: the cache never leaves the machine.
+// Cache file: "SSHC0002", u64 count, then `count` Records sorted by (dev, ino). Native byte
+// order and layout: the cache never leaves the machine (a foreign file fails the size check).
 namespace {
 
-constexpr char k_magic[8] = {'S', 'S', 'H', 'C', '0', '0', '0', '1'};
+constexpr char k_magic[8] = {'S', 'S', 'H', 'C', '0', '0', '0', '2'};
 
-template <typename T>
-bool get(const char*& p, const char* end, T& out) {
-    if (static_cast<size_t>(end - p) < sizeof(T)) {
-        return false;
-    }
-    std::memcpy(&out, p, sizeof(T));
-    p += sizeof(T);
-    return true;
+bool key_less(const HashCache::Record& a, const HashCache::Record& b) {
+    return a.dev != b.dev ? a.dev < b.dev : a.ino < b.ino;
 }
 
-template <typename T>
-void put(std::string& out, const T& value) {
-    out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+bool stamp_matches(const HashCache::Record& r, const FileStamp& s) {
+    return r.size == s.size && r.mtime_ns == s.mtime_ns && r.ctime_ns == s.ctime_ns;
 }
 
 }  // namespace
 
 HashCache::HashCache(std::string path) : m_path(std::move(path)) {
-    std::ifstream in(m_path, std::ios::binary);
-    if (!in) {
+    int fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return;
     }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const char* p = data.data();
-    const char* end = p + data.size();
-    if (data.size() < sizeof k_magic || std::memcmp(p, k_magic, sizeof k_magic) != 0) {
-        return;
-    }
-    p += sizeof k_magic;
+    char header[16];
     uint64_t count = 0;
-    if (!get(p, end, count)) {
-        return;
+    struct stat st {};
+    bool ok = ::read(fd, header, sizeof header) == static_cast<ssize_t>(sizeof header) &&
+              std::memcmp(header, k_magic, sizeof k_magic) == 0 && ::fstat(fd, &st) == 0;
+    if (ok) {
+        std::memcpy(&count, header + 8, sizeof count);
+        ok = static_cast<uint64_t>(st.st_size) == sizeof header + count * sizeof(Record);
     }
-    m_entries.reserve(count);
-    for (uint64_t i = 0; i < count; ++i) {
-        Entry e;
-        uint32_t len = 0;
-        bool ok = get(p, end, e.stamp.dev) && get(p, end, e.stamp.ino) &&
-                  get(p, end, e.stamp.size) && get(p, end, e.stamp.mtime_ns) &&
-                  get(p, end, e.stamp.ctime_ns) && get(p, end, e.hash.lo) &&
-                  get(p, end, e.hash.hi) && get(p, end, len);
-        if (!ok || static_cast<size_t>(end - p) < len) {
-            m_entries.clear();
-            return;
+    if (ok) {
+        m_records.resize(count);
+        size_t want = count * sizeof(Record);
+        char* p = reinterpret_cast<char*>(m_records.data());
+        while (want > 0) {
+            ssize_t n = ::read(fd, p, want);
+            if (n <= 0) {
+                m_records.clear();
+                break;
+            }
+            p += n;
+            want -= static_cast<size_t>(n);
         }
-        m_entries.emplace(std::string(p, len), e);
-        p += len;
     }
-}
-
-std::optional<Hash128> HashCache::lookup(const std::string& real_path, const FileStamp& stamp) {
-    std::lock_guard lock(m_mutex);
-    auto it = m_entries.find(real_path);
-    if (it == m_entries.end() || it->second.stamp != stamp) {
-        ++m_misses;
-        return std::nullopt;
+    ::close(fd);
+    if (!std::is_sorted(m_records.begin(), m_records.end(), key_less)) {
+        m_records.clear();
     }
-    it->second.used = true;
-    ++m_hits;
-    return it->second.hash;
+    m_used = std::make_unique<std::atomic<bool>[]>(m_records.size());
 }
 
-void HashCache::remember(const std::string& real_path, const FileStamp& stamp, Hash128 hash) {
+std::optional<Hash128> HashCache::lookup(const FileStamp& stamp) {
+    Record key;
+    key.dev = stamp.dev;
+    key.ino = stamp.ino;
+    auto it = std::lower_bound(m_records.begin(), m_records.end(), key, key_less);
+    if (it != m_records.end() && it->dev == stamp.dev && it->ino == stamp.ino &&
+        stamp_matches(*it, stamp)) {
+        m_used[static_cast<size_t>(it - m_records.begin())].store(true, std::memory_order_relaxed);
+        ++m_hits;
+        return Hash128{it->lo, it->hi};
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        auto a = m_added.find({stamp.dev, stamp.ino});
+        if (a != m_added.end() && stamp_matches(a->second, stamp)) {
+            ++m_hits;
+            return Hash128{a->second.lo, a->second.hi};
+        }
+    }
+    ++m_misses;
+    return std::nullopt;
+}
+
+void HashCache::remember(const FileStamp& stamp, Hash128 hash) {
     std::lock_guard lock(m_mutex);
-    m_entries[real_path] = Entry{stamp, hash, true};
-    m_dirty = true;
+    m_added[{stamp.dev, stamp.ino}] =
+        Record{stamp.dev, stamp.ino, stamp.size, stamp.mtime_ns, stamp.ctime_ns, hash.lo, hash.hi};
 }
 
-Result<Hash128> HashCache::hash(int dirfd, const char* name, const std::string& real_path,
-                                const struct stat& st) {
+Result<Hash128> HashCache::hash(int dirfd, const char* name, const struct stat& st) {
     FileStamp stamp = stamp_of(st);
-    if (auto h = lookup(real_path, stamp)) {
+    if (auto h = lookup(stamp)) {
         return *h;
     }
     auto h = xxh3_file(dirfd, name);
     if (!h) {
         return fail(h.error());
     }
-    remember(real_path, stamp, *h);
+    remember(stamp, *h);
     return *h;
 }
 
@@ -188,50 +194,53 @@ Status HashCache::save() {
         return {};
     }
     std::lock_guard lock(m_mutex);
+    std::vector<Record> out;
+    out.reserve(m_records.size() + m_added.size());
     size_t used = 0;
-    for (const auto& [path, e] : m_entries) {
-        used += e.used ? 1 : 0;
-    }
-    if (!m_dirty && used == m_entries.size()) {
-        return {};
-    }
-    std::string out(k_magic, sizeof k_magic);
-    put(out, uint64_t{used});
-    for (const auto& [path, e] : m_entries) {
-        if (!e.used) {
-            continue;
+    for (size_t i = 0; i < m_records.size(); ++i) {
+        if (m_used[i].load(std::memory_order_relaxed)) {
+            ++used;
+            if (!m_added.count({m_records[i].dev, m_records[i].ino})) {
+                out.push_back(m_records[i]);
+            }
         }
-        put(out, e.stamp.dev);
-        put(out, e.stamp.ino);
-        put(out, e.stamp.size);
-        put(out, e.stamp.mtime_ns);
-        put(out, e.stamp.ctime_ns);
-        put(out, e.hash.lo);
-        put(out, e.hash.hi);
-        put(out, static_cast<uint32_t>(path.size()));
-        out += path;
     }
-    // A cache needs no durability: a torn or lost cache only costs a rehash. Write and rename
-    // so readers never see half a file, without fsync.
+    if (m_added.empty() && used == m_records.size()) {
+        return {};  // nothing new, nothing dropped
+    }
+    for (const auto& [key, r] : m_added) {
+        out.push_back(r);
+    }
+    std::sort(out.begin(), out.end(), key_less);
     for (auto slash = m_path.find('/', 1); slash != std::string::npos;
          slash = m_path.find('/', slash + 1)) {
         ::mkdir(m_path.substr(0, slash).c_str(), 0755);  // EEXIST is the common case
     }
+    // A cache needs no durability: a torn or lost cache only costs a rehash. Write and rename
+    // so readers never see half a file, without fsync.
     std::string tmp = m_path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f.write(out.data(), static_cast<std::streamsize>(out.size()));
-        if (!f) {
-            ::unlink(tmp.c_str());
-            return fail(Errc::io, "writing hash cache '" + tmp + "'");
-        }
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return fail(os::errno_error("writing hash cache '" + tmp + "'", errno));
     }
-    if (::rename(tmp.c_str(), m_path.c_str()) != 0) {
+    uint64_t count = out.size();
+    std::string header(k_magic, sizeof k_magic);
+    header.append(reinterpret_cast<const char*>(&count), sizeof count);
+    bool ok = ::write(fd, header.data(), header.size()) == static_cast<ssize_t>(header.size());
+    const char* p = reinterpret_cast<const char*>(out.data());
+    size_t left = out.size() * sizeof(Record);
+    while (ok && left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        ok = n > 0;
+        p += n > 0 ? n : 0;
+        left -= n > 0 ? static_cast<size_t>(n) : 0;
+    }
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), m_path.c_str()) != 0) {
         int e = errno;
         ::unlink(tmp.c_str());
-        return fail(os::errno_error("renaming hash cache to '" + m_path + "'", e));
+        return fail(os::errno_error("saving hash cache '" + m_path + "'", e));
     }
-    m_dirty = false;
     return {};
 }
 

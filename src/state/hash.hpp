@@ -7,12 +7,16 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -44,8 +48,10 @@ struct FileStamp {
 
 FileStamp stamp_of(const struct stat& st);
 
-// A persistent map from a file's real path to its stamp and XXH3. Lookups and inserts are
-// thread-safe. Stale entries (the stamp differs) are replaced; entries for paths not looked up
+// A persistent map from a file's identity (device, inode) to the stamp it had when hashed and
+// its XXH3. Keyed by inode, not path, so a lookup builds no strings: a replaced or rewritten file
+// has a new inode or a new ctime, so a stale record can never match. Records live in one sorted
+// array read with a single read(2); lookups are lock-free binary searches. Records not looked up
 // during a session are dropped when saved, so the cache never outgrows what is managed.
 class HashCache {
   public:
@@ -53,33 +59,42 @@ class HashCache {
     // Loads `path` (a missing or unreadable cache is an empty cache, never an error).
     explicit HashCache(std::string path);
 
-    std::optional<Hash128> lookup(const std::string& real_path, const FileStamp& stamp);
-    void remember(const std::string& real_path, const FileStamp& stamp, Hash128 hash);
+    std::optional<Hash128> lookup(const FileStamp& stamp);
+    void remember(const FileStamp& stamp, Hash128 hash);
 
-    // The hash of the file at `dirfd`/`name` (real path `real_path`, stat `st`), from the
-    // cache when its stamp matches, else read and remembered.
-    [[nodiscard]] Result<Hash128> hash(int dirfd, const char* name, const std::string& real_path,
-                                       const struct stat& st);
+    // The hash of the file at `dirfd`/`name` whose stat is `st`: from the cache when its stamp
+    // matches, else read and remembered.
+    [[nodiscard]] Result<Hash128> hash(int dirfd, const char* name, const struct stat& st);
 
-    // Writes the cache atomically when it changed (or when entries were dropped). No-op for a
-    // cache made without a path.
+    // Writes the cache (atomically, by rename) when anything changed. No-op without a path.
     [[nodiscard]] Status save();
 
     size_t hits() const { return m_hits; }
     size_t misses() const { return m_misses; }
 
+    struct Record {
+        uint64_t dev = 0;
+        uint64_t ino = 0;
+        uint64_t size = 0;
+        int64_t mtime_ns = 0;
+        int64_t ctime_ns = 0;
+        uint64_t lo = 0;
+        uint64_t hi = 0;
+    };
+
   private:
-    struct Entry {
-        FileStamp stamp;
-        Hash128 hash;
-        bool used = false;
+    struct KeyHash {
+        size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+            return std::hash<uint64_t>()(k.first * 0x9e3779b97f4a7c15ULL ^ k.second);
+        }
     };
     std::string m_path;
-    std::mutex m_mutex;
-    std::unordered_map<std::string, Entry> m_entries;
-    size_t m_hits = 0;
-    size_t m_misses = 0;
-    bool m_dirty = false;
+    std::vector<Record> m_records;  // sorted by (dev, ino)
+    std::unique_ptr<std::atomic<bool>[]> m_used;
+    std::mutex m_mutex;  // guards m_added
+    std::unordered_map<std::pair<uint64_t, uint64_t>, Record, KeyHash> m_added;
+    std::atomic<size_t> m_hits{0};
+    std::atomic<size_t> m_misses{0};
 };
 
 }  // namespace shipshape::state
