@@ -6,21 +6,27 @@
 #      run (target already converged). Each tool's result is checked file by file after its runs,
 #      so that a broken manifest cannot look fast. Ansible takes 0.5-1 s per file here (a stat
 #      and a copy or file module per item), so it gets the first 50 of the 1,000 files, and the
-#      summary compares per file.
+#      summary compares per file. Next to them the floor: a Python loop that writes and fchmods
+#      the same 1,000 files (no fsync), i.e. what the file system itself costs. shipshape's first
+#      run is also measured with --sync fsync (one fsync per file) and --sync none next to the
+#      default batch (one syncfs). Then the same converge on tmpfs (/dev/shm) for shipshape, the
+#      floor and cf-agent, which takes the (slow, noisy) virtual disk out of the picture.
 #   2. drift of a 100,000-file tree (1,000 dirs x 100 files, 100 B-4 KiB): `shipshape drift`
 #      with its hash cache removed (cold) and kept (warm), against `aide --check` (sha256, size,
 #      type, permissions, owner, group; AIDE keeps no cache and hashes every file on every run).
 #      Both then have to report one modified file.
 # Standalone: bash bench/state.sh [BIN [OUT_DIR]]  (defaults: the release build, bench/results).
 # STATE_BENCH_NO_SHIPSHAPE=1 runs the competitors only (while shipshape's side is being written).
-# Everything is made under /tmp/shipshape-bench-state (about 1 GB with the two trees), removed
-# at the end unless STATE_BENCH_KEEP=1.
+# Everything is made under /tmp/shipshape-bench-state (about 1 GB with the two trees) and
+# /dev/shm/shipshape-bench-state (the tmpfs targets, a few MB), removed at the end unless
+# STATE_BENCH_KEEP=1.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/release/src/cli/shipshape}"
 out="${2:-$root/bench/results}"
 mkdir -p "$out"
 w=/tmp/shipshape-bench-state
+shm=/dev/shm/shipshape-bench-state
 ours=1
 if [[ ${STATE_BENCH_NO_SHIPSHAPE:-0} == 1 ]]; then
   ours=0
@@ -33,14 +39,17 @@ for tool in hyperfine puppet cf-agent ansible-playbook aide python3; do
   command -v "$tool" >/dev/null || { echo "state bench: $tool missing (scripts/install-deps.sh bench)" >&2; exit 1; }
 done
 
-rm -rf "$w"
-mkdir -p "$w"
-[[ ${STATE_BENCH_KEEP:-0} == 1 ]] || trap 'rm -rf "$w"' EXIT
+# The floor runs under the real interpreter: through a pyenv shim it would also time pyenv.
+py=$(python3 -c 'import sys; print(sys.executable)')
+
+rm -rf "$w" "$shm"
+mkdir -p "$w" "$shm"
+[[ ${STATE_BENCH_KEEP:-0} == 1 ]] || trap 'rm -rf "$w" "$shm"' EXIT
 
 echo "== state bench: writing the desired state for each tool and a 100,000-file tree"
-python3 - "$w" <<'PY'
+python3 - "$w" "$shm" <<'PY'
 import json, os, random, sys
-w = sys.argv[1]
+w, shm = sys.argv[1], sys.argv[2]
 N = 1000
 ANSIBLE_N = 50
 
@@ -48,8 +57,8 @@ def content(i):
     return (f"file {i}\nname = f{i:04d}.conf\nindex = {i}\n"
             f"token = {i * 2654435761 % 2**32:08x}\n")
 
-def target(tool):
-    return f"{w}/target-{tool}"
+def target(tool, base=w):
+    return f"{base}/target-{tool}"
 
 files = [(f"f{i:04d}.conf", content(i)) for i in range(1, N + 1)]
 # What every tool must leave behind; read by the check after each tool's runs.
@@ -59,10 +68,11 @@ json.dump({"count": N, "mode": "0640", "files": dict(files)}, open(f"{w}/expecte
 ops = f"{w}/ops"
 os.makedirs(f"{ops}/states")
 open(f"{ops}/shipshape.toml", "w").write('name = "bench"\n')
-with open(f"{ops}/states/files.toml", "w") as f:
-    for name, text in files:
-        f.write(f'[[file]]\npath = "{target("shipshape")}/{name}"\ncontent = {json.dumps(text)}\n'
-                f'mode = "0640"\n\n')
+for state, base in (("files", w), ("files-shm", shm)):
+    with open(f"{ops}/states/{state}.toml", "w") as f:
+        for name, text in files:
+            f.write(f'[[file]]\npath = "{target("shipshape", base)}/{name}"\n'
+                    f'content = {json.dumps(text)}\nmode = "0640"\n\n')
 with open(f"{ops}/states/tree.toml", "w") as f:
     f.write(f'[[tree]]\npath = "{w}/tree/target"\nsource = "files/tree"\n')
 
@@ -77,18 +87,45 @@ with open(f"{w}/puppet/files.pp", "w") as f:
 
 # CFEngine: a standalone policy (no masterfiles), one files promise per file.
 os.makedirs(f"{w}/cfengine")
-with open(f"{w}/cfengine/policy.cf", "w") as f:
-    f.write('body common control\n{\n  bundlesequence => { "main" };\n}\n\n'
-            'body perms m0640\n{\n  mode => "0640";\n  rxdirs => "false";\n}\n\n'
-            'bundle agent main\n{\n  files:\n'
-            f'    "{target("cfengine")}/."\n      create => "true";\n\n')
-    for name, text in files:
-        assert '"' not in text and "$" not in text and "@" not in text
-        # A quoted CFEngine string may span lines: the newlines are part of the content.
-        f.write(f'    "{target("cfengine")}/{name}"\n      create => "true",\n'
-                f'      content => "{text}",\n      perms => m0640;\n\n')
-    f.write("}\n")
-os.chmod(f"{w}/cfengine/policy.cf", 0o600)
+for policy, base in (("policy", w), ("policy-shm", shm)):
+    d = target("cfengine", base)
+    with open(f"{w}/cfengine/{policy}.cf", "w") as f:
+        f.write('body common control\n{\n  bundlesequence => { "main" };\n}\n\n'
+                'body perms m0640\n{\n  mode => "0640";\n  rxdirs => "false";\n}\n\n'
+                'bundle agent main\n{\n  files:\n'
+                f'    "{d}/."\n      create => "true";\n\n')
+        for name, text in files:
+            assert '"' not in text and "$" not in text and "@" not in text
+            # A quoted CFEngine string may span lines: the newlines are part of the content.
+            f.write(f'    "{d}/{name}"\n      create => "true",\n'
+                    f'      content => "{text}",\n      perms => m0640;\n\n')
+        f.write("}\n")
+    os.chmod(f"{w}/cfengine/{policy}.cf", 0o600)
+
+# The floor: what the file system costs for the same result, in one process and no fsync.
+# Converges like the tools: a file already there with its content and mode is only read; any
+# other is written with open(O_CREAT|O_TRUNC) and fchmod (in place, no temporary + rename).
+with open(f"{w}/floor.py", "w") as f:
+    f.write(f"""import os, sys
+d = sys.argv[1]
+FILES = {[(n, t.encode()) for n, t in files]!r}
+os.makedirs(d, exist_ok=True)
+for name, data in FILES:
+    p = d + "/" + name
+    try:
+        st = os.lstat(p)
+        if (st.st_mode & 0o170000 == 0o100000 and st.st_mode & 0o7777 == 0o640
+                and st.st_size == len(data)):
+            with open(p, "rb") as g:
+                if g.read() == data:
+                    continue
+    except FileNotFoundError:
+        pass
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+    os.write(fd, data)
+    os.fchmod(fd, 0o640)
+    os.close(fd)
+""")
 
 # Ansible: one copy task looping over the first ANSIBLE_N files (facts not gathered).
 os.makedirs(f"{w}/ansible")
@@ -147,16 +184,15 @@ cp -a "$w/ops/files/tree" "$w/tree/target"
 echo "tree: $(find "$w/tree/target" -type f | wc -l) files, $(du -sh "$w/tree/target" | cut -f1)"
 
 # Checks that a tool left exactly the 1,000 expected files, each with its content and mode.
-# check_files TOOL [COUNT]: the first COUNT files (default all) and nothing else.
+# check_files DIR LABEL [COUNT]: the first COUNT files (default all) and nothing else.
 check_files() {
-  python3 - "$w" "$1" "${2:-0}" <<'PY'
+  python3 - "$w" "$1" "$2" "${3:-0}" <<'PY'
 import json, os, stat, sys
-w, tool, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+w, d, tool, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 exp = json.load(open(f"{w}/expected.json"))
 if count:
     exp["count"] = count
     exp["files"] = dict(sorted(exp["files"].items())[:count])
-d = f"{w}/target-{tool}"
 bad = []
 names = sorted(os.listdir(d)) if os.path.isdir(d) else []
 if names != sorted(exp["files"]):
@@ -176,7 +212,7 @@ for name, text in exp["files"].items():
 if bad:
     print(f"state bench: {tool} did NOT converge the files:", *bad[:10], sep="\n  ", file=sys.stderr)
     sys.exit(1)
-print(f"check: {tool}: {exp['count']} files with the expected content and mode {exp['mode']}")
+print(f"check: {tool}: {exp['count']} files in {d} with the expected content and mode {exp['mode']}")
 PY
 }
 
@@ -185,46 +221,95 @@ export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_NOCOLOR=1 ANSIBLE_PIP
 ansible_n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["bench_files"]))' \
   "$w/ansible/files.json")
 
-# bench LABEL RUNS WARMUP first|nochange NAME CMD TOOL [NAME CMD TOOL]...
-# One hyperfine run of the given commands, then the file check of each tool. In first-run mode
-# each command's --prepare removes that tool's target directory.
+# bench LABEL RUNS WARMUP first|nochange NAME CMD DIR [NAME CMD DIR]...
+# One hyperfine run of the given commands (DIR: the target directory the command converges),
+# then the file check of each command. In first-run mode each command's --prepare removes its
+# DIR. hyperfine runs the commands one after the other, so the files on disk afterwards are the
+# last command's for each DIR: the checks go from the last command back, and an earlier command
+# sharing a DIR with a later one (shipshape's sync modes) is run once more on its own (from
+# scratch in first-run mode) and checked.
 bench() {
   local label="$1" runs="$2" warmup="$3" mode="$4"
   shift 4
   local args=(-N --runs "$runs" --warmup "$warmup" --export-json "$out/state-$label.json"
               --export-markdown "$out/state-$label.md")
-  local tools=()
+  local names=() cmds=() dirs=()
   while (($#)); do
-    [[ $mode == first ]] && args+=(--prepare "rm -rf $w/target-$3")
+    [[ $mode == first ]] && args+=(--prepare "rm -rf $3")
     args+=(-n "$1, ${mode/nochange/no change}" "$2")
-    tools+=("$3")
+    names+=("$1") cmds+=("$2") dirs+=("$3")
     shift 3
   done
   hyperfine "${args[@]}"
-  local t
-  for t in "${tools[@]}"; do
-    if [[ $t == ansible ]]; then check_files ansible "$ansible_n"; else check_files "$t"; fi
+  local i j later count
+  for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+    later=0
+    for ((j = i + 1; j < ${#cmds[@]}; j++)); do [[ ${dirs[j]} == "${dirs[i]}" ]] && later=1; done
+    if ((later)); then
+      [[ $mode == first ]] && rm -rf "${dirs[i]}"
+      ${cmds[i]} >"$w/recheck.log" 2>&1 || {
+        echo "state bench: ${names[i]} failed when run again for its check:" >&2
+        cat "$w/recheck.log" >&2
+        exit 1
+      }
+    fi
+    count=0
+    [[ ${dirs[i]} == */target-ansible ]] && count=$ansible_n
+    check_files "${dirs[i]}" "${names[i]}" "$count"
   done
 }
 
-fast=()
+floor_first="floor: python3, write + fchmod each file"
+floor_nochange="floor: python3, read + compare each file"
+ship_apply="$bin -C $w/ops apply --state states/files.toml"
+# shipshape first run with each durability mode; --sync batch (one syncfs) is the default.
+first_fast=()
+nochange_fast=()
 if ((ours)); then
-  fast+=("shipshape apply" "$bin -C $w/ops apply --state states/files.toml" shipshape)
+  first_fast+=("shipshape apply" "$ship_apply" "$w/target-shipshape"
+               "shipshape apply --sync fsync" "$ship_apply --sync fsync" "$w/target-shipshape"
+               "shipshape apply --sync none" "$ship_apply --sync none" "$w/target-shipshape")
+  nochange_fast+=("shipshape apply" "$ship_apply" "$w/target-shipshape")
 fi
-fast+=("cf-agent" "cf-agent -K -f $w/cfengine/policy.cf" cfengine)
-puppet=("puppet apply" "puppet apply $w/puppet/files.pp" puppet)
+first_fast+=("$floor_first" "$py -S $w/floor.py $w/target-floor" "$w/target-floor"
+             "cf-agent" "cf-agent -K -f $w/cfengine/policy.cf" "$w/target-cfengine")
+nochange_fast+=("$floor_nochange" "$py -S $w/floor.py $w/target-floor" "$w/target-floor"
+                "cf-agent" "cf-agent -K -f $w/cfengine/policy.cf" "$w/target-cfengine")
+puppet=("puppet apply" "puppet apply $w/puppet/files.pp" "$w/target-puppet")
 ansible=("ansible-playbook ($ansible_n files)"
-         "ansible-playbook -c local -i localhost, $w/ansible/files.yml" ansible)
+         "ansible-playbook -c local -i localhost, $w/ansible/files.yml" "$w/target-ansible")
+# tmpfs: the same state with the targets under /dev/shm.
+ship_shm=()
+if ((ours)); then
+  ship_shm=("shipshape apply (tmpfs)" "$bin -C $w/ops apply --state states/files-shm.toml"
+            "$shm/target-shipshape")
+fi
+floor_shm=("$py -S $w/floor.py $shm/target-floor" "$shm/target-floor")
+cf_shm=("cf-agent (tmpfs)" "cf-agent -K -f $w/cfengine/policy-shm.cf" "$shm/target-cfengine")
+first_shm=("${ship_shm[@]}" "$floor_first (tmpfs)" "${floor_shm[@]}" "${cf_shm[@]}")
+nochange_shm=("${ship_shm[@]}" "$floor_nochange (tmpfs)" "${floor_shm[@]}" "${cf_shm[@]}")
 
 echo "== converge 1,000 files: first run (target removed before each run)"
-bench converge-first-fast 10 0 first "${fast[@]}"
+bench converge-first-fast 10 0 first "${first_fast[@]}"
 bench converge-first-puppet 3 0 first "${puppet[@]}"
 bench converge-first-ansible 2 0 first "${ansible[@]}"
 echo "== converge 1,000 files: no change (target already converged)"
-bench converge-nochange-fast 10 1 nochange "${fast[@]}"
+# The no-change groups run right after the first-run groups, which left every target converged.
+if ((ours)); then
+  "$bin" -C "$w/ops" apply --state states/files.toml >"$w/nochange.log" 2>&1
+  grep -q "no changes" "$w/nochange.log" || {
+    echo "state bench: shipshape apply on a converged target did not say 'no changes':" >&2
+    cat "$w/nochange.log" >&2
+    exit 1
+  }
+fi
+bench converge-nochange-fast 10 1 nochange "${nochange_fast[@]}"
 bench converge-nochange-puppet 3 1 nochange "${puppet[@]}"
 # Converged by the first-run bench and checked: a warmup run would only cost another minute.
 bench converge-nochange-ansible 2 0 nochange "${ansible[@]}"
+echo "== converge 1,000 files on tmpfs (/dev/shm): first run, then no change"
+bench converge-first-tmpfs 20 2 first "${first_shm[@]}"
+bench converge-nochange-tmpfs 20 2 nochange "${nochange_shm[@]}"
 
 echo "== drift of a 100,000-file tree (no drift: every command must exit 0)"
 aide --init -c "$w/aide/aide.conf" >"$w/aide/init.log"
@@ -279,22 +364,39 @@ def fmt(m, s=None):
     if s is not None:
         t += f" ± {s*1e3:,.1f} ms" if m < 1 else f" ± {s:,.2f} s"
     return t
-lines = ["| scenario | tool | mean | per file | vs shipshape (per file) |", "|---|---|---|---|---|"]
-for scen, label in (("first", "converge, first run"), ("nochange", "converge, no change")):
-    res = load(*(f"converge-{scen}-{g}" for g in ("fast", "puppet", "ansible")))
-    base = next((r["mean"] / 1000 for c, r in res.items() if c.startswith("shipshape")), None)
+# Per-file times: ansible converges ansible_n files, every other command 1,000. "x shipshape":
+# this command's time per file / shipshape apply's (default --sync batch) in the same scenario
+# and on the same file system. "beyond the floor": time per file minus the floor's.
+lines = ["| scenario | command | mean ± σ | per file | × shipshape | beyond the floor, per file |",
+         "|---|---|---|---|---|---|"]
+scenarios = (
+    ("first", "converge, first run", ("fast", "puppet", "ansible")),
+    ("nochange", "converge, no change", ("fast", "puppet", "ansible")),
+    ("first", "converge on tmpfs, first run", ("tmpfs",)),
+    ("nochange", "converge on tmpfs, no change", ("tmpfs",)),
+)
+for scen, label, groups in scenarios:
+    res = load(*(f"converge-{scen}-{g}" for g in groups))
+    per = {c: r["mean"] / (ansible_n if c.startswith("ansible") else 1000) for c, r in res.items()}
+    base = next((p for c, p in per.items() if c.startswith("shipshape apply,")
+                 or c.startswith("shipshape apply (tmpfs),")), None)
+    floor = next((p for c, p in per.items() if c.startswith("floor")), None)
     for cmd, r in res.items():
-        n = ansible_n if cmd.startswith("ansible") else 1000
-        per = r["mean"] / n
-        rel = f"{per/base:,.1f}x" if base else "n/a"
-        lines.append(f"| {label} | {cmd.split(',')[0]} | {fmt(r['mean'], r['stddev'] or 0)} | "
-                     f"{per*1e3:,.2f} ms | {rel} |")
+        rel = f"{per[cmd]/base:,.2f}×" if base else "n/a"
+        beyond = ("—" if cmd.startswith("floor") or floor is None
+                  else f"{(per[cmd] - floor)*1e3:,.3f} ms")
+        lines.append(f"| {label} | {cmd.rsplit(', ', 1)[0]} | {fmt(r['mean'], r['stddev'] or 0)} | "
+                     f"{per[cmd]*1e3:,.3f} ms | {rel} | {beyond} |")
+lines += ["", "| scenario | command | mean ± σ | per file | × shipshape warm | × shipshape cold |",
+          "|---|---|---|---|---|---|"]
 res = load("drift-shipshape", "drift-aide")
-base = next((r["mean"] for c, r in res.items() if c.startswith("shipshape drift, warm")), None)
+warm = next((r["mean"] for c, r in res.items() if c.startswith("shipshape drift, warm")), None)
+cold = next((r["mean"] for c, r in res.items() if c.startswith("shipshape drift, cold")), None)
 for cmd, r in res.items():
-    rel = f"{r['mean']/base:,.1f}x (vs warm)" if base else "n/a"
+    rw = f"{r['mean']/warm:,.1f}×" if warm else "n/a"
+    rc = f"{r['mean']/cold:,.1f}×" if cold else "n/a"
     lines.append(f"| drift, 100,000 files | {cmd} | {fmt(r['mean'], r['stddev'] or 0)} | "
-                 f"{r['mean']/1e5*1e6:,.1f} µs | {rel} |")
+                 f"{r['mean']/1e5*1e6:,.1f} µs | {rw} | {rc} |")
 open(f"{out}/state-summary.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -124,8 +124,10 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
             config.role_pos[role] = toml_pos(node.source());
             for (const auto& f : config.roles[role]) {
                 if (f.empty() || f.front() == '/' || f.find("..") != std::string::npos) {
-                    c.error(node.source(), where + ": state files are paths relative to the ops "
-                                                   "repo without '..', found \"" + f + "\"");
+                    c.error(node.source(), where +
+                                               ": state files are paths relative to the ops "
+                                               "repo without '..', found \"" +
+                                               f + "\"");
                 }
             }
         }

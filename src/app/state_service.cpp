@@ -64,8 +64,8 @@ Result<std::vector<HostTarget>> StateService::targets(const StateRequest& reques
     std::vector<SelectedHost> hosts;
     if (request.patterns.empty()) {
         for (auto& h : all_hosts(m_project.inventory)) {
-            if (h.local && (!request.state_files.empty() ||
-                            !m_project.inventory.roles_of(h.name).empty())) {
+            if (h.local &&
+                (!request.state_files.empty() || !m_project.inventory.roles_of(h.name).empty())) {
                 hosts.push_back(std::move(h));
             }
         }
@@ -95,8 +95,7 @@ Result<std::vector<HostTarget>> StateService::targets(const StateRequest& reques
             for (const auto& role : t.roles) {
                 auto it = m_project.config.roles.find(role);
                 if (it != m_project.config.roles.end()) {
-                    t.state_files.insert(t.state_files.end(), it->second.begin(),
-                                         it->second.end());
+                    t.state_files.insert(t.state_files.end(), it->second.begin(), it->second.end());
                 }
             }
         }
@@ -112,13 +111,8 @@ Result<std::vector<HostTarget>> StateService::targets(const StateRequest& reques
     return out;
 }
 
-HostPlan StateService::plan(const HostTarget& target, const StateRequest& request) {
-    HostPlan hp;
-    hp.target = target;
-    if (!target.host.local) {
-        hp.error = Error(Errc::unsupported, remote_message(target.host));
-        return hp;
-    }
+Result<state::DesiredState> StateService::load(const HostTarget& target,
+                                               const StateRequest& request) const {
     std::string root = request.root;
     state::LoadOptions lo;
     lo.repo_root = m_project.root;
@@ -138,13 +132,23 @@ HostPlan StateService::plan(const HostTarget& target, const StateRequest& reques
     lo.accounts = state::read_accounts(state::real_path(root, "/etc/passwd"),
                                        state::real_path(root, "/etc/group"));
     lo.accounts.nss = root == "/";
-    auto desired = state::load_state(target.state_files, lo);
+    return state::load_state(target.state_files, lo);
+}
+
+HostPlan StateService::plan(const HostTarget& target, const StateRequest& request) {
+    HostPlan hp;
+    hp.target = target;
+    if (!target.host.local) {
+        hp.error = Error(Errc::unsupported, remote_message(target.host));
+        return hp;
+    }
+    auto desired = load(target, request);
     if (!desired) {
         hp.error = desired.error();
         return hp;
     }
     state::PlanOptions po;
-    po.root = root;
+    po.root = request.root;
     po.source_root = m_project.root;
     po.diffs = request.diffs;
     po.strict = request.strict;
@@ -188,9 +192,9 @@ void StateService::save_report(const HostPlan& plan, const StateRequest& request
     go.root = request.root;
     go.sections = {"os", "packages"};
     auto facts = facts::gather_facts(go);
-    auto hs = state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
-                                   plan.state->state_files, plan.state->resources, request.root,
-                                   &facts);
+    auto hs =
+        state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
+                             plan.state->state_files, plan.state->resources, request.root, &facts);
     std::string doc = state::host_state_to_json(hs);
     store::FactsSnapshot snap{0, hs.host, facts.collected_at, content_hash(doc), doc};
     (void)m_store->save_host_state(snap);
@@ -216,12 +220,12 @@ Result<state::HostState> StateService::host_state(const SelectedHost& host,
         std::vector<state::Resource> resources;
         std::vector<std::string> loaded;
         if (!t.state_files.empty()) {
-            HostPlan hp = plan(t, req);
-            if (hp.error) {
-                return fail(hp.error->context("host " + host.name));
+            auto desired = load(t, req);
+            if (!desired) {
+                return fail(desired.error().context("host " + host.name));
             }
-            resources = hp.state->resources;
-            loaded = hp.state->state_files;
+            resources = std::move(desired->resources);
+            loaded = std::move(desired->state_files);
         }
         facts::GatherOptions go;
         go.sections = {"os", "packages"};

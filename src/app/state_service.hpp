@@ -56,9 +56,9 @@ class StateService {
     HostPlan plan(const HostTarget& target, const StateRequest& request);
 
     // Applies a successful plan; saves the hash cache and a state report afterwards.
-    state::ApplyReport apply(HostPlan& plan, const StateRequest& request, state::SyncMode sync,
-                             const std::function<void(const state::Change&, bool,
-                                                      const std::string&)>& on_done);
+    state::ApplyReport apply(
+        HostPlan& plan, const StateRequest& request, state::SyncMode sync,
+        const std::function<void(const state::Change&, bool, const std::string&)>& on_done);
 
     // Saves the host's state report (after apply or drift), when a store is open.
     void save_report(const HostPlan& plan, const StateRequest& request);
@@ -66,13 +66,15 @@ class StateService {
     // Compares two environments' hosts: live for this machine, else the newest stored facts
     // snapshot and state report.
     [[nodiscard]] Result<state::EnvComparison> compare_envs(const std::string& left,
-                                                           const std::string& right,
-                                                           const Variables& params);
+                                                            const std::string& right,
+                                                            const Variables& params);
 
     // Saves the hash cache (plan and drift call it; apply does it itself).
     void save_cache();
 
   private:
+    [[nodiscard]] Result<state::DesiredState> load(const HostTarget& target,
+                                                   const StateRequest& request) const;
     [[nodiscard]] Result<state::HostState> host_state(const SelectedHost& host,
                                                       const Variables& params);
 

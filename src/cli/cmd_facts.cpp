@@ -294,8 +294,7 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
     auto* import = sub->add_subcommand(
         "import", "Save a facts JSON document (shipshape.facts/1) as a snapshot of HOST");
     import->add_option("HOST", opts->import_host, "inventory host name")->required();
-    import->add_option("FILE", opts->import_file, "facts document (from facts --json)")
-        ->required();
+    import->add_option("FILE", opts->import_file, "facts document (from facts --json)")->required();
     out.push_back({sub, [opts, diff, import](Context& ctx) {
                        if (import->parsed()) {
                            return run_import(ctx, *opts);

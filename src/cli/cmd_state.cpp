@@ -78,8 +78,8 @@ std::string change_line(const Context& ctx, const state::Change& c) {
     if (!c.error.empty()) {
         return paint(ctx, "1;31", "! " + c.what + " " + c.path) + "  " + c.error;
     }
-    std::string out = paint(ctx, color_of(c.action), std::string(sign_of(c.action)) + " " +
-                                                          c.what + " " + c.path);
+    std::string out = paint(ctx, color_of(c.action),
+                            std::string(sign_of(c.action)) + " " + c.what + " " + c.path);
     if (!details.empty()) {
         out += "  (" + details + ")";
     }
@@ -248,8 +248,7 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
         if (hp.error) {
             worst(to_int(exit_code_for(hp.error->code())));
             if (!ctx.json) {
-                std::fprintf(stderr, "%s: %s\n", t.host.name.c_str(),
-                             hp.error->message().c_str());
+                std::fprintf(stderr, "%s: %s\n", t.host.name.c_str(), hp.error->message().c_str());
             }
             continue;
         }
@@ -326,7 +325,8 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             std::printf("\nApplied %zu of %zu changes in %lld ms", report->applied,
                         plan.changes.size(), static_cast<long long>(ms));
             if (report->failed) {
-                std::printf("; %s", paint(ctx, "1;31", fmt::format("{} failed", report->failed)).c_str());
+                std::printf("; %s",
+                            paint(ctx, "1;31", fmt::format("{} failed", report->failed)).c_str());
             }
             std::printf(".\n");
             for (size_t i = 0; i < plan.changes.size(); ++i) {
@@ -424,18 +424,16 @@ void add_state_commands(CLI::App& app, std::vector<Command>& out) {
     auto* plan = add_common(app, plan_opts, "plan",
                             "Show what apply would change on hosts, as a diff; changes nothing");
     plan->add_flag("--no-diff", plan_opts->no_diff, "do not show file content diffs");
-    out.push_back({plan, [plan_opts](Context& ctx) {
-                       return run_state(ctx, *plan_opts, Mode::plan);
-                   }});
+    out.push_back(
+        {plan, [plan_opts](Context& ctx) { return run_state(ctx, *plan_opts, Mode::plan); }});
 
     auto apply_opts = std::make_shared<StateOptions>();
     auto* apply = add_common(app, apply_opts, "apply",
                              "Converge hosts to their declared state; exit 1 if anything failed");
     apply->add_option("--sync", apply_opts->sync,
                       "durability: batch (one syncfs, default), fsync (per file) or none");
-    out.push_back({apply, [apply_opts](Context& ctx) {
-                       return run_state(ctx, *apply_opts, Mode::apply);
-                   }});
+    out.push_back(
+        {apply, [apply_opts](Context& ctx) { return run_state(ctx, *apply_opts, Mode::apply); }});
 
     auto drift_opts = std::make_shared<StateOptions>();
     auto* drift = add_common(

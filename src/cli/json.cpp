@@ -345,13 +345,14 @@ std::string json_state(const std::string& kind, const std::vector<app::HostPlan>
         json changes = json::array();
         for (size_t i = 0; i < plan.changes.size(); ++i) {
             const auto& c = plan.changes[i];
-            json cj = {{"action", state::action_name(c.action)},
-                       {"what", c.what},
-                       {"path", c.path},
-                       {"details", c.details},
-                       {"resource", hp.state->resources[c.resource].label()},
-                       {"declared_at", hp.state->resources[c.resource].state_file + ":" +
-                                           std::to_string(hp.state->resources[c.resource].pos.line)}};
+            json cj = {
+                {"action", state::action_name(c.action)},
+                {"what", c.what},
+                {"path", c.path},
+                {"details", c.details},
+                {"resource", hp.state->resources[c.resource].label()},
+                {"declared_at", hp.state->resources[c.resource].state_file + ":" +
+                                    std::to_string(hp.state->resources[c.resource].pos.line)}};
             if (!c.diff.empty()) {
                 cj["diff"] = c.diff;
             }
@@ -406,7 +407,8 @@ std::string json_env_drift(const state::EnvComparison& c, int exit_code) {
     for (const auto& r : c.roles) {
         json diffs = json::array();
         for (const auto& d : r.differences) {
-            diffs.push_back({{"subject", d.subject}, {"left", side(d.left)}, {"right", side(d.right)}});
+            diffs.push_back(
+                {{"subject", d.subject}, {"left", side(d.left)}, {"right", side(d.right)}});
         }
         roles.push_back({{"roles", r.roles},
                          {"left_hosts", r.left_hosts},

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +34,9 @@ std::optional<uint32_t> to_id(std::string_view s) {
     }
     return v;
 }
+
+// getpwnam/getgrnam share static buffers: tree planning and apply ask from several threads.
+std::mutex g_nss_mutex;
 
 }  // namespace
 
@@ -83,6 +87,7 @@ std::optional<PasswdEntry> IdMap::user(const std::string& name) const {
         return it->second;
     }
     if (nss) {
+        std::lock_guard lock(g_nss_mutex);
         if (struct passwd* p = ::getpwnam(name.c_str())) {
             return PasswdEntry{p->pw_uid, p->pw_gid, p->pw_dir, p->pw_shell};
         }
@@ -96,6 +101,7 @@ std::optional<uint32_t> IdMap::gid(const std::string& name) const {
         return it->second;
     }
     if (nss) {
+        std::lock_guard lock(g_nss_mutex);
         if (struct group* g = ::getgrnam(name.c_str())) {
             return g->gr_gid;
         }

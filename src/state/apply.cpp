@@ -406,8 +406,8 @@ class Applier {
                 write_temp(m_temps[k]);
             }
         };
-        unsigned threads = m_temps.size() > 64 ? std::max(1u, std::thread::hardware_concurrency())
-                                                : 1u;
+        unsigned threads =
+            m_temps.size() > 64 ? std::max(1u, std::thread::hardware_concurrency()) : 1u;
         std::vector<std::thread> pool;
         for (unsigned t = 1; t < threads; ++t) {
             pool.emplace_back(worker);

@@ -89,8 +89,7 @@ Result<std::string> sha256_file(const std::string& path) {
 }
 
 FileStamp stamp_of(const struct stat& st) {
-    return FileStamp{static_cast<uint64_t>(st.st_dev),
-                     static_cast<uint64_t>(st.st_ino),
+    return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                      static_cast<uint64_t>(st.st_size),
                      int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
                      int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};

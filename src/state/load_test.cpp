@@ -264,8 +264,9 @@ TEST_F(LoadStateTest, MissingTemplateVariableIsAnErrorNotAnEmptyString) {
 }
 
 TEST_F(LoadStateTest, MissingSourceNamesTheSourceKey) {
-    write("states/a.toml", "[[file]]\npath = \"/etc/a\"\nsource = \"files/gone.conf\"\n"
-                           "[[tree]]\npath = \"/srv\"\nsource = \"files/nodir\"\n");
+    write("states/a.toml",
+          "[[file]]\npath = \"/etc/a\"\nsource = \"files/gone.conf\"\n"
+          "[[tree]]\npath = \"/srv\"\nsource = \"files/nodir\"\n");
     LoadOptions o;
     o.repo_root = m_dir.string();
     auto s = load_state({"states/a.toml"}, o);

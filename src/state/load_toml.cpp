@@ -15,9 +15,9 @@ namespace shipshape::state {
 
 namespace {
 
-constexpr Kind k_kinds[] = {Kind::file,    Kind::directory, Kind::tree, Kind::symlink,
-                            Kind::absent,  Kind::package,   Kind::user, Kind::group,
-                            Kind::line,    Kind::command};
+constexpr Kind k_kinds[] = {Kind::file,   Kind::directory, Kind::tree, Kind::symlink,
+                            Kind::absent, Kind::package,   Kind::user, Kind::group,
+                            Kind::line,   Kind::command};
 
 bool valid_account_name(std::string_view name) {
     if (name.empty() || name.size() > 32 || name.front() == '-') {
@@ -38,8 +38,8 @@ bool valid_package_name(std::string_view name) {
         return false;
     }
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
-                  c == '.';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
         if (!ok) {
             return false;
         }
@@ -71,8 +71,10 @@ class Reader : public TomlReader {
             auto slash = rest.find('/');
             auto part = rest.substr(0, slash);
             if (part.empty() || part == "." || part == "..") {
-                error(n, std::string(where) + " must be a normalized path (no '.', '..', '//' or "
-                                              "trailing '/'), found \"" + *s + "\"");
+                error(n, std::string(where) +
+                             " must be a normalized path (no '.', '..', '//' or "
+                             "trailing '/'), found \"" +
+                             *s + "\"");
                 return std::nullopt;
             }
             if (slash == std::string_view::npos) {
@@ -91,8 +93,10 @@ class Reader : public TomlReader {
         }
         auto m = parse_mode(s->get());
         if (!m) {
-            error(n, std::string(where) + " must be an octal mode from \"0000\" to \"7777\", "
-                                          "found \"" + s->get() + "\"");
+            error(n, std::string(where) +
+                         " must be an octal mode from \"0000\" to \"7777\", "
+                         "found \"" +
+                         s->get() + "\"");
         }
         return m;
     }
@@ -239,7 +243,8 @@ class Reader : public TomlReader {
                 r.version = "present";
                 opt_string("version", r.version);
                 if (r.version.empty()) {
-                    error(*t.get("version"), where + " 'version' must not be empty (use \"present\")");
+                    error(*t.get("version"),
+                          where + " 'version' must not be empty (use \"present\")");
                 }
                 break;
             case Kind::user:
@@ -286,8 +291,9 @@ class Reader : public TomlReader {
                     }
                 }
                 if (!t.get("unless") && !t.get("when_changed")) {
-                    error(r.pos, where + " needs 'unless' or 'when_changed', so that a second "
-                                         "apply changes nothing");
+                    error(r.pos, where +
+                                     " needs 'unless' or 'when_changed', so that a second "
+                                     "apply changes nothing");
                 }
                 break;
         }
@@ -331,9 +337,9 @@ bool render_fields(Resource& r, const Variables& vars, const std::string& file,
             ok = render_one(item, vars, r, file, diags) && ok;
         }
     }
-    if (ok && r.is_path_kind() && (r.path.empty() || r.path[0] != '/' ||
-                                   r.path.find("/../") != std::string::npos ||
-                                   r.path.find("//") != std::string::npos)) {
+    if (ok && r.is_path_kind() &&
+        (r.path.empty() || r.path[0] != '/' || r.path.find("/../") != std::string::npos ||
+         r.path.find("//") != std::string::npos)) {
         diags.add(file, r.pos, r.label() + ": the path must stay absolute and normalized");
         ok = false;
     }
@@ -351,8 +357,8 @@ std::vector<Resource> parse_state(std::string_view text, const std::string& path
         return out;
     }
     reader.check_keys(*doc, "a state file",
-                      {"file", "directory", "tree", "symlink", "absent", "package", "user",
-                       "group", "line", "command"});
+                      {"file", "directory", "tree", "symlink", "absent", "package", "user", "group",
+                       "line", "command"});
     for (Kind kind : k_kinds) {
         auto node = doc->get(kind_name(kind));
         if (!node) {
@@ -369,14 +375,12 @@ std::vector<Resource> parse_state(std::string_view text, const std::string& path
         }
     }
     // Keep declaration order within the file: toml++ groups by key, so restore line order.
-    std::stable_sort(out.begin(), out.end(), [](const Resource& a, const Resource& b) {
-        return a.pos.line < b.pos.line;
-    });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Resource& a, const Resource& b) { return a.pos.line < b.pos.line; });
     return out;
 }
 
-Result<DesiredState> load_state(const std::vector<std::string>& files,
-                                const LoadOptions& options) {
+Result<DesiredState> load_state(const std::vector<std::string>& files, const LoadOptions& options) {
     Diagnostics diags;
     DesiredState state;
     std::optional<Variables> facts_vars;
@@ -403,7 +407,8 @@ Result<DesiredState> load_state(const std::vector<std::string>& files,
                     continue;
                 }
                 struct stat st {};
-                if (r.kind == Kind::tree && (::stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+                if (r.kind == Kind::tree &&
+                    (::stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
                     diags.add(file, r.source_pos,
                               "source \"" + r.source + "\" is not a directory in the ops repo");
                     continue;

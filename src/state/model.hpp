@@ -42,10 +42,10 @@ struct Resource {
     SourcePos owner_pos;
     SourcePos group_pos;
 
-    std::string target;     // symlink
-    std::string line;       // line: present exactly once
-    bool recurse = false;   // absent: a directory and everything in it; tree: purge extra entries
-    std::string version;    // package: "present", "latest", "absent" or an exact version
+    std::string target;    // symlink
+    std::string line;      // line: present exactly once
+    bool recurse = false;  // absent: a directory and everything in it; tree: purge extra entries
+    std::string version;   // package: "present", "latest", "absent" or an exact version
 
     // user
     bool system = false;

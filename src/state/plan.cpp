@@ -240,8 +240,7 @@ class Planner {
         }
     }
 
-    void new_attrs(const Resource& r, std::optional<unsigned> mode, unsigned fallback,
-                   Change& c) {
+    void new_attrs(const Resource& r, std::optional<unsigned> mode, unsigned fallback, Change& c) {
         c.mode = mode ? *mode : fallback;
         c.details.push_back("mode " + format_mode(*c.mode));
         if (r.owner) {
@@ -298,7 +297,8 @@ class Planner {
             same = *h == want;
         }
         if (!S_ISREG(st.st_mode)) {
-            c.details.push_back("replace " + std::string(S_ISLNK(st.st_mode) ? "symlink" : "entry") +
+            c.details.push_back("replace " +
+                                std::string(S_ISLNK(st.st_mode) ? "symlink" : "entry") +
                                 " with a file");
         }
         compare_attrs(r, st, r.mode, c);
@@ -314,8 +314,8 @@ class Planner {
                     r.content.size() <= k_diff_limit) {
                     c.diff = unified_diff(*old, r.content, r.path, r.path);
                 } else if (old) {
-                    c.details.front() = "content (binary: " + std::to_string(old->size()) +
-                                        " -> " + std::to_string(r.content.size()) + " bytes)";
+                    c.details.front() = "content (binary: " + std::to_string(old->size()) + " -> " +
+                                        std::to_string(r.content.size()) + " bytes)";
                 }
             }
         } else {
@@ -824,7 +824,7 @@ class Planner {
         if (!installed) {
             Change& c = add(index, Action::create, Op::package, r.name, "package");
             c.details.push_back(want == "present" || want == "latest" ? "any version"
-                                                                        : "version " + want);
+                                                                      : "version " + want);
             c.argv = {spec};
             return;
         }

@@ -37,15 +37,15 @@ struct Change {
     std::optional<unsigned> mode;
     std::optional<uint32_t> uid;
     std::optional<uint32_t> gid;
-    std::string target;               // symlink
-    std::vector<std::string> argv;    // package/group/user/command: the command apply runs
-    Hash128 content_hash;             // write: XXH3 of the new content, for the hash cache
+    std::string target;             // symlink
+    std::vector<std::string> argv;  // package/group/user/command: the command apply runs
+    Hash128 content_hash;           // write: XXH3 of the new content, for the hash cache
     bool has_content_hash = false;
 };
 
 struct Plan {
     std::string root = "/";
-    std::vector<Change> changes;        // in apply order
+    std::vector<Change> changes;         // in apply order
     std::vector<std::string> unmanaged;  // drift --strict: host paths no resource declares
     size_t resources = 0;
     size_t creates = 0;
@@ -60,12 +60,12 @@ struct Plan {
 };
 
 struct PlanOptions {
-    std::string root = "/";  // every path is looked up under this directory
+    std::string root = "/";   // every path is looked up under this directory
     std::string source_root;  // the ops repo: tree sources are relative to it
-    bool diffs = false;      // fill Change::diff for changed text files
-    bool strict = false;     // list unmanaged entries in managed directories
+    bool diffs = false;       // fill Change::diff for changed text files
+    bool strict = false;      // list unmanaged entries in managed directories
     HashCache* cache = nullptr;
-    unsigned threads = 0;  // tree comparison threads; 0: one per core
+    unsigned threads = 0;                 // tree comparison threads; 0: one per core
     os::ProcessRunner* runner = nullptr;  // for `unless` guards; null: commands always run
     const os::CancelSource* cancel = nullptr;
 };

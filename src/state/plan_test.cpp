@@ -1,6 +1,6 @@
 // Plan and apply against a scratch root directory (every path lives under it).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,8 +249,7 @@ content = "fine\n"
     fs::remove(clash);
     // Nothing half-done is left behind: no temporaries besides the clash we made.
     for (const auto& e : fs::directory_iterator(m_base / "root/srv")) {
-        EXPECT_EQ(e.path().filename().string().find(".shipshape-"), std::string::npos)
-            << e.path();
+        EXPECT_EQ(e.path().filename().string().find(".shipshape-"), std::string::npos) << e.path();
     }
 }
 
@@ -298,11 +297,17 @@ TEST_F(StateTest, AbsentDirectoryNeedsRecurse) {
 
 TEST_F(StateTest, CommandsRunOnlyWhenTheirGuardsSaySo) {
     std::string marker = (m_base / "ran").string();
-    auto s = load("[[file]]\npath = \"/etc/app.conf\"\ncontent = \"1\"\n"
-                  "[[command]]\nrun = [\"sh\", \"-c\", \"echo x >> " + marker + "\"]\n"
-                  "when_changed = [\"/etc/app.conf\"]\n"
-                  "[[command]]\nrun = [\"touch\", \"" + marker + ".2\"]\n"
-                  "unless = [\"test\", \"-e\", \"" + marker + ".2\"]\n");
+    auto s = load(
+        "[[file]]\npath = \"/etc/app.conf\"\ncontent = \"1\"\n"
+        "[[command]]\nrun = [\"sh\", \"-c\", \"echo x >> " +
+        marker +
+        "\"]\n"
+        "when_changed = [\"/etc/app.conf\"]\n"
+        "[[command]]\nrun = [\"touch\", \"" +
+        marker +
+        ".2\"]\n"
+        "unless = [\"test\", \"-e\", \"" +
+        marker + ".2\"]\n");
     auto p = plan(s);
     EXPECT_EQ(p.runs, 2u);
     EXPECT_EQ(converge(s).failed, 0u);
@@ -315,8 +320,9 @@ TEST_F(StateTest, CommandsRunOnlyWhenTheirGuardsSaySo) {
 }
 
 TEST_F(StateTest, StrictListsUnmanagedEntriesInManagedDirectories) {
-    auto s = load("[[directory]]\npath = \"/etc/app\"\n"
-                  "[[file]]\npath = \"/etc/app/a.conf\"\ncontent = \"a\"\n");
+    auto s = load(
+        "[[directory]]\npath = \"/etc/app\"\n"
+        "[[file]]\npath = \"/etc/app/a.conf\"\ncontent = \"a\"\n");
     converge(s);
     write("root/etc/app/stray.conf", "?");
     write("root/etc/app/sub/deeper", "?");
@@ -337,7 +343,7 @@ TEST_F(StateTest, HashCacheSkipsUnchangedFilesAndCatchesSameSizeEdits) {
     size_t misses = m_cache->misses();
     EXPECT_GE(misses, 50u);
     EXPECT_TRUE(plan(s).empty());
-    EXPECT_EQ(m_cache->misses(), misses);  // second plan: every hash from the cache
+    EXPECT_EQ(m_cache->misses(), misses);   // second plan: every hash from the cache
     write("root/srv/t/f3", "content X\n");  // same size, new content
     auto p = plan(s);
     ASSERT_EQ(p.changes.size(), 1u);
@@ -368,8 +374,9 @@ TEST_F(StateTest, HashCacheSurvivesSaveAndLoad) {
 }
 
 TEST_F(StateTest, SyncModesAllProduceTheSameFiles) {
-    auto s = load("[[file]]\npath = \"/a\"\ncontent = \"1\"\n[[file]]\npath = \"/b/c\"\n"
-                  "content = \"2\"\n");
+    auto s = load(
+        "[[file]]\npath = \"/a\"\ncontent = \"1\"\n[[file]]\npath = \"/b/c\"\n"
+        "content = \"2\"\n");
     for (SyncMode m : {SyncMode::fsync, SyncMode::none, SyncMode::batch}) {
         fs::remove_all(m_base / "root/b");
         fs::remove(m_base / "root/a");

@@ -118,8 +118,8 @@ HostState describe_host(const std::string& host, const std::string& env,
     s.source = "live";
     s.roles = roles;
     s.state_files = state_files;
-    IdMap ids = read_ids(real_path(root, "/etc/passwd"), real_path(root, "/etc/group"),
-                         root == "/");
+    IdMap ids =
+        read_ids(real_path(root, "/etc/passwd"), real_path(root, "/etc/group"), root == "/");
     for (const auto& r : resources) {
         if (r.is_path_kind() && !s.paths.count(r.path)) {
             s.paths[r.path] = describe_path(r, root, ids);
@@ -141,7 +141,8 @@ HostState describe_host(const std::string& host, const std::string& env,
 std::string host_state_to_json(const HostState& s) {
     json paths = json::object();
     for (const auto& [path, m] : s.paths) {
-        paths[path] = {{"kind", m.kind}, {"sha256", m.sha256}, {"mode", m.mode}, {"owner", m.owner}};
+        paths[path] = {
+            {"kind", m.kind}, {"sha256", m.sha256}, {"mode", m.mode}, {"owner", m.owner}};
     }
     json doc = {{"schema", "shipshape.host-state/1"},
                 {"host", s.host},
@@ -273,8 +274,7 @@ std::set<std::string> value_set(const SideValue& v) {
 
 }  // namespace
 
-EnvComparison compare_environments(const std::string& left_env,
-                                   const std::vector<HostState>& left,
+EnvComparison compare_environments(const std::string& left_env, const std::vector<HostState>& left,
                                    const std::string& right_env,
                                    const std::vector<HostState>& right) {
     EnvComparison out;
@@ -312,8 +312,8 @@ EnvComparison compare_environments(const std::string& left_env,
             collect(*h, subjects);
         }
         for (const auto& [subject, values] : subjects) {
-            bool facts_subject = subject == "kernel" || subject == "os" ||
-                                 subject.rfind("package ", 0) == 0;
+            bool facts_subject =
+                subject == "kernel" || subject == "os" || subject.rfind("package ", 0) == 0;
             SideValue lv = side(l, values, facts_subject);
             SideValue rv = side(r, values, facts_subject);
             if (lv.by_host.empty() || rv.by_host.empty()) {
@@ -330,7 +330,8 @@ EnvComparison compare_environments(const std::string& left_env,
             if (!h.has_facts) {
                 out.notes.push_back(env + " host " + h.host +
                                     ": no facts (packages and kernel not compared); save them "
-                                    "with `shipshape facts " + h.host + " --save`");
+                                    "with `shipshape facts " +
+                                    h.host + " --save`");
             }
         }
     };

@@ -49,7 +49,7 @@ std::string host_state_to_json(const HostState& state);
 [[nodiscard]] Result<HostState> host_state_from_json(std::string_view text);
 
 struct SideValue {
-    std::string value;               // shared by every host of the side, or "" if they differ
+    std::string value;  // shared by every host of the side, or "" if they differ
     std::map<std::string, std::string> by_host;  // host -> value ("(none)" when absent)
 };
 
@@ -77,8 +77,7 @@ struct EnvComparison {
 // Hosts are grouped by their role set; within a group every subject (package, kernel, managed
 // path, assigned states) is compared, and a difference is reported when the two sides do not
 // hold the same set of values.
-EnvComparison compare_environments(const std::string& left_env,
-                                   const std::vector<HostState>& left,
+EnvComparison compare_environments(const std::string& left_env, const std::vector<HostState>& left,
                                    const std::string& right_env,
                                    const std::vector<HostState>& right);
 

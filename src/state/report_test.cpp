@@ -34,8 +34,8 @@ TEST(CompareEnvironments, ReportsEveryDifferenceWithBothSides) {
              {{"/etc/app.conf", k_conf_b}}),
     };
     std::vector<HostState> prod = {
-        host("p-web1", "prod", {"web"}, "6.1.0-18", {{"nginx", "1.22.1-9+deb12u1"}, {"curl", "7.88"}},
-             {{"/etc/app.conf", k_conf_a}}),
+        host("p-web1", "prod", {"web"}, "6.1.0-18",
+             {{"nginx", "1.22.1-9+deb12u1"}, {"curl", "7.88"}}, {{"/etc/app.conf", k_conf_a}}),
         host("p-web2", "prod", {"web"}, "6.1.0-18", {{"nginx", "1.22.1-9"}, {"curl", "7.88"}},
              {{"/etc/app.conf", k_conf_a}}),
         host("p-db1", "prod", {"db"}, "6.1.0-18", {}, {}),
@@ -60,7 +60,8 @@ TEST(CompareEnvironments, ReportsEveryDifferenceWithBothSides) {
     EXPECT_EQ(by_subject["package nginx"]->right.by_host.at("p-web1"), "1.22.1-9+deb12u1");
     EXPECT_EQ(by_subject["package nginx"]->right.by_host.at("p-web2"), "1.22.1-9");
     ASSERT_TRUE(by_subject.count("path /etc/app.conf"));
-    EXPECT_EQ(by_subject["path /etc/app.conf"]->left.value, "file sha256:bbbbbbbbbbbb 0640 root:root");
+    EXPECT_EQ(by_subject["path /etc/app.conf"]->left.value,
+              "file sha256:bbbbbbbbbbbb 0640 root:root");
     EXPECT_FALSE(by_subject.count("package curl"));
     ASSERT_EQ(cmp.notes.size(), 1u);
     EXPECT_EQ(cmp.notes[0], "roles db: only in prod (p-db1)");
