@@ -26,9 +26,10 @@ roles = ["booking"]
 constexpr const char* k_state =
     R"(# Desired state of a booking host. See docs/specs/state-format.md.
 # Try it against a scratch root directory first (every path lands under it):
-#   shipshape plan --root work/image
-#   shipshape apply --root work/image
-#   shipshape drift --root work/image
+#   mkdir -p work/image/etc
+#   shipshape plan --root work/image --set version=1.4.2
+#   shipshape apply --root work/image --set version=1.4.2
+#   shipshape drift --root work/image --set version=1.4.2
 [[directory]]
 path = "/etc/booking"
 mode = "0750"
@@ -153,6 +154,7 @@ Try it:
     shipshape check-off RUN qa-ok --as qa                              # QA signs off
     shipshape resume RUN                                               # finish the run
     shipshape runs                                                     # history
+    mkdir -p work/image/etc                                            # a scratch root
     shipshape plan --root work/image --set version=1.4.2               # desired state, as a diff
     shipshape apply --root work/image --set version=1.4.2              # converge
     shipshape drift --root work/image --set version=1.4.2              # exit 1 on drift

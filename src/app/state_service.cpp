@@ -170,6 +170,7 @@ state::ApplyReport StateService::apply(
     const std::function<void(const state::Change&, bool, const std::string&)>& on_done) {
     state::ApplyOptions ao;
     ao.root = request.root;
+    ao.repo_root = m_project.root;
     ao.sync = sync;
     ao.cache = &m_cache;
     ao.runner = m_runner;
@@ -188,13 +189,13 @@ void StateService::save_report(const HostPlan& plan, const StateRequest& request
     if (!m_store || !plan.state) {
         return;
     }
+    // Facts describe the running system; under --root they would describe nothing.
     facts::GatherOptions go;
-    go.root = request.root;
     go.sections = {"os", "packages"};
     auto facts = facts::gather_facts(go);
-    auto hs =
-        state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
-                             plan.state->state_files, plan.state->resources, request.root, &facts);
+    auto hs = state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
+                                   plan.state->state_files, plan.state->resources, request.root,
+                                   request.root == "/" ? &facts : nullptr);
     std::string doc = state::host_state_to_json(hs);
     store::FactsSnapshot snap{0, hs.host, facts.collected_at, content_hash(doc), doc};
     (void)m_store->save_host_state(snap);
@@ -236,6 +237,7 @@ Result<state::HostState> StateService::host_state(const SelectedHost& host,
     hs.host = host.name;
     hs.env = host.env;
     hs.roles = m_project.inventory.roles_of(host.name);
+    hs.has_paths = false;
     if (!m_store) {
         return hs;
     }

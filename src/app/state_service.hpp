@@ -55,12 +55,12 @@ class StateService {
     // Loads, validates and plans one host. Never fails as a whole: see HostPlan::error.
     HostPlan plan(const HostTarget& target, const StateRequest& request);
 
-    // Applies a successful plan; saves the hash cache and a state report afterwards.
+    // Applies a successful plan and saves the hash cache (reports are saved by drift --save).
     state::ApplyReport apply(
         HostPlan& plan, const StateRequest& request, state::SyncMode sync,
         const std::function<void(const state::Change&, bool, const std::string&)>& on_done);
 
-    // Saves the host's state report (after apply or drift), when a store is open.
+    // Saves the host's state report (drift --save), when a store is open.
     void save_report(const HostPlan& plan, const StateRequest& request);
 
     // Compares two environments' hosts: live for this machine, else the newest stored facts

@@ -363,8 +363,8 @@ int run_env_drift(Context& ctx, const StateOptions& o) {
         return exit_code;
     }
     auto side_text = [](const state::SideValue& v) {
-        if (!v.value.empty()) {
-            return v.value;
+        if (v.value) {
+            return v.value->empty() ? std::string("(empty)") : *v.value;
         }
         std::string out;
         for (const auto& [host, value] : v.by_host) {
@@ -447,18 +447,25 @@ void add_state_commands(CLI::App& app, std::vector<Command>& out) {
                     "save each host's state report in the store (for later comparisons)");
     drift->add_option("--env", drift_opts->env, "compare this environment ...");
     drift->add_option("--against", drift_opts->against, "... with this one");
-    out.push_back({drift, [drift_opts](Context& ctx) {
-                       if (!drift_opts->env.empty() || !drift_opts->against.empty()) {
-                           if (drift_opts->env.empty() || drift_opts->against.empty()) {
-                               return report_error(
-                                   ctx, Error(Errc::invalid_argument,
-                                              "--env and --against go together: drift --env "
-                                              "staging --against prod"));
-                           }
-                           return run_env_drift(ctx, *drift_opts);
-                       }
-                       return run_state(ctx, *drift_opts, Mode::drift);
-                   }});
+    out.push_back(
+        {drift, [drift_opts](Context& ctx) {
+             if (!drift_opts->env.empty() || !drift_opts->against.empty()) {
+                 if (!drift_opts->root.empty() || !drift_opts->states.empty() ||
+                     drift_opts->strict || drift_opts->save || !drift_opts->hosts.empty()) {
+                     return report_error(ctx, Error(Errc::invalid_argument,
+                                                    "--env/--against compares environments' hosts "
+                                                    "as assigned: HOSTS, --state, --root, --strict "
+                                                    "and --save do not apply"));
+                 }
+                 if (drift_opts->env.empty() || drift_opts->against.empty()) {
+                     return report_error(ctx, Error(Errc::invalid_argument,
+                                                    "--env and --against go together: drift --env "
+                                                    "staging --against prod"));
+                 }
+                 return run_env_drift(ctx, *drift_opts);
+             }
+             return run_state(ctx, *drift_opts, Mode::drift);
+         }});
 }
 
 }  // namespace shipshape::cli

@@ -45,8 +45,8 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             }
         }
     }
-    // State files: structure, types and paths (accounts and sources are checked by plan, which
-    // knows the target host).
+    // State files: structure, types, paths, duplicates and conflicts within each file (owners,
+    // sources and templates are checked by plan, which knows the target host).
     if (given.empty()) {
         if (auto names = fs->list_directory(root + "/states")) {
             for (const auto& n : *names) {
@@ -61,7 +61,10 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
                     continue;
                 }
                 Diagnostics diags;
-                state::parse_state(*text, rel, diags);
+                auto resources = state::parse_state(*text, rel, diags);
+                state::Accounts any;
+                any.any = true;  // owners depend on the host: plan checks them
+                state::validate_state(resources, any, diags);
                 if (!diags.empty()) {
                     errors.push_back(diags.to_error().message());
                 }

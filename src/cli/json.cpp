@@ -398,8 +398,8 @@ std::string json_state(const std::string& kind, const std::vector<app::HostPlan>
 std::string json_env_drift(const state::EnvComparison& c, int exit_code) {
     auto side = [](const state::SideValue& v) {
         json j = {{"by_host", v.by_host}};
-        if (!v.value.empty()) {
-            j["value"] = v.value;
+        if (v.value) {
+            j["value"] = *v.value;
         }
         return j;
     };

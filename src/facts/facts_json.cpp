@@ -126,6 +126,17 @@ Result<HostFacts> from_json(const std::string& text) {
     HostFacts f;
     try {
         json j = json::parse(text);
+        // `shipshape --json facts HOST` wraps documents: accept it when it holds exactly one.
+        if (j.is_object() && j.value("kind", "") == "facts" && j.contains("hosts") &&
+            j["hosts"].is_array() && j["hosts"].size() == 1) {
+            j = j["hosts"][0];
+        }
+        if (!j.is_object() || j.value("schema", "") != "shipshape.facts/1") {
+            return fail(Errc::invalid_argument,
+                        "not a shipshape.facts/1 document (expected \"schema\": "
+                        "\"shipshape.facts/1\", as `shipshape --json facts HOST` writes for one "
+                        "host)");
+        }
         f.host = j.value("host", "");
         f.collected_at = j.value("collected_at_ms", int64_t{0});
         if (j.contains("os")) {

@@ -209,6 +209,15 @@ class Applier {
     bool own_and_mode(int fd, const char* path, const Change& c, std::string& error) {
         auto uid = want_uid(c);
         auto gid = want_gid(c);
+        const Resource& r = m_resources[c.resource];
+        if (r.owner && !uid) {
+            error = "user " + *r.owner + " does not exist on the target (did its [[user]] fail?)";
+            return false;
+        }
+        if (r.group && r.kind != Kind::user && !gid) {
+            error = "group " + *r.group + " does not exist on the target (did its [[group]] fail?)";
+            return false;
+        }
         if (uid || gid) {
             int rc = fd >= 0 ? ::fchown(fd, uid ? *uid : static_cast<uid_t>(-1),
                                         gid ? *gid : static_cast<gid_t>(-1))
@@ -229,9 +238,13 @@ class Applier {
         return true;
     }
 
-    void run_tool(size_t i, std::vector<std::string> argv) {
+    void run_tool(size_t i, std::vector<std::string> argv, bool in_repo = false) {
         os::ProcessSpec spec;
         spec.argv = std::move(argv);
+        if (in_repo) {
+            spec.cwd = m_options.repo_root;
+            spec.env = command_env(m_root);
+        }
         spec.timeout = Millis(10 * 60 * 1000);
         TailSink sink;
         auto out = m_options.runner->run(spec, sink, m_options.cancel);
@@ -311,7 +324,9 @@ class Applier {
                 }
             }
         };
-        batch(install, {"apt-get", "install", "-y", "-q", "--no-install-recommends"});
+        // An exact older version is a downgrade: the state says so, apt must be allowed to.
+        batch(install,
+              {"apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades"});
         batch(remove, {"apt-get", "remove", "-y", "-q"});
     }
 
@@ -512,10 +527,25 @@ class Applier {
                 continue;
             }
             int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            int rc = fd >= 0 ? ::syncfs(fd) : -1;
+            int err = errno;
             if (fd >= 0) {
-                ::syncfs(fd);
                 ::close(fd);
                 m_report.syncfs_calls++;
+            }
+            if (rc != 0) {
+                // The temporaries on this file system may not be on disk: renaming them would
+                // break the promise that a crash leaves old or new content. Give them up.
+                for (auto& other : m_temps) {
+                    struct stat tst {};
+                    if (other.ok && ::stat(parent_of(other.temp).c_str(), &tst) == 0 &&
+                        tst.st_dev == st.st_dev) {
+                        ::unlink(other.temp.c_str());
+                        other.ok = false;
+                        done(other.change, false,
+                             err_text("flushing the file system of " + dir, err));
+                    }
+                }
             }
         }
     }
@@ -622,11 +652,22 @@ class Applier {
         }
         for (const auto& d : m_dirs) {
             int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd >= 0) {
-                ::fsync(fd);
-                ::close(fd);
-                m_report.dir_fsyncs++;
+            if (fd < 0) {
+                continue;  // removed since (a purged tree's subdirectory)
             }
+            if (::fsync(fd) != 0) {
+                int err = errno;
+                // The new entries are visible but may not survive a crash: say so per change.
+                for (const auto& t : m_temps) {
+                    if (t.ok && parent_of(t.final_path) == d) {
+                        auto& res = m_report.results[t.change];
+                        res.ok = false;
+                        res.error = err_text("replaced, but syncing directory " + d, err);
+                    }
+                }
+            }
+            ::close(fd);
+            m_report.dir_fsyncs++;
         }
         if (m_options.sync == SyncMode::fsync) {
             m_report.file_fsyncs = m_report.files_written;
@@ -643,7 +684,7 @@ class Applier {
                 done(i, false, "no process runner");
                 continue;
             }
-            run_tool(i, c.argv);
+            run_tool(i, c.argv, true);
         }
     }
 

@@ -24,6 +24,7 @@ enum class SyncMode { batch, fsync, none };
 
 struct ApplyOptions {
     std::string root = "/";
+    std::string repo_root;  // commands run here (like checklist steps), with SHIPSHAPE_ROOT set
     SyncMode sync = SyncMode::batch;
     HashCache* cache = nullptr;
     os::ProcessRunner* runner = nullptr;

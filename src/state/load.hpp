@@ -26,6 +26,7 @@ struct Accounts {
     std::set<std::string, std::less<>> users;
     std::set<std::string, std::less<>> groups;
     bool nss = false;  // the real machine: also ask getpwnam/getgrnam (LDAP and friends)
+    bool any = false;  // no target known (validate): do not check owners and groups
 };
 
 struct LoadOptions {

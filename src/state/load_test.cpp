@@ -92,6 +92,12 @@ TEST(ParseState, RejectsBadDefinitionsWithPositions) {
          "s.toml:2:8: [[file]] 'path' must be a normalized path (no '.', '..', '//' or trailing "
          "'/'), found \"/etc/../x\""},
         {"[[file]]\npath = \"/x\"\n", "s.toml:1:1: [[file]] needs 'content' or 'source'"},
+        {"[[directory]]\npath = \"/x/\"\n",
+         "s.toml:2:8: [[directory]] 'path' must be a normalized path (no '.', '..', '//' or "
+         "trailing '/'), found \"/x/\""},
+        {"[[file]]\npath = \"/x\"\nsource = \"files/../../etc/shadow\"\n",
+         "s.toml:3:10: [[file]] 'source' must be a path inside the ops repo, found "
+         "\"files/../../etc/shadow\""},
         {"[[file]]\npath = \"/x\"\ncontent = \"a\"\nsource = \"b\"\n",
          "s.toml:4:10: [[file]] takes 'content' or 'source', not both"},
         {"[[file]]\npath = \"/x\"\ncontent = \"a\"\nmode = \"0999\"\n",

@@ -65,24 +65,24 @@ class Reader : public TomlReader {
             error(n, std::string(where) + " must not be the root directory");
             return std::nullopt;
         }
-        std::string_view rest(*s);
-        rest.remove_prefix(1);
-        while (!rest.empty()) {
-            auto slash = rest.find('/');
-            auto part = rest.substr(0, slash);
-            if (part.empty() || part == "." || part == "..") {
-                error(n, std::string(where) +
-                             " must be a normalized path (no '.', '..', '//' or "
-                             "trailing '/'), found \"" +
-                             *s + "\"");
-                return std::nullopt;
-            }
-            if (slash == std::string_view::npos) {
-                break;
-            }
-            rest.remove_prefix(slash + 1);
+        if (!is_normalized_absolute(*s)) {
+            error(n, std::string(where) +
+                         " must be a normalized path (no '.', '..', '//' or "
+                         "trailing '/'), found \"" +
+                         *s + "\"");
+            return std::nullopt;
         }
         return s;
+    }
+
+    void check_source(const toml::node& n, const std::string& where, const std::string& source) {
+        if (!source.empty() &&
+            (source.front() == '/' || source == ".." || source.rfind("../", 0) == 0 ||
+             source.find("/../") != std::string::npos ||
+             (source.size() >= 3 && source.compare(source.size() - 3, 3, "/..") == 0))) {
+            error(n,
+                  where + " 'source' must be a path inside the ops repo, found \"" + source + "\"");
+        }
     }
 
     std::optional<unsigned> mode(const toml::node& n, std::string_view where) {
@@ -202,6 +202,7 @@ class Reader : public TomlReader {
                 if (source) {
                     r.source_pos = toml_pos(source->source());
                     opt_string("source", r.source);
+                    check_source(*source, where, r.source);
                 }
                 opt_bool("template", r.templated);
                 ownership();
@@ -218,6 +219,7 @@ class Reader : public TomlReader {
                 if (auto n = need("source")) {
                     r.source_pos = toml_pos(n->source());
                     opt_string("source", r.source);
+                    check_source(*n, where, r.source);
                 }
                 opt_bool("purge", r.recurse);
                 ownership();
@@ -414,8 +416,8 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
                     continue;
                 }
             }
-            // {{name}} works in every string but file content, where it needs template = true
-            // (content may carry other tools' braces).
+            // {{name}} works in paths, targets, lines, versions, home, shell and commands;
+            // file content needs template = true (content may carry other tools' braces).
             if (!render_fields(r, options.vars, file, diags)) {
                 continue;
             }

@@ -88,6 +88,26 @@ void order_resources(std::vector<Resource>& resources) {
     });
 }
 
+bool is_normalized_absolute(std::string_view path) {
+    if (path.size() < 2 || path.front() != '/' || path.back() == '/') {
+        return false;
+    }
+    size_t start = 1;
+    while (start <= path.size()) {
+        size_t slash = path.find('/', start);
+        std::string_view part = path.substr(
+            start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        if (part.empty() || part == "." || part == "..") {
+            return false;
+        }
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        start = slash + 1;
+    }
+    return true;
+}
+
 std::optional<unsigned> parse_mode(std::string_view text) {
     if (text.empty() || text.size() > 5) {
         return std::nullopt;

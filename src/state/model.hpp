@@ -77,6 +77,10 @@ struct DesiredState {
 // kind otherwise.
 void order_resources(std::vector<Resource>& resources);
 
+// Whether `path` is absolute and normalized: not "/", no "." or ".." component, no "//", no
+// trailing "/".
+bool is_normalized_absolute(std::string_view path);
+
 // Parses an octal mode ("0640", "640", "2755"), at most 07777; symbolic modes are not accepted.
 std::optional<unsigned> parse_mode(std::string_view text);
 std::string format_mode(unsigned mode);

@@ -83,6 +83,21 @@ class StringSink : public os::OutputSink {
     std::string text;
 };
 
+}  // namespace
+
+std::vector<std::string> command_env(const std::string& root) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+        if (std::strncmp(*e, "SHIPSHAPE_ROOT=", 15) != 0) {
+            env.emplace_back(*e);
+        }
+    }
+    env.push_back("SHIPSHAPE_ROOT=" + (root.empty() ? std::string("/") : root));
+    return env;
+}
+
+namespace {
+
 class Planner {
   public:
     Planner(const std::vector<Resource>& resources, const PlanOptions& options)
@@ -148,6 +163,7 @@ class Planner {
         for (const auto& c : m_changes) {
             if (!c.error.empty()) {
                 ++plan.errors;
+                continue;
             }
             switch (c.action) {
                 case Action::create:
@@ -277,7 +293,9 @@ class Planner {
         }
         if (S_ISDIR(st.st_mode)) {
             add_error(index, r.path, "file",
-                      r.path + " is a directory; declare [[absent]] with recurse = true first");
+                      r.path +
+                          " is a directory; remove it first (by hand, or with an [[absent]] "
+                          "recurse = true applied before this state)");
             return;
         }
         Change c;
@@ -301,7 +319,11 @@ class Planner {
                                 std::string(S_ISLNK(st.st_mode) ? "symlink" : "entry") +
                                 " with a file");
         }
-        compare_attrs(r, st, r.mode, c);
+        if (S_ISREG(st.st_mode)) {
+            compare_attrs(r, st, r.mode, c);
+        } else {
+            new_attrs(r, r.mode, 0644, c);  // a symlink's 0777 and owner are not the file's
+        }
         if (!same) {
             c.content_changed = true;
             c.content = r.content;
@@ -424,7 +446,9 @@ class Planner {
         }
         if (!S_ISDIR(st.st_mode)) {
             add_error(index, r.path, "directory",
-                      r.path + " exists and is not a directory; declare [[absent]] for it first");
+                      r.path +
+                          " exists and is not a directory; remove it first (by hand, or with "
+                          "an [[absent]] applied before this state)");
             return;
         }
         Change c;
@@ -455,7 +479,9 @@ class Planner {
         }
         if (S_ISDIR(st.st_mode)) {
             add_error(index, r.path, "symlink",
-                      r.path + " is a directory; declare [[absent]] with recurse = true first");
+                      r.path +
+                          " is a directory; remove it first (by hand, or with an [[absent]] "
+                          "recurse = true applied before this state)");
             return;
         }
         if (S_ISLNK(st.st_mode)) {
@@ -747,7 +773,9 @@ class Planner {
                         c.action = Action::remove;
                         c.op = Op::remove;
                         c.path = host_dir + "/" + name;
-                        c.what = e->d_type == DT_DIR ? "directory" : "file";
+                        c.what = e->d_type == DT_DIR   ? "directory"
+                                 : e->d_type == DT_LNK ? "symlink"
+                                                       : "file";
                         out.push_back(std::move(c));
                     } else {
                         extra.push_back(host_dir + "/" + name);
@@ -973,6 +1001,8 @@ class Planner {
                 StringSink sink;
                 os::ProcessSpec spec;
                 spec.argv = r.unless;
+                spec.cwd = m_options.source_root;
+                spec.env = command_env(m_root);
                 spec.timeout = Millis(60000);
                 auto out = m_options.runner->run(spec, sink, m_options.cancel);
                 if (out && out->success()) {

@@ -76,6 +76,9 @@ struct PlanOptions {
 [[nodiscard]] Result<Plan> make_plan(const std::vector<Resource>& resources,
                                      const PlanOptions& options);
 
+// The environment commands and guards run with: ours plus SHIPSHAPE_ROOT (the --root, or "/").
+std::vector<std::string> command_env(const std::string& root);
+
 // The real path of a host path under `root`.
 std::string real_path(const std::string& root, const std::string& path);
 

@@ -175,6 +175,7 @@ Result<HostState> host_state_from_json(std::string_view text) {
             s.paths[path] = ManagedPath{m.value("kind", ""), m.value("sha256", ""),
                                         m.value("mode", ""), m.value("owner", "")};
         }
+        s.has_paths = true;
         if (doc.contains("packages")) {
             s.has_facts = true;
             s.kernel = doc.value("kernel", "");
@@ -250,8 +251,8 @@ SideValue side(const std::vector<const HostState*>& hosts,
     SideValue v;
     std::set<std::string> distinct;
     for (const HostState* h : hosts) {
-        if (facts_subject && !h->has_facts) {
-            continue;  // no facts for this host: nothing to compare, not a difference
+        if (facts_subject ? !h->has_facts : !h->has_paths) {
+            continue;  // no data of this kind for the host: nothing to compare, no difference
         }
         auto it = values.find(h->host);
         std::string value = it == values.end() ? "(none)" : it->second;
@@ -329,9 +330,14 @@ EnvComparison compare_environments(const std::string& left_env, const std::vecto
         for (const auto& h : hosts) {
             if (!h.has_facts) {
                 out.notes.push_back(env + " host " + h.host +
-                                    ": no facts (packages and kernel not compared); save them "
-                                    "with `shipshape facts " +
-                                    h.host + " --save`");
+                                    ": no facts (packages and kernel not compared); record them "
+                                    "with `shipshape facts import " +
+                                    h.host + " FILE`");
+            }
+            if (!h.has_paths) {
+                out.notes.push_back(env + " host " + h.host +
+                                    ": no state report (managed paths and states not compared); "
+                                    "`shipshape drift --save` on that host records one");
             }
         }
     };

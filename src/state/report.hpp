@@ -34,6 +34,7 @@ struct HostState {
     std::string os;
     std::map<std::string, std::string> packages;  // name -> version
     bool has_facts = false;
+    bool has_paths = true;  // false: no state report for the host (paths and states unknown)
 };
 
 // Describes the managed paths of `resources` as they are now under `root`, and copies kernel,
@@ -49,7 +50,7 @@ std::string host_state_to_json(const HostState& state);
 [[nodiscard]] Result<HostState> host_state_from_json(std::string_view text);
 
 struct SideValue {
-    std::string value;  // shared by every host of the side, or "" if they differ
+    std::optional<std::string> value;  // shared by every host of the side; none if they differ
     std::map<std::string, std::string> by_host;  // host -> value ("(none)" when absent)
 };
 

@@ -56,7 +56,7 @@ TEST(CompareEnvironments, ReportsEveryDifferenceWithBothSides) {
     EXPECT_EQ(by_subject["kernel"]->right.value, "6.1.0-18");
     ASSERT_TRUE(by_subject.count("package nginx"));
     // prod hosts disagree among themselves: no common value, both listed
-    EXPECT_EQ(by_subject["package nginx"]->right.value, "");
+    EXPECT_FALSE(by_subject["package nginx"]->right.value);
     EXPECT_EQ(by_subject["package nginx"]->right.by_host.at("p-web1"), "1.22.1-9+deb12u1");
     EXPECT_EQ(by_subject["package nginx"]->right.by_host.at("p-web2"), "1.22.1-9");
     ASSERT_TRUE(by_subject.count("path /etc/app.conf"));
@@ -83,6 +83,22 @@ TEST(CompareEnvironments, IdenticalSidesAndMissingFacts) {
     EXPECT_EQ(cmp.difference_count(), 0u);
     ASSERT_EQ(cmp.notes.size(), 1u);
     EXPECT_NE(cmp.notes[0].find("prod host b: no facts"), std::string::npos);
+}
+
+TEST(CompareEnvironments, HostsWithoutAStateReportDoNotMakePathDifferences) {
+    auto live = host("local", "qa", {"web"}, "k", {}, {{"/f", k_conf_a}});
+    auto remote = host("r1", "prod", {"web"}, "k", {}, {});
+    remote.has_paths = false;
+    auto cmp = compare_environments("qa", {live}, "prod", {remote});
+    EXPECT_EQ(cmp.difference_count(), 0u);
+    ASSERT_EQ(cmp.notes.size(), 1u);
+    EXPECT_NE(cmp.notes[0].find("prod host r1: no state report"), std::string::npos);
+    // An empty value shared by every host is a value, not a disagreement.
+    auto a = host("a", "qa", {"web"}, "", {}, {});
+    auto b = host("b", "prod", {"web"}, "", {}, {});
+    auto same = compare_environments("qa", {a}, "prod", {b});
+    ASSERT_EQ(same.roles.size(), 1u);
+    EXPECT_EQ(same.difference_count(), 0u);
 }
 
 TEST(HostStateJson, RoundTrips) {

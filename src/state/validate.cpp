@@ -71,12 +71,14 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
         }
     }
     for (const auto& r : resources) {
-        if (r.owner && !users.count(*r.owner) && !(accounts.nss && ::getpwnam(r.owner->c_str()))) {
+        if (r.owner && !accounts.any && !users.count(*r.owner) &&
+            !(accounts.nss && ::getpwnam(r.owner->c_str()))) {
             diags.add(r.state_file, r.owner_pos,
                       "unknown user \"" + *r.owner + "\" for " + r.label() +
                           ": declare it with [[user]] or create it on the host first");
         }
-        if (r.group && !groups.count(*r.group) && !(accounts.nss && ::getgrnam(r.group->c_str()))) {
+        if (r.group && !accounts.any && !groups.count(*r.group) &&
+            !(accounts.nss && ::getgrnam(r.group->c_str()))) {
             diags.add(r.state_file, r.group_pos,
                       "unknown group \"" + *r.group + "\" for " + r.label() +
                           ": declare it with [[group]] or create it on the host first");

@@ -132,8 +132,8 @@ class Store {
     [[nodiscard]] virtual Result<std::vector<FactsSnapshot>> list_facts(std::string_view host,
                                                                         int limit) = 0;
 
-    // State reports (state/report.hpp documents) share the snapshot shape: saved by apply and
-    // drift, read by environment comparisons. Returns the new report's id.
+    // State reports (state/report.hpp documents) share the snapshot shape: saved by
+    // `drift --save`, read by environment comparisons. Returns the new report's id.
     [[nodiscard]] virtual Result<int64_t> save_host_state(const FactsSnapshot& report) = 0;
     // The newest report for `host`, or nullopt when none was saved.
     [[nodiscard]] virtual Result<std::optional<FactsSnapshot>> latest_host_state(

@@ -341,6 +341,23 @@ class DriftTest(StateTestCase):
         same = self.shipshape("drift", "--env", "prod", "--against", "prod")
         self.assertEqual(same.code, 0, same)
 
+    def test_facts_import_checks_the_document(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump({"kind": "facts", "hosts": []}, f)
+        r = self.shipshape("facts", "import", "stage1", bad)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("not a shipshape.facts/1 document", r.err)
+        # The output of `--json facts` for one host is accepted as it is.
+        mine = self.shipshape("--json", "facts", "--only", "os")
+        self.assertEqual(mine.code, 0, mine)
+        good = os.path.join(self.tmp, "good.json")
+        with open(good, "w") as f:
+            f.write(mine.out)
+        r = self.shipshape("facts", "import", "stage1", good)
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.out, r"saved facts of stage1 as @\d+")
+
     def test_env_and_against_go_together(self):
         r = self.shipshape("drift", "--env", "staging")
         self.assertEqual(r.code, 2, r)
