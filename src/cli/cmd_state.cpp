@@ -194,12 +194,14 @@ Result<int> lock_apply(const app::Project& project) {
         char buf[32] = {};
         ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
         ::close(fd);
-        return fail(Errc::conflict, "another apply is running in this ops repo (pid " +
-                                        std::string(buf, n > 0 ? static_cast<size_t>(n) : 0) +
+        std::string holder(buf, n > 0 ? static_cast<size_t>(n) : 0);
+        holder.erase(holder.find_last_not_of(' ') + 1);
+        return fail(Errc::conflict, "another apply is running in this ops repo (pid " + holder +
                                         "); wait for it to finish");
     }
+    // A fixed-width record, so no truncation (a metadata write that can wait on the journal).
     std::string pid = std::to_string(::getpid());
-    (void)::ftruncate(fd, 0);
+    pid.resize(12, ' ');
     (void)::pwrite(fd, pid.data(), pid.size(), 0);
     return fd;  // released when the process exits
 }
@@ -281,9 +283,7 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             worst(to_int(ExitCode::failed));
         }
     }
-    if (mode != Mode::apply) {
-        service.save_cache();
-    }
+    service.save_cache();  // apply saved it already when it changed files; this is a no-op then
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -116,44 +117,50 @@ HashCache::HashCache(std::string path) : m_path(std::move(path)) {
     if (fd < 0) {
         return;
     }
-    char header[16];
-    uint64_t count = 0;
     struct stat st {};
-    bool ok = ::read(fd, header, sizeof header) == static_cast<ssize_t>(sizeof header) &&
-              std::memcmp(header, k_magic, sizeof k_magic) == 0 && ::fstat(fd, &st) == 0;
-    if (ok) {
-        std::memcpy(&count, header + 8, sizeof count);
-        ok = static_cast<uint64_t>(st.st_size) == sizeof header + count * sizeof(Record);
-    }
-    if (ok) {
-        m_records.resize(count);
-        size_t want = count * sizeof(Record);
-        char* p = reinterpret_cast<char*>(m_records.data());
-        while (want > 0) {
-            ssize_t n = ::read(fd, p, want);
-            if (n <= 0) {
-                m_records.clear();
-                break;
-            }
-            p += n;
-            want -= static_cast<size_t>(n);
+    if (::fstat(fd, &st) == 0 && st.st_size >= 16) {
+        m_map_size = static_cast<size_t>(st.st_size);
+        m_map = ::mmap(nullptr, m_map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m_map == MAP_FAILED) {
+            m_map = nullptr;
         }
     }
     ::close(fd);
-    if (!std::is_sorted(m_records.begin(), m_records.end(), key_less)) {
-        m_records.clear();
+    if (!m_map) {
+        return;
     }
-    m_used = std::make_unique<std::atomic<bool>[]>(m_records.size());
+    const char* base = static_cast<const char*>(m_map);
+    uint64_t count = 0;
+    std::memcpy(&count, base + 8, sizeof count);
+    bool ok = std::memcmp(base, k_magic, sizeof k_magic) == 0 &&
+              m_map_size == 16 + count * sizeof(Record);
+    if (ok) {
+        // The header is 16 bytes, so records stay 8-byte aligned in the page-aligned mapping.
+        m_records = reinterpret_cast<const Record*>(base + 16);
+        m_count = count;
+        ok = std::is_sorted(m_records, m_records + m_count, key_less);
+    }
+    if (!ok) {
+        m_records = nullptr;
+        m_count = 0;
+    }
+    m_used = std::make_unique<std::atomic<bool>[]>(m_count);
+}
+
+HashCache::~HashCache() {
+    if (m_map) {
+        ::munmap(m_map, m_map_size);
+    }
 }
 
 std::optional<Hash128> HashCache::lookup(const FileStamp& stamp) {
     Record key;
     key.dev = stamp.dev;
     key.ino = stamp.ino;
-    auto it = std::lower_bound(m_records.begin(), m_records.end(), key, key_less);
-    if (it != m_records.end() && it->dev == stamp.dev && it->ino == stamp.ino &&
-        stamp_matches(*it, stamp)) {
-        m_used[static_cast<size_t>(it - m_records.begin())].store(true, std::memory_order_relaxed);
+    const Record* end = m_records + m_count;
+    const Record* it = m_count ? std::lower_bound(m_records, end, key, key_less) : end;
+    if (it != end && it->dev == stamp.dev && it->ino == stamp.ino && stamp_matches(*it, stamp)) {
+        m_used[static_cast<size_t>(it - m_records)].store(true, std::memory_order_relaxed);
         ++m_hits;
         return Hash128{it->lo, it->hi};
     }
@@ -193,19 +200,19 @@ Status HashCache::save() {
         return {};
     }
     std::lock_guard lock(m_mutex);
-    std::vector<Record> out;
-    out.reserve(m_records.size() + m_added.size());
-    size_t used = 0;
-    for (size_t i = 0; i < m_records.size(); ++i) {
-        if (m_used[i].load(std::memory_order_relaxed)) {
-            ++used;
-            if (!m_added.count({m_records[i].dev, m_records[i].ino})) {
-                out.push_back(m_records[i]);
-            }
-        }
+    if (m_added.empty()) {
+        return {};  // nothing new: the file on disk is still right
     }
-    if (m_added.empty() && used == m_records.size()) {
-        return {};  // nothing new, nothing dropped
+    // Keep other states' records unless the cache grew past its bound; then keep only the
+    // records this session used.
+    bool keep_unused = m_count + m_added.size() <= k_max_records;
+    std::vector<Record> out;
+    out.reserve(m_count + m_added.size());
+    for (size_t i = 0; i < m_count; ++i) {
+        if ((keep_unused || m_used[i].load(std::memory_order_relaxed)) &&
+            !m_added.count({m_records[i].dev, m_records[i].ino})) {
+            out.push_back(m_records[i]);
+        }
     }
     for (const auto& [key, r] : m_added) {
         out.push_back(r);

@@ -51,13 +51,19 @@ FileStamp stamp_of(const struct stat& st);
 // A persistent map from a file's identity (device, inode) to the stamp it had when hashed and
 // its XXH3. Keyed by inode, not path, so a lookup builds no strings: a replaced or rewritten file
 // has a new inode or a new ctime, so a stale record can never match. Records live in one sorted
-// array read with a single read(2); lookups are lock-free binary searches. Records not looked up
-// during a session are dropped when saved, so the cache never outgrows what is managed.
+// array, mapped from the cache file (nothing is copied or parsed at load); lookups are lock-free
+// binary searches. The file is rewritten only when something new was hashed; records of other
+// state files in the repo are kept, up to k_max_records, past which unused ones are dropped.
 class HashCache {
   public:
     HashCache() = default;
-    // Loads `path` (a missing or unreadable cache is an empty cache, never an error).
+    // Maps `path` (a missing or unreadable cache is an empty cache, never an error).
     explicit HashCache(std::string path);
+    ~HashCache();
+    HashCache(const HashCache&) = delete;
+    HashCache& operator=(const HashCache&) = delete;
+
+    static constexpr size_t k_max_records = 2'000'000;
 
     std::optional<Hash128> lookup(const FileStamp& stamp);
     void remember(const FileStamp& stamp, Hash128 hash);
@@ -89,7 +95,10 @@ class HashCache {
         }
     };
     std::string m_path;
-    std::vector<Record> m_records;  // sorted by (dev, ino)
+    const Record* m_records = nullptr;  // sorted by (dev, ino), mapped from the file
+    size_t m_count = 0;
+    void* m_map = nullptr;
+    size_t m_map_size = 0;
     std::unique_ptr<std::atomic<bool>[]> m_used;
     std::mutex m_mutex;  // guards m_added
     std::unordered_map<std::pair<uint64_t, uint64_t>, Record, KeyHash> m_added;

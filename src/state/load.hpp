@@ -26,7 +26,9 @@ struct Accounts {
     std::set<std::string, std::less<>> users;
     std::set<std::string, std::less<>> groups;
     bool nss = false;  // the real machine: also ask getpwnam/getgrnam (LDAP and friends)
-    bool any = false;  // no target known (validate): do not check owners and groups
+    // A partial view (validate: one file, no target): skip owners, groups and when_changed,
+    // which depend on the target and on the role's other state files.
+    bool any = false;
 };
 
 struct LoadOptions {

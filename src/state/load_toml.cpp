@@ -339,10 +339,11 @@ bool render_fields(Resource& r, const Variables& vars, const std::string& file,
             ok = render_one(item, vars, r, file, diags) && ok;
         }
     }
-    if (ok && r.is_path_kind() &&
-        (r.path.empty() || r.path[0] != '/' || r.path.find("/../") != std::string::npos ||
-         r.path.find("//") != std::string::npos)) {
-        diags.add(file, r.pos, r.label() + ": the path must stay absolute and normalized");
+    if (ok && r.is_path_kind() && !is_normalized_absolute(r.path)) {
+        diags.add(file, r.pos,
+                  r.label() +
+                      ": the rendered path must stay absolute and normalized (no '.', "
+                      "'..', '//' or trailing '/')");
         ok = false;
     }
     return ok;

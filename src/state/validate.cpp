@@ -83,7 +83,7 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
                       "unknown group \"" + *r.group + "\" for " + r.label() +
                           ": declare it with [[group]] or create it on the host first");
         }
-        for (const auto& path : r.when_changed) {
+        for (const auto& path : accounts.any ? std::vector<std::string>{} : r.when_changed) {
             bool managed = by_key.count(path) > 0;
             for (const Resource* t : trees) {
                 managed = managed || inside(path, t->path);
