@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "checklist/load.hpp"
+#include "core/mutate_for_tests.hpp"
 
 namespace shipshape::checklist {
 namespace {
@@ -148,28 +149,9 @@ TEST(ParseChecklist, SurvivesArbitraryMutationsOfAValidFile) {
     // Fuzz-ish: flip, drop and duplicate bytes of a valid checklist; the parser must return
     // either a checklist or a positioned error, never crash or hang.
     std::string base = k_valid;
-    uint32_t seed = 12345;
-    auto next = [&] {
-        seed = seed * 1103515245u + 12345u;
-        return (seed >> 8) & 0xffffff;
-    };
+    testing::Mutator mutator(12345);
     for (int i = 0; i < 3000; ++i) {
-        std::string text = base;
-        int edits = 1 + static_cast<int>(next() % 4);
-        for (int e = 0; e < edits && !text.empty(); ++e) {
-            size_t at = next() % text.size();
-            switch (next() % 3) {
-                case 0:
-                    text[at] = static_cast<char>(next() % 128);
-                    break;
-                case 1:
-                    text.erase(at, 1 + next() % 8);
-                    break;
-                default:
-                    text.insert(at, text.substr(at, 1 + next() % 16));
-                    break;
-            }
-        }
+        std::string text = mutator.mutate(base);
         auto c = parse_checklist(text, "f.toml");
         if (!c) {
             EXPECT_EQ(c.error().message().rfind("f.toml:", 0), 0u) << c.error().message();

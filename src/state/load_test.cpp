@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/mutate_for_tests.hpp"
 #include "state/load.hpp"
 
 namespace shipshape::state {
@@ -291,28 +292,9 @@ TEST(ParseState, SurvivesArbitraryMutationsOfAValidFile) {
     // Fuzz-ish: flip, drop and duplicate bytes of a valid state file; the parser must return
     // resources or positioned diagnostics, never crash or hang.
     std::string base = k_valid;
-    uint32_t seed = 777;
-    auto next = [&] {
-        seed = seed * 1103515245u + 12345u;
-        return (seed >> 8) & 0xffffff;
-    };
+    testing::Mutator mutator(777);
     for (int i = 0; i < 3000; ++i) {
-        std::string text = base;
-        int edits = 1 + static_cast<int>(next() % 4);
-        for (int e = 0; e < edits && !text.empty(); ++e) {
-            size_t at = next() % text.size();
-            switch (next() % 3) {
-                case 0:
-                    text[at] = static_cast<char>(next() % 128);
-                    break;
-                case 1:
-                    text.erase(at, 1 + next() % 8);
-                    break;
-                default:
-                    text.insert(at, text.substr(at, 1 + next() % 16));
-                    break;
-            }
-        }
+        std::string text = mutator.mutate(base);
         Diagnostics diags;
         auto rs = parse_state(text, "f.toml", diags);
         validate_state(rs, Accounts{}, diags);

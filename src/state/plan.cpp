@@ -77,6 +77,16 @@ std::optional<std::string> read_all(const std::string& path) {
     return ss.str();
 }
 
+Change make_change(size_t index, Action action, Op op, std::string path, std::string what) {
+    Change c;
+    c.resource = index;
+    c.action = action;
+    c.op = op;
+    c.path = std::move(path);
+    c.what = std::move(what);
+    return c;
+}
+
 class StringSink : public os::OutputSink {
   public:
     void on_output(std::string_view chunk) override { text.append(chunk); }
@@ -188,13 +198,7 @@ class Planner {
     std::string real(const std::string& path) const { return real_path(m_root, path); }
 
     Change& add(size_t index, Action action, Op op, std::string path, std::string what) {
-        Change c;
-        c.resource = index;
-        c.action = action;
-        c.op = op;
-        c.path = std::move(path);
-        c.what = std::move(what);
-        m_changes.push_back(std::move(c));
+        m_changes.push_back(make_change(index, action, op, std::move(path), std::move(what)));
         return m_changes.back();
     }
 
@@ -298,12 +302,7 @@ class Planner {
                           "recurse = true applied before this state)");
             return;
         }
-        Change c;
-        c.resource = index;
-        c.path = r.path;
-        c.what = "file";
-        c.op = Op::write;
-        c.action = Action::change;
+        Change c = make_change(index, Action::change, Op::write, r.path, "file");
         bool same = false;
         if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == r.content.size()) {
             auto h = m_options.cache ? m_options.cache->hash(AT_FDCWD, real_p.c_str(), st)
@@ -451,12 +450,7 @@ class Planner {
                           "an [[absent]] applied before this state)");
             return;
         }
-        Change c;
-        c.resource = index;
-        c.action = Action::change;
-        c.op = Op::attrs;
-        c.path = r.path;
-        c.what = "directory";
+        Change c = make_change(index, Action::change, Op::attrs, r.path, "directory");
         compare_attrs(r, st, r.mode, c);
         if (!c.details.empty()) {
             m_changes.push_back(std::move(c));
@@ -615,10 +609,7 @@ class Planner {
         std::string host_dir = r.path + job.rel;
         DIR* sd = ::opendir(src_dir.c_str());
         if (!sd) {
-            Change c;
-            c.resource = index;
-            c.path = host_dir;
-            c.what = "tree";
+            Change c = make_change(index, Action::change, Op::attrs, host_dir, "tree");
             c.error = os::errno_error("reading source " + src_dir, errno).message();
             out.push_back(std::move(c));
             return;
@@ -658,29 +649,16 @@ class Planner {
             std::string rel = job.rel + "/" + name;
             if (S_ISDIR(s.st_mode)) {
                 if (!have) {
-                    Change c;
-                    c.resource = index;
-                    c.action = Action::create;
-                    c.op = Op::mkdir;
-                    c.path = host_p;
-                    c.what = "directory";
+                    Change c = make_change(index, Action::create, Op::mkdir, host_p, "directory");
                     new_attrs(r, std::nullopt, s.st_mode & 07777, c);
                     out.push_back(std::move(c));
                     more.push_back(TreeJob{rel, true});
                 } else if (!S_ISDIR(d.st_mode)) {
-                    Change c;
-                    c.resource = index;
-                    c.path = host_p;
-                    c.what = "directory";
+                    Change c = make_change(index, Action::change, Op::attrs, host_p, "directory");
                     c.error = host_p + " exists and is not a directory";
                     out.push_back(std::move(c));
                 } else {
-                    Change c;
-                    c.resource = index;
-                    c.action = Action::change;
-                    c.op = Op::attrs;
-                    c.path = host_p;
-                    c.what = "directory";
+                    Change c = make_change(index, Action::change, Op::attrs, host_p, "directory");
                     compare_attrs(r, d, s.st_mode & 07777, c);
                     if (!c.details.empty()) {
                         out.push_back(std::move(c));
@@ -691,24 +669,14 @@ class Planner {
                 std::string src_p = src_dir + "/" + name;
                 std::optional<unsigned> mode = r.mode ? *r.mode : (s.st_mode & 07777);
                 if (!have) {
-                    Change c;
-                    c.resource = index;
-                    c.action = Action::create;
-                    c.op = Op::write;
-                    c.path = host_p;
-                    c.what = "file";
+                    Change c = make_change(index, Action::create, Op::write, host_p, "file");
                     c.copy_from = src_p;
                     c.content_changed = true;
                     new_attrs(r, mode, 0644, c);
                     out.push_back(std::move(c));
                     continue;
                 }
-                Change c;
-                c.resource = index;
-                c.action = Action::change;
-                c.op = Op::write;
-                c.path = host_p;
-                c.what = "file";
+                Change c = make_change(index, Action::change, Op::write, host_p, "file");
                 if (S_ISDIR(d.st_mode)) {
                     c.error = host_p + " is a directory in the target but a file in the source";
                     out.push_back(std::move(c));
@@ -743,12 +711,8 @@ class Planner {
                 if (have && S_ISLNK(d.st_mode) && read_link_at(dfd, e->d_name) == want) {
                     continue;
                 }
-                Change c;
-                c.resource = index;
-                c.action = have ? Action::change : Action::create;
-                c.op = Op::symlink;
-                c.path = host_p;
-                c.what = "symlink";
+                Change c = make_change(index, have ? Action::change : Action::create, Op::symlink,
+                                       host_p, "symlink");
                 c.target = want;
                 c.details.push_back("-> " + want);
                 if (have && S_ISDIR(d.st_mode)) {
@@ -768,14 +732,11 @@ class Planner {
                         continue;
                     }
                     if (r.recurse) {
-                        Change c;
-                        c.resource = index;
-                        c.action = Action::remove;
-                        c.op = Op::remove;
-                        c.path = host_dir + "/" + name;
-                        c.what = e->d_type == DT_DIR   ? "directory"
-                                 : e->d_type == DT_LNK ? "symlink"
-                                                       : "file";
+                        Change c =
+                            make_change(index, Action::remove, Op::remove, host_dir + "/" + name,
+                                        e->d_type == DT_DIR   ? "directory"
+                                        : e->d_type == DT_LNK ? "symlink"
+                                                              : "file");
                         out.push_back(std::move(c));
                     } else {
                         extra.push_back(host_dir + "/" + name);
