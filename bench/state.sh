@@ -10,7 +10,9 @@
 #      the same 1,000 files (no fsync), i.e. what the file system itself costs. shipshape's first
 #      run is also measured with --sync fsync (one fsync per file) and --sync none next to the
 #      default batch (one syncfs). Then the same converge on tmpfs (/dev/shm) for shipshape, the
-#      floor and cf-agent, which takes the (slow, noisy) virtual disk out of the picture.
+#      floor and cf-agent, which takes the (slow, noisy) virtual disk out of the picture. Every
+#      first run starts with the previous target moved aside and a sync (hyperfine --prepare,
+#      not timed; why not deleted: see aside below).
 #   2. drift of a 100,000-file tree (1,000 dirs x 100 files, 100 B-4 KiB): `shipshape drift`
 #      with its hash cache removed (cold) and kept (warm), against `aide --check` (sha256, size,
 #      type, permissions, owner, group; AIDE keeps no cache and hashes every file on every run).
@@ -43,7 +45,9 @@ done
 py=$(python3 -c 'import sys; print(sys.executable)')
 
 rm -rf "$w" "$shm"
-mkdir -p "$w" "$shm"
+sync
+deleted_at=$SECONDS
+mkdir -p "$w/trash" "$shm/trash"
 [[ ${STATE_BENCH_KEEP:-0} == 1 ]] || trap 'rm -rf "$w" "$shm"' EXIT
 
 echo "== state bench: writing the desired state for each tool and a 100,000-file tree"
@@ -182,6 +186,29 @@ PY
 mkdir -p "$w/tree"
 cp -a "$w/ops/files/tree" "$w/tree/target"
 echo "tree: $(find "$w/tree/target" -type f | wc -l) files, $(du -sh "$w/tree/target" | cut -f1)"
+# The two trees are ~400 MB of dirty pages: flushed now, not by whichever timed run comes first
+# (shipshape's syncfs flushes the whole file system; the kernel's writeback would slow the rest).
+sync
+
+# This VM's root file system is ext4 without a journal. There, ext4 does not reuse an inode
+# deleted less than 60 s ago (300 s while its inode table block is not written back): every
+# create walks the inode bitmap past all such inodes one by one (find_inode_bit ->
+# recently_deleted), so 1,000 creates right after deleting 1,000 files cost 0.2-0.5 ms each
+# instead of ~0.05 ms, and more with every repetition. A first run therefore never starts right
+# after a deletion: the previous target is moved aside into trash/ (a rename, no inode freed)
+# and everything is deleted at the end. aside DIR: that move.
+aside() {
+  if [[ -e $1 ]]; then mv "$1" "$(mktemp -d -p "$(dirname "$1")/trash")/"; fi
+}
+aside_cmd() {  # the same as a command for hyperfine's --prepare, followed by a sync
+  echo "sh -c 'if [ -e $1 ]; then mv $1 \"\$(mktemp -d -p $(dirname "$1")/trash)/\"; fi; ${2:+rm -rf $2; }sync'"
+}
+# shipshape's hash cache (content hashes by device, inode and change time): a real first run
+# has none for its files, and an entry is not dropped when its file is deleted, so with a new
+# inode every run the cache would grow by 1,000 entries a run, and apply reads and rewrites all
+# of it (1,000 files on tmpfs: 62 ms with no cache, 249 ms with 220,000 entries). Every
+# shipshape first run starts without it; each no-change group starts with it rebuilt by one run.
+cache="$w/ops/.shipshape/cache"
 
 # Checks that a tool left exactly the 1,000 expected files, each with its content and mode.
 # check_files DIR LABEL [COUNT]: the first COUNT files (default all) and nothing else.
@@ -221,33 +248,80 @@ export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_NOCOLOR=1 ANSIBLE_PIP
 ansible_n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["bench_files"]))' \
   "$w/ansible/files.json")
 
-# bench LABEL RUNS WARMUP first|nochange NAME CMD DIR [NAME CMD DIR]...
-# One hyperfine run of the given commands (DIR: the target directory the command converges),
-# then the file check of each command. In first-run mode each command's --prepare removes its
-# DIR. hyperfine runs the commands one after the other, so the files on disk afterwards are the
-# last command's for each DIR: the checks go from the last command back, and an earlier command
-# sharing a DIR with a later one (shipshape's sync modes) is run once more on its own (from
-# scratch in first-run mode) and checked.
+# bench LABEL ROUNDS RUNS WARMUP first|nochange NAME CMD DIR [NAME CMD DIR]...
+# hyperfine on the given commands (DIR: the target directory the command converges), then the
+# file check of each command. In first-run mode each command's --prepare moves its DIR aside
+# (see aside above) and syncs, so that every run starts on a quiet disk (no writeback of the
+# previous run's files, which would land in the next run's time and, for shipshape's default
+# mode, in its syncfs); each hyperfine call starts with a sync too. hyperfine runs all runs of
+# one command, then all of the next: on this VM's virtual disk, whose speed drifts within
+# minutes, that order alone can decide who wins. With ROUNDS > 1 the group
+# is run as ROUNDS hyperfine calls of RUNS runs each, the order of the commands rotated by one
+# every round, and the rounds are merged (times concatenated) into one result per command.
 bench() {
-  local label="$1" runs="$2" warmup="$3" mode="$4"
-  shift 4
-  local args=(-N --runs "$runs" --warmup "$warmup" --export-json "$out/state-$label.json"
-              --export-markdown "$out/state-$label.md")
+  local label="$1" rounds="$2" runs="$3" warmup="$4" mode="$5"
+  shift 5
   local names=() cmds=() dirs=()
   while (($#)); do
-    [[ $mode == first ]] && args+=(--prepare "rm -rf $3")
-    args+=(-n "$1, ${mode/nochange/no change}" "$2")
     names+=("$1") cmds+=("$2") dirs+=("$3")
     shift 3
   done
-  hyperfine "${args[@]}"
-  local i j later count
-  for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
-    later=0
-    for ((j = i + 1; j < ${#cmds[@]}; j++)); do [[ ${dirs[j]} == "${dirs[i]}" ]] && later=1; done
-    if ((later)); then
-      [[ $mode == first ]] && rm -rf "${dirs[i]}"
-      ${cmds[i]} >"$w/recheck.log" 2>&1 || {
+  local n=${#cmds[@]} r k i j shared count args
+  for ((r = 0; r < rounds; r++)); do
+    args=(-N --runs "$runs" --warmup "$warmup" --export-json "$w/$label-round$r.json")
+    for ((k = 0; k < n; k++)); do
+      i=$(((k + r) % n))
+      if [[ $mode == first && ${cmds[i]} == "$bin "* ]]; then
+        args+=(--prepare "$(aside_cmd "${dirs[i]}" "$cache")")
+      elif [[ $mode == first ]]; then
+        args+=(--prepare "$(aside_cmd "${dirs[i]}")")
+      fi
+      args+=(-n "${names[i]}, ${mode/nochange/no change}" "${cmds[i]}")
+    done
+    ((rounds == 1)) || echo "-- $label: round $((r + 1)) of $rounds"
+    sync
+    hyperfine "${args[@]}"
+  done
+  python3 - "$out/state-$label" "$rounds" "$w/$label-round" "${names[@]}" <<'PY'
+import json, statistics, sys
+dest, rounds, prefix, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+merged = {}
+for r in range(rounds):
+    for res in json.load(open(f"{prefix}{r}.json"))["results"]:
+        m = merged.setdefault(res["command"], {"command": res["command"], "times": [],
+                                               "exit_codes": [], "user": [], "system": []})
+        m["times"] += res["times"]
+        m["exit_codes"] += res["exit_codes"]
+        m["user"].append((res["user"], len(res["times"])))
+        m["system"].append((res["system"], len(res["times"])))
+results = []
+for name in names:  # in the order given, whatever the order of the rounds
+    m = next(v for c, v in merged.items() if c.rsplit(", ", 1)[0] == name)
+    t = m["times"]
+    for key in ("user", "system"):
+        m[key] = sum(v * k for v, k in m[key]) / len(t)
+    m.update(mean=statistics.fmean(t), stddev=statistics.stdev(t) if len(t) > 1 else None,
+             median=statistics.median(t), min=min(t), max=max(t))
+    results.append(m)
+json.dump({"results": results, "rounds": rounds}, open(f"{dest}.json", "w"), indent=2)
+with open(f"{dest}.md", "w") as f:
+    f.write("| Command | Mean [ms] | Min [ms] | Max [ms] | Median [ms] | Runs |\n"
+            "|:---|---:|---:|---:|---:|---:|\n")
+    for m in results:
+        sd = f" ± {m['stddev']*1e3:.1f}" if m["stddev"] is not None else ""
+        f.write(f"| `{m['command']}` | {m['mean']*1e3:.1f}{sd} | {m['min']*1e3:.1f} | "
+                f"{m['max']*1e3:.1f} | {m['median']*1e3:.1f} | {len(m['times'])} |\n")
+    if rounds > 1:
+        f.write(f"\n{rounds} rounds, the order of the commands rotated every round.\n")
+PY
+  # The files on disk are the last run's for each DIR: a command sharing its DIR with another
+  # (shipshape's sync modes) is run once more on its own (from scratch in first-run mode).
+  for ((i = 0; i < n; i++)); do
+    shared=0
+    for ((j = 0; j < n; j++)); do ((j != i)) && [[ ${dirs[j]} == "${dirs[i]}" ]] && shared=1; done
+    if ((shared)); then
+      [[ $mode == first ]] && aside "${dirs[i]}" && rm -rf "$cache" && sync
+      eval "${cmds[i]}" >"$w/recheck.log" 2>&1 || {
         echo "state bench: ${names[i]} failed when run again for its check:" >&2
         cat "$w/recheck.log" >&2
         exit 1
@@ -289,39 +363,63 @@ cf_shm=("cf-agent (tmpfs)" "cf-agent -K -f $w/cfengine/policy-shm.cf" "$shm/targ
 first_shm=("${ship_shm[@]}" "$floor_first (tmpfs)" "${floor_shm[@]}" "${cf_shm[@]}")
 nochange_shm=("${ship_shm[@]}" "$floor_nochange (tmpfs)" "${floor_shm[@]}" "${cf_shm[@]}")
 
-echo "== converge 1,000 files: first run (target removed before each run)"
-bench converge-first-fast 10 0 first "${first_fast[@]}"
-bench converge-first-puppet 3 0 first "${puppet[@]}"
-bench converge-first-ansible 2 0 first "${ansible[@]}"
-echo "== converge 1,000 files: no change (target already converged)"
-# The no-change groups run right after the first-run groups, which left every target converged.
-if ((ours)); then
-  "$bin" -C "$w/ops" apply --state states/files.toml >"$w/nochange.log" 2>&1
+echo "== process start: the floor's interpreter and shipshape, doing nothing"
+startup=(-n "python3 -S -c pass (the floor's start)" "$py -S -c pass")
+((ours)) && startup+=(-n "shipshape --version" "$bin --version")
+hyperfine -N --warmup 3 --runs 30 --export-json "$out/state-startup.json" \
+  --export-markdown "$out/state-startup.md" "${startup[@]}"
+
+# The work directories of a previous run were deleted at the start (synced): wait until ext4
+# reuses their inodes (see aside above).
+((SECONDS - deleted_at >= 65)) || sleep $((65 - (SECONDS - deleted_at)))
+# Order: the fast commands first (shipshape, the floor, cf-agent: ext4, then tmpfs, then
+# shipshape drift), puppet, ansible and aide after them. The fast ones are the comparisons a
+# few ms decide, and on a 2-core VM they are the first to suffer from anything else running;
+# together they take about 3.5 minutes from the start.
+echo "== converge 1,000 files: first run (previous target moved aside before each run), no change"
+bench converge-first-fast 5 2 0 first "${first_fast[@]}"
+# The no-change groups run right after their first-run groups, which left the targets converged.
+# nochange_ready STATE: the hash cache rebuilt by one apply, which must change nothing.
+nochange_ready() {
+  ((ours)) || return 0
+  rm -rf "$cache"
+  "$bin" -C "$w/ops" apply --state "$1" >"$w/nochange.log" 2>&1
   grep -q "no changes" "$w/nochange.log" || {
     echo "state bench: shipshape apply on a converged target did not say 'no changes':" >&2
     cat "$w/nochange.log" >&2
     exit 1
   }
-fi
-bench converge-nochange-fast 10 1 nochange "${nochange_fast[@]}"
-bench converge-nochange-puppet 3 1 nochange "${puppet[@]}"
-# Converged by the first-run bench and checked: a warmup run would only cost another minute.
-bench converge-nochange-ansible 2 0 nochange "${ansible[@]}"
+}
+nochange_ready states/files.toml
+bench converge-nochange-fast 1 10 1 nochange "${nochange_fast[@]}"
 echo "== converge 1,000 files on tmpfs (/dev/shm): first run, then no change"
-bench converge-first-tmpfs 20 2 first "${first_shm[@]}"
-bench converge-nochange-tmpfs 20 2 nochange "${nochange_shm[@]}"
+bench converge-first-tmpfs 1 20 2 first "${first_shm[@]}"
+nochange_ready states/files-shm.toml
+bench converge-nochange-tmpfs 1 20 2 nochange "${nochange_shm[@]}"
 
 echo "== drift of a 100,000-file tree (no drift: every command must exit 0)"
+ship_drift="$bin -C $w/ops drift --state states/tree.toml"
+if ((ours)); then
+  sync
+  # The warmup run reads the tree into the page cache: cold means no hash cache, not cold pages.
+  hyperfine -N --warmup 1 --runs 5 \
+    --export-json "$out/state-drift-shipshape.json" --export-markdown "$out/state-drift-shipshape.md" \
+    --prepare "rm -rf $cache" -n "shipshape drift, cold (no hash cache)" "$ship_drift" \
+    --prepare "true" -n "shipshape drift, warm (hash cache kept)" "$ship_drift"
+fi
+
+echo "== converge 1,000 files with puppet and ansible: first run, then no change"
+bench converge-first-puppet 1 3 0 first "${puppet[@]}"
+bench converge-nochange-puppet 1 3 1 nochange "${puppet[@]}"
+bench converge-first-ansible 1 2 0 first "${ansible[@]}"
+# Converged by the first-run bench and checked: a warmup run would only cost another minute.
+bench converge-nochange-ansible 1 2 0 nochange "${ansible[@]}"
+
+echo "== drift of a 100,000-file tree with aide (no drift: must exit 0)"
+sync
 aide --init -c "$w/aide/aide.conf" >"$w/aide/init.log"
 mv "$w/aide/aide.db.new" "$w/aide/aide.db"
 aide_cmd="aide --check -c $w/aide/aide.conf"
-ship_drift="$bin -C $w/ops drift --state states/tree.toml"
-if ((ours)); then
-  hyperfine -N --warmup 1 --runs 5 \
-    --export-json "$out/state-drift-shipshape.json" --export-markdown "$out/state-drift-shipshape.md" \
-    --prepare "rm -rf $w/ops/.shipshape/cache" -n "shipshape drift, cold (no hash cache)" "$ship_drift" \
-    --prepare "true" -n "shipshape drift, warm (hash cache kept)" "$ship_drift"
-fi
 # The tree was just read by aide --init: its pages are as warm as for shipshape, so no warmup.
 hyperfine -N --runs 3 --export-json "$out/state-drift-aide.json" --export-markdown "$out/state-drift-aide.md" \
   -n "aide --check (sha256, size, type, perms, owner)" "$aide_cmd"
@@ -387,6 +485,10 @@ for scen, label, groups in scenarios:
                   else f"{(per[cmd] - floor)*1e3:,.3f} ms")
         lines.append(f"| {label} | {cmd.rsplit(', ', 1)[0]} | {fmt(r['mean'], r['stddev'] or 0)} | "
                      f"{per[cmd]*1e3:,.3f} ms | {rel} | {beyond} |")
+res = load("startup")
+if res:
+    lines += ["", "| process start (included in every time above) | mean ± σ |", "|---|---|"]
+    lines += [f"| {c} | {fmt(r['mean'], r['stddev'] or 0)} |" for c, r in res.items()]
 lines += ["", "| scenario | command | mean ± σ | per file | × shipshape warm | × shipshape cold |",
           "|---|---|---|---|---|---|"]
 res = load("drift-shipshape", "drift-aide")
