@@ -2,8 +2,8 @@
 # Desired-state benchmark, called by bench/run.sh: BIN OUT_DIR.
 #   1. converge: 1,000 files (distinct small contents, mode 0640) in a fresh directory, applied by
 #      `shipshape apply`, `puppet apply`, `cf-agent` (standalone policy) and `ansible-playbook`
-#      (connection local, pipelining on); first run (target removed before each run) and no-change
-#      run (target already converged). Each tool's result is checked file by file after its runs,
+#      (connection local, pipelining on); first run (no target) and no-change run (target
+#      already converged). Each tool's result is checked file by file after its runs,
 #      so that a broken manifest cannot look fast. Ansible takes 0.5-1 s per file here (a stat
 #      and a copy or file module per item), so it gets the first 50 of the 1,000 files, and the
 #      summary compares per file. Next to them the floor: a Python loop that writes and fchmods
@@ -20,8 +20,9 @@
 # Standalone: bash bench/state.sh [BIN [OUT_DIR]]  (defaults: the release build, bench/results).
 # STATE_BENCH_NO_SHIPSHAPE=1 runs the competitors only (while shipshape's side is being written).
 # Everything is made under /tmp/shipshape-bench-state (about 1 GB with the two trees) and
-# /dev/shm/shipshape-bench-state (the tmpfs targets, a few MB), removed at the end unless
-# STATE_BENCH_KEEP=1.
+# /dev/shm/shipshape-bench-state (the tmpfs targets, moved aside run after run: up to ~300 MB
+# of RAM), removed at the end unless STATE_BENCH_KEEP=1. Each group waits for an idle machine
+# first (STATE_BENCH_IDLE_WAIT seconds at most, default 900; see wait_idle).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/release/src/cli/shipshape}"
