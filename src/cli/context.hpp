@@ -76,5 +76,6 @@ void add_hosts_command(CLI::App& app, std::vector<Command>& out);
 void add_facts_command(CLI::App& app, std::vector<Command>& out);
 void add_require_command(CLI::App& app, std::vector<Command>& out);
 void add_state_commands(CLI::App& app, std::vector<Command>& out);
+void add_fault_command(CLI::App& app, std::vector<Command>& out);
 
 }  // namespace shipshape::cli

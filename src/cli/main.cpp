@@ -71,6 +71,7 @@ int run(int argc, char** argv) {
     add_facts_command(app, commands);
     add_require_command(app, commands);
     add_state_commands(app, commands);
+    add_fault_command(app, commands);
 
     try {
         app.parse(argc, argv);

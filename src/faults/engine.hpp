@@ -1,0 +1,104 @@
+// Engine: the faults of one sandbox and the kernel mechanisms behind them. Lives in the
+// supervisor process, inside the sandbox's namespaces; the supervisor's event loop is its only
+// caller (not thread-safe). Each fault is declared once (its mechanism set up, off) and then
+// switched on and off; counters are read on demand.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "faults/cgroup.hpp"
+#include "faults/delay_queue.hpp"
+#include "faults/fuse_fs.hpp"
+#include "faults/nft.hpp"
+#include "faults/sandbox.hpp"
+
+namespace shipshape::faults {
+
+// What a command's child process must do between fork and exec (prepared before the fork so
+// the child only makes async-signal-safe calls).
+struct ChildSetup {
+    std::string cgroup_procs;            // empty: no cgroup to join
+    uint64_t address_space_limit = 0;    // 0: none
+    std::vector<std::string> extra_env;  // "K=V", added to the inherited environment
+};
+
+class Engine {
+  public:
+    explicit Engine(std::string preload_library) : m_preload(std::move(preload_library)) {}
+    ~Engine();
+
+    // Sets up `fault` as number `id`, on unless it has a window. Errc::unsupported when this
+    // machine lacks what it needs, Errc::invalid_argument for a bad path.
+    [[nodiscard]] Status add(int id, const Fault& fault);
+    [[nodiscard]] Status set_on(int id, bool on, int64_t now_ms);
+    bool has(int id) const { return m_entries.count(id) != 0; }
+    const std::map<int, Fault>& faults() const;
+
+    ChildSetup child_setup() const;
+    // Samples what is only visible by polling (tmpfs fill). Cheap; called every few ms.
+    void sample();
+    bool needs_sampling() const { return !m_tmpfs.empty(); }
+    MemoryStats memory_stats() const;
+
+    std::vector<FaultOutcome> outcomes(int64_t now_ms);
+    // Applies the power-loss model on every path that asked for it.
+    [[nodiscard]] Status power_loss();
+    // Unmounts file systems and removes the cgroup; counters stay readable from the snapshot.
+    void teardown(int64_t now_ms);
+
+  private:
+    struct Tmpfs {
+        std::string path;
+        uint64_t size = 0;
+        uint64_t peak_used = 0;
+        uint64_t full_samples = 0;
+        bool limited = false;
+    };
+    struct Entry {
+        Fault fault;
+        std::string mechanism;
+        bool on = false;
+        std::vector<std::pair<int64_t, int64_t>> windows;
+    };
+    [[nodiscard]] Status setup_network(int id, const Fault& f);
+    [[nodiscard]] Status setup_latency();
+    [[nodiscard]] Status setup_bandwidth_tools();
+    [[nodiscard]] Status setup_tmpfs(const Fault& f);
+    [[nodiscard]] Result<FaultFs*> fault_fs(const std::string& path);
+    [[nodiscard]] Status setup_dns();
+    [[nodiscard]] Status setup_clock_skew(const Fault& f);
+    [[nodiscard]] Status switch_mechanism(Entry& e, int id, bool on);
+    [[nodiscard]] Status tmpfs_limit(Tmpfs& t, bool on);
+    void add_counts(int id, const Entry& e, FaultOutcome& out);
+
+    std::string m_preload;
+    std::map<int, Entry> m_entries;
+    mutable std::map<int, Fault> m_fault_view;
+    std::unique_ptr<Nft> m_nft;
+    std::unique_ptr<DelayQueue> m_delay;
+    DelayCounters m_delay_final;
+    bool m_latency_rules = false;
+    std::map<std::string, std::unique_ptr<FaultFs>> m_fs;
+    std::map<std::string, FaultFsCounters> m_fs_final;
+    std::map<std::string, Tmpfs> m_tmpfs;
+    std::unique_ptr<MemoryCgroup> m_cgroup;
+    std::optional<MemoryStats> m_memory_final;
+    std::optional<std::string> m_bandwidth_final;
+    bool m_dns_mounted = false;
+    int m_skew_fd = -1;
+    const volatile uint64_t* m_skew_count = nullptr;
+    uint64_t m_alloc_limit = 0;
+};
+
+// Runs a helper tool (tc, iptables, cp) inside the sandbox and waits; its output is captured.
+// Errc::unsupported when the tool is missing, Errc::io when it fails (with its output).
+[[nodiscard]] Result<std::string> run_tool(const std::vector<std::string>& argv);
+
+}  // namespace shipshape::faults

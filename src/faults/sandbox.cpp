@@ -1,0 +1,338 @@
+// The starting side of a sandbox: prerequisite checks, the fork of the supervisor, and the
+// request/reply client (Control).
+#include "faults/sandbox.hpp"
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/assert.hpp"
+#include "faults/cgroup.hpp"
+#include "faults/supervisor.hpp"
+#include "os/errno_error.hpp"
+
+namespace shipshape::faults {
+
+namespace {
+
+constexpr size_t k_max_message = 1 << 20;
+
+std::optional<Errc> errc_from_name(std::string_view name) {
+    for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
+                   Errc::already_exists, Errc::conflict, Errc::permission_denied,
+                   Errc::unsupported, Errc::io, Errc::store, Errc::timeout, Errc::interrupted,
+                   Errc::internal}) {
+        if (errc_name(c) == name) {
+            return c;
+        }
+    }
+    return std::nullopt;
+}
+
+// "ok REST" → REST; "err CODE MESSAGE" → that error.
+Result<std::string> parse_reply(const std::string& reply) {
+    if (reply == "ok") {
+        return std::string();
+    }
+    if (reply.rfind("ok ", 0) == 0) {
+        return reply.substr(3);
+    }
+    if (reply.rfind("err ", 0) == 0) {
+        auto sp = reply.find(' ', 4);
+        auto code = errc_from_name(reply.substr(4, sp - 4));
+        return fail(code.value_or(Errc::internal),
+                    sp == std::string::npos ? reply : reply.substr(sp + 1));
+    }
+    return fail(Errc::internal, "the sandbox supervisor sent '" + reply + "'");
+}
+
+std::string default_preload() {
+    char exe[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        return {};
+    }
+    std::string dir(exe, static_cast<size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (const char* candidate :
+         {"/libshipshape_clock_skew.so", "/../lib/shipshape/libshipshape_clock_skew.so",
+          "/../src/faults/libshipshape_clock_skew.so"}) {
+        std::string p = dir + candidate;
+        if (::access(p.c_str(), R_OK) == 0) {
+            return p;
+        }
+    }
+    return dir + "/libshipshape_clock_skew.so";
+}
+
+// What can be told before forking: faults that need real root, and device files.
+Status check_prerequisites(const std::vector<Fault>& faults) {
+    bool root = ::geteuid() == 0;
+    for (const auto& f : faults) {
+        switch (f.kind) {
+            case FaultKind::memory:
+                if (!root) {
+                    return fail(Errc::unsupported,
+                                f.origin + " needs root: a memory cgroup cannot be created by "
+                                           "an unprivileged user here (run as root, or drop "
+                                           "--memory and use --alloc-limit)");
+                }
+                break;
+            case FaultKind::io_error:
+            case FaultKind::slow_io:
+            case FaultKind::lose_unsynced: {
+                struct stat st {};
+                if (::stat("/dev/fuse", &st) != 0) {
+                    return fail(Errc::unsupported, f.origin +
+                                                       " needs FUSE: /dev/fuse is missing (load "
+                                                       "the fuse kernel module)");
+                }
+                if (!root) {
+                    return fail(Errc::unsupported,
+                                f.origin + " needs root: mounting the FUSE fault file system "
+                                           "requires it on this machine");
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<std::string> Control::request(const std::string& message) {
+    if (::send(m_fd, message.data(), message.size(), MSG_NOSIGNAL) < 0) {
+        return fail(os::errno_error("talking to the sandbox supervisor", errno));
+    }
+    std::string buf(k_max_message, '\0');
+    ssize_t n = 0;
+    while ((n = ::recv(m_fd, buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {
+    }
+    if (n <= 0) {
+        return fail(Errc::internal, "the sandbox supervisor went away");
+    }
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+}
+
+Result<int> Control::add(const Fault& fault) {
+    auto reply = request("add " + std::string(fault_kind_name(fault.kind)) + " " +
+                         format_fault_value(fault));
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    return std::atoi(body->c_str());
+}
+
+Status Control::enable(int id) {
+    auto reply = request("enable " + std::to_string(id));
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    return body ? Status{} : fail(body.error());
+}
+
+Status Control::disable(int id) {
+    auto reply = request("disable " + std::to_string(id));
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    return body ? Status{} : fail(body.error());
+}
+
+Result<Report> Control::report() {
+    auto reply = request("report");
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    return parse_report_json(*body);
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults,
+                                                SandboxOptions options) {
+    if (auto st = validate_faults(faults); !st) {
+        return fail(st.error());
+    }
+    if (auto st = check_prerequisites(faults); !st) {
+        return fail(st.error());
+    }
+    if (options.preload_library.empty()) {
+        options.preload_library = default_preload();
+    }
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        return fail(os::errno_error("socketpair", errno));
+    }
+    std::fflush(nullptr);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int err = errno;
+        ::close(pair[0]);
+        ::close(pair[1]);
+        return fail(os::errno_error("starting the sandbox supervisor", err));
+    }
+    if (pid == 0) {
+        ::close(pair[0]);
+        run_supervisor(pair[1], parent, faults, options);
+    }
+    ::close(pair[1]);
+    std::unique_ptr<Sandbox> sandbox(new Sandbox(pid, pair[0]));
+    std::string buf(4096, '\0');
+    ssize_t n = 0;
+    while ((n = ::recv(pair[0], buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {
+    }
+    if (n <= 0) {
+        sandbox->m_finished = true;
+        return fail(Errc::internal, "the sandbox supervisor died while setting up");
+    }
+    buf.resize(static_cast<size_t>(n));
+    auto ready = parse_reply(buf);
+    if (!ready) {
+        sandbox->m_finished = true;
+        return fail(ready.error());
+    }
+    return sandbox;
+}
+
+Sandbox::~Sandbox() {
+    if (!m_finished) {
+        (void)finish();
+    }
+    ::close(m_fd);
+    int status = 0;
+    while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::string& cwd) {
+    if (argv.empty()) {
+        return fail(Errc::invalid_argument, "no command to run in the sandbox");
+    }
+    std::string message = "spawn " + cwd;
+    for (const auto& a : argv) {
+        message.push_back('\0');
+        message += a;
+    }
+    auto reply = m_control.request(message);
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    return std::atoi(body->c_str());
+}
+
+Result<int> Sandbox::call_body() {
+    auto reply = m_control.request("body ");
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    return std::atoi(body->c_str());
+}
+
+Result<CommandOutcome> Sandbox::wait(int id) {
+    auto reply = m_control.request("wait " + std::to_string(id));
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    CommandOutcome o;
+    char kind[16] = {};
+    int oom = 0;
+    long long elapsed = 0;
+    if (std::sscanf(body->c_str(), "%15s %d %d %lld", kind, &o.code, &oom, &elapsed) != 4) {
+        return fail(Errc::internal, "the sandbox supervisor sent '" + *body + "'");
+    }
+    o.kind = std::string_view(kind) == "signaled" ? CommandExit::signaled : CommandExit::exited;
+    o.oom_killed = oom != 0;
+    o.elapsed = Millis(elapsed);
+    return o;
+}
+
+ScopedFault Sandbox::scoped(const Fault& fault) {
+    auto id = m_control.add(fault);
+    if (!id) {
+        std::fprintf(stderr, "shipshape sandbox: adding a fault failed: %s\n",
+                     id.error().message().c_str());
+        SHIPSHAPE_ASSERT(id.has_value());
+    }
+    return ScopedFault(m_control, *id);
+}
+
+Result<int> Sandbox::add(std::string_view kind, std::string_view value) {
+    auto k = parse_fault_kind(kind);
+    if (!k) {
+        return fail(Errc::invalid_argument, "unknown fault kind '" + std::string(kind) + "'");
+    }
+    auto f = parse_fault_flag(*k, value);
+    if (!f) {
+        return fail(f.error());
+    }
+    return m_control.add(*f);
+}
+
+Result<Report> Sandbox::finish() {
+    if (m_finished) {
+        return fail(Errc::invalid_argument, "the sandbox has already finished");
+    }
+    m_finished = true;
+    auto reply = m_control.request("finish");
+    if (!reply) {
+        return fail(reply.error());
+    }
+    auto body = parse_reply(*reply);
+    if (!body) {
+        return fail(body.error());
+    }
+    return parse_report_json(*body);
+}
+
+Result<Report> run_with_faults(const std::vector<Fault>& faults,
+                               const std::vector<std::string>& argv, SandboxOptions options) {
+    auto sandbox = Sandbox::start(faults, std::move(options));
+    if (!sandbox) {
+        return fail(sandbox.error());
+    }
+    auto outcome = (*sandbox)->run(argv);
+    auto report = (*sandbox)->finish();
+    if (!outcome) {
+        return fail(outcome.error());
+    }
+    return report;
+}
+
+std::vector<std::string> cleanup_leftovers() {
+    return cleanup_stale_cgroups();
+}
+
+}  // namespace shipshape::faults

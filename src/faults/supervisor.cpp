@@ -1,0 +1,595 @@
+// The supervisor process: enters the namespaces, owns the Engine and answers requests from the
+// process that started it (and from bodies running inside) over SOCK_SEQPACKET sockets, one
+// message per request and per reply. Commands are its children, in its pid namespace.
+#include "faults/supervisor.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "faults/engine.hpp"
+#include "os/errno_error.hpp"
+
+extern char** environ;
+
+namespace shipshape::faults {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Status write_proc(const std::string& path, const std::string& value) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(os::errno_error("opening " + path, errno));
+    }
+    ssize_t n = ::write(fd, value.data(), value.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(value.size())) {
+        return fail(os::errno_error("writing " + path, err));
+    }
+    return {};
+}
+
+Status enter_namespaces() {
+    uid_t uid = ::geteuid();
+    gid_t gid = ::getegid();
+    if (uid != 0) {
+        if (::unshare(CLONE_NEWUSER) != 0) {
+            return fail(Errc::unsupported,
+                        os::errno_error("creating a user namespace (needed without root; "
+                                        "check kernel.unprivileged_userns_clone)",
+                                        errno)
+                            .message());
+        }
+        if (auto st = write_proc("/proc/self/setgroups", "deny"); !st) {
+            return st;
+        }
+        if (auto st = write_proc("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"); !st) {
+            return st;
+        }
+        if (auto st = write_proc("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"); !st) {
+            return st;
+        }
+    }
+    if (::unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) != 0) {
+        return fail(Errc::unsupported,
+                    os::errno_error("creating network, mount and pid namespaces", errno).message());
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        return fail(os::errno_error("making the sandbox's mounts private", errno));
+    }
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        return fail(os::errno_error("socket", errno));
+    }
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    bool up = ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    up = up && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+    int err = errno;
+    ::close(s);
+    if (!up) {
+        return fail(os::errno_error("bringing up the sandbox's loopback", err));
+    }
+    return {};
+}
+
+// The pid namespace's init: reaps orphans and keeps the namespace alive until the supervisor
+// dies, which kills it, which makes the kernel kill everything else inside.
+[[noreturn]] void run_init() {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGCHLD, &sa, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (;;) {
+        if (::waitpid(-1, nullptr, 0) < 0) {
+            ::pause();
+        }
+    }
+}
+
+void send_reply(int fd, const std::string& text) {
+    // A client that went away cannot be answered; the supervisor goes on for the others.
+    (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+}
+
+std::string err_reply(const Error& e) {
+    return "err " + std::string(errc_name(e.code())) + " " + e.message();
+}
+
+struct Child {
+    std::vector<std::string> argv;
+    Clock::time_point started;
+    std::optional<CommandOutcome> outcome;
+    int waiter = -1;  // a client fd waiting for it
+    uint64_t oom_kills_before = 0;
+};
+
+class Supervisor {
+  public:
+    Supervisor(int parent_fd, SandboxOptions options)
+        : m_engine(options.preload_library), m_options(std::move(options)) {
+        m_clients.push_back(parent_fd);
+    }
+
+    Status setup(const std::vector<Fault>& faults) {
+        auto begin = Clock::now();
+        for (const auto& f : faults) {
+            if (auto st = m_engine.add(m_next_fault++, f); !st) {
+                return st;
+            }
+        }
+        m_setup = std::chrono::duration_cast<Millis>(Clock::now() - begin);
+        return {};
+    }
+
+    [[noreturn]] void serve(int sigchld_fd) {
+        for (;;) {
+            std::vector<pollfd> fds;
+            fds.push_back({sigchld_fd, POLLIN, 0});
+            for (int c : m_clients) {
+                fds.push_back({c, POLLIN, 0});
+            }
+            int n = ::poll(fds.data(), fds.size(), next_timeout());
+            if (n < 0 && errno != EINTR) {
+                finish(-1);
+            }
+            run_timeline();
+            if (m_engine.needs_sampling()) {
+                m_engine.sample();
+            }
+            if (fds[0].revents & POLLIN) {
+                signalfd_siginfo info{};
+                while (::read(sigchld_fd, &info, sizeof info) > 0) {
+                }
+                reap();
+            }
+            for (size_t i = 1; i < fds.size(); ++i) {
+                if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                    handle(fds[i].fd);
+                }
+            }
+        }
+    }
+
+  private:
+    int64_t now_ms() const {
+        if (!m_t0) {
+            return 0;
+        }
+        return std::chrono::duration_cast<Millis>(Clock::now() - *m_t0).count();
+    }
+
+    int next_timeout() const {
+        int timeout = m_engine.needs_sampling() ? 10 : -1;
+        if (!m_t0) {
+            return timeout;
+        }
+        int64_t now = now_ms();
+        for (const auto& [id, f] : m_engine.faults()) {
+            for (auto edge : {f.start, f.stop}) {
+                if (edge && edge->count() > now && !m_done_edges.count({id, edge->count()})) {
+                    int wait = static_cast<int>(edge->count() - now);
+                    timeout = timeout < 0 ? wait : std::min(timeout, wait);
+                }
+            }
+        }
+        return timeout;
+    }
+
+    void run_timeline() {
+        if (!m_t0) {
+            return;
+        }
+        int64_t now = now_ms();
+        for (const auto& [id, f] : m_engine.faults()) {
+            if (f.start && f.start->count() <= now && !m_done_edges.count({id, f.start->count()})) {
+                m_done_edges.insert({id, f.start->count()});
+                record(m_engine.set_on(id, true, f.start->count()));
+            }
+            if (f.stop && f.stop->count() <= now && !m_done_edges.count({id, f.stop->count()})) {
+                m_done_edges.insert({id, f.stop->count()});
+                record(m_engine.set_on(id, false, f.stop->count()));
+            }
+        }
+    }
+
+    void record(const Status& st) {
+        if (!st) {
+            m_timeline_errors.push_back(st.error().message());
+        }
+    }
+
+    void reap() {
+        for (;;) {
+            int status = 0;
+            pid_t pid = ::waitpid(-1, &status, WNOHANG);
+            if (pid <= 0) {
+                return;
+            }
+            auto it = m_children.find(pid);
+            if (it == m_children.end()) {
+                continue;  // the init process or a tool
+            }
+            Child& c = it->second;
+            CommandOutcome o;
+            o.argv = c.argv;
+            if (WIFSIGNALED(status)) {
+                o.kind = CommandExit::signaled;
+                o.code = WTERMSIG(status);
+            } else {
+                o.code = WEXITSTATUS(status);
+            }
+            o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - c.started);
+            o.oom_killed = o.kind == CommandExit::signaled && o.code == SIGKILL &&
+                           m_engine.memory_stats().oom_kills > c.oom_kills_before;
+            c.outcome = o;
+            m_finished.push_back(o);
+            if (c.waiter >= 0) {
+                send_reply(c.waiter, outcome_reply(o));
+                c.waiter = -1;
+            }
+        }
+    }
+
+    static std::string outcome_reply(const CommandOutcome& o) {
+        return "ok " + std::string(o.kind == CommandExit::exited ? "exited" : "signaled") + " " +
+               std::to_string(o.code) + " " + (o.oom_killed ? "1" : "0") + " " +
+               std::to_string(o.elapsed.count());
+    }
+
+    // Forks a child inside the sandbox: it joins the cgroup, takes the rlimit, and then either
+    // execs argv or runs the body. Everything it needs is prepared before the fork.
+    Result<pid_t> start_child(const std::vector<std::string>& argv, const std::string& cwd,
+                              int body_fd) {
+        ChildSetup setup = m_engine.child_setup();
+        std::vector<std::string> env_strings;
+        for (char** e = environ; *e; ++e) {
+            env_strings.emplace_back(*e);
+        }
+        for (const auto& extra : setup.extra_env) {
+            env_strings.push_back(extra);
+        }
+        std::vector<char*> envp;
+        for (auto& e : env_strings) {
+            envp.push_back(e.data());
+        }
+        envp.push_back(nullptr);
+        std::vector<std::string> args = argv;
+        std::vector<char*> argp;
+        for (auto& a : args) {
+            argp.push_back(a.data());
+        }
+        argp.push_back(nullptr);
+        char pid_text[16] = "0";
+        int errpipe[2];
+        if (::pipe2(errpipe, O_CLOEXEC) != 0) {
+            return fail(os::errno_error("pipe", errno));
+        }
+        uint64_t oom_before = m_engine.memory_stats().oom_kills;
+        pid_t pid = ::fork();
+        if (pid < 0) {
+            int err = errno;
+            ::close(errpipe[0]);
+            ::close(errpipe[1]);
+            return fail(os::errno_error("fork", err));
+        }
+        if (pid == 0) {
+            ::close(errpipe[0]);
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::signal(SIGPIPE, SIG_DFL);
+            int step_err = 0;
+            if (!setup.cgroup_procs.empty()) {
+                int fd = ::open(setup.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+                int len = std::snprintf(pid_text, sizeof pid_text, "%d", ::getpid());
+                if (fd < 0 || ::write(fd, pid_text, static_cast<size_t>(len)) != len) {
+                    step_err = errno ? errno : EIO;
+                }
+                if (fd >= 0) {
+                    ::close(fd);
+                }
+            }
+            if (!step_err && setup.address_space_limit) {
+                rlimit rl{setup.address_space_limit, setup.address_space_limit};
+                if (::setrlimit(RLIMIT_AS, &rl) != 0) {
+                    step_err = errno;
+                }
+            }
+            if (!step_err && !cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+                step_err = errno;
+            }
+            if (step_err) {
+                int code = -step_err;  // negative: a set-up step failed, not exec
+                [[maybe_unused]] auto w = ::write(errpipe[1], &code, sizeof code);
+                ::_exit(127);
+            }
+            if (body_fd >= 0) {
+                ::close(errpipe[1]);
+                Control control(body_fd);
+                int rc = m_options.body ? m_options.body(control) : 0;
+                std::fflush(nullptr);
+                ::_exit(rc);
+            }
+            ::execvpe(argp[0], argp.data(), envp.data());
+            int code = errno;
+            [[maybe_unused]] auto w = ::write(errpipe[1], &code, sizeof code);
+            ::_exit(127);
+        }
+        ::close(errpipe[1]);
+        int code = 0;
+        ssize_t got = 0;
+        while ((got = ::read(errpipe[0], &code, sizeof code)) < 0 && errno == EINTR) {
+        }
+        ::close(errpipe[0]);
+        if (got == sizeof code) {
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            if (code < 0) {
+                return fail(os::errno_error("preparing '" + argv[0] + "' in the sandbox", -code));
+            }
+            return fail(Errc::not_found, os::errno_error("cannot run '" + argv[0] + "'", code)
+                                             .message());
+        }
+        Child c;
+        c.argv = argv;
+        c.started = Clock::now();
+        c.oom_kills_before = oom_before;
+        m_children.emplace(pid, std::move(c));
+        if (!m_t0) {
+            m_t0 = Clock::now();
+            run_timeline();
+        }
+        return pid;
+    }
+
+    void handle(int fd) {
+        std::string buf(1 << 20, '\0');
+        ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) {
+            if (fd == m_clients.front()) {
+                finish(-1);  // the starter is gone: nobody wants the report
+            }
+            ::close(fd);
+            std::erase(m_clients, fd);
+            return;
+        }
+        buf.resize(static_cast<size_t>(n));
+        auto space = buf.find(' ');
+        std::string verb = buf.substr(0, space);
+        std::string rest = space == std::string::npos ? "" : buf.substr(space + 1);
+        if (verb == "spawn" || verb == "body") {
+            std::vector<std::string> parts;
+            size_t i = 0;
+            while (i <= rest.size()) {
+                size_t j = rest.find('\0', i);
+                parts.push_back(rest.substr(i, j == std::string::npos ? std::string::npos : j - i));
+                if (j == std::string::npos) {
+                    break;
+                }
+                i = j + 1;
+            }
+            std::string cwd = parts.empty() ? "" : parts.front();
+            std::vector<std::string> argv(parts.begin() + (parts.empty() ? 0 : 1), parts.end());
+            int pair[2] = {-1, -1};
+            if (verb == "body") {
+                argv = {"(body)"};
+                if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+                    send_reply(fd, err_reply(os::errno_error("socketpair", errno)));
+                    return;
+                }
+            } else if (argv.empty() || argv.front().empty()) {
+                send_reply(fd, "err invalid_argument an empty command");
+                return;
+            }
+            auto pid = start_child(argv, cwd, pair[1]);
+            if (pair[1] >= 0) {
+                ::close(pair[1]);
+                if (pid) {
+                    m_clients.push_back(pair[0]);
+                } else {
+                    ::close(pair[0]);
+                }
+            }
+            send_reply(fd, pid ? "ok " + std::to_string(*pid) : err_reply(pid.error()));
+        } else if (verb == "wait") {
+            auto it = m_children.find(std::atoi(rest.c_str()));
+            if (it == m_children.end()) {
+                send_reply(fd, "err not_found no command " + rest + " in this sandbox");
+            } else if (it->second.outcome) {
+                send_reply(fd, outcome_reply(*it->second.outcome));
+            } else {
+                it->second.waiter = fd;
+            }
+        } else if (verb == "add") {
+            auto sp = rest.find(' ');
+            auto kind = parse_fault_kind(rest.substr(0, sp));
+            auto fault = kind ? parse_fault_flag(*kind, sp == std::string::npos
+                                                            ? std::string()
+                                                            : rest.substr(sp + 1))
+                              : Result<Fault>(fail(Errc::invalid_argument,
+                                                   "unknown fault kind '" + rest + "'"));
+            if (!fault) {
+                send_reply(fd, err_reply(fault.error()));
+                return;
+            }
+            fault->origin = "added at run time";
+            std::vector<Fault> all;
+            for (const auto& [id, f] : m_engine.faults()) {
+                all.push_back(f);
+            }
+            all.push_back(*fault);
+            if (auto st = validate_faults(all); !st) {
+                send_reply(fd, err_reply(st.error()));
+                return;
+            }
+            int id = m_next_fault++;
+            if (fault->start && m_t0) {
+                // A window on a fault added mid-run counts from now, not from the first spawn.
+                *fault->start += Millis(now_ms());
+                if (fault->stop) {
+                    *fault->stop += Millis(now_ms());
+                }
+            }
+            auto st = m_engine.add(id, *fault);
+            if (st && !fault->start && m_t0) {
+                // add() switched it on at time 0; the window really starts now.
+                (void)m_engine.set_on(id, false, 0);
+                st = m_engine.set_on(id, true, now_ms());
+            }
+            send_reply(fd, st ? "ok " + std::to_string(id) : err_reply(st.error()));
+        } else if (verb == "enable" || verb == "disable") {
+            auto st = m_engine.set_on(std::atoi(rest.c_str()), verb == "enable", now_ms());
+            send_reply(fd, st ? "ok" : err_reply(st.error()));
+        } else if (verb == "report") {
+            send_reply(fd, "ok " + report_to_json(make_report()));
+        } else if (verb == "finish") {
+            finish(fd);
+        } else {
+            send_reply(fd, "err invalid_argument unknown request '" + verb + "'");
+        }
+    }
+
+    Report make_report() {
+        Report r;
+        r.faults = m_engine.outcomes(now_ms());
+        r.commands = m_finished;
+        r.setup = m_setup;
+        r.user_namespace = m_userns;
+        for (auto& f : r.faults) {
+            for (const auto& e : m_timeline_errors) {
+                f.note += (f.note.empty() ? "" : "; ") + ("timeline: " + e);
+            }
+        }
+        return r;
+    }
+
+    [[noreturn]] void finish(int reply_fd) {
+        auto begin = Clock::now();
+        // Commands still running are stopped: politely, then not.
+        for (auto& [pid, c] : m_children) {
+            if (!c.outcome) {
+                ::kill(pid, SIGTERM);
+            }
+        }
+        auto deadline = Clock::now() + std::chrono::seconds(2);
+        for (;;) {
+            reap();
+            bool running = false;
+            for (auto& [pid, c] : m_children) {
+                running = running || !c.outcome;
+            }
+            if (!running) {
+                break;
+            }
+            if (Clock::now() > deadline) {
+                for (auto& [pid, c] : m_children) {
+                    if (!c.outcome) {
+                        ::kill(pid, SIGKILL);
+                    }
+                }
+            }
+            ::usleep(5000);
+        }
+        int64_t end = now_ms();
+        auto loss = m_engine.power_loss();
+        m_engine.teardown(end);
+        Report r = make_report();
+        if (!loss) {
+            for (auto& f : r.faults) {
+                if (f.fault.kind == FaultKind::lose_unsynced) {
+                    f.note += "power loss failed: " + loss.error().message();
+                }
+            }
+        }
+        r.teardown = std::chrono::duration_cast<Millis>(Clock::now() - begin);
+        if (reply_fd >= 0) {
+            send_reply(reply_fd, "ok " + report_to_json(r));
+        }
+        ::_exit(0);
+    }
+
+  public:
+    void teardown_after_failed_setup() { m_engine.teardown(0); }
+    bool m_userns = false;
+
+  private:
+    Engine m_engine;
+    SandboxOptions m_options;
+    std::vector<int> m_clients;
+    std::map<pid_t, Child> m_children;
+    std::vector<CommandOutcome> m_finished;
+    std::optional<Clock::time_point> m_t0;
+    std::set<std::pair<int, int64_t>> m_done_edges;
+    std::vector<std::string> m_timeline_errors;
+    int m_next_fault = 1;
+    Millis m_setup{0};
+};
+
+}  // namespace
+
+void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
+                    const SandboxOptions& options) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+        ::_exit(1);
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    // Ctrl-C goes to the whole foreground group; the supervisor ends only when told to (or when
+    // its starter dies), so it can always report and tear down.
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+    bool userns = ::geteuid() != 0;
+    if (auto st = enter_namespaces(); !st) {
+        send_reply(fd, err_reply(st.error()));
+        ::_exit(0);
+    }
+    pid_t init = ::fork();
+    if (init == 0) {
+        ::close(fd);
+        run_init();
+    }
+    // SIGCHLD through a signalfd; blocked before any thread starts so every thread inherits it.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    Supervisor sup(fd, options);
+    sup.m_userns = userns;
+    if (auto st = sup.setup(faults); !st) {
+        sup.teardown_after_failed_setup();
+        send_reply(fd, err_reply(st.error()));
+        ::_exit(0);
+    }
+    send_reply(fd, "ok ready");
+    sup.serve(sigfd);
+}
+
+}  // namespace shipshape::faults
