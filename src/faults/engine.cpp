@@ -304,6 +304,8 @@ Status Engine::setup_tmpfs(const Fault& f) {
     Tmpfs t;
     t.path = f.path;
     t.size = f.bytes;
+    // Kept so the tmpfs can be measured and resized even after a FUSE layer covers the path.
+    t.fd = ::open(f.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     m_tmpfs.emplace(f.path, t);
     return {};
 }
@@ -312,13 +314,14 @@ Status Engine::tmpfs_limit(Tmpfs& t, bool on) {
     std::string size = "size=50%";
     if (on) {
         struct statvfs vfs {};
-        ::statvfs(t.path.c_str(), &vfs);
+        ::fstatvfs(t.fd, &vfs);
         uint64_t used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
         uint64_t limit = std::max(t.size, used);
         limit = (limit + 4095) / 4096 * 4096;
         size = "size=" + std::to_string(limit);
     }
-    if (::mount(nullptr, t.path.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+    std::string target = "/proc/self/fd/" + std::to_string(t.fd);
+    if (::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
                 size.c_str()) != 0) {
         return fail(os::errno_error("resizing the tmpfs on " + t.path, errno));
     }
@@ -544,7 +547,7 @@ ChildSetup Engine::child_setup() const {
 void Engine::sample() {
     for (auto& [path, t] : m_tmpfs) {
         struct statvfs vfs {};
-        if (::statvfs(path.c_str(), &vfs) != 0) {
+        if (::fstatvfs(t.fd, &vfs) != 0) {
             continue;
         }
         uint64_t used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
@@ -727,6 +730,12 @@ void Engine::teardown(int64_t now_ms) {
     if (m_delay) {
         m_delay_final = m_delay->counters();
         m_delay.reset();
+    }
+    for (auto& [path, t] : m_tmpfs) {
+        if (t.fd >= 0) {
+            ::close(t.fd);
+            t.fd = -1;
+        }
     }
 }
 

@@ -60,6 +60,7 @@ class Engine {
         uint64_t peak_used = 0;
         uint64_t full_samples = 0;
         bool limited = false;
+        int fd = -1;
     };
     struct Entry {
         Fault fault;

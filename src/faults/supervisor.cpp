@@ -24,6 +24,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/assert.hpp"
 #include "faults/engine.hpp"
 #include "os/errno_error.hpp"
 
@@ -70,9 +71,9 @@ Status enter_namespaces() {
             return st;
         }
     }
-    if (::unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) != 0) {
+    if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
         return fail(Errc::unsupported,
-                    os::errno_error("creating network, mount and pid namespaces", errno).message());
+                    os::errno_error("creating network and mount namespaces", errno).message());
     }
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
         return fail(os::errno_error("making the sandbox's mounts private", errno));
@@ -290,7 +291,20 @@ class Supervisor {
             return fail(os::errno_error("pipe", errno));
         }
         uint64_t oom_before = m_engine.memory_stats().oom_kills;
+        int own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0 || ::setns(m_child_pidns, CLONE_NEWPID) != 0) {
+            int err = errno;
+            if (own_pidns >= 0) {
+                ::close(own_pidns);
+            }
+            ::close(errpipe[0]);
+            ::close(errpipe[1]);
+            return fail(os::errno_error("entering the sandbox's pid namespace", err));
+        }
         pid_t pid = ::fork();
+        int back = ::setns(own_pidns, CLONE_NEWPID);
+        ::close(own_pidns);
+        SHIPSHAPE_ASSERT(pid == 0 || back == 0);
         if (pid < 0) {
             int err = errno;
             ::close(errpipe[0]);
@@ -537,6 +551,7 @@ class Supervisor {
   public:
     void teardown_after_failed_setup() { m_engine.teardown(0); }
     bool m_userns = false;
+    int m_child_pidns = -1;
 
   private:
     Engine m_engine;
@@ -570,11 +585,29 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
         send_reply(fd, err_reply(st.error()));
         ::_exit(0);
     }
+    // The pid namespace: its init is forked right after unshare(CLONE_NEWPID), and then the
+    // supervisor returns its children's namespace to its own, because a process whose children
+    // go to another pid namespace cannot start threads (FUSE and NFQUEUE need them). Commands
+    // are forked into the new namespace by switching to it around each fork.
+    int own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (own_pidns < 0 || ::unshare(CLONE_NEWPID) != 0) {
+        send_reply(fd, err_reply(Error(Errc::unsupported,
+                                       os::errno_error("creating a pid namespace", errno)
+                                           .message())));
+        ::_exit(0);
+    }
     pid_t init = ::fork();
     if (init == 0) {
         ::close(fd);
         run_init();
     }
+    int child_pidns = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(),
+                             O_RDONLY | O_CLOEXEC);
+    if (child_pidns < 0 || ::setns(own_pidns, CLONE_NEWPID) != 0) {
+        send_reply(fd, err_reply(os::errno_error("switching pid namespaces", errno)));
+        ::_exit(0);
+    }
+    ::close(own_pidns);
     // SIGCHLD through a signalfd; blocked before any thread starts so every thread inherits it.
     sigset_t chld;
     sigemptyset(&chld);
@@ -583,6 +616,7 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
     int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     Supervisor sup(fd, options);
     sup.m_userns = userns;
+    sup.m_child_pidns = child_pidns;
     if (auto st = sup.setup(faults); !st) {
         sup.teardown_after_failed_setup();
         send_reply(fd, err_reply(st.error()));
