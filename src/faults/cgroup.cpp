@@ -85,6 +85,18 @@ void kill_members(const std::string& dir) {
     }
 }
 
+// A live (not zombie) process named shipshape: a killed supervisor may linger as a zombie for
+// a moment, and its pid may be reused by something else later.
+bool supervisor_alive(pid_t pid) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto open = stat.find('(');
+    auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) {
+        return false;
+    }
+    return stat.substr(open + 1, close - open - 1) == "shipshape" && stat[close + 2] != 'Z';
+}
+
 }  // namespace
 
 MemoryCgroup::MemoryCgroup(std::string path, int version)
@@ -187,7 +199,7 @@ std::vector<std::string> cleanup_stale_cgroups() {
                 continue;
             }
             pid_t owner = std::atoi(name.c_str() + std::strlen(k_prefix));
-            if (owner > 0 && (::kill(owner, 0) == 0 || errno == EPERM)) {
+            if (owner > 0 && supervisor_alive(owner)) {
                 continue;  // its supervisor is alive: not a leftover
             }
             std::string path = std::string(root) + "/" + name;

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <queue>
 #include <random>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -82,7 +83,14 @@ class NfqDelayQueue final : public DelayQueue {
         if (q->m_stop_fd < 0) {
             return fail(os::errno_error("latency: eventfd", errno));
         }
-        q->m_thread = std::thread([raw = q.get()] { raw->loop(); });
+        try {
+            q->m_thread = std::thread([raw = q.get()] { raw->loop(); });
+        } catch (const std::system_error& e) {
+            return fail(Errc::unsupported,
+                        std::string("latency: cannot start the queue's thread (a latency fault "
+                                    "added after start without root): ") +
+                            e.what());
+        }
         return std::unique_ptr<DelayQueue>(std::move(q));
     }
 

@@ -192,8 +192,11 @@ Status Engine::setup_network(int id, const Fault& f) {
     std::string hook = "input";
     switch (f.kind) {
         case FaultKind::loss:
-            rules.push_back(proto_match(f.proto) + "numgen random mod 100 < " +
-                            std::to_string(f.percent) + " " + counter + "drop");
+            rules.push_back(proto_match(f.proto) +
+                            (f.percent >= 100 ? std::string()
+                                              : "numgen random mod 100 < " +
+                                                    std::to_string(f.percent) + " ") +
+                            counter + "drop");
             break;
         case FaultKind::block_port: {
             std::string port = std::to_string(f.port);
@@ -294,8 +297,15 @@ Status Engine::setup_tmpfs(const Fault& f) {
     // writes stays in the sandbox.
     int inherit = ::fcntl(original, F_DUPFD, 100);
     ::close(original);
-    auto copied = run_tool({"cp", "-a", "/proc/self/fd/" + std::to_string(inherit) + "/.",
-                            f.path + "/"});
+    // In a user namespace the original owners are unmapped and cannot be kept.
+    std::vector<std::string> cp = {"cp", "-a"};
+    if (::access("/proc/self/uid_map", R_OK) == 0 && ::geteuid() == 0 &&
+        std::getenv("SHIPSHAPE_FAULT_USERNS")) {
+        cp.emplace_back("--no-preserve=ownership");
+    }
+    cp.push_back("/proc/self/fd/" + std::to_string(inherit) + "/.");
+    cp.push_back(f.path + "/");
+    auto copied = run_tool(cp);
     ::close(inherit);
     if (!copied) {
         return fail(Errc::io, f.origin + ": copying " + f.path + " into its tmpfs: " +

@@ -67,6 +67,17 @@ Status Nft::declare(int id, std::string hook, std::vector<std::string> rules) {
     if (!st) {
         return st;
     }
+    // Check the rules now (dry run), so a fault that only starts later cannot fail then.
+    std::string script;
+    for (const auto& r : rules) {
+        script += "add rule inet shipshape " + name + " " + r + "\n";
+    }
+    nft_ctx_set_dry_run(m_impl->ctx, true);
+    st = run(script);
+    nft_ctx_set_dry_run(m_impl->ctx, false);
+    if (!st) {
+        return fail(Errc::unsupported, st.error().message());
+    }
     m_impl->chains[id] = Impl::Chain{std::move(hook), std::move(rules), false};
     return {};
 }

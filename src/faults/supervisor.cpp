@@ -70,6 +70,8 @@ Status enter_namespaces() {
         if (auto st = write_proc("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"); !st) {
             return st;
         }
+        // Tools the supervisor runs (cp for --disk-full) must not try to keep unmapped owners.
+        ::setenv("SHIPSHAPE_FAULT_USERNS", "1", 1);
     }
     if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
         return fail(Errc::unsupported,
@@ -291,8 +293,10 @@ class Supervisor {
             return fail(os::errno_error("pipe", errno));
         }
         uint64_t oom_before = m_engine.memory_stats().oom_kills;
-        int own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-        if (own_pidns < 0 || ::setns(m_child_pidns, CLONE_NEWPID) != 0) {
+        int own_pidns = -1;
+        if (m_child_pidns >= 0 && ((own_pidns = ::open("/proc/self/ns/pid", O_RDONLY |
+                                                                            O_CLOEXEC)) < 0 ||
+                                   ::setns(m_child_pidns, CLONE_NEWPID) != 0)) {
             int err = errno;
             if (own_pidns >= 0) {
                 ::close(own_pidns);
@@ -302,9 +306,11 @@ class Supervisor {
             return fail(os::errno_error("entering the sandbox's pid namespace", err));
         }
         pid_t pid = ::fork();
-        int back = ::setns(own_pidns, CLONE_NEWPID);
-        ::close(own_pidns);
-        SHIPSHAPE_ASSERT(pid == 0 || back == 0);
+        if (own_pidns >= 0) {
+            int back = ::setns(own_pidns, CLONE_NEWPID);
+            ::close(own_pidns);
+            SHIPSHAPE_ASSERT(pid == 0 || back == 0);
+        }
         if (pid < 0) {
             int err = errno;
             ::close(errpipe[0]);
@@ -585,12 +591,29 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
         send_reply(fd, err_reply(st.error()));
         ::_exit(0);
     }
-    // The pid namespace: its init is forked right after unshare(CLONE_NEWPID), and then the
-    // supervisor returns its children's namespace to its own, because a process whose children
-    // go to another pid namespace cannot start threads (FUSE and NFQUEUE need them). Commands
-    // are forked into the new namespace by switching to it around each fork.
+    // SIGCHLD through a signalfd; blocked before any thread starts so every thread inherits it.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    Supervisor sup(fd, options);
+    sup.m_userns = userns;
+    if (auto st = sup.setup(faults); !st) {
+        sup.teardown_after_failed_setup();
+        send_reply(fd, err_reply(st.error()));
+        ::_exit(0);
+    }
+    // The pid namespace comes last. A thread whose children go to another pid namespace cannot
+    // start threads, so the fault threads (FUSE, NFQUEUE) are started above, before this
+    // thread unshares. The namespace's init is forked right away; then, where the privilege
+    // allows it (root), this thread's children return to its own namespace, so faults added
+    // later can still start threads, and commands are forked into the sandbox's namespace by
+    // switching to it around each fork. Without root the switch back is refused, commands are
+    // forked into it directly, and a fault added later that needs a thread is refused.
     int own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (own_pidns < 0 || ::unshare(CLONE_NEWPID) != 0) {
+        sup.teardown_after_failed_setup();
         send_reply(fd, err_reply(Error(Errc::unsupported,
                                        os::errno_error("creating a pid namespace", errno)
                                            .message())));
@@ -601,27 +624,17 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
         ::close(fd);
         run_init();
     }
-    int child_pidns = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(),
-                             O_RDONLY | O_CLOEXEC);
-    if (child_pidns < 0 || ::setns(own_pidns, CLONE_NEWPID) != 0) {
-        send_reply(fd, err_reply(os::errno_error("switching pid namespaces", errno)));
-        ::_exit(0);
+    if (!userns) {
+        int child_pidns = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(),
+                                 O_RDONLY | O_CLOEXEC);
+        if (child_pidns < 0 || ::setns(own_pidns, CLONE_NEWPID) != 0) {
+            sup.teardown_after_failed_setup();
+            send_reply(fd, err_reply(os::errno_error("switching pid namespaces", errno)));
+            ::_exit(0);
+        }
+        sup.m_child_pidns = child_pidns;
     }
     ::close(own_pidns);
-    // SIGCHLD through a signalfd; blocked before any thread starts so every thread inherits it.
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-    int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    Supervisor sup(fd, options);
-    sup.m_userns = userns;
-    sup.m_child_pidns = child_pidns;
-    if (auto st = sup.setup(faults); !st) {
-        sup.teardown_after_failed_setup();
-        send_reply(fd, err_reply(st.error()));
-        ::_exit(0);
-    }
     send_reply(fd, "ok ready");
     sup.serve(sigfd);
 }
