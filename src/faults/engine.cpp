@@ -392,7 +392,7 @@ Status Engine::setup_clock_skew(const Fault& f) {
     return {};
 }
 
-Status Engine::add(int id, const Fault& f) {
+Status Engine::add(int id, const Fault& f, int64_t now_ms) {
     Entry e;
     e.fault = f;
     Status st;
@@ -463,7 +463,7 @@ Status Engine::add(int id, const Fault& f) {
     auto [it, inserted] = m_entries.emplace(id, std::move(e));
     SHIPSHAPE_ASSERT(inserted);
     if (!f.start) {
-        return set_on(id, true, 0);
+        return set_on(id, true, now_ms);
     }
     return {};
 }

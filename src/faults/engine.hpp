@@ -36,7 +36,7 @@ class Engine {
 
     // Sets up `fault` as number `id`, on unless it has a window. Errc::unsupported when this
     // machine lacks what it needs, Errc::invalid_argument for a bad path.
-    [[nodiscard]] Status add(int id, const Fault& fault);
+    [[nodiscard]] Status add(int id, const Fault& fault, int64_t now_ms = 0);
     [[nodiscard]] Status set_on(int id, bool on, int64_t now_ms);
     bool has(int id) const { return m_entries.count(id) != 0; }
     const std::map<int, Fault>& faults() const;

@@ -34,26 +34,27 @@ const KindKeys k_keys[] = {
 
 // A scalar as flag text: strings as they are, integers in decimal.
 std::optional<std::string> scalar(TomlReader& r, const toml::node& n, std::string_view where) {
-    if (auto s = n.value<std::string>()) {
-        return *s;
+    if (n.is_string()) {
+        return *n.value<std::string>();
     }
-    if (auto i = n.value<int64_t>()) {
-        return std::to_string(*i);
+    if (n.is_integer()) {
+        return std::to_string(*n.value<int64_t>());
     }
     r.wrong_type(where, n, "a string or an integer");
     return std::nullopt;
 }
 
 std::optional<std::string> time_text(TomlReader& r, const toml::node& n, std::string_view where) {
-    if (auto i = n.value<int64_t>(); i && n.is_integer()) {
+    if (n.is_integer()) {
+        auto i = n.value<int64_t>();
         if (*i < 0) {
             r.error(n, std::string(where) + " must not be negative");
             return std::nullopt;
         }
         return std::to_string(*i);
     }
-    if (auto s = n.value<std::string>()) {
-        return *s;
+    if (n.is_string()) {
+        return *n.value<std::string>();
     }
     r.wrong_type(where, n, "a duration like \"2s\" or a number of seconds");
     return std::nullopt;

@@ -476,12 +476,7 @@ class Supervisor {
                     *fault->stop += Millis(now_ms());
                 }
             }
-            auto st = m_engine.add(id, *fault);
-            if (st && !fault->start && m_t0) {
-                // add() switched it on at time 0; the window really starts now.
-                (void)m_engine.set_on(id, false, 0);
-                st = m_engine.set_on(id, true, now_ms());
-            }
+            auto st = m_engine.add(id, *fault, now_ms());
             send_reply(fd, st ? "ok " + std::to_string(id) : err_reply(st.error()));
         } else if (verb == "enable" || verb == "disable") {
             auto st = m_engine.set_on(std::atoi(rest.c_str()), verb == "enable", now_ms());
