@@ -323,7 +323,10 @@ class Supervisor {
             sigset_t none;
             sigemptyset(&none);
             ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            ::signal(SIGPIPE, SIG_DFL);
+            // The supervisor ignores these; ignored dispositions survive exec.
+            for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) {
+                ::signal(sig, SIG_DFL);
+            }
             int step_err = 0;
             if (!setup.cgroup_procs.empty()) {
                 int fd = ::open(setup.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);

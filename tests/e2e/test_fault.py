@@ -1,0 +1,273 @@
+"""shipshape fault, black box: exit statuses, reports, profiles with timelines, bad input that
+runs nothing, unprivileged runs, and teardown after Ctrl-C and kill -9. The kernel-level
+behaviour of each fault is covered from inside by src/faults/sandbox_test.cpp; here each
+command-line path is exercised once against the real kernel."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+
+from harness import BIN, RepoTestCase, pid_alive, read_text, require
+
+UDP_COUNT = textwrap.dedent("""\
+    import socket, sys
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(("127.0.0.1", 0))
+    rx.setblocking(False)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    got = 0
+    for i in range(int(sys.argv[1])):
+        tx.sendto(b"x", rx.getsockname())
+        try:
+            rx.recv(10); got += 1
+        except BlockingIOError:
+            pass
+    print(got)
+    """)
+
+# An interpreter an unprivileged user can run (a pyenv under /root is not one).
+SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+class FaultTest(RepoTestCase):
+    def setUp(self):
+        super().setUp()
+        self.script = os.path.join(self.tmp, "udp_count.py")
+        with open(self.script, "w") as f:
+            f.write(UDP_COUNT)
+        os.chmod(self.tmp, 0o755)
+
+    def report(self, path):
+        with open(path) as f:
+            return json.load(f)
+
+    def test_exit_status_and_report(self):
+        report = os.path.join(self.tmp, "r.json")
+        r = self.shipshape("fault", "--loss", "100/udp", "--report", report, "--",
+                           sys.executable, self.script, "50")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.out.strip(), "0")  # every datagram lost
+        doc = self.report(report)
+        self.assertEqual(doc["schema"], "shipshape.fault-report/1")
+        [fault] = doc["faults"]
+        self.assertEqual(fault["kind"], "loss")
+        self.assertTrue(fault["fired"])
+        self.assertEqual(fault["counts"]["packets_dropped"], 50)
+        self.assertEqual(doc["commands"][0]["status"], 0)
+        self.assertIn("FIRED", r.err)
+        # The command's own status is shipshape's.
+        r = self.shipshape("fault", "-q", "--", "sh", "-c", "exit 7")
+        self.assertEqual(r.code, 7, r)
+        self.assertEqual(r.err, "")
+        r = self.shipshape("fault", "-q", "--", "sh", "-c", "kill -TERM $$")
+        self.assertEqual(r.code, 128 + signal.SIGTERM, r)
+
+    def test_profile_by_name_with_a_timeline(self):
+        self.write("faults/flaky.toml", textwrap.dedent("""\
+            name = "flaky"
+            [[fault]]
+            kind = "loss"
+            percent = 100
+            proto = "udp"
+            start = "300ms"
+            stop = "700ms"
+            """))
+        probe = os.path.join(self.tmp, "probe.py")
+        with open(probe, "w") as f:
+            f.write(textwrap.dedent("""\
+                import socket, time
+                rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(("127.0.0.1", 0))
+                rx.settimeout(0.05)
+                tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                t0 = time.monotonic(); seen = []
+                for at in (0.1, 0.5, 0.9):
+                    time.sleep(max(0, t0 + at - time.monotonic()))
+                    tx.sendto(b"x", rx.getsockname())
+                    try:
+                        rx.recv(10); seen.append("ok")
+                    except socket.timeout:
+                        seen.append("lost")
+                print(" ".join(seen))
+                """))
+        report = os.path.join(self.tmp, "r.json")
+        r = self.shipshape("fault", "--profile", "flaky", "--report", report, "--",
+                           sys.executable, probe)
+        self.assertEqual(r.code, 0, r)
+        # Python starts in well under 100 ms here, so the probes land before, in and after.
+        self.assertEqual(r.out.strip(), "ok lost ok")
+        [fault] = self.report(report)["faults"]
+        self.assertEqual(fault["active_ms"], [[300, 700]])
+        self.assertEqual(fault["counts"]["packets_dropped"], 1)
+        self.assertTrue(fault["origin"].endswith("faults/flaky.toml:2:1"))
+
+    def test_bad_input_runs_nothing(self):
+        marker = os.path.join(self.tmp, "ran")
+        cmd = ["--", "touch", marker]
+        r = self.shipshape("fault", "--loss", "120", *cmd)
+        self.assertEqual(r.code, 2, r)
+        self.assertEqual(r.err.strip(), "shipshape: --loss '120': expected PCT[/tcp|udp] with "
+                                        "PCT from 1 to 100, e.g. 20 or 20/udp")
+        self.write("faults/bad.toml", '[[fault]]\nkind = "block-port"\nport = 99999\n')
+        r = self.shipshape("fault", "--profile", "faults/bad.toml", *cmd)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("faults/bad.toml:1:1: a block-port fault: expected PORT[/tcp|udp]"
+                      "[:reject|drop] with PORT from 1 to 65535", r.err)
+        r = self.shipshape("fault", "--reset-after", "10K", *cmd)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("--reset-after BYTES and --port PORT go together", r.err)
+        r = self.shipshape("fault", "--disk-full", os.path.join(self.tmp, "missing") + ":1M",
+                           *cmd)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("must be an existing directory", r.err)
+        r = self.shipshape("fault", "--memory", "64M", "--memory", "32M", *cmd)
+        self.assertEqual(r.code, 2, r)
+        r = self.shipshape("fault", "--loss", "5")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("no command: write it after '--'", r.err)
+        self.assertFalse(os.path.exists(marker))
+
+    def test_unprivileged_network_and_disk_faults(self):
+        require(self, os.geteuid() == 0, "needs root to switch to an unprivileged user")
+        disk = os.path.join(self.tmp, "disk")
+        os.mkdir(disk)
+        os.chmod(disk, 0o777)
+        report = os.path.join(self.tmp, "r.json")
+        os.close(os.open(report, os.O_CREAT | os.O_WRONLY, 0o666))
+        os.chmod(report, 0o666)
+        r = subprocess.run(
+            NOBODY + [BIN, "fault", "--loss", "100/udp", "--disk-full", disk + ":64K",
+                      "--report", report, "--", "sh", "-c",
+                      f"{SYSTEM_PYTHON} {self.script} 10; "
+                      f"dd if=/dev/zero of={disk}/fill bs=4k count=100 2>&1 | grep -c 'No space'"],
+            capture_output=True, text=True, timeout=60, cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), ["0", "1"])
+        self.assertIn("unprivileged: user namespace", r.stderr)
+        doc = self.report(report)
+        self.assertTrue(doc["user_namespace"])
+        self.assertTrue(all(f["fired"] for f in doc["faults"]), doc)
+        self.assertFalse(os.path.exists(os.path.join(disk, "fill")))
+        # What needs real root says so, exit 3, and runs nothing.
+        marker = os.path.join(self.tmp, "ran")
+        r = subprocess.run(NOBODY + [BIN, "fault", "--memory", "64M", "--", "touch", marker],
+                           capture_output=True, text=True, timeout=60, cwd=self.tmp)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("--memory needs root", r.stderr)
+        self.assertFalse(os.path.exists(marker))
+
+    def start_sandboxed_sleeper(self, *faults):
+        """Starts shipshape fault running a sleep with a unique marker; returns (proc, marker)."""
+        marker = f"shipshape-e2e-sleeper-{os.getpid()}-{time.monotonic_ns()}"
+        proc = subprocess.Popen(
+            [BIN, "fault", "-q", *faults, "--", "sh", "-c", f"sleep 60; : {marker}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.wait_for(lambda: self.pids_with(marker), what="the sandboxed command")
+        return proc, marker
+
+    def pids_with(self, marker):
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                cmdline = read_text(f"/proc/{entry}/cmdline")
+                if marker in cmdline and not cmdline.startswith(BIN):
+                    pids.append(int(entry))
+        return [p for p in pids if pid_alive(p)]
+
+    def test_kill_9_leaves_nothing_after_cleanup(self):
+        require(self, os.geteuid() == 0, "needs root for a memory cgroup")
+        disk = os.path.join(self.tmp, "disk")
+        os.mkdir(disk)
+        proc, marker = self.start_sandboxed_sleeper("--memory", "64M", "--disk-full",
+                                                    disk + ":1M", "--loss", "10")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # The supervisor and the command die with it: the pid namespace is torn down.
+        self.wait_for(lambda: not self.pids_with(marker), what="the command to die")
+        self.assertNotIn(disk, read_text("/proc/self/mountinfo"))
+        leftovers = lambda: [d for root in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup")
+                             if os.path.isdir(root)
+                             for d in os.listdir(root) if d.startswith("shipshape-fault-")]
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(leftovers(), [])
+
+    def test_ctrl_c_stops_the_command_and_still_reports(self):
+        report = os.path.join(self.tmp, "r.json")
+        marker = f"shipshape-e2e-sleeper-{os.getpid()}-{time.monotonic_ns()}"
+        proc = subprocess.Popen(
+            [BIN, "fault", "--loss", "10", "--report", report, "--", "sh", "-c",
+             f"sleep 60; : {marker}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.wait_for(lambda: self.pids_with(marker), what="the sandboxed command")
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual(self.report(report)["commands"][0]["status"], 130)
+        self.assertEqual(self.pids_with(marker), [])
+
+    def test_check_and_json(self):
+        r = self.shipshape("fault", "--check", "--loss", "5", "--latency", "10",
+                           "--bandwidth", "1mbit", "--dns-fail")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("every asked fault can be set up here", r.err)
+        r = self.shipshape("--json", "fault", "-q", "--block-port", "9", "--", "true")
+        self.assertEqual(r.code, 0, r)
+        doc = json.loads(r.out)
+        self.assertEqual(doc["faults"][0]["kind"], "block-port")
+        self.assertFalse(doc["faults"][0]["fired"])
+
+    def test_bandwidth_reset_and_clock_skew(self):
+        tool = os.path.join(self.tmp, "net.py")
+        with open(tool, "w") as f:
+            f.write(textwrap.dedent("""\
+                import socket, sys, threading, time
+                mode = sys.argv[1]
+                srv = socket.socket(); srv.bind(("127.0.0.1", 7000)); srv.listen()
+                def serve():
+                    c, _ = srv.accept()
+                    try:
+                        c.sendall(b"x" * 400000)
+                    except OSError:
+                        pass
+                    c.close()
+                threading.Thread(target=serve, daemon=True).start()
+                c = socket.create_connection(("127.0.0.1", 7000)); c.settimeout(10)
+                t = time.monotonic(); n = 0
+                try:
+                    while True:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        n += len(d)
+                    print("eof", n, int(n / (time.monotonic() - t)))
+                except ConnectionResetError:
+                    print("reset", n)
+                """))
+        r = self.shipshape("fault", "--bandwidth", "1mbit", "--", sys.executable, tool, "rate")
+        self.assertEqual(r.code, 0, r)
+        what, n, rate = r.out.split()
+        self.assertEqual((what, n), ("eof", "400000"))
+        self.assertLess(int(rate), 125000 * 1.5)  # 1 mbit/s = 125,000 B/s (plus the burst)
+        r = self.shipshape("fault", "--reset-after", "64K", "--port", "7000", "--",
+                           sys.executable, tool, "reset")
+        self.assertEqual(r.code, 0, r)
+        what, n = r.out.split()
+        self.assertEqual(what, "reset", r)
+        self.assertLess(int(n), 70000)
+        now = int(time.time())
+        r = self.shipshape("fault", "--clock-skew", "-86400", "--", "date", "+%s")
+        self.assertEqual(r.code, 0, r)
+        self.assertAlmostEqual(int(r.out), now - 86400, delta=60)
+        self.assertRegex(r.err, r"FIRED .*wall clock -86400 s .*clock_reads_skewed=[1-9]")
+
+    def test_cleanup_with_nothing_left(self):
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
