@@ -8,7 +8,9 @@
 #     `ansible -m setup` and CFEngine's `cf-promises --show-vars`.
 #   - state (bench/state.sh): converging 1,000 files with `shipshape apply` against Puppet,
 #     CFEngine and Ansible, and `shipshape drift` of a 100,000-file tree against `aide --check`.
-# Usage: bench/run.sh [checklist|facts|state|all]   (default all)
+#   - faults (bench/fault.sh): sandbox setup with every fault vs the same by hand, and the
+#     NFQUEUE latency path's overhead.
+# Usage: bench/run.sh [checklist|facts|state|fault|all]   (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -34,6 +36,10 @@ if [[ $what == facts || $what == all ]]; then
 fi
 [[ $what == facts ]] && exit 0
 
+if [[ $what == fault || $what == all ]]; then
+  bash "$root/bench/fault.sh" "$bin" "$out"
+fi
+[[ $what == fault ]] && exit 0
 if [[ $what == state || $what == all ]]; then
   bash "$root/bench/state.sh" "$bin" "$out"
 fi
