@@ -57,4 +57,14 @@ if [[ $status -ne 1 ]]; then
 fi
 say shipshape apply --root work/image --set version=1.4.2   # converge again
 "$bin" apply --root work/image --set version=1.4.2
+
+# Faults: the same command where the disk fills up at 64 KiB and the database port is refused.
+# The network and disk faults need no root (a user namespace); the summary says what fired.
+mkdir -p work/data
+say shipshape fault --disk-full "$PWD/work/data:64K" --block-port 5432 -- bash -c '...'
+"$bin" fault --disk-full "$PWD/work/data:64K" --block-port 5432 -- bash -c \
+  'dd if=/dev/zero of=work/data/fill bs=4k count=100 2>&1 | tail -1
+   (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null || echo "port 5432: connection refused"' || true
+say shipshape fault --check --profile db-flaky   # a profile: loss 30%, port 5432 dark 2-5 s
+"$bin" fault --check --profile db-flaky
 printf '\nThe demo ops repo is in %s; try: %s -C %s --help\n' "$demo" "$bin" "$demo"

@@ -89,8 +89,8 @@ void start_echo_server(uint16_t port) {
         for (;;) {
             sockaddr_in from{};
             socklen_t len = sizeof from;
-            ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from),
-                                   &len);
+            ssize_t n =
+                ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
             if (n > 0) {
                 ::sendto(fd, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
                          len);
@@ -99,8 +99,7 @@ void start_echo_server(uint16_t port) {
     }).detach();
 }
 
-int request_with_retries(uint16_t port, const std::string& request, int attempts,
-                         int timeout_ms) {
+int request_with_retries(uint16_t port, const std::string& request, int attempts, int timeout_ms) {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr = loopback(port);
     ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);

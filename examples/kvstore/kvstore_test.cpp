@@ -59,28 +59,28 @@ std::pair<int, Report> in_sandbox(const std::vector<shipshape::faults::Fault>& s
 
 TEST(KvStore, FullDiskNeverLosesAcknowledgedData) {
     std::string dir = temp_dir();
-    auto [status, report] = in_sandbox(faults({{FaultKind::disk_full, dir + ":128K"}}),
-                                       [dir](Control&) {
-        kvstore::Store store(dir);
-        std::map<std::string, std::string> acknowledged;
-        int refused = 0;
-        for (int i = 0; i < 200; ++i) {
-            std::string key = "k" + std::to_string(i % 20);
-            std::string value(4000 + i, static_cast<char>('a' + i % 26));
-            if (store.put(key, value)) {
-                acknowledged[key] = value;
-            } else {
-                ++refused;
+    auto [status, report] =
+        in_sandbox(faults({{FaultKind::disk_full, dir + ":128K"}}), [dir](Control&) {
+            kvstore::Store store(dir);
+            std::map<std::string, std::string> acknowledged;
+            int refused = 0;
+            for (int i = 0; i < 200; ++i) {
+                std::string key = "k" + std::to_string(i % 20);
+                std::string value(4000 + i, static_cast<char>('a' + i % 26));
+                if (store.put(key, value)) {
+                    acknowledged[key] = value;
+                } else {
+                    ++refused;
+                }
             }
-        }
-        for (const auto& [key, value] : acknowledged) {
-            if (store.get(key) != value) {
-                std::printf("lost %s\n", key.c_str());
-                return 1;
+            for (const auto& [key, value] : acknowledged) {
+                if (store.get(key) != value) {
+                    std::printf("lost %s\n", key.c_str());
+                    return 1;
+                }
             }
-        }
-        return refused > 0 ? 0 : 2;  // 2: the disk never filled, the test proved nothing
-    });
+            return refused > 0 ? 0 : 2;  // 2: the disk never filled, the test proved nothing
+        });
     EXPECT_EQ(status, 0);
     EXPECT_TRUE(ft::outcome(report, FaultKind::disk_full)->fired);
     std::system(("rm -rf " + dir).c_str());
@@ -95,8 +95,7 @@ TEST(KvStore, PowerLossKeepsEveryAcknowledgedPut) {
         GTEST_SKIP() << "--lose-unsynced needs FUSE, which needs root here";
     }
     std::string dir = temp_dir();
-    auto [status, report] = in_sandbox(faults({{FaultKind::lose_unsynced, dir}}),
-                                       [dir](Control&) {
+    auto [status, report] = in_sandbox(faults({{FaultKind::lose_unsynced, dir}}), [dir](Control&) {
         kvstore::Store store(dir);
         for (int i = 0; i < 50; ++i) {
             if (!store.put("k" + std::to_string(i), "value " + std::to_string(i))) {

@@ -135,6 +135,25 @@ sh = "rm -f work/drained && echo booking {{version}} is back in service"
 needs = ["qa-ok"]
 )";
 
+// A fault profile in the shape the issue's users asked for: a lossy link whose database port
+// goes dark for a while.
+constexpr const char* k_fault_profile = R"(# shipshape fault --profile db-flaky -- COMMAND
+# Format: docs/specs/fault-profile.md. Times count from the command's start.
+name = "db-flaky"
+description = "a lossy link; the database port goes dark between 2 s and 5 s"
+
+[[fault]]
+kind = "loss"
+percent = 30
+
+[[fault]]
+kind = "block-port"
+port = 5432
+mode = "drop"
+start = "2s"
+stop = "5s"
+)";
+
 constexpr const char* k_readme = R"(# Ops repo
 
 This directory is a shipshape ops repo: plain text, kept in git, that says how this
@@ -146,6 +165,7 @@ service is deployed and checked.
 | `inventory.toml` | environments and their hosts |
 | `checklists/*.toml` | executable checklists (deploy procedures) |
 | `states/*.toml`, `files/` | desired state of hosts (files, directories, packages, users...) |
+| `faults/*.toml` | fault profiles for tests: `shipshape fault --profile db-flaky -- ./tests` |
 
 Try it:
 
@@ -179,6 +199,7 @@ Result<std::vector<std::string>> init_project(const std::string& dir, const std:
         {"checklists/deploy.toml", k_deploy},
         {"states/booking.toml", k_state},
         {"files/booking.conf", k_booking_conf},
+        {"faults/db-flaky.toml", k_fault_profile},
         {"README.md", k_readme},
         {".gitignore", ".shipshape/\nwork/\n"},
     };

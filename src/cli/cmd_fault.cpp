@@ -36,8 +36,7 @@ bool file_exists(const std::string& p) {
 
 // A profile is a path, or a name looked up as faults/NAME.toml in the ops repo.
 Result<std::string> profile_path(const Context& ctx, const std::string& name) {
-    if (file_exists(name) || name.find('/') != std::string::npos ||
-        name.ends_with(".toml")) {
+    if (file_exists(name) || name.find('/') != std::string::npos || name.ends_with(".toml")) {
         return name;
     }
     auto repo = open_repo(ctx, NeedStore::no);
@@ -79,8 +78,8 @@ Result<std::vector<faults::Fault>> collect_faults(const Context& ctx, const Faul
                         "--reset-after BYTES and --port PORT go together: connections to or "
                         "from PORT are reset after BYTES");
         }
-        auto f = faults::parse_fault_flag(faults::FaultKind::reset_after,
-                                          o.reset_after + ":" + o.port);
+        auto f =
+            faults::parse_fault_flag(faults::FaultKind::reset_after, o.reset_after + ":" + o.port);
         if (!f) {
             return fail(f.error());
         }
@@ -226,12 +225,10 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out) {
          "PATH:SIZE[@SECONDS]"},
         {"--io-error", faults::FaultKind::io_error, "EIO on PCT% of operations under PATH",
          "PATH:PCT[:read|write|fsync]"},
-        {"--slow-io", faults::FaultKind::slow_io, "add MS to each operation under PATH",
-         "PATH:MS"},
+        {"--slow-io", faults::FaultKind::slow_io, "add MS to each operation under PATH", "PATH:MS"},
         {"--lose-unsynced", faults::FaultKind::lose_unsynced,
          "power loss at the end: data under PATH not fsynced is gone", "PATH"},
-        {"--memory", faults::FaultKind::memory, "memory cgroup limit: OOM kill past SIZE",
-         "SIZE"},
+        {"--memory", faults::FaultKind::memory, "memory cgroup limit: OOM kill past SIZE", "SIZE"},
         {"--alloc-limit", faults::FaultKind::alloc_limit,
          "address-space limit: allocations fail past SIZE", "SIZE"},
         {"--clock-skew", faults::FaultKind::clock_skew, "shift the wall clock by SECONDS",
@@ -256,8 +253,7 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out) {
     sub->add_option("--reset-after", opts->reset_after,
                     "reset connections on --port after BYTES (ECONNRESET mid-stream)")
         ->option_text("BYTES");
-    sub->add_option("--port", opts->port, "the port --reset-after applies to")
-        ->option_text("PORT");
+    sub->add_option("--port", opts->port, "the port --reset-after applies to")->option_text("PORT");
     sub->add_option("--report", opts->report_file,
                     "write the report (which faults fired, how often) as JSON to FILE")
         ->option_text("FILE");

@@ -7,6 +7,7 @@
 #include "checklist/load.hpp"
 #include "cli/context.hpp"
 #include "cli/json.hpp"
+#include "faults/fault.hpp"
 #include "os/file_system.hpp"
 #include "state/load.hpp"
 
@@ -71,6 +72,25 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             }
         }
     }
+    // Fault profiles: everything the flags would check (paths are checked when a sandbox
+    // mounts them, on the machine that runs it).
+    if (given.empty()) {
+        if (auto names = fs->list_directory(root + "/faults")) {
+            for (const auto& n : *names) {
+                if (n.size() <= 5 || n.substr(n.size() - 5) != ".toml") {
+                    continue;
+                }
+                std::string rel = "faults/" + n;
+                files.push_back(rel);
+                auto text = fs->read_file(root + "/" + rel);
+                if (!text) {
+                    errors.push_back(text.error().message());
+                } else if (auto profile = faults::parse_profile(*text, rel); !profile) {
+                    errors.push_back(profile.error().message());
+                }
+            }
+        }
+    }
     for (const auto& c : checklists) {
         std::string path = os::path_absolute(c, ctx.cwd);
         files.push_back(c);
@@ -101,9 +121,10 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
 
 void add_validate_command(CLI::App& app, std::vector<Command>& out) {
     auto files = std::make_shared<std::vector<std::string>>();
-    auto* sub = app.add_subcommand(
-        "validate",
-        "Check definitions (shipshape.toml, inventory.toml, checklists, states) and run nothing");
+    auto* sub = app.add_subcommand("validate",
+                                   "Check definitions (shipshape.toml, inventory.toml, checklists, "
+                                   "states, fault profiles) and "
+                                   "run nothing");
     sub->add_option("FILES", *files, "checklists to check (default: the whole ops repo)");
     out.push_back({sub, [files](Context& ctx) { return run_validate(ctx, *files); }});
 }

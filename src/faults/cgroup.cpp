@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -176,8 +176,8 @@ Status MemoryCgroup::set_limit(uint64_t bytes) {
 MemoryStats MemoryCgroup::stats() const {
     MemoryStats s;
     if (m_version == 1) {
-        s.peak = std::strtoull(read_file(m_path + "/memory.max_usage_in_bytes").c_str(), nullptr,
-                               10);
+        s.peak =
+            std::strtoull(read_file(m_path + "/memory.max_usage_in_bytes").c_str(), nullptr, 10);
         s.oom_kills = field(read_file(m_path + "/memory.oom_control"), "oom_kill");
     } else {
         s.peak = std::strtoull(read_file(m_path + "/memory.peak").c_str(), nullptr, 10);

@@ -54,8 +54,7 @@ extern "C" {
 
 __attribute__((visibility("default"))) int clock_gettime(clockid_t id, timespec* ts) {
     int rc = real_clock_gettime()(id, ts);
-    if (rc == 0 && ts &&
-        (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI)) {
+    if (rc == 0 && ts && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI)) {
         ts->tv_sec += g_skew;
         counted();
     }

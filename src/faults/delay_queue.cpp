@@ -2,12 +2,12 @@
 #include "faults/delay_queue.hpp"
 
 #include <arpa/inet.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include <atomic>
 #include <chrono>
@@ -126,8 +126,7 @@ class NfqDelayQueue final : public DelayQueue {
             delay += dist(self->m_rng);
         }
         self->m_total_delay_us.fetch_add(static_cast<uint64_t>(std::max<int64_t>(delay, 0)));
-        self->m_held.push(
-            Held{Clock::now() + std::chrono::microseconds(delay), self->m_seq++, id});
+        self->m_held.push(Held{Clock::now() + std::chrono::microseconds(delay), self->m_seq++, id});
         return 0;
     }
 

@@ -167,6 +167,15 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
     return output;
 }
 
+void Engine::begin_setup() {
+    m_batching = true;
+}
+
+Status Engine::finish_setup() {
+    m_batching = false;
+    return m_nft ? m_nft->commit_batch() : Status{};
+}
+
 Engine::~Engine() {
     teardown(0);
 }
@@ -186,6 +195,9 @@ Status Engine::setup_network(int id, const Fault& f) {
             return fail(nft.error());
         }
         m_nft = std::move(*nft);
+        if (m_batching) {
+            m_nft->begin_batch();
+        }
     }
     std::string counter = "counter name " + Nft::counter_name(id) + " ";
     std::vector<std::string> rules;
@@ -193,9 +205,9 @@ Status Engine::setup_network(int id, const Fault& f) {
     switch (f.kind) {
         case FaultKind::loss:
             rules.push_back(proto_match(f.proto) +
-                            (f.percent >= 100 ? std::string()
-                                              : "numgen random mod 100 < " +
-                                                    std::to_string(f.percent) + " ") +
+                            (f.percent >= 100
+                                 ? std::string()
+                                 : "numgen random mod 100 < " + std::to_string(f.percent) + " ") +
                             counter + "drop");
             break;
         case FaultKind::block_port: {
@@ -286,8 +298,8 @@ Status Engine::setup_tmpfs(const Fault& f) {
     if (original < 0) {
         return fail(os::errno_error(f.origin + ": opening " + f.path, errno));
     }
-    if (::mount("shipshape-fault", f.path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-                "mode=0755") != 0) {
+    if (::mount("shipshape-fault", f.path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") !=
+        0) {
         int err = errno;
         ::close(original);
         return fail(Errc::unsupported,
@@ -308,8 +320,8 @@ Status Engine::setup_tmpfs(const Fault& f) {
     auto copied = run_tool(cp);
     ::close(inherit);
     if (!copied) {
-        return fail(Errc::io, f.origin + ": copying " + f.path + " into its tmpfs: " +
-                                  copied.error().message());
+        return fail(Errc::io, f.origin + ": copying " + f.path +
+                                  " into its tmpfs: " + copied.error().message());
     }
     Tmpfs t;
     t.path = f.path;
@@ -491,8 +503,8 @@ Status Engine::switch_mechanism(Entry& e, int id, bool on) {
                 return fail(r.error());
             }
             auto r = run_tool({"tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate",
-                               std::to_string(f.bytes * 8) + "bit", "burst",
-                               std::to_string(burst), "latency", "500ms"});
+                               std::to_string(f.bytes * 8) + "bit", "burst", std::to_string(burst),
+                               "latency", "500ms"});
             if (!r) {
                 return fail(Errc::unsupported,
                             "--bandwidth: the tbf qdisc is unavailable: " + r.error().message());
@@ -591,10 +603,10 @@ void Engine::add_counts(int id, const Entry& e, FaultOutcome& out) {
         case FaultKind::reset_after:
         case FaultKind::dns_fail: {
             NftCounter c;
-            if (m_nft) {
-                c = m_nft->counter(id).value_or(NftCounter{});
+            if (auto it = m_nft_counts.find(id); it != m_nft_counts.end()) {
+                c = it->second;
             }
-            std::string what = f.kind == FaultKind::loss         ? "packets_dropped"
+            std::string what = f.kind == FaultKind::loss          ? "packets_dropped"
                                : f.kind == FaultKind::reset_after ? "packets_reset"
                                : f.mode == BlockMode::drop && f.kind == FaultKind::block_port
                                    ? "packets_dropped"
@@ -681,15 +693,17 @@ void Engine::add_counts(int id, const Entry& e, FaultOutcome& out) {
         }
         case FaultKind::alloc_limit:
             out.observable = false;
-            out.note = "the kernel does not count refused allocations; check the program's own "
-                       "handling (exit status, output)";
+            out.note =
+                "the kernel does not count refused allocations; check the program's own "
+                "handling (exit status, output)";
             break;
         case FaultKind::clock_skew: {
             uint64_t reads = m_skew_count ? *m_skew_count : 0;
             out.counts.emplace_back("clock_reads_skewed", reads);
             out.fired = reads > 0;
-            out.note = "dynamically linked programs only (LD_PRELOAD); static binaries and raw "
-                       "syscalls see the real clock";
+            out.note =
+                "dynamically linked programs only (LD_PRELOAD); static binaries and raw "
+                "syscalls see the real clock";
             break;
         }
     }
@@ -697,6 +711,9 @@ void Engine::add_counts(int id, const Entry& e, FaultOutcome& out) {
 
 std::vector<FaultOutcome> Engine::outcomes(int64_t now_ms) {
     std::vector<FaultOutcome> out;
+    if (m_nft) {
+        m_nft_counts = m_nft->counters().value_or(std::map<int, NftCounter>{});
+    }
     for (const auto& [id, e] : m_entries) {
         FaultOutcome o;
         o.id = id;

@@ -34,6 +34,10 @@ class Engine {
     explicit Engine(std::string preload_library) : m_preload(std::move(preload_library)) {}
     ~Engine();
 
+    // Between these, network rules are collected and applied in one transaction at the end.
+    void begin_setup();
+    [[nodiscard]] Status finish_setup();
+
     // Sets up `fault` as number `id`, on unless it has a window. Errc::unsupported when this
     // machine lacks what it needs, Errc::invalid_argument for a bad path.
     [[nodiscard]] Status add(int id, const Fault& fault, int64_t now_ms = 0);
@@ -83,6 +87,8 @@ class Engine {
     std::map<int, Entry> m_entries;
     mutable std::map<int, Fault> m_fault_view;
     std::unique_ptr<Nft> m_nft;
+    std::map<int, NftCounter> m_nft_counts;
+    bool m_batching = false;
     std::unique_ptr<DelayQueue> m_delay;
     DelayCounters m_delay_final;
     bool m_latency_rules = false;

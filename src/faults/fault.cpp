@@ -113,7 +113,8 @@ Result<Windowed> split_window(std::string_view flag, std::string_view text) {
     }
     if (!start) {
         return fail(Errc::invalid_argument,
-                    std::string(flag) + " '" + std::string(text) + "': the part after '@' must be " +
+                    std::string(flag) + " '" + std::string(text) +
+                        "': the part after '@' must be " +
                         "a time window START or START-STOP, e.g. @2s or @2s-5s");
     }
     w.body = text.substr(0, at);
@@ -187,7 +188,8 @@ bool valid_path(std::string_view p) {
     size_t i = 0;
     while (i < p.size()) {
         size_t j = p.find('/', i + 1);
-        std::string_view part = p.substr(i + 1, (j == std::string_view::npos ? p.size() : j) - i - 1);
+        std::string_view part =
+            p.substr(i + 1, (j == std::string_view::npos ? p.size() : j) - i - 1);
         if (part.empty() || part == "." || part == "..") {
             return false;
         }
@@ -307,9 +309,9 @@ Result<Fault> parse_body(FaultKind kind, std::string_view flag, std::string_view
                 return bad(flag, text, "BYTES such as 4096 or 64K, then --port PORT");
             }
             if (!port || *port == 0) {
-                return fail(Errc::invalid_argument,
-                            "--port '" + std::string(body.substr(colon + 1)) +
-                                "': expected a port from 1 to 65535");
+                return fail(Errc::invalid_argument, "--port '" +
+                                                        std::string(body.substr(colon + 1)) +
+                                                        "': expected a port from 1 to 65535");
             }
             f.bytes = *size;
             f.port = *port;
@@ -429,8 +431,8 @@ Result<Fault> parse_body(FaultKind kind, std::string_view flag, std::string_view
 bool Fault::operator==(const Fault& o) const {
     return kind == o.kind && percent == o.percent && proto == o.proto && port == o.port &&
            mode == o.mode && delay == o.delay && jitter == o.jitter && bytes == o.bytes &&
-           path == o.path && ops == o.ops && skew_seconds == o.skew_seconds &&
-           start == o.start && stop == o.stop;
+           path == o.path && ops == o.ops && skew_seconds == o.skew_seconds && start == o.start &&
+           stop == o.stop;
 }
 
 std::string_view fault_kind_name(FaultKind kind) {
@@ -476,8 +478,8 @@ Result<Fault> parse_fault_flag(FaultKind kind, std::string_view text) {
     f->start = w->start;
     f->stop = w->stop;
     if ((f->start || f->stop) && !kind_has_timeline(kind)) {
-        return fail(Errc::invalid_argument, "--" + std::string(flag) +
-                                                " holds for the whole run: it takes no @ window");
+        return fail(Errc::invalid_argument,
+                    "--" + std::string(flag) + " holds for the whole run: it takes no @ window");
     }
     if (f->start && f->stop && *f->stop <= *f->start) {
         return bad(flag, text, "a window whose stop comes after its start");
@@ -588,15 +590,18 @@ std::string describe_fault(const Fault& f) {
         case FaultKind::disk_full:
             d = f.path + " full at " + format_size(f.bytes);
             break;
-        case FaultKind::io_error:
-            d = "EIO on " + std::to_string(f.percent) + "% of " +
-                (f.ops == k_io_all ? std::string("operations")
-                                   : "operations (" + format_fault_value(f).substr(
-                                                          f.path.size() + 1 +
-                                                          std::to_string(f.percent).size() + 1) +
-                                         ")") +
-                " under " + f.path;
+        case FaultKind::io_error: {
+            std::string ops;
+            for (auto [bit, name] : {std::pair{k_io_read, "read"}, std::pair{k_io_write, "write"},
+                                     std::pair{k_io_fsync, "fsync"}}) {
+                if (f.ops != k_io_all && (f.ops & bit)) {
+                    ops += std::string(ops.empty() ? " (" : ", ") + name;
+                }
+            }
+            d = "EIO on " + std::to_string(f.percent) + "% of operations" +
+                (ops.empty() ? "" : ops + ")") + " under " + f.path;
             break;
+        }
         case FaultKind::slow_io:
             d = std::to_string(f.delay.count()) + " ms added to each operation under " + f.path;
             break;
@@ -644,11 +649,10 @@ Result<uint64_t> parse_rate(std::string_view text) {
     }
     std::string_view unit = trim(s.substr(i));
     static const std::map<std::string_view, double> k_units = {
-        {"bit", 1.0 / 8},          {"kbit", 1000.0 / 8},  {"mbit", 1e6 / 8},
-        {"gbit", 1e9 / 8},         {"B/s", 1},            {"KB/s", 1e3},
-        {"MB/s", 1e6},             {"GB/s", 1e9},         {"KiB/s", 1024},
-        {"MiB/s", 1048576},        {"GiB/s", 1073741824}, {"bps", 1.0 / 8},
-        {"kbps", 1000.0 / 8},      {"mbps", 1e6 / 8},     {"gbps", 1e9 / 8},
+        {"bit", 1.0 / 8},     {"kbit", 1000.0 / 8}, {"mbit", 1e6 / 8},     {"gbit", 1e9 / 8},
+        {"B/s", 1},           {"KB/s", 1e3},        {"MB/s", 1e6},         {"GB/s", 1e9},
+        {"KiB/s", 1024},      {"MiB/s", 1048576},   {"GiB/s", 1073741824}, {"bps", 1.0 / 8},
+        {"kbps", 1000.0 / 8}, {"mbps", 1e6 / 8},    {"gbps", 1e9 / 8},
     };
     auto u = k_units.find(unit);
     if (u == k_units.end()) {
@@ -666,9 +670,9 @@ Status validate_faults(const std::vector<Fault>& faults) {
     std::map<std::pair<std::string, FaultKind>, const Fault*> per_path;
     for (const auto& f : faults) {
         if (f.start && f.stop && *f.stop <= *f.start) {
-            return fail(Errc::invalid_argument,
-                        f.origin + ": stop (" + format_millis(*f.stop) +
-                            ") must come after start (" + format_millis(*f.start) + ")");
+            return fail(Errc::invalid_argument, f.origin + ": stop (" + format_millis(*f.stop) +
+                                                    ") must come after start (" +
+                                                    format_millis(*f.start) + ")");
         }
         switch (f.kind) {
             case FaultKind::memory:
@@ -681,8 +685,8 @@ Status validate_faults(const std::vector<Fault>& faults) {
                 if (!inserted) {
                     return fail(Errc::invalid_argument,
                                 f.origin + ": only one " + std::string(fault_kind_name(f.kind)) +
-                                    " fault per sandbox (another comes from " +
-                                    it->second->origin + ")");
+                                    " fault per sandbox (another comes from " + it->second->origin +
+                                    ")");
                 }
                 break;
             }
@@ -712,9 +716,9 @@ Status validate_faults(const std::vector<Fault>& faults) {
             }
             if (b.path.size() > a.path.size() && b.path.compare(0, a.path.size(), a.path) == 0 &&
                 b.path[a.path.size()] == '/') {
-                return fail(Errc::invalid_argument,
-                            b.origin + ": " + b.path + " lies inside " + a.path + " (from " +
-                                a.origin + "): fault paths must not nest");
+                return fail(Errc::invalid_argument, b.origin + ": " + b.path + " lies inside " +
+                                                        a.path + " (from " + a.origin +
+                                                        "): fault paths must not nest");
             }
         }
     }

@@ -48,13 +48,13 @@ struct Fault {
     Proto proto = Proto::any;  // loss, block_port
     uint16_t port = 0;         // block_port, reset_after
     BlockMode mode = BlockMode::reject;
-    Millis delay{0};             // latency (per packet), slow_io (per operation)
-    Millis jitter{0};            // latency: uniform in [delay - jitter, delay + jitter]
-    uint64_t bytes = 0;          // bandwidth: bytes per second; reset_after, disk_full, memory,
-                                 // alloc_limit: a size in bytes
-    std::string path;            // disk_full, io_error, slow_io, lose_unsynced: absolute
-    unsigned ops = k_io_all;     // io_error
-    int64_t skew_seconds = 0;    // clock_skew
+    Millis delay{0};              // latency (per packet), slow_io (per operation)
+    Millis jitter{0};             // latency: uniform in [delay - jitter, delay + jitter]
+    uint64_t bytes = 0;           // bandwidth: bytes per second; reset_after, disk_full, memory,
+                                  // alloc_limit: a size in bytes
+    std::string path;             // disk_full, io_error, slow_io, lose_unsynced: absolute
+    unsigned ops = k_io_all;      // io_error
+    int64_t skew_seconds = 0;     // clock_skew
     std::optional<Millis> start;  // active from here (default: from the beginning)
     std::optional<Millis> stop;   // healed here (default: at the end)
     std::string origin;  // where it was written: "--loss" or "faults/x.toml:4:1", for messages

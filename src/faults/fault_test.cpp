@@ -30,7 +30,8 @@ TEST(FaultFlag, AcceptsAndRefuses) {
         {FaultKind::loss, "101",
          "--loss '101': expected PCT[/tcp|udp] with PCT from 1 to 100, e.g. 20 or 20/udp"},
         // unknown protocol
-        {FaultKind::loss, "20/icmp", "--loss '20/icmp': expected the protocol after '/' to be tcp or udp"},
+        {FaultKind::loss, "20/icmp",
+         "--loss '20/icmp': expected the protocol after '/' to be tcp or udp"},
         // port with protocol and mode
         {FaultKind::block_port, "5432/tcp:drop", nullptr},
         // port 0 is not a port
@@ -95,7 +96,8 @@ TEST(FaultFlag, AcceptsAndRefuses) {
          "--reset-after needs --port PORT: the port whose connections are cut"},
         {FaultKind::dns_fail, "", nullptr},
         // a window whose end comes first
-        {FaultKind::loss, "20@5s-2s", "--loss '20@5s-2s': expected a window whose stop comes after its start"},
+        {FaultKind::loss, "20@5s-2s",
+         "--loss '20@5s-2s': expected a window whose stop comes after its start"},
         // a malformed window
         {FaultKind::loss, "20@soon",
          "--loss '20@soon': the part after '@' must be a time window START or START-STOP, e.g. "
@@ -149,7 +151,8 @@ TEST(FaultSet, Validation) {
     EXPECT_EQ(two.error().message(),
               "--memory: only one memory fault per sandbox (another comes from --memory)");
     // The same path twice for one kind.
-    auto twice = validate_faults({f(FaultKind::io_error, "/d:10"), f(FaultKind::io_error, "/d:20")});
+    auto twice =
+        validate_faults({f(FaultKind::io_error, "/d:10"), f(FaultKind::io_error, "/d:20")});
     ASSERT_FALSE(twice);
     EXPECT_EQ(twice.error().message(),
               "--io-error: /d already has a io-error fault (from --io-error)");

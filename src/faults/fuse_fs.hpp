@@ -32,16 +32,16 @@ namespace shipshape::faults {
 enum IoOp : unsigned { io_read = 1, io_write = 2, io_fsync = 4, io_all = 7 };
 
 struct FaultFsCounters {
-    uint64_t reads = 0;   // read requests served (including failed ones)
-    uint64_t writes = 0;  // write requests
-    uint64_t fsyncs = 0;  // fsync/fdatasync requests (files and directories)
+    uint64_t reads = 0;      // read requests served (including failed ones)
+    uint64_t writes = 0;     // write requests
+    uint64_t fsyncs = 0;     // fsync/fdatasync requests (files and directories)
     uint64_t eio_reads = 0;  // requests answered with EIO by the fault (not by the real disk)
     uint64_t eio_writes = 0;
     uint64_t eio_fsyncs = 0;
-    uint64_t delayed = 0;           // operations that were slowed down
-    uint64_t enospc = 0;            // ENOSPC returned by the underlying file system, passed on
-    uint64_t lost_files = 0;        // files reverted or removed by power_loss()
-    uint64_t lost_bytes = 0;        // bytes of unsynced content thrown away by power_loss()
+    uint64_t delayed = 0;     // operations that were slowed down
+    uint64_t enospc = 0;      // ENOSPC returned by the underlying file system, passed on
+    uint64_t lost_files = 0;  // files reverted or removed by power_loss()
+    uint64_t lost_bytes = 0;  // bytes of unsynced content thrown away by power_loss()
 };
 
 class FaultFs {

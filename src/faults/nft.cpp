@@ -14,6 +14,9 @@ struct Nft::Impl {
         bool enabled = false;
     };
     std::map<int, Chain> chains;
+    bool batching = false;
+    std::string pending;                             // the batch's script so far
+    std::vector<std::pair<int, std::string>> check;  // each declared fault's rules
 };
 
 Nft::Nft(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -62,23 +65,64 @@ Result<std::unique_ptr<Nft>> Nft::create() {
 
 Status Nft::declare(int id, std::string hook, std::vector<std::string> rules) {
     std::string name = counter_name(id);
-    auto st = run("add counter inet shipshape " + name + "\n" + "add chain inet shipshape " +
-                  name + "\n" + "add rule inet shipshape " + hook + " jump " + name + "\n");
-    if (!st) {
+    std::string script = "add counter inet shipshape " + name + "\n" +
+                         "add chain inet shipshape " + name + "\n" + "add rule inet shipshape " +
+                         hook + " jump " + name + "\n";
+    std::string check;
+    for (const auto& r : rules) {
+        check += "add rule inet shipshape " + name + " " + r + "\n";
+    }
+    m_impl->chains[id] = Impl::Chain{std::move(hook), std::move(rules), false};
+    if (m_impl->batching) {
+        m_impl->pending += script;
+        m_impl->check.emplace_back(id, check);
+        return {};
+    }
+    if (auto st = run(script); !st) {
+        m_impl->chains.erase(id);
         return st;
     }
     // Check the rules now (dry run), so a fault that only starts later cannot fail then.
-    std::string script;
-    for (const auto& r : rules) {
-        script += "add rule inet shipshape " + name + " " + r + "\n";
-    }
     nft_ctx_set_dry_run(m_impl->ctx, true);
-    st = run(script);
+    auto st = run(check);
     nft_ctx_set_dry_run(m_impl->ctx, false);
     if (!st) {
         return fail(Errc::unsupported, st.error().message());
     }
-    m_impl->chains[id] = Impl::Chain{std::move(hook), std::move(rules), false};
+    return {};
+}
+
+void Nft::begin_batch() {
+    m_impl->batching = true;
+}
+
+Status Nft::commit_batch() {
+    m_impl->batching = false;
+    std::string script = std::move(m_impl->pending);
+    auto checks = std::move(m_impl->check);
+    m_impl->pending.clear();
+    m_impl->check.clear();
+    // One transaction for every declaration and every rule that starts on: each libnftables
+    // call costs milliseconds, a batch costs about one.
+    if (!script.empty()) {
+        if (auto st = run(script); !st) {
+            return fail(Errc::unsupported, st.error().message());
+        }
+    }
+    std::string later;
+    for (const auto& [id, text] : checks) {
+        if (!m_impl->chains.at(id).enabled) {
+            later += text;
+        }
+    }
+    if (!later.empty()) {
+        nft_ctx_set_dry_run(m_impl->ctx, true);
+        auto st = run(later);
+        nft_ctx_set_dry_run(m_impl->ctx, false);
+        if (!st) {
+            return fail(Errc::unsupported, st.error().message());
+        }
+    }
     return {};
 }
 
@@ -90,6 +134,11 @@ Status Nft::enable(int id) {
     std::string script;
     for (const auto& r : c.rules) {
         script += "add rule inet shipshape " + counter_name(id) + " " + r + "\n";
+    }
+    if (m_impl->batching) {
+        m_impl->pending += script;
+        c.enabled = true;
+        return {};
     }
     auto st = run(script);
     if (st) {
@@ -110,24 +159,28 @@ Status Nft::disable(int id) {
     return st;
 }
 
-Result<NftCounter> Nft::counter(int id) {
-    auto st = run("list counter inet shipshape " + counter_name(id));
+Result<std::map<int, NftCounter>> Nft::counters() {
+    auto st = run("list counters table inet shipshape");
     if (!st) {
         return fail(st.error());
     }
-    // The text form is "... packets N bytes M ..."; it has been stable across nft releases.
+    // The text form is "counter fN { packets P bytes B }" per counter; it has been stable
+    // across nft releases.
     std::string out = nft_ctx_get_output_buffer(m_impl->ctx);
-    NftCounter c;
-    auto number_after = [&](std::string_view word) -> uint64_t {
-        auto at = out.find(std::string(word) + " ");
-        if (at == std::string::npos) {
-            return 0;
+    std::map<int, NftCounter> result;
+    size_t at = 0;
+    while ((at = out.find("counter f", at)) != std::string::npos) {
+        int id = std::atoi(out.c_str() + at + 9);
+        auto packets = out.find("packets ", at);
+        auto bytes = out.find("bytes ", at);
+        if (packets == std::string::npos || bytes == std::string::npos) {
+            break;
         }
-        return std::strtoull(out.c_str() + at + word.size() + 1, nullptr, 10);
-    };
-    c.packets = number_after("packets");
-    c.bytes = number_after("bytes");
-    return c;
+        result[id] = NftCounter{std::strtoull(out.c_str() + packets + 8, nullptr, 10),
+                                std::strtoull(out.c_str() + bytes + 6, nullptr, 10)};
+        at = bytes;
+    }
+    return result;
 }
 
 }  // namespace shipshape::faults

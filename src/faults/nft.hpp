@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +37,13 @@ class Nft {
     [[nodiscard]] Status declare(int id, std::string hook, std::vector<std::string> rules);
     [[nodiscard]] Status enable(int id);
     [[nodiscard]] Status disable(int id);
-    [[nodiscard]] Result<NftCounter> counter(int id);
+    // Every fault's counter, by id.
+    [[nodiscard]] Result<std::map<int, NftCounter>> counters();
+
+    // Between these, declare() and enable() only collect; commit_batch() applies them in one
+    // transaction and checks the rules of faults still off with a dry run.
+    void begin_batch();
+    [[nodiscard]] Status commit_batch();
 
     static std::string counter_name(int id) { return "f" + std::to_string(id); }
 

@@ -92,9 +92,10 @@ Result<Profile> parse_profile(std::string_view text, const std::string& path) {
         SourcePos pos = toml_pos(t.source());
         auto kind_node = t.get("kind");
         if (!kind_node) {
-            r.error(pos, "[[fault]] needs 'kind' (loss, block-port, latency, bandwidth, "
-                         "reset-after, dns-fail, disk-full, io-error, slow-io, lose-unsynced, "
-                         "memory, alloc-limit, clock-skew)");
+            r.error(pos,
+                    "[[fault]] needs 'kind' (loss, block-port, latency, bandwidth, "
+                    "reset-after, dns-fail, disk-full, io-error, slow-io, lose-unsynced, "
+                    "memory, alloc-limit, clock-skew)");
             continue;
         }
         auto kind_name = r.string(*kind_node, "fault 'kind'");

@@ -26,9 +26,8 @@ constexpr size_t k_max_message = 1 << 20;
 
 std::optional<Errc> errc_from_name(std::string_view name) {
     for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
-                   Errc::already_exists, Errc::conflict, Errc::permission_denied,
-                   Errc::unsupported, Errc::io, Errc::store, Errc::timeout, Errc::interrupted,
-                   Errc::internal}) {
+                   Errc::already_exists, Errc::conflict, Errc::permission_denied, Errc::unsupported,
+                   Errc::io, Errc::store, Errc::timeout, Errc::interrupted, Errc::internal}) {
         if (errc_name(c) == name) {
             return c;
         }
@@ -80,9 +79,10 @@ Status check_prerequisites(const std::vector<Fault>& faults) {
             case FaultKind::memory:
                 if (!root) {
                     return fail(Errc::unsupported,
-                                f.origin + " needs root: a memory cgroup cannot be created by "
-                                           "an unprivileged user here (run as root, or drop "
-                                           "--memory and use --alloc-limit)");
+                                f.origin +
+                                    " needs root: a memory cgroup cannot be created by "
+                                    "an unprivileged user here (run as root, or drop "
+                                    "--memory and use --alloc-limit)");
                 }
                 break;
             case FaultKind::io_error:
@@ -96,8 +96,9 @@ Status check_prerequisites(const std::vector<Fault>& faults) {
                 }
                 if (!root) {
                     return fail(Errc::unsupported,
-                                f.origin + " needs root: mounting the FUSE fault file system "
-                                           "requires it on this machine");
+                                f.origin +
+                                    " needs root: mounting the FUSE fault file system "
+                                    "requires it on this machine");
                 }
                 break;
             }

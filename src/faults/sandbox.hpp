@@ -38,7 +38,7 @@ struct FaultOutcome {
     bool observable = true;  // false when nothing can tell whether it fired (alloc-limit)
     bool fired = false;
     std::vector<std::pair<std::string, uint64_t>> counts;  // e.g. {"packets_dropped", 12}
-    std::vector<std::pair<int64_t, int64_t>> active_ms;     // windows it was on; -1 = still on
+    std::vector<std::pair<int64_t, int64_t>> active_ms;    // windows it was on; -1 = still on
     std::string note;
 };
 

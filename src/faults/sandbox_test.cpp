@@ -57,8 +57,7 @@ Fault flag(FaultKind kind, const char* value) {
 }
 
 // Runs `body` inside a sandbox with `faults`; returns the report, the body's status in `status`.
-Report run_body(const std::vector<Fault>& faults, std::function<int(Control&)> body,
-                int& status) {
+Report run_body(const std::vector<Fault>& faults, std::function<int(Control&)> body, int& status) {
     SandboxOptions options;
     options.body = std::move(body);
     auto sandbox = Sandbox::start(faults, options);
@@ -115,27 +114,30 @@ TEST(Sandbox, CommandExitStatusAndOwnLoopback) {
 
 TEST(Sandbox, LossRateWithinStatisticalBound) {
     int status = 0;
-    auto report = run_body({flag(FaultKind::loss, "30/udp")}, [](Control&) {
-        int rx = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
-        int received = 0;
-        char b = 0;
-        for (int i = 0; i < 4000; ++i) {
-            ::sendto(tx, &b, 1, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-            // Loopback delivers synchronously: the datagram is there now or never.
-            if (::recv(rx, &b, 1, 0) == 1) {
-                ++received;
+    auto report = run_body(
+        {flag(FaultKind::loss, "30/udp")},
+        [](Control&) {
+            int rx = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+            int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t len = sizeof addr;
+            ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+            ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+            int received = 0;
+            char b = 0;
+            for (int i = 0; i < 4000; ++i) {
+                ::sendto(tx, &b, 1, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+                // Loopback delivers synchronously: the datagram is there now or never.
+                if (::recv(rx, &b, 1, 0) == 1) {
+                    ++received;
+                }
             }
-        }
-        std::printf("received %d of 4000\n", received);
-        return 4000 - received;  // the parent compares with the counter (exit status mod 256)
-    }, status);
+            std::printf("received %d of 4000\n", received);
+            return 4000 - received;  // the parent compares with the counter (exit status mod 256)
+        },
+        status);
     const FaultOutcome* loss = ft::outcome(report, FaultKind::loss);
     ASSERT_NE(loss, nullptr);
     uint64_t dropped = ft::count(*loss, "packets_dropped");
@@ -148,41 +150,44 @@ TEST(Sandbox, LossRateWithinStatisticalBound) {
 
 TEST(Sandbox, BlockedPortRefusesOrBlackHolesAndScopedGuardHeals) {
     int status = 0;
-    auto report = run_body({}, [](Control& control) {
-        uint16_t port = 0;
-        int listener = ft::listen_loopback(port);
-        if (listener < 0 || ft::connect_loopback(port, 1000) != 0) {
-            std::printf("no baseline connection\n");
-            return 1;
-        }
-        {
-            auto id = control.add(*parse_fault_flag(FaultKind::block_port,
-                                                    std::to_string(port).c_str()));
-            if (!id) {
-                std::printf("add: %s\n", id.error().message().c_str());
-                return 2;
+    auto report = run_body(
+        {},
+        [](Control& control) {
+            uint16_t port = 0;
+            int listener = ft::listen_loopback(port);
+            if (listener < 0 || ft::connect_loopback(port, 1000) != 0) {
+                std::printf("no baseline connection\n");
+                return 1;
             }
-            ScopedFault cut(control, *id);
-            int err = ft::connect_loopback(port, 1000);
-            if (err != ECONNREFUSED) {
-                std::printf("reject: got %s\n", std::strerror(err));
-                return 3;
+            {
+                auto id = control.add(
+                    *parse_fault_flag(FaultKind::block_port, std::to_string(port).c_str()));
+                if (!id) {
+                    std::printf("add: %s\n", id.error().message().c_str());
+                    return 2;
+                }
+                ScopedFault cut(control, *id);
+                int err = ft::connect_loopback(port, 1000);
+                if (err != ECONNREFUSED) {
+                    std::printf("reject: got %s\n", std::strerror(err));
+                    return 3;
+                }
             }
-        }
-        if (ft::connect_loopback(port, 1000) != 0) {
-            std::printf("not healed after the guard\n");
-            return 4;
-        }
-        auto id = control.add(
-            *parse_fault_flag(FaultKind::block_port, (std::to_string(port) + ":drop").c_str()));
-        ScopedFault hole(control, *id);
-        int err = ft::connect_loopback(port, 300);
-        if (err != ETIMEDOUT) {
-            std::printf("drop: got %s\n", std::strerror(err));
-            return 5;
-        }
-        return 0;
-    }, status);
+            if (ft::connect_loopback(port, 1000) != 0) {
+                std::printf("not healed after the guard\n");
+                return 4;
+            }
+            auto id = control.add(
+                *parse_fault_flag(FaultKind::block_port, (std::to_string(port) + ":drop").c_str()));
+            ScopedFault hole(control, *id);
+            int err = ft::connect_loopback(port, 300);
+            if (err != ETIMEDOUT) {
+                std::printf("drop: got %s\n", std::strerror(err));
+                return 5;
+            }
+            return 0;
+        },
+        status);
     EXPECT_EQ(status, 0);
     ASSERT_EQ(report.faults.size(), 2u);
     EXPECT_GE(ft::count(report.faults[0], "packets_rejected"), 1u);
@@ -195,25 +200,28 @@ TEST(Sandbox, BlockedPortRefusesOrBlackHolesAndScopedGuardHeals) {
 TEST(Sandbox, TimelineSwitchesAFaultOnAndOff) {
     int status = 0;
     // The port is fixed so the window can be written before the body runs.
-    auto report = run_body({flag(FaultKind::block_port, "47231@400ms-900ms")}, [](Control&) {
-        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(47231);
-        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::listen(fd, 128);
-        auto start = std::chrono::steady_clock::now();
-        auto at = [&](std::chrono::milliseconds t) {
-            std::this_thread::sleep_until(start + t);
-            return ft::connect_loopback(47231, 1000);
-        };
-        int before = at(100ms);
-        int during = at(650ms);
-        int after = at(1200ms);
-        std::printf("before %d during %d after %d\n", before, during, after);
-        return before == 0 && during == ECONNREFUSED && after == 0 ? 0 : 1;
-    }, status);
+    auto report = run_body(
+        {flag(FaultKind::block_port, "47231@400ms-900ms")},
+        [](Control&) {
+            int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            addr.sin_port = htons(47231);
+            ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+            ::listen(fd, 128);
+            auto start = std::chrono::steady_clock::now();
+            auto at = [&](std::chrono::milliseconds t) {
+                std::this_thread::sleep_until(start + t);
+                return ft::connect_loopback(47231, 1000);
+            };
+            int before = at(100ms);
+            int during = at(650ms);
+            int after = at(1200ms);
+            std::printf("before %d during %d after %d\n", before, during, after);
+            return before == 0 && during == ECONNREFUSED && after == 0 ? 0 : 1;
+        },
+        status);
     EXPECT_EQ(status, 0);
     ASSERT_EQ(report.faults.size(), 1u);
     ASSERT_EQ(report.faults[0].active_ms.size(), 1u);
@@ -222,29 +230,31 @@ TEST(Sandbox, TimelineSwitchesAFaultOnAndOff) {
 
 TEST(Sandbox, LatencyAddedToEveryPacket) {
     int status = 0;
-    auto report = run_body({flag(FaultKind::latency, "20")}, [](Control&) {
-        int rx = ::socket(AF_INET, SOCK_DGRAM, 0);
-        int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
-        double min_ms = 1e9;
-        for (int i = 0; i < 10; ++i) {
-            auto t = std::chrono::steady_clock::now();
-            char b = 0;
-            ::sendto(tx, &b, 1, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-            ::recv(rx, &b, 1, 0);
-            min_ms = std::min(
-                min_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                  t)
-                            .count());
-        }
-        std::printf("min one-way %.2f ms\n", min_ms);
-        return min_ms >= 19.5 ? 0 : 1;
-    }, status);
+    auto report = run_body(
+        {flag(FaultKind::latency, "20")},
+        [](Control&) {
+            int rx = ::socket(AF_INET, SOCK_DGRAM, 0);
+            int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t len = sizeof addr;
+            ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+            ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+            double min_ms = 1e9;
+            for (int i = 0; i < 10; ++i) {
+                auto t = std::chrono::steady_clock::now();
+                char b = 0;
+                ::sendto(tx, &b, 1, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+                ::recv(rx, &b, 1, 0);
+                min_ms = std::min(min_ms, std::chrono::duration<double, std::milli>(
+                                              std::chrono::steady_clock::now() - t)
+                                              .count());
+            }
+            std::printf("min one-way %.2f ms\n", min_ms);
+            return min_ms >= 19.5 ? 0 : 1;
+        },
+        status);
     EXPECT_EQ(status, 0);
     const FaultOutcome* latency = ft::outcome(report, FaultKind::latency);
     ASSERT_NE(latency, nullptr);
@@ -254,38 +264,39 @@ TEST(Sandbox, LatencyAddedToEveryPacket) {
 
 TEST(Sandbox, DiskFullAtTheAskedSizeKeepsTheOldFile) {
     std::string dir = temp_dir();
-    {
-        std::ofstream(dir + "/config") << "old";
-    }
+    { std::ofstream(dir + "/config") << "old"; }
     std::string spec = dir + ":256K";
     int status = 0;
-    auto report = run_body({flag(FaultKind::disk_full, spec.c_str())}, [dir](Control&) {
-        // The copy of the directory is there.
-        if (slurp(dir + "/config") != "old") {
-            return 1;
-        }
-        int fd = ::open((dir + "/fill").c_str(), O_WRONLY | O_CREAT, 0644);
-        std::string chunk(4096, 'x');
-        size_t written = 0;
-        int err = 0;
-        for (;;) {
-            ssize_t n = ::write(fd, chunk.data(), chunk.size());
-            if (n < 0) {
-                err = errno;
-                break;
+    auto report = run_body(
+        {flag(FaultKind::disk_full, spec.c_str())},
+        [dir](Control&) {
+            // The copy of the directory is there.
+            if (slurp(dir + "/config") != "old") {
+                return 1;
             }
-            written += static_cast<size_t>(n);
-        }
-        ::close(fd);
-        std::printf("wrote %zu bytes, then %s\n", written, std::strerror(err));
-        if (err != ENOSPC || written > 256 * 1024 || written < 200 * 1024) {
-            return 2;
-        }
-        auto r = ft::atomic_replace(dir + "/config", std::string(64 * 1024, 'n'));
-        std::printf("replace: %s at %s, content %s\n", std::strerror(r.error),
-                    r.failed_step.c_str(), r.content_after.c_str());
-        return r.error == ENOSPC && r.content_after == "old" ? 0 : 3;
-    }, status);
+            int fd = ::open((dir + "/fill").c_str(), O_WRONLY | O_CREAT, 0644);
+            std::string chunk(4096, 'x');
+            size_t written = 0;
+            int err = 0;
+            for (;;) {
+                ssize_t n = ::write(fd, chunk.data(), chunk.size());
+                if (n < 0) {
+                    err = errno;
+                    break;
+                }
+                written += static_cast<size_t>(n);
+            }
+            ::close(fd);
+            std::printf("wrote %zu bytes, then %s\n", written, std::strerror(err));
+            if (err != ENOSPC || written > 256 * 1024 || written < 200 * 1024) {
+                return 2;
+            }
+            auto r = ft::atomic_replace(dir + "/config", std::string(64 * 1024, 'n'));
+            std::printf("replace: %s at %s, content %s\n", std::strerror(r.error),
+                        r.failed_step.c_str(), r.content_after.c_str());
+            return r.error == ENOSPC && r.content_after == "old" ? 0 : 3;
+        },
+        status);
     EXPECT_EQ(status, 0);
     const FaultOutcome* disk = ft::outcome(report, FaultKind::disk_full);
     ASSERT_NE(disk, nullptr);
@@ -301,14 +312,18 @@ TEST(Sandbox, DiskFillsUpMidRun) {
     std::string dir = temp_dir();
     std::string spec = dir + ":128K@500ms";
     int status = 0;
-    auto report = run_body({flag(FaultKind::disk_full, spec.c_str())}, [dir](Control&) {
-        std::string data(512 * 1024, 'x');
-        auto early = ft::atomic_replace(dir + "/a", data);  // before the window: room enough
-        std::this_thread::sleep_for(800ms);
-        auto late = ft::atomic_replace(dir + "/b", data);
-        std::printf("early %s, late %s\n", std::strerror(early.error), std::strerror(late.error));
-        return early.error == 0 && late.error == ENOSPC ? 0 : 1;
-    }, status);
+    auto report = run_body(
+        {flag(FaultKind::disk_full, spec.c_str())},
+        [dir](Control&) {
+            std::string data(512 * 1024, 'x');
+            auto early = ft::atomic_replace(dir + "/a", data);  // before the window: room enough
+            std::this_thread::sleep_for(800ms);
+            auto late = ft::atomic_replace(dir + "/b", data);
+            std::printf("early %s, late %s\n", std::strerror(early.error),
+                        std::strerror(late.error));
+            return early.error == 0 && late.error == ENOSPC ? 0 : 1;
+        },
+        status);
     EXPECT_EQ(status, 0);
     std::system(("rm -rf " + dir).c_str());
 }
@@ -318,17 +333,20 @@ TEST(Sandbox, IoErrorsAtTheAskedFraction) {
     std::string dir = temp_dir();
     std::string spec = dir + ":25:write";
     int status = 0;
-    auto report = run_body({flag(FaultKind::io_error, spec.c_str())}, [dir](Control&) {
-        int fd = ::open((dir + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
-        int eio = 0;
-        for (int i = 0; i < 2000; ++i) {
-            if (::pwrite(fd, "x", 1, i) < 0 && errno == EIO) {
-                ++eio;
+    auto report = run_body(
+        {flag(FaultKind::io_error, spec.c_str())},
+        [dir](Control&) {
+            int fd = ::open((dir + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
+            int eio = 0;
+            for (int i = 0; i < 2000; ++i) {
+                if (::pwrite(fd, "x", 1, i) < 0 && errno == EIO) {
+                    ++eio;
+                }
             }
-        }
-        ::close(fd);
-        return eio % 256;
-    }, status);
+            ::close(fd);
+            return eio % 256;
+        },
+        status);
     const FaultOutcome* io = ft::outcome(report, FaultKind::io_error);
     ASSERT_NE(io, nullptr);
     uint64_t eio = ft::count(*io, "eio_writes");
@@ -346,15 +364,18 @@ TEST(Sandbox, PowerLossKeepsSyncedDataOnly) {
         std::ofstream(dir + "/renamed") << "old";
     }
     int status = 0;
-    auto report = run_body({flag(FaultKind::lose_unsynced, dir.c_str())}, [dir](Control&) {
-        auto a = ft::atomic_replace(dir + "/synced", "new");
-        std::ofstream(dir + "/unsynced") << "new";
-        std::ofstream(dir + "/created") << "new";
-        // The classic bug: rename without fsync of the new content.
-        std::ofstream(dir + "/renamed.tmp") << "new";
-        ::rename((dir + "/renamed.tmp").c_str(), (dir + "/renamed").c_str());
-        return a.error;
-    }, status);
+    auto report = run_body(
+        {flag(FaultKind::lose_unsynced, dir.c_str())},
+        [dir](Control&) {
+            auto a = ft::atomic_replace(dir + "/synced", "new");
+            std::ofstream(dir + "/unsynced") << "new";
+            std::ofstream(dir + "/created") << "new";
+            // The classic bug: rename without fsync of the new content.
+            std::ofstream(dir + "/renamed.tmp") << "new";
+            ::rename((dir + "/renamed.tmp").c_str(), (dir + "/renamed").c_str());
+            return a.error;
+        },
+        status);
     EXPECT_EQ(status, 0);
     EXPECT_EQ(slurp(dir + "/synced"), "new");
     EXPECT_EQ(slurp(dir + "/unsynced"), "old");
@@ -398,12 +419,15 @@ TEST(Sandbox, OomKillIsNotAllocationFailure) {
 
 TEST(Sandbox, DnsFails) {
     int status = 0;
-    auto report = run_body({flag(FaultKind::dns_fail, "")}, [](Control&) {
-        addrinfo* res = nullptr;
-        int rc = ::getaddrinfo("shipshape-test.example", "80", nullptr, &res);
-        std::printf("getaddrinfo: %s\n", ::gai_strerror(rc));
-        return rc != 0 ? 0 : 1;
-    }, status);
+    auto report = run_body(
+        {flag(FaultKind::dns_fail, "")},
+        [](Control&) {
+            addrinfo* res = nullptr;
+            int rc = ::getaddrinfo("shipshape-test.example", "80", nullptr, &res);
+            std::printf("getaddrinfo: %s\n", ::gai_strerror(rc));
+            return rc != 0 ? 0 : 1;
+        },
+        status);
     EXPECT_EQ(status, 0);
     const FaultOutcome* dns = ft::outcome(report, FaultKind::dns_fail);
     ASSERT_NE(dns, nullptr);
@@ -421,20 +445,20 @@ TEST(Sandbox, NothingLeftBehind) {
                                        flag(FaultKind::memory, "64M")});
         ASSERT_TRUE(sandbox) << sandbox.error().message();
         supervisor = (*sandbox)->supervisor();
-        EXPECT_TRUE(::access(("/sys/fs/cgroup/memory/shipshape-fault-" + std::to_string(supervisor))
-                                 .c_str(),
-                             F_OK) == 0 ||
-                    ::access(("/sys/fs/cgroup/shipshape-fault-" + std::to_string(supervisor))
-                                 .c_str(),
-                             F_OK) == 0);
+        EXPECT_TRUE(
+            ::access(
+                ("/sys/fs/cgroup/memory/shipshape-fault-" + std::to_string(supervisor)).c_str(),
+                F_OK) == 0 ||
+            ::access(("/sys/fs/cgroup/shipshape-fault-" + std::to_string(supervisor)).c_str(),
+                     F_OK) == 0);
         ASSERT_TRUE((*sandbox)->spawn({"sleep", "60"}));  // still running at the end
     }
     // The mounts were only ever in the sandbox's mount namespace.
     EXPECT_EQ(slurp("/proc/self/mountinfo").find(dir), std::string::npos);
-    EXPECT_NE(::access(("/sys/fs/cgroup/memory/shipshape-fault-" + std::to_string(supervisor))
-                           .c_str(),
-                       F_OK),
-              0);
+    EXPECT_NE(
+        ::access(("/sys/fs/cgroup/memory/shipshape-fault-" + std::to_string(supervisor)).c_str(),
+                 F_OK),
+        0);
     EXPECT_NE(::access(("/proc/" + std::to_string(supervisor)).c_str(), F_OK), 0);
     std::system(("rm -rf " + dir).c_str());
 }
@@ -450,7 +474,8 @@ TEST(Sandbox, UnsupportedIsReportedBeforeAnythingRuns) {
               "(it is built and installed next to the shipshape binary)");
     auto missing = Sandbox::start({flag(FaultKind::disk_full, "/nonexistent/dir:1M")});
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().message(), "--disk-full: /nonexistent/dir must be an existing directory");
+    EXPECT_EQ(missing.error().message(),
+              "--disk-full: /nonexistent/dir must be an existing directory");
 }
 
 }  // namespace

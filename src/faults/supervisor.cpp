@@ -140,10 +140,14 @@ class Supervisor {
 
     Status setup(const std::vector<Fault>& faults) {
         auto begin = Clock::now();
+        m_engine.begin_setup();
         for (const auto& f : faults) {
             if (auto st = m_engine.add(m_next_fault++, f); !st) {
                 return st;
             }
+        }
+        if (auto st = m_engine.finish_setup(); !st) {
+            return st;
         }
         m_setup = std::chrono::duration_cast<Millis>(Clock::now() - begin);
         return {};
@@ -294,9 +298,9 @@ class Supervisor {
         }
         uint64_t oom_before = m_engine.memory_stats().oom_kills;
         int own_pidns = -1;
-        if (m_child_pidns >= 0 && ((own_pidns = ::open("/proc/self/ns/pid", O_RDONLY |
-                                                                            O_CLOEXEC)) < 0 ||
-                                   ::setns(m_child_pidns, CLONE_NEWPID) != 0)) {
+        if (m_child_pidns >= 0 &&
+            ((own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0 ||
+             ::setns(m_child_pidns, CLONE_NEWPID) != 0)) {
             int err = errno;
             if (own_pidns >= 0) {
                 ::close(own_pidns);
@@ -376,8 +380,8 @@ class Supervisor {
             if (code < 0) {
                 return fail(os::errno_error("preparing '" + argv[0] + "' in the sandbox", -code));
             }
-            return fail(Errc::not_found, os::errno_error("cannot run '" + argv[0] + "'", code)
-                                             .message());
+            return fail(Errc::not_found,
+                        os::errno_error("cannot run '" + argv[0] + "'", code).message());
         }
         Child c;
         c.argv = argv;
@@ -452,11 +456,11 @@ class Supervisor {
         } else if (verb == "add") {
             auto sp = rest.find(' ');
             auto kind = parse_fault_kind(rest.substr(0, sp));
-            auto fault = kind ? parse_fault_flag(*kind, sp == std::string::npos
-                                                            ? std::string()
-                                                            : rest.substr(sp + 1))
-                              : Result<Fault>(fail(Errc::invalid_argument,
-                                                   "unknown fault kind '" + rest + "'"));
+            auto fault =
+                kind ? parse_fault_flag(
+                           *kind, sp == std::string::npos ? std::string() : rest.substr(sp + 1))
+                     : Result<Fault>(
+                           fail(Errc::invalid_argument, "unknown fault kind '" + rest + "'"));
             if (!fault) {
                 send_reply(fd, err_reply(fault.error()));
                 return;
@@ -612,9 +616,9 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
     int own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (own_pidns < 0 || ::unshare(CLONE_NEWPID) != 0) {
         sup.teardown_after_failed_setup();
-        send_reply(fd, err_reply(Error(Errc::unsupported,
-                                       os::errno_error("creating a pid namespace", errno)
-                                           .message())));
+        send_reply(fd,
+                   err_reply(Error(Errc::unsupported,
+                                   os::errno_error("creating a pid namespace", errno).message())));
         ::_exit(0);
     }
     pid_t init = ::fork();
@@ -623,8 +627,8 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
         run_init();
     }
     if (!userns) {
-        int child_pidns = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(),
-                                 O_RDONLY | O_CLOEXEC);
+        int child_pidns =
+            ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
         if (child_pidns < 0 || ::setns(own_pidns, CLONE_NEWPID) != 0) {
             sup.teardown_after_failed_setup();
             send_reply(fd, err_reply(os::errno_error("switching pid namespaces", errno)));

@@ -19,8 +19,8 @@ const FaultOutcome* outcome(const Report& report, FaultKind kind);
 uint64_t count(const FaultOutcome& outcome, std::string_view name);
 
 struct ReplaceAttempt {
-    int error = 0;            // errno of the first step that failed, 0 when it all worked
-    std::string failed_step;  // "write", "fsync", "rename", …
+    int error = 0;              // errno of the first step that failed, 0 when it all worked
+    std::string failed_step;    // "write", "fsync", "rename", …
     std::string content_after;  // what `path` holds afterwards
 };
 
