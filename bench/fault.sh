@@ -83,7 +83,7 @@ th.join(); secs = time.perf_counter() - t
 print(f"{rtt_us:.1f} {total / secs / 1e6:.0f}")
 PY
 {
-  echo "| path | UDP one-way (µs per packet, 2,000 ping-pongs) | TCP throughput (MB/s, 200 MB) |"
+  echo "| path | UDP datagram send → receive (µs, mean of 2,000) | TCP throughput (MB/s, 200 MB) |"
   echo "|---|---|---|"
   for args in "" "--latency 1"; do
     best_rtt=""; best_tp=0

@@ -6,6 +6,7 @@
 #include <linux/netfilter.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,17 +141,24 @@ class NfqDelayQueue final : public DelayQueue {
     }
 
     void loop() {
+        // The default 50 µs timer slack would add itself to every hold.
+        ::prctl(PR_SET_TIMERSLACK, 1UL);
         int fd = nfq_fd(m_handle);
         std::vector<char> buf(1 << 16);
         for (;;) {
-            int timeout = -1;
+            // ppoll, not poll: a millisecond timeout would hold every packet up to 1 ms long.
+            timespec timeout{};
+            timespec* timeout_ptr = nullptr;
             if (!m_held.empty()) {
-                auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
+                auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     m_held.top().release - Clock::now());
-                timeout = wait.count() <= 0 ? 0 : static_cast<int>((wait.count() + 999) / 1000);
+                int64_t ns = std::max<int64_t>(wait.count(), 0);
+                timeout.tv_sec = ns / 1000000000;
+                timeout.tv_nsec = ns % 1000000000;
+                timeout_ptr = &timeout;
             }
             pollfd fds[2] = {{fd, POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
-            int n = ::poll(fds, 2, timeout);
+            int n = ::ppoll(fds, 2, timeout_ptr, nullptr);
             if (n < 0 && errno != EINTR) {
                 break;
             }
