@@ -65,9 +65,8 @@ Result<std::unique_ptr<Nft>> Nft::create() {
 
 Status Nft::declare(int id, std::string hook, std::vector<std::string> rules) {
     std::string name = counter_name(id);
-    std::string script = "add counter inet shipshape " + name + "\n" +
-                         "add chain inet shipshape " + name + "\n" + "add rule inet shipshape " +
-                         hook + " jump " + name + "\n";
+    std::string script = "add counter inet shipshape " + name + "\n" + "add chain inet shipshape " +
+                         name + "\n" + "add rule inet shipshape " + hook + " jump " + name + "\n";
     std::string check;
     for (const auto& r : rules) {
         check += "add rule inet shipshape " + name + " " + r + "\n";
