@@ -130,6 +130,7 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, out[1], 2);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) {
         args.push_back(const_cast<char*>(a.c_str()));
     }
@@ -574,7 +575,7 @@ void Engine::sample() {
         }
         uint64_t used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
         t.peak_used = std::max(t.peak_used, used);
-        if (t.limited && vfs.f_bavail * vfs.f_frsize < 2 * 4096) {
+        if (t.limited && vfs.f_bavail * vfs.f_frsize < uint64_t{2} * 4096) {
             ++t.full_samples;
         }
     }

@@ -126,13 +126,17 @@ Result<std::string> Control::request(const std::string& message) {
     return buf;
 }
 
-Result<int> Control::add(const Fault& fault) {
-    auto reply = request("add " + std::string(fault_kind_name(fault.kind)) + " " +
-                         format_fault_value(fault));
+Result<std::string> Control::call(const std::string& message) {
+    auto reply = request(message);
     if (!reply) {
         return fail(reply.error());
     }
-    auto body = parse_reply(*reply);
+    return parse_reply(*reply);
+}
+
+Result<int> Control::add(const Fault& fault) {
+    auto body =
+        call("add " + std::string(fault_kind_name(fault.kind)) + " " + format_fault_value(fault));
     if (!body) {
         return fail(body.error());
     }
@@ -140,29 +144,17 @@ Result<int> Control::add(const Fault& fault) {
 }
 
 Status Control::enable(int id) {
-    auto reply = request("enable " + std::to_string(id));
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = call("enable " + std::to_string(id));
     return body ? Status{} : fail(body.error());
 }
 
 Status Control::disable(int id) {
-    auto reply = request("disable " + std::to_string(id));
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = call("disable " + std::to_string(id));
     return body ? Status{} : fail(body.error());
 }
 
 Result<Report> Control::report() {
-    auto reply = request("report");
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = call("report");
     if (!body) {
         return fail(body.error());
     }
@@ -235,11 +227,7 @@ Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::stri
         message.push_back('\0');
         message += a;
     }
-    auto reply = m_control.request(message);
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = m_control.call(message);
     if (!body) {
         return fail(body.error());
     }
@@ -247,11 +235,7 @@ Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::stri
 }
 
 Result<int> Sandbox::call_body() {
-    auto reply = m_control.request("body ");
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = m_control.call("body ");
     if (!body) {
         return fail(body.error());
     }
@@ -259,11 +243,7 @@ Result<int> Sandbox::call_body() {
 }
 
 Result<CommandOutcome> Sandbox::wait(int id) {
-    auto reply = m_control.request("wait " + std::to_string(id));
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = m_control.call("wait " + std::to_string(id));
     if (!body) {
         return fail(body.error());
     }
@@ -307,11 +287,7 @@ Result<Report> Sandbox::finish() {
         return fail(Errc::invalid_argument, "the sandbox has already finished");
     }
     m_finished = true;
-    auto reply = m_control.request("finish");
-    if (!reply) {
-        return fail(reply.error());
-    }
-    auto body = parse_reply(*reply);
+    auto body = m_control.call("finish");
     if (!body) {
         return fail(body.error());
     }

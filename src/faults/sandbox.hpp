@@ -85,6 +85,8 @@ class Control {
 
     // The raw request: one message out, one back. Replies start "ok" or "err".
     [[nodiscard]] Result<std::string> request(const std::string& message);
+    // request(), with "ok REST" turned into REST and "err CODE MESSAGE" into that error.
+    [[nodiscard]] Result<std::string> call(const std::string& message);
 
   private:
     int m_fd;

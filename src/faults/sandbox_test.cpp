@@ -89,6 +89,23 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
+// A receiving UDP socket bound to a free loopback port, a sending one, and the address.
+struct UdpPair {
+    int rx;
+    int tx;
+    sockaddr_in addr;
+};
+
+UdpPair udp_pair(int rx_flags) {
+    UdpPair p{::socket(AF_INET, SOCK_DGRAM | rx_flags, 0), ::socket(AF_INET, SOCK_DGRAM, 0), {}};
+    p.addr.sin_family = AF_INET;
+    p.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof p.addr;
+    ::bind(p.rx, reinterpret_cast<sockaddr*>(&p.addr), sizeof p.addr);
+    ::getsockname(p.rx, reinterpret_cast<sockaddr*>(&p.addr), &len);
+    return p;
+}
+
 TEST(Sandbox, CommandExitStatusAndOwnLoopback) {
     auto sandbox = Sandbox::start({});
     ASSERT_TRUE(sandbox) << sandbox.error().message();
@@ -117,14 +134,7 @@ TEST(Sandbox, LossRateWithinStatisticalBound) {
     auto report = run_body(
         {flag(FaultKind::loss, "30/udp")},
         [](Control&) {
-            int rx = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-            int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
-            sockaddr_in addr{};
-            addr.sin_family = AF_INET;
-            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            socklen_t len = sizeof addr;
-            ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-            ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+            auto [rx, tx, addr] = udp_pair(SOCK_NONBLOCK);
             int received = 0;
             char b = 0;
             for (int i = 0; i < 4000; ++i) {
@@ -233,14 +243,7 @@ TEST(Sandbox, LatencyAddedToEveryPacket) {
     auto report = run_body(
         {flag(FaultKind::latency, "20")},
         [](Control&) {
-            int rx = ::socket(AF_INET, SOCK_DGRAM, 0);
-            int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
-            sockaddr_in addr{};
-            addr.sin_family = AF_INET;
-            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            socklen_t len = sizeof addr;
-            ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-            ::getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
+            auto [rx, tx, addr] = udp_pair(0);
             double min_ms = 1e9;
             for (int i = 0; i < 10; ++i) {
                 auto t = std::chrono::steady_clock::now();

@@ -281,12 +281,14 @@ class Supervisor {
             env_strings.push_back(extra);
         }
         std::vector<char*> envp;
+        envp.reserve(env_strings.size() + 1);
         for (auto& e : env_strings) {
             envp.push_back(e.data());
         }
         envp.push_back(nullptr);
         std::vector<std::string> args = argv;
         std::vector<char*> argp;
+        argp.reserve(args.size() + 1);
         for (auto& a : args) {
             argp.push_back(a.data());
         }
