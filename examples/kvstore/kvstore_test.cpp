@@ -123,9 +123,11 @@ TEST(KvStore, ClientRetriesThroughThirtyPercentLoss) {
         kvstore::start_echo_server(47000);
         int retried = 0;
         for (int i = 0; i < 200; ++i) {
-            int used = kvstore::request_with_retries(47000, "req" + std::to_string(i), 10, 20);
+            // An exchange survives 30% loss each way with p = 0.49; 30 attempts all fail with
+            // p ≈ 2e-9, so a lost request means the client is broken, not unlucky.
+            int used = kvstore::request_with_retries(47000, "req" + std::to_string(i), 30, 20);
             if (used == 0) {
-                std::printf("request %d lost 10 times\n", i);
+                std::printf("request %d lost 30 times\n", i);
                 return 1;
             }
             retried += used > 1;

@@ -53,10 +53,11 @@ class CliTest(RepoTestCase):
         self.assertEqual(r.code, 0, r)
         self.assertEqual(sorted(r.json()["files"]), sorted(
             ["shipshape.toml", "inventory.toml", "checklists/deploy.toml", "README.md",
-             ".gitignore", "states/booking.toml", "files/booking.conf"]))
+             ".gitignore", "states/booking.toml", "files/booking.conf",
+             "faults/db-flaky.toml"]))
         r = self.shipshape("validate", cwd=target)
         self.assertEqual(r.code, 0, r)
-        self.assertIn("4 files valid", r.out)
+        self.assertIn("5 files valid", r.out)  # shipshape, inventory, deploy, state, profile
         with open(os.path.join(target, "shipshape.toml"), "a") as f:
             f.write("# my edit\n")
         r = self.shipshape("init", target, cwd=self.tmp)
