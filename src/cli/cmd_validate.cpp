@@ -15,6 +15,21 @@ namespace shipshape::cli {
 
 namespace {
 
+// The *.toml files directly in ROOT/DIR, as paths relative to ROOT ("states/base.toml");
+// none when DIR does not exist.
+std::vector<std::string> toml_files(os::FileSystem& fs, const std::string& root,
+                                    const std::string& dir) {
+    std::vector<std::string> out;
+    if (auto names = fs.list_directory(root + "/" + dir)) {
+        for (const auto& n : *names) {
+            if (n.size() > 5 && n.ends_with(".toml")) {
+                out.push_back(dir + "/" + n);
+            }
+        }
+    }
+    return out;
+}
+
 int run_validate(Context& ctx, const std::vector<std::string>& given) {
     auto fs = os::make_local_file_system();
     std::vector<std::string> files;
@@ -38,56 +53,40 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
         if (!project) {
             errors.push_back(project.error().message());
         }
-        if (auto names = fs->list_directory(root + "/checklists")) {
-            for (const auto& n : *names) {
-                if (n.size() > 5 && n.substr(n.size() - 5) == ".toml") {
-                    checklists.push_back(root + "/checklists/" + n);
-                }
-            }
+        for (const auto& rel : toml_files(*fs, root, "checklists")) {
+            checklists.push_back(root + "/" + rel);
         }
     }
     // State files: structure, types, paths, duplicates and conflicts within each file (owners,
     // sources and templates are checked by plan, which knows the target host).
     if (given.empty()) {
-        if (auto names = fs->list_directory(root + "/states")) {
-            for (const auto& n : *names) {
-                if (n.size() <= 5 || n.substr(n.size() - 5) != ".toml") {
-                    continue;
-                }
-                std::string rel = "states/" + n;
-                files.push_back(rel);
-                auto text = fs->read_file(root + "/" + rel);
-                if (!text) {
-                    errors.push_back(text.error().message());
-                    continue;
-                }
-                Diagnostics diags;
-                auto resources = state::parse_state(*text, rel, diags);
-                state::Accounts any;
-                any.any = true;  // owners depend on the host: plan checks them
-                state::validate_state(resources, any, diags);
-                if (!diags.empty()) {
-                    errors.push_back(diags.to_error().message());
-                }
+        for (const auto& rel : toml_files(*fs, root, "states")) {
+            files.push_back(rel);
+            auto text = fs->read_file(root + "/" + rel);
+            if (!text) {
+                errors.push_back(text.error().message());
+                continue;
+            }
+            Diagnostics diags;
+            auto resources = state::parse_state(*text, rel, diags);
+            state::Accounts any;
+            any.any = true;  // owners depend on the host: plan checks them
+            state::validate_state(resources, any, diags);
+            if (!diags.empty()) {
+                errors.push_back(diags.to_error().message());
             }
         }
     }
     // Fault profiles: everything the flags would check (paths are checked when a sandbox
     // mounts them, on the machine that runs it).
     if (given.empty()) {
-        if (auto names = fs->list_directory(root + "/faults")) {
-            for (const auto& n : *names) {
-                if (n.size() <= 5 || n.substr(n.size() - 5) != ".toml") {
-                    continue;
-                }
-                std::string rel = "faults/" + n;
-                files.push_back(rel);
-                auto text = fs->read_file(root + "/" + rel);
-                if (!text) {
-                    errors.push_back(text.error().message());
-                } else if (auto profile = faults::parse_profile(*text, rel); !profile) {
-                    errors.push_back(profile.error().message());
-                }
+        for (const auto& rel : toml_files(*fs, root, "faults")) {
+            files.push_back(rel);
+            auto text = fs->read_file(root + "/" + rel);
+            if (!text) {
+                errors.push_back(text.error().message());
+            } else if (auto profile = faults::parse_profile(*text, rel); !profile) {
+                errors.push_back(profile.error().message());
             }
         }
     }

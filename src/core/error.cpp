@@ -32,4 +32,15 @@ std::string_view errc_name(Errc code) {
     return "internal";
 }
 
+std::optional<Errc> parse_errc_name(std::string_view name) {
+    for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
+                   Errc::already_exists, Errc::conflict, Errc::permission_denied, Errc::unsupported,
+                   Errc::io, Errc::store, Errc::timeout, Errc::interrupted, Errc::internal}) {
+        if (errc_name(c) == name) {
+            return c;
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace shipshape

@@ -4,6 +4,7 @@
 // "reading '/etc/os-release': permission denied"; callers add context with `context()`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,8 @@ enum class Errc {
 
 // Returns a stable lower-case name for `code`, used in JSON output.
 std::string_view errc_name(Errc code);
+// The inverse of errc_name; nullopt for a name that is not one.
+std::optional<Errc> parse_errc_name(std::string_view name);
 
 class Error {
   public:

@@ -181,14 +181,6 @@ Engine::~Engine() {
     teardown(0);
 }
 
-const std::map<int, Fault>& Engine::faults() const {
-    m_fault_view.clear();
-    for (const auto& [id, e] : m_entries) {
-        m_fault_view.emplace(id, e.fault);
-    }
-    return m_fault_view;
-}
-
 Status Engine::setup_network(int id, const Fault& f) {
     if (!m_nft) {
         auto nft = Nft::create();
@@ -384,7 +376,7 @@ Status Engine::setup_dns() {
     return {};
 }
 
-Status Engine::setup_clock_skew(const Fault& f) {
+Status Engine::setup_clock_skew() {
     if (m_preload.empty() || ::access(m_preload.c_str(), R_OK) != 0) {
         return fail(Errc::unsupported,
                     "--clock-skew needs its preload library, not found at '" + m_preload +
@@ -401,7 +393,6 @@ Status Engine::setup_clock_skew(const Fault& f) {
         return fail(os::errno_error("--clock-skew: mmap", errno));
     }
     m_skew_count = static_cast<const volatile uint64_t*>(p);
-    (void)f;
     return {};
 }
 
@@ -467,7 +458,7 @@ Status Engine::add(int id, const Fault& f, int64_t now_ms) {
             break;
         case FaultKind::clock_skew:
             e.mechanism = "LD_PRELOAD clock library";
-            st = setup_clock_skew(f);
+            st = setup_clock_skew();
             break;
     }
     if (!st) {
@@ -475,6 +466,7 @@ Status Engine::add(int id, const Fault& f, int64_t now_ms) {
     }
     auto [it, inserted] = m_entries.emplace(id, std::move(e));
     SHIPSHAPE_ASSERT(inserted);
+    m_faults.emplace(id, f);
     if (!f.start) {
         return set_on(id, true, now_ms);
     }
@@ -710,7 +702,7 @@ void Engine::add_counts(int id, const Entry& e, FaultOutcome& out) {
     }
 }
 
-std::vector<FaultOutcome> Engine::outcomes(int64_t now_ms) {
+std::vector<FaultOutcome> Engine::outcomes() {
     std::vector<FaultOutcome> out;
     if (m_nft) {
         m_nft_counts = m_nft->counters().value_or(std::map<int, NftCounter>{});
@@ -721,7 +713,6 @@ std::vector<FaultOutcome> Engine::outcomes(int64_t now_ms) {
         o.fault = e.fault;
         o.mechanism = e.mechanism;
         o.active_ms = e.windows;
-        (void)now_ms;
         add_counts(id, e, o);
         out.push_back(std::move(o));
     }

@@ -42,8 +42,7 @@ class Engine {
     // machine lacks what it needs, Errc::invalid_argument for a bad path.
     [[nodiscard]] Status add(int id, const Fault& fault, int64_t now_ms = 0);
     [[nodiscard]] Status set_on(int id, bool on, int64_t now_ms);
-    bool has(int id) const { return m_entries.count(id) != 0; }
-    const std::map<int, Fault>& faults() const;
+    const std::map<int, Fault>& faults() const { return m_faults; }
 
     ChildSetup child_setup() const;
     // Samples what is only visible by polling (tmpfs fill). Cheap; called every few ms.
@@ -51,7 +50,7 @@ class Engine {
     bool needs_sampling() const { return !m_tmpfs.empty(); }
     MemoryStats memory_stats() const;
 
-    std::vector<FaultOutcome> outcomes(int64_t now_ms);
+    std::vector<FaultOutcome> outcomes();
     // Applies the power-loss model on every path that asked for it.
     [[nodiscard]] Status power_loss();
     // Unmounts file systems and removes the cgroup; counters stay readable from the snapshot.
@@ -78,14 +77,14 @@ class Engine {
     [[nodiscard]] Status setup_tmpfs(const Fault& f);
     [[nodiscard]] Result<FaultFs*> fault_fs(const std::string& path);
     [[nodiscard]] Status setup_dns();
-    [[nodiscard]] Status setup_clock_skew(const Fault& f);
+    [[nodiscard]] Status setup_clock_skew();
     [[nodiscard]] Status switch_mechanism(Entry& e, int id, bool on);
     [[nodiscard]] Status tmpfs_limit(Tmpfs& t, bool on);
     void add_counts(int id, const Entry& e, FaultOutcome& out);
 
     std::string m_preload;
     std::map<int, Entry> m_entries;
-    mutable std::map<int, Fault> m_fault_view;
+    std::map<int, Fault> m_faults;  // the faults of m_entries, for callers
     std::unique_ptr<Nft> m_nft;
     std::map<int, NftCounter> m_nft_counts;
     bool m_batching = false;

@@ -24,17 +24,6 @@ namespace {
 
 constexpr size_t k_max_message = 1 << 20;
 
-std::optional<Errc> errc_from_name(std::string_view name) {
-    for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
-                   Errc::already_exists, Errc::conflict, Errc::permission_denied, Errc::unsupported,
-                   Errc::io, Errc::store, Errc::timeout, Errc::interrupted, Errc::internal}) {
-        if (errc_name(c) == name) {
-            return c;
-        }
-    }
-    return std::nullopt;
-}
-
 // "ok REST" → REST; "err CODE MESSAGE" → that error.
 Result<std::string> parse_reply(const std::string& reply) {
     if (reply == "ok") {
@@ -45,7 +34,7 @@ Result<std::string> parse_reply(const std::string& reply) {
     }
     if (reply.rfind("err ", 0) == 0) {
         auto sp = reply.find(' ', 4);
-        auto code = errc_from_name(reply.substr(4, sp - 4));
+        auto code = parse_errc_name(reply.substr(4, sp - 4));
         return fail(code.value_or(Errc::internal),
                     sp == std::string::npos ? reply : reply.substr(sp + 1));
     }

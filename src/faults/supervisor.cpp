@@ -501,7 +501,7 @@ class Supervisor {
 
     Report make_report() {
         Report r;
-        r.faults = m_engine.outcomes(now_ms());
+        r.faults = m_engine.outcomes();
         r.commands = m_finished;
         r.setup = m_setup;
         r.user_namespace = m_userns;
