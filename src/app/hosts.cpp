@@ -43,6 +43,8 @@ std::vector<SelectedHost> all_hosts(const Inventory& inv) {
             s.address = h.address;
         }
         s.tags = h.tags;
+        s.user = h.user;
+        s.port = h.port;
     }
     std::vector<SelectedHost> out;
     for (auto& [name, h] : hosts) {

@@ -14,6 +14,8 @@ struct SelectedHost {
     std::string name;
     std::string address;  // the name itself when the inventory gives no address
     std::string env;      // "" when no environment lists it
+    std::string user;     // "" leaves it to ssh
+    int port = 22;
     std::map<std::string, std::string> tags;
     bool local = false;  // this machine: commands run here without ssh
 };

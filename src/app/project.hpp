@@ -35,8 +35,22 @@ struct Environment {
     std::vector<std::string> hosts;
 };
 
+// [ssh] of inventory.toml: how the fleet transport reaches remote hosts. Paths are relative to
+// the ops repo root. Empty strings leave the user's own ssh configuration in charge.
+struct SshConfig {
+    std::string config;                // an ssh_config file (-F)
+    std::string identity;              // a private key (-i)
+    std::vector<std::string> options;  // extra "-o Key=Value" settings
+    std::string known_hosts;           // "strict", "accept-new", "off" or "" (ssh's own)
+    std::string connect_timeout = "10s";
+    std::string persist = "60s";  // how long an idle master connection stays up
+    std::string timeout = "30m";  // per host and operation
+    int forks = 0;                // 0: sized for the fleet
+};
+
 struct Inventory {
     std::vector<Environment> environments;
+    SshConfig ssh;
     std::vector<Host> hosts;
     std::map<std::string, std::vector<std::string>> groups;
     std::map<std::string, std::vector<std::string>> group_roles;  // [group.X] roles = [...]

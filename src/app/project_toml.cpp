@@ -6,6 +6,7 @@
 
 #include "app/project.hpp"
 #include "core/diagnostic.hpp"
+#include "core/duration.hpp"
 #include "core/toml_reader.hpp"
 #include "os/file_system.hpp"
 
@@ -154,8 +155,54 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
         return fail(doc.error());
     }
     Checker c(std::string(path), diags);
-    c.check_keys(*doc, "inventory.toml", {"env", "group", "host"});
+    c.check_keys(*doc, "inventory.toml", {"env", "group", "host", "ssh"});
     Inventory inv;
+    if (auto ssh = c.table(*doc, "ssh", "inventory.toml")) {
+        const std::string where = "[ssh]";
+        c.check_keys(*ssh, where,
+                     {"config", "identity", "options", "known_hosts", "connect_timeout", "persist",
+                      "timeout", "forks"});
+        auto& s = inv.ssh;
+        s.config = c.string(*ssh, "config", where);
+        s.identity = c.string(*ssh, "identity", where);
+        s.options = c.strings(*ssh, "options", where);
+        for (const auto& o : s.options) {
+            if (o.find('=') == std::string::npos || o.front() == '-') {
+                c.error(ssh->get("options")->source(),
+                        where + " options are ssh -o settings written Key=Value, found \"" + o +
+                            "\"");
+            }
+        }
+        s.known_hosts = c.string(*ssh, "known_hosts", where);
+        if (!s.known_hosts.empty() && s.known_hosts != "strict" &&
+            s.known_hosts != "accept-new" && s.known_hosts != "off") {
+            c.error(ssh->get("known_hosts")->source(),
+                    where + " known_hosts must be \"strict\", \"accept-new\" or \"off\", found \"" +
+                        s.known_hosts + "\"");
+        }
+        for (const char* key : {"connect_timeout", "persist", "timeout"}) {
+            if (auto n = ssh->get(key)) {
+                std::string v = c.string(*ssh, key, where);
+                auto d = parse_duration(v);
+                if (!d || d->count() <= 0) {
+                    c.error(n->source(), where + " " + key +
+                                             " must be a duration like \"10s\" or \"5m\", found \"" +
+                                             v + "\"");
+                }
+                (std::string_view(key) == "connect_timeout" ? s.connect_timeout
+                 : std::string_view(key) == "persist"       ? s.persist
+                                                            : s.timeout) = v;
+            }
+        }
+        if (auto f = ssh->get("forks")) {
+            auto i = f->as_integer();
+            if (!i || i->get() < 1 || i->get() > 1000) {
+                c.error(f->source(), where + " forks must be an integer from 1 to 1000");
+            } else {
+                s.forks = static_cast<int>(i->get());
+            }
+        }
+    }
     std::map<std::string, std::string> host_env;  // host -> the environment that lists it
     if (auto envs = c.table(*doc, "env", "inventory.toml")) {
         for (auto&& [key, node] : *envs) {

@@ -76,7 +76,11 @@ Result<std::vector<HostTarget>> StateService::targets(const StateRequest& reques
                             "give this machine a role (a [group.X] with roles = [...]), or pass "
                             "--state FILE");
             }
-            hosts.push_back(SelectedHost{"localhost", "127.0.0.1", "", {}, true});
+            SelectedHost self;
+            self.name = "localhost";
+            self.address = "127.0.0.1";
+            self.local = true;
+            hosts.push_back(std::move(self));
         }
     } else {
         auto selected = select_hosts(m_project.inventory, request.patterns);

@@ -1,11 +1,17 @@
 #include "cli/context.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
 #include "os/file_system.hpp"
+
+#ifndef SHIPSHAPE_VERSION
+#define SHIPSHAPE_VERSION "0.0.0"
+#endif
 
 namespace shipshape::cli {
 
@@ -104,6 +110,34 @@ int report_error(const Context& ctx, const Error& error) {
         }
     }
     return code;
+}
+
+Result<std::unique_ptr<app::FleetService>> open_fleet(const Context& ctx,
+                                                     const app::Project& project, int forks) {
+    auto f = app::FleetService::create(project, ctx.cancel, SHIPSHAPE_VERSION);
+    if (f && forks > 0) {
+        (*f)->set_forks(forks);
+    }
+    return f;
+}
+
+app::ProgressFn fanout_progress(const Context& ctx) {
+    if (ctx.json || ::isatty(STDERR_FILENO) == 0) {
+        return {};
+    }
+    return [](const app::FanoutCounts& c) {
+        std::fprintf(stderr, "\r\033[K  %s: %zu/%zu done", c.what.c_str(), c.done, c.total);
+        if (c.failed) {
+            std::fprintf(stderr, ", %zu failed", c.failed);
+        }
+        if (c.running) {
+            std::fprintf(stderr, ", %zu running", c.running);
+        }
+        if (c.done == c.total) {
+            std::fputs("\r\033[K", stderr);
+        }
+        std::fflush(stderr);
+    };
 }
 
 }  // namespace shipshape::cli

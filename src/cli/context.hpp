@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/fleet_service.hpp"
 #include "app/project.hpp"
 #include "core/error.hpp"
 #include "os/process.hpp"
@@ -58,6 +59,16 @@ struct OpenRun {
 // Resolves "last" to the newest run id; other ids pass through.
 [[nodiscard]] Result<std::string> resolve_run_id(store::Store& store, const std::string& id);
 
+// The fleet transport for the repo's remote hosts (agent = this binary). `forks` 0: the
+// inventory's [ssh] forks, else sized for the fleet.
+[[nodiscard]] Result<std::unique_ptr<app::FleetService>> open_fleet(const Context& ctx,
+                                                                     const app::Project& project,
+                                                                     int forks);
+
+// Live fan-out progress on stderr ("apply: 7/10 done, 1 failed, 2 running") when stderr is a
+// terminal and output is not JSON; else an empty function.
+app::ProgressFn fanout_progress(const Context& ctx);
+
 // "YYYY-MM-DD HH:MM:SS" in local time, for tables.
 std::string format_local_time(int64_t ms);
 
@@ -77,5 +88,6 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out);
 void add_require_command(CLI::App& app, std::vector<Command>& out);
 void add_state_commands(CLI::App& app, std::vector<Command>& out);
 void add_fault_command(CLI::App& app, std::vector<Command>& out);
+void add_fleet_commands(CLI::App& app, std::vector<Command>& out);
 
 }  // namespace shipshape::cli

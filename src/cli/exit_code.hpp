@@ -37,6 +37,7 @@ inline ExitCode exit_code_for(Errc code) {
         case Errc::io:
         case Errc::store:
         case Errc::timeout:
+        case Errc::unreachable:
             return ExitCode::failed;
     }
     return ExitCode::internal;

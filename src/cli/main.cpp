@@ -72,6 +72,7 @@ int run(int argc, char** argv) {
     add_require_command(app, commands);
     add_state_commands(app, commands);
     add_fault_command(app, commands);
+    add_fleet_commands(app, commands);
 
     try {
         app.parse(argc, argv);

@@ -24,6 +24,8 @@ std::string_view errc_name(Errc code) {
             return "store";
         case Errc::timeout:
             return "timeout";
+        case Errc::unreachable:
+            return "unreachable";
         case Errc::interrupted:
             return "interrupted";
         case Errc::internal:
@@ -35,7 +37,7 @@ std::string_view errc_name(Errc code) {
 std::optional<Errc> parse_errc_name(std::string_view name) {
     for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
                    Errc::already_exists, Errc::conflict, Errc::permission_denied, Errc::unsupported,
-                   Errc::io, Errc::store, Errc::timeout, Errc::interrupted, Errc::internal}) {
+                   Errc::io, Errc::store, Errc::timeout, Errc::unreachable, Errc::interrupted, Errc::internal}) {
         if (errc_name(c) == name) {
             return c;
         }

@@ -24,6 +24,7 @@ enum class Errc {
     io,
     store,  // the state store failed
     timeout,
+    unreachable,  // a remote host could not be reached (ssh's reason in the message)
     interrupted,
     internal,
 };

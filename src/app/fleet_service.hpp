@@ -1,0 +1,103 @@
+// Remote hosts for the use cases: FleetService turns inventory hosts into fleet endpoints,
+// ships the ops repo to agents (a content-addressed bundle, sent once per version) and runs
+// facts, commands and shipshape itself there. serve_agent() is the other end: the loop behind
+// `shipshape agent`, speaking JSON lines on stdin/stdout (docs/specs/agent-protocol.md).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "app/hosts.hpp"
+#include "app/project.hpp"
+#include "facts/facts.hpp"
+#include "fleet/fleet.hpp"
+
+namespace shipshape::app {
+
+// Counts hosts of a fan-out for live progress; the callback runs under a lock.
+struct FanoutCounts {
+    std::string what;  // "facts", "apply", a step id ...
+    size_t total = 0;
+    size_t done = 0;
+    size_t failed = 0;
+    size_t running = 0;
+};
+using ProgressFn = std::function<void(const FanoutCounts&)>;
+
+class Tally {
+  public:
+    Tally(std::string what, size_t total, ProgressFn fn);
+    void started();
+    void finished(bool ok);
+
+  private:
+    std::mutex m_lock;
+    FanoutCounts m_counts;
+    ProgressFn m_fn;
+};
+
+struct RemoteExec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "K=V" added to the agent's environment
+    std::string cwd;               // empty: the remote user's home
+    Millis timeout{0};
+};
+
+struct RemoteOutcome {
+    std::string kind;  // exited, signaled, timed_out, cancelled
+    int code = -1;
+    Millis elapsed{0};
+};
+
+struct RemoteShipshape {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+class FleetService {
+  public:
+    // Errc::invalid_argument for a bad [ssh] duration; the agent binary is this executable.
+    [[nodiscard]] static Result<std::unique_ptr<FleetService>> create(
+        const Project& project, const os::CancelSource* cancel, const std::string& version);
+
+    fleet::Endpoint endpoint(const SelectedHost& host) const;
+    int forks(size_t hosts) const;  // --forks, else [ssh] forks, else sized for the fleet
+    void set_forks(int forks) { m_forks = forks; }
+    Millis timeout() const { return m_timeout; }
+    fleet::Fleet& fleet() { return *m_fleet; }
+
+    [[nodiscard]] Result<facts::HostFacts> facts(const SelectedHost& host,
+                                                 const std::vector<std::string>& sections);
+    // Runs a command on the host, streaming its merged output to `on_output`.
+    [[nodiscard]] Result<RemoteOutcome> exec(const SelectedHost& host, const RemoteExec& request,
+                                             const std::function<void(std::string_view)>& on_output);
+    // Runs `shipshape ARGS` on the host inside a copy of the ops repo (sent when missing).
+    [[nodiscard]] Result<RemoteShipshape> shipshape(const SelectedHost& host,
+                                                    const std::vector<std::string>& args);
+
+  private:
+    FleetService(const Project& project, std::unique_ptr<fleet::Fleet> fleet, Millis timeout,
+                 int forks);
+    // The ops repo as a bundle request, built once.
+    [[nodiscard]] Result<const std::string*> bundle();
+
+    const Project& m_project;
+    std::unique_ptr<fleet::Fleet> m_fleet;
+    Millis m_timeout;
+    int m_forks = 0;
+    std::mutex m_bundle_lock;
+    std::string m_bundle_hash;
+    std::string m_bundle_request;
+    std::optional<Error> m_bundle_error;
+    bool m_bundle_built = false;
+};
+
+// The agent: reads requests from `in_fd`, answers on `out_fd` until end of input. `self` is
+// this executable (shipshape requests run it).
+int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self);
+
+}  // namespace shipshape::app

@@ -1,0 +1,231 @@
+// shipshape agent (the remote end of the fleet transport) and shipshape exec (an ad-hoc
+// command on hosts, like `ansible -m command`).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <optional>
+
+#include "app/fleet_service.hpp"
+#include "app/hosts.hpp"
+#include "cli/context.hpp"
+#include "cli/exit_code.hpp"
+
+#ifndef SHIPSHAPE_VERSION
+#define SHIPSHAPE_VERSION "0.0.0"
+#endif
+
+namespace shipshape::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct ExecOptions {
+    std::string hosts;
+    std::vector<std::string> command;
+    std::string sh;
+    std::string timeout;
+    int forks = 0;
+};
+
+struct HostRun {
+    const app::SelectedHost* host = nullptr;
+    std::string status;  // ok, failed, unreachable
+    std::string output;
+    std::optional<app::RemoteOutcome> outcome;
+    std::optional<Error> error;
+    bool agent_installed = false;
+};
+
+// Runs the command here, for hosts that are this machine.
+Result<app::RemoteOutcome> run_local(const app::RemoteExec& req, const os::CancelSource* cancel,
+                                     std::string& output) {
+    struct Sink final : os::OutputSink {
+        std::string& out;
+        explicit Sink(std::string& o) : out(o) {}
+        void on_output(std::string_view chunk) override { out.append(chunk); }
+    } sink(output);
+    os::ProcessSpec spec;
+    spec.argv = req.argv;
+    spec.timeout = req.timeout;
+    auto o = os::make_process_runner()->run(spec, sink, cancel);
+    if (!o) {
+        return fail(o.error());
+    }
+    static constexpr const char* k_kinds[] = {"exited", "signaled", "timed_out", "cancelled"};
+    return app::RemoteOutcome{k_kinds[static_cast<int>(o->kind)], o->code, o->elapsed};
+}
+
+std::string describe(const app::RemoteOutcome& o, Millis timeout) {
+    if (o.kind == "exited") {
+        return "exit " + std::to_string(o.code);
+    }
+    if (o.kind == "signaled") {
+        return "killed by signal " + std::to_string(o.code);
+    }
+    if (o.kind == "timed_out") {
+        return "timed out after " + format_duration(timeout);
+    }
+    return "cancelled";
+}
+
+int run_exec(Context& ctx, ExecOptions o) {
+    if (!o.command.empty() && o.command.front() == "--") {
+        o.command.erase(o.command.begin());
+    }
+    if (o.command.empty() == o.sh.empty()) {
+        return report_error(ctx, Error(Errc::invalid_argument,
+                                       "give the command after --, or one shell line with --sh "
+                                       "(exec web* -- uptime; exec web* --sh 'df -h | tail -1')"));
+    }
+    Millis timeout{0};
+    if (!o.timeout.empty()) {
+        auto t = parse_duration(o.timeout);
+        if (!t) {
+            return report_error(ctx, Error(Errc::invalid_argument,
+                                           "--timeout " + o.timeout + ": " + t.error().message()));
+        }
+        timeout = *t;
+    }
+    auto repo = open_repo(ctx, NeedStore::no);
+    if (!repo) {
+        return report_error(ctx, repo.error());
+    }
+    std::vector<std::string> patterns;
+    for (size_t pos = 0; pos <= o.hosts.size();) {
+        size_t comma = o.hosts.find(',', pos);
+        std::string p = o.hosts.substr(pos, comma == std::string::npos ? comma : comma - pos);
+        if (!p.empty()) {
+            patterns.push_back(p);
+        }
+        pos = comma == std::string::npos ? o.hosts.size() + 1 : comma + 1;
+    }
+    auto hosts = app::select_hosts(repo->project.inventory, patterns);
+    if (!hosts) {
+        return report_error(ctx, hosts.error());
+    }
+    auto fleet = open_fleet(ctx, repo->project, o.forks);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    app::RemoteExec req;
+    req.argv = o.sh.empty() ? o.command : std::vector<std::string>{"/bin/sh", "-c", o.sh};
+    req.timeout = timeout;
+    std::vector<HostRun> runs(hosts->size());
+    app::Tally tally("exec", hosts->size(), fanout_progress(ctx));
+    fleet::fan_out(hosts->size(), (*fleet)->forks(hosts->size()), [&](size_t i) {
+        HostRun& r = runs[i];
+        r.host = &(*hosts)[i];
+        tally.started();
+        auto outcome = r.host->local
+                           ? run_local(req, ctx.cancel, r.output)
+                           : (*fleet)->exec(*r.host, req, [&](std::string_view chunk) {
+                                 r.output.append(chunk);
+                             });
+        if (!outcome) {
+            r.error = outcome.error();
+            r.status = outcome.error().code() == Errc::unreachable ? "unreachable" : "failed";
+        } else {
+            r.outcome = *outcome;
+            r.status = outcome->kind == "exited" && outcome->code == 0 ? "ok" : "failed";
+        }
+        r.agent_installed = (*fleet)->fleet().stats(r.host->name).agent_installed;
+        tally.finished(r.status == "ok");
+    });
+    size_t ok = 0;
+    size_t failed = 0;
+    size_t unreachable = 0;
+    for (const auto& r : runs) {
+        (r.status == "ok" ? ok : r.status == "unreachable" ? unreachable : failed)++;
+    }
+    int code = ok == runs.size() ? 0 : to_int(ExitCode::failed);
+    if (ctx.cancel->cancelled()) {
+        code = to_int(ExitCode::interrupted);
+    }
+    if (ctx.json) {
+        json list = json::array();
+        for (const auto& r : runs) {
+            json j = {{"host", r.host->name},
+                      {"status", r.status},
+                      {"output", r.output},
+                      {"agent_installed", r.agent_installed}};
+            if (r.outcome) {
+                j["exit"] = r.outcome->kind;
+                j["code"] = r.outcome->code;
+                j["elapsed_ms"] = r.outcome->elapsed.count();
+            }
+            if (r.error) {
+                j["error"] = {{"code", errc_name(r.error->code())},
+                              {"message", r.error->message()}};
+            }
+            list.push_back(std::move(j));
+        }
+        json doc = {{"kind", "exec"},
+                    {"hosts", list},
+                    {"summary", {{"ok", ok}, {"failed", failed}, {"unreachable", unreachable}}},
+                    {"exit_code", code}};
+        std::printf("%s\n", doc.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+        return code;
+    }
+    for (const auto& r : runs) {
+        std::string head = r.host->name + " | " + r.status;
+        if (r.outcome) {
+            head += " | " + describe(*r.outcome, timeout) + " | " +
+                    format_duration(r.outcome->elapsed);
+        }
+        std::printf("%s\n", head.c_str());
+        if (r.error) {
+            std::printf("  %s\n", r.error->message().c_str());
+        }
+        size_t pos = 0;
+        while (pos < r.output.size()) {
+            size_t nl = r.output.find('\n', pos);
+            std::string line =
+                r.output.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            pos = nl == std::string::npos ? r.output.size() : nl + 1;
+            std::printf("  %s\n", line.c_str());
+        }
+    }
+    std::fprintf(stderr, "%zu ok, %zu failed, %zu unreachable\n", ok, failed, unreachable);
+    return code;
+}
+
+}  // namespace
+
+void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
+    auto* agent = app.add_subcommand(
+        "agent", "The remote end of the fleet transport: JSON lines on stdin/stdout (started "
+                 "over ssh by shipshape itself)");
+    agent->group("");  // not for people: hidden from the command list
+    out.push_back({agent, [](Context& ctx) {
+                       auto self = fleet::this_binary(SHIPSHAPE_VERSION);
+                       if (!self) {
+                           return report_error(ctx, self.error());
+                       }
+                       return app::serve_agent(STDIN_FILENO, STDOUT_FILENO, *self);
+                   }});
+
+    auto opts = std::make_shared<ExecOptions>();
+    auto* exec = app.add_subcommand(
+        "exec", "Run a command on hosts over ssh (in parallel) and show each host's result");
+    exec->add_option("HOSTS", opts->hosts,
+                     "host patterns, comma-separated: NAME, web*, group:NAME, env:NAME")
+        ->required();
+    exec->add_option("COMMAND", opts->command, "the command and its arguments, after --");
+    exec->add_option("--sh", opts->sh, "run this shell line instead (with /bin/sh -c)");
+    exec->add_option("--forks,-f", opts->forks, "hosts at once (default: all, up to 64)")
+        ->check(CLI::Range(1, 1000));
+    exec->add_option("--timeout", opts->timeout, "stop the command after this long (e.g. 30s)");
+    exec->positionals_at_end();
+    exec->footer(
+        "\nExamples:\n  shipshape exec env:prod -- uptime\n  shipshape exec 'web*' --sh 'df -h / "
+        "| tail -1'\n\nExit 0 when the command succeeded on every host; 1 when it failed or a "
+        "host was unreachable.");
+    out.push_back({exec, [opts](Context& ctx) { return run_exec(ctx, *opts); }});
+}
+
+}  // namespace shipshape::cli
