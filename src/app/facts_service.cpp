@@ -32,10 +32,11 @@ FactsService::FactsService(const Project& project, store::Store* store)
 Result<facts::HostFacts> FactsService::gather_one(const SelectedHost& host,
                                                   const std::vector<std::string>& sections) {
     if (!host.local) {
-        return fail(Errc::unsupported,
-                    "host '" + host.name + "' (" + host.address +
-                        ") is remote: gathering over ssh arrives with the fleet transport; "
-                        "only this machine (localhost) can be gathered now");
+        if (!m_fleet) {
+            return fail(Errc::unsupported, "host '" + host.name + "' (" + host.address +
+                                               ") is remote and no ssh transport is set up");
+        }
+        return m_fleet->facts(host, sections);
     }
     facts::GatherOptions options;
     options.sections = sections;
@@ -47,11 +48,20 @@ Result<facts::HostFacts> FactsService::gather_one(const SelectedHost& host,
 std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost>& hosts,
                                                   const std::vector<std::string>& sections,
                                                   bool save) {
-    std::vector<HostFactsResult> out;
-    for (const auto& h : hosts) {
-        HostFactsResult r;
+    std::vector<HostFactsResult> out(hosts.size());
+    std::vector<std::optional<Result<facts::HostFacts>>> gathered(hosts.size());
+    Tally tally("facts", hosts.size(), m_progress);
+    fleet::fan_out(hosts.size(), m_fleet ? m_fleet->forks(hosts.size()) : 1, [&](size_t i) {
+        tally.started();
+        gathered[i] = gather_one(hosts[i], sections);
+        tally.finished(gathered[i]->has_value());
+    });
+    // The store is written from this thread only.
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        const auto& h = hosts[i];
+        HostFactsResult& r = out[i];
         r.host = h;
-        auto f = gather_one(h, sections);
+        auto& f = *gathered[i];
         if (!f) {
             r.error = f.error();
         } else {
@@ -68,7 +78,6 @@ std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost
             }
             r.facts = std::move(*f);
         }
-        out.push_back(std::move(r));
     }
     return out;
 }

@@ -1,13 +1,14 @@
 // Use cases for host facts and requirements, shared by the command line and (later) the
 // server: gather facts for selected hosts, save and load snapshots, compare two of them, and
-// check requirements.toml against them. Local hosts are gathered in-process; remote hosts
-// are reported as unsupported until the fleet transport exists (issue #6).
+// check requirements.toml against them. Local hosts are gathered in-process, remote hosts by
+// their agents over ssh (in parallel), when a FleetService is given.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "app/fleet_service.hpp"
 #include "app/hosts.hpp"
 #include "app/project.hpp"
 #include "facts/diff.hpp"
@@ -29,6 +30,13 @@ class FactsService {
     // `store` may be null when nothing is saved or loaded (gathering and checking only).
     FactsService(const Project& project, store::Store* store);
 
+    // Remote hosts are reached through `fleet` (without one they are unsupported); `progress`
+    // hears about each host of a gather.
+    void use_fleet(FleetService* fleet, ProgressFn progress) {
+        m_fleet = fleet;
+        m_progress = std::move(progress);
+    }
+
     // Gathers facts for each host (`sections` empty: all). Never fails as a whole.
     std::vector<HostFactsResult> gather(const std::vector<SelectedHost>& hosts,
                                         const std::vector<std::string>& sections, bool save);
@@ -48,6 +56,8 @@ class FactsService {
 
     const Project& m_project;
     store::Store* m_store;
+    FleetService* m_fleet = nullptr;
+    ProgressFn m_progress;
 };
 
 // A stable 64-bit FNV-1a hash in hex: identifies a document, not a security measure.

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/facts_service.hpp"
+#include "app/runs.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
 #include "os/file_system.hpp"
@@ -33,8 +34,7 @@ void flatten(const json& node, const std::string& prefix, Variables& out) {
 
 std::string remote_message(const SelectedHost& host) {
     return "host " + host.name + " (" + host.address +
-           ") is remote: desired state on remote hosts arrives with the fleet transport "
-           "(issue #6); run shipshape on that host, or apply to this machine";
+           ") is remote: its plan comes from its agent (StateService::run_remote)";
 }
 
 }  // namespace
@@ -61,6 +61,10 @@ StateService::StateService(const Project& project, store::Store* store, os::Proc
       m_cache(project.state_dir() + "/cache/hashes") {}
 
 Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
+    if (request.self) {
+        return std::vector<HostTarget>{
+            HostTarget{*request.self, request.self_roles, request.state_files}};
+    }
     std::vector<SelectedHost> hosts;
     if (request.patterns.empty()) {
         for (auto& h : all_hosts(m_project.inventory)) {
@@ -142,7 +146,7 @@ Result<state::DesiredState> StateService::load(const HostTarget& target,
 HostPlan StateService::plan(const HostTarget& target, const StateRequest& request) {
     HostPlan hp;
     hp.target = target;
-    if (!target.host.local) {
+    if (!target.host.local && !request.self) {
         hp.error = Error(Errc::unsupported, remote_message(target.host));
         return hp;
     }
@@ -189,20 +193,62 @@ void StateService::save_cache() {
     (void)m_cache.save();  // a lost cache only costs a rehash next time
 }
 
-void StateService::save_report(const HostPlan& plan, const StateRequest& request) {
-    if (!m_store || !plan.state) {
-        return;
-    }
+std::string StateService::report_document(const HostPlan& plan,
+                                          const StateRequest& request) const {
     // Facts describe the running system; under --root they would describe nothing.
     facts::GatherOptions go;
     go.sections = {"os", "packages"};
     auto facts = facts::gather_facts(go);
-    auto hs = state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
-                                   plan.state->state_files, plan.state->resources, request.root,
-                                   request.root == "/" ? &facts : nullptr);
-    std::string doc = state::host_state_to_json(hs);
-    store::FactsSnapshot snap{0, hs.host, facts.collected_at, content_hash(doc), doc};
+    static const std::vector<state::Resource> k_none;
+    static const std::vector<std::string> k_no_files;
+    auto hs = state::describe_host(
+        plan.target.host.name, plan.target.host.env, plan.target.roles,
+        plan.state ? plan.state->state_files : k_no_files,
+        plan.state ? plan.state->resources : k_none, request.root,
+        request.root == "/" ? &facts : nullptr);
+    return state::host_state_to_json(hs);
+}
+
+void StateService::save_report(const HostPlan& plan, const StateRequest& request) {
+    if (!m_store || !plan.state) {
+        return;
+    }
+    std::string doc = report_document(plan, request);
+    store::FactsSnapshot snap{0, plan.target.host.name, now_ms(), content_hash(doc), doc};
     (void)m_store->save_host_state(snap);
+}
+
+Result<RemoteResult> StateService::run_remote(const HostTarget& target, const std::string& mode,
+                                              const StateRequest& request,
+                                              const std::vector<std::string>& extra,
+                                              bool json) const {
+    if (!m_fleet) {
+        return fail(Errc::unsupported, "host " + target.host.name + " (" + target.host.address +
+                                           ") is remote and no ssh transport is set up");
+    }
+    std::vector<std::string> args;
+    if (json) {
+        args.emplace_back("--json");
+    }
+    args.push_back(mode);
+    for (const auto& f : target.state_files) {
+        args.insert(args.end(), {"--state", f});
+    }
+    for (const auto& [k, v] : request.params) {
+        args.insert(args.end(), {"--set", k + "=" + v});
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    nlohmann::json self = {{"name", target.host.name},
+                           {"address", target.host.address},
+                           {"env", target.host.env},
+                           {"tags", target.host.tags},
+                           {"roles", target.roles}};
+    args.insert(args.end(), {"--as-host", self.dump()});
+    auto r = m_fleet->shipshape(target.host, args);
+    if (!r) {
+        return fail(r.error());
+    }
+    return RemoteResult{r->code, std::move(r->out), std::move(r->err)};
 }
 
 Result<state::HostState> StateService::host_state(const SelectedHost& host,
@@ -237,6 +283,39 @@ Result<state::HostState> StateService::host_state(const SelectedHost& host,
         auto facts = facts::gather_facts(go);
         return state::describe_host(host.name, host.env, t.roles, loaded, resources, "/", &facts);
     }
+    return stored_host_state(host);
+}
+
+Result<state::HostState> StateService::agent_host_state(const SelectedHost& host,
+                                                        const Variables& params) const {
+    {
+        HostTarget t{host, m_project.inventory.roles_of(host.name), {}};
+        for (const auto& role : t.roles) {
+            auto it = m_project.config.roles.find(role);
+            if (it != m_project.config.roles.end()) {
+                t.state_files.insert(t.state_files.end(), it->second.begin(), it->second.end());
+            }
+        }
+        StateRequest req;
+        req.params = params;
+        auto r = run_remote(t, "drift", req, {"--host-report"}, false);
+        if (!r) {
+            return fail(r.error().context("host " + host.name));
+        }
+        if (r->code != 0) {
+            return fail(Errc::io, "host " + host.name + ": its agent could not describe it: " +
+                                      r->err);
+        }
+        auto parsed = state::host_state_from_json(r->out);
+        if (!parsed) {
+            return fail(parsed.error().context("host " + host.name));
+        }
+        parsed->roles = t.roles;
+        return parsed;
+    }
+}
+
+Result<state::HostState> StateService::stored_host_state(const SelectedHost& host) const {
     state::HostState hs;
     hs.host = host.name;
     hs.env = host.env;
@@ -283,20 +362,45 @@ Result<state::EnvComparison> StateService::compare_envs(const std::string& left,
                                                         const Variables& params) {
     std::vector<state::HostState> sides[2];
     const std::string names[2] = {left, right};
+    std::vector<std::pair<int, SelectedHost>> all;
     for (int i = 0; i < 2; ++i) {
         auto hosts = select_hosts(m_project.inventory, {"env:" + names[i]});
         if (!hosts) {
             return fail(hosts.error());
         }
-        for (const auto& h : *hosts) {
-            auto hs = host_state(h, params);
-            if (!hs) {
-                return fail(hs.error());
-            }
-            sides[i].push_back(std::move(*hs));
+        for (auto& h : *hosts) {
+            all.emplace_back(i, std::move(h));
         }
     }
-    return state::compare_environments(left, sides[0], right, sides[1]);
+    // Remote hosts describe themselves through their agents, all at once.
+    // A host out of reach is compared from what the store has of it, and the result says so.
+    std::vector<std::optional<Result<state::HostState>>> states(all.size());
+    std::vector<std::string> notes(all.size());
+    fleet::fan_out(all.size(), m_fleet ? m_fleet->forks(all.size()) : 1, [&](size_t i) {
+        const auto& h = all[i].second;
+        if (h.local || !m_fleet) {
+            states[i] = host_state(h, params);
+            return;
+        }
+        states[i] = agent_host_state(h, params);
+        if (!*states[i] && states[i]->error().code() == Errc::unreachable) {
+            notes[i] = states[i]->error().message() + "; compared from its stored report and facts";
+            states[i] = stored_host_state(h);
+        }
+    });
+    for (size_t i = 0; i < all.size(); ++i) {
+        if (!*states[i]) {
+            return fail(states[i]->error());
+        }
+        sides[all[i].first].push_back(std::move(**states[i]));
+    }
+    auto cmp = state::compare_environments(left, sides[0], right, sides[1]);
+    for (const auto& n : notes) {
+        if (!n.empty()) {
+            cmp.notes.push_back(n);
+        }
+    }
+    return cmp;
 }
 
 }  // namespace shipshape::app

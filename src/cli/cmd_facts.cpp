@@ -24,6 +24,7 @@ struct FactsOptions {
     bool list = false;
     std::string left, right;
     std::string import_host, import_file;
+    int forks = 0;
 };
 
 int run_import(Context& ctx, const FactsOptions& o) {
@@ -215,6 +216,11 @@ int run_facts(Context& ctx, FactsOptions o) {
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
+    auto fleet = open_fleet(ctx, repo->project, o.forks);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get(), fanout_progress(ctx));
     auto results = service.gather(*hosts, o.only, o.save);
     int code = 0;
     if (ctx.json) {
@@ -241,6 +247,11 @@ int run_diff(Context& ctx, const FactsOptions& o) {
         return report_error(ctx, repo.error());
     }
     app::FactsService service(repo->project, repo->store.get());
+    auto fleet = open_fleet(ctx, repo->project, 0);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get(), {});
     auto left = service.resolve(o.left);
     if (!left) {
         return report_error(ctx, left.error());
@@ -284,6 +295,8 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
                     "sections: os cpu memory mounts network packages services limits env")
         ->allow_extra_args(
             false);  // one value per --only (split on commas below), so HOSTS after it stay hosts
+    sub->add_option("--forks", opts->forks, "hosts at once (default: all, up to 64)")
+        ->check(CLI::Range(1, 1000));
     sub->add_flag("--save", opts->save,
                   "record a snapshot in the store (see --list, facts diff @ID)");
     sub->add_flag("--list", opts->list, "list saved snapshots instead of gathering");

@@ -45,13 +45,29 @@ int run_check(Context& ctx, const RequireOptions& o) {
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
+    auto fleet = open_fleet(ctx, repo.project, 0);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get(), fanout_progress(ctx));
     auto results = service.gather(*hosts, {}, false);
     std::vector<require::CheckRow> rows;
     std::vector<std::pair<std::string, Error>> errors;
-    // Paths are probed here only for local hosts; remote probing arrives with the agent.
+    // Paths are probed here for this machine and by `test -e` through the agent elsewhere.
     require::PathProbe local_probe = [](const std::string& path) -> std::optional<bool> {
         struct stat st;
         return ::stat(path.c_str(), &st) == 0;
+    };
+    auto remote_probe = [&](const app::SelectedHost& host) -> require::PathProbe {
+        return [&, host](const std::string& path) -> std::optional<bool> {
+            app::RemoteExec probe;
+            probe.argv = {"test", "-e", path};
+            auto found = (*fleet)->exec(host, probe, {});
+            if (!found || found->kind != "exited") {
+                return std::nullopt;
+            }
+            return found->code == 0;
+        };
     };
     for (const auto& r : results) {
         if (r.error) {
@@ -59,7 +75,7 @@ int run_check(Context& ctx, const RequireOptions& o) {
             continue;
         }
         auto host_rows = require::check_requirements(
-            req, *r.facts, r.host.local ? local_probe : require::PathProbe{});
+            req, *r.facts, r.host.local ? local_probe : remote_probe(r.host));
         rows.insert(rows.end(), host_rows.begin(), host_rows.end());
     }
     bool ok = errors.empty() && std::all_of(rows.begin(), rows.end(), [](const auto& r) {

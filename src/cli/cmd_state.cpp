@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "app/state_service.hpp"
 #include "cli/context.hpp"
@@ -34,9 +36,17 @@ struct StateOptions {
     bool all = false;
     std::string env;
     std::string against;
+    std::string as_host;  // the agent's side: plan for this host (JSON), see StateRequest::self
+    bool host_report = false;
+    int forks = 0;
 };
 
 enum class Mode { plan, apply, drift };
+
+std::mutex* remote_save_lock() {
+    static std::mutex lock;
+    return &lock;
+}
 
 std::string paint(const Context& ctx, const char* code, const std::string& text) {
     return ctx.color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
@@ -168,6 +178,20 @@ Result<app::StateRequest> make_request(const Context& ctx, const StateOptions& o
         }
         req.params[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
+    if (!o.as_host.empty()) {
+        auto j = nlohmann::json::parse(o.as_host, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            return fail(Errc::invalid_argument, "--as-host: expected a JSON object");
+        }
+        app::SelectedHost self;
+        self.name = j.value("name", "localhost");
+        self.address = j.value("address", self.name);
+        self.env = j.value("env", "");
+        self.tags = j.value("tags", std::map<std::string, std::string>{});
+        self.local = true;
+        req.self = std::move(self);
+        req.self_roles = j.value("roles", std::vector<std::string>{});
+    }
     if (!o.root.empty()) {
         req.root = os::path_absolute(o.root, ctx.cwd);
         struct stat st {};
@@ -226,9 +250,71 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
                                        "--sync " + o.sync + ": expected batch, fsync or none"));
     }
     app::StateService service(repo->project, repo->store.get(), repo->runner.get(), ctx.cancel);
-    auto targets = service.targets(*req);
-    if (!targets) {
-        return report_error(ctx, targets.error());
+    auto all_targets = service.targets(*req);
+    if (!all_targets) {
+        return report_error(ctx, all_targets.error());
+    }
+    if (o.host_report) {
+        if (all_targets->size() != 1) {
+            return report_error(ctx, Error(Errc::invalid_argument,
+                                           "--host-report describes one host (the agent's)"));
+        }
+        auto hp = service.plan(all_targets->front(), *req);
+        if (hp.error) {
+            return report_error(ctx, *hp.error);
+        }
+        std::printf("%s\n", service.report_document(hp, *req).c_str());
+        return 0;
+    }
+    std::vector<app::HostTarget> remote_targets;
+    auto targets = std::make_optional<std::vector<app::HostTarget>>();
+    for (auto& t : *all_targets) {
+        (t.host.local ? *targets : remote_targets).push_back(std::move(t));
+    }
+    const char* mode_name = mode == Mode::plan ? "plan" : mode == Mode::apply ? "apply" : "drift";
+    std::vector<std::optional<Result<app::RemoteResult>>> remote(remote_targets.size());
+    std::unique_ptr<app::FleetService> fleet;
+    if (!remote_targets.empty()) {
+        auto f = open_fleet(ctx, repo->project, o.forks);
+        if (!f) {
+            return report_error(ctx, f.error());
+        }
+        fleet = std::move(*f);
+        service.use_fleet(fleet.get());
+        std::vector<std::string> extra;
+        if (o.no_diff) {
+            extra.emplace_back("--no-diff");
+        }
+        if (o.all) {
+            extra.emplace_back("--all");
+        }
+        if (o.strict) {
+            extra.emplace_back("--strict");
+        }
+        if (mode == Mode::apply) {
+            extra.insert(extra.end(), {"--sync", o.sync});
+        }
+        if (!o.root.empty()) {
+            extra.insert(extra.end(), {"--root", o.root});
+        }
+        app::Tally tally(mode_name, remote_targets.size(), fanout_progress(ctx));
+        fleet::fan_out(remote_targets.size(), fleet->forks(remote_targets.size()), [&](size_t i) {
+            tally.started();
+            remote[i] = service.run_remote(remote_targets[i], mode_name, *req, extra, ctx.json);
+            bool ok = *remote[i] && (*remote[i])->code == 0;
+            if (ok && mode == Mode::drift && o.save && repo->store) {
+                // The report is made there and stored here, like a local drift --save.
+                auto rep = service.run_remote(remote_targets[i], "drift", *req, {"--host-report"},
+                                              false);
+                if (rep && rep->code == 0) {
+                    std::lock_guard g(*remote_save_lock());
+                    store::FactsSnapshot snap{0, remote_targets[i].host.name, app::now_ms(),
+                                              app::content_hash(rep->out), rep->out};
+                    (void)repo->store->save_host_state(snap);
+                }
+            }
+            tally.finished(ok);
+        });
     }
     int lock_fd = -1;
     if (mode == Mode::apply) {
@@ -287,11 +373,59 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();
+    // Remote hosts answered with the same output a local run prints; errors reaching them
+    // are reported per host.
+    for (size_t i = 0; i < remote.size(); ++i) {
+        const auto& r = *remote[i];
+        worst(r ? r->code : to_int(exit_code_for(r.error().code())));
+    }
     if (ctx.json) {
-        const char* kind = mode == Mode::plan ? "plan" : mode == Mode::apply ? "apply" : "drift";
-        std::printf("%s\n", json_state(kind, plans, reports, exit_code).c_str());
+        auto doc = nlohmann::json::parse(json_state(mode_name, plans, reports, exit_code));
+        for (size_t i = 0; i < remote.size(); ++i) {
+            const auto& r = *remote[i];
+            const auto& t = remote_targets[i];
+            nlohmann::json host = {{"host", t.host.name},
+                                   {"env", t.host.env},
+                                   {"roles", t.roles},
+                                   {"states", t.state_files}};
+            if (!r) {
+                host["error"] = {{"code", errc_name(r.error().code())},
+                                 {"message", r.error().message()}};
+                doc["hosts"].push_back(std::move(host));
+                continue;
+            }
+            auto theirs = nlohmann::json::parse(r->out, nullptr, false);
+            if (theirs.is_discarded() || !theirs.contains("hosts")) {
+                if (!theirs.is_discarded() && theirs.contains("error")) {
+                    host["error"] = theirs["error"];
+                } else {
+                    host["error"] = {{"code", "io"},
+                                     {"message", "the agent answered no plan: " + r->err}};
+                }
+                doc["hosts"].push_back(std::move(host));
+                continue;
+            }
+            for (auto& h : theirs["hosts"]) {
+                doc["hosts"].push_back(std::move(h));
+            }
+        }
+        doc["exit_code"] = exit_code;
+        std::printf("%s\n",
+                    doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return exit_code;
     }
+    auto print_remote = [&] {
+        for (size_t i = 0; i < remote.size(); ++i) {
+            const auto& r = *remote[i];
+            if (!r) {
+                std::fprintf(stderr, "%s: %s\n", remote_targets[i].host.name.c_str(),
+                             r.error().message().c_str());
+                continue;
+            }
+            std::fputs(r->out.c_str(), stdout);
+            std::fputs(r->err.c_str(), stderr);
+        }
+    };
     for (size_t h = 0; h < plans.size(); ++h) {
         const auto& hp = plans[h];
         if (hp.error) {
@@ -337,6 +471,7 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             }
         }
     }
+    print_remote();
     if (lock_fd >= 0) {
         ::close(lock_fd);
     }
@@ -353,6 +488,11 @@ int run_env_drift(Context& ctx, const StateOptions& o) {
         return report_error(ctx, req.error());
     }
     app::StateService service(repo->project, repo->store.get(), repo->runner.get(), ctx.cancel);
+    auto fleet = open_fleet(ctx, repo->project, o.forks);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get());
     auto cmp = service.compare_envs(o.env, o.against, req->params);
     if (!cmp) {
         return report_error(ctx, cmp.error());
@@ -414,6 +554,10 @@ CLI::App* add_common(CLI::App& app, const std::shared_ptr<StateOptions>& opts, c
     sub->add_option("--set,-s", opts->sets, "template variable NAME=VALUE (repeatable)")
         ->allow_extra_args(false);
     sub->add_flag("--all", opts->all, "list every entry of trees, not the first ten");
+    sub->add_option("--forks", opts->forks, "remote hosts at once (default: all, up to 64)")
+        ->check(CLI::Range(1, 1000));
+    // The agent's side of a remote run: not for people.
+    sub->add_option("--as-host", opts->as_host)->group("");
     return sub;
 }
 
@@ -445,6 +589,7 @@ void add_state_commands(CLI::App& app, std::vector<Command>& out) {
     drift->add_flag("--no-diff", drift_opts->no_diff, "do not show file content diffs");
     drift->add_flag("--save", drift_opts->save,
                     "save each host's state report in the store (for later comparisons)");
+    drift->add_flag("--host-report", drift_opts->host_report)->group("");
     drift->add_option("--env", drift_opts->env, "compare this environment ...");
     drift->add_option("--against", drift_opts->against, "... with this one");
     out.push_back(
