@@ -43,6 +43,60 @@ std::string make_run_id(int64_t now) {
 
 namespace {
 
+// Runs the commands of fleet steps: through the agent on remote hosts, here for this machine.
+class FleetHostRunner final : public checklist::HostRunner {
+  public:
+    FleetHostRunner(const Project& project, FleetService* fleet, os::ProcessRunner& local)
+        : m_fleet(fleet), m_local(local) {
+        for (auto& h : all_hosts(project.inventory)) {
+            m_hosts.emplace(h.name, std::move(h));
+        }
+    }
+
+    Result<os::ProcessOutcome> run(const std::string& host, const os::ProcessSpec& spec,
+                                   os::OutputSink& sink, const os::CancelSource* cancel) override {
+        auto it = m_hosts.find(host);
+        if (it == m_hosts.end()) {
+            return fail(Errc::not_found, "no host '" + host + "' in inventory.toml");
+        }
+        if (it->second.local) {
+            os::ProcessSpec here = spec;
+            std::vector<std::string> env;
+            for (char** e = environ; e && *e; ++e) {
+                env.emplace_back(*e);
+            }
+            env.insert(env.end(), spec.env->begin(), spec.env->end());
+            here.env = std::move(env);
+            return m_local.run(here, sink, cancel);
+        }
+        if (!m_fleet) {
+            return fail(Errc::unsupported, "host " + host + " is remote and no ssh transport is set up");
+        }
+        RemoteExec req{spec.argv, spec.env.value_or(std::vector<std::string>{}), spec.cwd,
+                       spec.timeout};
+        auto o = m_fleet->exec(it->second, req, [&](std::string_view chunk) { sink.on_output(chunk); });
+        if (!o) {
+            if (o.error().code() == Errc::interrupted) {
+                return os::ProcessOutcome{os::ExitKind::cancelled, -1, Millis(0)};
+            }
+            return fail(o.error());
+        }
+        os::ProcessOutcome out;
+        out.kind = o->kind == "exited"      ? os::ExitKind::exited
+                   : o->kind == "signaled"  ? os::ExitKind::signaled
+                   : o->kind == "timed_out" ? os::ExitKind::timed_out
+                                            : os::ExitKind::cancelled;
+        out.code = o->code;
+        out.elapsed = o->elapsed;
+        return out;
+    }
+
+  private:
+    FleetService* m_fleet;
+    os::ProcessRunner& m_local;
+    std::map<std::string, SelectedHost> m_hosts;
+};
+
 std::string hostname() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) {
@@ -122,7 +176,8 @@ Result<std::unique_ptr<RunService::Loaded>> RunService::load_run(const store::Ru
     if (!vars) {
         return fail(vars.error());
     }
-    auto rendered = checklist::render_checklist(*parsed, *vars);
+    auto rendered = checklist::render_checklist(
+        *parsed, *vars, [this](const std::string& p) { return resolve_hosts(p); });
     if (!rendered) {
         return fail(rendered.error());
     }
@@ -207,7 +262,8 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
     if (!vars) {
         return fail(vars.error());
     }
-    auto rendered = checklist::render_checklist(*parsed, *vars);
+    auto rendered = checklist::render_checklist(
+        *parsed, *vars, [this](const std::string& p) { return resolve_hosts(p); });
     if (!rendered) {
         return fail(rendered.error());
     }
@@ -368,6 +424,28 @@ Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunOb
                    std::move(notes));
 }
 
+Result<std::vector<checklist::HostVars>> RunService::resolve_hosts(
+    const std::string& pattern) const {
+    auto hosts = select_hosts(m_project.inventory, {pattern});
+    if (!hosts) {
+        return fail(hosts.error());
+    }
+    std::vector<checklist::HostVars> out;
+    for (const auto& h : *hosts) {
+        checklist::HostVars hv;
+        hv.name = h.name;
+        hv.vars["host"] = h.name;
+        hv.vars["host.address"] = h.address;
+        hv.vars["host.env"] = h.env;
+        hv.vars["host.user"] = h.user;
+        for (const auto& [k, v] : h.tags) {
+            hv.vars["host.tags." + k] = v;
+        }
+        out.push_back(std::move(hv));
+    }
+    return out;
+}
+
 Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::RunRecord run,
                                       const std::map<std::string, StepState>& prior,
                                       checklist::RunObserver& observer, bool undo_on_failure,
@@ -381,7 +459,8 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     }
     RunJournal journal(m_store, run.id, dir, loaded->redactor);
     FileStepLogs logs(dir);
-    checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel};
+    FleetHostRunner hosts(m_project, m_fleet, m_runner);
+    checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel, &hosts};
     RunReport report;
     report.outcome = checklist::execute(loaded->rendered, prior, deps, options);
     report.run_dir = dir;
@@ -596,12 +675,28 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         if (fs->exists(log)) {
             v.log_path = log;
         }
+        std::vector<StepView> host_rows;
+        for (const auto& s : *steps) {
+            if (s.step_id.size() > step.id.size() + 1 && s.step_id.rfind(step.id + "@", 0) == 0) {
+                StepView hv;
+                hv.record = s;
+                hv.kind = "host";
+                std::string hlog = log_path(run_id, s.step_id);
+                if (fs->exists(hlog)) {
+                    hv.log_path = hlog;
+                }
+                host_rows.push_back(std::move(hv));
+            }
+        }
         for (const auto& c : *offs) {
             if (c.step_id == step.id) {
                 v.check_offs.push_back(c);
             }
         }
         d.steps.push_back(std::move(v));
+        for (auto& hv : host_rows) {
+            d.steps.push_back(std::move(hv));
+        }
     }
     return d;
 }

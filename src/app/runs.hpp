@@ -13,8 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "app/fleet_service.hpp"
 #include "app/project.hpp"
 #include "checklist/engine.hpp"
+#include "checklist/load.hpp"
 #include "checklist/model.hpp"
 #include "store/store.hpp"
 
@@ -97,6 +99,9 @@ class RunService {
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
 
+    // Steps with `on` reach remote hosts through `fleet` (without one they fail, naming why).
+    void use_fleet(FleetService* fleet) { m_fleet = fleet; }
+
     std::string run_dir(const std::string& run_id) const;
     std::string log_path(const std::string& run_id, const std::string& step_id) const;
 
@@ -128,6 +133,10 @@ class RunService {
     os::ProcessRunner& m_runner;
     const os::CancelSource& m_cancel;
     std::vector<std::unique_ptr<Loaded>> m_loaded;  // keeps RunReport::checklist valid
+    FleetService* m_fleet = nullptr;
+    // The inventory hosts a step's `on` names, with their template variables.
+    [[nodiscard]] Result<std::vector<checklist::HostVars>> resolve_hosts(
+        const std::string& pattern) const;
 };
 
 // Returns a new run id: "YYYYMMDD-HHMMSS-xxxx" in UTC (sortable, readable, unique enough).

@@ -138,6 +138,10 @@ class Engine {
 
     // Runs one step to its final state (called on a step thread).
     Finished run_step(size_t index);
+    // Runs `step` (a step, or one host's copy of it) to its final state.
+    Finished run_one(const Step& step, size_t index);
+    // Runs a step with `on` on its hosts.
+    Finished run_hosts(size_t index);
     // Runs one command of a step; returns its outcome or the error that kept it from starting.
     Result<os::ProcessOutcome> run_command(const Step& step, const Command& command, Phase phase,
                                            LogWriter& log, LineSink& sink, int attempt);
@@ -152,6 +156,7 @@ class Engine {
     const Checklist& m_c;
     const EngineDeps& m_deps;
     const EngineOptions& m_options;
+    const std::map<std::string, StepState>* m_prior = nullptr;
     Redactor m_redactor;
     std::mutex m_lock;  // serializes journal, observer and log calls
 };
@@ -203,15 +208,37 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
     }
     os::ProcessSpec spec;
     spec.argv = command.to_argv();
-    spec.env = step_env(step);
-    spec.cwd = step_cwd(step);
     spec.timeout = step.timeout;
     spec.kill_grace = m_options.kill_grace;
-    spec.on_started = [&](pid_t pid) {
-        std::lock_guard guard(m_lock);
-        m_deps.journal.process_started(step, pid);
-    };
-    auto outcome = m_deps.runner.run(spec, sink, &m_deps.cancel);
+    Result<os::ProcessOutcome> outcome = fail(Errc::internal, "not run");
+    if (!step.host.empty()) {
+        // Only what the run adds goes to the host: its own environment stays its own.
+        std::vector<std::string> env;
+        for (const auto& e : step_env(step)) {
+            if (e.rfind("SHIPSHAPE_", 0) == 0) {
+                env.push_back(e);
+            }
+        }
+        for (const auto& [k, v] : step.env) {
+            env.push_back(k + "=" + v);
+        }
+        env.push_back("SHIPSHAPE_HOST=" + step.host);
+        spec.env = std::move(env);
+        spec.cwd = step.cwd;
+        if (!m_deps.hosts) {
+            outcome = fail(Errc::unsupported, "no ssh transport for steps that run on hosts");
+        } else {
+            outcome = m_deps.hosts->run(step.host, spec, sink, &m_deps.cancel);
+        }
+    } else {
+        spec.env = step_env(step);
+        spec.cwd = step_cwd(step);
+        spec.on_started = [&](pid_t pid) {
+            std::lock_guard guard(m_lock);
+            m_deps.journal.process_started(step, pid);
+        };
+        outcome = m_deps.runner.run(spec, sink, &m_deps.cancel);
+    }
     sink.flush();
     std::lock_guard guard(m_lock);
     if (!outcome) {
@@ -225,6 +252,129 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
 
 Engine::Finished Engine::run_step(size_t index) {
     const Step& step = m_c.steps[index];
+    return step.on_hosts() ? run_hosts(index) : run_one(step, index);
+}
+
+Engine::Finished Engine::run_hosts(size_t index) {
+    const Step& step = m_c.steps[index];
+    Finished f{index, StepResult{}, std::nullopt};
+    auto started = std::chrono::steady_clock::now();
+    {
+        std::lock_guard guard(m_lock);
+        if (auto st = m_deps.journal.step_started(step, 1); !st) {
+            f.fatal = st.error();
+            f.result.state = StepState::failed;
+            f.result.detail = "journal: " + st.error().message();
+            return f;
+        }
+        m_deps.observer.step_started(step, 1);
+    }
+    const auto& hosts = step.per_host;
+    const size_t total = hosts.size();
+    std::vector<StepState> states(total, StepState::pending);
+    size_t done = 0;
+    for (size_t i = 0; i < total; ++i) {
+        if (auto it = m_prior->find(hosts[i].id); it != m_prior->end() && is_complete(it->second)) {
+            states[i] = it->second;  // finished before a crash: never run twice
+            ++done;
+        }
+    }
+    size_t failed = 0;
+    size_t running = 0;
+    size_t next = 0;
+    std::vector<std::string> failures;
+    std::optional<Error> fatal;
+    const size_t limit =
+        step.serial > 0 ? static_cast<size_t>(step.serial) : std::max<size_t>(total, 1);
+    const size_t max_fail = static_cast<size_t>(std::max(step.max_fail, 1));
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::thread> threads;
+    auto progress = [&] {
+        std::lock_guard guard(m_lock);
+        m_deps.observer.hosts_progress(step, done, failed, running, total);
+    };
+    std::unique_lock lk(mu);
+    for (;;) {
+        bool stop = failed >= max_fail || fatal || m_deps.cancel.cancelled();
+        bool launched = false;
+        while (!stop && running < limit && next < total) {
+            size_t i = next++;
+            if (is_complete(states[i])) {
+                continue;
+            }
+            ++running;
+            launched = true;
+            threads.emplace_back([&, i] {
+                Finished hf = run_one(hosts[i], index);
+                if (!hf.fatal) {
+                    std::lock_guard guard(m_lock);
+                    if (auto st = m_deps.journal.step_finished(hosts[i], hf.result); !st) {
+                        hf.fatal = st.error();
+                    }
+                    m_deps.observer.step_finished(hosts[i], hf.result);
+                }
+                std::lock_guard g(mu);
+                states[i] = hf.result.state;
+                --running;
+                if (is_complete(hf.result.state)) {
+                    ++done;
+                } else {
+                    ++failed;
+                    failures.push_back(hosts[i].host + " " +
+                                       (hf.result.detail.empty() ? "failed" : hf.result.detail));
+                }
+                if (hf.fatal && !fatal) {
+                    fatal = hf.fatal;
+                }
+                cv.notify_all();
+            });
+        }
+        if (launched) {
+            lk.unlock();
+            progress();
+            lk.lock();
+        }
+        if (running == 0 && (stop || next >= total)) {
+            break;
+        }
+        cv.wait(lk);
+        lk.unlock();
+        progress();
+        lk.lock();
+    }
+    lk.unlock();
+    for (auto& t : threads) {
+        t.join();
+    }
+    f.fatal = fatal;
+    f.result.duration =
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+    f.result.attempts = 1;
+    size_t not_started = total - done - failed;
+    if (done == total) {
+        f.result.state = StepState::ok;
+        f.result.exit_code = 0;
+        f.result.detail = std::to_string(total) + (total == 1 ? " host" : " hosts");
+    } else {
+        bool cancelled = m_deps.cancel.cancelled();
+        f.result.state = cancelled && failed == 0 ? StepState::interrupted : StepState::failed;
+        std::string detail;
+        for (const auto& x : failures) {
+            detail += (detail.empty() ? "" : "; ") + x;
+        }
+        if (not_started) {
+            detail += (detail.empty() ? "" : "; ") + std::to_string(not_started) +
+                      (not_started == 1 ? " host" : " hosts") + " not started" +
+                      (failed >= max_fail ? " (max_fail " + std::to_string(max_fail) + " reached)"
+                                          : "");
+        }
+        f.result.detail = detail;
+    }
+    return f;
+}
+
+Engine::Finished Engine::run_one(const Step& step, size_t index) {
     Finished f{index, StepResult{}, std::nullopt};
     auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] {
@@ -323,6 +473,7 @@ Engine::Finished Engine::run_step(size_t index) {
 }
 
 RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
+    m_prior = &prior;
     const size_t n = m_c.steps.size();
     std::map<std::string_view, size_t> index;
     for (size_t i = 0; i < n; ++i) {

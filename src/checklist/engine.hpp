@@ -74,6 +74,20 @@ class RunObserver {
     virtual void step_retrying(const Step&, int /*next_attempt*/, const std::string& /*why*/) {}
     virtual void step_finished(const Step&, const StepResult&) {}
     virtual void step_waiting(const Step&) {}
+    // A step that runs on hosts: how far it got (hosts skipped on resume count as done).
+    virtual void hosts_progress(const Step&, size_t /*done*/, size_t /*failed*/,
+                                size_t /*running*/, size_t /*total*/) {}
+};
+
+// Runs the commands of steps with `on` on their hosts (Step::host): over ssh for remote hosts,
+// here for this machine. spec.env holds only what the step adds to the host's environment.
+class HostRunner {
+  public:
+    virtual ~HostRunner() = default;
+    [[nodiscard]] virtual Result<os::ProcessOutcome> run(const std::string& host,
+                                                         const os::ProcessSpec& spec,
+                                                         os::OutputSink& sink,
+                                                         const os::CancelSource* cancel) = 0;
 };
 
 // A step's log. Output goes to write(); the engine's own lines (which command runs, how it
@@ -120,9 +134,13 @@ struct EngineDeps {
     StepLogs& logs;
     os::ProcessRunner& runner;
     const os::CancelSource& cancel;
+    HostRunner* hosts = nullptr;  // needed by steps with `on`
 };
 
-// Runs every step of `checklist` (already rendered) whose `prior` state is not complete.
+// Runs every step of `checklist` (already rendered) whose `prior` state is not complete. A step
+// with `on` runs its per-host copies ("STEP@HOST", journaled like steps) at most `serial` at a
+// time, skipping hosts whose prior state is complete, and starts no further host once
+// `max_fail` hosts failed; it is ok when every host is.
 RunOutcome execute(const Checklist& checklist, const std::map<std::string, StepState>& prior,
                    const EngineDeps& deps, const EngineOptions& options);
 

@@ -3,6 +3,8 @@
 // error whose message has one "file:line:col: message" line per problem, in file order.
 #pragma once
 
+#include <functional>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +28,19 @@ inline const std::vector<std::string> k_builtin_variables = {"env", "run", "repo
     const Checklist& checklist, const std::vector<std::pair<std::string, std::string>>& values,
     const Variables& builtins);
 
-// Returns a copy of `checklist` with every {{name}} substituted from `vars`.
-[[nodiscard]] Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars);
+// The hosts a fleet step's `on` names, each with its template variables ("host",
+// "host.address", "host.tags.rack", ...). An error names a pattern matching nothing.
+struct HostVars {
+    std::string name;
+    Variables vars;
+};
+using HostResolver = std::function<Result<std::vector<HostVars>>(const std::string& pattern)>;
+
+// Returns a copy of `checklist` with every {{name}} substituted from `vars`. Steps with `on`
+// get one rendered copy per host (Step::per_host) from `hosts`; the step itself keeps its
+// {{host...}} placeholders for display.
+[[nodiscard]] Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars,
+                                                 const HostResolver& hosts = {});
 
 // Returns the step ids in a deterministic topological order (file order among ready steps).
 std::vector<std::string> topological_order(const Checklist& checklist);

@@ -94,7 +94,8 @@ class Reader : public TomlReader {
         }
         check_keys(t, where,
                    {"id", "description", "run", "sh", "manual", "role", "unless", "verify", "undo",
-                    "needs", "timeout", "retries", "retry_delay", "env", "cwd"});
+                    "needs", "timeout", "retries", "retry_delay", "env", "cwd", "on", "serial",
+                    "max_fail"});
         if (auto n = t.get("description")) {
             if (auto s = string(*n, where + " 'description'")) {
                 step.description = *s;
@@ -137,8 +138,8 @@ class Reader : public TomlReader {
                 error(pos_of(manual->source()),
                       where + " is manual and needs a 'role' that checks it off");
             }
-            for (auto key :
-                 {"unless", "verify", "undo", "timeout", "retries", "retry_delay", "env", "cwd"}) {
+            for (auto key : {"unless", "verify", "undo", "timeout", "retries", "retry_delay", "env",
+                             "cwd", "on", "serial", "max_fail"}) {
                 if (auto n = t.get(key)) {
                     error(pos_of(n->source()), where + " is manual: '" + std::string(key) +
                                                    "' applies only to commands");
@@ -169,6 +170,28 @@ class Reader : public TomlReader {
             }
             if (auto n = t.get("cwd")) {
                 step.cwd = string(*n, where + " 'cwd'").value_or("");
+            }
+            if (auto n = t.get("on")) {
+                step.on = string(*n, where + " 'on'").value_or("");
+                step.on_pos = pos_of(n->source());
+                if (step.on.empty()) {
+                    error(step.on_pos, where + " 'on' names hosts: web*, group:web or env:prod");
+                }
+                if (auto u = t.get("undo")) {
+                    error(pos_of(u->source()),
+                          where + ": 'undo' is not supported yet on steps that run 'on' hosts");
+                }
+            }
+            for (auto key : {"serial", "max_fail"}) {
+                if (auto n = t.get(key)) {
+                    int v = static_cast<int>(
+                        integer(*n, where + " '" + key + "'", 1, 100000).value_or(1));
+                    (std::string_view(key) == "serial" ? step.serial : step.max_fail) = v;
+                    if (!t.get("on")) {
+                        error(pos_of(n->source()), where + ": '" + std::string(key) +
+                                                       "' applies only to steps with 'on'");
+                    }
+                }
             }
             if (auto n = t.get("env")) {
                 if (auto env = n->as_table()) {

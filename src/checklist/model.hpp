@@ -44,7 +44,20 @@ struct Step {
     int retries = 0;
     Millis retry_delay{0};
     std::vector<std::pair<std::string, std::string>> env;
-    std::string cwd;  // empty: the ops repo root
+    std::string cwd;  // empty: the ops repo root (on a remote host: the login directory)
+
+    // Fleet steps: `on` names hosts (a pattern: web*, group:web, env:prod); the step runs on each,
+    // at most `serial` at once (0: all), and stops starting hosts after `max_fail` failed.
+    std::string on;
+    SourcePos on_pos;
+    int serial = 0;
+    int max_fail = 1;
+    // Filled in when a run renders the checklist: one rendered copy per host, whose id is
+    // "STEP@HOST" and whose `host` names the host. The step itself keeps its templates.
+    std::vector<Step> per_host;
+    std::string host;
+
+    bool on_hosts() const { return !on.empty(); }
 };
 
 struct Param {

@@ -82,10 +82,92 @@ Status render_command(std::optional<Command>& c, const Variables& vars, const st
 
 }  // namespace
 
-Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars) {
+namespace {
+
+Status render_step(Step& s, const Variables& vars, const std::string& where);
+
+// Variables mapping each {{host...}} name a step uses to itself, so that the step can be
+// rendered for display before it is rendered per host.
+Variables host_placeholders(const Step& s) {
+    Variables out;
+    auto add = [&](const std::string& text) {
+        if (auto names = template_names(text)) {
+            for (const auto& n : *names) {
+                if (n == "host" || n.rfind("host.", 0) == 0) {
+                    out[n] = "{{" + n + "}}";
+                }
+            }
+        }
+    };
+    for (const auto* c : {&s.unless, &s.verify, &s.undo}) {
+        if (*c) {
+            add(c->value().shell);
+            for (const auto& a : c->value().argv) {
+                add(a);
+            }
+        }
+    }
+    add(s.run.shell);
+    for (const auto& a : s.run.argv) {
+        add(a);
+    }
+    for (const auto& kv : s.env) {
+        add(kv.second);
+    }
+    add(s.cwd);
+    return out;
+}
+
+}  // namespace
+
+Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars,
+                                   const HostResolver& hosts) {
     Checklist out = checklist;
     for (auto& s : out.steps) {
         std::string where = "step '" + s.id + "'";
+        if (s.on_hosts()) {
+            if (!hosts) {
+                return fail(Errc::invalid_argument,
+                            where + " runs on hosts, and no inventory is at hand");
+            }
+            auto targets = hosts(s.on);
+            if (!targets) {
+                return fail(targets.error().context(where + " 'on'"));
+            }
+            for (const auto& h : *targets) {
+                Variables hv = vars;
+                for (const auto& [k, v] : h.vars) {
+                    hv[k] = v;
+                }
+                Step copy = s;
+                copy.id = s.id + "@" + h.name;
+                copy.host = h.name;
+                copy.on.clear();
+                if (auto st = render_step(copy, hv, where + " on host " + h.name); !st) {
+                    return fail(st.error());
+                }
+                s.per_host.push_back(std::move(copy));
+            }
+            Variables shown = vars;
+            for (const auto& [k, v] : host_placeholders(s)) {
+                shown[k] = v;
+            }
+            if (auto st = render_step(s, shown, where); !st) {
+                return fail(st.error());
+            }
+            continue;
+        }
+        if (auto st = render_step(s, vars, where); !st) {
+            return fail(st.error());
+        }
+    }
+    return out;
+}
+
+namespace {
+
+Status render_step(Step& s, const Variables& vars, const std::string& where) {
+    {
         std::optional<Command> run = s.run;
         if (auto st = render_command(run, vars, where); !st) {
             return fail(st.error());
@@ -112,8 +194,10 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
             return fail(st.error());
         }
     }
-    return out;
+    return {};
 }
+
+}  // namespace
 
 std::vector<std::string> topological_order(const Checklist& checklist) {
     // Kahn's algorithm; among ready steps the one earliest in the file goes first.

@@ -170,6 +170,10 @@ class Validator {
             return;
         }
         for (const auto& n : *names) {
+            if (m_on_hosts && (n == "host" || n == "host.address" || n == "host.env" ||
+                               n == "host.user" || n.rfind("host.tags.", 0) == 0)) {
+                continue;  // rendered per host (a missing tag is an error of that host)
+            }
             if (m_known.count(n) == 0) {
                 std::vector<std::string> known(m_known.begin(), m_known.end());
                 error(pos, where + " uses unknown variable '{{" + n + "}}'" + suggestion(n, known) +
@@ -199,6 +203,7 @@ class Validator {
         }
         for (const auto& s : m_c.steps) {
             std::string where = "step '" + s.id + "'";
+            m_on_hosts = s.on_hosts();
             if (s.kind == StepKind::command) {
                 check_command(s.run, where + " 'run'");
             }
@@ -218,6 +223,7 @@ class Validator {
     Diagnostics& m_diags;
     std::vector<std::string> m_ids;
     std::set<std::string> m_known;
+    bool m_on_hosts = false;
 };
 
 }  // namespace

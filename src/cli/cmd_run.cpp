@@ -83,6 +83,11 @@ int run_run(Context& ctx, const RunOptions& o) {
         return report_error(ctx, repo.error());
     }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
+    auto fleet = open_fleet(ctx, repo->project, 0);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get());
     if (o.plan) {
         auto plan = service.plan(request);
         if (!plan) {

@@ -93,6 +93,11 @@ class PlainView final : public RunView {
     void step_waiting(const checklist::Step& s) override {
         line(s.id, m_style.yellow("waiting for a check-off by role '" + s.role + "': " + s.manual));
     }
+    void hosts_progress(const checklist::Step& s, size_t done, size_t failed, size_t running,
+                        size_t total) override {
+        line(s.id, fmt::format("hosts: {}/{} done, {} failed, {} running", done, total, failed,
+                               running));
+    }
 
   private:
     std::string stamp() const {
@@ -157,6 +162,16 @@ class LiveView final : public RunView {
         std::lock_guard guard(m_lock);
         print_above(fmt::format("{} {}  {}", state_mark(m_style, StepState::waiting), s.id,
                                 m_style.yellow("needs a check-off by role '" + s.role + "'")));
+    }
+    // A fleet step's line shows its hosts' tally instead of output.
+    void hosts_progress(const checklist::Step& s, size_t done, size_t failed, size_t running,
+                        size_t total) override {
+        std::lock_guard guard(m_lock);
+        auto it = m_active.find(s.id);
+        if (it != m_active.end()) {
+            it->second.last_line = fmt::format("hosts {}/{} done, {} failed, {} running", done,
+                                               total, failed, running);
+        }
     }
 
   private:
@@ -395,6 +410,11 @@ int drive_stored_run(Context& ctx, const std::string& id, std::string_view verb,
         return report_error(ctx, run.error());
     }
     app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
+    auto fleet = open_fleet(ctx, run->repo.project, 0);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    service.use_fleet(fleet->get());
     auto view = make_run_view(ctx);
     auto report = action(service, run->run_id, *view);
     view->close();
