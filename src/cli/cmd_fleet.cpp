@@ -220,7 +220,6 @@ void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
     exec->add_option("--forks,-f", opts->forks, "hosts at once (default: all, up to 64)")
         ->check(CLI::Range(1, 1000));
     exec->add_option("--timeout", opts->timeout, "stop the command after this long (e.g. 30s)");
-    exec->positionals_at_end();
     exec->footer(
         "\nExamples:\n  shipshape exec env:prod -- uptime\n  shipshape exec 'web*' --sh 'df -h / "
         "| tail -1'\n\nExit 0 when the command succeeded on every host; 1 when it failed or a "

@@ -46,7 +46,10 @@ class StateTestCase(RepoTestCase):
             [roles]
             web = ["states/web.toml"]
             """))
+        # ProxyCommand=false: ssh never sends a packet to stage1; it answers as unreachable.
         self.write("inventory.toml", textwrap.dedent("""\
+            [ssh]
+            options = ["ProxyCommand=false"]
             [env.local]
             hosts = ["localhost"]
             [env.staging]
@@ -158,15 +161,15 @@ class PlanApplyTest(StateTestCase):
         self.write("shipshape.toml", 'name = "test"\n[roles]\nweb = ["states/gone.toml"]\n')
         r = self.state("plan")
         self.assertEqual(r.code, 2, r)
-        self.assertIn("inventory.toml:9:9: group 'web' has role 'db', which [roles] in "
+        self.assertIn("inventory.toml:11:9: group 'web' has role 'db', which [roles] in "
                       "shipshape.toml does not define", r.err)
         self.assertIn("shipshape.toml:3:7: role 'web': state file 'states/gone.toml' does not "
                       "exist", r.err)
 
-    def test_remote_hosts_are_reported_unsupported(self):
+    def test_unreachable_remote_host_is_reported(self):
         r = self.state("plan", "stage1")
-        self.assertEqual(r.code, 3, r)
-        self.assertIn("stage1: host stage1 (10.0.0.1) is remote", r.err)
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("stage1: host stage1 (10.0.0.1): unreachable: ", r.err)
 
     def test_failure_in_a_read_only_directory_leaves_the_old_file(self):
         require(self, os.geteuid() == 0 and shutil.which("unshare"),
@@ -283,7 +286,11 @@ class DriftTest(StateTestCase):
         self.assertIn("? unmanaged /etc/booking/stray.conf", r.out)
 
     def test_environment_comparison_on_prepared_fact_sets(self):
+        # The hosts are out of reach (ProxyCommand=false: no packet leaves): compared from the
+        # facts imported for them, and the output says so.
         self.write("inventory.toml", textwrap.dedent("""\
+            [ssh]
+            options = ["ProxyCommand=false"]
             [env.staging]
             hosts = ["s1"]
             [env.prod]
@@ -333,6 +340,8 @@ class DriftTest(StateTestCase):
         self.assertEqual(diffs["kernel"]["right"]["value"], "6.1.0-18-amd64")
         self.assertEqual(diffs["package libfoo2"]["left"]["value"], "2.8-1")
         self.assertEqual(diffs["package libfoo2"]["right"]["value"], "2.9-1")
+        self.assertTrue(any("host s1 (10.0.0.1): unreachable" in n and "stored" in n
+                            for n in doc["notes"]), doc["notes"])
         text = self.shipshape("drift", "--env", "staging", "--against", "prod")
         self.assertIn("~ package libfoo2", text.out)
         self.assertRegex(text.out, r"staging +2\.8-1")
