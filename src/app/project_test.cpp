@@ -52,9 +52,21 @@ address = "10.0.0.5"
 user = "deploy"
 port = 2222
 tags = { rack = "a3" }
+[ssh]
+config = "ssh/config"
+options = ["ProxyJump=bastion"]
+known_hosts = "accept-new"
+connect_timeout = "3s"
+forks = 20
 )",
                                "i.toml");
     ASSERT_TRUE(inv) << inv.error().message();
+    EXPECT_EQ(inv->ssh.config, "ssh/config");
+    EXPECT_EQ(inv->ssh.options, std::vector<std::string>{"ProxyJump=bastion"});
+    EXPECT_EQ(inv->ssh.known_hosts, "accept-new");
+    EXPECT_EQ(inv->ssh.connect_timeout, "3s");
+    EXPECT_EQ(inv->ssh.persist, "60s");
+    EXPECT_EQ(inv->ssh.forks, 20);
     ASSERT_NE(inv->find_env("prod"), nullptr);
     EXPECT_EQ(inv->find_env("prod")->hosts, (std::vector<std::string>{"web1", "db1"}));
     ASSERT_EQ(inv->hosts.size(), 1u);
@@ -81,6 +93,18 @@ TEST(ParseInventory, RejectsBadInput) {
         {"[host.h]\nadress = \"x\"\n",
          "i.toml:2:1: unknown key 'adress' in host 'h' (expected one of: address, user, port, "
          "tags)"},
+        // [ssh]: unknown keys, -o settings without '=', known_hosts policies, durations.
+        {"[ssh]\nidentity_file = \"k\"\n",
+         "i.toml:2:1: unknown key 'identity_file' in [ssh] (expected one of: config, identity, "
+         "options, known_hosts, connect_timeout, persist, timeout, forks)"},
+        {"[ssh]\noptions = [\"-v\"]\n",
+         "i.toml:2:11: [ssh] options are ssh -o settings written Key=Value, found \"-v\""},
+        {"[ssh]\nknown_hosts = \"yes\"\n",
+         "i.toml:2:15: [ssh] known_hosts must be \"strict\", \"accept-new\" or \"off\", found "
+         "\"yes\""},
+        {"[ssh]\npersist = \"soon\"\n",
+         "i.toml:2:11: [ssh] persist must be a duration like \"10s\" or \"5m\", found \"soon\""},
+        {"[ssh]\nforks = 0\n", "i.toml:2:9: [ssh] forks must be an integer from 1 to 1000"},
         // Broken TOML.
         {"[env.a\n",
          "i.toml:1:7: invalid TOML: Error while parsing table header: expected ']', saw '\\n'"},

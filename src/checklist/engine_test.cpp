@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "checklist/load.hpp"
 
@@ -79,7 +83,7 @@ class EngineTest : public ::testing::Test {
     RunOutcome run(const Checklist& c, std::map<std::string, StepState> prior = {}) {
         options.default_cwd = dir;
         options.base_env = {"PATH=/usr/bin:/bin", "DIR=" + dir};
-        EngineDeps deps{journal, observer, logs, *runner, *cancel};
+        EngineDeps deps{journal, observer, logs, *runner, *cancel, hosts};
         return execute(c, prior, deps, options);
     }
 
@@ -90,6 +94,37 @@ class EngineTest : public ::testing::Test {
     std::unique_ptr<os::ProcessRunner> runner = os::make_process_runner();
     Result<os::CancelSource> cancel = os::CancelSource::create();
     EngineOptions options;
+    HostRunner* hosts = nullptr;
+};
+
+// Hosts whose commands "run" by being recorded; a host listed in `failing` exits 1, one in
+// `unreachable` cannot be reached. Tracks how many run at once.
+struct FakeHosts : HostRunner {
+    std::mutex lock;
+    std::vector<std::string> ran;  // "host: command"
+    std::set<std::string> failing;
+    std::set<std::string> unreachable;
+    int running = 0;
+    int max_running = 0;
+    std::vector<std::string> envs;
+
+    Result<os::ProcessOutcome> run(const std::string& host, const os::ProcessSpec& spec,
+                                   os::OutputSink& sink, const os::CancelSource*) override {
+        {
+            std::lock_guard g(lock);
+            ran.push_back(host + ": " + spec.argv.back());
+            envs.insert(envs.end(), spec.env->begin(), spec.env->end());
+            max_running = std::max(max_running, ++running);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        sink.on_output("hello from " + host + "\n");
+        std::lock_guard g(lock);
+        --running;
+        if (unreachable.count(host)) {
+            return fail(Errc::unreachable, "host " + host + ": unreachable: Connection refused");
+        }
+        return os::ProcessOutcome{os::ExitKind::exited, failing.count(host) ? 1 : 0, Millis(20)};
+    }
 };
 
 TEST_F(EngineTest, RunsInDependencyOrderAndRecordsStartBeforeTheProcess) {
@@ -254,6 +289,94 @@ run = ["shipshape-no-such-tool", "--flag"]
     EXPECT_EQ(out.status, RunStatus::failed);
     EXPECT_EQ(out.results["x"].detail,
               "command not found: 'shipshape-no-such-tool' (searched PATH=/usr/bin:/bin)");
+}
+
+Checklist fleet_checklist(int serial, int max_fail, size_t hosts) {
+    std::string text = "[[step]]\nid = \"roll\"\non = \"web\"\nsh = \"deploy {{host}}\"\n";
+    if (serial) {
+        text += "serial = " + std::to_string(serial) + "\n";
+    }
+    text += "max_fail = " + std::to_string(max_fail) + "\n";
+    text += "[[step]]\nid = \"after\"\nneeds = [\"roll\"]\nrun = [\"true\"]\n";
+    auto c = parse_checklist(text, "t.toml");
+    EXPECT_TRUE(c) << c.error().message();
+    HostResolver resolve = [&](const std::string&) -> Result<std::vector<HostVars>> {
+        std::vector<HostVars> out;
+        for (size_t i = 1; i <= hosts; ++i) {
+            std::string name = "h" + std::to_string(i);
+            out.push_back({name, {{"host", name}}});
+        }
+        return out;
+    };
+    auto r = render_checklist(*c, {}, resolve);
+    EXPECT_TRUE(r) << r.error().message();
+    return *r;
+}
+
+TEST_F(EngineTest, FleetStepRunsOnEveryHostAtMostSerialAtOnce) {
+    FakeHosts fake;
+    hosts = &fake;
+    auto out = run(fleet_checklist(2, 1, 6));
+    EXPECT_EQ(out.status, RunStatus::done);
+    EXPECT_EQ(fake.ran.size(), 6u);
+    EXPECT_EQ(fake.max_running, 2);
+    EXPECT_EQ(out.results["roll"].detail, "6 hosts");
+    // Each (step, host) is journaled between the step's own start and finish.
+    auto& ev = journal.events;
+    auto pos = [&](const std::string& e) {
+        return std::find(ev.begin(), ev.end(), e) - ev.begin();
+    };
+    for (int i = 1; i <= 6; ++i) {
+        std::string id = "roll@h" + std::to_string(i);
+        EXPECT_LT(pos("start roll"), pos("start " + id));
+        EXPECT_LT(pos("start " + id), pos("ok " + id));
+        EXPECT_LT(pos("ok " + id), pos("ok roll"));
+        std::string h = "h" + std::to_string(i);
+        EXPECT_EQ(logs.text[id],
+                  "==> run: sh: deploy " + h + "\nhello from " + h + "\n==> exit 0 after 20ms\n");
+    }
+    EXPECT_LT(pos("ok roll"), pos("start after"));
+    EXPECT_NE(std::find(fake.envs.begin(), fake.envs.end(), "SHIPSHAPE_HOST=h3"),
+              fake.envs.end());
+    // Only the run's own variables go to hosts, not this machine's environment.
+    EXPECT_EQ(std::find(fake.envs.begin(), fake.envs.end(), "PATH=/usr/bin:/bin"),
+              fake.envs.end());
+}
+
+TEST_F(EngineTest, FleetStepStopsStartingHostsAfterMaxFail) {
+    FakeHosts fake;
+    fake.failing = {"h2"};
+    fake.unreachable = {"h3"};
+    hosts = &fake;
+    auto out = run(fleet_checklist(1, 2, 6));
+    EXPECT_EQ(out.status, RunStatus::failed);
+    // One at a time: h1 ok, h2 fails, h3 unreachable = the second failure: h4..h6 never start.
+    EXPECT_EQ(fake.ran, (std::vector<std::string>{"h1: deploy h1", "h2: deploy h2",
+                                                  "h3: deploy h3"}));
+    EXPECT_EQ(out.results["roll"].state, StepState::failed);
+    EXPECT_EQ(out.results["roll"].detail,
+              "h2 exit 1; h3 host h3: unreachable: Connection refused; 3 hosts not started "
+              "(max_fail 2 reached)");
+    EXPECT_EQ(out.blocked, std::vector<std::string>{"after"});
+}
+
+TEST_F(EngineTest, FleetStepOnResumeSkipsHostsThatFinished) {
+    FakeHosts fake;
+    hosts = &fake;
+    auto out = run(fleet_checklist(0, 1, 4), {{"roll", StepState::running},
+                                              {"roll@h1", StepState::ok},
+                                              {"roll@h2", StepState::running},
+                                              {"roll@h4", StepState::ok}});
+    EXPECT_EQ(out.status, RunStatus::done);
+    std::sort(fake.ran.begin(), fake.ran.end());
+    EXPECT_EQ(fake.ran, (std::vector<std::string>{"h2: deploy h2", "h3: deploy h3"}));
+}
+
+TEST_F(EngineTest, FleetStepWithoutTransportFailsWithAReason) {
+    auto out = run(fleet_checklist(0, 1, 1));
+    EXPECT_EQ(out.status, RunStatus::failed);
+    EXPECT_EQ(out.results["roll"].detail,
+              "h1 no ssh transport for steps that run on hosts");
 }
 
 }  // namespace

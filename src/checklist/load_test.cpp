@@ -75,7 +75,20 @@ TEST(ParseChecklist, RejectsBadDefinitionsWithPositions) {
         {"[[step]]\nid = \"a\"\nrun = [\"true\"]\ntimout = \"1s\"\n",
          "c.toml:4:1: unknown key 'timout' in step 'a' (expected one of: id, description, run, "
          "sh, manual, role, unless, verify, undo, needs, timeout, retries, retry_delay, env, "
-         "cwd)"},
+         "cwd, on, serial, max_fail)"},
+        // Fleet steps: serial and max_fail need `on`; `on` is not for manual steps; undo is
+        // not supported on hosts yet; host variables are known only where `on` is.
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nserial = 2\n",
+         "c.toml:4:10: step 'a': 'serial' applies only to steps with 'on'"},
+        {"[[step]]\nid = \"a\"\non = \"web*\"\nrun = [\"true\"]\nmax_fail = 0\n",
+         "c.toml:5:12: step 'a' 'max_fail' must be between 1 and 100000, found 0"},
+        {"[[step]]\nid = \"a\"\nmanual = \"look\"\nrole = \"ops\"\non = \"web*\"\n",
+         "c.toml:5:6: step 'a' is manual: 'on' applies only to commands"},
+        {"[[step]]\nid = \"a\"\non = \"web*\"\nrun = [\"true\"]\nundo = [\"false\"]\n",
+         "c.toml:5:8: step 'a': 'undo' is not supported yet on steps that run 'on' hosts"},
+        {"[[step]]\nid = \"a\"\nrun = [\"echo\", \"{{host}}\"]\n",
+         "c.toml:3:7: step 'a' 'run' uses unknown variable '{{host}}'; declare it under "
+         "[params.host]"},
         // Wrong type: run must be an array, not a string (which would need a shell).
         {"[[step]]\nid = \"a\"\nrun = \"echo hi\"\n",
          "c.toml:3:7: step 'a' 'run' must be an argv array such as [\"systemctl\", \"reload\", "
@@ -142,7 +155,7 @@ TEST(ParseChecklist, ReportsSeveralErrorsAtOnceInFileOrder) {
               "c.toml:8:9: step 'b' needs unknown step 'zzz'\n"
               "c.toml:9:1: unknown key 'bogus' in step 'b' (expected one of: id, description, "
               "run, sh, manual, role, unless, verify, undo, needs, timeout, retries, "
-              "retry_delay, env, cwd)");
+              "retry_delay, env, cwd, on, serial, max_fail)");
 }
 
 TEST(ParseChecklist, SurvivesArbitraryMutationsOfAValidFile) {
@@ -198,4 +211,49 @@ TEST(ParseChecklist, ManualTextAndSuggestionsAreChecked) {
 }
 
 }  // namespace
+TEST(RenderChecklist, FleetStepsGetOneRenderedCopyPerHost) {
+    auto c = parse_checklist(R"(
+[params.version]
+default = "2"
+[[step]]
+id = "deploy"
+on = "group:web"
+serial = 2
+sh = "deploy {{version}} to {{host}} at {{host.address}} in {{host.tags.rack}}"
+verify = { sh = "check {{host}}" }
+)",
+                             "c.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    auto vars = bind_params(*c, {}, {{"env", "prod"}, {"run", "r"}, {"repo", "/ops"}});
+    ASSERT_TRUE(vars);
+    std::string asked;
+    HostResolver hosts = [&](const std::string& pattern) -> Result<std::vector<HostVars>> {
+        asked = pattern;
+        return std::vector<HostVars>{
+            {"web1", {{"host", "web1"}, {"host.address", "10.0.0.1"}, {"host.tags.rack", "a"}}},
+            {"web2", {{"host", "web2"}, {"host.address", "10.0.0.2"}, {"host.tags.rack", "b"}}}};
+    };
+    auto r = render_checklist(*c, *vars, hosts);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(asked, "group:web");
+    const auto& step = r->steps[0];
+    EXPECT_EQ(step.run.shell, "deploy 2 to {{host}} at {{host.address}} in {{host.tags.rack}}");
+    ASSERT_EQ(step.per_host.size(), 2u);
+    EXPECT_EQ(step.per_host[1].id, "deploy@web2");
+    EXPECT_EQ(step.per_host[1].host, "web2");
+    EXPECT_EQ(step.per_host[1].run.shell, "deploy 2 to web2 at 10.0.0.2 in b");
+    EXPECT_EQ(step.per_host[0].verify->shell, "check web1");
+
+    // A host without the tag a step uses is an error naming the step and host.
+    HostResolver untagged = [](const std::string&) -> Result<std::vector<HostVars>> {
+        return std::vector<HostVars>{{"web3", {{"host", "web3"}, {"host.address", "x"}}}};
+    };
+    auto bad = render_checklist(*c, *vars, untagged);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message().find("step 'deploy' on host web3"), std::string::npos)
+        << bad.error().message();
+    // Without an inventory, a fleet step cannot be rendered.
+    EXPECT_FALSE(render_checklist(*c, *vars));
+}
+
 }  // namespace shipshape::checklist
