@@ -201,6 +201,23 @@ Result<RemoteOutcome> FleetService::exec(const SelectedHost& host, const RemoteE
     return o;
 }
 
+Result<RemoteOutcome> FleetService::run_direct(
+    const SelectedHost& host, const std::vector<std::string>& argv,
+    const std::function<void(std::string_view)>& on_output) {
+    std::string line = "exec";
+    for (const auto& a : argv) {
+        line += " " + fleet::shell_quote(a);
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto code = m_fleet->run(endpoint(host), line, m_timeout, on_output);
+    if (!code) {
+        return fail(code.error());
+    }
+    return RemoteOutcome{"exited", *code,
+                         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() -
+                                                            started)};
+}
+
 Result<const std::string*> FleetService::bundle() {
     std::lock_guard g(m_bundle_lock);
     if (m_bundle_built) {

@@ -75,6 +75,10 @@ class FleetService {
     // Runs a command on the host, streaming its merged output to `on_output`.
     [[nodiscard]] Result<RemoteOutcome> exec(const SelectedHost& host, const RemoteExec& request,
                                              const std::function<void(std::string_view)>& on_output);
+    // Runs a command on the host over plain ssh (no agent, no timeout enforcement there).
+    [[nodiscard]] Result<RemoteOutcome> run_direct(
+        const SelectedHost& host, const std::vector<std::string>& argv,
+        const std::function<void(std::string_view)>& on_output);
     // Runs `shipshape ARGS` on the host inside a copy of the ops repo (sent when missing).
     [[nodiscard]] Result<RemoteShipshape> shipshape(const SelectedHost& host,
                                                     const std::vector<std::string>& args);

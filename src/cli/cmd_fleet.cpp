@@ -121,11 +121,12 @@ int run_exec(Context& ctx, ExecOptions o) {
         HostRun& r = runs[i];
         r.host = &(*hosts)[i];
         tally.started();
-        auto outcome = r.host->local
-                           ? run_local(req, ctx.cancel, r.output)
-                           : (*fleet)->exec(*r.host, req, [&](std::string_view chunk) {
-                                 r.output.append(chunk);
-                             });
+        // A plain command needs no agent: one multiplexed ssh, like the user would type. With
+        // --timeout the agent runs it, so that the command is stopped on the host in time.
+        auto collect = [&](std::string_view chunk) { r.output.append(chunk); };
+        auto outcome = r.host->local         ? run_local(req, ctx.cancel, r.output)
+                       : timeout.count() > 0 ? (*fleet)->exec(*r.host, req, collect)
+                                             : (*fleet)->run_direct(*r.host, req.argv, collect);
         if (!outcome) {
             r.error = outcome.error();
             r.status = outcome.error().code() == Errc::unreachable ? "unreachable" : "failed";
@@ -196,18 +197,21 @@ int run_exec(Context& ctx, ExecOptions o) {
 
 }  // namespace
 
+int run_agent() {
+    auto self = fleet::this_binary(SHIPSHAPE_VERSION);
+    if (!self) {
+        std::fprintf(stderr, "shipshape agent: %s\n", self.error().message().c_str());
+        return to_int(ExitCode::internal);
+    }
+    return app::serve_agent(STDIN_FILENO, STDOUT_FILENO, *self);
+}
+
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
     auto* agent = app.add_subcommand(
         "agent", "The remote end of the fleet transport: JSON lines on stdin/stdout (started "
                  "over ssh by shipshape itself)");
     agent->group("");  // not for people: hidden from the command list
-    out.push_back({agent, [](Context& ctx) {
-                       auto self = fleet::this_binary(SHIPSHAPE_VERSION);
-                       if (!self) {
-                           return report_error(ctx, self.error());
-                       }
-                       return app::serve_agent(STDIN_FILENO, STDOUT_FILENO, *self);
-                   }});
+    out.push_back({agent, [](Context&) { return run_agent(); }});
 
     auto opts = std::make_shared<ExecOptions>();
     auto* exec = app.add_subcommand(
@@ -219,7 +223,9 @@ void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
     exec->add_option("--sh", opts->sh, "run this shell line instead (with /bin/sh -c)");
     exec->add_option("--forks,-f", opts->forks, "hosts at once (default: all, up to 64)")
         ->check(CLI::Range(1, 1000));
-    exec->add_option("--timeout", opts->timeout, "stop the command after this long (e.g. 30s)");
+    exec->add_option("--timeout", opts->timeout,
+                     "stop the command after this long (e.g. 30s); the agent then runs it, so "
+                     "that it is stopped on the host too");
     exec->footer(
         "\nExamples:\n  shipshape exec env:prod -- uptime\n  shipshape exec 'web*' --sh 'df -h / "
         "| tail -1'\n\nExit 0 when the command succeeded on every host; 1 when it failed or a "

@@ -43,6 +43,11 @@ int run(int argc, char** argv) {
     using namespace shipshape;
     using namespace shipshape::cli;
 
+    // The agent starts once per host and operation: skip building the command line.
+    if (argc == 2 && std::string_view(argv[1]) == "agent") {
+        return run_agent();
+    }
+
     CLI::App app(
         "shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
         "in parallel where it can, stopping for people where it must.",

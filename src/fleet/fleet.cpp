@@ -776,6 +776,65 @@ void Fleet::disconnect(const std::vector<Endpoint>& hosts) {
     });
 }
 
+Result<int> Fleet::run(const Endpoint& host, const std::string& remote_command, Millis timeout,
+                       const std::function<void(std::string_view)>& on_output) {
+    HostState& hs = m->host(host.name);
+    if (auto st = m->ensure_master(host, hs); !st) {
+        return fail(st.error());
+    }
+    auto child = m->start_ssh(host, remote_command, -2);
+    if (!child) {
+        return fail(child.error());
+    }
+    Session s;
+    s.child = *child;
+    auto deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+    char buf[65536];
+    pollfd p[3] = {{s.child.out, POLLIN, 0},
+                   {s.child.err, POLLIN, 0},
+                   {m->cancel ? m->cancel->fd() : -1, POLLIN, 0}};
+    std::string err_tail;
+    while (p[0].fd >= 0 || p[1].fd >= 0) {
+        int n = ::poll(p, 3, ms_until(deadline));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (m->cancel && m->cancel->cancelled()) {
+            return fail(Errc::interrupted, m->who(host) + ": interrupted");
+        }
+        if (n == 0) {
+            return fail(Errc::timeout, m->who(host) + ": the command did not finish in time");
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t r = ::read(p[i].fd, buf, sizeof buf);
+                if (r > 0) {
+                    if (on_output) {
+                        on_output(std::string_view(buf, static_cast<size_t>(r)));
+                    }
+                    if (i == 1) {
+                        err_tail.append(buf, static_cast<size_t>(r));
+                        if (err_tail.size() > 4096) {
+                            err_tail.erase(0, err_tail.size() - 4096);
+                        }
+                    }
+                } else if (r == 0 || errno != EINTR) {
+                    p[i].fd = -1;
+                }
+            }
+        }
+    }
+    int code = exit_code_of(s.close(deadline));
+    if (code == 255) {
+        // ssh's own failure, unless the command itself exited 255 over a live connection.
+        auto d = m->dir();
+        if (!d || !socket_alive(m->control_path(*d, host))) {
+            return fail(Errc::unreachable, m->who(host) + ": unreachable: " + reason_of(err_tail));
+        }
+    }
+    return code;
+}
+
 Result<std::string> Fleet::call(const Endpoint& host, std::string_view request, Millis timeout,
                                 const EventFn& on_event) {
     HostState& hs = m->host(host.name);

@@ -74,6 +74,15 @@ class Fleet {
     [[nodiscard]] Result<std::string> call(const Endpoint& host, std::string_view request,
                                            Millis timeout, const EventFn& on_event = {});
 
+    // Runs `remote_command` (a shell line for the login shell) on `host` over its master
+    // connection, without the agent: the cost of one multiplexed ssh. Returns the exit status
+    // (stdout and stderr go to `on_output` as they come). Errc::unreachable when the connection
+    // is gone; Errc::timeout after `timeout` (the remote command is not stopped: use the
+    // agent's exec for that).
+    [[nodiscard]] Result<int> run(const Endpoint& host, const std::string& remote_command,
+                                  Millis timeout,
+                                  const std::function<void(std::string_view)>& on_output);
+
     HostStats stats(const std::string& host) const;
 
     // The ssh command line that reaches `host` over its master connection (no remote command).

@@ -128,17 +128,32 @@ class FleetStateTest(FleetTestCase):
         self.assertTrue(any("role.conf" in s for s in subjects), doc)
 
     def test_agent_is_copied_once_per_binary(self):
-        # A host with an empty home (restarted) gets the agent; the others already have it.
-        self.assertEqual(self.ss("exec", "group:all", "--", "true").code, 0)
-        self.fleet.restart_host(7)
-        r = self.ss("--json", "exec", "group:all", "--", "true")
+        # The agent file's inode and mtime on each host: a copy makes a new file.
+        stamp = "stat -c %i:%Y ~/.cache/shipshape/shipshape-*"
+        facts = ("facts", "group:all", "--only", "os")
+        self.assertEqual(self.ss(*facts).code, 0)
+        before = {i: self.on_host(i, stamp) for i in range(1, N + 1)}
+        self.fleet.restart_host(7)  # an empty home: the agent is gone there
+        time.sleep(1.1)  # a new copy would get a new mtime
+        r = self.ss(*facts)
         self.assertEqual(r.code, 0, r)
-        installed = [n for n, h in self.hosts_json(r).items() if h["agent_installed"]]
-        self.assertEqual(installed, ["h07"])
-        r = self.ss("--json", "exec", "group:all", "--", "true")
-        self.assertEqual([n for n, h in self.hosts_json(r).items() if h["agent_installed"]], [])
+        after = {i: self.on_host(i, stamp) for i in range(1, N + 1)}
+        self.assertEqual([i for i in after if after[i] != before[i]], [7], (before, after))
+        self.assertTrue(all(after.values()), after)
+        self.assertEqual(self.ss(*facts).code, 0)
+        again = {i: self.on_host(i, stamp) for i in range(1, N + 1)}
+        self.assertEqual(again, after)
         files = self.on_host(7, "ls ~/.cache/shipshape/").split()
         self.assertEqual(len([f for f in files if f.startswith("shipshape-")]), 1, files)
+
+    def test_exec_with_a_timeout_runs_through_the_agent_and_stops_the_command(self):
+        r = self.ss("--json", "exec", "h01,h02", "--timeout", "1s", "--sh",
+                    f"mkdir -p {self.base}; sleep 3; touch {self.base}/late")
+        self.assertEqual(r.code, 1, r)
+        for h in self.hosts_json(r).values():
+            self.assertEqual((h["status"], h["exit"]), ("failed", "timed_out"), h)
+        time.sleep(2.5)
+        self.assertEqual(self.on_host(1, f"ls {self.base}"), "", "the command went on")
 
     def test_exec_reports_output_and_failures_per_host(self):
         r = self.ss("--json", "exec", "group:all", "--sh", 'hostname -I; test "$(hostname -I)" != "10.77.0.4 "')
