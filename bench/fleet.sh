@@ -84,6 +84,7 @@ PY
   in_ns() { ip netns exec "$ctl" "$@"; }
   # Warm up: agent copied, master connections up (shipshape's, raw ssh's, Ansible's).
   (cd "$ops" && in_ns "$bin" exec env:prod -- true >/dev/null)
+  (cd "$ops" && in_ns "$bin" facts env:prod --only os >/dev/null)  # copies the agent
   in_ns bash -c "$raw"
   in_ns ansible fleet -i "$fd/hosts.ini" -m command -a true -f "$n" >/dev/null
 
@@ -98,9 +99,12 @@ PY
     -n "ansible -m command (forks $n, pipelining)" \
     "env ANSIBLE_PIPELINING=1 ansible fleet -i $fd/hosts.ini -m command -a true -f $n"
 
-  in_ns hyperfine -N --warmup 1 --runs 5 --export-json "$out/fleet-$n-facts.json" \
+  in_ns hyperfine -N --warmup 1 --runs 10 --export-json "$out/fleet-$n-facts.json" \
     --export-markdown "$out/fleet-$n-facts.md" \
-    -n "shipshape facts env:prod --json" "$bin -C $ops --json facts env:prod" \
+    -n "shipshape facts env:prod --json" "$bin -C $ops --json facts env:prod"
+  # Ansible is slow enough that a couple of runs say it (its spread is in the JSON).
+  in_ns hyperfine -N --runs 2 --export-json "$out/fleet-$n-ansible-facts.json" \
+    --export-markdown "$out/fleet-$n-ansible-facts.md" \
     -n "ansible -m setup (forks $n, pipelining)" \
     "env ANSIBLE_PIPELINING=1 ansible fleet -i $fd/hosts.ini -m setup -f $n"
 
@@ -113,7 +117,8 @@ PY
     --export-markdown "$out/fleet-$n-apply-nochange.md" \
     -n "shipshape apply (100 files, no change)" \
     "$bin -C $ops apply env:prod --state states/files.toml"
-  in_ns hyperfine -N --runs 2 --export-json "$out/fleet-$n-ansible-apply.json" \
+  # One run: 100 copy items per host take Ansible minutes (a module round trip per file).
+  in_ns hyperfine -N --runs 1 --export-json "$out/fleet-$n-ansible-apply.json" \
     --export-markdown "$out/fleet-$n-ansible-apply.md" \
     --prepare "$bin -C $ops exec env:prod -- rm -rf /srv/bench" \
     -n "ansible-playbook (100 files, from scratch; forks $n, pipelining)" \

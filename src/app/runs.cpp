@@ -47,7 +47,7 @@ namespace {
 class FleetHostRunner final : public checklist::HostRunner {
   public:
     FleetHostRunner(const Project& project, FleetService* fleet, os::ProcessRunner& local)
-        : m_fleet(fleet), m_local(local) {
+        : m_fleet(fleet), m_local(local), m_root(project.root) {
         for (auto& h : all_hosts(project.inventory)) {
             m_hosts.emplace(h.name, std::move(h));
         }
@@ -61,6 +61,11 @@ class FleetHostRunner final : public checklist::HostRunner {
         }
         if (it->second.local) {
             os::ProcessSpec here = spec;
+            if (here.cwd.empty()) {
+                here.cwd = m_root;
+            } else {
+                here.cwd = os::path_absolute(here.cwd, m_root);
+            }
             std::vector<std::string> env;
             for (char** e = environ; e && *e; ++e) {
                 env.emplace_back(*e);
@@ -94,6 +99,7 @@ class FleetHostRunner final : public checklist::HostRunner {
   private:
     FleetService* m_fleet;
     os::ProcessRunner& m_local;
+    std::string m_root;
     std::map<std::string, SelectedHost> m_hosts;
 };
 
@@ -295,7 +301,18 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
         } else {
             p.action = step.run.display();
             p.verdict = "run";
-            if (step.unless) {
+            if (step.on_hosts()) {
+                // Its guards belong to the hosts: the plan names them instead of running them.
+                std::string names;
+                for (const auto& h : step.per_host) {
+                    names += (names.empty() ? "" : ", ") + h.host;
+                }
+                p.reason = "on " + std::to_string(step.per_host.size()) + " hosts (" + names +
+                           ")" +
+                           (step.serial > 0 ? ", " + std::to_string(step.serial) + " at a time"
+                                            : "") +
+                           (step.unless ? "; 'unless' is checked on each host" : "");
+            } else if (step.unless) {
                 struct Discard : os::OutputSink {
                     void on_output(std::string_view) override {}
                 } discard;

@@ -212,10 +212,12 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
     spec.kill_grace = m_options.kill_grace;
     Result<os::ProcessOutcome> outcome = fail(Errc::internal, "not run");
     if (!step.host.empty()) {
-        // Only what the run adds goes to the host: its own environment stays its own.
+        // Only what the run adds goes to the host: its own environment stays its own, and
+        // paths of this machine (SHIPSHAPE_REPO, SHIPSHAPE_RUN_DIR) mean nothing there.
         std::vector<std::string> env;
         for (const auto& e : step_env(step)) {
-            if (e.rfind("SHIPSHAPE_", 0) == 0) {
+            if (e.rfind("SHIPSHAPE_", 0) == 0 && e.rfind("SHIPSHAPE_REPO=", 0) != 0 &&
+                e.rfind("SHIPSHAPE_RUN_DIR=", 0) != 0) {
                 env.push_back(e);
             }
         }

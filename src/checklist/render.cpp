@@ -167,32 +167,30 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
 namespace {
 
 Status render_step(Step& s, const Variables& vars, const std::string& where) {
-    {
-        std::optional<Command> run = s.run;
-        if (auto st = render_command(run, vars, where); !st) {
+    std::optional<Command> run = s.run;
+    if (auto st = render_command(run, vars, where); !st) {
+        return fail(st.error());
+    }
+    s.run = *run;
+    if (auto st = render_command(s.unless, vars, where); !st) {
+        return fail(st.error());
+    }
+    if (auto st = render_command(s.verify, vars, where); !st) {
+        return fail(st.error());
+    }
+    if (auto st = render_command(s.undo, vars, where); !st) {
+        return fail(st.error());
+    }
+    for (auto& kv : s.env) {
+        if (auto st = render_into(kv.second, vars, where); !st) {
             return fail(st.error());
         }
-        s.run = *run;
-        if (auto st = render_command(s.unless, vars, where); !st) {
-            return fail(st.error());
-        }
-        if (auto st = render_command(s.verify, vars, where); !st) {
-            return fail(st.error());
-        }
-        if (auto st = render_command(s.undo, vars, where); !st) {
-            return fail(st.error());
-        }
-        for (auto& kv : s.env) {
-            if (auto st = render_into(kv.second, vars, where); !st) {
-                return fail(st.error());
-            }
-        }
-        if (auto st = render_into(s.cwd, vars, where); !st) {
-            return fail(st.error());
-        }
-        if (auto st = render_into(s.manual, vars, where); !st) {
-            return fail(st.error());
-        }
+    }
+    if (auto st = render_into(s.cwd, vars, where); !st) {
+        return fail(st.error());
+    }
+    if (auto st = render_into(s.manual, vars, where); !st) {
+        return fail(st.error());
     }
     return {};
 }

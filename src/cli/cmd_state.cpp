@@ -266,6 +266,15 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
         std::printf("%s\n", service.report_document(hp, *req).c_str());
         return 0;
     }
+    // One apply at a time from this repo, remote hosts included.
+    int lock_fd = -1;
+    if (mode == Mode::apply) {
+        auto fd = lock_apply(repo->project);
+        if (!fd) {
+            return report_error(ctx, fd.error());
+        }
+        lock_fd = *fd;
+    }
     std::vector<app::HostTarget> remote_targets;
     auto targets = std::make_optional<std::vector<app::HostTarget>>();
     for (auto& t : *all_targets) {
@@ -302,7 +311,9 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             tally.started();
             remote[i] = service.run_remote(remote_targets[i], mode_name, *req, extra, ctx.json);
             bool ok = *remote[i] && (*remote[i])->code == 0;
-            if (ok && mode == Mode::drift && o.save && repo->store) {
+            // A drifted host (exit 1) is described all the more.
+            bool described = *remote[i] && ((*remote[i])->code == 0 || (*remote[i])->code == 1);
+            if (described && mode == Mode::drift && o.save && repo->store) {
                 // The report is made there and stored here, like a local drift --save.
                 auto rep = service.run_remote(remote_targets[i], "drift", *req, {"--host-report"},
                                               false);
@@ -315,14 +326,6 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             }
             tally.finished(ok);
         });
-    }
-    int lock_fd = -1;
-    if (mode == Mode::apply) {
-        auto fd = lock_apply(repo->project);
-        if (!fd) {
-            return report_error(ctx, fd.error());
-        }
-        lock_fd = *fd;
     }
     auto start = std::chrono::steady_clock::now();
     std::vector<app::HostPlan> plans;
