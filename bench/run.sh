@@ -10,7 +10,10 @@
 #     CFEngine and Ansible, and `shipshape drift` of a 100,000-file tree against `aide --check`.
 #   - faults (bench/fault.sh): sandbox setup with every fault vs the same by hand, and the
 #     NFQUEUE latency path's overhead.
-# Usage: bench/run.sh [checklist|facts|state|fault|all]   (default all)
+#   - fleet (bench/fleet.sh): 10 and 50 hosts (network namespaces running sshd): a command on
+#     every host vs raw multiplexed ssh and Ansible, facts vs ansible -m setup, a 100-file state
+#     vs an Ansible playbook.
+# Usage: bench/run.sh [checklist|facts|state|fault|fleet|all]   (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -40,6 +43,10 @@ if [[ $what == fault || $what == all ]]; then
   bash "$root/bench/fault.sh" "$bin" "$out"
 fi
 [[ $what == fault ]] && exit 0
+if [[ $what == fleet || $what == all ]]; then
+  bash "$root/bench/fleet.sh" "$bin" "$out"
+fi
+[[ $what == fleet ]] && exit 0
 if [[ $what == state || $what == all ]]; then
   bash "$root/bench/state.sh" "$bin" "$out"
 fi

@@ -176,8 +176,8 @@ Result<RemoteOutcome> FleetService::exec(const SelectedHost& host, const RemoteE
                 {"cwd", request.cwd},
                 {"timeout_ms", request.timeout.count()}};
     // The agent enforces the command's own timeout; ours only guards against a silent agent.
-    Millis guard = request.timeout.count() > 0 ? request.timeout + std::chrono::seconds(30)
-                                               : m_timeout;
+    Millis guard =
+        request.timeout.count() > 0 ? request.timeout + std::chrono::seconds(30) : m_timeout;
     auto reply = m_fleet->call(endpoint(host), req.dump(), guard, [&](std::string_view line) {
         if (!on_output) {
             return;
@@ -213,9 +213,9 @@ Result<RemoteOutcome> FleetService::run_direct(
     if (!code) {
         return fail(code.error());
     }
-    return RemoteOutcome{"exited", *code,
-                         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() -
-                                                            started)};
+    return RemoteOutcome{
+        "exited", *code,
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started)};
 }
 
 Result<const std::string*> FleetService::bundle() {
@@ -242,8 +242,8 @@ Result<const std::string*> FleetService::bundle() {
         }
     }
     if (ec) {
-        m_bundle_error = Error(Errc::io, "reading the ops repo " + m_project.root + ": " +
-                                             ec.message());
+        m_bundle_error =
+            Error(Errc::io, "reading the ops repo " + m_project.root + ": " + ec.message());
         return fail(*m_bundle_error);
     }
     std::sort(files.begin(), files.end());
@@ -408,7 +408,8 @@ class Agent {
                 return run_self(req);
             }
         } catch (const json::exception& e) {
-            return error_reply(Errc::invalid_argument, "malformed '" + op + "' request: " + e.what());
+            return error_reply(Errc::invalid_argument,
+                               "malformed '" + op + "' request: " + e.what());
         }
         return error_reply(Errc::invalid_argument,
                            "unknown op '" + op + "' (known: facts, exec, bundle, shipshape)");
@@ -424,8 +425,9 @@ class Agent {
             bool overridden = false;
             for (const auto& x : extra) {
                 size_t eq = x.find('=');
-                overridden = overridden || (eq != std::string::npos &&
-                                            kv.substr(0, eq + 1) == std::string_view(x).substr(0, eq + 1));
+                overridden =
+                    overridden || (eq != std::string::npos &&
+                                   kv.substr(0, eq + 1) == std::string_view(x).substr(0, eq + 1));
             }
             if (!overridden) {
                 env.emplace_back(kv);
@@ -514,8 +516,8 @@ class Agent {
         }
         std::string dest = bundle_dir(hash);
         if (::rename(tmp.c_str(), dest.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST) {
-            return error_reply(Errc::io, "storing the ops repo in " + dest + ": " +
-                                             std::strerror(errno));
+            return error_reply(Errc::io,
+                               "storing the ops repo in " + dest + ": " + std::strerror(errno));
         }
         std::filesystem::remove_all(tmp, ec);
         prune_bundles(hash);
@@ -581,6 +583,7 @@ class Agent {
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         posix_spawn_file_actions_adddup2(&fa, err[1], 2);
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (const auto& a : argv) {
             args.push_back(const_cast<char*>(a.c_str()));
         }

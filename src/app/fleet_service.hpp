@@ -73,8 +73,9 @@ class FleetService {
     [[nodiscard]] Result<facts::HostFacts> facts(const SelectedHost& host,
                                                  const std::vector<std::string>& sections);
     // Runs a command on the host, streaming its merged output to `on_output`.
-    [[nodiscard]] Result<RemoteOutcome> exec(const SelectedHost& host, const RemoteExec& request,
-                                             const std::function<void(std::string_view)>& on_output);
+    [[nodiscard]] Result<RemoteOutcome> exec(
+        const SelectedHost& host, const RemoteExec& request,
+        const std::function<void(std::string_view)>& on_output);
     // Runs a command on the host over plain ssh (no agent, no timeout enforcement there).
     [[nodiscard]] Result<RemoteOutcome> run_direct(
         const SelectedHost& host, const std::vector<std::string>& argv,

@@ -168,14 +168,14 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
         s.options = c.strings(*ssh, "options", where);
         for (const auto& o : s.options) {
             if (o.find('=') == std::string::npos || o.front() == '-') {
-                c.error(ssh->get("options")->source(),
-                        where + " options are ssh -o settings written Key=Value, found \"" + o +
-                            "\"");
+                c.error(
+                    ssh->get("options")->source(),
+                    where + " options are ssh -o settings written Key=Value, found \"" + o + "\"");
             }
         }
         s.known_hosts = c.string(*ssh, "known_hosts", where);
-        if (!s.known_hosts.empty() && s.known_hosts != "strict" &&
-            s.known_hosts != "accept-new" && s.known_hosts != "off") {
+        if (!s.known_hosts.empty() && s.known_hosts != "strict" && s.known_hosts != "accept-new" &&
+            s.known_hosts != "off") {
             c.error(ssh->get("known_hosts")->source(),
                     where + " known_hosts must be \"strict\", \"accept-new\" or \"off\", found \"" +
                         s.known_hosts + "\"");
@@ -185,9 +185,9 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
                 std::string v = c.string(*ssh, key, where);
                 auto d = parse_duration(v);
                 if (!d || d->count() <= 0) {
-                    c.error(n->source(), where + " " + key +
-                                             " must be a duration like \"10s\" or \"5m\", found \"" +
-                                             v + "\"");
+                    c.error(n->source(),
+                            where + " " + key +
+                                " must be a duration like \"10s\" or \"5m\", found \"" + v + "\"");
                 }
                 (std::string_view(key) == "connect_timeout" ? s.connect_timeout
                  : std::string_view(key) == "persist"       ? s.persist

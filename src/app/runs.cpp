@@ -75,11 +75,13 @@ class FleetHostRunner final : public checklist::HostRunner {
             return m_local.run(here, sink, cancel);
         }
         if (!m_fleet) {
-            return fail(Errc::unsupported, "host " + host + " is remote and no ssh transport is set up");
+            return fail(Errc::unsupported,
+                        "host " + host + " is remote and no ssh transport is set up");
         }
         RemoteExec req{spec.argv, spec.env.value_or(std::vector<std::string>{}), spec.cwd,
                        spec.timeout};
-        auto o = m_fleet->exec(it->second, req, [&](std::string_view chunk) { sink.on_output(chunk); });
+        auto o =
+            m_fleet->exec(it->second, req, [&](std::string_view chunk) { sink.on_output(chunk); });
         if (!o) {
             if (o.error().code() == Errc::interrupted) {
                 return os::ProcessOutcome{os::ExitKind::cancelled, -1, Millis(0)};
@@ -307,11 +309,10 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
                 for (const auto& h : step.per_host) {
                     names += (names.empty() ? "" : ", ") + h.host;
                 }
-                p.reason = "on " + std::to_string(step.per_host.size()) + " hosts (" + names +
-                           ")" +
-                           (step.serial > 0 ? ", " + std::to_string(step.serial) + " at a time"
-                                            : "") +
-                           (step.unless ? "; 'unless' is checked on each host" : "");
+                p.reason =
+                    "on " + std::to_string(step.per_host.size()) + " hosts (" + names + ")" +
+                    (step.serial > 0 ? ", " + std::to_string(step.serial) + " at a time" : "") +
+                    (step.unless ? "; 'unless' is checked on each host" : "");
             } else if (step.unless) {
                 struct Discard : os::OutputSink {
                     void on_output(std::string_view) override {}

@@ -193,19 +193,17 @@ void StateService::save_cache() {
     (void)m_cache.save();  // a lost cache only costs a rehash next time
 }
 
-std::string StateService::report_document(const HostPlan& plan,
-                                          const StateRequest& request) const {
+std::string StateService::report_document(const HostPlan& plan, const StateRequest& request) const {
     // Facts describe the running system; under --root they would describe nothing.
     facts::GatherOptions go;
     go.sections = {"os", "packages"};
     auto facts = facts::gather_facts(go);
     static const std::vector<state::Resource> k_none;
     static const std::vector<std::string> k_no_files;
-    auto hs = state::describe_host(
-        plan.target.host.name, plan.target.host.env, plan.target.roles,
-        plan.state ? plan.state->state_files : k_no_files,
-        plan.state ? plan.state->resources : k_none, request.root,
-        request.root == "/" ? &facts : nullptr);
+    auto hs = state::describe_host(plan.target.host.name, plan.target.host.env, plan.target.roles,
+                                   plan.state ? plan.state->state_files : k_no_files,
+                                   plan.state ? plan.state->resources : k_none, request.root,
+                                   request.root == "/" ? &facts : nullptr);
     return state::host_state_to_json(hs);
 }
 
@@ -303,8 +301,8 @@ Result<state::HostState> StateService::agent_host_state(const SelectedHost& host
             return fail(r.error().context("host " + host.name));
         }
         if (r->code != 0) {
-            return fail(Errc::io, "host " + host.name + ": its agent could not describe it: " +
-                                      r->err);
+            return fail(Errc::io,
+                        "host " + host.name + ": its agent could not describe it: " + r->err);
         }
         auto parsed = state::host_state_from_json(r->out);
         if (!parsed) {

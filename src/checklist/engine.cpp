@@ -366,10 +366,10 @@ Engine::Finished Engine::run_hosts(size_t index) {
             detail += (detail.empty() ? "" : "; ") + x;
         }
         if (not_started) {
-            detail += (detail.empty() ? "" : "; ") + std::to_string(not_started) +
-                      (not_started == 1 ? " host" : " hosts") + " not started" +
-                      (failed >= max_fail ? " (max_fail " + std::to_string(max_fail) + " reached)"
-                                          : "");
+            detail +=
+                (detail.empty() ? "" : "; ") + std::to_string(not_started) +
+                (not_started == 1 ? " host" : " hosts") + " not started" +
+                (failed >= max_fail ? " (max_fail " + std::to_string(max_fail) + " reached)" : "");
         }
         f.result.detail = detail;
     }

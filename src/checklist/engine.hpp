@@ -75,8 +75,8 @@ class RunObserver {
     virtual void step_finished(const Step&, const StepResult&) {}
     virtual void step_waiting(const Step&) {}
     // A step that runs on hosts: how far it got (hosts skipped on resume count as done).
-    virtual void hosts_progress(const Step&, size_t /*done*/, size_t /*failed*/,
-                                size_t /*running*/, size_t /*total*/) {}
+    virtual void hosts_progress(const Step&, size_t /*done*/, size_t /*failed*/, size_t /*running*/,
+                                size_t /*total*/) {}
 };
 
 // Runs the commands of steps with `on` on their hosts (Step::host): over ssh for remote hosts,

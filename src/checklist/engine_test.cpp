@@ -336,11 +336,9 @@ TEST_F(EngineTest, FleetStepRunsOnEveryHostAtMostSerialAtOnce) {
                   "==> run: sh: deploy " + h + "\nhello from " + h + "\n==> exit 0 after 20ms\n");
     }
     EXPECT_LT(pos("ok roll"), pos("start after"));
-    EXPECT_NE(std::find(fake.envs.begin(), fake.envs.end(), "SHIPSHAPE_HOST=h3"),
-              fake.envs.end());
+    EXPECT_NE(std::find(fake.envs.begin(), fake.envs.end(), "SHIPSHAPE_HOST=h3"), fake.envs.end());
     // Only the run's own variables go to hosts, not this machine's environment.
-    EXPECT_EQ(std::find(fake.envs.begin(), fake.envs.end(), "PATH=/usr/bin:/bin"),
-              fake.envs.end());
+    EXPECT_EQ(std::find(fake.envs.begin(), fake.envs.end(), "PATH=/usr/bin:/bin"), fake.envs.end());
 }
 
 TEST_F(EngineTest, FleetStepStopsStartingHostsAfterMaxFail) {
@@ -351,8 +349,8 @@ TEST_F(EngineTest, FleetStepStopsStartingHostsAfterMaxFail) {
     auto out = run(fleet_checklist(1, 2, 6));
     EXPECT_EQ(out.status, RunStatus::failed);
     // One at a time: h1 ok, h2 fails, h3 unreachable = the second failure: h4..h6 never start.
-    EXPECT_EQ(fake.ran, (std::vector<std::string>{"h1: deploy h1", "h2: deploy h2",
-                                                  "h3: deploy h3"}));
+    EXPECT_EQ(fake.ran,
+              (std::vector<std::string>{"h1: deploy h1", "h2: deploy h2", "h3: deploy h3"}));
     EXPECT_EQ(out.results["roll"].state, StepState::failed);
     EXPECT_EQ(out.results["roll"].detail,
               "h2 exit 1; h3 host h3: unreachable: Connection refused; 3 hosts not started "
@@ -375,8 +373,7 @@ TEST_F(EngineTest, FleetStepOnResumeSkipsHostsThatFinished) {
 TEST_F(EngineTest, FleetStepWithoutTransportFailsWithAReason) {
     auto out = run(fleet_checklist(0, 1, 1));
     EXPECT_EQ(out.status, RunStatus::failed);
-    EXPECT_EQ(out.results["roll"].detail,
-              "h1 no ssh transport for steps that run on hosts");
+    EXPECT_EQ(out.results["roll"].detail, "h1 no ssh transport for steps that run on hosts");
 }
 
 }  // namespace

@@ -175,8 +175,8 @@ int run_exec(Context& ctx, ExecOptions o) {
     for (const auto& r : runs) {
         std::string head = r.host->name + " | " + r.status;
         if (r.outcome) {
-            head += " | " + describe(*r.outcome, timeout) + " | " +
-                    format_duration(r.outcome->elapsed);
+            head +=
+                " | " + describe(*r.outcome, timeout) + " | " + format_duration(r.outcome->elapsed);
         }
         std::printf("%s\n", head.c_str());
         if (r.error) {
@@ -208,8 +208,9 @@ int run_agent() {
 
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
     auto* agent = app.add_subcommand(
-        "agent", "The remote end of the fleet transport: JSON lines on stdin/stdout (started "
-                 "over ssh by shipshape itself)");
+        "agent",
+        "The remote end of the fleet transport: JSON lines on stdin/stdout (started "
+        "over ssh by shipshape itself)");
     agent->group("");  // not for people: hidden from the command list
     out.push_back({agent, [](Context&) { return run_agent(); }});
 

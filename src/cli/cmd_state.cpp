@@ -315,8 +315,8 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             bool described = *remote[i] && ((*remote[i])->code == 0 || (*remote[i])->code == 1);
             if (described && mode == Mode::drift && o.save && repo->store) {
                 // The report is made there and stored here, like a local drift --save.
-                auto rep = service.run_remote(remote_targets[i], "drift", *req, {"--host-report"},
-                                              false);
+                auto rep =
+                    service.run_remote(remote_targets[i], "drift", *req, {"--host-report"}, false);
                 if (rep && rep->code == 0) {
                     std::lock_guard g(*remote_save_lock());
                     store::FactsSnapshot snap{0, remote_targets[i].host.name, app::now_ms(),

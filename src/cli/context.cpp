@@ -113,7 +113,7 @@ int report_error(const Context& ctx, const Error& error) {
 }
 
 Result<std::unique_ptr<app::FleetService>> open_fleet(const Context& ctx,
-                                                     const app::Project& project, int forks) {
+                                                      const app::Project& project, int forks) {
     auto f = app::FleetService::create(project, ctx.cancel, SHIPSHAPE_VERSION);
     if (f && forks > 0) {
         (*f)->set_forks(forks);

@@ -62,8 +62,8 @@ struct OpenRun {
 // The fleet transport for the repo's remote hosts (agent = this binary). `forks` 0: the
 // inventory's [ssh] forks, else sized for the fleet.
 [[nodiscard]] Result<std::unique_ptr<app::FleetService>> open_fleet(const Context& ctx,
-                                                                     const app::Project& project,
-                                                                     int forks);
+                                                                    const app::Project& project,
+                                                                    int forks);
 
 // Live fan-out progress on stderr ("apply: 7/10 done, 1 failed, 2 running") when stderr is a
 // terminal and output is not JSON; else an empty function.

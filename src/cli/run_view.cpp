@@ -95,8 +95,8 @@ class PlainView final : public RunView {
     }
     void hosts_progress(const checklist::Step& s, size_t done, size_t failed, size_t running,
                         size_t total) override {
-        line(s.id, fmt::format("hosts: {}/{} done, {} failed, {} running", done, total, failed,
-                               running));
+        line(s.id,
+             fmt::format("hosts: {}/{} done, {} failed, {} running", done, total, failed, running));
     }
 
   private:

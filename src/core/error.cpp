@@ -35,9 +35,10 @@ std::string_view errc_name(Errc code) {
 }
 
 std::optional<Errc> parse_errc_name(std::string_view name) {
-    for (Errc c : {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found,
-                   Errc::already_exists, Errc::conflict, Errc::permission_denied, Errc::unsupported,
-                   Errc::io, Errc::store, Errc::timeout, Errc::unreachable, Errc::interrupted, Errc::internal}) {
+    for (Errc c :
+         {Errc::invalid_argument, Errc::invalid_definition, Errc::not_found, Errc::already_exists,
+          Errc::conflict, Errc::permission_denied, Errc::unsupported, Errc::io, Errc::store,
+          Errc::timeout, Errc::unreachable, Errc::interrupted, Errc::internal}) {
         if (errc_name(c) == name) {
             return c;
         }

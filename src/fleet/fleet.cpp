@@ -120,16 +120,15 @@ Result<Child> spawn(const std::vector<std::string>& argv, int stdin_fd, int stdo
         if (wanted[i] == -1) {
             posix_spawn_file_actions_adddup2(&fa, i == 0 ? pipes[i][0] : pipes[i][1], i);
         } else if (wanted[i] == -2) {
-            posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY,
-                                             0);
+            posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
         } else {
             posix_spawn_file_actions_adddup2(&fa, wanted[i], i);
         }
     }
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     posix_spawnattr_setpgroup(&attr, 0);
     sigset_t all;
     sigset_t none;
@@ -271,7 +270,10 @@ std::string build_id() {
                 if (ph.p_type != PT_NOTE) {
                     continue;
                 }
-                const auto* p = reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
+                // The loader hands out addresses as integers.
+                // NOLINTNEXTLINE(performance-no-int-to-ptr)
+                const auto* p =
+                    reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
                 const auto* end = p + ph.p_memsz;
                 while (p + sizeof(ElfW(Nhdr)) <= end) {
                     const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
@@ -476,10 +478,10 @@ struct Fleet::Impl {
         }
         auto argv = base_argv(path, e);
         long long persist = std::max<long long>(1, (ssh.persist.count() + 999) / 1000);
-        argv.insert(argv.end(), {"-M", "-N", "-f", "-o", "ControlMaster=yes", "-o",
-                                 "ControlPersist=" + std::to_string(persist), "-o",
-                                 "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-E", log,
-                                 "--", e.address});
+        argv.insert(argv.end(),
+                    {"-M", "-N", "-f", "-o", "ControlMaster=yes", "-o",
+                     "ControlPersist=" + std::to_string(persist), "-o", "ServerAliveInterval=5",
+                     "-o", "ServerAliveCountMax=3", "-E", log, "--", e.address});
         auto child = spawn(argv, -2, -2, -2);
         if (!child) {
             return fail(child.error());
@@ -623,8 +625,8 @@ struct Fleet::Impl {
                          who(e) + ": the shipshape agent cannot run there: " + reason +
                              " (the agent is this binary: the host needs the same libraries)");
         }
-        return Error(Errc::io, who(e) + ": the agent ended (exit " + std::to_string(code) +
-                                   "): " + reason);
+        return Error(Errc::io,
+                     who(e) + ": the agent ended (exit " + std::to_string(code) + "): " + reason);
     }
 
     Status upload(const Endpoint& e) {
@@ -689,9 +691,8 @@ struct Fleet::Impl {
             }
             const std::string need = "shipshape-need-agent";
             if (line->rfind(need, 0) == 0) {
-                std::string theirs = line->size() > need.size() + 1
-                                         ? line->substr(need.size() + 1)
-                                         : std::string();
+                std::string theirs =
+                    line->size() > need.size() + 1 ? line->substr(need.size() + 1) : std::string();
                 s->close(Clock::now() + std::chrono::seconds(5));
                 if (theirs != arch) {
                     return fail(Errc::unsupported,
@@ -712,7 +713,8 @@ struct Fleet::Impl {
                 continue;
             }
             auto hello = json::parse(*line, nullptr, false);
-            if (hello.is_discarded() || !hello.is_object() || hello.value("agent", "") != "shipshape") {
+            if (hello.is_discarded() || !hello.is_object() ||
+                hello.value("agent", "") != "shipshape") {
                 return fail(Errc::io, who(e) + ": expected the agent's greeting, got \"" +
                                           line->substr(0, 200) +
                                           "\" (does the login shell print something?)");

@@ -32,7 +32,7 @@ struct SshOptions {
     std::vector<std::string> options;  // -o Key=Value each
     std::string known_hosts;           // "strict", "accept-new", "off" or "" (ssh's own)
     Millis connect_timeout{10000};
-    Millis persist{60000};  // ControlPersist
+    Millis persist{60000};    // ControlPersist
     std::string control_dir;  // empty: $XDG_RUNTIME_DIR/shipshape-ssh or /tmp/shipshape-ssh-UID
 };
 

@@ -60,8 +60,8 @@ TEST(Fleet, AHostThatCannotBeReachedIsUnreachableWithSshsReason) {
     auto self = this_binary("test");
     ASSERT_TRUE(self);
     Fleet fleet(o, *self, nullptr);
-    auto r = fleet.call(Endpoint{"web9", "web9.invalid", "", 22}, R"({"op":"facts"})",
-                        Millis(5000));
+    auto r =
+        fleet.call(Endpoint{"web9", "web9.invalid", "", 22}, R"({"op":"facts"})", Millis(5000));
     ASSERT_FALSE(r);
     if (r.error().code() == Errc::unsupported) {
         GTEST_SKIP() << r.error().message();  // no ssh client on this machine

@@ -210,6 +210,12 @@ class FleetFailureTest(FleetTestCase):
             run = ["true"]
             """))
         self.on_host(3, f"mkdir -p {self.base} && touch {self.base}/broken")
+        # The plan names the hosts and runs nothing anywhere.
+        r = self.ss("--json", "run", "checklists/roll.toml", "--env", "prod", "--plan")
+        self.assertEqual(r.code, 0, r)
+        step = r.json()["steps"][0]
+        self.assertEqual(step["reason"], "on 5 hosts (h01, h02, h03, h04, h05), 2 at a time")
+        self.assertEqual(self.on_host(1, f"cat {self.base}/runs 2>/dev/null"), "")
         r = self.ss("--json", "run", "checklists/roll.toml", "--env", "prod")
         self.assertEqual(r.code, 1, r)
         run_id = self.run_id_of(r)
