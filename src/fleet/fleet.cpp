@@ -271,9 +271,9 @@ std::string build_id() {
                     continue;
                 }
                 // The loader hands out addresses as integers.
+                const ElfW(Addr) at = info->dlpi_addr + ph.p_vaddr;
                 // NOLINTNEXTLINE(performance-no-int-to-ptr)
-                const auto* p =
-                    reinterpret_cast<const unsigned char*>(info->dlpi_addr + ph.p_vaddr);
+                const auto* p = reinterpret_cast<const unsigned char*>(at);
                 const auto* end = p + ph.p_memsz;
                 while (p + sizeof(ElfW(Nhdr)) <= end) {
                     const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
