@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <thread>
 
 #include "os/errno_error.hpp"
@@ -376,6 +377,7 @@ struct Fleet::Impl {
     std::mutex lock;
     std::map<std::string, std::unique_ptr<HostState>> hosts;
     std::optional<Result<std::string>> control_dir;
+    std::counting_semaphore<> uploads{4};
 
     HostState& host(const std::string& name) {
         std::lock_guard g(lock);
@@ -486,7 +488,11 @@ struct Fleet::Impl {
         if (!child) {
             return fail(child.error());
         }
-        auto deadline = Clock::now() + ssh.connect_timeout + std::chrono::seconds(5);
+        // ssh's own ConnectTimeout bounds the TCP connect; this guard only catches a handshake
+        // that never ends, so it leaves room for authentication on a busy machine (50 hosts
+        // receiving the agent at once on two cores take seconds per handshake).
+        const Millis guard = ssh.connect_timeout + std::chrono::seconds(60);
+        auto deadline = Clock::now() + guard;
         std::optional<int> status;
         for (;;) {
             int st = 0;
@@ -501,9 +507,8 @@ struct Fleet::Impl {
             }
             if (Clock::now() >= deadline) {
                 reap(child->pid, Clock::now());
-                return fail(Errc::unreachable,
-                            who(e) + ": unreachable: no ssh connection within " +
-                                format_duration(ssh.connect_timeout + std::chrono::seconds(5)));
+                return fail(Errc::unreachable, who(e) + ": unreachable: no ssh connection within " +
+                                                   format_duration(guard));
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
@@ -630,6 +635,13 @@ struct Fleet::Impl {
     }
 
     Status upload(const Endpoint& e) {
+        // A few copies at a time: more only share the same CPU (ssh's encryption) and starve
+        // the other hosts' handshakes.
+        uploads.acquire();
+        struct Release {
+            std::counting_semaphore<>& s;
+            ~Release() { s.release(); }
+        } release{uploads};
         int fd = ::open(agent.path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             return fail(os::errno_error("opening " + agent.path, errno));
