@@ -168,8 +168,9 @@ Result<facts::HostFacts> FleetService::facts(const SelectedHost& host,
     return f;
 }
 
-Result<RemoteOutcome> FleetService::exec(const SelectedHost& host, const RemoteExec& request,
-                                         const std::function<void(std::string_view)>& on_output) {
+Result<os::ProcessOutcome> FleetService::exec(
+    const SelectedHost& host, const RemoteExec& request,
+    const std::function<void(std::string_view)>& on_output) {
     json req = {{"op", "exec"},
                 {"argv", request.argv},
                 {"env", request.env},
@@ -194,14 +195,14 @@ Result<RemoteOutcome> FleetService::exec(const SelectedHost& host, const RemoteE
     if (!doc) {
         return fail(doc.error());
     }
-    RemoteOutcome o;
-    o.kind = doc->value("exit", "exited");
+    os::ProcessOutcome o;
+    o.kind = os::parse_exit_kind(doc->value("exit", "")).value_or(os::ExitKind::exited);
     o.code = doc->value("code", -1);
     o.elapsed = Millis(doc->value("elapsed_ms", 0LL));
     return o;
 }
 
-Result<RemoteOutcome> FleetService::run_direct(
+Result<os::ProcessOutcome> FleetService::run_direct(
     const SelectedHost& host, const std::vector<std::string>& argv,
     const std::function<void(std::string_view)>& on_output) {
     std::string line = "exec";
@@ -213,8 +214,8 @@ Result<RemoteOutcome> FleetService::run_direct(
     if (!code) {
         return fail(code.error());
     }
-    return RemoteOutcome{
-        "exited", *code,
+    return os::ProcessOutcome{
+        os::ExitKind::exited, *code,
         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started)};
 }
 
@@ -471,9 +472,8 @@ class Agent {
         if (!outcome) {
             return error_reply(outcome.error().code(), outcome.error().message());
         }
-        static constexpr const char* k_kinds[] = {"exited", "signaled", "timed_out", "cancelled"};
         return json{{"ok", true},
-                    {"exit", k_kinds[static_cast<int>(outcome->kind)]},
+                    {"exit", os::exit_kind_name(outcome->kind)},
                     {"code", outcome->code},
                     {"elapsed_ms", outcome->elapsed.count()}}
             .dump();

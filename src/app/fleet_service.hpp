@@ -46,12 +46,6 @@ struct RemoteExec {
     Millis timeout{0};
 };
 
-struct RemoteOutcome {
-    std::string kind;  // exited, signaled, timed_out, cancelled
-    int code = -1;
-    Millis elapsed{0};
-};
-
 struct RemoteShipshape {
     int code = -1;
     std::string out;
@@ -73,11 +67,11 @@ class FleetService {
     [[nodiscard]] Result<facts::HostFacts> facts(const SelectedHost& host,
                                                  const std::vector<std::string>& sections);
     // Runs a command on the host, streaming its merged output to `on_output`.
-    [[nodiscard]] Result<RemoteOutcome> exec(
+    [[nodiscard]] Result<os::ProcessOutcome> exec(
         const SelectedHost& host, const RemoteExec& request,
         const std::function<void(std::string_view)>& on_output);
     // Runs a command on the host over plain ssh (no agent, no timeout enforcement there).
-    [[nodiscard]] Result<RemoteOutcome> run_direct(
+    [[nodiscard]] Result<os::ProcessOutcome> run_direct(
         const SelectedHost& host, const std::vector<std::string>& argv,
         const std::function<void(std::string_view)>& on_output);
     // Runs `shipshape ARGS` on the host inside a copy of the ops repo (sent when missing).

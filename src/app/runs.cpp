@@ -82,20 +82,10 @@ class FleetHostRunner final : public checklist::HostRunner {
                        spec.timeout};
         auto o =
             m_fleet->exec(it->second, req, [&](std::string_view chunk) { sink.on_output(chunk); });
-        if (!o) {
-            if (o.error().code() == Errc::interrupted) {
-                return os::ProcessOutcome{os::ExitKind::cancelled, -1, Millis(0)};
-            }
-            return fail(o.error());
+        if (!o && o.error().code() == Errc::interrupted) {
+            return os::ProcessOutcome{os::ExitKind::cancelled, -1, Millis(0)};
         }
-        os::ProcessOutcome out;
-        out.kind = o->kind == "exited"      ? os::ExitKind::exited
-                   : o->kind == "signaled"  ? os::ExitKind::signaled
-                   : o->kind == "timed_out" ? os::ExitKind::timed_out
-                                            : os::ExitKind::cancelled;
-        out.code = o->code;
-        out.elapsed = o->elapsed;
-        return out;
+        return o;
     }
 
   private:

@@ -138,6 +138,9 @@ class Engine {
 
     // Runs one step to its final state (called on a step thread).
     Finished run_step(size_t index);
+    // Journals and announces the start of `step` (under m_lock); on a journal failure fills
+    // `f` with it and returns false.
+    bool record_start(const Step& step, Finished& f);
     // Runs `step` (a step, or one host's copy of it) to its final state.
     Finished run_one(const Step& step, size_t index);
     // Runs a step with `on` on its hosts.
@@ -252,6 +255,17 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
     return outcome;
 }
 
+bool Engine::record_start(const Step& step, Finished& f) {
+    if (auto st = m_deps.journal.step_started(step, 1); !st) {
+        f.fatal = st.error();
+        f.result.state = StepState::failed;
+        f.result.detail = "journal: " + st.error().message();
+        return false;
+    }
+    m_deps.observer.step_started(step, 1);
+    return true;
+}
+
 Engine::Finished Engine::run_step(size_t index) {
     const Step& step = m_c.steps[index];
     return step.on_hosts() ? run_hosts(index) : run_one(step, index);
@@ -263,13 +277,9 @@ Engine::Finished Engine::run_hosts(size_t index) {
     auto started = std::chrono::steady_clock::now();
     {
         std::lock_guard guard(m_lock);
-        if (auto st = m_deps.journal.step_started(step, 1); !st) {
-            f.fatal = st.error();
-            f.result.state = StepState::failed;
-            f.result.detail = "journal: " + st.error().message();
+        if (!record_start(step, f)) {
             return f;
         }
-        m_deps.observer.step_started(step, 1);
     }
     const auto& hosts = step.per_host;
     const size_t total = hosts.size();
@@ -386,13 +396,9 @@ Engine::Finished Engine::run_one(const Step& step, size_t index) {
     {
         std::lock_guard guard(m_lock);
         log = m_deps.logs.open(step);
-        if (auto st = m_deps.journal.step_started(step, 1); !st) {
-            f.fatal = st.error();
-            f.result.state = StepState::failed;
-            f.result.detail = "journal: " + st.error().message();
+        if (!record_start(step, f)) {
             return f;
         }
-        m_deps.observer.step_started(step, 1);
     }
     LineSink sink(step, *log, m_deps.observer, m_redactor, m_lock);
     auto finish = [&](StepState state, int code, std::string detail) {

@@ -36,13 +36,13 @@ struct HostRun {
     const app::SelectedHost* host = nullptr;
     std::string status;  // ok, failed, unreachable
     std::string output;
-    std::optional<app::RemoteOutcome> outcome;
+    std::optional<os::ProcessOutcome> outcome;
     std::optional<Error> error;
     bool agent_installed = false;
 };
 
 // Runs the command here, for hosts that are this machine.
-Result<app::RemoteOutcome> run_local(const app::RemoteExec& req, const os::CancelSource* cancel,
+Result<os::ProcessOutcome> run_local(const app::RemoteExec& req, const os::CancelSource* cancel,
                                      std::string& output) {
     struct Sink final : os::OutputSink {
         std::string& out;
@@ -52,25 +52,7 @@ Result<app::RemoteOutcome> run_local(const app::RemoteExec& req, const os::Cance
     os::ProcessSpec spec;
     spec.argv = req.argv;
     spec.timeout = req.timeout;
-    auto o = os::make_process_runner()->run(spec, sink, cancel);
-    if (!o) {
-        return fail(o.error());
-    }
-    static constexpr const char* k_kinds[] = {"exited", "signaled", "timed_out", "cancelled"};
-    return app::RemoteOutcome{k_kinds[static_cast<int>(o->kind)], o->code, o->elapsed};
-}
-
-std::string describe(const app::RemoteOutcome& o, Millis timeout) {
-    if (o.kind == "exited") {
-        return "exit " + std::to_string(o.code);
-    }
-    if (o.kind == "signaled") {
-        return "killed by signal " + std::to_string(o.code);
-    }
-    if (o.kind == "timed_out") {
-        return "timed out after " + format_duration(timeout);
-    }
-    return "cancelled";
+    return os::make_process_runner()->run(spec, sink, cancel);
 }
 
 int run_exec(Context& ctx, ExecOptions o) {
@@ -132,7 +114,7 @@ int run_exec(Context& ctx, ExecOptions o) {
             r.status = outcome.error().code() == Errc::unreachable ? "unreachable" : "failed";
         } else {
             r.outcome = *outcome;
-            r.status = outcome->kind == "exited" && outcome->code == 0 ? "ok" : "failed";
+            r.status = outcome->success() ? "ok" : "failed";
         }
         r.agent_installed = (*fleet)->fleet().stats(r.host->name).agent_installed;
         tally.finished(r.status == "ok");
@@ -155,7 +137,7 @@ int run_exec(Context& ctx, ExecOptions o) {
                       {"output", r.output},
                       {"agent_installed", r.agent_installed}};
             if (r.outcome) {
-                j["exit"] = r.outcome->kind;
+                j["exit"] = os::exit_kind_name(r.outcome->kind);
                 j["code"] = r.outcome->code;
                 j["elapsed_ms"] = r.outcome->elapsed.count();
             }
@@ -175,8 +157,8 @@ int run_exec(Context& ctx, ExecOptions o) {
     for (const auto& r : runs) {
         std::string head = r.host->name + " | " + r.status;
         if (r.outcome) {
-            head +=
-                " | " + describe(*r.outcome, timeout) + " | " + format_duration(r.outcome->elapsed);
+            head += " | " + os::describe(*r.outcome, timeout) + " | " +
+                    format_duration(r.outcome->elapsed);
         }
         std::printf("%s\n", head.c_str());
         if (r.error) {

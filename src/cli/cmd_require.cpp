@@ -63,7 +63,7 @@ int run_check(Context& ctx, const RequireOptions& o) {
             app::RemoteExec probe;
             probe.argv = {"test", "-e", path};
             auto found = (*fleet)->exec(host, probe, {});
-            if (!found || found->kind != "exited") {
+            if (!found || found->kind != os::ExitKind::exited) {
                 return std::nullopt;
             }
             return found->code == 0;

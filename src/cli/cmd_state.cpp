@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -42,11 +41,6 @@ struct StateOptions {
 };
 
 enum class Mode { plan, apply, drift };
-
-std::mutex* remote_save_lock() {
-    static std::mutex lock;
-    return &lock;
-}
 
 std::string paint(const Context& ctx, const char* code, const std::string& text) {
     return ctx.color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
@@ -276,12 +270,13 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
         lock_fd = *fd;
     }
     std::vector<app::HostTarget> remote_targets;
-    auto targets = std::make_optional<std::vector<app::HostTarget>>();
+    std::vector<app::HostTarget> local_targets;
     for (auto& t : *all_targets) {
-        (t.host.local ? *targets : remote_targets).push_back(std::move(t));
+        (t.host.local ? local_targets : remote_targets).push_back(std::move(t));
     }
     const char* mode_name = mode == Mode::plan ? "plan" : mode == Mode::apply ? "apply" : "drift";
     std::vector<std::optional<Result<app::RemoteResult>>> remote(remote_targets.size());
+    std::vector<std::string> reports_made(remote_targets.size());  // drift --save documents
     std::unique_ptr<app::FleetService> fleet;
     if (!remote_targets.empty()) {
         auto f = open_fleet(ctx, repo->project, o.forks);
@@ -311,28 +306,32 @@ int run_state(Context& ctx, const StateOptions& o, Mode mode) {
             tally.started();
             remote[i] = service.run_remote(remote_targets[i], mode_name, *req, extra, ctx.json);
             bool ok = *remote[i] && (*remote[i])->code == 0;
-            // A drifted host (exit 1) is described all the more.
+            // A drifted host (exit 1) is described all the more; the report is made there.
             bool described = *remote[i] && ((*remote[i])->code == 0 || (*remote[i])->code == 1);
             if (described && mode == Mode::drift && o.save && repo->store) {
-                // The report is made there and stored here, like a local drift --save.
                 auto rep =
                     service.run_remote(remote_targets[i], "drift", *req, {"--host-report"}, false);
                 if (rep && rep->code == 0) {
-                    std::lock_guard g(*remote_save_lock());
-                    store::FactsSnapshot snap{0, remote_targets[i].host.name, app::now_ms(),
-                                              app::content_hash(rep->out), rep->out};
-                    (void)repo->store->save_host_state(snap);
+                    reports_made[i] = std::move(rep->out);
                 }
             }
             tally.finished(ok);
         });
+        // Stored here, from this thread, like a local drift --save.
+        for (size_t i = 0; i < reports_made.size(); ++i) {
+            if (!reports_made[i].empty()) {
+                store::FactsSnapshot snap{0, remote_targets[i].host.name, app::now_ms(),
+                                          app::content_hash(reports_made[i]), reports_made[i]};
+                (void)repo->store->save_host_state(snap);
+            }
+        }
     }
     auto start = std::chrono::steady_clock::now();
     std::vector<app::HostPlan> plans;
     std::vector<std::optional<state::ApplyReport>> reports;
     int exit_code = 0;
     auto worst = [&](int code) { exit_code = std::max(exit_code, code); };
-    for (const auto& t : *targets) {
+    for (const auto& t : local_targets) {
         plans.push_back(service.plan(t, *req));
         auto& hp = plans.back();
         reports.emplace_back();

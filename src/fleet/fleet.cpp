@@ -689,10 +689,6 @@ struct Fleet::Impl {
             }
             auto s = std::make_unique<Session>();
             s->child = *child;
-            {
-                std::lock_guard g(hs.lock);
-                ++hs.stats.sessions;
-            }
             auto line =
                 read_line(*s, Clock::now() + ssh.connect_timeout + std::chrono::seconds(20), e);
             if (!line) {
@@ -767,27 +763,6 @@ HostStats Fleet::stats(const std::string& host) const {
     }
     std::lock_guard g2(it->second->lock);
     return it->second->stats;
-}
-
-std::vector<std::string> Fleet::ssh_argv(const Endpoint& host) const {
-    auto d = m->dir();
-    auto argv = m->base_argv(d ? m->control_path(*d, host) : std::string("none"), host);
-    argv.insert(argv.end(), {"--", host.address});
-    return argv;
-}
-
-void Fleet::disconnect(const std::vector<Endpoint>& hosts) {
-    auto d = m->dir();
-    if (!d) {
-        return;
-    }
-    fan_out(hosts.size(), default_forks(hosts.size()), [&](size_t i) {
-        auto argv = m->base_argv(m->control_path(*d, hosts[i]), hosts[i]);
-        argv.insert(argv.end(), {"-O", "exit", "--", hosts[i].address});
-        if (auto c = spawn(argv, -2, -2, -2)) {
-            reap(c->pid, Clock::now() + std::chrono::seconds(5));
-        }
-    });
 }
 
 Result<int> Fleet::run(const Endpoint& host, const std::string& remote_command, Millis timeout,

@@ -57,7 +57,6 @@ using EventFn = std::function<void(std::string_view line)>;
 
 struct HostStats {
     bool agent_installed = false;  // this Fleet copied the agent to the host
-    int sessions = 0;              // agent sessions started
 };
 
 class Fleet {
@@ -84,12 +83,6 @@ class Fleet {
                                   const std::function<void(std::string_view)>& on_output);
 
     HostStats stats(const std::string& host) const;
-
-    // The ssh command line that reaches `host` over its master connection (no remote command).
-    std::vector<std::string> ssh_argv(const Endpoint& host) const;
-
-    // Closes the master connection of each host (ssh -O exit); sessions end first.
-    void disconnect(const std::vector<Endpoint>& hosts);
 
   private:
     struct Impl;

@@ -59,6 +59,11 @@ struct ProcessOutcome {
     bool success() const { return kind == ExitKind::exited && code == 0; }
 };
 
+// "exited", "signaled", "timed_out", "cancelled": the names in JSON documents and the agent
+// protocol; parse_exit_kind is the inverse.
+std::string_view exit_kind_name(ExitKind kind);
+std::optional<ExitKind> parse_exit_kind(std::string_view name);
+
 // Describes an outcome for people: "exit 0", "exit 3", "killed by SIGKILL", "timed out after 2m".
 std::string describe(const ProcessOutcome& outcome, Millis timeout);
 

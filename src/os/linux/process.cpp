@@ -146,6 +146,30 @@ bool CancelSource::cancelled() const {
     return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
+std::string_view exit_kind_name(ExitKind kind) {
+    switch (kind) {
+        case ExitKind::exited:
+            return "exited";
+        case ExitKind::signaled:
+            return "signaled";
+        case ExitKind::timed_out:
+            return "timed_out";
+        case ExitKind::cancelled:
+            return "cancelled";
+    }
+    return "exited";
+}
+
+std::optional<ExitKind> parse_exit_kind(std::string_view name) {
+    for (auto k :
+         {ExitKind::exited, ExitKind::signaled, ExitKind::timed_out, ExitKind::cancelled}) {
+        if (exit_kind_name(k) == name) {
+            return k;
+        }
+    }
+    return std::nullopt;
+}
+
 std::string describe(const ProcessOutcome& outcome, Millis timeout) {
     switch (outcome.kind) {
         case ExitKind::exited:
