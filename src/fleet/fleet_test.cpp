@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include "core/testing/skip.hpp"
 
 namespace shipshape::fleet {
 namespace {
@@ -64,7 +65,7 @@ TEST(Fleet, AHostThatCannotBeReachedIsUnreachableWithSshsReason) {
         fleet.call(Endpoint{"web9", "web9.invalid", "", 22}, R"({"op":"facts"})", Millis(5000));
     ASSERT_FALSE(r);
     if (r.error().code() == Errc::unsupported) {
-        GTEST_SKIP() << r.error().message();  // no ssh client on this machine
+        SHIPSHAPE_SKIP_OR_FAIL(r.error().message());  // no ssh client on this machine
     }
     EXPECT_EQ(r.error().code(), Errc::unreachable) << r.error().message();
     EXPECT_EQ(r.error().message().rfind("host web9 (web9.invalid): unreachable: ", 0), 0u)

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "core/testing/skip.hpp"
 
 namespace shipshape::state {
 namespace {
@@ -390,7 +391,7 @@ class GnuDiff : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!std::filesystem::exists("/usr/bin/diff")) {
-            GTEST_SKIP() << "no /usr/bin/diff";
+            SHIPSHAPE_SKIP_OR_FAIL("no /usr/bin/diff");
         }
         m_dir = std::filesystem::temp_directory_path() /
                 ("udiff_test_" + std::to_string(std::random_device{}()));
