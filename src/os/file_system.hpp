@@ -40,6 +40,16 @@ class FileSystem {
 
 std::unique_ptr<FileSystem> make_local_file_system(std::string root = "/");
 
+// Reads a whole file of the real machine in as few reads as its size allows (no iostreams; /proc
+// files report size 0, so the buffer grows instead). Returns its bytes, or Errc::not_found /
+// permission_denied / io with "reading 'PATH': <reason>".
+[[nodiscard]] Result<std::string> read_whole_file(const std::string& path);
+
+// Replaces a file of the real machine atomically (write a temporary, fsync, rename, fsync the
+// directory), creating missing parent directories. Same errors as FileSystem::write_file_atomic.
+[[nodiscard]] Status write_whole_file_atomic(const std::string& path, std::string_view data,
+                                             const WriteOptions& options = {});
+
 // Path helpers (pure string operations).
 std::string path_join(std::string_view a, std::string_view b);
 std::string path_parent(std::string_view path);

@@ -47,5 +47,20 @@ TEST(Paths, AbsoluteNormalises) {
     EXPECT_EQ(path_join("/a", "b"), "/a/b");
 }
 
+TEST(ReadWholeFile, ReadsRegularAndProcFilesAndNamesTheMissingOne) {
+    std::string root = make_temp_dir();
+    std::string big(100000, 'x');
+    ASSERT_TRUE(write_whole_file_atomic(root + "/big", big));
+    EXPECT_EQ(*read_whole_file(root + "/big"), big);     // a size known from fstat
+    auto status = read_whole_file("/proc/self/status");  // size 0 in fstat: the buffer grows
+    ASSERT_TRUE(status);
+    EXPECT_NE(status->find("Name:"), std::string::npos);
+    auto missing = read_whole_file(root + "/nope");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Errc::not_found);
+    EXPECT_EQ(missing.error().message(), "reading '" + root + "/nope': No such file or directory");
+    std::system(("rm -rf " + root).c_str());
+}
+
 }  // namespace
 }  // namespace shipshape::os

@@ -85,6 +85,43 @@ Status write_all(int fd, std::string_view data, const std::string& what) {
     return {};
 }
 
+}  // namespace
+
+Result<std::string> read_whole_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(errno_error("reading '" + path + "'", errno));
+    }
+    struct stat st {};
+    size_t chunk =
+        ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096;
+    std::string out(chunk, '\0');
+    size_t used = 0;
+    for (;;) {
+        if (used == out.size()) {
+            out.resize(out.size() * 2);
+        }
+        ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            return fail(errno_error("reading '" + path + "'", err));
+        }
+        if (n == 0) {
+            break;
+        }
+        used += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    out.resize(used);
+    return out;
+}
+
+namespace {
+
 class LocalFileSystem final : public FileSystem {
   public:
     explicit LocalFileSystem(std::string root) : m_root(std::move(root)) {
@@ -210,6 +247,11 @@ class LocalFileSystem final : public FileSystem {
 
 std::unique_ptr<FileSystem> make_local_file_system(std::string root) {
     return std::make_unique<LocalFileSystem>(std::move(root));
+}
+
+Status write_whole_file_atomic(const std::string& path, std::string_view data,
+                               const WriteOptions& options) {
+    return make_local_file_system("/")->write_file_atomic(path, data, options);
 }
 
 }  // namespace shipshape::os
