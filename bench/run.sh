@@ -4,6 +4,8 @@
 #   - hyperfine on whole commands: 1,000 no-op steps as a chain and as a fan-out, against the
 #     floor (a shell loop / xargs starting the same 1,000 processes), GNU make, and Ansible
 #     (100 tasks: it is too slow for 1,000 in a sensible time; compare per step).
+#   - start-up (bench/startup.sh): `shipshape --version` and `--json facts` against a C
+#     hello-world and /bin/true.
 #   - facts: Google Benchmark kernels and `shipshape facts --json` against `facter --json`,
 #     `ansible -m setup` and CFEngine's `cf-promises --show-vars`.
 #   - state (bench/state.sh): converging 1,000 files with `shipshape apply` against Puppet,
@@ -13,7 +15,7 @@
 #   - fleet (bench/fleet.sh): 10 and 50 hosts (network namespaces running sshd): a command on
 #     every host vs raw multiplexed ssh and Ansible, facts vs ansible -m setup, a 100-file state
 #     vs an Ansible playbook.
-# Usage: bench/run.sh [checklist|facts|state|fault|fleet|all]   (default all)
+# Usage: bench/run.sh [checklist|startup|facts|state|fault|fleet|all]   (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -33,6 +35,11 @@ cmake --build --preset bench
 bin="$root/build/bench/src/cli/shipshape"
 out="$root/bench/results"
 mkdir -p "$out"
+
+if [[ $what == startup || $what == all ]]; then
+  bash "$root/bench/startup.sh" "$bin" "$out"
+fi
+[[ $what == startup ]] && exit 0
 
 if [[ $what == facts || $what == all ]]; then
   bash "$root/bench/facts.sh" "$bin" "$out"

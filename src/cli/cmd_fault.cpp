@@ -1,16 +1,15 @@
 // shipshape fault [FAULT…] [--profile P] [--report FILE] -- COMMAND…: run a command where
 // failures are real, then say which of them fired.
-#include <sys/stat.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <fstream>
 
+#include "app/fault_service.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
-#include "core/size.hpp"
 #include "faults/fault.hpp"
+#include "faults/fault_kinds.hpp"
 #include "faults/sandbox.hpp"
 
 namespace shipshape::cli {
@@ -18,78 +17,13 @@ namespace shipshape::cli {
 namespace {
 
 struct FaultOptions {
-    std::vector<std::string> profiles;
-    std::vector<std::pair<faults::FaultKind, std::string>> flags;  // in command-line order
-    std::string reset_after;
-    std::string port;
+    app::FaultRequest request;
     std::string report_file;
     bool cleanup = false;
     bool check = false;
     bool quiet = false;
     std::vector<std::string> command;
 };
-
-bool file_exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
-
-// A profile is a path, or a name looked up as faults/NAME.toml in the ops repo.
-Result<std::string> profile_path(const Context& ctx, const std::string& name) {
-    if (file_exists(name) || name.find('/') != std::string::npos || name.ends_with(".toml")) {
-        return name;
-    }
-    auto repo = open_repo(ctx, NeedStore::no);
-    if (!repo) {
-        return fail(Errc::not_found, "fault profile '" + name +
-                                         "': no such file, and no ops repo to look in (" +
-                                         repo.error().message() + ")");
-    }
-    std::string p = repo->project.root + "/faults/" + name + ".toml";
-    if (!file_exists(p)) {
-        return fail(Errc::not_found, "fault profile '" + name + "': no such file " + p);
-    }
-    return p;
-}
-
-Result<std::vector<faults::Fault>> collect_faults(const Context& ctx, const FaultOptions& o) {
-    std::vector<faults::Fault> all;
-    for (const auto& name : o.profiles) {
-        auto path = profile_path(ctx, name);
-        if (!path) {
-            return fail(path.error());
-        }
-        auto profile = faults::load_profile(*path);
-        if (!profile) {
-            return fail(profile.error());
-        }
-        all.insert(all.end(), profile->faults.begin(), profile->faults.end());
-    }
-    for (const auto& [kind, value] : o.flags) {
-        auto f = faults::parse_fault_flag(kind, value);
-        if (!f) {
-            return fail(f.error());
-        }
-        all.push_back(std::move(*f));
-    }
-    if (!o.reset_after.empty() || !o.port.empty()) {
-        if (o.reset_after.empty() || o.port.empty()) {
-            return fail(Errc::invalid_argument,
-                        "--reset-after BYTES and --port PORT go together: connections to or "
-                        "from PORT are reset after BYTES");
-        }
-        auto f =
-            faults::parse_fault_flag(faults::FaultKind::reset_after, o.reset_after + ":" + o.port);
-        if (!f) {
-            return fail(f.error());
-        }
-        all.push_back(std::move(*f));
-    }
-    if (auto st = faults::validate_faults(all); !st) {
-        return fail(st.error());
-    }
-    return all;
-}
 
 std::string counts_text(const faults::FaultOutcome& o) {
     std::string text;
@@ -123,9 +57,10 @@ void print_summary(const faults::Report& r) {
     }
 }
 
-int run_fault(Context& ctx, const FaultOptions& o) {
+int run_fault(Context& ctx, FaultOptions& o) {
+    app::FaultService service;
     if (o.cleanup) {
-        auto removed = faults::cleanup_leftovers();
+        auto removed = service.cleanup();
         for (const auto& p : removed) {
             std::printf("removed %s\n", p.c_str());
         }
@@ -134,7 +69,9 @@ int run_fault(Context& ctx, const FaultOptions& o) {
         }
         return to_int(ExitCode::done);
     }
-    auto all = collect_faults(ctx, o);
+    o.request.directory = ctx.directory;
+    o.request.cwd = ctx.cwd;
+    auto all = service.collect(o.request);
     if (!all) {
         return report_error(ctx, all.error());
     }
@@ -147,26 +84,13 @@ int run_fault(Context& ctx, const FaultOptions& o) {
         std::fprintf(stderr,
                      "shipshape fault: no faults asked; the command runs in a plain sandbox\n");
     }
-    auto sandbox = faults::Sandbox::start(*all);
-    if (!sandbox) {
-        return report_error(ctx, sandbox.error());
-    }
-    int status = 0;
-    if (!o.command.empty()) {
-        auto outcome = (*sandbox)->run(o.command);
-        if (!outcome) {
-            (void)(*sandbox)->finish();
-            return report_error(ctx, outcome.error());
-        }
-        status = outcome->shell_status();
-    }
-    auto report = (*sandbox)->finish();
-    if (!report) {
-        return report_error(ctx, report.error());
+    auto run = service.run(*all, o.command, ctx.cancel);
+    if (!run) {
+        return report_error(ctx, run.error());
     }
     if (!o.report_file.empty()) {
         std::ofstream out(o.report_file);
-        out << faults::report_to_json(*report) << "\n";
+        out << faults::report_to_json(run->report) << "\n";
         if (!out) {
             std::fprintf(stderr, "shipshape fault: cannot write the report to %s\n",
                          o.report_file.c_str());
@@ -175,15 +99,21 @@ int run_fault(Context& ctx, const FaultOptions& o) {
     }
     if (ctx.json) {
         std::fflush(stdout);
-        std::printf("%s\n", faults::report_to_json(*report).c_str());
+        std::printf("%s\n", faults::report_to_json(run->report).c_str());
     }
     if (!o.quiet) {
-        print_summary(*report);
+        print_summary(run->report);
     }
     if (o.check && !ctx.json && !o.quiet) {
         std::fprintf(stderr, "shipshape fault: every asked fault can be set up here\n");
     }
-    return status;
+    if (run->interrupted) {
+        if (!o.quiet) {
+            std::fprintf(stderr, "shipshape fault: interrupted\n");
+        }
+        return to_int(ExitCode::interrupted);
+    }
+    return run->status;
 }
 
 }  // namespace
@@ -202,58 +132,37 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out) {
         "A window after '@' times a fault from the command's start: --loss 30@2s-5s.\n"
         "Exit status: the command's (128+N if killed by signal N); 2 for invalid faults, 3 when\n"
         "this machine cannot provide one (the message says what is missing).");
-    sub->add_option("--profile,-p", opts->profiles,
+    sub->add_option("--profile,-p", opts->request.profiles,
                     "fault profile: a file, or NAME for faults/NAME.toml in the ops repo")
         ->option_text("FILE|NAME");
-    struct FlagSpec {
-        const char* name;
-        faults::FaultKind kind;
-        const char* help;
-        const char* text;
-    };
-    static const FlagSpec k_flags[] = {
-        {"--loss", faults::FaultKind::loss, "drop PCT% of incoming packets", "PCT[/tcp|udp]"},
-        {"--block-port", faults::FaultKind::block_port,
-         "refuse (ECONNREFUSED) or silently drop connections to PORT",
-         "PORT[/tcp|udp][:reject|drop]"},
-        {"--latency", faults::FaultKind::latency, "hold every packet MS (±JITTER) milliseconds",
-         "MS[±JITTER]"},
-        {"--bandwidth", faults::FaultKind::bandwidth, "limit the sandbox's network to RATE",
-         "RATE"},
-        {"--disk-full", faults::FaultKind::disk_full,
-         "ENOSPC past SIZE under PATH (a sandbox tmpfs holding a copy of PATH)",
-         "PATH:SIZE[@SECONDS]"},
-        {"--io-error", faults::FaultKind::io_error, "EIO on PCT% of operations under PATH",
-         "PATH:PCT[:read|write|fsync]"},
-        {"--slow-io", faults::FaultKind::slow_io, "add MS to each operation under PATH", "PATH:MS"},
-        {"--lose-unsynced", faults::FaultKind::lose_unsynced,
-         "power loss at the end: data under PATH not fsynced is gone", "PATH"},
-        {"--memory", faults::FaultKind::memory, "memory cgroup limit: OOM kill past SIZE", "SIZE"},
-        {"--alloc-limit", faults::FaultKind::alloc_limit,
-         "address-space limit: allocations fail past SIZE", "SIZE"},
-        {"--clock-skew", faults::FaultKind::clock_skew, "shift the wall clock by SECONDS",
-         "SECONDS"},
-    };
-    for (const auto& spec : k_flags) {
+    // One flag per fault kind, from the kind table.
+    for (const auto& spec : faults::fault_kinds()) {
         faults::FaultKind kind = spec.kind;
+        std::string name = "--" + std::string(spec.name);
+        std::string help(spec.flag_help);
+        if (spec.flag_style == faults::FlagStyle::bare) {
+            sub->add_flag_callback(
+                name, [opts, kind] { opts->request.flags.emplace_back(kind, ""); }, help);
+            continue;
+        }
+        if (spec.flag_style == faults::FlagStyle::with_port) {
+            sub->add_option(name, opts->request.reset_after, help)
+                ->option_text(std::string(spec.flag_syntax));
+            sub->add_option("--port", opts->request.port, "the port " + name + " applies to")
+                ->option_text("PORT");
+            continue;
+        }
         sub->add_option_function<std::vector<std::string>>(
-               spec.name,
+               name,
                [opts, kind](const std::vector<std::string>& values) {
                    for (const auto& v : values) {
-                       opts->flags.emplace_back(kind, v);
+                       opts->request.flags.emplace_back(kind, v);
                    }
                },
-               spec.help)
-            ->option_text(spec.text)
+               help)
+            ->option_text(std::string(spec.flag_syntax))
             ->allow_extra_args(false);
     }
-    sub->add_flag_callback(
-        "--dns-fail", [opts] { opts->flags.emplace_back(faults::FaultKind::dns_fail, ""); },
-        "name resolution fails (DNS queries refused)");
-    sub->add_option("--reset-after", opts->reset_after,
-                    "reset connections on --port after BYTES (ECONNRESET mid-stream)")
-        ->option_text("BYTES");
-    sub->add_option("--port", opts->port, "the port --reset-after applies to")->option_text("PORT");
     sub->add_option("--report", opts->report_file,
                     "write the report (which faults fired, how often) as JSON to FILE")
         ->option_text("FILE");

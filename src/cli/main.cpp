@@ -1,125 +1,84 @@
-// The shipshape command line: global options, one subcommand per file, and the single place
-// where an unexpected exception becomes "internal error" (exit 70).
-#include <signal.h>
+// The `shipshape` binary: every command but `fault`, which lives in `shipshape-fault` beside
+// it (see exec_fault_binary), and the agent a remote host runs (this same binary, copied).
 #include <unistd.h>
-#include <CLI/CLI.hpp>
 
 #include <limits.h>
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
+#include <cstring>
+#include <string>
+#include <string_view>
 
-#include "cli/context.hpp"
+#include <CLI/CLI.hpp>
+#include "cli/entry.hpp"
+
 #include "cli/exit_code.hpp"
-#include "core/error.hpp"
-
-#ifndef SHIPSHAPE_VERSION
-#define SHIPSHAPE_VERSION "0.0.0"
-#endif
 
 namespace {
 
-const shipshape::os::CancelSource* g_cancel = nullptr;
+using namespace shipshape::cli;
 
-extern "C" void on_stop_signal(int) {
-    if (g_cancel) {
-        g_cancel->cancel();
+void add_fault_stub(CLI::App& app, std::vector<Command>& out);
+
+constexpr CommandEntry k_commands[] = {
+    {"init", add_init_command},
+    {"validate", add_validate_command},
+    {"run", add_run_command},
+    {"resume", add_resume_command},
+    {"check-off", add_check_off_command},
+    {"undo", add_undo_command},
+    {"runs", add_runs_command},
+    {"show", add_show_command},
+    {"hosts", add_hosts_command},
+    {"facts", add_facts_command},
+    {"require", add_require_command},
+    {"plan", add_state_commands},
+    {"apply", add_state_commands},
+    {"drift", add_state_commands},
+    {"fault", add_fault_stub},
+    {"exec", add_fleet_commands},
+    {"agent", add_fleet_commands},
+};
+
+// `shipshape fault` is a separate executable so that the fault libraries (libnftables,
+// libfuse3, libnetfilter_queue and the eight they pull in) are loaded only by the command that
+// uses them: linked into `shipshape`, their relocations and initialisers tripled the start-up
+// of every command. The argv is passed on unchanged (global options included) and the process
+// stays the same (exec), so signals and exit status are the fault command's own.
+[[noreturn]] void exec_fault_binary(char** argv) {
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string path;
+    if (n > 0) {
+        path.assign(self, static_cast<size_t>(n));
+        path = path.substr(0, path.rfind('/') + 1);
     }
+    path += "shipshape-fault";
+    ::execv(path.c_str(), argv);
+    int err = errno;
+    std::fprintf(stderr, "shipshape: 'shipshape fault' needs %s (installed beside shipshape): %s\n",
+                 path.c_str(), std::strerror(err));
+    std::fflush(stderr);
+    ::_exit(to_int(ExitCode::unsupported));
 }
 
-void install_signal_handlers(const shipshape::os::CancelSource& cancel) {
-    g_cancel = &cancel;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-int run(int argc, char** argv) {
-    using namespace shipshape;
-    using namespace shipshape::cli;
-
-    // The agent starts once per host and operation: skip building the command line.
-    if (argc == 2 && std::string_view(argv[1]) == "agent") {
-        return run_agent();
-    }
-
-    CLI::App app(
-        "shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
-        "in parallel where it can, stopping for people where it must.",
-        "shipshape");
-    app.set_version_flag("--version,-V", std::string("shipshape ") + SHIPSHAPE_VERSION);
-    app.require_subcommand(1);
-    app.fallthrough();
-    app.footer(std::string("\n") + k_exit_code_help +
-               "\nRun 'shipshape COMMAND --help' for a command's options. Manual: docs/manual.md");
-    Context ctx;
-    app.add_option("-C", ctx.directory,
-                   "use the ops repo in DIR (default: search upward for shipshape.toml)")
-        ->option_text("DIR");
-    app.add_flag("--json", ctx.json, "print machine-readable JSON (run/resume/undo: JSON lines)");
-
-    std::vector<Command> commands;
-    add_init_command(app, commands);
-    add_validate_command(app, commands);
-    add_run_command(app, commands);
-    add_resume_command(app, commands);
-    add_check_off_command(app, commands);
-    add_undo_command(app, commands);
-    add_runs_command(app, commands);
-    add_show_command(app, commands);
-    add_hosts_command(app, commands);
-    add_facts_command(app, commands);
-    add_require_command(app, commands);
-    add_state_commands(app, commands);
-    add_fault_command(app, commands);
-    add_fleet_commands(app, commands);
-
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        int code = app.exit(e);
-        return code == 0 ? 0 : to_int(ExitCode::usage);
-    }
-
-    char cwd[PATH_MAX];
-    if (!::getcwd(cwd, sizeof cwd)) {
-        std::fprintf(stderr, "shipshape: cannot read the working directory\n");
-        return to_int(ExitCode::failed);
-    }
-    ctx.cwd = cwd;
-    ctx.tty = ::isatty(STDOUT_FILENO) != 0;
-    const char* no_color = std::getenv("NO_COLOR");
-    const char* term = std::getenv("TERM");
-    ctx.color = ctx.tty && !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");
-    auto cancel = os::CancelSource::create();
-    if (!cancel) {
-        return report_error(ctx, cancel.error());
-    }
-    ctx.cancel = &*cancel;
-    install_signal_handlers(*cancel);
-
-    for (auto& c : commands) {
-        if (c.app->parsed()) {
-            return c.handler(ctx);
-        }
-    }
-    return to_int(ExitCode::usage);
+// Only for the command list of --help: `fault` never reaches the parser here.
+void add_fault_stub(CLI::App& app, std::vector<Command>& /*out*/) {
+    app.add_subcommand("fault",
+                       "Run a command with real faults: lossy network, blocked ports, full disks, "
+                       "failing I/O, memory limits, clock skew. Exits with the command's status.");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "shipshape: internal error: %s\n", e.what());
-    } catch (...) {
-        std::fprintf(stderr, "shipshape: internal error\n");
+    // The agent starts once per host and operation: skip building the command line.
+    if (argc == 2 && std::string_view(argv[1]) == "agent") {
+        return run_agent();
     }
-    return shipshape::cli::to_int(shipshape::cli::ExitCode::internal);
+    int at = first_command_index(argc, argv);
+    if (at < argc && std::string_view(argv[at]) == "fault") {
+        exec_fault_binary(argv);
+    }
+    return run_cli(argc, argv, k_commands);
 }

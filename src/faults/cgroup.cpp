@@ -94,7 +94,10 @@ bool supervisor_alive(pid_t pid) {
     if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) {
         return false;
     }
-    return stat.substr(open + 1, close - open - 1) == "shipshape" && stat[close + 2] != 'Z';
+    // The supervisor is a fork of `shipshape-fault` (exec'd by `shipshape fault`), or of a
+    // program using the C++ API, which cannot be told apart from any process here.
+    std::string comm = stat.substr(open + 1, close - open - 1);
+    return (comm == "shipshape-fault" || comm == "shipshape") && stat[close + 2] != 'Z';
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Engine: the faults of one sandbox and the kernel mechanisms behind them. Lives in the
 // supervisor process, inside the sandbox's namespaces; the supervisor's event loop is its only
 // caller (not thread-safe). Each fault is declared once (its mechanism set up, off) and then
-// switched on and off; counters are read on demand.
+// switched on and off; counters are read on demand. What each kind does is its row in the
+// mechanism table (mechanisms.hpp); the Engine keeps the faults, their windows and the state
+// the mechanisms share, and switches on no kind.
 #pragma once
 
 #include <sys/types.h>
@@ -13,10 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "faults/cgroup.hpp"
-#include "faults/delay_queue.hpp"
-#include "faults/fuse_fs.hpp"
-#include "faults/nft.hpp"
+#include "faults/mechanisms.hpp"
 #include "faults/sandbox.hpp"
 
 namespace shipshape::faults {
@@ -31,7 +30,7 @@ struct ChildSetup {
 
 class Engine {
   public:
-    explicit Engine(std::string preload_library) : m_preload(std::move(preload_library)) {}
+    explicit Engine(std::string preload_library) { m_state.preload = std::move(preload_library); }
     ~Engine();
 
     // Between these, network rules are collected and applied in one transaction at the end.
@@ -41,13 +40,14 @@ class Engine {
     // Sets up `fault` as number `id`, on unless it has a window. Errc::unsupported when this
     // machine lacks what it needs, Errc::invalid_argument for a bad path.
     [[nodiscard]] Status add(int id, const Fault& fault, int64_t now_ms = 0);
+    // Switches fault `id`; `now_ms` is recorded as the edge of its window in the report.
     [[nodiscard]] Status set_on(int id, bool on, int64_t now_ms);
     const std::map<int, Fault>& faults() const { return m_faults; }
 
     ChildSetup child_setup() const;
     // Samples what is only visible by polling (tmpfs fill). Cheap; called every few ms.
     void sample();
-    bool needs_sampling() const { return !m_tmpfs.empty(); }
+    bool needs_sampling() const { return !m_state.tmpfs.empty(); }
     MemoryStats memory_stats() const;
 
     std::vector<FaultOutcome> outcomes();
@@ -57,50 +57,16 @@ class Engine {
     void teardown(int64_t now_ms);
 
   private:
-    struct Tmpfs {
-        std::string path;
-        uint64_t size = 0;
-        uint64_t peak_used = 0;
-        uint64_t full_samples = 0;
-        bool limited = false;
-        int fd = -1;
-    };
     struct Entry {
         Fault fault;
         std::string mechanism;
         bool on = false;
         std::vector<std::pair<int64_t, int64_t>> windows;
     };
-    [[nodiscard]] Status setup_network(int id, const Fault& f);
-    [[nodiscard]] Status setup_latency();
-    [[nodiscard]] Status setup_bandwidth_tools();
-    [[nodiscard]] Status setup_tmpfs(const Fault& f);
-    [[nodiscard]] Result<FaultFs*> fault_fs(const std::string& path);
-    [[nodiscard]] Status setup_dns();
-    [[nodiscard]] Status setup_clock_skew();
-    [[nodiscard]] Status switch_mechanism(Entry& e, int id, bool on);
-    [[nodiscard]] Status tmpfs_limit(Tmpfs& t, bool on);
-    void add_counts(int id, const Entry& e, FaultOutcome& out);
 
-    std::string m_preload;
+    MechanismState m_state;
     std::map<int, Entry> m_entries;
     std::map<int, Fault> m_faults;  // the faults of m_entries, for callers
-    std::unique_ptr<Nft> m_nft;
-    std::map<int, NftCounter> m_nft_counts;
-    bool m_batching = false;
-    std::unique_ptr<DelayQueue> m_delay;
-    DelayCounters m_delay_final;
-    bool m_latency_rules = false;
-    std::map<std::string, std::unique_ptr<FaultFs>> m_fs;
-    std::map<std::string, FaultFsCounters> m_fs_final;
-    std::map<std::string, Tmpfs> m_tmpfs;
-    std::unique_ptr<MemoryCgroup> m_cgroup;
-    std::optional<MemoryStats> m_memory_final;
-    std::optional<std::string> m_bandwidth_final;
-    bool m_dns_mounted = false;
-    int m_skew_fd = -1;
-    const volatile uint64_t* m_skew_count = nullptr;
-    uint64_t m_alloc_limit = 0;
 };
 
 // Runs a helper tool (tc, iptables, cp) inside the sandbox and waits; its output is captured.

@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/testing/skip.hpp"
+
 namespace shipshape::faults {
 namespace {
 
@@ -111,15 +113,6 @@ std::set<std::string> list(const std::string& dir) {
     return names;
 }
 
-void skip_or_fail(const std::string& reason) {
-    const char* require_all = std::getenv("SHIPSHAPE_REQUIRE_ALL");
-    if (require_all != nullptr && std::string_view(require_all) == "1") {
-        ADD_FAILURE() << reason << " (SHIPSHAPE_REQUIRE_ALL=1 turns this skip into a failure)";
-        return;
-    }
-    GTEST_SKIP() << reason;
-}
-
 [[noreturn]] void child_skip(int report, const std::string& reason) {
     (void)!::write(report, reason.data(), reason.size());
     _exit(k_skip_status);
@@ -181,8 +174,7 @@ void skip_or_fail(const std::string& reason) {
 // verdict: passed, failed, or skipped with the child's reason.
 void run_isolated(const Body& body, Backing backing = Backing::directory, const Setup& setup = {}) {
     if (::access("/dev/fuse", F_OK) != 0) {
-        skip_or_fail("this machine has no /dev/fuse");
-        return;
+        SHIPSHAPE_SKIP_OR_FAIL("this machine has no /dev/fuse");
     }
     int fds[2];
     ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
@@ -219,8 +211,7 @@ void run_isolated(const Body& body, Backing backing = Backing::directory, const 
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_FALSE(timed_out) << "the test process hung and was killed";
     if (WIFEXITED(status) && WEXITSTATUS(status) == k_skip_status) {
-        skip_or_fail(report);
-        return;
+        SHIPSHAPE_SKIP_OR_FAIL(report);
     }
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "the test process " << (WIFEXITED(status) ? "exited with " : "died of signal ")

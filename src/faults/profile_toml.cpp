@@ -6,31 +6,11 @@
 
 #include "core/toml_reader.hpp"
 #include "faults/fault.hpp"
+#include "faults/fault_kinds.hpp"
 
 namespace shipshape::faults {
 
 namespace {
-
-struct KindKeys {
-    FaultKind kind;
-    std::initializer_list<std::string_view> keys;  // besides kind/start/stop
-};
-
-const KindKeys k_keys[] = {
-    {FaultKind::loss, {"percent", "proto"}},
-    {FaultKind::block_port, {"port", "proto", "mode"}},
-    {FaultKind::latency, {"ms", "jitter_ms"}},
-    {FaultKind::bandwidth, {"rate"}},
-    {FaultKind::reset_after, {"bytes", "port"}},
-    {FaultKind::dns_fail, {}},
-    {FaultKind::disk_full, {"path", "size"}},
-    {FaultKind::io_error, {"path", "percent", "ops"}},
-    {FaultKind::slow_io, {"path", "ms"}},
-    {FaultKind::lose_unsynced, {"path"}},
-    {FaultKind::memory, {"size"}},
-    {FaultKind::alloc_limit, {"size"}},
-    {FaultKind::clock_skew, {"seconds"}},
-};
 
 // A scalar as flag text: strings as they are, integers in decimal.
 std::optional<std::string> scalar(TomlReader& r, const toml::node& n, std::string_view where) {
@@ -58,6 +38,19 @@ std::optional<std::string> time_text(TomlReader& r, const toml::node& n, std::st
     }
     r.wrong_type(where, n, "a duration like \"2s\" or a number of seconds");
     return std::nullopt;
+}
+
+// "loss, block-port, …" from the kind table; `last` joins the final two.
+std::string kind_names(std::string_view last) {
+    std::string list;
+    auto kinds = fault_kinds();
+    for (size_t i = 0; i < kinds.size(); ++i) {
+        list += (i == 0                  ? ""
+                 : i + 1 == kinds.size() ? std::string(last)
+                                         : ", ") +
+                std::string(kinds[i].name);
+    }
+    return list;
 }
 
 }  // namespace
@@ -92,10 +85,7 @@ Result<Profile> parse_profile(std::string_view text, const std::string& path) {
         SourcePos pos = toml_pos(t.source());
         auto kind_node = t.get("kind");
         if (!kind_node) {
-            r.error(pos,
-                    "[[fault]] needs 'kind' (loss, block-port, latency, bandwidth, "
-                    "reset-after, dns-fail, disk-full, io-error, slow-io, lose-unsynced, "
-                    "memory, alloc-limit, clock-skew)");
+            r.error(pos, "[[fault]] needs 'kind' (" + kind_names(", ") + ")");
             continue;
         }
         auto kind_name = r.string(*kind_node, "fault 'kind'");
@@ -104,20 +94,17 @@ Result<Profile> parse_profile(std::string_view text, const std::string& path) {
         }
         auto kind = parse_fault_kind(*kind_name);
         if (!kind) {
-            r.error(*kind_node, "unknown fault kind '" + *kind_name +
-                                    "': expected loss, block-port, latency, bandwidth, "
-                                    "reset-after, dns-fail, disk-full, io-error, slow-io, "
-                                    "lose-unsynced, memory, alloc-limit or clock-skew");
+            r.error(*kind_node,
+                    "unknown fault kind '" + *kind_name + "': expected " + kind_names(" or "));
             continue;
         }
-        std::initializer_list<std::string_view> keys;
-        for (const auto& k : k_keys) {
-            if (k.kind == *kind) {
-                keys = k.keys;
+        const KindSpec& spec = kind_spec(*kind);
+        std::vector<std::string_view> allowed = {"kind", "start", "stop"};
+        for (const auto& k : spec.profile) {
+            if (!k.key.empty()) {
+                allowed.push_back(k.key);
             }
         }
-        std::vector<std::string_view> allowed = {"kind", "start", "stop"};
-        allowed.insert(allowed.end(), keys.begin(), keys.end());
         bool ok = true;
         for (auto&& [key, node] : t) {
             bool known = false;
@@ -159,59 +146,15 @@ Result<Profile> parse_profile(std::string_view text, const std::string& path) {
             ok = ok && v.has_value();
             return v;
         };
+        // The keys joined into the flag's text, each after its separator ("20" + "/" + "udp").
         std::string value;
-        switch (*kind) {
-            case FaultKind::loss:
-                value = get("percent", true).value_or("");
-                if (auto p = get("proto", false)) {
-                    value += "/" + *p;
-                }
-                break;
-            case FaultKind::block_port:
-                value = get("port", true).value_or("");
-                if (auto p = get("proto", false)) {
-                    value += "/" + *p;
-                }
-                if (auto m = get("mode", false)) {
-                    value += ":" + *m;
-                }
-                break;
-            case FaultKind::latency:
-                value = get("ms", true).value_or("");
-                if (auto j = get("jitter_ms", false)) {
-                    value += "+-" + *j;
-                }
-                break;
-            case FaultKind::bandwidth:
-                value = get("rate", true).value_or("");
-                break;
-            case FaultKind::reset_after:
-                value = get("bytes", true).value_or("") + ":" + get("port", true).value_or("");
-                break;
-            case FaultKind::dns_fail:
-                break;
-            case FaultKind::disk_full:
-                value = get("path", true).value_or("") + ":" + get("size", true).value_or("");
-                break;
-            case FaultKind::io_error:
-                value = get("path", true).value_or("") + ":" + get("percent", true).value_or("");
-                if (auto o = get("ops", false)) {
-                    value += ":" + *o;
-                }
-                break;
-            case FaultKind::slow_io:
-                value = get("path", true).value_or("") + ":" + get("ms", true).value_or("");
-                break;
-            case FaultKind::lose_unsynced:
-                value = get("path", true).value_or("");
-                break;
-            case FaultKind::memory:
-            case FaultKind::alloc_limit:
-                value = get("size", true).value_or("");
-                break;
-            case FaultKind::clock_skew:
-                value = get("seconds", true).value_or("");
-                break;
+        for (const auto& k : spec.profile) {
+            if (k.key.empty()) {
+                continue;
+            }
+            if (auto v = get(k.key, k.required)) {
+                value += std::string(k.before) + *v;
+            }
         }
         std::optional<std::string> start;
         std::optional<std::string> stop;

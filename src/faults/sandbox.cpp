@@ -3,6 +3,7 @@
 #include "faults/sandbox.hpp"
 
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,6 +105,27 @@ Result<std::string> Control::request(const std::string& message) {
     if (::send(m_fd, message.data(), message.size(), MSG_NOSIGNAL) < 0) {
         return fail(os::errno_error("talking to the sandbox supervisor", errno));
     }
+    // Wait for the reply, and for the user's stop while it takes: a command that survives
+    // SIGINT would otherwise run to its end with the starter blocked here.
+    for (;;) {
+        pollfd fds[2] = {{m_fd, POLLIN, 0}, {m_cancel_fd, POLLIN, 0}};
+        bool watch_cancel = m_cancel_fd >= 0 && !m_interrupted;
+        int ready = ::poll(fds, watch_cancel ? 2 : 1, -1);
+        if (ready < 0 && errno != EINTR) {
+            return fail(os::errno_error("waiting for the sandbox supervisor", errno));
+        }
+        if (ready > 0 && watch_cancel && (fds[1].revents & POLLIN)) {
+            // No reply comes to "interrupt"; the one to `message` still does.
+            static constexpr std::string_view k_interrupt = "interrupt";
+            if (::send(m_fd, k_interrupt.data(), k_interrupt.size(), MSG_NOSIGNAL) < 0) {
+                return fail(os::errno_error("talking to the sandbox supervisor", errno));
+            }
+            m_interrupted = true;
+        }
+        if (ready > 0 && fds[0].revents != 0) {
+            break;
+        }
+    }
     std::string buf(k_max_message, '\0');
     ssize_t n = 0;
     while ((n = ::recv(m_fd, buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {
@@ -167,7 +189,19 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
     }
     std::fflush(nullptr);
     pid_t parent = ::getpid();
+    // Stop signals stay pending across the fork: the child ignores them before it unblocks
+    // them, and ours run our handlers (the cancel fd) once unblocked below.
+    sigset_t stop_signals;
+    sigset_t old_mask;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaddset(&stop_signals, sig);
+    }
+    ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
     pid_t pid = ::fork();
+    if (pid != 0) {
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    }
     if (pid < 0) {
         int err = errno;
         ::close(pair[0]);
@@ -179,7 +213,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
         run_supervisor(pair[1], parent, faults, options);
     }
     ::close(pair[1]);
-    std::unique_ptr<Sandbox> sandbox(new Sandbox(pid, pair[0]));
+    std::unique_ptr<Sandbox> sandbox(new Sandbox(pid, pair[0], options.cancel_fd));
     std::string buf(4096, '\0');
     ssize_t n = 0;
     while ((n = ::recv(pair[0], buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {

@@ -69,9 +69,14 @@ std::string report_to_json(const Report& report);
 [[nodiscard]] Result<Report> parse_report_json(std::string_view text);
 
 // A connection to a running sandbox's supervisor: changes faults while commands run.
+//
+// Interruption: when `cancel_fd` (an os::CancelSource's eventfd) becomes readable while a
+// request waits for its reply, the supervisor is told once to interrupt its commands (SIGINT
+// at once, SIGTERM and then SIGKILL after SandboxOptions::interrupt_grace each), and the wait
+// goes on: the reply still comes, when the command has ended.
 class Control {
   public:
-    explicit Control(int fd) : m_fd(fd) {}
+    explicit Control(int fd, int cancel_fd = -1) : m_fd(fd), m_cancel_fd(cancel_fd) {}
     Control(const Control&) = delete;
     Control& operator=(const Control&) = delete;
 
@@ -87,9 +92,13 @@ class Control {
     [[nodiscard]] Result<std::string> request(const std::string& message);
     // request(), with "ok REST" turned into REST and "err CODE MESSAGE" into that error.
     [[nodiscard]] Result<std::string> call(const std::string& message);
+    // True once the cancel fd fired and the supervisor was told to interrupt.
+    bool interrupted() const { return m_interrupted; }
 
   private:
     int m_fd;
+    int m_cancel_fd;
+    bool m_interrupted = false;
 };
 
 // Disables a fault when it goes out of scope: `auto cut = sandbox.scoped(block);`.
@@ -119,6 +128,11 @@ struct SandboxOptions {
     std::function<int(Control&)> body;
     // Where the clock-skew preload library is (empty: next to /proc/self/exe).
     std::string preload_library;
+    // Readable when the user asks to stop (os::CancelSource::fd()); -1: never. See Control.
+    int cancel_fd = -1;
+    // After an interrupt: how long commands get after SIGINT before SIGTERM, and after
+    // SIGTERM before SIGKILL.
+    Millis interrupt_grace{3000};
 };
 
 class Sandbox {
@@ -160,7 +174,7 @@ class Sandbox {
     pid_t supervisor() const { return m_pid; }
 
   private:
-    Sandbox(pid_t pid, int fd) : m_pid(pid), m_fd(fd), m_control(fd) {}
+    Sandbox(pid_t pid, int fd, int cancel_fd) : m_pid(pid), m_fd(fd), m_control(fd, cancel_fd) {}
     pid_t m_pid;
     int m_fd;
     Control m_control;

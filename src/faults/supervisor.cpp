@@ -26,6 +26,7 @@
 
 #include "core/assert.hpp"
 #include "faults/engine.hpp"
+#include "faults/supervisor_process.hpp"
 #include "os/errno_error.hpp"
 
 extern char** environ;
@@ -35,84 +36,6 @@ namespace shipshape::faults {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Status write_proc(const std::string& path, const std::string& value) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return fail(os::errno_error("opening " + path, errno));
-    }
-    ssize_t n = ::write(fd, value.data(), value.size());
-    int err = errno;
-    ::close(fd);
-    if (n != static_cast<ssize_t>(value.size())) {
-        return fail(os::errno_error("writing " + path, err));
-    }
-    return {};
-}
-
-Status enter_namespaces() {
-    uid_t uid = ::geteuid();
-    gid_t gid = ::getegid();
-    if (uid != 0) {
-        if (::unshare(CLONE_NEWUSER) != 0) {
-            return fail(Errc::unsupported,
-                        os::errno_error("creating a user namespace (needed without root; "
-                                        "check kernel.unprivileged_userns_clone)",
-                                        errno)
-                            .message());
-        }
-        if (auto st = write_proc("/proc/self/setgroups", "deny"); !st) {
-            return st;
-        }
-        if (auto st = write_proc("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"); !st) {
-            return st;
-        }
-        if (auto st = write_proc("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"); !st) {
-            return st;
-        }
-        // Tools the supervisor runs (cp for --disk-full) must not try to keep unmapped owners.
-        ::setenv("SHIPSHAPE_FAULT_USERNS", "1", 1);
-    }
-    if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
-        return fail(Errc::unsupported,
-                    os::errno_error("creating network and mount namespaces", errno).message());
-    }
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        return fail(os::errno_error("making the sandbox's mounts private", errno));
-    }
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        return fail(os::errno_error("socket", errno));
-    }
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    bool up = ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    up = up && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-    int err = errno;
-    ::close(s);
-    if (!up) {
-        return fail(os::errno_error("bringing up the sandbox's loopback", err));
-    }
-    return {};
-}
-
-// The pid namespace's init: reaps orphans and keeps the namespace alive until the supervisor
-// dies, which kills it, which makes the kernel kill everything else inside.
-[[noreturn]] void run_init() {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    struct sigaction sa {};
-    sa.sa_handler = [](int) {};
-    ::sigaction(SIGCHLD, &sa, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (;;) {
-        if (::waitpid(-1, nullptr, 0) < 0) {
-            ::pause();
-        }
-    }
-}
 
 void send_reply(int fd, const std::string& text) {
     // A client that went away cannot be answered; the supervisor goes on for the others.
@@ -165,6 +88,7 @@ class Supervisor {
                 finish(-1);
             }
             run_timeline();
+            escalate_interrupt();
             if (m_engine.needs_sampling()) {
                 m_engine.sample();
             }
@@ -192,6 +116,11 @@ class Supervisor {
 
     int next_timeout() const {
         int timeout = m_engine.needs_sampling() ? 10 : -1;
+        if (m_interrupt_stage > 0 && m_interrupt_stage < 3) {
+            auto wait = std::chrono::duration_cast<Millis>(m_next_escalation - Clock::now());
+            int ms = static_cast<int>(std::max<int64_t>(0, wait.count()) + 1);
+            timeout = timeout < 0 ? ms : std::min(timeout, ms);
+        }
         if (!m_t0) {
             return timeout;
         }
@@ -215,13 +144,41 @@ class Supervisor {
         for (const auto& [id, f] : m_engine.faults()) {
             if (f.start && f.start->count() <= now && !m_done_edges.count({id, f.start->count()})) {
                 m_done_edges.insert({id, f.start->count()});
-                record(m_engine.set_on(id, true, f.start->count()));
+                // The report says when the fault really went on, which may be after the edge.
+                record(m_engine.set_on(id, true, now));
             }
             if (f.stop && f.stop->count() <= now && !m_done_edges.count({id, f.stop->count()})) {
                 m_done_edges.insert({id, f.stop->count()});
-                record(m_engine.set_on(id, false, f.stop->count()));
+                record(m_engine.set_on(id, false, now));
             }
         }
+    }
+
+    // The user asked to stop: SIGINT to everything in the sandbox now, SIGTERM after the
+    // grace, SIGKILL after another.
+    void interrupt() {
+        if (m_interrupt_stage == 0) {
+            m_interrupt_stage = 1;
+            signal_sandbox(m_child_pidns, SIGINT);
+            m_next_escalation = Clock::now() + m_options.interrupt_grace;
+        }
+    }
+
+    void escalate_interrupt() {
+        if (m_interrupt_stage == 0 || m_interrupt_stage == 3 || Clock::now() < m_next_escalation) {
+            return;
+        }
+        bool running = false;
+        for (const auto& [pid, c] : m_children) {
+            running = running || !c.outcome;
+        }
+        if (!running) {
+            m_interrupt_stage = 3;
+            return;
+        }
+        signal_sandbox(m_child_pidns, m_interrupt_stage == 1 ? SIGTERM : SIGKILL);
+        ++m_interrupt_stage;
+        m_next_escalation = Clock::now() + m_options.interrupt_grace;
     }
 
     void record(const Status& st) {
@@ -268,128 +225,20 @@ class Supervisor {
                std::to_string(o.elapsed.count());
     }
 
-    // Forks a child inside the sandbox: it joins the cgroup, takes the rlimit, and then either
-    // execs argv or runs the body. Everything it needs is prepared before the fork.
+    // Starts a command (or, with body_fd >= 0, the body) in the sandbox and tracks it.
     Result<pid_t> start_child(const std::vector<std::string>& argv, const std::string& cwd,
                               int body_fd) {
-        ChildSetup setup = m_engine.child_setup();
-        std::vector<std::string> env_strings;
-        for (char** e = environ; *e; ++e) {
-            env_strings.emplace_back(*e);
-        }
-        for (const auto& extra : setup.extra_env) {
-            env_strings.push_back(extra);
-        }
-        std::vector<char*> envp;
-        envp.reserve(env_strings.size() + 1);
-        for (auto& e : env_strings) {
-            envp.push_back(e.data());
-        }
-        envp.push_back(nullptr);
-        std::vector<std::string> args = argv;
-        std::vector<char*> argp;
-        argp.reserve(args.size() + 1);
-        for (auto& a : args) {
-            argp.push_back(a.data());
-        }
-        argp.push_back(nullptr);
-        char pid_text[16] = "0";
-        int errpipe[2];
-        if (::pipe2(errpipe, O_CLOEXEC) != 0) {
-            return fail(os::errno_error("pipe", errno));
-        }
         uint64_t oom_before = m_engine.memory_stats().oom_kills;
-        int own_pidns = -1;
-        if (m_child_pidns >= 0 &&
-            ((own_pidns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0 ||
-             ::setns(m_child_pidns, CLONE_NEWPID) != 0)) {
-            int err = errno;
-            if (own_pidns >= 0) {
-                ::close(own_pidns);
-            }
-            ::close(errpipe[0]);
-            ::close(errpipe[1]);
-            return fail(os::errno_error("entering the sandbox's pid namespace", err));
-        }
-        pid_t pid = ::fork();
-        if (own_pidns >= 0) {
-            int back = ::setns(own_pidns, CLONE_NEWPID);
-            ::close(own_pidns);
-            SHIPSHAPE_ASSERT(pid == 0 || back == 0);
-        }
-        if (pid < 0) {
-            int err = errno;
-            ::close(errpipe[0]);
-            ::close(errpipe[1]);
-            return fail(os::errno_error("fork", err));
-        }
-        if (pid == 0) {
-            ::close(errpipe[0]);
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            sigset_t none;
-            sigemptyset(&none);
-            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            // The supervisor ignores these; ignored dispositions survive exec.
-            for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) {
-                ::signal(sig, SIG_DFL);
-            }
-            int step_err = 0;
-            if (!setup.cgroup_procs.empty()) {
-                int fd = ::open(setup.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-                int len = std::snprintf(pid_text, sizeof pid_text, "%d", ::getpid());
-                if (fd < 0 || ::write(fd, pid_text, static_cast<size_t>(len)) != len) {
-                    step_err = errno ? errno : EIO;
-                }
-                if (fd >= 0) {
-                    ::close(fd);
-                }
-            }
-            if (!step_err && setup.address_space_limit) {
-                rlimit rl{setup.address_space_limit, setup.address_space_limit};
-                if (::setrlimit(RLIMIT_AS, &rl) != 0) {
-                    step_err = errno;
-                }
-            }
-            if (!step_err && !cwd.empty() && ::chdir(cwd.c_str()) != 0) {
-                step_err = errno;
-            }
-            if (step_err) {
-                int code = -step_err;  // negative: a set-up step failed, not exec
-                [[maybe_unused]] auto w = ::write(errpipe[1], &code, sizeof code);
-                ::_exit(127);
-            }
-            if (body_fd >= 0) {
-                ::close(errpipe[1]);
-                Control control(body_fd);
-                int rc = m_options.body ? m_options.body(control) : 0;
-                std::fflush(nullptr);
-                ::_exit(rc);
-            }
-            ::execvpe(argp[0], argp.data(), envp.data());
-            int code = errno;
-            [[maybe_unused]] auto w = ::write(errpipe[1], &code, sizeof code);
-            ::_exit(127);
-        }
-        ::close(errpipe[1]);
-        int code = 0;
-        ssize_t got = 0;
-        while ((got = ::read(errpipe[0], &code, sizeof code)) < 0 && errno == EINTR) {
-        }
-        ::close(errpipe[0]);
-        if (got == sizeof code) {
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-            }
-            if (code < 0) {
-                return fail(os::errno_error("preparing '" + argv[0] + "' in the sandbox", -code));
-            }
-            return fail(Errc::not_found,
-                        os::errno_error("cannot run '" + argv[0] + "'", code).message());
+        auto pid =
+            fork_command(argv, cwd, body_fd, m_engine.child_setup(), m_child_pidns, m_options.body);
+        if (!pid) {
+            return pid;
         }
         Child c;
         c.argv = argv;
         c.started = Clock::now();
         c.oom_kills_before = oom_before;
-        m_children.emplace(pid, std::move(c));
+        m_children.emplace(*pid, std::move(c));
         if (!m_t0) {
             m_t0 = Clock::now();
             run_timeline();
@@ -492,6 +341,8 @@ class Supervisor {
             send_reply(fd, st ? "ok" : err_reply(st.error()));
         } else if (verb == "report") {
             send_reply(fd, "ok " + report_to_json(make_report()));
+        } else if (verb == "interrupt") {
+            interrupt();  // no reply: the starter is waiting for the reply to another request
         } else if (verb == "finish") {
             finish(fd);
         } else {
@@ -574,6 +425,8 @@ class Supervisor {
     std::vector<std::string> m_timeline_errors;
     int m_next_fault = 1;
     Millis m_setup{0};
+    int m_interrupt_stage = 0;  // 0 none, 1 SIGINT sent, 2 SIGTERM sent, 3 SIGKILL sent
+    Clock::time_point m_next_escalation;
 };
 
 }  // namespace
@@ -590,6 +443,16 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
     ::signal(SIGINT, SIG_IGN);
     ::signal(SIGTERM, SIG_IGN);
     ::signal(SIGHUP, SIG_IGN);
+    // Sandbox::start blocked them across the fork; pending ones are discarded now.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaddset(&stop_signals, sig);
+    }
+    ::sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
+    if (options.cancel_fd >= 0) {
+        ::close(options.cancel_fd);  // the starter's; commands must not inherit it
+    }
     bool userns = ::geteuid() != 0;
     if (auto st = enter_namespaces(); !st) {
         send_reply(fd, err_reply(st.error()));
