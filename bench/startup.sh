@@ -12,6 +12,9 @@ work=$(mktemp -d /var/tmp/shipshape-startup-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 printf '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n' > "$work/hello.c"
 cc -O2 -o "$work/hello" "$work/hello.c"
+# facts runs in an ops repo, as a user would run it.
+"$bin" init "$work/ops" >/dev/null
+cd "$work/ops"
 echo "== start-up: $bin ($(ldd "$bin" | wc -l) shared objects)"
 hyperfine -N --warmup 5 --runs 100 --export-json "$out/startup.json" \
   --export-markdown "$out/startup.md" \

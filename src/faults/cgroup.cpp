@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "os/errno_error.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::faults {
 
@@ -28,10 +29,7 @@ bool exists(const std::string& p) {
 }
 
 std::string read_file(const std::string& p) {
-    std::ifstream in(p);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return os::read_whole_file(p).value_or("");
 }
 
 Status write_file(const std::string& p, const std::string& value) {

@@ -1,12 +1,10 @@
 // The toml++ adapter for fault profiles (faults/*.toml). Each [[fault]] table is turned into
 // the text of the matching command-line flag and parsed by parse_fault_flag, so a profile and
 // the flags can never disagree about what a value means; errors keep the table's position.
-#include <fstream>
-#include <sstream>
-
 #include "core/toml_reader.hpp"
 #include "faults/fault.hpp"
 #include "faults/fault_kinds.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::faults {
 
@@ -199,13 +197,14 @@ Result<Profile> parse_profile(std::string_view text, const std::string& path) {
 }
 
 Result<Profile> load_profile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return fail(Errc::not_found, "reading fault profile '" + path + "': no such file");
+    auto text = os::read_whole_file(path);
+    if (!text) {
+        if (text.error().code() == Errc::not_found) {
+            return fail(Errc::not_found, "reading fault profile '" + path + "': no such file");
+        }
+        return fail(text.error());
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_profile(ss.str(), path);
+    return parse_profile(*text, path);
 }
 
 }  // namespace shipshape::faults

@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "core/assert.hpp"
+#include "core/clock.hpp"
 #include "faults/engine.hpp"
 #include "faults/supervisor_process.hpp"
 #include "os/errno_error.hpp"
@@ -35,7 +36,7 @@ namespace shipshape::faults {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 void send_reply(int fd, const std::string& text) {
     // A client that went away cannot be answered; the supervisor goes on for the others.
@@ -48,7 +49,7 @@ std::string err_reply(const Error& e) {
 
 struct Child {
     std::vector<std::string> argv;
-    Clock::time_point started;
+    Steady::time_point started;
     std::optional<CommandOutcome> outcome;
     int waiter = -1;  // a client fd waiting for it
     uint64_t oom_kills_before = 0;
@@ -62,7 +63,7 @@ class Supervisor {
     }
 
     Status setup(const std::vector<Fault>& faults) {
-        auto begin = Clock::now();
+        auto begin = system_clock().monotonic();
         m_engine.begin_setup();
         for (const auto& f : faults) {
             if (auto st = m_engine.add(m_next_fault++, f); !st) {
@@ -72,7 +73,7 @@ class Supervisor {
         if (auto st = m_engine.finish_setup(); !st) {
             return st;
         }
-        m_setup = std::chrono::duration_cast<Millis>(Clock::now() - begin);
+        m_setup = std::chrono::duration_cast<Millis>(system_clock().monotonic() - begin);
         return {};
     }
 
@@ -111,13 +112,14 @@ class Supervisor {
         if (!m_t0) {
             return 0;
         }
-        return std::chrono::duration_cast<Millis>(Clock::now() - *m_t0).count();
+        return std::chrono::duration_cast<Millis>(system_clock().monotonic() - *m_t0).count();
     }
 
     int next_timeout() const {
         int timeout = m_engine.needs_sampling() ? 10 : -1;
         if (m_interrupt_stage > 0 && m_interrupt_stage < 3) {
-            auto wait = std::chrono::duration_cast<Millis>(m_next_escalation - Clock::now());
+            auto wait =
+                std::chrono::duration_cast<Millis>(m_next_escalation - system_clock().monotonic());
             int ms = static_cast<int>(std::max<int64_t>(0, wait.count()) + 1);
             timeout = timeout < 0 ? ms : std::min(timeout, ms);
         }
@@ -160,12 +162,13 @@ class Supervisor {
         if (m_interrupt_stage == 0) {
             m_interrupt_stage = 1;
             signal_sandbox(m_child_pidns, SIGINT);
-            m_next_escalation = Clock::now() + m_options.interrupt_grace;
+            m_next_escalation = system_clock().monotonic() + m_options.interrupt_grace;
         }
     }
 
     void escalate_interrupt() {
-        if (m_interrupt_stage == 0 || m_interrupt_stage == 3 || Clock::now() < m_next_escalation) {
+        if (m_interrupt_stage == 0 || m_interrupt_stage == 3 ||
+            system_clock().monotonic() < m_next_escalation) {
             return;
         }
         bool running = false;
@@ -178,7 +181,7 @@ class Supervisor {
         }
         signal_sandbox(m_child_pidns, m_interrupt_stage == 1 ? SIGTERM : SIGKILL);
         ++m_interrupt_stage;
-        m_next_escalation = Clock::now() + m_options.interrupt_grace;
+        m_next_escalation = system_clock().monotonic() + m_options.interrupt_grace;
     }
 
     void record(const Status& st) {
@@ -207,7 +210,7 @@ class Supervisor {
             } else {
                 o.code = WEXITSTATUS(status);
             }
-            o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - c.started);
+            o.elapsed = std::chrono::duration_cast<Millis>(system_clock().monotonic() - c.started);
             o.oom_killed = o.kind == CommandExit::signaled && o.code == SIGKILL &&
                            m_engine.memory_stats().oom_kills > c.oom_kills_before;
             c.outcome = o;
@@ -236,11 +239,11 @@ class Supervisor {
         }
         Child c;
         c.argv = argv;
-        c.started = Clock::now();
+        c.started = system_clock().monotonic();
         c.oom_kills_before = oom_before;
         m_children.emplace(*pid, std::move(c));
         if (!m_t0) {
-            m_t0 = Clock::now();
+            m_t0 = system_clock().monotonic();
             run_timeline();
         }
         return pid;
@@ -365,14 +368,14 @@ class Supervisor {
     }
 
     [[noreturn]] void finish(int reply_fd) {
-        auto begin = Clock::now();
+        auto begin = system_clock().monotonic();
         // Commands still running are stopped: politely, then not.
         for (auto& [pid, c] : m_children) {
             if (!c.outcome) {
                 ::kill(pid, SIGTERM);
             }
         }
-        auto deadline = Clock::now() + std::chrono::seconds(2);
+        auto deadline = system_clock().monotonic() + std::chrono::seconds(2);
         for (;;) {
             reap();
             bool running = false;
@@ -382,7 +385,7 @@ class Supervisor {
             if (!running) {
                 break;
             }
-            if (Clock::now() > deadline) {
+            if (system_clock().monotonic() > deadline) {
                 for (auto& [pid, c] : m_children) {
                     if (!c.outcome) {
                         ::kill(pid, SIGKILL);
@@ -402,7 +405,7 @@ class Supervisor {
                 }
             }
         }
-        r.teardown = std::chrono::duration_cast<Millis>(Clock::now() - begin);
+        r.teardown = std::chrono::duration_cast<Millis>(system_clock().monotonic() - begin);
         if (reply_fd >= 0) {
             send_reply(reply_fd, "ok " + report_to_json(r));
         }
@@ -420,13 +423,13 @@ class Supervisor {
     std::vector<int> m_clients;
     std::map<pid_t, Child> m_children;
     std::vector<CommandOutcome> m_finished;
-    std::optional<Clock::time_point> m_t0;
+    std::optional<Steady::time_point> m_t0;
     std::set<std::pair<int, int64_t>> m_done_edges;
     std::vector<std::string> m_timeline_errors;
     int m_next_fault = 1;
     Millis m_setup{0};
     int m_interrupt_stage = 0;  // 0 none, 1 SIGINT sent, 2 SIGTERM sent, 3 SIGKILL sent
-    Clock::time_point m_next_escalation;
+    Steady::time_point m_next_escalation;
 };
 
 }  // namespace

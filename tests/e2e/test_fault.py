@@ -258,7 +258,10 @@ class FaultTest(RepoTestCase):
     def kill_session(self, proc):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
 
     def sleep_children_of(self, parents):
         return [int(e) for e in filter(str.isdigit, os.listdir("/proc"))
