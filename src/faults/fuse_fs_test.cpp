@@ -5,7 +5,6 @@
 // privilege to mount skips the tests (a failure under SHIPSHAPE_REQUIRE_ALL=1).
 #include "faults/fuse_fs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -33,6 +32,7 @@
 #include <vector>
 
 #include "core/testing/skip.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::faults {
 namespace {
@@ -73,23 +73,10 @@ int write_file(const std::string& path, std::string_view content, Sync sync = Sy
     return err;
 }
 
-// The whole content, or nullopt when the file cannot be opened.
+// The whole content, or nullopt when the file cannot be read.
 std::optional<std::string> read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return std::nullopt;
-    }
-    std::string content;
-    char buf[8192];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
-        content.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    if (n < 0) {
-        return std::nullopt;
-    }
-    return content;
+    auto text = os::read_whole_file(path);
+    return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
 }
 
 bool exists(const std::string& path) {
@@ -99,17 +86,10 @@ bool exists(const std::string& path) {
 
 std::set<std::string> list(const std::string& dir) {
     std::set<std::string> names;
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-        return names;
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+        names.insert(entry.path().filename());
     }
-    while (const dirent* entry = ::readdir(d)) {
-        std::string name = entry->d_name;
-        if (name != "." && name != "..") {
-            names.insert(name);
-        }
-    }
-    ::closedir(d);
     return names;
 }
 
@@ -289,7 +269,6 @@ TEST(FaultFs, PassesEverythingThroughToTheDirectoryUnderneath) {
             EXPECT_EQ(list(dir),
                       (std::set<std::string>{"existing.txt", "hard.bin", "link", "sub"}));
             EXPECT_EQ(list(p + "sub"), (std::set<std::string>{"big.bin", "renamed.txt"}));
-
             const std::vector<std::string> names = {"existing.txt", "hard.bin",       "link", "sub",
                                                     "sub/big.bin",  "sub/renamed.txt"};
             std::map<std::string, struct stat> seen;
@@ -300,7 +279,6 @@ TEST(FaultFs, PassesEverythingThroughToTheDirectoryUnderneath) {
             ASSERT_TRUE(unmounted) << unmounted.error().message();
             auto again = fs.unmount();
             EXPECT_TRUE(again) << "unmount() is idempotent";
-
             ASSERT_EQ(::statfs(dir.c_str(), &sfs), 0);
             EXPECT_NE(sfs.f_type, k_fuse_super_magic) << "still mounted";
             for (const auto& name : names) {

@@ -30,6 +30,7 @@
 #include "core/assert.hpp"
 #include "core/testing/skip.hpp"
 #include "faults/testing.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::faults {
 namespace {
@@ -77,10 +78,7 @@ std::string temp_dir() {
 }
 
 std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return os::read_whole_file(path).value_or("");
 }
 
 // A receiving UDP socket bound to a free loopback port, a sending one, and the address.

@@ -128,6 +128,27 @@ class FaultTest(RepoTestCase):
         self.assertGreaterEqual(off, max(on, 2000))
         self.assertTrue(fault["origin"].endswith("faults/flaky.toml:2:1"))
 
+    def test_outside_an_ops_repo(self):
+        # self.tmp holds the ops repo in ops/ but is not inside one.
+        profile = os.path.join(self.tmp, "p.toml")
+        with open(profile, "w") as f:
+            f.write('[[fault]]\nkind = "loss"\npercent = 100\nproto = "udp"\n')
+        report = os.path.join(self.tmp, "r.json")
+        r = self.shipshape("fault", "--profile", profile, "--block-port", "9", "--report",
+                           report, "--", sys.executable, self.script, "5", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.out.strip(), "0")
+        self.assertEqual([f["kind"] for f in self.report(report)["faults"]],
+                         ["loss", "block-port"])
+        # A name needs an ops repo: found with -C, else the error says there is none.
+        self.write("faults/flaky.toml", '[[fault]]\nkind = "dns-fail"\n')
+        r = self.shipshape("-C", "ops", "fault", "-q", "--profile", "flaky", "--", "true",
+                           cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        r = self.shipshape("fault", "--profile", "flaky", "--", "true", cwd=self.tmp)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("fault profile 'flaky': no such file, and no ops repo to look in", r.err)
+
     def test_bad_input_runs_nothing(self):
         marker = os.path.join(self.tmp, "ran")
         cmd = ["--", "touch", marker]
