@@ -1,7 +1,6 @@
 // Remote hosts for the use cases: FleetService turns inventory hosts into fleet endpoints,
 // ships the ops repo to agents (a content-addressed bundle, sent once per version) and runs
-// facts, commands and shipshape itself there. serve_agent() is the other end: the loop behind
-// `shipshape agent`, speaking JSON lines on stdin/stdout (docs/specs/agent-protocol.md).
+// facts, commands and shipshape itself there. The other end is app/agent.hpp (serve_agent).
 #pragma once
 
 #include <functional>
@@ -94,9 +93,5 @@ class FleetService {
     std::optional<Error> m_bundle_error;
     bool m_bundle_built = false;
 };
-
-// The agent: reads requests from `in_fd`, answers on `out_fd` until end of input. `self` is
-// this executable (shipshape requests run it).
-int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self);
 
 }  // namespace shipshape::app

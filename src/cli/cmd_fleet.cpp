@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "app/agent.hpp"
 #include "app/fleet_service.hpp"
 #include "app/hosts.hpp"
 #include "cli/context.hpp"

@@ -19,7 +19,16 @@
 
 namespace shipshape::os {
 
+// Built in one expression: FakeScript("ssh -O exit").says("refused\n").exits(255).
 struct FakeScript {
+    explicit FakeScript(std::string match) : pattern(std::move(match)) {}
+    FakeScript& limit(int n) { return times = n, *this; }
+    FakeScript& prints(std::string text) { return out = std::move(text), *this; }
+    FakeScript& says(std::string text) { return err = std::move(text), *this; }
+    FakeScript& exits(int code) { return exit_code = code, *this; }
+    FakeScript& hang() { return hangs = true, *this; }
+    FakeScript& refuse(Error e) { return start_error = std::move(e), *this; }
+
     std::string pattern;  // matches when the argv, joined with spaces, contains this text
     int times = -1;       // how many specs it answers before it is used up; -1: no limit
     std::string out;      // its stdout

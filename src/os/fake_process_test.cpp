@@ -26,8 +26,8 @@ std::string read_now(int fd) {
 
 TEST(FakeProcessRunner, AnswersFromTheFirstMatchingScriptAndRecordsSpecs) {
     FakeProcessRunner fake;
-    fake.add({.pattern = "ssh -O exit", .times = 1, .err = "Exit request sent.\n"});
-    fake.add({.pattern = "ssh", .out = "hello\n", .exit_code = 3});
+    fake.add(FakeScript("ssh -O exit").limit(1).says("Exit request sent.\n"));
+    fake.add(FakeScript("ssh").prints("hello\n").exits(3));
     CollectSink sink;
     auto first = fake.run(spec_of({"ssh", "-O", "exit", "h1"}), sink, nullptr);
     ASSERT_TRUE(first);
@@ -46,7 +46,7 @@ TEST(FakeProcessRunner, AnswersFromTheFirstMatchingScriptAndRecordsSpecs) {
 
 TEST(FakeProcessRunner, UnscriptedCommandsAndScriptedErrorsFail) {
     FakeProcessRunner fake;
-    fake.add({.pattern = "tc", .start_error = Error(Errc::io, "starting 'tc': no memory")});
+    fake.add(FakeScript("tc").refuse(Error(Errc::io, "starting 'tc': no memory")));
     CollectSink sink;
     auto none = fake.run(spec_of({"ip", "link"}), sink, nullptr);
     ASSERT_FALSE(none);
@@ -59,7 +59,7 @@ TEST(FakeProcessRunner, UnscriptedCommandsAndScriptedErrorsFail) {
 
 TEST(FakeProcessRunner, ChildrenHandOutRealPipesAndKeepTheirInput) {
     FakeProcessRunner fake;
-    fake.add({.pattern = "agent", .out = "greeting\n", .err = "warning\n", .exit_code = 1});
+    fake.add(FakeScript("agent").prints("greeting\n").says("warning\n").exits(1));
     ProcessSpec spec = spec_of({"ssh", "host", "agent"});
     spec.input = Input::pipe;
     spec.errors = Stderr::separate;
@@ -78,7 +78,7 @@ TEST(FakeProcessRunner, ChildrenHandOutRealPipesAndKeepTheirInput) {
 
 TEST(FakeProcessRunner, AHungChildEndsOnlyByTimeoutCancelOrSignal) {
     FakeProcessRunner fake;
-    fake.add({.pattern = "master", .hangs = true});
+    fake.add(FakeScript("master").hang());
     auto a = fake.start(spec_of({"ssh", "master"}));
     ASSERT_TRUE(a);
     EXPECT_FALSE((*a)->poll().has_value());
