@@ -186,6 +186,10 @@ Result<os::ProcessOutcome> FleetService::run_direct(
                               std::chrono::duration_cast<Millis>(clock.monotonic() - started)};
 }
 
+Result<bool> FleetService::disconnect(const SelectedHost& host) {
+    return m_fleet->disconnect(endpoint(host));
+}
+
 Result<const std::string*> FleetService::bundle() {
     std::lock_guard g(m_bundle_lock);
     if (m_bundle_built) {

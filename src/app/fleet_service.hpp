@@ -73,6 +73,9 @@ class FleetService {
     [[nodiscard]] Result<os::ProcessOutcome> run_direct(
         const SelectedHost& host, const std::vector<std::string>& argv,
         const std::function<void(std::string_view)>& on_output);
+    // Closes the ssh master connection to the host (`fleet disconnect`). Returns whether one
+    // was open; Errc::io when ssh could not close it.
+    [[nodiscard]] Result<bool> disconnect(const SelectedHost& host);
     // Runs `shipshape ARGS` on the host inside a copy of the ops repo (sent when missing).
     [[nodiscard]] Result<RemoteShipshape> shipshape(const SelectedHost& host,
                                                     const std::vector<std::string>& args);

@@ -167,6 +167,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
     }
     std::fflush(nullptr);
     pid_t parent = ::getpid();
+    // Not through os::ProcessRunner: the supervisor is no program to exec but this process's
+    // own code, which goes on to unshare namespaces; only a fork gives it that (#13).
     pid_t pid = ::fork();
     if (pid < 0) {
         int err = errno;
@@ -203,6 +205,7 @@ Sandbox::~Sandbox() {
     }
     ::close(m_fd);
     int status = 0;
+    // The supervisor was forked above, not started by os::ProcessRunner: we reap it here.
     while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
     }
 }

@@ -269,7 +269,10 @@ class Supervisor {
     }
 
     // Forks a child inside the sandbox: it joins the cgroup, takes the rlimit, and then either
-    // execs argv or runs the body. Everything it needs is prepared before the fork.
+    // execs argv or runs the body. Everything it needs is prepared before the fork. Not through
+    // os::ProcessRunner: the child must be forked between setns() calls into the sandbox's pid
+    // namespace and run code of ours before exec, and this supervisor, as the children's
+    // parent, reaps them all in reap() (#13).
     Result<pid_t> start_child(const std::vector<std::string>& argv, const std::string& cwd,
                               int body_fd) {
         ChildSetup setup = m_engine.child_setup();
@@ -623,6 +626,8 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
                                    os::errno_error("creating a pid namespace", errno).message())));
         ::_exit(0);
     }
+    // The namespace's init must be a fork of this process (it runs run_init, no program), and
+    // the first child after unshare(CLONE_NEWPID): os::ProcessRunner cannot start it (#13).
     pid_t init = ::fork();
     if (init == 0) {
         ::close(fd);
