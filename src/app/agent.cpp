@@ -6,10 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/agent_protocol.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
 #include "fleet/protocol.hpp"
@@ -28,34 +25,6 @@ extern char** environ;
 namespace shipshape::app {
 
 namespace {
-
-using json = nlohmann::json;
-
-std::optional<std::string> unbase64(std::string_view text) {
-    if (text.size() % 4 != 0) {
-        return std::nullopt;
-    }
-    std::string out(3 * (text.size() / 4), '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()),
-                            static_cast<int>(text.size()));
-    if (n < 0) {
-        return std::nullopt;
-    }
-    size_t pad = 0;
-    for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
-        ++pad;
-    }
-    out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
-    return out;
-}
-
-// What a command run by the agent printed, and how it ended.
-struct Captured {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
 
 std::string error_reply(Errc code, const std::string& message) {
     return fleet::error_reply(Error(code, message));
@@ -81,7 +50,8 @@ class Agent {
                 send(error_reply(Errc::invalid_argument, "a request is one JSON object per line"));
                 continue;
             }
-            send(fleet::reply_line(handle(json::parse(line), *id), *id));
+            auto req = parse_agent_request(line);
+            send(fleet::reply_line(req ? handle(*req, *id) : fleet::error_reply(req.error()), *id));
         }
         return 0;
     }
@@ -123,38 +93,27 @@ class Agent {
         }
     }
 
-    std::string handle(const json& req, const std::string& id) {
-        std::string op = req.value("op", "");
-        try {
-            if (op == "facts") {
-                facts::GatherOptions o;
-                o.sections = req.value("sections", std::vector<std::string>{});
-                auto f = facts::gather_facts(o);
-                return json{{"ok", true}, {"facts", json::parse(facts::to_json(f, o.sections, -1))}}
-                    .dump();
-            }
-            if (op == "exec") {
-                return exec(req, id);
-            }
-            if (op == "bundle") {
-                return store_bundle(req);
-            }
-            if (op == "shipshape") {
-                return run_self(req);
-            }
-        } catch (const json::exception& e) {
-            return error_reply(Errc::invalid_argument,
-                               "malformed '" + op + "' request: " + e.what());
+    std::string handle(const AgentRequest& req, const std::string& id) {
+        if (req.op == "facts") {
+            facts::GatherOptions o;
+            o.sections = req.sections;
+            auto f = facts::gather_facts(o);
+            return facts_reply(facts::to_json(f, o.sections, -1));
         }
-        return error_reply(Errc::invalid_argument,
-                           "unknown op '" + op + "' (known: facts, exec, bundle, shipshape)");
+        if (req.op == "exec") {
+            return exec(req.exec, id);
+        }
+        if (req.op == "bundle") {
+            return store_bundle(req);
+        }
+        return run_self(req);  // parse_agent_request knows no other op
     }
 
-    std::string exec(const json& req, const std::string& id) {
+    std::string exec(const RemoteExec& req, const std::string& id) {
         os::ProcessSpec spec;
-        spec.argv = req.at("argv").get<std::vector<std::string>>();
+        spec.argv = req.argv;
         std::vector<std::string> env;
-        auto extra = req.value("env", std::vector<std::string>{});
+        const auto& extra = req.env;
         for (char** e = environ; e && *e; ++e) {
             std::string_view kv = *e;
             bool overridden = false;
@@ -170,10 +129,9 @@ class Agent {
         }
         env.insert(env.end(), extra.begin(), extra.end());
         spec.env = std::move(env);
-        std::string cwd = req.value("cwd", "");
         const char* home = std::getenv("HOME");
-        spec.cwd = cwd.empty() ? std::string(home ? home : "/") : cwd;
-        spec.timeout = Millis(req.value("timeout_ms", 0LL));
+        spec.cwd = req.cwd.empty() ? std::string(home ? home : "/") : req.cwd;
+        spec.timeout = req.timeout;
         auto cancel = os::CancelSource::create();
         if (!cancel) {
             return error_reply(cancel.error().code(), cancel.error().message());
@@ -205,11 +163,7 @@ class Agent {
         if (!outcome) {
             return error_reply(outcome.error().code(), outcome.error().message());
         }
-        return json{{"ok", true},
-                    {"exit", os::exit_kind_name(outcome->kind)},
-                    {"code", outcome->code},
-                    {"elapsed_ms", outcome->elapsed.count()}}
-            .dump();
+        return exec_reply(*outcome);
     }
 
     std::string bundle_dir(const std::string& hash) const { return m_cache + "/repo/" + hash; }
@@ -219,8 +173,8 @@ class Agent {
                h.find_first_not_of("0123456789abcdef") == std::string::npos;
     }
 
-    std::string store_bundle(const json& req) {
-        std::string hash = req.at("hash").get<std::string>();
+    std::string store_bundle(const AgentRequest& req) {
+        const std::string& hash = req.bundle;
         if (!valid_hash(hash)) {
             return error_reply(Errc::invalid_argument, "bundle hash must be hex digits");
         }
@@ -228,22 +182,18 @@ class Agent {
         std::error_code ec;
         std::filesystem::remove_all(tmp, ec);
         auto fs = os::make_local_file_system();
-        for (const auto& f : req.at("files")) {
-            std::string rel = f.at("path").get<std::string>();
+        for (const auto& f : req.files) {
+            const std::string& rel = f.path;
             if (rel.empty() || rel.front() == '/' || rel.find("..") != std::string::npos) {
                 return error_reply(Errc::invalid_argument, "bundle path '" + rel + "' escapes");
-            }
-            auto data = unbase64(f.at("data").get<std::string>());
-            if (!data) {
-                return error_reply(Errc::invalid_argument, "bundle file '" + rel + "': bad base64");
             }
             std::string full = tmp + "/" + rel;
             if (auto st = fs->create_directories(full.substr(0, full.rfind('/'))); !st) {
                 return error_reply(st.error().code(), st.error().message());
             }
             os::WriteOptions wo;
-            wo.mode = f.value("mode", 0644u);
-            if (auto st = fs->write_file_atomic(full, *data, wo); !st) {
+            wo.mode = static_cast<unsigned>(f.mode);
+            if (auto st = fs->write_file_atomic(full, f.data, wo); !st) {
                 return error_reply(st.error().code(), st.error().message());
             }
         }
@@ -254,7 +204,7 @@ class Agent {
         }
         std::filesystem::remove_all(tmp, ec);
         prune_bundles(hash);
-        return json{{"ok", true}}.dump();
+        return ok_reply();
     }
 
     // Keeps the newest few ops-repo copies.
@@ -274,33 +224,28 @@ class Agent {
         }
     }
 
-    std::string run_self(const json& req) {
-        std::string hash = req.at("bundle").get<std::string>();
+    std::string run_self(const AgentRequest& req) {
+        const std::string& hash = req.bundle;
         if (!valid_hash(hash)) {
             return error_reply(Errc::invalid_argument, "bundle hash must be hex digits");
         }
         std::string dir = bundle_dir(hash);
         struct stat st {};
         if (::stat((dir + "/shipshape.toml").c_str(), &st) != 0) {
-            return json{{"ok", false},
-                        {"need", "bundle"},
-                        {"error", {{"code", "not_found"}, {"message", "no copy of the ops repo"}}}}
-                .dump();
+            return need_bundle_reply();
         }
         std::vector<std::string> argv = {m_self.path, "-C", dir};
-        auto args = req.at("args").get<std::vector<std::string>>();
-        argv.insert(argv.end(), args.begin(), args.end());
+        argv.insert(argv.end(), req.args.begin(), req.args.end());
         auto r = capture(argv);
         if (!r) {
             return error_reply(r.error().code(), r.error().message());
         }
-        return json{{"ok", true}, {"code", r->code}, {"stdout", r->out}, {"stderr", r->err}}.dump(
-            -1, ' ', false, json::error_handler_t::replace);
+        return shipshape_reply(*r);
     }
 
     // Runs argv with stdout and stderr captured apart; stdin is /dev/null. The code is the
     // exit status, or 128 + the signal that killed it.
-    static Result<Captured> capture(const std::vector<std::string>& argv) {
+    static Result<RemoteShipshape> capture(const std::vector<std::string>& argv) {
         os::ProcessSpec spec;
         spec.argv = argv;
         spec.errors = os::Stderr::separate;
@@ -309,7 +254,7 @@ class Agent {
         if (!outcome) {
             return fail(outcome.error());
         }
-        Captured r;
+        RemoteShipshape r;
         r.code = outcome->kind == os::ExitKind::signaled ? 128 + outcome->code : outcome->code;
         r.out = std::move(sink.out);
         r.err = std::move(sink.err);

@@ -3,52 +3,16 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#include <openssl/evp.h>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
 
 #include "core/clock.hpp"
 #include "core/text.hpp"
 #include "facts/facts_json.hpp"
+#include "fleet/protocol.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
-
-namespace {
-
-using json = nlohmann::json;
-
-std::string base64(std::string_view data) {
-    std::string out(4 * ((data.size() + 2) / 3), '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(data.data()),
-                            static_cast<int>(data.size()));
-    out.resize(static_cast<size_t>(std::max(n, 0)));
-    return out;
-}
-
-Error reply_error(const json& reply) {
-    const auto& e = reply.contains("error") ? reply["error"] : json::object();
-    auto code = parse_errc_name(e.value("code", "io")).value_or(Errc::io);
-    return Error(code, e.value("message", "the agent refused the request"));
-}
-
-// Parses a reply line; an "ok": false reply becomes its error.
-Result<json> parse_reply(const std::string& line) {
-    auto doc = json::parse(line, nullptr, false);
-    if (doc.is_discarded()) {
-        return fail(Errc::io, "the agent's reply is not JSON");
-    }
-    if (!doc.value("ok", false)) {
-        return fail(reply_error(doc));
-    }
-    return doc;
-}
-
-}  // namespace
 
 Tally::Tally(std::string what, size_t total, ProgressFn fn) : m_fn(std::move(fn)) {
     m_counts.what = std::move(what);
@@ -118,16 +82,15 @@ int FleetService::forks(size_t hosts) const {
 
 Result<facts::HostFacts> FleetService::facts(const SelectedHost& host,
                                              const std::vector<std::string>& sections) {
-    auto reply = m_fleet->call(endpoint(host), json{{"op", "facts"}, {"sections", sections}}.dump(),
-                               m_timeout);
+    auto reply = m_fleet->call(endpoint(host), facts_request(sections), m_timeout);
     if (!reply) {
         return fail(reply.error());
     }
-    auto doc = parse_reply(*reply);
+    auto doc = facts_of_reply(*reply);
     if (!doc) {
         return fail(doc.error());
     }
-    auto f = facts::from_json((*doc)["facts"].dump());
+    auto f = facts::from_json(*doc);
     if (!f) {
         return fail(f.error().context("facts from host " + host.name));
     }
@@ -138,35 +101,22 @@ Result<facts::HostFacts> FleetService::facts(const SelectedHost& host,
 Result<os::ProcessOutcome> FleetService::exec(
     const SelectedHost& host, const RemoteExec& request,
     const std::function<void(std::string_view)>& on_output) {
-    json req = {{"op", "exec"},
-                {"argv", request.argv},
-                {"env", request.env},
-                {"cwd", request.cwd},
-                {"timeout_ms", request.timeout.count()}};
     // The agent enforces the command's own timeout; ours only guards against a silent agent.
     Millis guard =
         request.timeout.count() > 0 ? request.timeout + std::chrono::seconds(30) : m_timeout;
-    auto reply = m_fleet->call(endpoint(host), req.dump(), guard, [&](std::string_view line) {
-        if (!on_output) {
-            return;
-        }
-        auto ev = json::parse(line, nullptr, false);
-        if (!ev.is_discarded() && ev.value("event", "") == "output") {
-            on_output(ev.value("data", ""));
-        }
-    });
+    auto reply =
+        m_fleet->call(endpoint(host), exec_request(request), guard, [&](std::string_view line) {
+            if (!on_output) {
+                return;
+            }
+            if (auto data = fleet::output_of_event(line)) {
+                on_output(*data);
+            }
+        });
     if (!reply) {
         return fail(reply.error());
     }
-    auto doc = parse_reply(*reply);
-    if (!doc) {
-        return fail(doc.error());
-    }
-    os::ProcessOutcome o;
-    o.kind = os::parse_exit_kind(doc->value("exit", "")).value_or(os::ExitKind::exited);
-    o.code = doc->value("code", -1);
-    o.elapsed = Millis(doc->value("elapsed_ms", 0LL));
-    return o;
+    return outcome_of_reply(*reply);
 }
 
 Result<os::ProcessOutcome> FleetService::run_direct(
@@ -219,7 +169,7 @@ Result<const std::string*> FleetService::bundle() {
         return fail(*m_bundle_error);
     }
     std::sort(files.begin(), files.end());
-    json list = json::array();
+    std::vector<BundleFile> list;
     XXH3_state_t* st = XXH3_createState();
     XXH3_64bits_reset(st);
     size_t total = 0;
@@ -245,11 +195,11 @@ Result<const std::string*> FleetService::bundle() {
         XXH3_64bits_update(st, rel.data(), rel.size() + 1);
         XXH3_64bits_update(st, &mode, sizeof mode);
         XXH3_64bits_update(st, text->data(), text->size());
-        list.push_back({{"path", rel}, {"mode", mode}, {"data", base64(*text)}});
+        list.push_back(BundleFile{rel, mode, std::move(*text)});
     }
     m_bundle_hash = hex64(XXH3_64bits_digest(st));
     XXH3_freeState(st);
-    m_bundle_request = json{{"op", "bundle"}, {"hash", m_bundle_hash}, {"files", list}}.dump();
+    m_bundle_request = bundle_request(m_bundle_hash, list);
     return &m_bundle_request;
 }
 
@@ -260,29 +210,23 @@ Result<RemoteShipshape> FleetService::shipshape(const SelectedHost& host,
         return fail(b.error());
     }
     auto ep = endpoint(host);
-    json req = {{"op", "shipshape"}, {"bundle", m_bundle_hash}, {"args", args}};
+    std::string req = shipshape_request(m_bundle_hash, args);
     for (int attempt = 0; attempt < 2; ++attempt) {
-        auto reply = m_fleet->call(ep, req.dump(), m_timeout);
+        auto reply = m_fleet->call(ep, req, m_timeout);
         if (!reply) {
             return fail(reply.error());
         }
-        auto doc = json::parse(*reply, nullptr, false);
-        if (!doc.is_discarded() && !doc.value("ok", false) && doc.value("need", "") == "bundle") {
+        if (needs_bundle(*reply)) {
             auto sent = m_fleet->call(ep, **b, m_timeout);
             if (!sent) {
                 return fail(sent.error());
             }
-            if (auto r = parse_reply(*sent); !r) {
+            if (auto r = fleet::reply_result(*sent); !r) {
                 return fail(r.error().context("sending the ops repo to " + host.name));
             }
             continue;
         }
-        auto ok = parse_reply(*reply);
-        if (!ok) {
-            return fail(ok.error());
-        }
-        return RemoteShipshape{doc.value("code", -1), doc.value("stdout", ""),
-                               doc.value("stderr", "")};
+        return shipshape_of_reply(*reply);
     }
     return fail(Errc::io, host.name + ": the agent keeps asking for the ops repo");
 }

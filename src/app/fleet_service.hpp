@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/agent_protocol.hpp"
 #include "app/hosts.hpp"
 #include "app/project.hpp"
 #include "facts/facts.hpp"
@@ -36,19 +37,6 @@ class Tally {
     std::mutex m_lock;
     FanoutCounts m_counts;
     ProgressFn m_fn;
-};
-
-struct RemoteExec {
-    std::vector<std::string> argv;
-    std::vector<std::string> env;  // "K=V" added to the agent's environment
-    std::string cwd;               // empty: the remote user's home
-    Millis timeout{0};
-};
-
-struct RemoteShipshape {
-    int code = -1;
-    std::string out;
-    std::string err;
 };
 
 class FleetService {

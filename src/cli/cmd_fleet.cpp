@@ -15,6 +15,7 @@
 #include "app/hosts.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
+#include "os/fan_out.hpp"
 
 #ifndef SHIPSHAPE_VERSION
 #define SHIPSHAPE_VERSION "0.0.0"
@@ -105,7 +106,7 @@ int run_exec(Context& ctx, ExecOptions o) {
     req.timeout = timeout;
     std::vector<HostRun> runs(hosts->size());
     app::Tally tally("exec", hosts->size(), fanout_progress(ctx));
-    fleet::fan_out(hosts->size(), (*fleet)->forks(hosts->size()), [&](size_t i) {
+    os::fan_out(hosts->size(), (*fleet)->forks(hosts->size()), [&](size_t i) {
         HostRun& r = runs[i];
         r.host = &(*hosts)[i];
         tally.started();
@@ -210,8 +211,8 @@ int run_disconnect(Context& ctx, const std::string& host_patterns) {
             closed.push_back({&h, false});
         }
     }
-    fleet::fan_out(closed.size(), (*fleet)->forks(closed.size()),
-                   [&](size_t i) { closed[i].result = (*fleet)->disconnect(*closed[i].host); });
+    os::fan_out(closed.size(), (*fleet)->forks(closed.size()),
+                [&](size_t i) { closed[i].result = (*fleet)->disconnect(*closed[i].host); });
     size_t failed = 0;
     json list = json::array();
     for (const auto& c : closed) {
