@@ -46,7 +46,7 @@ std::string who(const Endpoint& e) {
     return e.name == e.address ? "host " + e.name : "host " + e.name + " (" + e.address + ")";
 }
 
-std::string reason_of(std::string text) {
+std::string reason_of(const std::string& text) {
     std::string out;
     size_t pos = 0;
     while (pos < text.size()) {

@@ -44,7 +44,7 @@ std::string who(const Endpoint& e);
 
 // The last non-empty lines of ssh's stderr, joined with "; ": its reason for failing
 // ("ssh gave no reason" when it said nothing useful).
-std::string reason_of(std::string text);
+std::string reason_of(const std::string& text);
 
 class SshMaster {
   public:
