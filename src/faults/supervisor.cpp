@@ -230,6 +230,8 @@ class Supervisor {
         }
     }
 
+    // Reaps the children this supervisor forked itself (start_child, the namespace's init):
+    // they are not os::ProcessRunner's, so nothing else waits for them.
     void reap() {
         for (;;) {
             int status = 0;
