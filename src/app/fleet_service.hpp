@@ -1,7 +1,6 @@
 // Remote hosts for the use cases: FleetService turns inventory hosts into fleet endpoints,
 // ships the ops repo to agents (a content-addressed bundle, sent once per version) and runs
-// facts, commands and shipshape itself there. serve_agent() is the other end: the loop behind
-// `shipshape agent`, speaking JSON lines on stdin/stdout (docs/specs/agent-protocol.md).
+// facts, commands and shipshape itself there. The other end is app/agent.hpp (serve_agent).
 #pragma once
 
 #include <functional>
@@ -10,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/agent_protocol.hpp"
 #include "app/hosts.hpp"
 #include "app/project.hpp"
 #include "facts/facts.hpp"
@@ -39,19 +39,6 @@ class Tally {
     ProgressFn m_fn;
 };
 
-struct RemoteExec {
-    std::vector<std::string> argv;
-    std::vector<std::string> env;  // "K=V" added to the agent's environment
-    std::string cwd;               // empty: the remote user's home
-    Millis timeout{0};
-};
-
-struct RemoteShipshape {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
 class FleetService {
   public:
     // Errc::invalid_argument for a bad [ssh] duration; the agent binary is this executable.
@@ -74,6 +61,9 @@ class FleetService {
     [[nodiscard]] Result<os::ProcessOutcome> run_direct(
         const SelectedHost& host, const std::vector<std::string>& argv,
         const std::function<void(std::string_view)>& on_output);
+    // Closes the ssh master connection to the host (`fleet disconnect`). Returns whether one
+    // was open; Errc::io when ssh could not close it.
+    [[nodiscard]] Result<bool> disconnect(const SelectedHost& host);
     // Runs `shipshape ARGS` on the host inside a copy of the ops repo (sent when missing).
     [[nodiscard]] Result<RemoteShipshape> shipshape(const SelectedHost& host,
                                                     const std::vector<std::string>& args);
@@ -94,9 +84,5 @@ class FleetService {
     std::optional<Error> m_bundle_error;
     bool m_bundle_built = false;
 };
-
-// The agent: reads requests from `in_fd`, answers on `out_fd` until end of input. `self` is
-// this executable (shipshape requests run it).
-int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self);
 
 }  // namespace shipshape::app

@@ -1,5 +1,6 @@
-// shipshape agent (the remote end of the fleet transport) and shipshape exec (an ad-hoc
-// command on hosts, like `ansible -m command`).
+// shipshape agent (the remote end of the fleet transport), shipshape exec (an ad-hoc command
+// on hosts, like `ansible -m command`) and shipshape fleet disconnect (closing the ssh master
+// connections).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,10 +10,12 @@
 #include <cstdio>
 #include <optional>
 
+#include "app/agent.hpp"
 #include "app/fleet_service.hpp"
 #include "app/hosts.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
+#include "os/fan_out.hpp"
 
 #ifndef SHIPSHAPE_VERSION
 #define SHIPSHAPE_VERSION "0.0.0"
@@ -23,6 +26,19 @@ namespace shipshape::cli {
 namespace {
 
 using json = nlohmann::json;
+
+std::vector<std::string> split_patterns(const std::string& text) {
+    std::vector<std::string> patterns;
+    for (size_t pos = 0; pos <= text.size();) {
+        size_t comma = text.find(',', pos);
+        std::string p = text.substr(pos, comma == std::string::npos ? comma : comma - pos);
+        if (!p.empty()) {
+            patterns.push_back(p);
+        }
+        pos = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    }
+    return patterns;
+}
 
 struct ExecOptions {
     std::string hosts;
@@ -77,16 +93,7 @@ int run_exec(Context& ctx, ExecOptions o) {
     if (!repo) {
         return report_error(ctx, repo.error());
     }
-    std::vector<std::string> patterns;
-    for (size_t pos = 0; pos <= o.hosts.size();) {
-        size_t comma = o.hosts.find(',', pos);
-        std::string p = o.hosts.substr(pos, comma == std::string::npos ? comma : comma - pos);
-        if (!p.empty()) {
-            patterns.push_back(p);
-        }
-        pos = comma == std::string::npos ? o.hosts.size() + 1 : comma + 1;
-    }
-    auto hosts = app::select_hosts(repo->project.inventory, patterns);
+    auto hosts = app::select_hosts(repo->project.inventory, split_patterns(o.hosts));
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
@@ -99,7 +106,7 @@ int run_exec(Context& ctx, ExecOptions o) {
     req.timeout = timeout;
     std::vector<HostRun> runs(hosts->size());
     app::Tally tally("exec", hosts->size(), fanout_progress(ctx));
-    fleet::fan_out(hosts->size(), (*fleet)->forks(hosts->size()), [&](size_t i) {
+    os::fan_out(hosts->size(), (*fleet)->forks(hosts->size()), [&](size_t i) {
         HostRun& r = runs[i];
         r.host = &(*hosts)[i];
         tally.started();
@@ -177,6 +184,62 @@ int run_exec(Context& ctx, ExecOptions o) {
     return code;
 }
 
+int run_disconnect(Context& ctx, const std::string& host_patterns) {
+    auto repo = open_repo(ctx, NeedStore::no);
+    if (!repo) {
+        return report_error(ctx, repo.error());
+    }
+    auto patterns = split_patterns(host_patterns);
+    auto hosts =
+        patterns.empty()
+            ? Result<std::vector<app::SelectedHost>>(app::all_hosts(repo->project.inventory))
+            : app::select_hosts(repo->project.inventory, patterns);
+    if (!hosts) {
+        return report_error(ctx, hosts.error());
+    }
+    auto fleet = open_fleet(ctx, repo->project, 0);
+    if (!fleet) {
+        return report_error(ctx, fleet.error());
+    }
+    struct Closed {
+        const app::SelectedHost* host = nullptr;
+        Result<bool> result = false;
+    };
+    std::vector<Closed> closed;
+    for (const auto& h : *hosts) {
+        if (!h.local) {
+            closed.push_back({&h, false});
+        }
+    }
+    os::fan_out(closed.size(), (*fleet)->forks(closed.size()),
+                [&](size_t i) { closed[i].result = (*fleet)->disconnect(*closed[i].host); });
+    size_t failed = 0;
+    json list = json::array();
+    for (const auto& c : closed) {
+        std::string status = !c.result ? "failed" : *c.result ? "closed" : "not connected";
+        failed += c.result ? 0 : 1;
+        if (ctx.json) {
+            json j = {{"host", c.host->name}, {"status", status}};
+            if (!c.result) {
+                j["error"] = {{"code", errc_name(c.result.error().code())},
+                              {"message", c.result.error().message()}};
+            }
+            list.push_back(std::move(j));
+        } else {
+            std::printf("%s | %s\n", c.host->name.c_str(), status.c_str());
+            if (!c.result) {
+                std::printf("  %s\n", c.result.error().message().c_str());
+            }
+        }
+    }
+    int code = failed == 0 ? 0 : to_int(ExitCode::failed);
+    if (ctx.json) {
+        json doc = {{"kind", "fleet-disconnect"}, {"hosts", list}, {"exit_code", code}};
+        std::printf("%s\n", doc.dump().c_str());
+    }
+    return code;
+}
+
 }  // namespace
 
 int run_agent() {
@@ -214,6 +277,17 @@ void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
         "| tail -1'\n\nExit 0 when the command succeeded on every host; 1 when it failed or a "
         "host was unreachable.");
     out.push_back({exec, [opts](Context& ctx) { return run_exec(ctx, *opts); }});
+
+    auto* fleet_cmd = app.add_subcommand("fleet", "Manage the fleet transport's connections");
+    fleet_cmd->require_subcommand(1);
+    auto disconnect_hosts = std::make_shared<std::string>();
+    auto* disconnect = fleet_cmd->add_subcommand(
+        "disconnect", "Close the ssh master connections to hosts (all remote hosts by default)");
+    disconnect->add_option("HOSTS", *disconnect_hosts,
+                           "host patterns, comma-separated: NAME, web*, group:NAME, env:NAME");
+    out.push_back({disconnect, [disconnect_hosts](Context& ctx) {
+                       return run_disconnect(ctx, *disconnect_hosts);
+                   }});
 }
 
 }  // namespace shipshape::cli

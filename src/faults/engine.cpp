@@ -1,12 +1,10 @@
 #include "faults/engine.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,8 +13,7 @@
 #include "core/assert.hpp"
 #include "core/size.hpp"
 #include "os/errno_error.hpp"
-
-extern char** environ;
+#include "os/process.hpp"
 
 namespace shipshape::faults {
 
@@ -61,41 +58,16 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
         return fail(Errc::unsupported, "'" + argv[0] + "' is not installed (Debian package " +
                                            tool_package(argv[0]) + ")");
     }
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) {
-        return fail(os::errno_error("pipe", errno));
+    os::ProcessSpec spec;
+    spec.argv = argv;
+    spec.argv.front() = *path;
+    os::CollectSink sink;  // stdout and stderr merged, as the messages below quote them
+    auto outcome = os::make_process_runner()->run(spec, sink, nullptr);
+    if (!outcome) {
+        return fail(outcome.error());
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, path->c_str(), &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    if (rc != 0) {
-        ::close(out[0]);
-        return fail(os::errno_error("starting " + *path, rc));
-    }
-    std::string output;
-    char buf[4096];
-    ssize_t n = 0;
-    while ((n = ::read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-        if (n > 0) {
-            output.append(buf, static_cast<size_t>(n));
-        }
-    }
-    ::close(out[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string& output = sink.out;
+    if (!outcome->success()) {
         std::string cmd;
         for (const auto& a : argv) {
             cmd += (cmd.empty() ? "" : " ") + a;

@@ -189,6 +189,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
     }
     std::fflush(nullptr);
     pid_t parent = ::getpid();
+    // Not through os::ProcessRunner: the supervisor is no program to exec but this process's
+    // own code, which goes on to unshare namespaces; only a fork gives it that (#13).
     // Stop signals stay pending across the fork: the child ignores them before it unblocks
     // them, and ours run our handlers (the cancel fd) once unblocked below.
     sigset_t stop_signals;
@@ -237,6 +239,7 @@ Sandbox::~Sandbox() {
     }
     ::close(m_fd);
     int status = 0;
+    // The supervisor was forked above, not started by os::ProcessRunner: we reap it here.
     while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
     }
 }

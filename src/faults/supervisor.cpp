@@ -190,6 +190,8 @@ class Supervisor {
         }
     }
 
+    // Reaps the children this supervisor forked itself (start_child, the namespace's init):
+    // they are not os::ProcessRunner's, so nothing else waits for them.
     void reap() {
         for (;;) {
             int status = 0;
@@ -489,6 +491,8 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
                                    os::errno_error("creating a pid namespace", errno).message())));
         ::_exit(0);
     }
+    // The namespace's init must be a fork of this process (it runs run_init, no program), and
+    // the first child after unshare(CLONE_NEWPID): os::ProcessRunner cannot start it (#13).
     pid_t init = ::fork();
     if (init == 0) {
         ::close(fd);

@@ -151,6 +151,9 @@ Result<pid_t> fork_command(const std::vector<std::string>& argv, const std::stri
         ::close(errpipe[1]);
         return fail(os::errno_error("entering the sandbox's pid namespace", err));
     }
+    // Not through os::ProcessRunner: the child must be forked between setns() calls into the
+    // sandbox's pid namespace and run code of ours before exec, and the supervisor, as the
+    // children's parent, reaps them all in reap() (#13).
     // A stop signal between the fork and the child's reset of its dispositions (below)
     // must not be lost to the supervisor's SIG_IGN: blocked, it stays pending (Linux keeps
     // blocked ignored signals) until the child, with default dispositions, unblocks it.
@@ -246,7 +249,8 @@ Result<pid_t> fork_command(const std::vector<std::string>& argv, const std::stri
 // and all they started, as a terminal's Ctrl-C reaches a whole foreground job. The
 // command's own pid is not enough: a shell waiting for its child acts on SIGINT only once
 // that child has died of it. kill(-1) from inside the namespace reaches exactly those, so
-// a short-lived child is forked into it (it is reaped with the other children).
+// a short-lived child is forked into it (it is reaped with the other children); it runs
+// code of ours, no program, so os::ProcessRunner cannot start it (#13).
 void signal_sandbox(int child_pidns, int sig) {
     int own_pidns = -1;
     if (child_pidns >= 0) {

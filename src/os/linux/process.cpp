@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,11 +14,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include "core/assert.hpp"
+#include "core/clock.hpp"
 #include "os/errno_error.hpp"
 
 extern char** environ;
@@ -27,7 +25,11 @@ namespace shipshape::os {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
+
+Steady::time_point now() {
+    return system_clock().monotonic();
+}
 
 class Fd {
   public:
@@ -107,95 +109,57 @@ int pidfd_open(pid_t pid) {
 #endif
 }
 
-int poll_timeout_ms(Clock::time_point deadline) {
-    if (deadline == Clock::time_point::max()) {
+int poll_timeout_ms(Steady::time_point deadline) {
+    if (deadline == Steady::time_point::max()) {
         return -1;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now());
     return left.count() < 0 ? 0 : static_cast<int>(left.count()) + 1;
 }
 
 }  // namespace
 
-Result<CancelSource> CancelSource::create() {
-    int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0) {
-        return fail(errno_error("creating eventfd", errno));
-    }
-    return CancelSource(fd);
-}
-
-CancelSource::CancelSource(CancelSource&& other) noexcept : m_fd(other.m_fd) {
-    other.m_fd = -1;
-}
-
-CancelSource::~CancelSource() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
-    }
-}
-
-void CancelSource::cancel() const {
-    uint64_t one = 1;
-    // Async-signal-safe; a failure here (counter overflow) still leaves the fd readable.
-    [[maybe_unused]] ssize_t n = ::write(m_fd, &one, sizeof one);
-}
-
-bool CancelSource::cancelled() const {
-    pollfd p{m_fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
-}
-
-std::string_view exit_kind_name(ExitKind kind) {
-    switch (kind) {
-        case ExitKind::exited:
-            return "exited";
-        case ExitKind::signaled:
-            return "signaled";
-        case ExitKind::timed_out:
-            return "timed_out";
-        case ExitKind::cancelled:
-            return "cancelled";
-    }
-    return "exited";
-}
-
-std::optional<ExitKind> parse_exit_kind(std::string_view name) {
-    for (auto k :
-         {ExitKind::exited, ExitKind::signaled, ExitKind::timed_out, ExitKind::cancelled}) {
-        if (exit_kind_name(k) == name) {
-            return k;
-        }
-    }
-    return std::nullopt;
-}
-
-std::string describe(const ProcessOutcome& outcome, Millis timeout) {
-    switch (outcome.kind) {
-        case ExitKind::exited:
-            return "exit " + std::to_string(outcome.code);
-        case ExitKind::signaled: {
-            const char* name = sigabbrev_np(outcome.code);
-            return std::string("killed by SIG") + (name ? name : std::to_string(outcome.code));
-        }
-        case ExitKind::timed_out:
-            return "timed out after " + format_duration(timeout);
-        case ExitKind::cancelled:
-            return "interrupted";
-    }
-    return "unknown";
-}
-
 namespace {
 
-class LinuxProcessRunner final : public ProcessRunner {
-  public:
-    Result<ProcessOutcome> run(const ProcessSpec& spec, OutputSink& sink,
-                               const CancelSource* cancel) override;
+// Writes as much of `data` as the pipe takes now. A reader that is gone is EPIPE, not a
+// SIGPIPE for the whole program: the signal is blocked on this thread and swallowed.
+ssize_t write_no_sigpipe(int fd, std::string_view data) {
+    sigset_t pipe_only;
+    sigset_t old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int err = errno;
+    if (n < 0 && err == EPIPE) {
+        timespec zero{0, 0};
+        while (::sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return n;
+}
+
+struct Spawned {
+    pid_t pid = -1;
+    Fd in;   // our end of its stdin pipe
+    Fd out;  // our end of its stdout pipe (stderr too when merged)
+    Fd err;  // our end of its stderr pipe
+    Steady::time_point started;
 };
 
-Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSink& sink,
-                                               const CancelSource* cancel) {
+Result<Fd> make_pipe(Fd& child_end, bool child_reads) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return fail(errno_error("creating a pipe", errno));
+    }
+    child_end = Fd(child_reads ? fds[0] : fds[1]);
+    return Fd(child_reads ? fds[1] : fds[0]);
+}
+
+// Starts spec.argv in its own process group with the streams the spec asks for.
+Result<Spawned> spawn(const ProcessSpec& spec) {
     if (spec.argv.empty()) {
         return fail(Errc::invalid_argument, "empty command");
     }
@@ -203,19 +167,53 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
     if (!program) {
         return fail(program.error());
     }
-
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        return fail(errno_error("creating output pipe", errno));
+    Spawned s;
+    Fd child_in;
+    Fd child_out;
+    Fd child_err;
+    if (spec.input == Input::text || spec.input == Input::pipe) {
+        auto p = make_pipe(child_in, true);
+        if (!p) {
+            return fail(p.error());
+        }
+        s.in = std::move(*p);
     }
-    Fd out_r(pipe_fds[0]);
-    Fd out_w(pipe_fds[1]);
+    if (spec.output == Output::pipe || spec.errors == Stderr::merged) {
+        auto p = make_pipe(child_out, false);
+        if (!p) {
+            return fail(p.error());
+        }
+        s.out = std::move(*p);
+    }
+    if (spec.errors == Stderr::separate) {
+        auto p = make_pipe(child_err, false);
+        if (!p) {
+            return fail(p.error());
+        }
+        s.err = std::move(*p);
+    }
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&actions, out_w.get(), 2);
+    if (spec.input == Input::null) {
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    } else if (spec.input == Input::fd) {
+        posix_spawn_file_actions_adddup2(&actions, spec.input_fd, 0);
+    } else {
+        posix_spawn_file_actions_adddup2(&actions, child_in.get(), 0);
+    }
+    if (spec.output == Output::pipe) {
+        posix_spawn_file_actions_adddup2(&actions, child_out.get(), 1);
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    }
+    if (spec.errors == Stderr::merged) {
+        posix_spawn_file_actions_adddup2(&actions, child_out.get(), 2);
+    } else if (spec.errors == Stderr::separate) {
+        posix_spawn_file_actions_adddup2(&actions, child_err.get(), 2);
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    }
     if (!spec.cwd.empty()) {
         posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
     }
@@ -253,12 +251,10 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
         env_ptr = envp.data();
     }
 
-    const auto started = Clock::now();
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, program->c_str(), &actions, &attr, argv.data(), env_ptr);
+    s.started = now();
+    int rc = ::posix_spawn(&s.pid, program->c_str(), &actions, &attr, argv.data(), env_ptr);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    out_w.reset();
     if (rc != 0) {
         std::string what = "starting '" + spec.argv.front() + "'";
         if (!spec.cwd.empty() && rc == ENOENT && ::access(spec.cwd.c_str(), F_OK) != 0) {
@@ -266,40 +262,186 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
         }
         return fail(errno_error(what, rc));
     }
+    for (const Fd* fd : {&s.in, &s.out, &s.err}) {
+        if (fd->get() >= 0) {
+            ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+        }
+    }
+    return s;
+}
+
+ProcessOutcome outcome_of(int status) {
+    ProcessOutcome o;
+    if (WIFEXITED(status)) {
+        o.kind = ExitKind::exited;
+        o.code = WEXITSTATUS(status);
+    } else {
+        o.kind = ExitKind::signaled;
+        o.code = WTERMSIG(status);
+    }
+    return o;
+}
+
+class LinuxChild final : public Child {
+  public:
+    explicit LinuxChild(Spawned s) : m_s(std::move(s)), m_pidfd(pidfd_open(m_s.pid)) {}
+    ~LinuxChild() override {
+        if (!m_reaped) {
+            ::kill(-m_s.pid, SIGKILL);
+            int status = 0;
+            while (::waitpid(m_s.pid, &status, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    LinuxChild(const LinuxChild&) = delete;
+    LinuxChild& operator=(const LinuxChild&) = delete;
+
+    pid_t pid() const override { return m_s.pid; }
+    int stdin_fd() const override { return m_s.in.get(); }
+    void close_stdin() override { m_s.in.reset(); }
+    int stdout_fd() const override { return m_s.out.get(); }
+    int stderr_fd() const override { return m_s.err.get(); }
+
+    std::optional<ProcessOutcome> poll() override {
+        if (m_reaped) {
+            return m_outcome;
+        }
+        int status = 0;
+        pid_t w = ::waitpid(m_s.pid, &status, WNOHANG);
+        if (w != m_s.pid) {
+            return std::nullopt;
+        }
+        return finish(outcome_of(status));
+    }
+
+    ProcessOutcome wait(Millis timeout, const CancelSource* cancel) override {
+        Steady::time_point deadline =
+            timeout.count() > 0 ? now() + timeout : Steady::time_point::max();
+        for (;;) {
+            if (auto o = poll()) {
+                return *o;
+            }
+            std::optional<ExitKind> stop;
+            if (cancel && cancel->cancelled()) {
+                stop = ExitKind::cancelled;
+            } else if (now() >= deadline) {
+                stop = ExitKind::timed_out;
+            }
+            if (stop) {
+                ::kill(-m_s.pid, SIGKILL);
+                ::kill(m_s.pid, SIGKILL);
+                int status = 0;
+                while (::waitpid(m_s.pid, &status, 0) < 0 && errno == EINTR) {
+                }
+                return finish(ProcessOutcome{*stop, -1, {}});
+            }
+            std::array<pollfd, 2> fds{};
+            nfds_t n = 0;
+            if (m_pidfd.get() >= 0) {
+                fds[n++] = pollfd{m_pidfd.get(), POLLIN, 0};
+            }
+            if (cancel) {
+                fds[n++] = pollfd{cancel->fd(), POLLIN, 0};
+            }
+            int ms = poll_timeout_ms(deadline);
+            if (m_pidfd.get() < 0 && (ms < 0 || ms > 5)) {
+                ms = 5;  // no pidfd: poll waitpid
+            }
+            ::poll(fds.data(), n, ms);
+        }
+    }
+
+    void signal(int sig) override {
+        if (!m_reaped) {
+            ::kill(-m_s.pid, sig);
+        }
+    }
+
+  private:
+    ProcessOutcome finish(ProcessOutcome o) {
+        o.elapsed = std::chrono::duration_cast<Millis>(now() - m_s.started);
+        m_reaped = true;
+        m_outcome = o;
+        return o;
+    }
+
+    Spawned m_s;
+    Fd m_pidfd;
+    bool m_reaped = false;
+    ProcessOutcome m_outcome;
+};
+
+class LinuxProcessRunner final : public ProcessRunner {
+  public:
+    Result<ProcessOutcome> run(const ProcessSpec& spec, OutputSink& sink,
+                               const CancelSource* cancel) override;
+    Result<std::unique_ptr<Child>> start(const ProcessSpec& spec) override {
+        if (spec.input == Input::text) {
+            return fail(Errc::invalid_argument, "start(): give stdin text through Input::pipe");
+        }
+        auto s = spawn(spec);
+        if (!s) {
+            return fail(s.error());
+        }
+        return std::unique_ptr<Child>(std::make_unique<LinuxChild>(std::move(*s)));
+    }
+};
+
+Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSink& sink,
+                                               const CancelSource* cancel) {
+    if (spec.input == Input::pipe) {
+        return fail(Errc::invalid_argument, "run(): Input::pipe needs start()");
+    }
+    auto spawned = spawn(spec);
+    if (!spawned) {
+        return fail(spawned.error());
+    }
+    Spawned& s = *spawned;
+    const pid_t pid = s.pid;
     if (spec.on_started) {
         spec.on_started(pid);
     }
-    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-
     Fd pidfd(pidfd_open(pid));
     // time_point::max() means "no deadline".
-    Clock::time_point deadline = Clock::time_point::max();
+    Steady::time_point deadline = Steady::time_point::max();
     if (spec.timeout.count() > 0) {
-        deadline = started + spec.timeout;
+        deadline = s.started + spec.timeout;
     }
     std::optional<ExitKind> stop_reason;
     bool killed_hard = false;
-    bool pipe_open = true;
+    std::string_view input = spec.input_text;
+    if (input.empty()) {
+        s.in.reset();
+    }
     std::array<char, 65536> buf;
 
-    auto drain = [&]() {
-        while (pipe_open) {
-            ssize_t n = ::read(out_r.get(), buf.data(), buf.size());
+    // Reads what `fd` holds now; at its end closes it.
+    auto drain = [&](Fd& fd, bool errors) {
+        while (fd.get() >= 0) {
+            ssize_t n = ::read(fd.get(), buf.data(), buf.size());
             if (n > 0) {
-                sink.on_output(std::string_view(buf.data(), static_cast<size_t>(n)));
+                std::string_view chunk(buf.data(), static_cast<size_t>(n));
+                errors ? sink.on_error_output(chunk) : sink.on_output(chunk);
             } else if (n == 0) {
-                pipe_open = false;
-            } else if (errno == EINTR) {
-                continue;
-            } else {
+                fd.reset();
+            } else if (errno != EINTR) {
                 break;  // EAGAIN: nothing more for now
             }
+        }
+    };
+    auto feed = [&] {
+        ssize_t n = write_no_sigpipe(s.in.get(), input);
+        if (n > 0) {
+            input.remove_prefix(static_cast<size_t>(n));
+        }
+        if (input.empty() || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            s.in.reset();  // all written, or the child does not read: it sees end of file
         }
     };
     auto start_stopping = [&](ExitKind why) {
         stop_reason = why;
         ::kill(-pid, SIGTERM);
-        deadline = Clock::now() + spec.kill_grace;
+        deadline = now() + spec.kill_grace;
     };
 
     int status = 0;
@@ -309,21 +451,20 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
         if (w == pid) {
             break;
         }
-        std::array<pollfd, 3> fds{};
+        std::array<pollfd, 5> fds{};
         nfds_t nfds = 0;
-        int pipe_index = -1;
-        if (pipe_open) {
-            pipe_index = static_cast<int>(nfds);
-            fds[nfds++] = pollfd{out_r.get(), POLLIN, 0};
-        }
-        if (pidfd.get() >= 0) {
-            fds[nfds++] = pollfd{pidfd.get(), POLLIN, 0};
-        }
-        int cancel_index = -1;
-        if (cancel && !stop_reason) {
-            cancel_index = static_cast<int>(nfds);
-            fds[nfds++] = pollfd{cancel->fd(), POLLIN, 0};
-        }
+        auto add = [&](int fd, short events) {
+            if (fd < 0) {
+                return -1;
+            }
+            fds[nfds] = pollfd{fd, events, 0};
+            return static_cast<int>(nfds++);
+        };
+        int out_index = add(s.out.get(), POLLIN);
+        int err_index = add(s.err.get(), POLLIN);
+        int in_index = add(s.in.get(), POLLOUT);
+        add(pidfd.get(), POLLIN);
+        int cancel_index = add(cancel && !stop_reason ? cancel->fd() : -1, POLLIN);
         int timeout = poll_timeout_ms(deadline);
         if (pidfd.get() < 0 && (timeout < 0 || timeout > 20)) {
             timeout = 20;
@@ -332,39 +473,42 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
         if (n < 0 && errno != EINTR) {
             return fail(errno_error("waiting for '" + spec.argv.front() + "'", errno));
         }
-        if (pipe_index >= 0 &&
-            (fds[static_cast<size_t>(pipe_index)].revents & (POLLIN | POLLHUP))) {
-            drain();
+        auto ready = [&](int index, short events) {
+            return index >= 0 && (fds[static_cast<size_t>(index)].revents & events) != 0;
+        };
+        if (ready(out_index, POLLIN | POLLHUP | POLLERR)) {
+            drain(s.out, false);
         }
-        if (cancel_index >= 0 && (fds[static_cast<size_t>(cancel_index)].revents & POLLIN)) {
+        if (ready(err_index, POLLIN | POLLHUP | POLLERR)) {
+            drain(s.err, true);
+        }
+        if (ready(in_index, POLLOUT | POLLHUP | POLLERR)) {
+            feed();
+        }
+        if (ready(cancel_index, POLLIN)) {
             start_stopping(ExitKind::cancelled);
         }
-        if (deadline != Clock::time_point::max() && Clock::now() >= deadline) {
+        if (deadline != Steady::time_point::max() && now() >= deadline) {
             if (!stop_reason) {
                 start_stopping(ExitKind::timed_out);
             } else if (!killed_hard) {
                 ::kill(-pid, SIGKILL);
                 killed_hard = true;
-                deadline = Clock::time_point::max();
+                deadline = Steady::time_point::max();
             }
         }
     }
-    drain();
+    drain(s.out, false);
+    drain(s.err, true);
     if (stop_reason) {
         ::kill(-pid, SIGKILL);  // stragglers in the group
     }
 
-    ProcessOutcome outcome;
-    outcome.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started);
+    ProcessOutcome outcome = outcome_of(status);
+    outcome.elapsed = std::chrono::duration_cast<Millis>(now() - s.started);
     if (stop_reason) {
         outcome.kind = *stop_reason;
         outcome.code = -1;
-    } else if (WIFEXITED(status)) {
-        outcome.kind = ExitKind::exited;
-        outcome.code = WEXITSTATUS(status);
-    } else {
-        outcome.kind = ExitKind::signaled;
-        outcome.code = WTERMSIG(status);
     }
     return outcome;
 }
@@ -373,54 +517,6 @@ Result<ProcessOutcome> LinuxProcessRunner::run(const ProcessSpec& spec, OutputSi
 
 std::unique_ptr<ProcessRunner> make_process_runner() {
     return std::make_unique<LinuxProcessRunner>();
-}
-
-std::optional<unsigned long long> process_start_ticks(pid_t pid) {
-    if (pid <= 0) {
-        return std::nullopt;
-    }
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    if (!in) {
-        return std::nullopt;
-    }
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
-    size_t close = text.rfind(')');
-    if (close == std::string::npos) {
-        return std::nullopt;
-    }
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    // A zombie has exited: it counts as gone.
-    if (close + 2 < text.size() && (text[close + 2] == 'Z' || text[close + 2] == 'X')) {
-        return std::nullopt;
-    }
-    // Fields after the name start at 3 (state); starttime is field 22.
-    for (int i = 3; i <= 22; ++i) {
-        if (!(fields >> field)) {
-            return std::nullopt;
-        }
-    }
-    return std::strtoull(field.c_str(), nullptr, 10);
-}
-
-bool terminate_process_group(pid_t pgid, unsigned long long start_ticks, Millis grace) {
-    auto now_ticks = process_start_ticks(pgid);
-    if (!now_ticks || *now_ticks != start_ticks) {
-        return false;
-    }
-    if (::kill(-pgid, SIGTERM) != 0) {
-        return false;
-    }
-    auto until = Clock::now() + grace;
-    while (Clock::now() < until) {
-        if (::kill(-pgid, 0) != 0) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(-pgid, SIGKILL);
-    return true;
 }
 
 }  // namespace shipshape::os

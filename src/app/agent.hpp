@@ -1,0 +1,17 @@
+// The agent: the host's end of the fleet transport, the loop behind `shipshape agent`. It reads
+// JSON-lines requests (framed by fleet/protocol.hpp, docs/specs/agent-protocol.md) and answers
+// them: facts, exec (a command, its output streamed as events, stopped when the controller
+// goes), bundle (a copy of the ops repo, kept under ~/.cache/shipshape/repo) and shipshape
+// (this binary run in that copy). Requests are handled one at a time, in order.
+#pragma once
+
+#include "fleet/agent_binary.hpp"
+
+namespace shipshape::app {
+
+// Reads requests from `in_fd` and answers on `out_fd` until end of input; returns 0. `self` is
+// this executable (shipshape requests run it). Exits the process at once when `out_fd` breaks
+// (the controller is gone): the one place the library exits.
+int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self);
+
+}  // namespace shipshape::app
