@@ -35,7 +35,7 @@ CTL_ADDRESS = "10.77.0.1"
 PREFIX_LEN = 16
 BRIDGE_MAC = "02:77:00:00:00:01"
 MAX_HOSTS = 1000
-READY_TIMEOUT = 20.0
+READY_TIMEOUT = 90.0  # generous: a loaded 2-core machine starts 10 sshds slowly
 NETNS_DIR = "/run/netns"
 # The tmpfs mounts that give each host its own home and /srv hide anything under them.
 PRIVATE_DIRS = ("/root", "/srv")
@@ -133,7 +133,7 @@ def pids_in_netns(names):
     return found
 
 
-def kill_netns_processes(names, timeout=5.0):
+def kill_netns_processes(names, timeout=30.0):
     """SIGKILLs every process in the named network namespaces until none is left."""
     deadline = time.monotonic() + timeout
     while True:
@@ -247,7 +247,7 @@ class Fleet:
                 kill_netns_processes(names)
             for p in self._procs.values():
                 try:
-                    p.wait(timeout=5)
+                    p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     pass
             self._procs.clear()
@@ -392,7 +392,7 @@ class Fleet:
             "    StrictHostKeyChecking yes",
             "    GlobalKnownHostsFile /dev/null",
             "    BatchMode yes",
-            "    ConnectTimeout 5",
+            "    ConnectTimeout 30",
             "    LogLevel ERROR",
             ""]))
         for h in self.hosts:
