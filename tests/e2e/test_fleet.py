@@ -180,7 +180,7 @@ class FleetStateTest(FleetTestCase):
         # The command records its sleep's pid; the agent times the command itself, so it runs
         # before the timeout fires. Stopped means that sleep is gone, and `late` never written.
         r = self.ss("--json", "exec", "h01,h02", "--timeout", "1s", "--sh",
-                    f"mkdir -p {self.base}; sleep 60 & echo $! > {self.base}/sleep.pid; wait; "
+                    f"mkdir -p {self.base}; sleep 300 & echo $! > {self.base}/sleep.pid; wait; "
                     f"touch {self.base}/late")
         self.assertEqual(r.code, 1, r)
         for h in self.hosts_json(r).values():
