@@ -157,29 +157,8 @@ def _delete_netns(ip, names):
                        text=True, capture_output=True)
 
 
-# Runs in the controller namespace: waits until every address accepts a TCP connection on port
-# 22, prints the ones that never did.
-_PROBE = r"""
-import socket, sys, time
-deadline = time.monotonic() + float(sys.argv[1])
-pending = sys.argv[2:]
-while pending and time.monotonic() < deadline:
-    still = []
-    for a in pending:
-        s = socket.socket()
-        s.settimeout(0.5)
-        try:
-            s.connect((a, 22))
-        except OSError:
-            still.append(a)
-        finally:
-            s.close()
-    pending = still
-    if pending:
-        time.sleep(0.02)
-print(" ".join(pending))
-sys.exit(1 if pending else 0)
-"""
+# Waits in the controller namespace until hosts accept connections on port 22.
+_PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet_probe.py")
 
 # Runs as `sh -c SCRIPT sshd config` in the host's own mount namespace.
 _SSHD_SCRIPT = ('mount -t tmpfs -o mode=0700 fleet-root /root'
@@ -455,7 +434,7 @@ class Fleet:
 
     def _wait_ready(self, indices, timeout=READY_TIMEOUT):
         by_addr = {self._host(i)["address"]: self._host(i) for i in indices}
-        probe = subprocess.Popen(self.cmd([sys.executable, "-c", _PROBE, str(timeout), *by_addr]),
+        probe = subprocess.Popen(self.cmd([sys.executable, _PROBE, str(timeout), *by_addr]),
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         try:
