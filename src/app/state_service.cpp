@@ -5,6 +5,7 @@
 #include "app/facts_service.hpp"
 #include "app/runs.hpp"
 #include "facts/collect.hpp"
+#include "facts/diff.hpp"
 #include "facts/facts_json.hpp"
 #include "os/file_system.hpp"
 
@@ -342,7 +343,7 @@ Result<state::HostState> StateService::stored_host_state(const SelectedHost& hos
                 if (auto f = facts::from_json(snap->document)) {
                     hs.has_facts = true;
                     hs.kernel = f->os.kernel;
-                    hs.os = f->os.name;
+                    hs.os = facts::os_label(f->os);
                     for (const auto& p : f->packages) {
                         if (p.status == "installed") {
                             hs.packages[p.name] = p.version;

@@ -57,6 +57,14 @@ void parse_os_release(std::string_view text, OsFacts& out) {
     }
 }
 
+std::string parse_debian_version(std::string_view text) {
+    std::string_view line = trim(next_line(text));
+    if (line.empty() || line.front() < '0' || line.front() > '9') {
+        return {};
+    }
+    return std::string(line);
+}
+
 CpuFacts parse_cpuinfo(std::string_view text) {
     CpuFacts out;
     std::set<std::pair<std::string_view, std::string_view>> cores;

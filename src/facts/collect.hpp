@@ -20,6 +20,9 @@ namespace shipshape::facts {
 // /etc/os-release (or /usr/lib/os-release): ID, PRETTY_NAME, VERSION_ID, VERSION_CODENAME;
 // quoted and unquoted values, comments, blank lines.
 void parse_os_release(std::string_view text, OsFacts& out);
+// /etc/debian_version: the point release ("12.11") from its first line; "" when that is not a
+// number (testing and unstable write "trixie/sid", derivatives such as Ubuntu "bookworm/sid").
+std::string parse_debian_version(std::string_view text);
 // /proc/cpuinfo: model name, logical CPUs ("processor" entries), physical cores (unique
 // "physical id"/"core id" pairs; equals threads when those fields are absent).
 CpuFacts parse_cpuinfo(std::string_view text);

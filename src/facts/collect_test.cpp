@@ -54,6 +54,25 @@ TEST(ParseOsRelease, HandlesShellQuoting) {
     }
 }
 
+TEST(ParseDebianVersion, TakesThePointReleaseOnly) {
+    struct Row {
+        const char* text;
+        const char* expected;
+    };
+    const Row rows[] = {
+        {"12.11\n", "12.11"},              // a stable point release, as Facter's os.release.full
+        {"12.4", "12.4"},                  // no trailing newline
+        {"  11.9 \r\n", "11.9"},           // blanks and CRLF trimmed
+        {"trixie/sid\n", ""},              // testing and unstable: no point release
+        {"bookworm/sid\n", ""},            // nor does a derivative such as Ubuntu
+        {"", ""},                          // an empty file
+        {"10.13\nextra line\n", "10.13"},  // only the first line counts
+    };
+    for (const auto& row : rows) {
+        EXPECT_EQ(parse_debian_version(row.text), row.expected) << row.text;
+    }
+}
+
 // ---- cpuinfo, meminfo ----------------------------------------------------------------------
 
 std::string cpuinfo_entry(int processor, const char* model, int physical, int core) {
@@ -560,6 +579,7 @@ TEST(GatherFacts, ReadsAFixtureRoot) {
     fx.write("/etc/os-release",
              "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
              "VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+    fx.write("/etc/debian_version", "12.11\n");
     fx.write("/proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
     fx.write("/proc/sys/kernel/hostname", "web1\n");
     fx.write("/proc/sys/kernel/arch", "aarch64\n");
@@ -588,6 +608,8 @@ TEST(GatherFacts, ReadsAFixtureRoot) {
     EXPECT_GT(facts.collected_at, 1'700'000'000'000);
     EXPECT_EQ(facts.os.id, "debian");
     EXPECT_EQ(facts.os.codename, "bookworm");
+    EXPECT_EQ(facts.os.version_id, "12");
+    EXPECT_EQ(facts.os.release, "12.11");
     EXPECT_EQ(facts.os.kernel, "6.1.0-18-amd64");
     EXPECT_EQ(facts.os.hostname, "web1");
     EXPECT_EQ(facts.os.architecture, "aarch64");  // from the fixture, not from uname()
@@ -631,6 +653,19 @@ TEST(GatherFacts, ReadsAFixtureRoot) {
                   "limits: " + r + "/proc/sys/kernel/pid_max: no such file or directory",
                   "env: " + r + ": environment variables are read only on the local host (root /)",
               }));
+}
+
+TEST(GatherFacts, ReleaseFallsBackToVersionIdWithoutDebianVersion) {
+    FixtureRoot fx;
+    fx.write("/etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
+    HostFacts facts = gather_facts(options(fx.root(), {"os"}));
+    EXPECT_EQ(facts.os.release, "22.04");
+    // A missing /etc/debian_version is normal off Debian: not a problem.
+    for (const auto& p : facts.problems) {
+        EXPECT_EQ(p.find("debian_version"), std::string::npos) << p;
+    }
+    fx.write("/etc/debian_version", "bookworm/sid\n");
+    EXPECT_EQ(gather_facts(options(fx.root(), {"os"})).os.release, "22.04");
 }
 
 TEST(GatherFacts, ReportsEveryMissingFileOfAnEmptyRoot) {

@@ -89,9 +89,18 @@ std::map<std::string, std::string> ports(const HostFacts& f) {
 
 }  // namespace
 
+std::string os_label(const OsFacts& os) {
+    std::string label = os.name.empty() ? os.id : os.name;
+    if (!os.release.empty() && os.release != os.version_id) {
+        label += (label.empty() ? "" : ", ") + os.release;
+    }
+    return label;
+}
+
 std::vector<Difference> diff_facts(const HostFacts& l, const HostFacts& r) {
     Differ d;
     d.field("os", "distribution", l.os.name, r.os.name);
+    d.field("os", "release", l.os.release, r.os.release);
     d.field("os", "kernel", l.os.kernel, r.os.kernel);
     d.field("os", "architecture", l.os.architecture, r.os.architecture);
     d.field("os", "virtualization", l.os.virtualization, r.os.virtualization);

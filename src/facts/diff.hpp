@@ -17,6 +17,11 @@ struct Difference {
     std::string right;
 };
 
+// The operating system as one comparable value: PRETTY_NAME (or ID) and, when it says more than
+// VERSION_ID, the point release: "Debian GNU/Linux 12 (bookworm), 12.11". Environment
+// comparisons use it, so 12.4 against 12.11 is a difference.
+std::string os_label(const OsFacts& os);
+
 // In section order, then by subject.
 std::vector<Difference> diff_facts(const HostFacts& left, const HostFacts& right);
 

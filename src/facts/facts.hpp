@@ -21,6 +21,8 @@ struct OsFacts {
     std::string id;            // os-release ID, e.g. "debian"
     std::string name;          // PRETTY_NAME
     std::string version_id;    // e.g. "12"
+    std::string release;       // the point release, e.g. "12.11" (/etc/debian_version), else
+                               // version_id; "" when neither is known
     std::string codename;      // VERSION_CODENAME
     std::string kernel;        // release, e.g. "6.1.0-18-amd64"
     std::string architecture;  // uname machine, e.g. "x86_64"

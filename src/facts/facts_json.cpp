@@ -31,6 +31,7 @@ std::string to_json(const HostFacts& f, const std::vector<std::string>& sections
         j["os"] = {{"id", f.os.id},
                    {"name", f.os.name},
                    {"version_id", f.os.version_id},
+                   {"release", f.os.release},
                    {"codename", f.os.codename},
                    {"kernel", f.os.kernel},
                    {"architecture", f.os.architecture},
@@ -144,6 +145,7 @@ Result<HostFacts> from_json(const std::string& text) {
             f.os.id = o.value("id", "");
             f.os.name = o.value("name", "");
             f.os.version_id = o.value("version_id", "");
+            f.os.release = o.value("release", "");
             f.os.codename = o.value("codename", "");
             f.os.kernel = o.value("kernel", "");
             f.os.architecture = o.value("architecture", "");

@@ -15,6 +15,8 @@ HostFacts sample() {
     f.collected_at = 1234;
     f.os.kernel = "6.1.0-18-amd64";
     f.os.name = "Debian GNU/Linux 12 (bookworm)";
+    f.os.version_id = "12";
+    f.os.release = "12.11";
     f.cpu.threads = 4;
     f.memory.total = 8ull << 30;
     f.mounts.push_back({"/dev/vda1", "/", "ext4", 100, 50, 10, 5});
@@ -39,6 +41,8 @@ TEST(FactsJson, RoundTripsEverySection) {
     EXPECT_EQ(to_json(*back, {}, -1), doc);
     EXPECT_EQ(back->limits.rlimits.at("as"), std::numeric_limits<uint64_t>::max());
     EXPECT_TRUE(diff_facts(f, *back).empty());
+    EXPECT_EQ(back->os.release, "12.11");
+    EXPECT_NE(doc.find("\"release\":\"12.11\""), std::string::npos) << doc;
 }
 
 TEST(FactsJson, SectionsCanBeLeftOutAndBadInputIsAnError) {
@@ -54,6 +58,7 @@ TEST(DiffFacts, NamesBothSides) {
     HostFacts a = sample();
     HostFacts b = sample();
     b.os.kernel = "6.1.0-20-amd64";
+    b.os.release = "12.4";
     b.packages[0].version = "3.0.2-0ubuntu1";
     b.packages.push_back({"nginx", "1.22.1-9", "amd64", "installed"});
     b.limits.rlimits["nofile"] = 65536;
@@ -64,12 +69,27 @@ TEST(DiffFacts, NamesBothSides) {
         got.push_back(x.section + " " + x.subject + ": " + x.left + " | " + x.right);
     }
     EXPECT_EQ(got, (std::vector<std::string>{
+                       "os release: 12.11 | 12.4",
                        "os kernel: 6.1.0-18-amd64 | 6.1.0-20-amd64",
                        "packages libssl3: 3.0.11-1~deb12u2 | 3.0.2-0ubuntu1",
                        "packages nginx:  | 1.22.1-9",
                        "limits rlimit nofile: 1024 | 65536",
                        "ports 22/tcp: sshd | ",
                    }));
+}
+
+TEST(OsLabel, AddsThePointReleaseWhenItSaysMore) {
+    OsFacts os;
+    os.id = "debian";
+    os.name = "Debian GNU/Linux 12 (bookworm)";
+    os.version_id = "12";
+    EXPECT_EQ(os_label(os), "Debian GNU/Linux 12 (bookworm)");  // an old snapshot: no release
+    os.release = "12";
+    EXPECT_EQ(os_label(os), "Debian GNU/Linux 12 (bookworm)");  // nothing more to say
+    os.release = "12.11";
+    EXPECT_EQ(os_label(os), "Debian GNU/Linux 12 (bookworm), 12.11");
+    os.name.clear();
+    EXPECT_EQ(os_label(os), "debian, 12.11");
 }
 
 }  // namespace

@@ -4,9 +4,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -17,7 +14,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -31,7 +27,10 @@
 #include <unordered_set>
 #include <utility>
 
+#include "facts/gather_net.hpp"
 #include "facts/text.hpp"
+#include "os/errno_error.hpp"
+#include "os/file_system.hpp"
 
 // The gatherers: read a host (or a fixture root) and call the parsers of collect.cpp.
 namespace shipshape::facts {
@@ -49,52 +48,22 @@ std::string why(int err) {
     return text;
 }
 
-Error errno_to_error(int err) {
-    Errc code = err == ENOENT || err == ENOTDIR ? Errc::not_found
-                : err == EACCES || err == EPERM ? Errc::permission_denied
-                                                : Errc::io;
-    return Error(code, why(err));
-}
-
-// Reads a whole file in as few reads as its size allows (no iostreams: the dpkg status file is
-// most of a megabyte). /proc files report size 0, so the buffer grows instead.
-Result<std::string> read_whole(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return fail(errno_to_error(errno));
+// The operating system's reason in an os:: error ("reading 'PATH': No such file or directory"
+// -> "no such file or directory"): a problem names its path itself (WHERE: WHAT: WHY).
+std::string why(const Error& error) {
+    std::string_view message = error.message();
+    size_t colon = message.rfind(": ");
+    std::string text(colon == std::string_view::npos ? message : message.substr(colon + 2));
+    if (!text.empty()) {
+        text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
     }
-    struct stat st {};
-    size_t chunk =
-        ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096;
-    std::string out(chunk, '\0');
-    size_t used = 0;
-    for (;;) {
-        if (used == out.size()) {
-            out.resize(out.size() * 2);
-        }
-        ssize_t n = ::read(fd, out.data() + used, out.size() - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            return fail(errno_to_error(err));
-        }
-        if (n == 0) {
-            break;
-        }
-        used += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    out.resize(used);
-    return out;
+    return text;
 }
 
 Result<std::vector<std::string>> list_dir(const std::string& path) {
     DIR* dir = ::opendir(path.c_str());
     if (dir == nullptr) {
-        return fail(errno_to_error(errno));
+        return fail(os::errno_error("listing '" + path + "'", errno));
     }
     std::vector<std::string> names;
     while (const dirent* entry = ::readdir(dir)) {
@@ -117,139 +86,6 @@ std::string read_link(const std::string& path) {
 bool is_directory(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int prefix_length(const sockaddr* mask, int family) {
-    if (mask == nullptr) {
-        return 0;
-    }
-    const auto* bytes = family == AF_INET
-                            ? reinterpret_cast<const unsigned char*>(
-                                  &reinterpret_cast<const sockaddr_in*>(mask)->sin_addr)
-                            : reinterpret_cast<const unsigned char*>(
-                                  &reinterpret_cast<const sockaddr_in6*>(mask)->sin6_addr);
-    int bits = 0;
-    for (size_t i = 0; i < (family == AF_INET ? 4u : 16u); ++i) {
-        bits += std::popcount(bytes[i]);
-    }
-    return bits;
-}
-
-// Finds the process holding each wanted socket inode by reading /proc/[pid]/fd links; stops as
-// soon as every inode has an owner. Processes we may not inspect are skipped: not ours to see.
-std::unordered_map<uint64_t, int64_t> socket_owners(const std::string& proc,
-                                                    std::unordered_set<uint64_t> wanted) {
-    std::unordered_map<uint64_t, int64_t> owners;
-    DIR* dir = ::opendir(proc.c_str());
-    if (dir == nullptr) {
-        return owners;
-    }
-    while (const dirent* entry = ::readdir(dir)) {
-        int64_t pid = 0;
-        if (!parse_number(std::string_view(entry->d_name), pid)) {
-            continue;
-        }
-        int fd_dir = ::open((proc + "/" + entry->d_name + "/fd").c_str(),
-                            O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR* fds = fd_dir < 0 ? nullptr : ::fdopendir(fd_dir);
-        if (fds == nullptr) {
-            if (fd_dir >= 0) {
-                ::close(fd_dir);
-            }
-            continue;
-        }
-        while (const dirent* fd = ::readdir(fds)) {
-            if (fd->d_name[0] == '.') {
-                continue;
-            }
-            char target[64];
-            ssize_t n = ::readlinkat(fd_dir, fd->d_name, target, sizeof target);
-            std::string_view link(target, n > 0 ? static_cast<size_t>(n) : 0);
-            uint64_t inode = 0;
-            if (link.starts_with("socket:[") && link.ends_with(']') &&
-                parse_number(link.substr(8, link.size() - 9), inode) && wanted.erase(inode) != 0) {
-                owners.emplace(inode, pid);
-            }
-        }
-        ::closedir(fds);
-        if (wanted.empty()) {
-            break;
-        }
-    }
-    ::closedir(dir);
-    return owners;
-}
-
-// TCP sockets in LISTEN through sock_diag. The kernel answers from its listening hash alone,
-// where each read of /proc/net/tcp walks every bucket of the established hash: about 2 ms per
-// read on a host with 25 GB of memory, which would be most of our budget.
-Result<std::vector<Socket>> tcp_listeners(std::string_view protocol,
-                                          std::vector<uint64_t>& inodes) {
-    const int family = protocol == "tcp" ? AF_INET : AF_INET6;
-    int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0) {
-        return fail(errno_to_error(errno));
-    }
-    struct {
-        nlmsghdr header;
-        inet_diag_req_v2 request;
-    } message{};
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    message.request.sdiag_family = static_cast<uint8_t>(family);
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = 1u << 10;  // TCP_LISTEN
-    if (::send(fd, &message, sizeof message, 0) < 0) {
-        int err = errno;
-        ::close(fd);
-        return fail(errno_to_error(err));
-    }
-    constexpr size_t k_header = (sizeof(nlmsghdr) + NLMSG_ALIGNTO - 1) & ~size_t{NLMSG_ALIGNTO - 1};
-    std::vector<Socket> out;
-    inodes.clear();
-    std::vector<char> buffer(32768);
-    for (;;) {
-        ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            int err = n < 0 ? errno : EPROTO;
-            ::close(fd);
-            return fail(errno_to_error(err));
-        }
-        for (size_t at = 0, size = static_cast<size_t>(n); at + k_header <= size;) {
-            nlmsghdr header;
-            std::memcpy(&header, buffer.data() + at, sizeof header);
-            if (header.nlmsg_len < k_header || at + header.nlmsg_len > size ||
-                header.nlmsg_type == NLMSG_DONE || header.nlmsg_type == NLMSG_ERROR) {
-                int err = header.nlmsg_type == NLMSG_DONE ? 0 : EPROTO;
-                if (header.nlmsg_type == NLMSG_ERROR &&
-                    header.nlmsg_len >= k_header + sizeof(int)) {
-                    std::memcpy(&err, buffer.data() + at + k_header, sizeof err);
-                    err = -err;
-                }
-                ::close(fd);
-                if (err != 0) {
-                    return fail(errno_to_error(err));
-                }
-                return out;
-            }
-            inet_diag_msg diag{};
-            std::memcpy(&diag, buffer.data() + at + k_header,
-                        std::min(sizeof diag, header.nlmsg_len - k_header));
-            char text[INET6_ADDRSTRLEN];
-            if (inet_ntop(family, diag.id.idiag_src, text, sizeof text) != nullptr) {
-                Socket& socket = out.emplace_back();
-                socket.protocol = protocol;
-                socket.address = text;
-                socket.port = ntohs(diag.id.idiag_sport);
-                inodes.push_back(diag.idiag_inode);
-            }
-            at += (header.nlmsg_len + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
-        }
-    }
 }
 
 bool has_install_section(std::string_view text) {
@@ -314,16 +150,16 @@ class Gatherer {
     // The file's text, or nullopt after recording why it could not be read.
     std::optional<std::string> read(std::string_view section, std::string_view logical) {
         std::string real = path(logical);
-        auto text = read_whole(real);
+        auto text = os::read_whole_file(real);
         if (!text) {
-            problem(section, real, text.error().message());
+            problem(section, real, why(text.error()));
             return std::nullopt;
         }
         return std::move(*text);
     }
 
     std::string read_quiet(std::string_view logical) const {
-        auto text = read_whole(path(logical));
+        auto text = os::read_whole_file(path(logical));
         return text ? std::move(*text) : std::string();
     }
 
@@ -331,7 +167,7 @@ class Gatherer {
     // reports a failure, for the os section it is one probe among several.
     const Result<std::string>& cpuinfo() {
         if (!m_cpuinfo) {
-            m_cpuinfo = read_whole(path("/proc/cpuinfo"));
+            m_cpuinfo = os::read_whole_file(path("/proc/cpuinfo"));
         }
         return *m_cpuinfo;
     }
@@ -348,14 +184,19 @@ class Gatherer {
 
 void Gatherer::os() {
     OsFacts& os = m_facts.os;
-    auto release = read_whole(path("/etc/os-release"));
+    auto release = os::read_whole_file(path("/etc/os-release"));
     if (!release) {
-        release = read_whole(path("/usr/lib/os-release"));
+        release = os::read_whole_file(path("/usr/lib/os-release"));
     }
     if (release) {
         parse_os_release(*release, os);
     } else {
-        problem("os", path("/etc/os-release"), release.error().message());
+        problem("os", path("/etc/os-release"), why(release.error()));
+    }
+    // Only Debian and its derivatives have the file: its absence is not a problem.
+    os.release = parse_debian_version(read_quiet("/etc/debian_version"));
+    if (os.release.empty()) {
+        os.release = os.version_id;
     }
     os.kernel = std::string(trim(read("os", "/proc/sys/kernel/osrelease").value_or("")));
     os.hostname = std::string(trim(read("os", "/proc/sys/kernel/hostname").value_or("")));
@@ -416,7 +257,7 @@ std::string Gatherer::virtualization() {
 
 void Gatherer::cpu() {
     if (const auto& text = cpuinfo(); !text) {
-        problem("cpu", path("/proc/cpuinfo"), text.error().message());
+        problem("cpu", path("/proc/cpuinfo"), why(text.error()));
     } else {
         m_facts.cpu = parse_cpuinfo(*text);
     }
@@ -455,7 +296,7 @@ void Gatherer::mounts() {
 void Gatherer::network() {
     NetworkFacts& net = m_facts.network;
     if (auto names = list_dir(path("/sys/class/net")); !names) {
-        problem("network.interfaces", path("/sys/class/net"), names.error().message());
+        problem("network.interfaces", path("/sys/class/net"), why(names.error()));
     } else {
         for (const std::string& name : *names) {
             std::string dir = "/sys/class/net/" + name;
@@ -519,10 +360,10 @@ void Gatherer::listening() {
             }
         }
         std::string real = path("/proc/net/" + std::string(protocol));
-        auto text = read_whole(real);
+        auto text = os::read_whole_file(real);
         // Without IPv6 in the kernel the *6 tables are absent, which is no failure.
         if (!text && !(protocol.ends_with('6') && text.error().code() == Errc::not_found)) {
-            problem("network.listening", real, text.error().message());
+            problem("network.listening", real, why(text.error()));
         }
         if (text) {
             for (Socket& socket : parse_proc_net(*text, protocol, inodes)) {
@@ -557,12 +398,12 @@ void Gatherer::listening() {
 
 void Gatherer::packages() {
     std::string real = path("/var/lib/dpkg/status");
-    auto text = read_whole(real);
+    auto text = os::read_whole_file(real);
     if (!text && text.error().code() == Errc::not_found) {
         problem("packages", "no dpkg status file at " + real,
                 "this host has no Debian package database");
     } else if (!text) {
-        problem("packages", real, text.error().message());
+        problem("packages", real, why(text.error()));
     } else {
         m_facts.packages = parse_dpkg_status(*text);
     }
@@ -606,7 +447,7 @@ void Gatherer::services() {
         auto names = list_dir(real);
         if (!names) {
             if (!dir.starts_with("/usr")) {
-                problem("services", real, names.error().message());
+                problem("services", real, why(names.error()));
             }
             continue;
         }
@@ -621,8 +462,8 @@ void Gatherer::services() {
             } else if (enabled.contains(name) || (!link.empty() && dir.starts_with("/etc"))) {
                 // A link in /etc/systemd/system is an Alias= that `systemctl enable` made.
                 states.emplace(name, "enabled");
-            } else if (auto text = read_whole(file); !text) {
-                problem("services", file, text.error().message());
+            } else if (auto text = os::read_whole_file(file); !text) {
+                problem("services", file, why(text.error()));
             } else {
                 states.emplace(name, has_install_section(*text) ? "disabled" : "static");
             }

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "facts/diff.hpp"
 #include "state/accounts.hpp"
 #include "state/hash.hpp"
 #include "state/plan.hpp"
@@ -128,7 +129,7 @@ HostState describe_host(const std::string& host, const std::string& env,
     if (facts) {
         s.has_facts = true;
         s.kernel = facts->os.kernel;
-        s.os = facts->os.name;
+        s.os = facts::os_label(facts->os);
         for (const auto& p : facts->packages) {
             if (p.status == "installed") {
                 s.packages[p.name] = p.version;

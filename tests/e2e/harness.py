@@ -63,7 +63,7 @@ class RepoTestCase(unittest.TestCase):
         with open(os.path.join(self.repo, rel)) as f:
             return f.read()
 
-    def shipshape(self, *args, cwd=None, timeout=60, env=None):
+    def shipshape(self, *args, cwd=None, timeout=120, env=None):
         r = subprocess.run([BIN, *args], cwd=cwd or self.repo, capture_output=True, text=True,
                            timeout=timeout, env=env or self.env, stdin=subprocess.DEVNULL)
         return Result(r)
@@ -82,7 +82,9 @@ class RepoTestCase(unittest.TestCase):
     def step_states(self, run_id):
         return {s["id"]: s["state"] for s in self.show(run_id)["steps"]}
 
-    def wait_for(self, predicate, timeout=20.0, what="condition"):
+    def wait_for(self, predicate, timeout=90.0, what="condition"):
+        """Polls `predicate` until it is true; fails after `timeout` seconds (generous: a
+        loaded 2-core machine is slow, and a passing test never waits that long)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -98,17 +100,20 @@ class RepoTestCase(unittest.TestCase):
 
 
 def read_text(path):
-    """The file's text, or "" when it does not exist (yet)."""
+    """The file's text, or "" when it does not exist (yet). A /proc/PID file of a process that
+    exits between the listing of /proc and the read is absent too: reading it then fails with
+    ESRCH (ProcessLookupError), not ENOENT."""
     try:
         with open(path) as f:
             return f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return ""
 
 
 def require(test, condition, reason):
     """Skips `test` when the machine lacks something (a privilege, tool or kernel feature);
-    with SHIPSHAPE_REQUIRE_ALL=1 (as in CI) such a skip is a failure instead."""
+    with SHIPSHAPE_REQUIRE_ALL=1 (as in CI) such a skip is a failure instead. Every skip of the
+    e2e tests goes through here; run.py maps a run with skips to exit 77 (ctest: Skipped)."""
     if condition:
         return
     if os.environ.get("SHIPSHAPE_REQUIRE_ALL") == "1":
@@ -118,10 +123,8 @@ def require(test, condition, reason):
 
 def pid_alive(pid):
     """True when pid runs and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
+    stat = read_text(f"/proc/{pid}/stat")
+    if not stat:
         return False
     state = stat[stat.rfind(")") + 2]
     return state not in "ZX"

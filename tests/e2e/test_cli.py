@@ -26,8 +26,13 @@ class CliTest(RepoTestCase):
         self.assertEqual(self.shipshape("frobnicate").code, 2)
         self.assertEqual(self.shipshape().code, 2)
         self.assertEqual(self.shipshape("run").code, 2)  # FILE is required
-        r = self.shipshape("run", "x.toml", "--parallel", "0")
+        # A valid checklist, so the 2 comes from --parallel and not from a missing file.
+        self.write("checklists/x.toml", '[[step]]\nid = "a"\nrun = ["true"]\n')
+        r = self.shipshape("run", "checklists/x.toml", "--parallel", "0")
         self.assertEqual(r.code, 2, r)
+        self.assertIn("--parallel", r.err)
+        r = self.shipshape("run", "checklists/x.toml", "--parallel", "1")
+        self.assertEqual(r.code, 0, r)
 
     def test_finds_the_repo_upward_or_with_C(self):
         self.write("checklists/a.toml", '[[step]]\nid = "a"\nrun = ["true"]\n')

@@ -59,6 +59,12 @@ class FactsTest(RepoTestCase):
         self.assertEqual(f["cpu"]["threads"], os.cpu_count())
         with open("/proc/sys/kernel/osrelease") as k:
             self.assertEqual(f["os"]["kernel"], k.read().strip())
+        # The point release, as Facter's os.release.full and Ansible report it.
+        if os.path.exists("/etc/debian_version"):
+            with open("/etc/debian_version") as d:
+                first = d.readline().strip()
+            self.assertEqual(f["os"]["release"], first if first[:1].isdigit()
+                             else f["os"]["version_id"])
         pkgs = {p["name"]: p["version"] for p in f["packages"] if p["status"] == "installed"}
         self.assertEqual(pkgs, installed_packages())
         mine = [s for s in f["network"]["listening"] if s["port"] == port]
@@ -103,8 +109,9 @@ class FactsTest(RepoTestCase):
         self.assertIn("--only 'nope': unknown section", r.err)
         r = self.shipshape("facts")
         self.assertEqual(r.code, 0, r)
+        # Each section's label starts a row ("os" alone would match "localhost").
         for label in ["os", "cpu", "memory", "packages", "rlimits"]:
-            self.assertIn(label, r.out)
+            self.assertRegex(r.out, rf"(?m)^  {label} +\S")
 
     def test_unreachable_remote_host_is_reported(self):
         r = self.shipshape("facts", "web1")
@@ -141,6 +148,7 @@ class FactsTest(RepoTestCase):
         db = sqlite3.connect(os.path.join(self.repo, ".shipshape", "state.db"))
         doc = js.loads(db.execute("SELECT document FROM facts_snapshots WHERE id = ?", (first,)).fetchone()[0])
         doc["os"]["kernel"] = "5.10.0-28-amd64"
+        doc["os"]["release"] = "12.4"
         doc["packages"][0]["version"] = "0.0-old"
         doc["network"]["listening"].append({"protocol": "tcp", "address": "0.0.0.0", "port": 5432,
                                             "pid": 1, "process": "postgres"})
@@ -153,6 +161,8 @@ class FactsTest(RepoTestCase):
         self.assertEqual(r.code, 1, r)
         diffs = {(d["section"], d["subject"]): (d["left"], d["right"]) for d in r.json()["differences"]}
         self.assertEqual(diffs[("os", "kernel")][0], "5.10.0-28-amd64")
+        self.assertEqual(diffs[("os", "release")][0], "12.4")
+        self.assertNotEqual(diffs[("os", "release")][1], "12.4")
         pkg = doc["packages"][0]["name"]
         self.assertEqual(diffs[("packages", pkg)][0], "0.0-old")
         self.assertEqual(diffs[("ports", "5432/tcp")], ("postgres", ""))

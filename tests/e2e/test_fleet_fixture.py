@@ -114,19 +114,19 @@ class FleetFixtureTest(unittest.TestCase):
     def test_control_master_through_the_namespace(self):
         path = os.path.join(self.f.workdir, "cm-%C")
         opts = ["-o", "ControlMaster=auto", "-o", f"ControlPath={path}", "-o", "ControlPersist=10"]
-        r = self.f.ssh(1, "echo via-master", options=opts, timeout=20)
+        r = self.f.ssh(1, "echo via-master", options=opts, timeout=120)
         self.assertEqual((r.returncode, r.stdout), (0, "via-master\n"), r.stderr)
         sockets = glob.glob(os.path.join(self.f.workdir, "cm-*"))
         self.assertEqual(len(sockets), 1)
         check = self.f.run(["ssh", "-F", self.f.ssh_config, "-o", f"ControlPath={path}", "-O", "check",
-                            self.f.hosts[0]["address"]], capture_output=True, text=True, timeout=10)
+                            self.f.hosts[0]["address"]], capture_output=True, text=True, timeout=120)
         self.assertEqual(check.returncode, 0, check.stderr)
-        r = self.f.ssh(1, "echo again", options=opts, timeout=20)
+        r = self.f.ssh(1, "echo again", options=opts, timeout=120)
         self.assertEqual(r.stdout, "again\n", r.stderr)
         done = self.f.run(["ssh", "-F", self.f.ssh_config, "-o", f"ControlPath={path}", "-O", "exit",
-                           self.f.hosts[0]["address"]], capture_output=True, text=True, timeout=10)
+                           self.f.hosts[0]["address"]], capture_output=True, text=True, timeout=120)
         self.assertEqual(done.returncode, 0, done.stderr)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 90
         while glob.glob(os.path.join(self.f.workdir, "cm-*")) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.assertEqual(glob.glob(os.path.join(self.f.workdir, "cm-*")), [])
@@ -162,7 +162,7 @@ class FleetLifecycleTest(unittest.TestCase):
         self.assertTrue(all(pid_alive(p) for p in pids))
         self.assertEqual(f.ssh(2, "echo ok").stdout, "ok\n")
         # A session left running on a host is killed too.
-        f.run(["ssh", "-F", f.ssh_config, "-f", f.hosts[0]["address"], "sleep 300"], timeout=10)
+        f.run(["ssh", "-F", f.ssh_config, "-f", f.hosts[0]["address"], "sleep 300"], timeout=120)
         f.down()
         self.assertEqual(names & netns_list(), set())
         self.assertFalse(any(pid_alive(p) for p in pids))
@@ -194,7 +194,7 @@ class FleetLifecycleTest(unittest.TestCase):
         self.addCleanup(lambda: subprocess.run([sys.executable, "fleet.py", "down", workdir], cwd=HERE,
                                                capture_output=True))
         r = subprocess.run([sys.executable, "fleet.py", "up", "2", workdir], cwd=HERE,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=120)
         if r.returncode == 3:
             require(self, False, f"no test fleet: {r.stderr.strip()}")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -205,7 +205,7 @@ class FleetLifecycleTest(unittest.TestCase):
         f = Fleet.from_description(desc)
         self.assertEqual(f.ssh(1, "hostname -I").stdout.split(), ["10.77.0.2"])
         r = subprocess.run([sys.executable, "fleet.py", "down", workdir], cwd=HERE,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual({desc["ctl_netns"]} & netns_list(), set())
         self.assertFalse(any(pid_alive(h["pid"]) for h in desc["hosts"]))
@@ -225,7 +225,7 @@ class FleetLifecycleTest(unittest.TestCase):
         ctl, workdir = line
         self.assertIn(ctl, netns_list())
         p.terminate()
-        self.assertEqual(p.wait(timeout=20), -15)
+        self.assertEqual(p.wait(timeout=120), -15)
         p.stdout.close()
         self.assertFalse(any(n.startswith(ctl[:-1]) for n in netns_list()))
         self.assertEqual(processes_mentioning(workdir), [])
@@ -236,7 +236,7 @@ class FleetLifecycleTest(unittest.TestCase):
         with open(os.path.join(HERE, "fleet.py")) as src:
             r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                 SYSTEM_PYTHON, "-", "up", "1", "/nonexistent/fleet"],
-                               stdin=src, capture_output=True, text=True, timeout=30)
+                               stdin=src, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("needs root", r.stderr)
 

@@ -308,7 +308,7 @@ class DriftTest(StateTestCase):
         base = {
             "schema": "shipshape.facts/1", "host": "x", "collected_at": 1,
             "os": {"id": "debian", "name": "Debian GNU/Linux 12 (bookworm)", "version_id": "12",
-                   "codename": "bookworm", "kernel": "6.1.0-18-amd64",
+                   "release": "12.11", "codename": "bookworm", "kernel": "6.1.0-18-amd64",
                    "architecture": "x86_64", "hostname": "x", "boot_time": 0,
                    "virtualization": "kvm"},
             "packages": [
@@ -320,6 +320,7 @@ class DriftTest(StateTestCase):
         }
         staging = json.loads(json.dumps(base))
         staging["os"]["kernel"] = "6.1.0-13-amd64"
+        staging["os"]["release"] = "12.4"  # the point release (/etc/debian_version) differs
         staging["packages"][0]["version"] = "2.8-1"
         for host, doc in (("s1", staging), ("p1", base), ("p2", base)):
             path = os.path.join(self.tmp, host + ".json")
@@ -331,13 +332,15 @@ class DriftTest(StateTestCase):
         self.assertEqual(r.code, 1, r)
         doc = r.json()
         self.assertEqual(doc["kind"], "env-drift")
-        self.assertEqual(doc["differences"], 2)
+        self.assertEqual(doc["differences"], 3)
         role = doc["roles"][0]
         self.assertEqual(role["left_hosts"], ["s1"])
         self.assertEqual(role["right_hosts"], ["p1", "p2"])
         diffs = {d["subject"]: d for d in role["differences"]}
         self.assertEqual(diffs["kernel"]["left"]["value"], "6.1.0-13-amd64")
         self.assertEqual(diffs["kernel"]["right"]["value"], "6.1.0-18-amd64")
+        self.assertEqual(diffs["os"]["left"]["value"], "Debian GNU/Linux 12 (bookworm), 12.4")
+        self.assertEqual(diffs["os"]["right"]["value"], "Debian GNU/Linux 12 (bookworm), 12.11")
         self.assertEqual(diffs["package libfoo2"]["left"]["value"], "2.8-1")
         self.assertEqual(diffs["package libfoo2"]["right"]["value"], "2.9-1")
         self.assertTrue(any("host s1 (10.0.0.1): unreachable" in n and "stored" in n
@@ -346,7 +349,7 @@ class DriftTest(StateTestCase):
         self.assertIn("~ package libfoo2", text.out)
         self.assertRegex(text.out, r"staging +2\.8-1")
         self.assertRegex(text.out, r"prod +2\.9-1")
-        self.assertIn("2 differences between staging and prod.", text.out)
+        self.assertIn("3 differences between staging and prod.", text.out)
         same = self.shipshape("drift", "--env", "prod", "--against", "prod")
         self.assertEqual(same.code, 0, same)
 
