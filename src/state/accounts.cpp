@@ -4,10 +4,11 @@
 #include <pwd.h>
 
 #include <charconv>
-#include <fstream>
 #include <mutex>
 #include <string_view>
 #include <vector>
+
+#include "os/file_system.hpp"
 
 namespace shipshape::state {
 
@@ -24,6 +25,17 @@ std::vector<std::string_view> split_colon(std::string_view line) {
         }
         start = c + 1;
     }
+}
+
+// The lines of `text`, without their newlines.
+std::vector<std::string_view> lines_of(std::string_view text) {
+    std::vector<std::string_view> out;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        out.push_back(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    }
+    return out;
 }
 
 std::optional<uint32_t> to_id(std::string_view s) {
@@ -43,9 +55,9 @@ std::mutex g_nss_mutex;
 IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss) {
     IdMap ids;
     ids.nss = use_nss;
-    std::ifstream pw(passwd_path);
-    std::string line;
-    while (std::getline(pw, line)) {
+    // Missing files give empty maps.
+    const std::string passwd = os::read_whole_file(passwd_path).value_or(std::string());
+    for (std::string_view line : lines_of(passwd)) {
         auto f = split_colon(line);
         if (f.size() < 7 || f[0].empty() || f[0][0] == '#') {
             continue;
@@ -59,8 +71,8 @@ IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bo
         ids.users[name] = PasswdEntry{*uid, *gid, std::string(f[5]), std::string(f[6])};
         ids.user_names.emplace(*uid, name);
     }
-    std::ifstream gr(group_path);
-    while (std::getline(gr, line)) {
+    const std::string group = os::read_whole_file(group_path).value_or(std::string());
+    for (std::string_view line : lines_of(group)) {
         auto f = split_colon(line);
         if (f.size() < 3 || f[0].empty() || f[0][0] == '#') {
             continue;

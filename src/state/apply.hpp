@@ -22,6 +22,20 @@ namespace shipshape::state {
 // way, for comparison); none: no flushes at all (scratch roots, image builds).
 enum class SyncMode { batch, fsync, none };
 
+// The flushes apply asks of the kernel, behind one seam so tests can watch and fail them. Each
+// returns 0, or -1 with errno set, like the call it stands for. fsync_file is called from the
+// writer threads, so implementations must be thread-safe.
+class Flusher {
+  public:
+    virtual ~Flusher() = default;
+    virtual int fsync_file(int fd) = 0;  // a temporary's content (SyncMode::fsync)
+    virtual int syncfs(int fd) = 0;      // the file system holding fd (SyncMode::batch)
+    virtual int fsync_dir(int fd) = 0;   // a directory's entries (batch and fsync)
+};
+
+// fsync(2), syncfs(2), fsync(2).
+Flusher& system_flusher();
+
 struct ApplyOptions {
     std::string root = "/";
     std::string repo_root;  // commands run here (like checklist steps), with SHIPSHAPE_ROOT set
@@ -29,6 +43,7 @@ struct ApplyOptions {
     HashCache* cache = nullptr;
     os::ProcessRunner* runner = nullptr;
     const os::CancelSource* cancel = nullptr;
+    Flusher* flusher = nullptr;  // null: system_flusher()
     // Called after each change is done (from the applying thread), for progress output.
     std::function<void(const Change&, bool ok, const std::string& error)> on_done;
 };
@@ -44,6 +59,7 @@ struct ApplyReport {
     size_t applied = 0;
     size_t failed = 0;
     size_t files_written = 0;
+    // How often the Flusher was asked (failed calls included): counted where the calls are made.
     size_t syncfs_calls = 0;
     size_t file_fsyncs = 0;
     size_t dir_fsyncs = 0;

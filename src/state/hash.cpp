@@ -10,11 +10,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <vector>
 
+#include "core/text.hpp"
 #include "os/errno_error.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::state {
 
@@ -70,23 +71,15 @@ std::string sha256_hex(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned len = 0;
     EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size_t{len} * 2);
-    for (unsigned i = 0; i < len; ++i) {
-        out += k_hex[md[i] >> 4];
-        out += k_hex[md[i] & 15];
-    }
-    return out;
+    return to_hex(std::span<const unsigned char>(md.data(), len));
 }
 
 Result<std::string> sha256_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return fail(os::errno_error("reading '" + path + "'", errno));
+    auto data = os::read_whole_file(path);
+    if (!data) {
+        return fail(data.error());
     }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return sha256_hex(data);
+    return sha256_hex(*data);
 }
 
 FileStamp stamp_of(const struct stat& st) {

@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/toml_reader.hpp"
+#include "os/file_system.hpp"
 #include "state/load.hpp"
 
 namespace shipshape::state {
@@ -303,15 +302,19 @@ class Reader : public TomlReader {
     }
 };
 
-bool read_whole(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return false;
+// Reads `path` into `out`; on failure returns the reason alone ("No such file or directory"),
+// for messages that name the file their own way.
+std::optional<std::string> read_whole(const std::string& path, std::string& out) {
+    auto text = os::read_whole_file(path);
+    if (!text) {
+        // read_whole_file's message is "reading 'PATH': <reason>".
+        const std::string& message = text.error().message();
+        const std::string context = "reading '" + path + "': ";
+        return message.compare(0, context.size(), context) == 0 ? message.substr(context.size())
+                                                                : message;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
-    return true;
+    out = std::move(*text);
+    return std::nullopt;
 }
 
 bool render_one(std::string& text, const Variables& vars, const Resource& r,
@@ -395,18 +398,18 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
         }
         state.state_files.push_back(file);
         std::string text;
-        if (!read_whole(options.repo_root + "/" + file, text)) {
-            diags.add(file, {}, "cannot read state file: " + std::string(std::strerror(errno)));
+        if (auto why = read_whole(options.repo_root + "/" + file, text)) {
+            diags.add(file, {}, "cannot read state file: " + *why);
             continue;
         }
         auto parsed = parse_state(text, file, diags);
         for (auto& r : parsed) {
             if (!r.source.empty()) {
                 std::string full = options.repo_root + "/" + r.source;
-                if (r.kind == Kind::file && !read_whole(full, r.content)) {
+                if (auto why = r.kind == Kind::file ? read_whole(full, r.content) : std::nullopt) {
                     diags.add(file, r.source_pos,
-                              "source \"" + r.source + "\" cannot be read (" +
-                                  std::strerror(errno) + "); sources are relative to the ops repo");
+                              "source \"" + r.source + "\" cannot be read (" + *why +
+                                  "); sources are relative to the ops repo");
                     continue;
                 }
                 struct stat st {};

@@ -6,11 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "core/text.hpp"
 #include "facts/diff.hpp"
 #include "state/accounts.hpp"
 #include "state/hash.hpp"
@@ -54,11 +53,7 @@ void tree_lines(const std::string& dir, const std::string& rel, std::vector<std:
             tree_lines(p, rel + "/" + n, out);
         } else if (S_ISREG(st.st_mode)) {
             auto h = xxh3_file(p);
-            char buf[40];
-            std::snprintf(buf, sizeof buf, "%016llx%016llx",
-                          static_cast<unsigned long long>(h ? h->hi : 0),
-                          static_cast<unsigned long long>(h ? h->lo : 0));
-            out.push_back(line + buf);
+            out.push_back(line + hex64(h ? h->hi : 0) + hex64(h ? h->lo : 0));
         } else if (S_ISLNK(st.st_mode)) {
             std::string target(4096, '\0');
             ssize_t len = ::readlink(p.c_str(), target.data(), target.size());

@@ -74,6 +74,7 @@ class ShortestEdit {
 
     const std::vector<char>& changed_a() const { return m_changed_a; }
     const std::vector<char>& changed_b() const { return m_changed_b; }
+    std::size_t comparisons() const { return m_comparisons; }
 
   private:
     struct Point {
@@ -81,7 +82,10 @@ class ShortestEdit {
         Index y;
     };
 
-    bool same(Index x, Index y) const { return m_a[at(x)] == m_b[at(y)]; }
+    bool same(Index x, Index y) {
+        ++m_comparisons;
+        return m_a[at(x)] == m_b[at(y)];
+    }
 
     bool compare(Index a_lo, Index a_hi, Index b_lo, Index b_hi, Index cost_limit) {
         while (a_lo < a_hi && b_lo < b_hi && same(a_lo, b_lo)) {
@@ -198,6 +202,7 @@ class ShortestEdit {
     std::vector<char> m_changed_b;
     std::vector<Index> m_forward;
     std::vector<Index> m_backward;
+    std::size_t m_comparisons = 0;
 };
 
 // A maximal run of changed lines: [a_begin, a_end) removed, [b_begin, b_end) added.
@@ -262,6 +267,13 @@ void append_line(std::string& out, char tag, std::string_view line) {
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view label_before, std::string_view label_after,
                          const DiffOptions& options) {
+    DiffWork work;
+    return unified_diff(before, after, label_before, label_after, options, work);
+}
+
+std::string unified_diff(std::string_view before, std::string_view after,
+                         std::string_view label_before, std::string_view label_after,
+                         const DiffOptions& options, DiffWork& work) {
     if (before == after) {
         return "";
     }
@@ -296,7 +308,9 @@ std::string unified_diff(std::string_view before, std::string_view after,
     ShortestEdit edit(mid_a, mid_b);
     const auto head = static_cast<Index>(prefix);
     const auto tail = static_cast<Index>(suffix);
-    if (edit.run(options.max_cost)) {
+    const bool minimal = edit.run(options.max_cost);
+    work.comparisons += edit.comparisons();
+    if (minimal) {
         std::copy(edit.changed_a().begin(), edit.changed_a().end(), changed_a.begin() + head);
         std::copy(edit.changed_b().begin(), edit.changed_b().end(), changed_b.begin() + head);
     } else {

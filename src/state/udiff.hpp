@@ -15,4 +15,13 @@ struct DiffOptions {
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view label_before, std::string_view label_after,
                          const DiffOptions& options = {});
+
+// The work one diff took, so tests can bound it by counting rather than timing (a quadratic
+// search shows here): line comparisons made by the shortest-edit search.
+struct DiffWork {
+    std::size_t comparisons = 0;
+};
+std::string unified_diff(std::string_view before, std::string_view after,
+                         std::string_view label_before, std::string_view label_after,
+                         const DiffOptions& options, DiffWork& work);
 }  // namespace shipshape::state

@@ -2,9 +2,9 @@
 #include <grp.h>
 #include <pwd.h>
 
-#include <fstream>
 #include <map>
 
+#include "os/file_system.hpp"
 #include "state/load.hpp"
 
 namespace shipshape::state {
@@ -102,12 +102,15 @@ namespace {
 
 std::set<std::string, std::less<>> first_fields(const std::string& path) {
     std::set<std::string, std::less<>> out;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
+    auto text = os::read_whole_file(path);  // a missing file: no names
+    std::string_view rest = text ? std::string_view(*text) : std::string_view();
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
         auto colon = line.find(':');
-        if (colon != std::string::npos && colon > 0 && line[0] != '#') {
-            out.insert(line.substr(0, colon));
+        if (colon != std::string_view::npos && colon > 0 && line[0] != '#') {
+            out.emplace(line.substr(0, colon));
         }
     }
     return out;

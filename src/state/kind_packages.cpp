@@ -1,0 +1,147 @@
+// [[package]]: a Debian package present (any version, the latest, or an exact one) or absent.
+// Planning reads the target's dpkg status (and `apt-cache policy` for "latest"); apply installs
+// and removes in one apt-get call each, and only on the machine itself (not under --root).
+#include <unistd.h>
+
+#include <sstream>
+
+#include "facts/collect.hpp"
+#include "os/file_system.hpp"
+#include "state/kinds.hpp"
+
+namespace shipshape::state {
+
+namespace {
+
+std::optional<std::string> apt_candidate(const PlanContext& ctx, const std::string& name) {
+    if (ctx.target.root != "/" || !ctx.options.runner) {
+        return std::nullopt;
+    }
+    StringSink sink;
+    os::ProcessSpec spec;
+    spec.argv = {"apt-cache", "policy", name};
+    auto out = ctx.options.runner->run(spec, sink, ctx.options.cancel);
+    if (!out || !out->success()) {
+        return std::nullopt;
+    }
+    auto pos = sink.text.find("Candidate:");
+    if (pos == std::string::npos) {
+        return std::nullopt;
+    }
+    std::istringstream in(sink.text.substr(pos + 10));
+    std::string v;
+    in >> v;
+    if (v.empty() || v == "(none)") {
+        return std::nullopt;
+    }
+    return v;
+}
+
+}  // namespace
+
+void plan_package(PlanContext& ctx, size_t index, const Resource& r) {
+    if (!ctx.packages) {
+        ctx.packages.emplace();
+        if (auto text = os::read_whole_file(ctx.target.real("/var/lib/dpkg/status"))) {
+            for (auto& p : facts::parse_dpkg_status(*text)) {
+                if (p.status == "installed") {
+                    (*ctx.packages)[p.name] = p.version;
+                }
+            }
+        }
+    }
+    auto it = ctx.packages->find(r.name);
+    bool installed = it != ctx.packages->end();
+    const std::string& want = r.version;
+    if (want == "absent") {
+        if (installed) {
+            Change& c = ctx.add(index, Action::remove, Op::package, r.name, "package");
+            c.details.push_back("installed " + it->second);
+            c.argv = {"apt-get", "remove", "-y", "-q", r.name};
+        }
+        return;
+    }
+    std::string spec = r.name;
+    if (want != "present" && want != "latest") {
+        spec += "=" + want;
+    }
+    if (!installed) {
+        Change& c = ctx.add(index, Action::create, Op::package, r.name, "package");
+        c.details.push_back(want == "present" || want == "latest" ? "any version"
+                                                                  : "version " + want);
+        c.argv = {spec};
+        return;
+    }
+    if (want == "latest") {
+        auto candidate = apt_candidate(ctx, r.name);
+        if (candidate && *candidate != it->second) {
+            Change& c = ctx.add(index, Action::change, Op::package, r.name, "package");
+            c.details.push_back("version " + it->second + " -> " + *candidate);
+            c.argv = {r.name};
+        }
+        return;
+    }
+    if (want != "present" && want != it->second) {
+        Change& c = ctx.add(index, Action::change, Op::package, r.name, "package");
+        c.details.push_back("version " + it->second + " -> " + want);
+        c.argv = {spec};
+    }
+}
+
+void apply_packages(ApplyContext& ctx, const std::vector<size_t>& changes) {
+    std::vector<size_t> install;
+    std::vector<size_t> remove;
+    for (size_t i : changes) {
+        const Change& c = ctx.change(i);
+        if (!c.error.empty()) {
+            ctx.done(i, false, c.error);
+        } else if (c.op == Op::package) {
+            (c.action == Action::remove ? remove : install).push_back(i);
+        }
+    }
+    auto batch = [&](const std::vector<size_t>& items, std::vector<std::string> argv) {
+        if (items.empty()) {
+            return;
+        }
+        if (!ctx.target.is_host()) {
+            for (size_t i : items) {
+                ctx.done(i, false,
+                         "packages cannot be managed under --root " + ctx.target.root +
+                             ": apt and dpkg act on the running system (build images with "
+                             "debootstrap, or apply on the host itself)");
+            }
+            return;
+        }
+        for (size_t i : items) {
+            const Change& c = ctx.change(i);
+            argv.push_back(c.action == Action::remove ? c.path : c.argv.front());
+        }
+        os::ProcessSpec spec;
+        spec.argv = argv;
+        spec.timeout = Millis(30 * 60 * 1000);
+        std::vector<std::string> env;
+        for (char** e = environ; *e; ++e) {
+            env.emplace_back(*e);
+        }
+        env.emplace_back("DEBIAN_FRONTEND=noninteractive");
+        spec.env = std::move(env);
+        TailSink sink;
+        auto out = ctx.options.runner ? ctx.options.runner->run(spec, sink, ctx.options.cancel)
+                                      : Result<os::ProcessOutcome>(os::ProcessOutcome{});
+        for (size_t i : items) {
+            if (!out) {
+                ctx.done(i, false, out.error().message(), sink.text);
+            } else if (!out->success()) {
+                ctx.done(i, false, "apt-get: " + os::describe(*out, spec.timeout), sink.text);
+            } else {
+                ctx.done(i, true, {}, sink.text);
+            }
+        }
+    };
+    // An exact older version is a downgrade: the state says so, apt must be allowed to.
+    batch(install,
+          {"apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades"});
+    batch(remove, {"apt-get", "remove", "-y", "-q"});
+}
+
+}  // namespace shipshape::state

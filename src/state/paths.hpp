@@ -1,0 +1,78 @@
+// Internal to state/: applying the changes of the path kinds (directory, tree, file, line,
+// symlink, absent). apply_paths (paths.cpp) runs the one sequence that keeps the durability
+// promise of apply.hpp across all of them:
+//   planning errors and mkdirs -> temporaries written (kind_file.cpp) -> one syncfs per file
+//   system -> symlinks and attribute changes -> temporaries renamed -> removals (deepest first)
+//   -> each touched directory fsynced once.
+// Each step is implemented in the file of the kind that owns its Op; they share a PathApply.
+//
+// Every real path is made by PathApply::target (see Target in kinds.hpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "state/kinds.hpp"
+
+namespace shipshape::state {
+
+// A temporary file standing in for change `change` until it is renamed over `final_path`.
+struct Temp {
+    size_t change = 0;
+    std::string temp;
+    std::string final_path;
+    Hash128 hash;
+    bool ok = false;
+    std::string error;
+    bool made_parents = false;
+};
+
+class PathApply {
+  public:
+    explicit PathApply(ApplyContext& ctx);
+
+    ApplyContext& ctx;
+    const Target& target;
+    IdMap ids;                   // read after accounts were applied
+    std::vector<Temp> temps;     // kind_file.cpp
+    std::set<std::string> dirs;  // real directories whose entries changed: fsynced at the end
+
+    // chown (if the change or its resource names an owner/group) then chmod (chown clears
+    // set-id bits, so the mode goes last), on `fd` or, when fd < 0, on `path`. False with
+    // `error` set on failure.
+    bool own_and_mode(int fd, const char* path, const Change& c, std::string& error) const;
+    // Directories created on the way to real path `path` must reach the disk too: adds every
+    // ancestor within the root to `dirs`.
+    void add_ancestors(const std::string& path);
+};
+
+std::string parent_of(const std::string& path);
+std::string base_of(const std::string& path);
+std::string err_text(const std::string& what, int err);
+// Creates `dir` and its missing ancestors (mode 0755), like mkdir -p. False with errno set.
+bool make_parents(const std::string& dir);
+
+// The temporary apply writes for real path `final_path`: ".NAME.shipshape-PID-N" beside it, N
+// the change's index. A killed apply leaves these behind (see remove_stale_temps).
+std::string temp_path_for(const std::string& final_path, pid_t pid, size_t n);
+// Removes the temporaries of processes that no longer exist from real directory `dir`. Those of
+// live processes (a concurrent apply) and every other entry are left alone.
+void remove_stale_temps(const std::string& dir);
+
+// kind_directory.cpp: Op::mkdir and Op::attrs.
+void apply_mkdir(PathApply& pa, size_t i);
+void apply_attrs(PathApply& pa, size_t i);
+// kind_file.cpp: Op::write, in the stages apply_paths runs.
+void write_temps(PathApply& pa, const std::vector<size_t>& changes);
+void sync_temps(PathApply& pa);
+void rename_temps(PathApply& pa);
+void discard_temps(PathApply& pa);
+// kind_symlink.cpp: Op::symlink.
+void apply_symlink(PathApply& pa, size_t i);
+// kind_absent.cpp: Op::remove, deepest paths first.
+void apply_removals(PathApply& pa, const std::vector<size_t>& changes);
+
+}  // namespace shipshape::state
