@@ -68,7 +68,7 @@ THIRD_PARTY = [
     ("fuse.h", ["faults/*"], "libfuse only in the faults engine"),
     ("fuse3/", ["faults/*"], "libfuse only in the faults engine"),
     ("tl/", ["core/error.hpp"], "tl::expected is Result<T>: included once, by core/error.hpp"),
-    ("gtest/", ["*_test.cpp", "core/testing/*"], "GoogleTest only in tests and test helpers"),
+    ("gtest/", ["*_test.cpp", "*_test_fixture.hpp", "core/testing/*"], "GoogleTest only in tests and test helpers"),
     ("gmock/", ["*_test.cpp", "core/testing/*"], "GoogleTest only in tests and test helpers"),
     ("benchmark/", [], "Google Benchmark only in bench/, outside src/"),
     ("httplib.h", ["server/*"], "cpp-httplib only in the server"),
