@@ -191,7 +191,9 @@ int run_facts(Context& ctx, FactsOptions o) {
     if (auto st = check_sections(o.only); !st) {
         return report_error(ctx, st.error());
     }
-    auto repo = open_repo(ctx, o.save || o.list ? NeedStore::yes : NeedStore::no);
+    // Snapshots live in an ops repo's store; gathering this machine's facts needs no repo.
+    auto repo =
+        o.save || o.list ? open_repo(ctx, NeedStore::yes) : open_repo_or_here(ctx, NeedStore::no);
     if (!repo) {
         return report_error(ctx, repo.error());
     }
@@ -211,16 +213,20 @@ int run_facts(Context& ctx, FactsOptions o) {
         }
         return 0;
     }
-    auto hosts = app::select_hosts(
-        repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+    auto hosts = app::select_hosts_or_this_machine(
+        repo->in_repo ? &repo->project.inventory : nullptr, o.hosts);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
-    auto fleet = open_fleet(ctx, repo->project, o.forks);
-    if (!fleet) {
-        return report_error(ctx, fleet.error());
+    std::unique_ptr<app::FleetService> fleet;
+    if (std::any_of(hosts->begin(), hosts->end(), [](const auto& h) { return !h.local; })) {
+        auto f = open_fleet(ctx, repo->project, o.forks);
+        if (!f) {
+            return report_error(ctx, f.error());
+        }
+        fleet = std::move(*f);
     }
-    service.use_fleet(fleet->get(), fanout_progress(ctx));
+    service.use_fleet(fleet.get(), fanout_progress(ctx));
     auto results = service.gather(*hosts, o.only, o.save);
     int code = 0;
     if (ctx.json) {
@@ -278,7 +284,7 @@ int run_diff(Context& ctx, const FactsOptions& o) {
                         static_cast<int>(w), d.left.empty() ? "-" : d.left.c_str(),
                         d.right.empty() ? "-" : d.right.c_str());
         }
-        std::printf("%zu differences\n", diffs.size());
+        std::printf("%s\n", plural(diffs.size(), "difference", "differences").c_str());
     }
     return diffs.empty() ? 0 : 1;
 }
@@ -290,7 +296,7 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
     auto* sub = app.add_subcommand(
         "facts", "Gather host facts: OS, CPU, memory, disks, network, packages, services, limits");
     sub->add_option("HOSTS", opts->hosts,
-                    "host patterns (default: localhost); with --list, a host name");
+                    "host patterns (default: this machine); with --list, a host name");
     sub->add_option("--only", opts->only,
                     "sections: os cpu memory mounts network packages services limits env")
         ->allow_extra_args(
