@@ -410,20 +410,27 @@ Result<state::EnvComparison> StateService::compare_envs(const std::string& left,
     }
     // Remote hosts describe themselves through their agents, all at once.
     // A host out of reach is compared from what the store has of it, and the result says so.
+    // The store and this machine are read afterwards, from this thread: a Store serves one
+    // thread at a time (two threads sharing its statements read each other's rows).
     std::vector<std::optional<Result<state::HostState>>> states(all.size());
     std::vector<std::string> notes(all.size());
     fleet::fan_out(all.size(), m_fleet ? m_fleet->forks(all.size()) : 1, [&](size_t i) {
         const auto& h = all[i].second;
         if (h.local || !m_fleet) {
-            states[i] = host_state(h, params);
             return;
         }
         states[i] = agent_host_state(h, params);
         if (!*states[i] && states[i]->error().code() == Errc::unreachable) {
             notes[i] = states[i]->error().message() + "; compared from its stored report and facts";
-            states[i] = stored_host_state(h);
+            states[i].reset();
         }
     });
+    for (size_t i = 0; i < all.size(); ++i) {
+        if (!states[i]) {
+            const auto& h = all[i].second;
+            states[i] = h.local ? host_state(h, params) : stored_host_state(h);
+        }
+    }
     for (size_t i = 0; i < all.size(); ++i) {
         if (!*states[i]) {
             return fail(states[i]->error());
