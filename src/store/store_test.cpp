@@ -10,6 +10,7 @@
 #include <barrier>
 #include <cstdlib>
 #include <map>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,10 @@ struct Backend {
     std::string name;
     std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
 };
+
+void PrintTo(const Backend& backend, std::ostream* out) {
+    *out << backend.name;
+}
 
 const std::vector<Backend>& backends() {
     static const std::vector<Backend> k_backends = {
@@ -285,8 +290,8 @@ TEST_P(StoreContract, AppliedParamsAreReplacedPerHost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                             return info.param.name;
+                         [](const ::testing::TestParamInfo<Backend>& param) {
+                             return param.param.name;
                          });
 
 TEST(OpenStore, NamesUnsupportedLocations) {
