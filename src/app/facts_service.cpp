@@ -131,7 +131,7 @@ Result<std::vector<store::FactsSnapshot>> FactsService::snapshots(const std::str
 
 Result<require::Requirements> FactsService::load_requirements(const std::string& path) const {
     std::string full = os::path_absolute(path, m_project.root);
-    auto text = os::make_local_file_system()->read_file(full);
+    auto text = os::read_whole_file(full);
     if (!text) {
         if (text.error().code() == Errc::not_found) {
             return fail(Errc::not_found, "no requirements file '" + full +

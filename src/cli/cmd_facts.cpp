@@ -31,8 +31,7 @@ int run_import(Context& ctx, const FactsOptions& o) {
         return report_error(ctx, repo.error());
     }
     std::string text;
-    if (auto r = os::make_local_file_system()->read_file(os::path_absolute(o.import_file, ctx.cwd));
-        r) {
+    if (auto r = os::read_whole_file(os::path_absolute(o.import_file, ctx.cwd)); r) {
         text = std::move(*r);
     } else {
         return report_error(ctx, r.error());
