@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "app/runs.hpp"
 #include "core/assert.hpp"
+#include "core/text.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
 #include "os/file_system.hpp"
@@ -21,9 +21,7 @@ std::string content_hash(std::string_view text) {
         h ^= c;
         h *= 1099511628211ull;
     }
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
+    return hex64(h);
 }
 
 FactsService::FactsService(const Project& project, store::Store* store)
@@ -133,7 +131,7 @@ Result<std::vector<store::FactsSnapshot>> FactsService::snapshots(const std::str
 
 Result<require::Requirements> FactsService::load_requirements(const std::string& path) const {
     std::string full = os::path_absolute(path, m_project.root);
-    auto text = os::make_local_file_system()->read_file(full);
+    auto text = os::read_whole_file(full);
     if (!text) {
         if (text.error().code() == Errc::not_found) {
             return fail(Errc::not_found, "no requirements file '" + full +

@@ -15,7 +15,56 @@ bool is_local_address(const std::string& name, const std::string& address) {
            address.rfind("127.", 0) == 0;
 }
 
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
 }  // namespace
+
+bool natural_less(std::string_view a, std::string_view b) {
+    size_t i = 0;
+    size_t j = 0;
+    while (i < a.size() && j < b.size()) {
+        if (is_digit(a[i]) && is_digit(b[j])) {
+            size_t ie = i;
+            size_t je = j;
+            while (ie < a.size() && is_digit(a[ie])) {
+                ++ie;
+            }
+            while (je < b.size() && is_digit(b[je])) {
+                ++je;
+            }
+            // Compare the numbers without leading zeros: longer is larger, else digit by digit.
+            size_t is = i;
+            size_t js = j;
+            while (is + 1 < ie && a[is] == '0') {
+                ++is;
+            }
+            while (js + 1 < je && b[js] == '0') {
+                ++js;
+            }
+            if (ie - is != je - js) {
+                return ie - is < je - js;
+            }
+            int c = a.substr(is, ie - is).compare(b.substr(js, je - js));
+            if (c != 0) {
+                return c < 0;
+            }
+            i = ie;
+            j = je;
+            continue;
+        }
+        if (a[i] != b[j]) {
+            return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+        }
+        ++i;
+        ++j;
+    }
+    if (i < a.size() || j < b.size()) {
+        return j < b.size();  // a ran out first: a prefix sorts first
+    }
+    return a < b;  // same numbers, different padding: a stable tie-break
+}
 
 std::vector<SelectedHost> all_hosts(const Inventory& inv) {
     std::map<std::string, SelectedHost> hosts;
@@ -51,6 +100,9 @@ std::vector<SelectedHost> all_hosts(const Inventory& inv) {
         h.local = is_local_address(h.name, h.address);
         out.push_back(std::move(h));
     }
+    std::sort(out.begin(), out.end(), [](const SelectedHost& x, const SelectedHost& y) {
+        return natural_less(x.name, y.name);
+    });
     return out;
 }
 
@@ -98,6 +150,35 @@ Result<std::vector<SelectedHost>> select_hosts(const Inventory& inv,
         }
     }
     return out;
+}
+
+SelectedHost this_machine() {
+    SelectedHost self;
+    self.name = "localhost";
+    self.address = "127.0.0.1";
+    self.local = true;
+    return self;
+}
+
+Result<std::vector<SelectedHost>> select_hosts_or_this_machine(
+    const Inventory* inventory, const std::vector<std::string>& patterns) {
+    if (patterns.empty() || (patterns.size() == 1 && patterns.front() == "localhost")) {
+        if (inventory) {
+            for (auto& h : all_hosts(*inventory)) {
+                if (h.name == "localhost") {
+                    return std::vector<SelectedHost>{std::move(h)};
+                }
+            }
+        }
+        return std::vector<SelectedHost>{this_machine()};
+    }
+    if (!inventory) {
+        return fail(Errc::invalid_argument,
+                    "naming hosts ('" + patterns.front() +
+                        "') needs an ops repo with an inventory.toml; outside one, only this "
+                        "machine (localhost) can be asked");
+    }
+    return select_hosts(*inventory, patterns);
 }
 
 }  // namespace shipshape::app

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/project.hpp"
@@ -20,12 +21,26 @@ struct SelectedHost {
     bool local = false;  // this machine: commands run here without ssh
 };
 
-// Every host the inventory knows, sorted by name.
+// Natural order of names: runs of digits compare as numbers, so h6 < h10 < web2 < web10.
+// Equal numbers with different zero padding fall back to plain order (h06 < h6).
+bool natural_less(std::string_view a, std::string_view b);
+
+// Every host the inventory knows, in natural order of names.
 std::vector<SelectedHost> all_hosts(const Inventory& inventory);
 
-// The hosts matching any of `patterns`, sorted by name. Errc::invalid_argument names a pattern
-// that matches nothing (and the unknown group or environment it names).
+// The hosts matching any of `patterns`, in natural order of names. Errc::invalid_argument names a
+// pattern that matches nothing (and the unknown group or environment it names).
 [[nodiscard]] Result<std::vector<SelectedHost>> select_hosts(
     const Inventory& inventory, const std::vector<std::string>& patterns);
+
+// This machine when the inventory does not list it: "localhost" at 127.0.0.1.
+SelectedHost this_machine();
+
+// Hosts for commands about this machine that work anywhere (facts, require check): no patterns,
+// or just "localhost", mean this machine (the inventory's localhost entry when it lists one);
+// other patterns select from `inventory`, which is null outside an ops repo (then
+// Errc::invalid_argument says naming hosts needs one).
+[[nodiscard]] Result<std::vector<SelectedHost>> select_hosts_or_this_machine(
+    const Inventory* inventory, const std::vector<std::string>& patterns);
 
 }  // namespace shipshape::app

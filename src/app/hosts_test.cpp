@@ -77,5 +77,69 @@ TEST(SelectHosts, NamesWhatMatchesNothing) {
               "no environment 'qa' in inventory.toml");
 }
 
+TEST(NaturalOrder, NumbersCompareAsNumbers) {
+    struct Row {
+        const char* a;
+        const char* b;
+        bool less;
+    };
+    const Row rows[] = {
+        {"h6", "h10", true},      // the reported bug: h10 sorted before h6
+        {"h10", "h6", false},     // and not the other way round
+        {"h2", "h2", false},      // irreflexive
+        {"web9", "web10", true},  // multi-letter prefix
+        {"db1", "web1", true},    // letters still decide first
+        {"h1", "h1a", true},      // a prefix sorts first
+        {"h1-2", "h1-10", true},  // every run of digits counts
+        {"h007", "h8", true},     // leading zeros do not make a number larger
+        {"h06", "h6", true},      // equal numbers: plain order breaks the tie
+        {"h6", "h06", false},     // ... consistently
+    };
+    for (const auto& r : rows) {
+        EXPECT_EQ(natural_less(r.a, r.b), r.less) << r.a << " < " << r.b;
+    }
+}
+
+TEST(SelectHosts, AreInNaturalOrder) {
+    auto inv = parse_inventory(R"(
+[env.prod]
+hosts = ["h10", "h2", "h1", "h11", "h6"]
+)",
+                               "i.toml");
+    ASSERT_TRUE(inv) << inv.error().message();
+    EXPECT_EQ(names(all_hosts(*inv)), (std::vector<std::string>{"h1", "h2", "h6", "h10", "h11"}));
+    EXPECT_EQ(names(*select_hosts(*inv, {"env:prod"})),
+              (std::vector<std::string>{"h1", "h2", "h6", "h10", "h11"}));
+}
+
+TEST(SelectHostsOrThisMachine, ThisMachineNeedsNoInventoryEntry) {
+    // An inventory of remote hosts only: "no host matches 'localhost'" was the bug.
+    auto inv = parse_inventory("[env.prod]\nhosts = [\"web1\"]\n", "i.toml");
+    ASSERT_TRUE(inv) << inv.error().message();
+    for (const auto& patterns :
+         {std::vector<std::string>{}, std::vector<std::string>{"localhost"}}) {
+        auto hosts = select_hosts_or_this_machine(&*inv, patterns);
+        ASSERT_TRUE(hosts) << hosts.error().message();
+        ASSERT_EQ(hosts->size(), 1u);
+        EXPECT_EQ(hosts->front().name, "localhost");
+        EXPECT_TRUE(hosts->front().local);
+    }
+    // Outside an ops repo, too.
+    auto here = select_hosts_or_this_machine(nullptr, {});
+    ASSERT_TRUE(here);
+    EXPECT_TRUE(here->front().local);
+    auto named = select_hosts_or_this_machine(nullptr, {"web1"});
+    ASSERT_FALSE(named);
+    EXPECT_EQ(named.error().message(),
+              "naming hosts ('web1') needs an ops repo with an inventory.toml; outside one, only "
+              "this machine (localhost) can be asked");
+    // The inventory's own localhost entry keeps its environment.
+    auto local_inv = parse_inventory("[env.local]\nhosts = [\"localhost\"]\n", "i");
+    ASSERT_TRUE(local_inv);
+    auto listed = select_hosts_or_this_machine(&*local_inv, {});
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->front().env, "local");
+}
+
 }  // namespace
 }  // namespace shipshape::app

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "app/facts_service.hpp"
-#include "app/runs.hpp"
 #include "facts/collect.hpp"
 #include "facts/diff.hpp"
 #include "facts/facts_json.hpp"
@@ -53,12 +52,29 @@ Variables facts_variables(const std::string& facts_json) {
     return out;
 }
 
+Status parse_as_host(const std::string& text, StateRequest& request) {
+    auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return fail(Errc::invalid_argument, "--as-host: expected a JSON object");
+    }
+    SelectedHost self;
+    self.name = j.value("name", "localhost");
+    self.address = j.value("address", self.name);
+    self.env = j.value("env", "");
+    self.tags = j.value("tags", std::map<std::string, std::string>{});
+    self.local = true;
+    request.self = std::move(self);
+    request.self_roles = j.value("roles", std::vector<std::string>{});
+    return {};
+}
+
 StateService::StateService(const Project& project, store::Store* store, os::ProcessRunner* runner,
-                           const os::CancelSource* cancel)
+                           const os::CancelSource* cancel, const Clock& clock)
     : m_project(project),
       m_store(store),
       m_runner(runner),
       m_cancel(cancel),
+      m_clock(clock),
       m_cache(project.state_dir() + "/cache/hashes") {}
 
 Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
@@ -217,14 +233,9 @@ void StateService::save_report(const HostPlan& plan, const StateRequest& request
     (void)m_store->save_host_state(snap);
 }
 
-Result<RemoteResult> StateService::run_remote(const HostTarget& target, const std::string& mode,
-                                              const StateRequest& request,
-                                              const std::vector<std::string>& extra,
-                                              bool json) const {
-    if (!m_fleet) {
-        return fail(Errc::unsupported, "host " + target.host.name + " (" + target.host.address +
-                                           ") is remote and no ssh transport is set up");
-    }
+std::vector<std::string> StateService::remote_args(
+    const HostTarget& target, const std::string& mode, const StateRequest& request,
+    const Variables& params, const std::vector<std::string>& extra, bool json) const {
     std::vector<std::string> args;
     if (json) {
         args.emplace_back("--json");
@@ -233,8 +244,23 @@ Result<RemoteResult> StateService::run_remote(const HostTarget& target, const st
     for (const auto& f : target.state_files) {
         args.insert(args.end(), {"--state", f});
     }
-    for (const auto& [k, v] : request.params) {
+    for (const auto& [k, v] : params) {
         args.insert(args.end(), {"--set", k + "=" + v});
+    }
+    if (mode != "apply" && !request.diffs) {
+        args.emplace_back("--no-diff");  // apply shows no diffs and takes no --no-diff
+    }
+    if (request.all) {
+        args.emplace_back("--all");
+    }
+    if (request.strict && mode == "drift") {
+        args.emplace_back("--strict");
+    }
+    if (mode == "apply") {
+        args.insert(args.end(), {"--sync", request.sync});
+    }
+    if (request.root != "/") {
+        args.insert(args.end(), {"--root", request.root});  // absolute: see run()
     }
     args.insert(args.end(), extra.begin(), extra.end());
     nlohmann::json self = {{"name", target.host.name},
@@ -243,6 +269,18 @@ Result<RemoteResult> StateService::run_remote(const HostTarget& target, const st
                            {"tags", target.host.tags},
                            {"roles", target.roles}};
     args.insert(args.end(), {"--as-host", self.dump()});
+    return args;
+}
+
+Result<RemoteResult> StateService::run_remote(const HostTarget& target, const std::string& mode,
+                                              const StateRequest& request,
+                                              const std::vector<std::string>& extra,
+                                              bool json) const {
+    if (!m_fleet) {
+        return fail(Errc::unsupported, "host " + target.host.name + " (" + target.host.address +
+                                           ") is remote and no ssh transport is set up");
+    }
+    auto args = remote_args(target, mode, request, request.params, extra, json);
     auto r = m_fleet->shipshape(target.host, args);
     if (!r) {
         return fail(r.error());
@@ -373,20 +411,27 @@ Result<state::EnvComparison> StateService::compare_envs(const std::string& left,
     }
     // Remote hosts describe themselves through their agents, all at once.
     // A host out of reach is compared from what the store has of it, and the result says so.
+    // The store and this machine are read afterwards, from this thread: a Store serves one
+    // thread at a time (two threads sharing its statements read each other's rows).
     std::vector<std::optional<Result<state::HostState>>> states(all.size());
     std::vector<std::string> notes(all.size());
     fleet::fan_out(all.size(), m_fleet ? m_fleet->forks(all.size()) : 1, [&](size_t i) {
         const auto& h = all[i].second;
         if (h.local || !m_fleet) {
-            states[i] = host_state(h, params);
             return;
         }
         states[i] = agent_host_state(h, params);
         if (!*states[i] && states[i]->error().code() == Errc::unreachable) {
             notes[i] = states[i]->error().message() + "; compared from its stored report and facts";
-            states[i] = stored_host_state(h);
+            states[i].reset();
         }
     });
+    for (size_t i = 0; i < all.size(); ++i) {
+        if (!states[i]) {
+            const auto& h = all[i].second;
+            states[i] = h.local ? host_state(h, params) : stored_host_state(h);
+        }
+    }
     for (size_t i = 0; i < all.size(); ++i) {
         if (!*states[i]) {
             return fail(states[i]->error());

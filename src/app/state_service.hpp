@@ -2,6 +2,15 @@
 // which hosts get which state files, plan, apply, drift against the declared state and the
 // comparison of two environments. Local hosts are handled in-process; remote hosts run the same
 // code in their agent (`shipshape plan|apply|drift --as-host ...` inside a copy of the repo).
+//
+// StateService::run is the whole use case of `plan`, `apply` and `drift`: it splits the hosts
+// into local and remote ones, takes the environment locks of an apply (the store's, see
+// env_lock.hpp), fans out to remote agents, plans and applies locally, records the parameters
+// each apply used per host (plan and drift reuse them when no --set is given), saves drift
+// reports and merges exit codes. It prints nothing: the outcome is data for a view.
+//
+// Threading: one StateService per command, used from one thread; run() fans out internally and
+// touches the store from its own thread only.
 #pragma once
 
 #include <optional>
@@ -11,6 +20,7 @@
 #include "app/fleet_service.hpp"
 #include "app/hosts.hpp"
 #include "app/project.hpp"
+#include "core/clock.hpp"
 #include "core/template.hpp"
 #include "os/process.hpp"
 #include "state/apply.hpp"
@@ -24,10 +34,13 @@ namespace shipshape::app {
 struct StateRequest {
     std::vector<std::string> patterns;     // host patterns; empty: this machine
     std::vector<std::string> state_files;  // --state: use these instead of the hosts' roles
-    std::string root = "/";                // --root
+    std::string root = "/";                // --root, absolute
+    std::string root_given;                // --root as given ("" when none): checked for remotes
     Variables params;                      // --set
     bool diffs = false;
     bool strict = false;
+    bool all = false;            // --all: every entry of trees (remote output)
+    std::string sync = "batch";  // --sync of an apply, passed to remote hosts
     // The agent's side: plan for this host (as the controller named it) instead of the
     // inventory's, with `state_files` (possibly none).
     std::optional<SelectedHost> self;
@@ -54,11 +67,76 @@ struct HostPlan {
     std::optional<Error> error;  // loading or planning failed, or the host is remote
 };
 
+enum class StateMode { plan, apply, drift };
+const char* mode_name(StateMode mode);
+
+// How run() treats each host, beyond the request.
+struct StateRunOptions {
+    state::SyncMode sync = state::SyncMode::batch;
+    bool save = false;    // drift --save: store each host's state report
+    bool json = false;    // remote hosts answer with JSON documents
+    ProgressFn progress;  // hears about the remote fan-out
+    // Called after each change a local apply made: (host, done, total).
+    std::function<void(const HostTarget&, size_t, size_t)> on_apply_progress;
+};
+
+// How one host came out of a plan, apply or drift.
+enum class HostVerdict {
+    in_sync,  // plan/drift: nothing to do; apply: nothing changed or everything applied
+    changed,  // plan: changes pending; drift: drifted; apply: changes applied
+    failed,   // the host could not be planned, applied or reached, or a change failed
+};
+
+struct HostOutcome {
+    HostTarget target;
+    Variables params;              // what the host was planned with
+    bool params_recorded = false;  // some came from the host's last apply (no --set for them)
+    // A local host: its plan (with HostPlan::error when it failed) and, for apply, the report.
+    std::optional<HostPlan> plan;
+    std::optional<state::ApplyReport> report;
+    // A remote host: what its agent answered, or why it could not be asked.
+    std::optional<Result<RemoteResult>> remote;
+    int code = 0;  // this host's exit code
+    HostVerdict verdict = HostVerdict::in_sync;
+};
+
+struct StateOutcome {
+    StateMode mode = StateMode::plan;
+    std::vector<HostOutcome> hosts;  // in natural order of host names
+    int exit_code = 0;               // the worst of the hosts'
+    int64_t elapsed_ms = 0;          // of the local work (plan, apply)
+    std::vector<std::string> notes;  // lock take-overs, parameters reused from an apply
+
+    // Names of the hosts with `verdict`, in order.
+    std::vector<std::string> hosts_with(HostVerdict verdict) const;
+};
+
 class StateService {
   public:
-    // `store` may be null (nothing saved); `runner` runs guards, apt, useradd and commands.
+    // `store` may be null (nothing saved, no apply lock, no recorded parameters); `runner` runs
+    // guards, apt, useradd and commands; `clock` stamps locks and records and times applies.
     StateService(const Project& project, store::Store* store, os::ProcessRunner* runner,
-                 const os::CancelSource* cancel);
+                 const os::CancelSource* cancel, const Clock& clock = system_clock());
+
+    // Plans, applies or checks drift on every host the request names (see the file comment).
+    // Fails as a whole only before any host is touched: no hosts (Errc::invalid_argument), a
+    // --root that is no directory here for local hosts or is relative for remote ones
+    // (Errc::invalid_argument), remote hosts without use_fleet (Errc::unsupported), an apply
+    // whose environment is locked (Errc::conflict naming the holder), a store failure
+    // (Errc::store). Per-host failures are in the outcome.
+    [[nodiscard]] Result<StateOutcome> run(StateMode mode, const StateRequest& request,
+                                           const StateRunOptions& options);
+
+    // The argv of `shipshape` a remote host's agent runs for `mode` ("plan", "apply", "drift"):
+    // the request's flags, `params` as --set, the host as --as-host, and `extra` last.
+    std::vector<std::string> remote_args(const HostTarget& target, const std::string& mode,
+                                         const StateRequest& request, const Variables& params,
+                                         const std::vector<std::string>& extra, bool json) const;
+
+    // The parameters `host` is planned with: those its last apply used (when the store knows
+    // them), overridden by the request's --set. `recorded` says whether any came from the store.
+    [[nodiscard]] Result<Variables> params_for(const std::string& host, const Variables& given,
+                                               bool* recorded) const;
 
     // The hosts a request names, with their roles and state files. Errc::invalid_argument for
     // patterns matching nothing; a host without roles (and no --state) is an error naming it.
@@ -105,13 +183,27 @@ class StateService {
     // A remote host as the store last saw it (drift --save reports, facts snapshots).
     [[nodiscard]] Result<state::HostState> stored_host_state(const SelectedHost& host) const;
 
+    // The local half of run(): plans (and applies) one local host.
+    void run_local(StateMode mode, HostOutcome& host, const StateRequest& request,
+                   const StateRunOptions& options);
+    // The remote half of run(): every remote host through its agent, in parallel.
+    void run_remotes(StateMode mode, std::vector<HostOutcome*>& hosts, const StateRequest& request,
+                     const StateRunOptions& options);
+    int64_t now_ms() const;
+
     const Project& m_project;
     store::Store* m_store;
     os::ProcessRunner* m_runner;
     const os::CancelSource* m_cancel;
+    const Clock& m_clock;
     state::HashCache m_cache;
     FleetService* m_fleet = nullptr;
 };
+
+// The agent's side of a remote run: sets `request.self` and `self_roles` from the JSON object a
+// controller passes as --as-host (see StateService::remote_args). Errc::invalid_argument when it
+// is not a JSON object.
+[[nodiscard]] Status parse_as_host(const std::string& text, StateRequest& request);
 
 // Flattens a facts JSON document into template variables: "facts.os.hostname", ...
 Variables facts_variables(const std::string& facts_json);

@@ -4,13 +4,11 @@
 #include <algorithm>
 #include <cstdio>
 
-#include <fmt/format.h>
-
 #include "app/facts_service.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
+#include "cli/facts_view.hpp"
 #include "cli/json.hpp"
-#include "core/size.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::cli {
@@ -33,8 +31,7 @@ int run_import(Context& ctx, const FactsOptions& o) {
         return report_error(ctx, repo.error());
     }
     std::string text;
-    if (auto r = os::make_local_file_system()->read_file(os::path_absolute(o.import_file, ctx.cwd));
-        r) {
+    if (auto r = os::read_whole_file(os::path_absolute(o.import_file, ctx.cwd)); r) {
         text = std::move(*r);
     } else {
         return report_error(ctx, r.error());
@@ -51,105 +48,6 @@ int run_import(Context& ctx, const FactsOptions& o) {
                     static_cast<long long>(*id));
     }
     return 0;
-}
-
-bool shown(const std::vector<std::string>& only, std::string_view s) {
-    return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
-}
-
-std::string limit_text(uint64_t v) {
-    return v == UINT64_MAX ? "unlimited" : std::to_string(v);
-}
-
-void print_facts(const facts::HostFacts& f, const std::vector<std::string>& only,
-                 int64_t snapshot) {
-    std::printf("%s%s\n", f.host.c_str(),
-                snapshot ? fmt::format("  (saved as @{})", snapshot).c_str() : "");
-    auto line = [](const char* label, const std::string& text) {
-        std::printf("  %-10s %s\n", label, text.c_str());
-    };
-    if (shown(only, "os")) {
-        line("os",
-             fmt::format("{}, kernel {} {}, host {}{}", f.os.name.empty() ? f.os.id : f.os.name,
-                         f.os.kernel, f.os.architecture, f.os.hostname,
-                         f.os.virtualization.empty() || f.os.virtualization == "none"
-                             ? ""
-                             : ", " + f.os.virtualization));
-    }
-    if (shown(only, "cpu")) {
-        line("cpu",
-             fmt::format("{}, {} cores / {} threads", f.cpu.model, f.cpu.cores, f.cpu.threads));
-    }
-    if (shown(only, "memory")) {
-        line("memory",
-             fmt::format("{} total, {} available, swap {}", format_size(f.memory.total),
-                         format_size(f.memory.available), format_size(f.memory.swap_total)));
-    }
-    if (shown(only, "mounts")) {
-        for (const auto& m : f.mounts) {
-            line("mount",
-                 fmt::format("{} {} {} ({} free){}", m.path, m.fs_type, format_size(m.size),
-                             format_size(m.free), m.device.empty() ? "" : " on " + m.device));
-        }
-    }
-    if (shown(only, "network")) {
-        for (const auto& i : f.network.interfaces) {
-            std::string addrs;
-            for (const auto& a : i.addresses) {
-                addrs += " " + a;
-            }
-            line("interface", fmt::format("{} {} mtu {}{}", i.name, i.state, i.mtu, addrs));
-        }
-        std::string dns;
-        for (const auto& d : f.network.dns_servers) {
-            dns += (dns.empty() ? "" : ", ") + d;
-        }
-        line("route", f.network.default_gateway.empty()
-                          ? "no default route"
-                          : "default via " + f.network.default_gateway + " (" +
-                                f.network.default_interface + ")");
-        line("dns", dns.empty() ? "none" : dns);
-        for (const auto& s : f.network.listening) {
-            line("listening",
-                 fmt::format("{} {}:{} {}", s.protocol, s.address, s.port,
-                             s.pid ? fmt::format("{} (pid {})", s.process, s.pid) : ""));
-        }
-    }
-    if (shown(only, "packages")) {
-        size_t installed =
-            std::count_if(f.packages.begin(), f.packages.end(),
-                          [](const facts::Package& p) { return p.status == "installed"; });
-        line("packages", fmt::format("{} installed, {} in other states (--json lists them)",
-                                     installed, f.packages.size() - installed));
-    }
-    if (shown(only, "services")) {
-        line("services", f.services.systemd
-                             ? fmt::format("{} systemd units", f.services.units.size())
-                             : f.services.note);
-    }
-    if (shown(only, "limits")) {
-        std::string rl;
-        for (const auto& [k, v] : f.limits.rlimits) {
-            rl += (rl.empty() ? "" : ", ") + k + " " + limit_text(v);
-        }
-        line("rlimits", rl);
-        std::string cg =
-            f.limits.cgroup_version ? fmt::format("v{}", f.limits.cgroup_version) : "unknown";
-        cg +=
-            ", memory " + (f.limits.cgroup_memory_limit ? format_size(*f.limits.cgroup_memory_limit)
-                                                        : "unlimited");
-        cg += ", cpus " + (f.limits.cgroup_cpu_limit
-                               ? fmt::format("{:.2f}", *f.limits.cgroup_cpu_limit)
-                               : "unlimited");
-        line("cgroup", cg);
-    }
-    if (shown(only, "env")) {
-        line("env",
-             fmt::format("{} variables set (names only; --json lists them)", f.env_names.size()));
-    }
-    for (const auto& p : f.problems) {
-        line("problem", p);
-    }
 }
 
 Status check_sections(const std::vector<std::string>& only) {
@@ -191,7 +89,9 @@ int run_facts(Context& ctx, FactsOptions o) {
     if (auto st = check_sections(o.only); !st) {
         return report_error(ctx, st.error());
     }
-    auto repo = open_repo(ctx, o.save || o.list ? NeedStore::yes : NeedStore::no);
+    // Snapshots live in an ops repo's store; gathering this machine's facts needs no repo.
+    auto repo =
+        o.save || o.list ? open_repo(ctx, NeedStore::yes) : open_repo_or_here(ctx, NeedStore::no);
     if (!repo) {
         return report_error(ctx, repo.error());
     }
@@ -211,16 +111,20 @@ int run_facts(Context& ctx, FactsOptions o) {
         }
         return 0;
     }
-    auto hosts = app::select_hosts(
-        repo->project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+    auto hosts = app::select_hosts_or_this_machine(
+        repo->in_repo ? &repo->project.inventory : nullptr, o.hosts);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
-    auto fleet = open_fleet(ctx, repo->project, o.forks);
-    if (!fleet) {
-        return report_error(ctx, fleet.error());
+    std::unique_ptr<app::FleetService> fleet;
+    if (std::any_of(hosts->begin(), hosts->end(), [](const auto& h) { return !h.local; })) {
+        auto f = open_fleet(ctx, repo->project, o.forks);
+        if (!f) {
+            return report_error(ctx, f.error());
+        }
+        fleet = std::move(*f);
     }
-    service.use_fleet(fleet->get(), fanout_progress(ctx));
+    service.use_fleet(fleet.get(), fanout_progress(ctx));
     auto results = service.gather(*hosts, o.only, o.save);
     int code = 0;
     if (ctx.json) {
@@ -278,7 +182,7 @@ int run_diff(Context& ctx, const FactsOptions& o) {
                         static_cast<int>(w), d.left.empty() ? "-" : d.left.c_str(),
                         d.right.empty() ? "-" : d.right.c_str());
         }
-        std::printf("%zu differences\n", diffs.size());
+        std::printf("%s\n", plural(diffs.size(), "difference", "differences").c_str());
     }
     return diffs.empty() ? 0 : 1;
 }
@@ -290,7 +194,7 @@ void add_facts_command(CLI::App& app, std::vector<Command>& out) {
     auto* sub = app.add_subcommand(
         "facts", "Gather host facts: OS, CPU, memory, disks, network, packages, services, limits");
     sub->add_option("HOSTS", opts->hosts,
-                    "host patterns (default: localhost); with --list, a host name");
+                    "host patterns (default: this machine); with --list, a host name");
     sub->add_option("--only", opts->only,
                     "sections: os cpu memory mounts network packages services limits env")
         ->allow_extra_args(

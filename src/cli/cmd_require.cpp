@@ -1,11 +1,10 @@
 // shipshape require check [HOSTS] and shipshape require explain.
-#include <sys/stat.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 
-#include "app/facts_service.hpp"
+#include "app/require_service.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
@@ -19,105 +18,93 @@ struct RequireOptions {
     std::string file = "requirements.toml";
 };
 
-// The ops repo (no store: checks only read facts) and its requirements file.
-Result<std::pair<OpenRepo, require::Requirements>> open_requirements(const Context& ctx,
-                                                                     const std::string& file) {
-    auto repo = open_repo(ctx, NeedStore::no);
-    if (!repo) {
-        return fail(repo.error());
+// Prints the check for people: one row per requirement, hosts that could not be checked, and
+// a summary naming the hosts that fall short.
+void print_check(const app::RequireReport& report) {
+    std::printf("%-12s %-8s %-22s %-20s %-28s %s\n", "HOST", "KIND", "REQUIREMENT", "NEEDED",
+                "FOUND", "");
+    for (const auto& r : report.rows) {
+        std::printf("%-12s %-8s %-22s %-20s %-28s %s%s\n", r.host.c_str(), r.kind.c_str(),
+                    r.subject.c_str(), r.needed.c_str(), r.found.c_str(),
+                    std::string(require::verdict_name(r.verdict)).c_str(),
+                    r.reason.empty() ? "" : ("  " + r.reason).c_str());
     }
-    auto req = app::FactsService(repo->project, nullptr).load_requirements(file);
-    if (!req) {
-        return fail(req.error());
+    std::fflush(stdout);
+    for (const auto& [host, e] : report.errors) {
+        std::fprintf(stderr, "shipshape: %s: %s\n", host.c_str(), e.message().c_str());
     }
-    return std::pair{std::move(*repo), std::move(*req)};
+    std::string summary = plural(report.rows.size(), "requirement", "requirements") +
+                          " checked on " + plural(report.hosts_checked, "host", "hosts") + ": " +
+                          std::to_string(report.not_met()) + " not met";
+    auto short_hosts = report.hosts_not_met();
+    if (!short_hosts.empty()) {
+        std::string names;
+        for (const auto& h : short_hosts) {
+            names += (names.empty() ? "" : ", ") + h;
+        }
+        summary += " on " + plural(short_hosts.size(), "host", "hosts") + " (" + names + ")";
+    }
+    if (!report.errors.empty()) {
+        std::string names;
+        for (const auto& [h, e] : report.errors) {
+            names += (names.empty() ? "" : ", ") + h;
+        }
+        summary +=
+            "; " + plural(report.errors.size(), "host", "hosts") + " not checked (" + names + ")";
+    }
+    std::printf("%s\n", summary.c_str());
 }
 
 int run_check(Context& ctx, const RequireOptions& o) {
-    auto opened = open_requirements(ctx, o.file);
-    if (!opened) {
-        return report_error(ctx, opened.error());
+    // This machine needs no ops repo: a requirements file is enough.
+    auto repo = open_repo_or_here(ctx, NeedStore::no);
+    if (!repo) {
+        return report_error(ctx, repo.error());
     }
-    auto& [repo, req] = *opened;
-    app::FactsService service(repo.project, nullptr);
-    auto hosts = app::select_hosts(
-        repo.project.inventory, o.hosts.empty() ? std::vector<std::string>{"localhost"} : o.hosts);
+    auto hosts = app::select_hosts_or_this_machine(
+        repo->in_repo ? &repo->project.inventory : nullptr, o.hosts);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }
-    auto fleet = open_fleet(ctx, repo.project, 0);
-    if (!fleet) {
-        return report_error(ctx, fleet.error());
-    }
-    service.use_fleet(fleet->get(), fanout_progress(ctx));
-    auto results = service.gather(*hosts, {}, false);
-    std::vector<require::CheckRow> rows;
-    std::vector<std::pair<std::string, Error>> errors;
-    // Paths are probed here for this machine and by `test -e` through the agent elsewhere.
-    require::PathProbe local_probe = [](const std::string& path) -> std::optional<bool> {
-        struct stat st;
-        return ::stat(path.c_str(), &st) == 0;
-    };
-    auto remote_probe = [&](const app::SelectedHost& host) -> require::PathProbe {
-        return [&, host](const std::string& path) -> std::optional<bool> {
-            app::RemoteExec probe;
-            probe.argv = {"test", "-e", path};
-            auto found = (*fleet)->exec(host, probe, {});
-            if (!found || found->kind != os::ExitKind::exited) {
-                return std::nullopt;
-            }
-            return found->code == 0;
-        };
-    };
-    for (const auto& r : results) {
-        if (r.error) {
-            errors.emplace_back(r.host.name, *r.error);
-            continue;
+    std::unique_ptr<app::FleetService> fleet;
+    if (std::any_of(hosts->begin(), hosts->end(), [](const auto& h) { return !h.local; })) {
+        auto f = open_fleet(ctx, repo->project, 0);
+        if (!f) {
+            return report_error(ctx, f.error());
         }
-        auto host_rows = require::check_requirements(
-            req, *r.facts, r.host.local ? local_probe : remote_probe(r.host));
-        rows.insert(rows.end(), host_rows.begin(), host_rows.end());
+        fleet = std::move(*f);
     }
-    bool ok = errors.empty() && std::all_of(rows.begin(), rows.end(), [](const auto& r) {
-                  return r.verdict == require::Verdict::ok;
-              });
+    app::RequireService service(repo->project, fleet.get(), fanout_progress(ctx));
+    auto req = service.load(o.file);
+    if (!req) {
+        return report_error(ctx, req.error());
+    }
+    auto report = service.check(*req, *hosts);
     if (ctx.json) {
-        std::printf("%s\n", json_require_check(rows, errors, ok).c_str());
+        std::printf("%s\n", json_require_check(report.rows, report.errors, report.ok()).c_str());
     } else {
-        std::printf("%-12s %-8s %-22s %-20s %-28s %s\n", "HOST", "KIND", "REQUIREMENT", "NEEDED",
-                    "FOUND", "");
-        for (const auto& r : rows) {
-            std::printf("%-12s %-8s %-22s %-20s %-28s %s%s\n", r.host.c_str(), r.kind.c_str(),
-                        r.subject.c_str(), r.needed.c_str(), r.found.c_str(),
-                        std::string(require::verdict_name(r.verdict)).c_str(),
-                        r.reason.empty() ? "" : ("  " + r.reason).c_str());
-        }
-        for (const auto& [host, e] : errors) {
-            std::fprintf(stderr, "shipshape: %s: %s\n", host.c_str(), e.message().c_str());
-        }
-        size_t failed = std::count_if(rows.begin(), rows.end(), [](const auto& r) {
-            return r.verdict != require::Verdict::ok;
-        });
-        std::printf("%zu requirements checked on %zu hosts: %zu not met\n", rows.size(),
-                    results.size() - errors.size(), failed);
+        print_check(report);
     }
-    if (!errors.empty()) {
+    if (!report.errors.empty()) {
         int worst = 0;
-        for (const auto& [h, e] : errors) {
+        for (const auto& [h, e] : report.errors) {
             worst = std::max(worst, to_int(exit_code_for(e.code())));
         }
         return worst;
     }
-    return ok ? 0 : 1;
+    return report.ok() ? 0 : 1;
 }
 
 int run_explain(Context& ctx, const RequireOptions& o) {
-    auto opened = open_requirements(ctx, o.file);
-    if (!opened) {
-        return report_error(ctx, opened.error());
+    auto repo = open_repo_or_here(ctx, NeedStore::no);
+    if (!repo) {
+        return report_error(ctx, repo.error());
     }
-    const auto& req = opened->second;
-    std::fputs(require::explain_requirements(req).c_str(), stdout);
+    auto req = app::RequireService(repo->project, nullptr, {}).load(o.file);
+    if (!req) {
+        return report_error(ctx, req.error());
+    }
+    std::fputs(require::explain_requirements(*req).c_str(), stdout);
     return 0;
 }
 
@@ -129,10 +116,11 @@ void add_require_command(CLI::App& app, std::vector<Command>& out) {
                                    "Operating requirements (requirements.toml) against host facts");
     sub->require_subcommand(1);
     sub->add_option("--file,-f", opts->file,
-                    "requirements file, relative to the ops repo (default requirements.toml)");
+                    "requirements file, relative to the ops repo or, outside one, to the working "
+                    "directory (default requirements.toml)");
     auto* check =
         sub->add_subcommand("check", "Check requirements on hosts; exit 1 when any is not met");
-    check->add_option("HOSTS", opts->hosts, "host patterns (default: localhost)");
+    check->add_option("HOSTS", opts->hosts, "host patterns (default: this machine)");
     auto* explain = sub->add_subcommand("explain", "Print the requirements as a Markdown document");
     (void)explain;
     out.push_back({sub, [opts, check](Context& ctx) {

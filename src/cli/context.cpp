@@ -49,6 +49,15 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     return OpenRepo{std::move(*project), std::move(*store), os::make_process_runner()};
 }
 
+Result<OpenRepo> open_repo_or_here(const Context& ctx, NeedStore need) {
+    if (ctx.directory.empty() && !app::find_project_root(ctx.cwd)) {
+        OpenRepo here{app::Project{}, nullptr, os::make_process_runner(), false};
+        here.project.root = ctx.cwd;
+        return here;
+    }
+    return open_repo(ctx, need);
+}
+
 Result<std::string> resolve_run_id(store::Store& store, const std::string& id) {
     if (id != "last") {
         return id;
@@ -73,6 +82,10 @@ Result<OpenRun> open_run(const Context& ctx, const std::string& id) {
         return fail(run_id.error());
     }
     return OpenRun{std::move(*repo), std::move(*run_id)};
+}
+
+std::string plural(size_t n, const std::string& one, const std::string& many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
 std::string format_local_time(int64_t ms) {

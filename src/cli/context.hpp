@@ -40,6 +40,7 @@ struct OpenRepo {
     app::Project project;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<os::ProcessRunner> runner;
+    bool in_repo = true;  // false: no ops repo here (open_repo_or_here), an empty project
 };
 
 enum class NeedStore { yes, no };
@@ -47,6 +48,12 @@ enum class NeedStore { yes, no };
 // Finds the ops repo (-C or walking up from the working directory), loads it and, unless told
 // not to, opens its store (OpenRepo::store is null then).
 [[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx, NeedStore need = NeedStore::yes);
+
+// For commands about this machine that work anywhere (facts, require check), as Facter and
+// osquery do: the ops repo when there is one (with its store unless `need` is no), else an
+// empty project rooted at the working directory, without a store. A -C DIR without an ops repo
+// is still an error.
+[[nodiscard]] Result<OpenRepo> open_repo_or_here(const Context& ctx, NeedStore need);
 
 struct OpenRun {
     OpenRepo repo;
@@ -68,6 +75,9 @@ struct OpenRun {
 // Live fan-out progress on stderr ("apply: 7/10 done, 1 failed, 2 running") when stderr is a
 // terminal and output is not JSON; else an empty function.
 app::ProgressFn fanout_progress(const Context& ctx);
+
+// "1 host", "2 hosts": a count with the right form of its noun.
+std::string plural(size_t n, const std::string& one, const std::string& many);
 
 // "YYYY-MM-DD HH:MM:SS" in local time, for tables.
 std::string format_local_time(int64_t ms);

@@ -1,4 +1,5 @@
-// JSON renderings of reports, for --json. The only cli file that includes nlohmann/json.
+// JSON renderings of reports, for --json. With cmd_fleet.cpp (exec's) the only cli file that
+// includes nlohmann/json.
 // Every document has a "kind" naming its shape (documented in docs/manual.md).
 #pragma once
 
@@ -35,10 +36,9 @@ std::string json_require_check(const std::vector<require::CheckRow>& rows,
 std::string json_facts_import(const std::string& host, int64_t snapshot);
 std::string json_snapshots(const std::vector<store::FactsSnapshot>& snapshots);
 
-// plan / apply / drift: one entry per host; `reports` (apply) parallels `hosts` when given.
-std::string json_state(const std::string& kind, const std::vector<app::HostPlan>& hosts,
-                       const std::vector<std::optional<state::ApplyReport>>& reports,
-                       int exit_code);
+// plan / apply / drift: one entry per host (a remote host's entries are its agent's), the
+// tally of hosts by verdict and the notes.
+std::string json_state(const app::StateOutcome& outcome, int exit_code);
 std::string json_env_drift(const state::EnvComparison& comparison, int exit_code);
 
 // Streams engine events as JSON lines on stdout, one object per event, flushed per line.

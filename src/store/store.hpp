@@ -1,6 +1,9 @@
-// The state store: runs, their steps' journal, check-offs and environment locks. One narrow
-// interface with an embedded SQLite implementation (the default, in the ops repo's
-// .shipshape/state.db); a PostgreSQL implementation for team servers follows the same contract.
+// The state store, split by aggregate: RunStore (runs, their steps' journal, check-offs, the
+// event log), HostStore (facts snapshots, state reports, the parameters of the last apply per
+// host) and LockStore (environment locks). `Store` joins them; the embedded SQLite
+// implementation (the default, in the ops repo's .shipshape/state.db) implements all of them, and
+// a PostgreSQL implementation for team servers follows the same contract, checked by the one
+// backend-parameterised suite in store_test.cpp.
 //
 // Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
 // synchronous=FULL) unless it is asked for Durability::relaxed. Times are milliseconds since the
@@ -94,14 +97,22 @@ struct FactsSnapshot {
     std::string document;
 };
 
+// The --set parameters an apply used on a host, in name order.
+struct AppliedParams {
+    std::string host;
+    int64_t at = 0;
+    std::vector<std::pair<std::string, std::string>> params;
+};
+
 struct LockResult {
     bool acquired = false;
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
 };
 
-class Store {
+// Runs and everything recorded during them: the step journal, check-offs and the event log.
+class RunStore {
   public:
-    virtual ~Store() = default;
+    virtual ~RunStore() = default;
 
     // Errc::already_exists when the id is taken.
     [[nodiscard]] virtual Status create_run(const RunRecord& run) = 0;
@@ -123,6 +134,13 @@ class Store {
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;
     [[nodiscard]] virtual Status append_event(const Event& event) = 0;
     [[nodiscard]] virtual Result<std::vector<Event>> get_events(std::string_view run_id) = 0;
+};
+
+// What is known of each host: facts snapshots, state reports and the parameters its last
+// apply used.
+class HostStore {
+  public:
+    virtual ~HostStore() = default;
 
     // Returns the new snapshot's id.
     [[nodiscard]] virtual Result<int64_t> save_facts(const FactsSnapshot& snapshot) = 0;
@@ -139,15 +157,33 @@ class Store {
     [[nodiscard]] virtual Result<std::optional<FactsSnapshot>> latest_host_state(
         std::string_view host) = 0;
 
+    // Replaces what `host`'s last successful apply used (its --set parameters), so that plan and
+    // drift can use them again.
+    [[nodiscard]] virtual Status save_applied_params(const AppliedParams& params) = 0;
+    // What `host`'s last apply used, or nullopt when it has none recorded.
+    [[nodiscard]] virtual Result<std::optional<AppliedParams>> applied_params(
+        std::string_view host) = 0;
+};
+
+// Named locks with a recorded holder: one environment (or other key) at a time.
+class LockStore {
+  public:
+    virtual ~LockStore() = default;
+
     // Takes the environment's lock for `me`. When another holder exists and `is_stale(holder)`
     // says it is dead, the lock is taken over and the old holder returned; otherwise the live
-    // holder is returned with acquired = false.
+    // holder is returned with acquired = false. The check and the write are one transaction, so
+    // of two concurrent callers (threads or processes) exactly one acquires.
     [[nodiscard]] virtual Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) = 0;
     // Releases the lock if `run_id` holds it; otherwise does nothing.
     [[nodiscard]] virtual Status release_env_lock(std::string_view env,
                                                   std::string_view run_id) = 0;
 };
+
+// Every aggregate behind one connection: what a backend implements and `open_store` returns.
+// Use cases take the narrowest interface they need.
+class Store : public RunStore, public HostStore, public LockStore {};
 
 // Opens (creating and migrating as needed) the store at `location`: a file path, or
 // "sqlite:PATH". Errc::unsupported for other schemes (postgresql:// arrives with its issue).

@@ -1,21 +1,49 @@
+// The store contract, one suite run against every backend in k_backends (today SQLite; a
+// PostgreSQL backend and an audit chain add a factory here). Backend-specific behaviour
+// (schema migrations of one database engine) is tested beside the backend.
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <barrier>
 #include <cstdlib>
+#include <map>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace shipshape::store {
 namespace {
 
-class StoreTest : public ::testing::Test {
+// Opens a store for a test: `dir` is a fresh temporary directory the backend may use; calling
+// `open` again with the same `dir` reaches the same data (a reopen, or a second connection).
+struct Backend {
+    std::string name;
+    std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
+};
+
+void PrintTo(const Backend& backend, std::ostream* out) {
+    *out << backend.name;
+}
+
+const std::vector<Backend>& backends() {
+    static const std::vector<Backend> k_backends = {
+        {"sqlite",
+         [](const std::string& dir) { return open_store("sqlite:" + dir + "/state.db"); }},
+    };
+    return k_backends;
+}
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
   protected:
     void SetUp() override {
         char tmpl[] = "/tmp/shipshape-store-XXXXXX";
         dir = ::mkdtemp(tmpl);
-        path = dir + "/state.db";
-        auto s = open_store(path);
+        auto s = GetParam().open(dir);
         ASSERT_TRUE(s) << s.error().message();
         store = std::move(*s);
     }
@@ -23,7 +51,12 @@ class StoreTest : public ::testing::Test {
         store.reset();
         std::system(("rm -rf " + dir).c_str());
     }
-    RunRecord run(const std::string& id, int64_t at = 1000) {
+    std::unique_ptr<Store> reopen() {
+        auto s = GetParam().open(dir);
+        EXPECT_TRUE(s) << s.error().message();
+        return s ? std::move(*s) : nullptr;
+    }
+    static RunRecord run(const std::string& id, int64_t at = 1000) {
         RunRecord r;
         r.id = id;
         r.checklist_path = "checklists/deploy.toml";
@@ -39,18 +72,21 @@ class StoreTest : public ::testing::Test {
         r.updated_at = at;
         return r;
     }
-    std::string dir, path;
+    std::string dir;
     std::unique_ptr<Store> store;
 };
 
-TEST_F(StoreTest, RunsRoundTripAndSurviveReopen) {
+const auto k_never_stale = [](const LockHolder&) { return false; };
+const auto k_always_stale = [](const LockHolder&) { return true; };
+
+TEST_P(StoreContract, RunsRoundTripAndSurviveReopen) {
     ASSERT_TRUE(store->create_run(run("r1", 1000)));
     ASSERT_TRUE(store->create_run(run("r2", 2000)));
     auto dup = store->create_run(run("r1"));
     ASSERT_FALSE(dup);
     EXPECT_EQ(dup.error().code(), Errc::already_exists);
-    store.reset();
-    store = std::move(*open_store("sqlite:" + path));
+    store = reopen();
+    ASSERT_TRUE(store);
     auto r = store->get_run("r1");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->params,
@@ -65,7 +101,20 @@ TEST_F(StoreTest, RunsRoundTripAndSurviveReopen) {
     EXPECT_EQ(missing.error().message(), "no run 'nope' (see 'shipshape runs')");
 }
 
-TEST_F(StoreTest, FinishedStepsAreNumberedInCompletionOrder) {
+TEST_P(StoreContract, UpdatingARunAppendsAnEventAndUnknownRunsAreNotFound) {
+    ASSERT_TRUE(store->create_run(run("r")));
+    ASSERT_TRUE(store->update_run("r", "done", 0, 2000));
+    EXPECT_EQ(store->get_run("r")->status, "done");
+    auto events = store->get_events("r");
+    ASSERT_TRUE(events);
+    ASSERT_EQ(events->size(), 2u);
+    EXPECT_EQ((*events)[1].kind, "run-done");
+    auto missing = store->update_run("nope", "done", 0, 1);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Errc::not_found);
+}
+
+TEST_P(StoreContract, FinishedStepsAreNumberedInCompletionOrder) {
     ASSERT_TRUE(store->create_run(run("r")));
     for (const char* id : {"b", "a", "c"}) {
         StepRecord s;
@@ -89,7 +138,7 @@ TEST_F(StoreTest, FinishedStepsAreNumberedInCompletionOrder) {
     EXPECT_EQ(events->size(), 4u);  // run-started + three
 }
 
-TEST_F(StoreTest, CheckOffMarksTheStep) {
+TEST_P(StoreContract, CheckOffMarksTheStep) {
     ASSERT_TRUE(store->create_run(run("r")));
     ASSERT_TRUE(store->add_check_off(CheckOff{"r", "qa-ok", "qa", "alice", "looks good", 5}));
     auto steps = store->get_steps("r");
@@ -101,80 +150,101 @@ TEST_F(StoreTest, CheckOffMarksTheStep) {
     EXPECT_EQ((*offs)[0].note, "looks good");
 }
 
-TEST_F(StoreTest, EnvironmentLockIsExclusiveUntilStaleOrReleased) {
+TEST_P(StoreContract, EnvironmentLockIsExclusiveUntilStaleOrReleased) {
     LockHolder a{"prod", "run-a", 100, 7, "h", 1};
     LockHolder b{"prod", "run-b", 200, 8, "h", 2};
-    auto never_stale = [](const LockHolder&) { return false; };
-    auto always_stale = [](const LockHolder&) { return true; };
-    auto first = store->acquire_env_lock(a, never_stale);
+    auto first = store->acquire_env_lock(a, k_never_stale);
     ASSERT_TRUE(first && first->acquired);
-    auto second = store->acquire_env_lock(b, never_stale);
+    auto second = store->acquire_env_lock(b, k_never_stale);
     ASSERT_TRUE(second);
     EXPECT_FALSE(second->acquired);
     ASSERT_TRUE(second->holder);
     EXPECT_EQ(second->holder->run_id, "run-a");
     EXPECT_EQ(second->holder->pid, 100);
+    EXPECT_EQ(second->holder->pid_start_ticks, 7u);
+    EXPECT_EQ(second->holder->host, "h");
     // Other environments are independent.
     LockHolder c{"staging", "run-c", 300, 9, "h", 3};
-    EXPECT_TRUE(store->acquire_env_lock(c, never_stale)->acquired);
+    EXPECT_TRUE(store->acquire_env_lock(c, k_never_stale)->acquired);
     // A dead holder is taken over, and reported.
-    auto takeover = store->acquire_env_lock(b, always_stale);
+    auto takeover = store->acquire_env_lock(b, k_always_stale);
     ASSERT_TRUE(takeover && takeover->acquired);
     EXPECT_EQ(takeover->holder->run_id, "run-a");
     // Release by a non-holder does nothing; by the holder frees it.
     ASSERT_TRUE(store->release_env_lock("prod", "run-a"));
-    EXPECT_FALSE(store->acquire_env_lock(a, never_stale)->acquired);
+    EXPECT_FALSE(store->acquire_env_lock(a, k_never_stale)->acquired);
     ASSERT_TRUE(store->release_env_lock("prod", "run-b"));
-    EXPECT_TRUE(store->acquire_env_lock(a, never_stale)->acquired);
+    EXPECT_TRUE(store->acquire_env_lock(a, k_never_stale)->acquired);
 }
 
-TEST_F(StoreTest, RefusesASchemaFromTheFuture) {
-    store.reset();
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-    auto s = open_store(path);
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message(), "the store '" + path +
-                                       "' has schema version 99, newer than this shipshape (3): "
-                                       "upgrade shipshape");
+TEST_P(StoreContract, TheStalenessCheckSeesTheRecordedHolder) {
+    LockHolder a{"prod", "run-a", 100, 7, "other-host", 1};
+    ASSERT_TRUE(store->acquire_env_lock(a, k_never_stale)->acquired);
+    LockHolder b{"prod", "run-b", 200, 8, "h", 2};
+    std::optional<LockHolder> seen;
+    auto r = store->acquire_env_lock(b, [&](const LockHolder& h) {
+        seen = h;
+        return false;
+    });
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->acquired);
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->run_id, "run-a");
+    EXPECT_EQ(seen->pid, 100);
+    EXPECT_EQ(seen->pid_start_ticks, 7u);
+    EXPECT_EQ(seen->host, "other-host");
+    EXPECT_EQ(seen->started_at, 1);
 }
 
-TEST(OpenStore, NamesUnsupportedLocations) {
-    auto pg = open_store("postgresql://localhost/x");
-    ASSERT_FALSE(pg);
-    EXPECT_EQ(pg.error().code(), Errc::unsupported);
-    auto bad = open_store("/nonexistent-dir/x/state.db");
-    ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().code(), Errc::store);
-}
-
-}  // namespace
-}  // namespace shipshape::store
-
-namespace shipshape::store {
-namespace {
-
-TEST_F(StoreTest, TheSameRunIsLockedOutWhileItsHolderLives) {
+TEST_P(StoreContract, TheSameRunIsLockedOutWhileItsHolderLives) {
     LockHolder first{"prod", "run-a", 100, 7, "h", 1};
     LockHolder resumed_elsewhere{"prod", "run-a", 200, 8, "h", 2};
-    auto never_stale = [](const LockHolder&) { return false; };
-    ASSERT_TRUE(store->acquire_env_lock(first, never_stale)->acquired);
-    auto second = store->acquire_env_lock(resumed_elsewhere, never_stale);
+    ASSERT_TRUE(store->acquire_env_lock(first, k_never_stale)->acquired);
+    auto second = store->acquire_env_lock(resumed_elsewhere, k_never_stale);
     ASSERT_TRUE(second);
     EXPECT_FALSE(second->acquired);
     // The holder itself may take it again (resume within one process).
-    EXPECT_TRUE(store->acquire_env_lock(first, never_stale)->acquired);
+    EXPECT_TRUE(store->acquire_env_lock(first, k_never_stale)->acquired);
 }
 
-}  // namespace
-}  // namespace shipshape::store
+// Two connections (as two processes would have) race for one lock from two threads, released
+// together by a barrier, many times over: exactly one acquires each round.
+TEST_P(StoreContract, OfTwoConcurrentAcquiresExactlyOneWins) {
+    auto second = reopen();
+    ASSERT_TRUE(second);
+    Store* stores[2] = {store.get(), second.get()};
+    constexpr int k_rounds = 20;
+    std::barrier sync(2);
+    std::atomic<int> failures{0};
+    int wins[k_rounds][2] = {};
+    auto contender = [&](int who) {
+        for (int round = 0; round < k_rounds; ++round) {
+            LockHolder me{"prod-" + std::to_string(round),
+                          "run-" + std::to_string(who),
+                          1000 + who,
+                          1,
+                          "h",
+                          round};
+            sync.arrive_and_wait();
+            auto r = stores[who]->acquire_env_lock(me, k_never_stale);
+            if (!r) {
+                ++failures;
+            } else {
+                wins[round][who] = r->acquired ? 1 : 0;
+            }
+        }
+    };
+    std::thread t0(contender, 0);
+    std::thread t1(contender, 1);
+    t0.join();
+    t1.join();
+    EXPECT_EQ(failures.load(), 0);
+    for (int round = 0; round < k_rounds; ++round) {
+        EXPECT_EQ(wins[round][0] + wins[round][1], 1) << "round " << round;
+    }
+}
 
-namespace shipshape::store {
-namespace {
-
-TEST_F(StoreTest, FactsSnapshotsRoundTrip) {
+TEST_P(StoreContract, FactsSnapshotsRoundTrip) {
     auto a = store->save_facts(FactsSnapshot{0, "web1", 10, "h1", "{\"host\":\"web1\"}"});
     auto b = store->save_facts(FactsSnapshot{0, "web2", 20, "h2", "{}"});
     ASSERT_TRUE(a && b);
@@ -187,6 +257,53 @@ TEST_F(StoreTest, FactsSnapshotsRoundTrip) {
     EXPECT_EQ((*all)[0].host, "web2");
     EXPECT_EQ(store->list_facts("web1", 10)->size(), 1u);
     EXPECT_EQ(store->get_facts(999).error().code(), Errc::not_found);
+}
+
+TEST_P(StoreContract, TheNewestHostStateReportWins) {
+    EXPECT_FALSE(*store->latest_host_state("web1"));
+    ASSERT_TRUE(store->save_host_state(FactsSnapshot{0, "web1", 10, "a", "old"}));
+    ASSERT_TRUE(store->save_host_state(FactsSnapshot{0, "web1", 20, "b", "new"}));
+    ASSERT_TRUE(store->save_host_state(FactsSnapshot{0, "web2", 30, "c", "other"}));
+    auto latest = store->latest_host_state("web1");
+    ASSERT_TRUE(latest && *latest);
+    EXPECT_EQ((*latest)->document, "new");
+}
+
+TEST_P(StoreContract, AppliedParamsAreReplacedPerHost) {
+    EXPECT_FALSE(*store->applied_params("web1"));
+    ASSERT_TRUE(store->save_applied_params({"web1", 10, {{"version", "1.0"}, {"a", "b"}}}));
+    ASSERT_TRUE(store->save_applied_params({"web2", 10, {{"version", "0.9"}}}));
+    ASSERT_TRUE(store->save_applied_params({"web1", 20, {{"version", "1.1"}}}));
+    store = reopen();
+    ASSERT_TRUE(store);
+    auto got = store->applied_params("web1");
+    ASSERT_TRUE(got && *got);
+    EXPECT_EQ((*got)->at, 20);
+    EXPECT_EQ((*got)->params,
+              (std::vector<std::pair<std::string, std::string>>{{"version", "1.1"}}));
+    EXPECT_EQ((*store->applied_params("web2"))->params.front().second, "0.9");
+    // An apply without parameters is recorded as such, not as "nothing known".
+    ASSERT_TRUE(store->save_applied_params({"web2", 30, {}}));
+    auto empty = store->applied_params("web2");
+    ASSERT_TRUE(empty && *empty);
+    EXPECT_TRUE((*empty)->params.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
+                         [](const ::testing::TestParamInfo<Backend>& param) {
+                             return param.param.name;
+                         });
+
+TEST(OpenStore, NamesUnsupportedLocations) {
+    auto pg = open_store("postgresql://localhost/x");
+    ASSERT_FALSE(pg);
+    EXPECT_EQ(pg.error().code(), Errc::unsupported);
+    auto bad = open_store("/nonexistent-dir/x/state.db");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), Errc::store);
+    auto scheme = open_store("mysql://x");
+    ASSERT_FALSE(scheme);
+    EXPECT_EQ(scheme.error().code(), Errc::invalid_argument);
 }
 
 }  // namespace

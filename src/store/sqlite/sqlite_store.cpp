@@ -1,16 +1,17 @@
-// The SQLite store: the only file that includes sqlite3.h. WAL mode with synchronous=FULL, so
-// a committed transaction survives a crash of the process and of the machine. The schema is
-// versioned with PRAGMA user_version and migrated forward in one transaction on open.
-#include <sqlite3.h>
-
+// The SQLite store (see store/store.hpp for the contract): opening, the versioned schema and
+// runs with their journal. WAL mode with synchronous=FULL, so a committed transaction survives a
+// crash of the process and of the machine. The schema is versioned with PRAGMA user_version and
+// migrated forward in one transaction on open.
+#include <iterator>
 #include <memory>
-#include <unordered_map>
 #include <utility>
 
-#include "core/assert.hpp"
+#include "store/sqlite/sqlite_db.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace shipshape::store {
+
+namespace sqlite_detail {
 
 namespace {
 
@@ -98,153 +99,30 @@ const char* const k_migrations[] = {
     );
     CREATE INDEX host_states_by_host ON host_states(host, at);
     )sql",
+    R"sql(
+    CREATE TABLE applies (
+        host TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE applied_params (
+        host TEXT NOT NULL REFERENCES applies(host) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (host, position)
+    );
+    )sql",
 };
 
-// Prepared statements are cached per connection (preparing costs more than running most of
-// ours). A Statement borrows a cached one and resets it when done.
-class StatementCache {
-  public:
-    explicit StatementCache(sqlite3* db) : m_db(db) {}
-    StatementCache(const StatementCache&) = delete;
-    StatementCache& operator=(const StatementCache&) = delete;
-    ~StatementCache() {
-        for (auto& [sql, stmt] : m_cache) {
-            sqlite3_finalize(stmt);
-        }
-    }
-    // Returns the statement, or nullptr when it does not compile (sqlite3_errmsg says why).
-    sqlite3_stmt* get(const std::string& sql) {
-        auto it = m_cache.find(sql);
-        if (it != m_cache.end()) {
-            return it->second;
-        }
-        sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-            return nullptr;
-        }
-        m_cache.emplace(sql, stmt);
-        return stmt;
-    }
+}  // namespace
 
-  private:
-    sqlite3* m_db;
-    std::unordered_map<std::string, sqlite3_stmt*> m_cache;
-};
+int64_t schema_version() {
+    return static_cast<int64_t>(std::size(k_migrations));
+}
 
-class Statement {
-  public:
-    Statement(StatementCache& cache, const std::string& sql) {
-        m_stmt = cache.get(sql);
-        m_rc = m_stmt ? SQLITE_OK : SQLITE_ERROR;
-    }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-    ~Statement() {
-        if (m_stmt) {
-            sqlite3_reset(m_stmt);
-            sqlite3_clear_bindings(m_stmt);
-        }
-    }
-
-    bool ok() const { return m_rc == SQLITE_OK; }
-    void reset() {
-        if (!m_stmt) {
-            return;
-        }
-        sqlite3_reset(m_stmt);
-        sqlite3_clear_bindings(m_stmt);
-    }
-    Statement& bind(int i, std::string_view v) {
-        sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Statement& bind(int i, int64_t v) {
-        sqlite3_bind_int64(m_stmt, i, v);
-        return *this;
-    }
-    // Returns SQLITE_ROW, SQLITE_DONE or an error code.
-    int step() { return m_stmt ? sqlite3_step(m_stmt) : SQLITE_ERROR; }
-    std::string text(int col) const {
-        auto p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
-        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
-    }
-    int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
-
-  private:
-    sqlite3_stmt* m_stmt = nullptr;
-    int m_rc;
-};
-
-class SqliteStore final : public Store {
-  public:
-    explicit SqliteStore(sqlite3* db, std::string path)
-        : m_db(db), m_path(std::move(path)), m_cache(std::make_unique<StatementCache>(db)) {}
-    ~SqliteStore() override {
-        m_cache.reset();
-        sqlite3_close(m_db);
-    }
-
-    Status migrate();
-
-    Status create_run(const RunRecord& run) override;
-    Result<RunRecord> get_run(std::string_view id) override;
-    Result<std::vector<RunRecord>> list_runs(int limit) override;
-    Status update_run(std::string_view id, std::string_view status, int64_t pid,
-                      int64_t at) override;
-    Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
-    Result<int64_t> record_step(const StepRecord& step, const Event& event,
-                                Durability durability) override;
-    Status add_check_off(const CheckOff& check_off) override;
-    Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
-    Status append_event(const Event& event) override;
-    Result<std::vector<Event>> get_events(std::string_view run_id) override;
-    Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
-    Result<FactsSnapshot> get_facts(int64_t id) override;
-    Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;
-    Result<int64_t> save_host_state(const FactsSnapshot& report) override;
-    Result<std::optional<FactsSnapshot>> latest_host_state(std::string_view host) override;
-    Result<LockResult> acquire_env_lock(
-        const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
-    Status release_env_lock(std::string_view env, std::string_view run_id) override;
-
-  private:
-    tl::unexpected<Error> db_error(std::string_view what) const {
-        return fail(Errc::store,
-                    std::string(what) + " in '" + m_path + "': " + sqlite3_errmsg(m_db));
-    }
-    Status exec(const char* sql, std::string_view what) {
-        char* msg = nullptr;
-        if (sqlite3_exec(m_db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string text = msg ? msg : "unknown error";
-            sqlite3_free(msg);
-            return fail(Errc::store, std::string(what) + " in '" + m_path + "': " + text);
-        }
-        return {};
-    }
-    // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
-    template <typename Body>
-    auto transaction(std::string_view what, Body body) -> decltype(body()) {
-        if (auto st = exec("BEGIN IMMEDIATE", what); !st) {
-            return fail(st.error());
-        }
-        auto r = body();
-        if (!r) {
-            (void)exec("ROLLBACK", what);
-            return r;
-        }
-        if (auto st = exec("COMMIT", what); !st) {
-            (void)exec("ROLLBACK", what);
-            return fail(st.error());
-        }
-        return r;
-    }
-    Status insert_event(const Event& e);
-    Result<int64_t> write_step(const StepRecord& s);
-
-    sqlite3* m_db;
-    std::string m_path;
-    std::unique_ptr<StatementCache> m_cache;
-};
+const char* migration_sql(int64_t from_version) {
+    return k_migrations[from_version];
+}
 
 Status SqliteStore::migrate() {
     if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st) {
@@ -262,7 +140,7 @@ Status SqliteStore::migrate() {
             return db_error("reading the schema version");
         }
         const int64_t have = q.integer(0);
-        const int64_t want = static_cast<int64_t>(std::size(k_migrations));
+        const int64_t want = schema_version();
         if (have > want) {
             return fail(Errc::store, "the store '" + m_path + "' has schema version " +
                                          std::to_string(have) + ", newer than this shipshape (" +
@@ -549,125 +427,7 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
     return out;
 }
 
-Result<int64_t> SqliteStore::save_facts(const FactsSnapshot& f) {
-    return transaction("saving facts of " + f.host, [&]() -> Result<int64_t> {
-        Statement q(*m_cache,
-                    "INSERT INTO facts_snapshots(host, at, hash, document) VALUES(?,?,?,?)");
-        q.bind(1, f.host).bind(2, f.at).bind(3, f.hash).bind(4, f.document);
-        if (q.step() != SQLITE_DONE) {
-            return db_error("saving facts of " + f.host);
-        }
-        return static_cast<int64_t>(sqlite3_last_insert_rowid(m_db));
-    });
-}
-
-Result<FactsSnapshot> SqliteStore::get_facts(int64_t id) {
-    Statement q(*m_cache, "SELECT id, host, at, hash, document FROM facts_snapshots WHERE id = ?");
-    q.bind(1, id);
-    int rc = q.step();
-    if (rc == SQLITE_DONE) {
-        return fail(Errc::not_found, "no saved facts snapshot @" + std::to_string(id) +
-                                         " (see 'shipshape facts --list')");
-    }
-    if (rc != SQLITE_ROW) {
-        return db_error("reading facts snapshot");
-    }
-    return FactsSnapshot{q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)};
-}
-
-Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host, int limit) {
-    Statement q(*m_cache,
-                "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE ? = '' OR host = ? "
-                "ORDER BY at DESC, id DESC LIMIT ?");
-    q.bind(1, host).bind(2, host).bind(3, static_cast<int64_t>(limit));
-    std::vector<FactsSnapshot> out;
-    int rc;
-    while ((rc = q.step()) == SQLITE_ROW) {
-        out.push_back({q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
-    }
-    if (rc != SQLITE_DONE) {
-        return db_error("listing facts snapshots");
-    }
-    return out;
-}
-
-Result<int64_t> SqliteStore::save_host_state(const FactsSnapshot& f) {
-    return transaction("saving the state report of " + f.host, [&]() -> Result<int64_t> {
-        Statement q(*m_cache, "INSERT INTO host_states(host, at, hash, document) VALUES(?,?,?,?)");
-        q.bind(1, f.host).bind(2, f.at).bind(3, f.hash).bind(4, f.document);
-        if (q.step() != SQLITE_DONE) {
-            return db_error("saving the state report of " + f.host);
-        }
-        return static_cast<int64_t>(sqlite3_last_insert_rowid(m_db));
-    });
-}
-
-Result<std::optional<FactsSnapshot>> SqliteStore::latest_host_state(std::string_view host) {
-    Statement q(*m_cache,
-                "SELECT id, host, at, hash, document FROM host_states WHERE host = ? "
-                "ORDER BY at DESC, id DESC LIMIT 1");
-    q.bind(1, host);
-    int rc = q.step();
-    if (rc == SQLITE_DONE) {
-        return std::optional<FactsSnapshot>();
-    }
-    if (rc != SQLITE_ROW) {
-        return db_error("reading the state report of " + std::string(host));
-    }
-    return std::optional<FactsSnapshot>(
-        FactsSnapshot{q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
-}
-
-Result<LockResult> SqliteStore::acquire_env_lock(
-    const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) {
-    return transaction("locking environment " + me.env, [&]() -> Result<LockResult> {
-        Statement q(
-            *m_cache,
-            "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
-        q.bind(1, me.env);
-        int rc = q.step();
-        LockResult result;
-        if (rc == SQLITE_ROW) {
-            LockHolder holder{me.env,       q.text(0),
-                              q.integer(1), static_cast<uint64_t>(q.integer(2)),
-                              q.text(3),    q.integer(4)};
-            const bool is_me = holder.pid == me.pid && holder.host == me.host &&
-                               holder.pid_start_ticks == me.pid_start_ticks;
-            if (!is_me && !is_stale(holder)) {
-                result.holder = holder;  // also when it is the same run, resumed elsewhere
-                return result;
-            }
-            if (!is_me) {
-                result.holder = holder;
-            }
-        } else if (rc != SQLITE_DONE) {
-            return db_error("reading the lock of environment " + me.env);
-        }
-        Statement w(*m_cache,
-                    "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, "
-                    "started_at) VALUES(?,?,?,?,?,?)");
-        w.bind(1, me.env).bind(2, me.run_id).bind(3, me.pid);
-        w.bind(4, static_cast<int64_t>(me.pid_start_ticks)).bind(5, me.host).bind(6, me.started_at);
-        if (w.step() != SQLITE_DONE) {
-            return db_error("locking environment " + me.env);
-        }
-        result.acquired = true;
-        return result;
-    });
-}
-
-Status SqliteStore::release_env_lock(std::string_view env, std::string_view run_id) {
-    return transaction("unlocking environment", [&]() -> Status {
-        Statement q(*m_cache, "DELETE FROM env_locks WHERE env = ? AND run_id = ?");
-        q.bind(1, env).bind(2, run_id);
-        if (q.step() != SQLITE_DONE) {
-            return db_error("unlocking environment " + std::string(env));
-        }
-        return {};
-    });
-}
-
-}  // namespace
+}  // namespace sqlite_detail
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
     sqlite3* db = nullptr;
@@ -680,7 +440,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
         return fail(Errc::store, "opening the store '" + path + "': " + msg);
     }
     sqlite3_busy_timeout(db, 10000);
-    auto store = std::make_unique<SqliteStore>(db, path);
+    auto store = std::make_unique<sqlite_detail::SqliteStore>(db, path);
     if (auto st = store->migrate(); !st) {
         return fail(st.error());
     }

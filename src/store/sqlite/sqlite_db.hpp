@@ -1,0 +1,175 @@
+// Internal to store/sqlite/: the SQLite store's class and its statement helpers, shared by
+// sqlite_store.cpp (opening, migrations, runs and their journal) and sqlite_hosts.cpp (facts,
+// state reports, applied parameters, locks). The only header that includes sqlite3.h.
+//
+// A SqliteStore owns one connection (opened FULLMUTEX) and its prepared statements; it is used
+// from one thread at a time (see store.hpp).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "store/store.hpp"
+
+namespace shipshape::store::sqlite_detail {
+
+// The schema version this shipshape writes, and the SQL that moves a database from
+// `from_version` to the next (0 <= from_version < schema_version()). Tests build databases at
+// older versions with them.
+int64_t schema_version();
+const char* migration_sql(int64_t from_version);
+
+// Prepared statements are cached per connection (preparing costs more than running most of
+// ours). A Statement borrows a cached one and resets it when done.
+class StatementCache {
+  public:
+    explicit StatementCache(sqlite3* db) : m_db(db) {}
+    StatementCache(const StatementCache&) = delete;
+    StatementCache& operator=(const StatementCache&) = delete;
+    ~StatementCache() {
+        for (auto& [sql, stmt] : m_cache) {
+            sqlite3_finalize(stmt);
+        }
+    }
+    // Returns the statement, or nullptr when it does not compile (sqlite3_errmsg says why).
+    sqlite3_stmt* get(const std::string& sql) {
+        auto it = m_cache.find(sql);
+        if (it != m_cache.end()) {
+            return it->second;
+        }
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+            return nullptr;
+        }
+        m_cache.emplace(sql, stmt);
+        return stmt;
+    }
+
+  private:
+    sqlite3* m_db;
+    std::unordered_map<std::string, sqlite3_stmt*> m_cache;
+};
+
+class Statement {
+  public:
+    Statement(StatementCache& cache, const std::string& sql) {
+        m_stmt = cache.get(sql);
+        m_rc = m_stmt ? SQLITE_OK : SQLITE_ERROR;
+    }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() {
+        if (m_stmt) {
+            sqlite3_reset(m_stmt);
+            sqlite3_clear_bindings(m_stmt);
+        }
+    }
+
+    bool ok() const { return m_rc == SQLITE_OK; }
+    void reset() {
+        if (!m_stmt) {
+            return;
+        }
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+    }
+    Statement& bind(int i, std::string_view v) {
+        sqlite3_bind_text(m_stmt, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind(int i, int64_t v) {
+        sqlite3_bind_int64(m_stmt, i, v);
+        return *this;
+    }
+    // Returns SQLITE_ROW, SQLITE_DONE or an error code.
+    int step() { return m_stmt ? sqlite3_step(m_stmt) : SQLITE_ERROR; }
+    std::string text(int col) const {
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
+        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
+    }
+    int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
+
+  private:
+    sqlite3_stmt* m_stmt = nullptr;
+    int m_rc;
+};
+
+class SqliteStore final : public Store {
+  public:
+    explicit SqliteStore(sqlite3* db, std::string path)
+        : m_db(db), m_path(std::move(path)), m_cache(std::make_unique<StatementCache>(db)) {}
+    ~SqliteStore() override {
+        m_cache.reset();
+        sqlite3_close(m_db);
+    }
+
+    Status migrate();
+
+    Status create_run(const RunRecord& run) override;
+    Result<RunRecord> get_run(std::string_view id) override;
+    Result<std::vector<RunRecord>> list_runs(int limit) override;
+    Status update_run(std::string_view id, std::string_view status, int64_t pid,
+                      int64_t at) override;
+    Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
+    Result<int64_t> record_step(const StepRecord& step, const Event& event,
+                                Durability durability) override;
+    Status add_check_off(const CheckOff& check_off) override;
+    Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
+    Status append_event(const Event& event) override;
+    Result<std::vector<Event>> get_events(std::string_view run_id) override;
+    Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
+    Result<FactsSnapshot> get_facts(int64_t id) override;
+    Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;
+    Result<int64_t> save_host_state(const FactsSnapshot& report) override;
+    Result<std::optional<FactsSnapshot>> latest_host_state(std::string_view host) override;
+    Status save_applied_params(const AppliedParams& params) override;
+    Result<std::optional<AppliedParams>> applied_params(std::string_view host) override;
+    Result<LockResult> acquire_env_lock(
+        const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
+    Status release_env_lock(std::string_view env, std::string_view run_id) override;
+
+    // Internal to store/sqlite/: the implementation files share these.
+    tl::unexpected<Error> db_error(std::string_view what) const {
+        return fail(Errc::store,
+                    std::string(what) + " in '" + m_path + "': " + sqlite3_errmsg(m_db));
+    }
+    Status exec(const char* sql, std::string_view what) {
+        char* msg = nullptr;
+        if (sqlite3_exec(m_db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+            std::string text = msg ? msg : "unknown error";
+            sqlite3_free(msg);
+            return fail(Errc::store, std::string(what) + " in '" + m_path + "': " + text);
+        }
+        return {};
+    }
+    // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
+    template <typename Body>
+    auto transaction(std::string_view what, Body body) -> decltype(body()) {
+        if (auto st = exec("BEGIN IMMEDIATE", what); !st) {
+            return fail(st.error());
+        }
+        auto r = body();
+        if (!r) {
+            (void)exec("ROLLBACK", what);
+            return r;
+        }
+        if (auto st = exec("COMMIT", what); !st) {
+            (void)exec("ROLLBACK", what);
+            return fail(st.error());
+        }
+        return r;
+    }
+    Status insert_event(const Event& e);
+    Result<int64_t> write_step(const StepRecord& s);
+
+  private:
+    sqlite3* m_db;
+    std::string m_path;
+    std::unique_ptr<StatementCache> m_cache;
+};
+
+}  // namespace shipshape::store::sqlite_detail
