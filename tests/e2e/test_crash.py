@@ -133,6 +133,44 @@ class CrashTest(RepoTestCase):
         # The rerun's own background sleep is left over by design (not a timeout or Ctrl-C).
         os.kill(int(read_text(child_pid_file)), signal.SIGKILL)
 
+    def test_sigterm_stops_the_run_records_it_interrupted_and_resume_finishes_it(self):
+        self.write("checklists/t.toml", """
+            [[step]]
+            id = "first"
+            sh = "echo first >> trace"
+            [[step]]
+            id = "long"
+            needs = ["first"]
+            sh = "test -f quick && exit 0; sleep 60 & echo $! > child.pid; wait"
+            [[step]]
+            id = "after"
+            needs = ["long"]
+            sh = "echo after >> trace"
+            """)
+        proc = self.start("run", "checklists/t.toml")
+        child_pid_file = os.path.join(self.repo, "child.pid")
+        self.wait_for(lambda: read_text(child_pid_file).strip(), timeout=120,
+                      what="the long step to start")
+        child = int(read_text(child_pid_file))
+        # SIGTERM to shipshape alone (as a service manager or `kill` sends it), not its group.
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 130, out + err)
+        run_id = out.split("run ")[1].split()[0]
+        self.assertIn(f"then continue: shipshape resume {run_id}", out)
+        self.wait_for(lambda: not pid_alive(child), timeout=60,
+                      what="the step's process group to be stopped")
+        shown = self.show(run_id)
+        self.assertEqual(shown["run"]["status"], "interrupted")
+        states = {s["id"]: s["state"] for s in shown["steps"]}
+        self.assertEqual(states, {"first": "ok", "long": "interrupted", "after": "pending"})
+        # Resumable: the interrupted step runs again, the finished one does not.
+        self.write("quick", "")
+        r = self.shipshape("resume", run_id)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(read_text(os.path.join(self.repo, "trace")).split(), ["first", "after"])
+        self.assertEqual(self.show(run_id)["run"]["status"], "done")
+
     def test_environment_lock_refuses_a_live_holder_and_takes_over_a_dead_one(self):
         self.write("checklists/l.toml", """
             [[step]]
