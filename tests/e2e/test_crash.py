@@ -4,12 +4,13 @@ import collections
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
 import unittest
 
-from harness import RepoTestCase, pid_alive, read_text
+from harness import BIN, RepoTestCase, pid_alive, read_text, require
 
 # Twelve steps in a diamond-ish DAG, three at a time. Every start of a step's process appends
 # the step id to `trace` before doing anything else.
@@ -132,6 +133,33 @@ class CrashTest(RepoTestCase):
         self.assertIn("killed by SIGTERM", out)
         # The rerun's own background sleep is left over by design (not a timeout or Ctrl-C).
         os.kill(int(read_text(child_pid_file)), signal.SIGKILL)
+
+    def test_group_commit_flushes_once_for_independent_steps_and_before_a_dependent(self):
+        require(self, shutil.which("strace"), "strace is not installed (apt-get install strace)")
+        n = 20
+        self.write("checklists/g.toml", "parallel = 4\n" + "".join(
+            f'[[step]]\nid = "i{i:02d}"\nsh = "echo i{i:02d} >> trace"\n' for i in range(n))
+            + '[[step]]\nid = "dep"\nsh = "echo dependent-runs >> trace"\nneeds = ['
+            + ", ".join(f'"i{i:02d}"' for i in range(n)) + "]\n")
+        out = os.path.join(self.tmp, "strace.out")
+        r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,execve,exit_group",
+                            "-o", out, BIN, "run", "checklists/g.toml"], cwd=self.repo,
+                           capture_output=True, text=True, timeout=300, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = read_text(out).splitlines()
+        syncs = [i for i, l in enumerate(lines) if " fsync(" in l or " fdatasync(" in l]
+        # The independent steps' records share flushes: far fewer than one per step.
+        self.assertLess(len(syncs), n, "\n".join(lines[i] for i in syncs))
+        # The dependent starts only after a flush that follows the last of its needs exiting.
+        step_pids = {l.split()[0] for l in lines if "execve(" in l and "echo i" in l}
+        self.assertEqual(len(step_pids), n)
+        last_exit = max(i for i, l in enumerate(lines)
+                        if l.split()[0] in step_pids and "exit_group(" in l)
+        dep_exec = next(i for i, l in enumerate(lines)
+                        if "execve(" in l and "dependent-runs" in l)
+        self.assertTrue(any(last_exit < i < dep_exec for i in syncs),
+                        "no flush between the needs finishing and the dependent starting:\n"
+                        + "\n".join(lines[last_exit:dep_exec + 1]))
 
     def test_sigterm_stops_the_run_records_it_interrupted_and_resume_finishes_it(self):
         self.write("checklists/t.toml", """
