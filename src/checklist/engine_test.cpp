@@ -90,8 +90,12 @@ struct MemoryLogs : StepLogs {
 
 struct Lines : RunObserver {
     std::vector<std::string> lines;
+    size_t max_hosts_running = 0;  // the engine's own count of hosts it has started
     void step_output(const Step& s, std::string_view line) override {
         lines.push_back(s.id + ": " + std::string(line));
+    }
+    void hosts_progress(const Step&, size_t, size_t, size_t running, size_t) override {
+        max_hosts_running = std::max(max_hosts_running, running);
     }
 };
 
@@ -370,7 +374,9 @@ TEST_F(EngineTest, FleetStepRunsOnEveryHostAtMostSerialAtOnce) {
     EXPECT_EQ(out.status, RunStatus::done);
     EXPECT_EQ(fake.ran.size(), 6u);
     EXPECT_FALSE(fake.barrier_timed_out) << "the engine never ran two hosts at once";
-    EXPECT_EQ(fake.max_running, 2);  // and never more than serial
+    EXPECT_EQ(fake.max_running, 2);
+    // Never more than serial: the engine reports every host it started, at once.
+    EXPECT_EQ(observer.max_hosts_running, 2u);
     EXPECT_EQ(out.results["roll"].detail, "6 hosts");
     // Each (step, host) is journaled between the step's own start and finish.
     auto& ev = journal.events;
