@@ -13,6 +13,7 @@
 #include "app/run_journal.hpp"
 #include "app/run_locks.hpp"
 #include "checklist/load.hpp"
+#include "core/clock.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
 
@@ -30,7 +31,7 @@ void redact_params(store::RunRecord& run, const Redactor& redactor) {
 
 int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+               system_clock().wall().time_since_epoch())
         .count();
 }
 

@@ -179,10 +179,8 @@ Engine::Finished Engine::run_step(size_t index) {
 
 Engine::Finished Engine::run_one(const Step& step, size_t index) {
     Finished f{index, StepResult{}, std::nullopt};
-    auto started = std::chrono::steady_clock::now();
-    auto elapsed = [&] {
-        return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
-    };
+    auto started = now();
+    auto elapsed = [&] { return std::chrono::duration_cast<Millis>(now() - started); };
     std::unique_ptr<LogWriter> log;
     {
         std::lock_guard guard(m_lock);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "checklist/model.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "os/process.hpp"
 
@@ -138,7 +139,8 @@ struct EngineDeps {
     StepLogs& logs;
     os::ProcessRunner& runner;
     const os::CancelSource& cancel;
-    HostRunner* hosts = nullptr;  // needed by steps with `on`
+    HostRunner* hosts = nullptr;   // needed by steps with `on`
+    const Clock* clock = nullptr;  // for durations; system_clock() when null
 };
 
 // Runs every step of `checklist` (already rendered) whose `prior` state is not complete. A step

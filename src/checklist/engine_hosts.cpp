@@ -13,7 +13,7 @@ namespace detail {
 Engine::Finished Engine::run_hosts(size_t index) {
     const Step& step = m_c.steps[index];
     Finished f{index, StepResult{}, std::nullopt};
-    auto started = std::chrono::steady_clock::now();
+    auto started = now();
     {
         std::lock_guard guard(m_lock);
         if (!record_start(step, f)) {
@@ -102,8 +102,7 @@ Engine::Finished Engine::run_hosts(size_t index) {
     }
     f.fatal = fatal;
     f.hosts = std::move(finished);
-    f.result.duration =
-        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
+    f.result.duration = std::chrono::duration_cast<Millis>(now() - started);
     f.result.attempts = 1;
     size_t not_started = total - done - failed;
     if (done == total) {

@@ -91,6 +91,9 @@ class Engine {
     Result<os::ProcessOutcome> run_command(const Step& step, const Command& command, Phase phase,
                                            LogWriter& log, LineSink& sink, int attempt);
     bool wait_cancellable(Millis delay) const;
+    std::chrono::steady_clock::time_point now() const {
+        return (m_deps.clock ? *m_deps.clock : system_clock()).monotonic();
+    }
     std::vector<std::string> step_env(const Step& step) const;
     std::string step_cwd(const Step& step) const;
     Status journal(const std::function<Status()>& call) {
