@@ -164,6 +164,10 @@ class RunHostsTest(RepoTestCase):
         self.assertIn(f"failed on p3: exit 3\n      log: {log}\n", r.out)
         self.assertIn("      | p3 refused to restart", r.out)
         self.assertNotIn(os.path.join(run_dir, "restart-prod.log"), r.out)
+        report = self.shipshape("--json", "resume", run_id).json_lines()[-1]
+        self.assertEqual([(h["step"], h["exit_code"]) for h in
+                          report["outcome"]["failed_hosts"]["restart-prod"]],
+                         [("restart-prod@p3", 3)])
         # p1 and p2 completed and have an undo: rolling back is offered, and goes per host,
         # last completed first.
         self.assertIn(f"or roll back:  shipshape undo {run_id}", r.out)
