@@ -40,6 +40,11 @@ std::string describe_lock_holder(const store::LockHolder& h) {
     return who + " (pid " + std::to_string(h.pid) + " on " + h.host + ", started " + when + ")";
 }
 
+std::string describe_lock_key(const std::string& key) {
+    return key.rfind("host:", 0) == 0 ? "host '" + key.substr(5) + "'"
+                                      : "environment '" + key + "'";
+}
+
 std::string lock_key_of(const std::string& host, const std::string& env) {
     return env.empty() ? "host:" + host : env;
 }
@@ -76,7 +81,8 @@ void EnvLocks::release() {
 Result<EnvLocks> EnvLocks::acquire(store::LockStore& store, std::vector<std::string> keys,
                                    const std::string& owner_id, const LockOwner& me,
                                    const Clock& clock, const StartTicksFn& start_ticks,
-                                   std::vector<std::string>* notes) {
+                                   std::vector<std::string>* notes,
+                                   const std::function<std::string(const std::string&)>& reason) {
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     EnvLocks held;
@@ -95,14 +101,16 @@ Result<EnvLocks> EnvLocks::acquire(store::LockStore& store, std::vector<std::str
             return fail(r.error());  // `held` releases what it took
         }
         if (!r->acquired) {
-            std::string what = key.rfind("host:", 0) == 0 ? "host '" + key.substr(5) + "'"
-                                                          : "environment '" + key + "'";
+            std::string what = describe_lock_key(key);
+            if (std::string why = reason ? reason(key) : std::string(); !why.empty()) {
+                what += " (" + why + ")";
+            }
             return fail(Errc::conflict, what + " is locked by " + describe_lock_holder(*r->holder) +
                                             "; wait for it to finish, or stop it first");
         }
         held.m_keys.push_back(key);
         if (r->holder && notes) {
-            notes->push_back("took over the lock of " + key + " from " +
+            notes->push_back("took over the lock of " + describe_lock_key(key) + " from " +
                              describe_lock_holder(*r->holder) + ", which is no longer running");
         }
     }

@@ -54,13 +54,13 @@ class EnvLocks {
     // Takes every lock in `keys` (environment names; sorted and deduplicated first, so two
     // callers never wait on each other in opposite orders) for `owner_id`, all or none.
     // Errc::conflict names the first key held by a live holder and that holder; a dead holder's
-    // lock is taken over and said in `notes`. Errc::store when the store fails.
-    [[nodiscard]] static Result<EnvLocks> acquire(store::LockStore& store,
-                                                  std::vector<std::string> keys,
-                                                  const std::string& owner_id, const LockOwner& me,
-                                                  const Clock& clock,
-                                                  const StartTicksFn& start_ticks,
-                                                  std::vector<std::string>* notes);
+    // lock is taken over and said in `notes`. Errc::store when the store fails. `reason`, when
+    // given, says why a key is needed ("step 'x' runs on host p1"); a conflict message quotes it.
+    [[nodiscard]] static Result<EnvLocks> acquire(
+        store::LockStore& store, std::vector<std::string> keys, const std::string& owner_id,
+        const LockOwner& me, const Clock& clock, const StartTicksFn& start_ticks,
+        std::vector<std::string>* notes,
+        const std::function<std::string(const std::string& key)>& reason = {});
 
     const std::vector<std::string>& keys() const { return m_keys; }
     void release();
@@ -70,6 +70,9 @@ class EnvLocks {
     std::string m_owner_id;
     std::vector<std::string> m_keys;
 };
+
+// "environment 'prod'" or "host 'h1'" (for "host:h1"): a lock key as messages name it.
+std::string describe_lock_key(const std::string& key);
 
 // The lock key of a host a use case changes: its environment, or "host:NAME" for a host in no
 // environment.

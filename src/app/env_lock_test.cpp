@@ -125,7 +125,8 @@ TEST_F(EnvLocksTest, ADeadHoldersLockIsTakenOverAndSaid) {
     auto taken = EnvLocks::acquire(*db, {"prod"}, "run-me", me, clock, only_me, &notes);
     ASSERT_TRUE(taken) << taken.error().message();
     ASSERT_EQ(notes.size(), 1u);
-    EXPECT_EQ(notes[0].rfind("took over the lock of prod from run run-dead (", 0), 0u) << notes[0];
+    EXPECT_EQ(notes[0].rfind("took over the lock of environment 'prod' from run run-dead (", 0), 0u)
+        << notes[0];
     left->release();  // the dead holder's release must not free the new holder's lock
     auto third = EnvLocks::acquire(*db, {"prod"}, "run-3", LockOwner{"here", 300, 1}, clock,
                                    all_alive, nullptr);

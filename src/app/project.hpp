@@ -55,6 +55,9 @@ struct Inventory {
     std::map<std::string, std::vector<std::string>> groups;
     std::map<std::string, std::vector<std::string>> group_roles;  // [group.X] roles = [...]
     std::map<std::string, SourcePos> group_roles_pos;
+    // Accepted, but worth telling: "inventory.toml:LINE:COL: warning: ..." (two host names with
+    // one address).
+    std::vector<std::string> warnings;
 
     const Environment* find_env(std::string_view name) const;
     // The roles of `host`: the union of its groups' roles, sorted.

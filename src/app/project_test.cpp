@@ -22,7 +22,10 @@ TEST(ParseProjectConfig, RejectsBadInput) {
     const Row rows[] = {
         // Unknown key, with the accepted ones.
         {"name = \"x\"\nstroe = \"y\"\n",
-         "s.toml:2:1: unknown key 'stroe' in shipshape.toml (expected one of: name, description, "
+         "s.toml:2:1: unknown key 'stroe' in shipshape.toml (did you mean 'store'?)"},
+        // Unknown key with no near miss: every accepted one.
+        {"name = \"x\"\nbogus = \"y\"\n",
+         "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
          "store, default_env, secrets, roles)"},
         // Name is required.
         {"store = \"x.db\"\n", "s.toml:1:1: shipshape.toml needs a 'name'"},
@@ -83,6 +86,11 @@ TEST(ParseInventory, RejectsBadInput) {
         // A host in two environments.
         {"[env.a]\nhosts = [\"h\"]\n[env.b]\nhosts = [\"h\"]\n",
          "i.toml:4:9: host 'h' is in environments 'a' and 'b': a host belongs to one environment"},
+        // The same host twice in an environment, and in a group: each repeat where it is.
+        {"[env.a]\nhosts = [\"h\", \"g\", \"h\"]\n",
+         "i.toml:2:20: env 'a' lists host 'h' more than once"},
+        {"[env.a]\nhosts = [\"h\"]\n[group.web]\nhosts = [\"h\",\n  \"h\"]\n",
+         "i.toml:5:3: group 'web' lists host 'h' more than once"},
         // A group naming an unknown host.
         {"[env.a]\nhosts = [\"h\"]\n[group.web]\nhosts = [\"x\"]\n",
          "i.toml:3:1: group 'web' lists unknown host 'x'"},
@@ -91,8 +99,7 @@ TEST(ParseInventory, RejectsBadInput) {
          "i.toml:2:8: host 'h' 'port' must be an integer from 1 to 65535"},
         // Unknown key in a host.
         {"[host.h]\nadress = \"x\"\n",
-         "i.toml:2:1: unknown key 'adress' in host 'h' (expected one of: address, user, port, "
-         "tags)"},
+         "i.toml:2:1: unknown key 'adress' in host 'h' (did you mean 'address'?)"},
         // [ssh]: unknown keys, -o settings without '=', known_hosts policies, durations.
         {"[ssh]\nidentity_file = \"k\"\n",
          "i.toml:2:1: unknown key 'identity_file' in [ssh] (expected one of: config, identity, "
@@ -114,6 +121,29 @@ TEST(ParseInventory, RejectsBadInput) {
         ASSERT_FALSE(inv) << row.text;
         EXPECT_EQ(inv.error().message(), row.message);
     }
+}
+
+TEST(ParseInventory, WarnsOfTwoHostNamesForOneAddress) {
+    auto inv = parse_inventory(R"([env.prod]
+hosts = ["web1", "web2", "db1"]
+[host.web1]
+address = "10.0.0.5"
+[host.web2]
+address = "10.0.0.5"
+[host.db1]
+address = "10.0.0.5"
+port = 2222
+)",
+                               "i.toml");
+    ASSERT_TRUE(inv) << inv.error().message();
+    // db1 is another sshd on another port: not the same machine as far as we can tell.
+    EXPECT_EQ(inv->warnings,
+              std::vector<std::string>{
+                  "i.toml:6:11: warning: hosts 'web1' and 'web2' have the same address 10.0.0.5: "
+                  "a step on both runs twice on that machine"});
+    auto plain = parse_inventory("[env.prod]\nhosts = [\"a\", \"b\"]\n", "i.toml");
+    ASSERT_TRUE(plain) << plain.error().message();
+    EXPECT_TRUE(plain->warnings.empty());
 }
 
 }  // namespace

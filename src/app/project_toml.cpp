@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "app/project.hpp"
@@ -59,6 +60,22 @@ class Checker : public TomlReader {
             }
         }
         return out;
+    }
+
+    // Reports each string of the array `key` that repeats an earlier one, where it repeats.
+    void no_repeats(const toml::table& t, std::string_view key, std::string_view where) {
+        auto arr = t.get(key) ? t.get(key)->as_array() : nullptr;
+        if (!arr) {
+            return;
+        }
+        std::set<std::string> seen;
+        for (auto&& item : *arr) {
+            auto s = item.as_string();
+            if (s && !seen.insert(s->get()).second) {
+                error(item.source(),
+                      std::string(where) + " lists host '" + s->get() + "' more than once");
+            }
+        }
     }
 
     const toml::table* table(const toml::table& t, std::string_view key, std::string_view where) {
@@ -219,6 +236,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             }
             c.check_keys(*t, where, {"hosts", "description"});
             Environment env{name, c.strings(*t, "hosts", where)};
+            c.no_repeats(*t, "hosts", where);
             for (const auto& h : env.hosts) {
                 auto [it, inserted] = host_env.emplace(h, name);
                 if (!inserted && it->second != name) {
@@ -241,6 +259,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             }
             c.check_keys(*t, where, {"hosts", "description", "roles"});
             inv.groups[name] = c.strings(*t, "hosts", where);
+            c.no_repeats(*t, "hosts", where);
             if (auto r = t->get("roles")) {
                 inv.group_roles[name] = c.strings(*t, "roles", where);
                 inv.group_roles_pos[name] = toml_pos(r->source());
@@ -301,6 +320,35 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
     }
     if (!diags.empty()) {
         return fail(diags.to_error());
+    }
+    // Two names for one machine: a rolling step would run on it twice. Allowed (a host may have
+    // an alias on purpose), but said every time the inventory is read for a run or validated.
+    std::map<std::string, std::string> by_address;  // "address:port" -> the first host's name
+    std::map<std::string, const Host*> declared;
+    for (const auto& h : inv.hosts) {
+        declared[h.name] = &h;
+    }
+    std::vector<std::string> names(known.begin(), known.end());
+    for (const auto& name : names) {
+        auto d = declared.find(name);
+        const std::string address = d != declared.end() ? d->second->address : name;
+        const int port = d != declared.end() ? d->second->port : 22;
+        auto [it, inserted] = by_address.emplace(address + ":" + std::to_string(port), name);
+        if (inserted) {
+            continue;
+        }
+        SourcePos pos{1, 1};
+        if (auto hosts = doc->get("host"); hosts && hosts->is_table()) {
+            if (auto entry = hosts->as_table()->get(name); entry && entry->is_table()) {
+                const toml::node* a = entry->as_table()->get("address");
+                pos = toml_pos(a ? a->source() : entry->source());
+            }
+        }
+        inv.warnings.push_back(std::string(path) + ":" + std::to_string(pos.line) + ":" +
+                               std::to_string(pos.column) + ": warning: hosts '" + it->second +
+                               "' and '" + name + "' have the same address " + address +
+                               (port != 22 ? " port " + std::to_string(port) : "") +
+                               ": a step on both runs twice on that machine");
     }
     return inv;
 }

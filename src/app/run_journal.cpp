@@ -49,9 +49,19 @@ Status RunJournal::step_started(const checklist::Step& step, int attempt) {
     r.duration_ms = 0;
     r.finish_seq = 0;
     // Losing this record to a power cut only makes the step rerun, as a running one would:
-    // it need not wait for the disk. It is still ordered before the process starts.
-    return write(r, store::Event{0, r.started_at, m_run_id, step.id, "step-started", ""},
-                 store::Durability::relaxed);
+    // it need not wait for the disk. It is still ordered before the process starts. But a
+    // step must not start before the records of the steps it needs are durable: when one of
+    // them is not yet, this write is a full one, which makes every earlier write durable too.
+    bool needs_commit = false;
+    for (const auto& n : step.needs) {
+        needs_commit = needs_commit || m_uncommitted.count(n) > 0;
+    }
+    auto st = write(r, store::Event{0, r.started_at, m_run_id, step.id, "step-started", ""},
+                    needs_commit ? store::Durability::full : store::Durability::relaxed);
+    if (st && needs_commit) {
+        m_uncommitted.clear();
+    }
+    return st;
 }
 
 Status RunJournal::step_finished(const checklist::Step& step, const checklist::StepResult& res) {
@@ -63,7 +73,15 @@ Status RunJournal::step_finished(const checklist::Step& step, const checklist::S
     r.finished_at = now_ms();
     r.duration_ms = res.duration.count();
     r.finish_seq = checklist::is_complete(res.state) ? -1 : 0;
-    return write(r, store::Event{0, r.finished_at, m_run_id, step.id, "step-" + r.state, r.detail});
+    // Group commit: written relaxed (it survives kill -9 at once), durable with the next full
+    // write: the start of a step that needs it, or the run's final status.
+    auto st =
+        write(r, store::Event{0, r.finished_at, m_run_id, step.id, "step-" + r.state, r.detail},
+              store::Durability::relaxed);
+    if (st) {
+        m_uncommitted.insert(step.id);
+    }
+    return st;
 }
 
 Status RunJournal::step_waiting(const checklist::Step& step) {

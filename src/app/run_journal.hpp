@@ -1,11 +1,13 @@
 // Adapters from the checklist engine's seams to durable storage: RunJournal writes the engine's
-// journal calls to the Store (one transaction each, redacted), FileStepLogs appends each step's
-// output to .shipshape/runs/RUN/STEP.log, and the pid of each step's process is appended to
-// .shipshape/runs/RUN/pids so that a resumed run can stop leftovers of a killed one. Calls arrive
-// serialized by the engine.
+// journal calls to the Store (one transaction each, redacted, with group commit: see below),
+// FileStepLogs appends each step's output to .shipshape/runs/RUN/STEP.log, and the pid of each
+// step's process is appended to .shipshape/runs/RUN/pids so that a resumed run can stop leftovers
+// of a killed one. Calls arrive serialized by the engine.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "checklist/engine.hpp"
@@ -14,6 +16,12 @@
 
 namespace shipshape::app {
 
+// Durability: every record survives a crash or kill -9 of this process once its call returns.
+// Records of steps starting and finishing are written relaxed (no fsync of their own); they
+// become durable with the next full write, which comes before anything relies on them: the
+// start of a step that needs a step finished since (written full), and the run's final status,
+// which RunService writes with Store::update_run before it reports the run to anyone. So a run
+// of independent steps pays for one fsync, not one per step.
 class RunJournal final : public checklist::Journal {
   public:
     RunJournal(store::Store& store, std::string run_id, std::string run_dir,
@@ -43,6 +51,8 @@ class RunJournal final : public checklist::Journal {
     std::string m_run_dir;
     const Redactor& m_redactor;
     std::map<std::string, store::StepRecord> m_records;  // loaded lazily, kept current
+    std::set<std::string>
+        m_uncommitted;  // steps finished by relaxed writes since the last full one
     bool m_loaded = false;
     int m_pids_fd = -1;
 };

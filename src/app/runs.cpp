@@ -9,8 +9,11 @@
 #include <ctime>
 #include <random>
 
+#include "app/run_hosts.hpp"
 #include "app/run_journal.hpp"
+#include "app/run_locks.hpp"
 #include "checklist/load.hpp"
+#include "core/clock.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
 
@@ -20,9 +23,15 @@ namespace shipshape::app {
 
 using checklist::StepState;
 
+void redact_params(store::RunRecord& run, const Redactor& redactor) {
+    for (auto& [k, v] : run.params) {
+        v = redactor.apply(v);
+    }
+}
+
 int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+               system_clock().wall().time_since_epoch())
         .count();
 }
 
@@ -41,68 +50,6 @@ std::string make_run_id(int64_t now) {
     return std::string(stamp) + "-" + suffix;
 }
 
-namespace {
-
-// Runs the commands of fleet steps: through the agent on remote hosts, here for this machine.
-class FleetHostRunner final : public checklist::HostRunner {
-  public:
-    FleetHostRunner(const Project& project, FleetService* fleet, os::ProcessRunner& local)
-        : m_fleet(fleet), m_local(local), m_root(project.root) {
-        for (auto& h : all_hosts(project.inventory)) {
-            m_hosts.emplace(h.name, std::move(h));
-        }
-    }
-
-    Result<os::ProcessOutcome> run(const std::string& host, const os::ProcessSpec& spec,
-                                   os::OutputSink& sink, const os::CancelSource* cancel) override {
-        auto it = m_hosts.find(host);
-        if (it == m_hosts.end()) {
-            return fail(Errc::not_found, "no host '" + host + "' in inventory.toml");
-        }
-        if (it->second.local) {
-            os::ProcessSpec here = spec;
-            if (here.cwd.empty()) {
-                here.cwd = m_root;
-            } else {
-                here.cwd = os::path_absolute(here.cwd, m_root);
-            }
-            std::vector<std::string> env;
-            for (char** e = environ; e && *e; ++e) {
-                env.emplace_back(*e);
-            }
-            env.insert(env.end(), spec.env->begin(), spec.env->end());
-            here.env = std::move(env);
-            return m_local.run(here, sink, cancel);
-        }
-        if (!m_fleet) {
-            return fail(Errc::unsupported,
-                        "host " + host + " is remote and no ssh transport is set up");
-        }
-        RemoteExec req{spec.argv, spec.env.value_or(std::vector<std::string>{}), spec.cwd,
-                       spec.timeout};
-        auto o =
-            m_fleet->exec(it->second, req, [&](std::string_view chunk) { sink.on_output(chunk); });
-        if (!o && o.error().code() == Errc::interrupted) {
-            return os::ProcessOutcome{os::ExitKind::cancelled, -1, Millis(0)};
-        }
-        return o;
-    }
-
-  private:
-    FleetService* m_fleet;
-    os::ProcessRunner& m_local;
-    std::string m_root;
-    std::map<std::string, SelectedHost> m_hosts;
-};
-
-std::string hostname() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) {
-        return "localhost";
-    }
-    return buf;
-}
-
 std::string current_user() {
     if (const char* u = std::getenv("USER"); u && *u) {
         return u;
@@ -113,12 +60,11 @@ std::string current_user() {
     return std::to_string(::getuid());
 }
 
-}  // namespace
-
 // A run's definition, rendered for execution, with everything that must outlive the engine.
 struct RunService::Loaded {
     checklist::Checklist rendered;
     Redactor redactor;
+    HeldLocks locks;  // released when the run stops
 };
 
 RunService::RunService(const Project& project, store::Store& store, os::ProcessRunner& runner,
@@ -174,8 +120,7 @@ Result<std::unique_ptr<RunService::Loaded>> RunService::load_run(const store::Ru
     if (!vars) {
         return fail(vars.error());
     }
-    auto rendered = checklist::render_checklist(
-        *parsed, *vars, [this](const std::string& p) { return resolve_hosts(p); });
+    auto rendered = render(*parsed, std::move(*vars));
     if (!rendered) {
         return fail(rendered.error());
     }
@@ -184,46 +129,44 @@ Result<std::unique_ptr<RunService::Loaded>> RunService::load_run(const store::Ru
     return loaded;
 }
 
-Result<std::vector<std::string>> RunService::lock(const std::string& env,
-                                                  const std::string& run_id) {
-    const std::string me_host = hostname();
-    store::LockHolder me;
-    me.env = env;
-    me.run_id = run_id;
-    me.pid = ::getpid();
-    me.pid_start_ticks = os::process_start_ticks(::getpid()).value_or(0);
-    me.host = me_host;
-    me.started_at = now_ms();
-    auto is_stale = [&](const store::LockHolder& h) {
-        if (h.host != me_host) {
-            return false;  // cannot see processes on other machines
+Result<checklist::Checklist> RunService::render(const checklist::Checklist& parsed,
+                                                Variables vars) const {
+    RenderFacts facts(m_project, m_fleet, facts_sections(parsed));
+    for (auto& [k, v] : facts.local()) {
+        vars.emplace(k, std::move(v));
+    }
+    auto resolver = [&](const std::string& pattern) -> Result<std::vector<checklist::HostVars>> {
+        auto hosts = resolve_host_vars(m_project.inventory, pattern);
+        if (!hosts) {
+            return fail(hosts.error());
         }
-        auto ticks = os::process_start_ticks(static_cast<pid_t>(h.pid));
-        return !ticks || *ticks != h.pid_start_ticks;
+        std::vector<std::string> names;
+        for (const auto& h : *hosts) {
+            names.push_back(h.name);
+        }
+        auto host_facts = facts.hosts(names);
+        if (!host_facts) {
+            return fail(host_facts.error());
+        }
+        for (auto& h : *hosts) {
+            // A host's own facts win over this machine's, which the run's variables hold.
+            for (auto& [k, v] : (*host_facts)[h.name]) {
+                h.vars[k] = std::move(v);
+            }
+        }
+        return hosts;
     };
-    auto r = m_store.acquire_env_lock(me, is_stale);
-    if (!r) {
-        return fail(r.error());
+    return checklist::render_checklist(parsed, vars, resolver);
+}
+
+Status RunService::lock(Loaded& loaded, const store::RunRecord& run) {
+    auto keys = run_lock_keys(m_project.inventory, run.env, loaded.rendered);
+    auto held = acquire_run_locks(m_store, keys, run.id, system_clock());
+    if (!held) {
+        return fail(held.error());
     }
-    std::vector<std::string> notes;
-    if (!r->acquired) {
-        const auto& h = *r->holder;
-        std::time_t secs = h.started_at / 1000;
-        std::tm tm{};
-        localtime_r(&secs, &tm);
-        char when[64];
-        std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-        return fail(Errc::conflict, "environment '" + env + "' is locked by run " + h.run_id +
-                                        " (pid " + std::to_string(h.pid) + " on " + h.host +
-                                        ", started " + when +
-                                        "); wait for it to finish, or stop it first");
-    }
-    if (r->holder) {
-        notes.push_back("took over the lock of environment '" + env + "' from run " +
-                        r->holder->run_id + " (pid " + std::to_string(r->holder->pid) +
-                        " is no longer running)");
-    }
-    return notes;
+    loaded.locks = std::move(*held);
+    return {};
 }
 
 Result<std::string> RunService::resolve_env(const StartRequest& request) const {
@@ -260,8 +203,7 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
     if (!vars) {
         return fail(vars.error());
     }
-    auto rendered = checklist::render_checklist(
-        *parsed, *vars, [this](const std::string& p) { return resolve_hosts(p); });
+    auto rendered = render(*parsed, std::move(*vars));
     if (!rendered) {
         return fail(rendered.error());
     }
@@ -353,7 +295,7 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
     run.params = request.params;
     run.status = "running";
     run.user = current_user();
-    run.host = hostname();
+    run.host = local_hostname();
     run.pid = ::getpid();
     run.started_at = now;
     run.updated_at = now;
@@ -369,20 +311,20 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
     if (!loaded) {
         return fail(loaded.error());
     }
-    auto notes = lock(env, run.id);
-    if (!notes) {
-        return fail(notes.error());
+    if (auto st = lock(**loaded, run); !st) {
+        return fail(st.error());
     }
+    auto notes = (*loaded)->locks.notes;
     if (auto st = fs->create_directories(run_dir(run.id)); !st) {
-        (void)m_store.release_env_lock(env, run.id);
+        release_run_locks((*loaded)->locks);
         return fail(st.error());
     }
     if (auto st = m_store.create_run(run); !st) {
-        (void)m_store.release_env_lock(env, run.id);
+        release_run_locks((*loaded)->locks);
         return fail(st.error());
     }
     return execute(std::move(*loaded), std::move(run), {}, observer, request.undo_on_failure,
-                   request.parallel, std::move(*notes));
+                   request.parallel, std::move(notes));
 }
 
 Result<RunService::Reopened> RunService::reopen(store::RunRecord run) {
@@ -390,16 +332,16 @@ Result<RunService::Reopened> RunService::reopen(store::RunRecord run) {
     if (!loaded) {
         return fail(loaded.error());
     }
-    auto notes = lock(run.env, run.id);
-    if (!notes) {
-        return fail(notes.error());
+    if (auto st = lock(**loaded, run); !st) {
+        return fail(st.error());
     }
+    auto notes = (*loaded)->locks.notes;
     auto steps = m_store.get_steps(run.id);
     if (!steps) {
-        (void)m_store.release_env_lock(run.env, run.id);
+        release_run_locks((*loaded)->locks);
         return fail(steps.error());
     }
-    return Reopened{std::move(run), std::move(*loaded), std::move(*notes), std::move(*steps)};
+    return Reopened{std::move(run), std::move(*loaded), std::move(notes), std::move(*steps)};
 }
 
 Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunObserver& observer) {
@@ -432,28 +374,6 @@ Result<RunReport> RunService::resume(const std::string& run_id, checklist::RunOb
                    std::move(notes));
 }
 
-Result<std::vector<checklist::HostVars>> RunService::resolve_hosts(
-    const std::string& pattern) const {
-    auto hosts = select_hosts(m_project.inventory, {pattern});
-    if (!hosts) {
-        return fail(hosts.error());
-    }
-    std::vector<checklist::HostVars> out;
-    for (const auto& h : *hosts) {
-        checklist::HostVars hv;
-        hv.name = h.name;
-        hv.vars["host"] = h.name;
-        hv.vars["host.address"] = h.address;
-        hv.vars["host.env"] = h.env;
-        hv.vars["host.user"] = h.user;
-        for (const auto& [k, v] : h.tags) {
-            hv.vars["host.tags." + k] = v;
-        }
-        out.push_back(std::move(hv));
-    }
-    return out;
-}
-
 Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::RunRecord run,
                                       const std::map<std::string, StepState>& prior,
                                       checklist::RunObserver& observer, bool undo_on_failure,
@@ -462,7 +382,7 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     loaded->redactor = Redactor(options.secrets);
     const std::string dir = run_dir(run.id);
     if (auto st = m_store.update_run(run.id, "running", ::getpid(), now_ms()); !st) {
-        (void)m_store.release_env_lock(run.env, run.id);
+        release_run_locks(loaded->locks);
         return fail(st.error());
     }
     RunJournal journal(m_store, run.id, dir, loaded->redactor);
@@ -483,12 +403,18 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
             status = report.undo->status == checklist::RunStatus::done ? "undone" : "undo-failed";
         }
     }
+    if (report.outcome.status == checklist::RunStatus::failed && !report.undo) {
+        if (auto steps = m_store.get_steps(run.id)) {
+            report.undoable = undo_order(loaded->rendered, *steps).size();
+        }
+    }
     auto st = m_store.update_run(run.id, status, ::getpid(), now_ms());
-    (void)m_store.release_env_lock(run.env, run.id);
+    release_run_locks(loaded->locks);
     if (!st) {
         return fail(st.error());
     }
     run.status = status;
+    redact_params(run, loaded->redactor);
     report.run = std::move(run);
     report.checklist = &loaded->rendered;
     m_loaded.push_back(std::move(loaded));
@@ -497,10 +423,13 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
 
 std::vector<std::string> RunService::undo_order(const checklist::Checklist& checklist,
                                                 const std::vector<store::StepRecord>& steps) const {
+    // Plain steps and the hosts' copies of steps with `on` (each host is undone on its own);
+    // the record of a step with `on` itself only sums up its hosts.
     std::vector<const store::StepRecord*> done;
     for (const auto& s : steps) {
-        const auto* step = checklist.find_step(s.step_id);
-        if (step && step->undo && s.state == "ok" && s.finish_seq > 0 && s.undo_state != "undone") {
+        const auto* step = checklist.find_step_or_copy(s.step_id);
+        if (step && step->undo && !step->on_hosts() && s.state == "ok" && s.finish_seq > 0 &&
+            s.undo_state != "undone") {
             done.push_back(&s);
         }
     }
@@ -532,7 +461,8 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     (void)m_store.update_run(run_id, "undoing", ::getpid(), now_ms());
     RunJournal journal(m_store, run_id, dir, loaded->redactor);
     FileStepLogs logs(dir);
-    checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel};
+    FleetHostRunner hosts(m_project, m_fleet, m_runner);
+    checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel, &hosts};
     RunReport report;
     report.run_dir = dir;
     report.notes = std::move(notes);
@@ -542,171 +472,16 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
                          : report.undo->status == checklist::RunStatus::interrupted ? "interrupted"
                                                                                     : "undo-failed";
     auto st = m_store.update_run(run_id, status, ::getpid(), now_ms());
-    (void)m_store.release_env_lock(stored.env, stored.id);
+    release_run_locks(loaded->locks);
     if (!st) {
         return fail(st.error());
     }
     stored.status = status;
+    redact_params(stored, loaded->redactor);
     report.run = std::move(stored);
     report.checklist = &loaded->rendered;
     m_loaded.push_back(std::move(loaded));
     return report;
-}
-
-Result<store::CheckOff> RunService::check_off(const std::string& run_id, const std::string& step_id,
-                                              const std::string& role, const std::string& by,
-                                              const std::string& note) {
-    auto run = m_store.get_run(run_id);
-    if (!run) {
-        return fail(run.error());
-    }
-    auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed) {
-        return fail(parsed.error());
-    }
-    const checklist::Step* step = parsed->find_step(step_id);
-    if (!step) {
-        return fail(Errc::not_found, "run " + run_id + " has no step '" + step_id + "'");
-    }
-    if (step->kind != checklist::StepKind::manual) {
-        return fail(Errc::invalid_argument, "step '" + step_id +
-                                                "' is not a manual step: it runs a command and "
-                                                "cannot be checked off");
-    }
-    if (role != step->role) {
-        return fail(Errc::permission_denied, "step '" + step_id +
-                                                 "' must be checked off by role '" + step->role +
-                                                 "', not '" + role + "'");
-    }
-    auto steps = m_store.get_steps(run_id);
-    if (!steps) {
-        return fail(steps.error());
-    }
-    std::string state = "pending";
-    for (const auto& s : *steps) {
-        if (s.step_id == step_id) {
-            state = s.state;
-        }
-    }
-    if (state == "checked-off") {
-        auto offs = m_store.get_check_offs(run_id);
-        std::string who;
-        if (offs) {
-            for (const auto& c : *offs) {
-                if (c.step_id == step_id) {
-                    who = " by " + c.by;
-                }
-            }
-        }
-        return fail(Errc::conflict,
-                    "step '" + step_id + "' of run " + run_id + " is already checked off" + who);
-    }
-    if (state != "waiting") {
-        return fail(Errc::conflict, "step '" + step_id + "' of run " + run_id +
-                                        " is not waiting for a check-off (it is " + state +
-                                        "): the steps it needs must complete first");
-    }
-    store::CheckOff c{run_id, step_id, role, by.empty() ? current_user() : by, note, now_ms()};
-    if (auto st = m_store.add_check_off(c); !st) {
-        return fail(st.error());
-    }
-    return c;
-}
-
-namespace {
-
-// A run recorded as executing whose shipshape process is gone (kill -9, a crash, a reboot) is
-// shown as interrupted: that is what it is, and `resume` continues it either way.
-void mark_if_gone(store::RunRecord& run) {
-    if (run.status != "running" && run.status != "undoing") {
-        return;
-    }
-    if (run.host != hostname()) {
-        return;  // cannot see processes on other machines
-    }
-    if (!os::process_start_ticks(static_cast<pid_t>(run.pid))) {
-        run.status = "interrupted";
-    }
-}
-
-}  // namespace
-
-Result<std::vector<store::RunRecord>> RunService::list(int limit) {
-    auto runs = m_store.list_runs(limit);
-    if (runs) {
-        for (auto& r : *runs) {
-            mark_if_gone(r);
-        }
-    }
-    return runs;
-}
-
-Result<RunDetails> RunService::show(const std::string& run_id) {
-    auto run = m_store.get_run(run_id);
-    if (!run) {
-        return fail(run.error());
-    }
-    auto parsed = checklist::parse_checklist(run->checklist_text, run->checklist_path);
-    if (!parsed) {
-        return fail(parsed.error());
-    }
-    auto steps = m_store.get_steps(run_id);
-    if (!steps) {
-        return fail(steps.error());
-    }
-    auto offs = m_store.get_check_offs(run_id);
-    if (!offs) {
-        return fail(offs.error());
-    }
-    auto events = m_store.get_events(run_id);
-    if (!events) {
-        return fail(events.error());
-    }
-    RunDetails d;
-    d.run = std::move(*run);
-    mark_if_gone(d.run);
-    d.events = std::move(*events);
-    auto fs = os::make_local_file_system();
-    for (const auto& step : parsed->steps) {
-        StepView v;
-        v.record.run_id = run_id;
-        v.record.step_id = step.id;
-        v.record.state = "pending";
-        for (const auto& s : *steps) {
-            if (s.step_id == step.id) {
-                v.record = s;
-            }
-        }
-        v.kind = step.kind == checklist::StepKind::manual ? "manual" : "command";
-        v.role = step.role;
-        std::string log = log_path(run_id, step.id);
-        if (fs->exists(log)) {
-            v.log_path = log;
-        }
-        std::vector<StepView> host_rows;
-        for (const auto& s : *steps) {
-            if (s.step_id.size() > step.id.size() + 1 && s.step_id.rfind(step.id + "@", 0) == 0) {
-                StepView hv;
-                hv.record = s;
-                hv.kind = "host";
-                std::string hlog = log_path(run_id, s.step_id);
-                if (fs->exists(hlog)) {
-                    hv.log_path = hlog;
-                }
-                host_rows.push_back(std::move(hv));
-            }
-        }
-        for (const auto& c : *offs) {
-            if (c.step_id == step.id) {
-                v.check_offs.push_back(c);
-            }
-        }
-        d.steps.push_back(std::move(v));
-        for (auto& hv : host_rows) {
-            d.steps.push_back(std::move(hv));
-        }
-    }
-    return d;
 }
 
 }  // namespace shipshape::app

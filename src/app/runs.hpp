@@ -2,9 +2,11 @@
 // start, resume, undo, check off, list and show. A RunService works on one loaded Project and
 // one open Store; it writes per-step logs under .shipshape/runs/RUN/ and never prints.
 //
-// Every use case that executes steps holds the environment's lock for its duration: a second
-// run against the same environment is refused (Errc::conflict naming the holder), and a lock
-// whose holder process is dead is taken over (reported in RunReport::notes).
+// Every use case that executes steps holds, for its duration, the lock of the run's environment
+// and of every environment whose hosts its rendered steps run on (run_locks.hpp), taken before
+// the first step starts: a second run touching any of them is refused (Errc::conflict naming
+// the holder), and a lock whose holder process is dead is taken over (reported in
+// RunReport::notes).
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include "checklist/engine.hpp"
 #include "checklist/load.hpp"
 #include "checklist/model.hpp"
+#include "core/redact.hpp"
 #include "store/store.hpp"
 
 namespace shipshape::app {
@@ -54,7 +57,8 @@ struct RunReport {
     checklist::RunOutcome outcome;
     std::optional<checklist::RunOutcome> undo;  // when --undo-on-failure ran
     std::string run_dir;
-    std::vector<std::string> notes;                   // e.g. a stale lock was taken over
+    std::vector<std::string> notes;  // e.g. a stale lock was taken over
+    size_t undoable = 0;             // after a failure: completed steps `undo` would reverse
     const checklist::Checklist* checklist = nullptr;  // valid while the service lives
 };
 
@@ -122,8 +126,12 @@ class RunService {
         std::unique_ptr<Loaded> loaded, store::RunRecord run,
         const std::map<std::string, checklist::StepState>& prior, checklist::RunObserver& observer,
         bool undo_on_failure, int parallel, std::vector<std::string> notes);
-    [[nodiscard]] Result<std::vector<std::string>> lock(const std::string& env,
-                                                        const std::string& run_id);
+    // Renders `parsed` with `vars`, the hosts of its `on` steps and the facts its templates
+    // name: this machine's, and for each host's copy that host's (run_hosts.hpp).
+    [[nodiscard]] Result<checklist::Checklist> render(const checklist::Checklist& parsed,
+                                                      Variables vars) const;
+    // Takes every lock the rendered run needs (run_locks.hpp) into loaded.locks.
+    [[nodiscard]] Status lock(Loaded& loaded, const store::RunRecord& run);
     checklist::EngineOptions engine_options(const store::RunRecord& run, int parallel) const;
     std::vector<std::string> undo_order(const checklist::Checklist& checklist,
                                         const std::vector<store::StepRecord>& steps) const;
@@ -134,10 +142,13 @@ class RunService {
     const os::CancelSource& m_cancel;
     std::vector<std::unique_ptr<Loaded>> m_loaded;  // keeps RunReport::checklist valid
     FleetService* m_fleet = nullptr;
-    // The inventory hosts a step's `on` names, with their template variables.
-    [[nodiscard]] Result<std::vector<checklist::HostVars>> resolve_hosts(
-        const std::string& pattern) const;
 };
+
+// The name runs and check-offs record as their user: $USER, else the account's name.
+std::string current_user();
+
+// Params are stored as given (a resumed run renders with them) and shown redacted.
+void redact_params(store::RunRecord& run, const Redactor& redactor);
 
 // Returns a new run id: "YYYYMMDD-HHMMSS-xxxx" in UTC (sortable, readable, unique enough).
 std::string make_run_id(int64_t now_ms);

@@ -218,10 +218,11 @@ TEST_F(StateServiceTest, ALockLeftByADeadApplyIsTakenOver) {
     auto applied = run(StateMode::apply, request({"localhost"}, {{"version", "1"}}));
     ASSERT_TRUE(applied) << applied.error().message();
     ASSERT_EQ(applied->notes.size(), 1u);
-    EXPECT_EQ(applied->notes[0].rfind("took over the lock of local from an apply (pid " +
-                                          std::to_string(gone) + " on " + me.host,
-                                      0),
-              0u)
+    EXPECT_EQ(
+        applied->notes[0].rfind("took over the lock of environment 'local' from an apply (pid " +
+                                    std::to_string(gone) + " on " + me.host,
+                                0),
+        0u)
         << applied->notes[0];
 }
 

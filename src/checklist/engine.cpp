@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/assert.hpp"
+#include "checklist/engine_internal.hpp"
 #include "core/redact.hpp"
 #include "os/file_system.hpp"
 
@@ -68,101 +68,7 @@ std::string_view run_status_name(RunStatus s) {
     return "failed";
 }
 
-namespace {
-
-// Splits process output into lines, redacts them, and hands each to the log and the observer
-// under the engine's lock.
-class LineSink final : public os::OutputSink {
-  public:
-    LineSink(const Step& step, LogWriter& log, RunObserver& observer, const Redactor& redactor,
-             std::mutex& lock)
-        : m_step(step), m_log(log), m_observer(observer), m_redactor(redactor), m_lock(lock) {}
-
-    void on_output(std::string_view chunk) override {
-        m_partial.append(chunk);
-        size_t start = 0;
-        for (;;) {
-            size_t nl = m_partial.find('\n', start);
-            if (nl == std::string::npos) {
-                break;
-            }
-            emit(std::string_view(m_partial).substr(start, nl - start));
-            start = nl + 1;
-        }
-        m_partial.erase(0, start);
-        if (m_partial.size() > 65536) {
-            flush();
-        }
-    }
-
-    void flush() {
-        if (!m_partial.empty()) {
-            emit(m_partial);
-            m_partial.clear();
-        }
-    }
-
-  private:
-    void emit(std::string_view line) {
-        std::string clean = m_redactor.empty() ? std::string(line) : m_redactor.apply(line);
-        clean += '\n';
-        std::lock_guard guard(m_lock);
-        m_log.write(clean);
-        clean.pop_back();
-        m_observer.step_output(m_step, clean);
-    }
-
-    const Step& m_step;
-    LogWriter& m_log;
-    RunObserver& m_observer;
-    const Redactor& m_redactor;
-    std::mutex& m_lock;
-    std::string m_partial;
-};
-
-class Engine {
-  public:
-    Engine(const Checklist& c, const EngineDeps& deps, const EngineOptions& options)
-        : m_c(c), m_deps(deps), m_options(options), m_redactor(options.secrets) {}
-
-    RunOutcome run(const std::map<std::string, StepState>& prior);
-    RunOutcome undo(const std::vector<std::string>& order);
-
-  private:
-    struct Finished {
-        size_t index;
-        StepResult result;
-        std::optional<Error> fatal;
-    };
-    enum class Phase { unless, run, verify, undo };
-
-    // Runs one step to its final state (called on a step thread).
-    Finished run_step(size_t index);
-    // Journals and announces the start of `step` (under m_lock); on a journal failure fills
-    // `f` with it and returns false.
-    bool record_start(const Step& step, Finished& f);
-    // Runs `step` (a step, or one host's copy of it) to its final state.
-    Finished run_one(const Step& step, size_t index);
-    // Runs a step with `on` on its hosts.
-    Finished run_hosts(size_t index);
-    // Runs one command of a step; returns its outcome or the error that kept it from starting.
-    Result<os::ProcessOutcome> run_command(const Step& step, const Command& command, Phase phase,
-                                           LogWriter& log, LineSink& sink, int attempt);
-    bool wait_cancellable(Millis delay) const;
-    std::vector<std::string> step_env(const Step& step) const;
-    std::string step_cwd(const Step& step) const;
-    Status journal(const std::function<Status()>& call) {
-        std::lock_guard guard(m_lock);
-        return call();
-    }
-
-    const Checklist& m_c;
-    const EngineDeps& m_deps;
-    const EngineOptions& m_options;
-    const std::map<std::string, StepState>* m_prior = nullptr;
-    Redactor m_redactor;
-    std::mutex m_lock;  // serializes journal, observer and log calls
-};
+namespace detail {
 
 std::vector<std::string> Engine::step_env(const Step& step) const {
     std::vector<std::string> env = m_options.base_env;
@@ -271,127 +177,10 @@ Engine::Finished Engine::run_step(size_t index) {
     return step.on_hosts() ? run_hosts(index) : run_one(step, index);
 }
 
-Engine::Finished Engine::run_hosts(size_t index) {
-    const Step& step = m_c.steps[index];
-    Finished f{index, StepResult{}, std::nullopt};
-    auto started = std::chrono::steady_clock::now();
-    {
-        std::lock_guard guard(m_lock);
-        if (!record_start(step, f)) {
-            return f;
-        }
-    }
-    const auto& hosts = step.per_host;
-    const size_t total = hosts.size();
-    std::vector<StepState> states(total, StepState::pending);
-    size_t done = 0;
-    for (size_t i = 0; i < total; ++i) {
-        if (auto it = m_prior->find(hosts[i].id); it != m_prior->end() && is_complete(it->second)) {
-            states[i] = it->second;  // finished before a crash: never run twice
-            ++done;
-        }
-    }
-    size_t failed = 0;
-    size_t running = 0;
-    size_t next = 0;
-    std::vector<std::string> failures;
-    std::optional<Error> fatal;
-    const size_t limit =
-        step.serial > 0 ? static_cast<size_t>(step.serial) : std::max<size_t>(total, 1);
-    const size_t max_fail = static_cast<size_t>(std::max(step.max_fail, 1));
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<std::thread> threads;
-    auto progress = [&] {
-        std::lock_guard guard(m_lock);
-        m_deps.observer.hosts_progress(step, done, failed, running, total);
-    };
-    std::unique_lock lk(mu);
-    for (;;) {
-        bool stop = failed >= max_fail || fatal || m_deps.cancel.cancelled();
-        bool launched = false;
-        while (!stop && running < limit && next < total) {
-            size_t i = next++;
-            if (is_complete(states[i])) {
-                continue;
-            }
-            ++running;
-            launched = true;
-            threads.emplace_back([&, i] {
-                Finished hf = run_one(hosts[i], index);
-                if (!hf.fatal) {
-                    std::lock_guard guard(m_lock);
-                    if (auto st = m_deps.journal.step_finished(hosts[i], hf.result); !st) {
-                        hf.fatal = st.error();
-                    }
-                    m_deps.observer.step_finished(hosts[i], hf.result);
-                }
-                std::lock_guard g(mu);
-                states[i] = hf.result.state;
-                --running;
-                if (is_complete(hf.result.state)) {
-                    ++done;
-                } else {
-                    ++failed;
-                    failures.push_back(hosts[i].host + " " +
-                                       (hf.result.detail.empty() ? "failed" : hf.result.detail));
-                }
-                if (hf.fatal && !fatal) {
-                    fatal = hf.fatal;
-                }
-                cv.notify_all();
-            });
-        }
-        if (launched) {
-            lk.unlock();
-            progress();
-            lk.lock();
-        }
-        if (running == 0 && (stop || next >= total)) {
-            break;
-        }
-        cv.wait(lk);
-        lk.unlock();
-        progress();
-        lk.lock();
-    }
-    lk.unlock();
-    for (auto& t : threads) {
-        t.join();
-    }
-    f.fatal = fatal;
-    f.result.duration =
-        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
-    f.result.attempts = 1;
-    size_t not_started = total - done - failed;
-    if (done == total) {
-        f.result.state = StepState::ok;
-        f.result.exit_code = 0;
-        f.result.detail = std::to_string(total) + (total == 1 ? " host" : " hosts");
-    } else {
-        bool cancelled = m_deps.cancel.cancelled();
-        f.result.state = cancelled && failed == 0 ? StepState::interrupted : StepState::failed;
-        std::string detail;
-        for (const auto& x : failures) {
-            detail += (detail.empty() ? "" : "; ") + x;
-        }
-        if (not_started) {
-            detail +=
-                (detail.empty() ? "" : "; ") + std::to_string(not_started) +
-                (not_started == 1 ? " host" : " hosts") + " not started" +
-                (failed >= max_fail ? " (max_fail " + std::to_string(max_fail) + " reached)" : "");
-        }
-        f.result.detail = detail;
-    }
-    return f;
-}
-
 Engine::Finished Engine::run_one(const Step& step, size_t index) {
     Finished f{index, StepResult{}, std::nullopt};
-    auto started = std::chrono::steady_clock::now();
-    auto elapsed = [&] {
-        return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started);
-    };
+    auto started = now();
+    auto elapsed = [&] { return std::chrono::duration_cast<Millis>(now() - started); };
     std::unique_ptr<LogWriter> log;
     {
         std::lock_guard guard(m_lock);
@@ -598,6 +387,12 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
         }
         state[f.index] = f.result.state;
         out.results[step.id] = f.result;
+        for (auto& [copy, result] : f.hosts) {
+            if (result.state == StepState::failed) {
+                out.failed_hosts[step.id].push_back(copy);
+            }
+            out.host_results[copy] = std::move(result);
+        }
         if (f.result.state == StepState::failed) {
             out.failed.push_back(step.id);
             stopping = true;
@@ -629,84 +424,12 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
     return out;
 }
 
-RunOutcome Engine::undo(const std::vector<std::string>& order) {
-    RunOutcome out;
-    for (const auto& id : order) {
-        const Step* step = m_c.find_step(id);
-        SHIPSHAPE_ASSERT(step != nullptr && step->undo.has_value());
-        if (m_deps.cancel.cancelled()) {
-            out.status = RunStatus::interrupted;
-            return out;
-        }
-        std::unique_ptr<LogWriter> log;
-        {
-            std::lock_guard guard(m_lock);
-            log = m_deps.logs.open(*step);
-            if (auto st = m_deps.journal.undo_started(*step); !st) {
-                out.fatal = st.error();
-                out.status = RunStatus::failed;
-                return out;
-            }
-            m_deps.observer.step_started(*step, 1);
-        }
-        LineSink sink(*step, *log, m_deps.observer, m_redactor, m_lock);
-        auto r = run_command(*step, *step->undo, Phase::undo, *log, sink, 1);
-        StepResult result;
-        result.attempts = 1;
-        if (!r || r->kind != os::ExitKind::exited || r->code != 0) {
-            std::lock_guard guard(m_lock);
-            log->keep();
-        }
-        if (!r) {
-            result.state = StepState::failed;
-            result.detail = "undo: " + r.error().message();
-        } else {
-            result.duration = r->elapsed;
-            result.exit_code = r->kind == os::ExitKind::exited ? r->code : -1;
-            if (r->kind == os::ExitKind::cancelled) {
-                result.state = StepState::interrupted;
-                result.detail = "interrupted";
-            } else if (r->success()) {
-                result.state = StepState::undone;
-            } else {
-                result.state = StepState::failed;
-                result.detail = "undo: " + os::describe(*r, step->timeout);
-            }
-        }
-        {
-            std::lock_guard guard(m_lock);
-            if (auto st = m_deps.journal.undo_finished(*step, result); !st) {
-                out.fatal = st.error();
-            }
-            m_deps.observer.step_finished(*step, result);
-        }
-        out.results[id] = result;
-        if (result.state == StepState::interrupted) {
-            out.status = RunStatus::interrupted;
-            return out;
-        }
-        if (result.state != StepState::undone || out.fatal) {
-            out.failed.push_back(id);
-            out.status = RunStatus::failed;
-            return out;
-        }
-    }
-    out.status = RunStatus::done;
-    return out;
-}
-
-}  // namespace
+}  // namespace detail
 
 RunOutcome execute(const Checklist& checklist, const std::map<std::string, StepState>& prior,
                    const EngineDeps& deps, const EngineOptions& options) {
-    Engine engine(checklist, deps, options);
+    detail::Engine engine(checklist, deps, options);
     return engine.run(prior);
-}
-
-RunOutcome execute_undo(const Checklist& checklist, const std::vector<std::string>& order,
-                        const EngineDeps& deps, const EngineOptions& options) {
-    Engine engine(checklist, deps, options);
-    return engine.undo(order);
 }
 
 }  // namespace shipshape::checklist

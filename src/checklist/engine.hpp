@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "checklist/model.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "os/process.hpp"
 
@@ -123,9 +124,13 @@ struct RunOutcome {
     RunStatus status = RunStatus::done;
     std::map<std::string, StepResult> results;  // every step that reached a final state now
     std::vector<std::string> failed;            // in order of finishing
-    std::vector<std::string> waiting;           // manual steps without check-off
-    std::vector<std::string> blocked;           // not run: a dependency did not complete
-    std::optional<Error> fatal;                 // the journal failed
+    // Steps with `on`: the result of each host's copy ("STEP@HOST") that ran now, and per step
+    // the copies that failed, in order of finishing.
+    std::map<std::string, StepResult> host_results;
+    std::map<std::string, std::vector<std::string>> failed_hosts;
+    std::vector<std::string> waiting;  // manual steps without check-off
+    std::vector<std::string> blocked;  // not run: a dependency did not complete
+    std::optional<Error> fatal;        // the journal failed
 };
 
 struct EngineDeps {
@@ -134,7 +139,8 @@ struct EngineDeps {
     StepLogs& logs;
     os::ProcessRunner& runner;
     const os::CancelSource& cancel;
-    HostRunner* hosts = nullptr;  // needed by steps with `on`
+    HostRunner* hosts = nullptr;   // needed by steps with `on`
+    const Clock* clock = nullptr;  // for durations; system_clock() when null
 };
 
 // Runs every step of `checklist` (already rendered) whose `prior` state is not complete. A step
@@ -145,8 +151,10 @@ RunOutcome execute(const Checklist& checklist, const std::map<std::string, StepS
                    const EngineDeps& deps, const EngineOptions& options);
 
 // Runs the `undo` command of each step in `order` (already reversed: last completed first),
-// one at a time; stops at the first failure. Journal::undo_started/undo_finished record it, with
-// StepState::undone on success or failed on failure.
+// one at a time; stops at the first failure. An entry may name one host's copy of a step with
+// `on` ("STEP@HOST"): its undo runs on that host through deps.hosts.
+// Journal::undo_started/undo_finished record it, with StepState::undone on success or failed on
+// failure.
 RunOutcome execute_undo(const Checklist& checklist, const std::vector<std::string>& order,
                         const EngineDeps& deps, const EngineOptions& options);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -16,33 +17,68 @@ namespace shipshape::checklist {
 namespace {
 
 struct FakeJournal : Journal {
+    std::mutex lock;  // read by JournalFirstRunner from step threads
     std::vector<std::string> events;
-    std::string marker_dir;  // step_started asserts the step's marker file does not exist yet
+    void add(std::string e) {
+        std::lock_guard g(lock);
+        events.push_back(std::move(e));
+    }
+    bool has(const std::string& e) {
+        std::lock_guard g(lock);
+        return std::find(events.begin(), events.end(), e) != events.end();
+    }
     Status step_started(const Step& s, int) override {
-        if (!marker_dir.empty()) {
-            EXPECT_NE(::access((marker_dir + "/" + s.id).c_str(), F_OK), 0)
-                << "process ran before the journal recorded the start of " << s.id;
-        }
-        events.push_back("start " + s.id);
+        add("start " + s.id);
         return {};
     }
     Status step_finished(const Step& s, const StepResult& r) override {
-        events.push_back(std::string(state_name(r.state)) + " " + s.id);
+        add(std::string(state_name(r.state)) + " " + s.id);
         return {};
     }
     Status step_waiting(const Step& s) override {
-        events.push_back("waiting " + s.id);
+        add("waiting " + s.id);
         return {};
     }
     Status undo_started(const Step& s) override {
-        events.push_back("undo " + s.id);
+        add("undo " + s.id);
         return {};
     }
     Status undo_finished(const Step& s, const StepResult& r) override {
-        events.push_back(std::string(state_name(r.state)) + " " + s.id);
+        add(std::string(state_name(r.state)) + " " + s.id);
         return {};
     }
     void process_started(const Step&, pid_t) override {}
+};
+
+// The real process runner, which first checks, at the moment it is asked to start a step's
+// process, that the journal already holds the step's start (or its undo's): the contract
+// "journaled before spawned" is then checked with certainty, not by a race between processes.
+struct JournalFirstRunner : os::ProcessRunner {
+    FakeJournal& journal;
+    std::unique_ptr<os::ProcessRunner> real = os::make_process_runner();
+    std::mutex lock;
+    std::vector<std::string> unjournaled;  // steps whose process was asked for too early
+    explicit JournalFirstRunner(FakeJournal& j) : journal(j) {}
+    Result<os::ProcessOutcome> run(const os::ProcessSpec& spec, os::OutputSink& sink,
+                                   const os::CancelSource* cancel) override {
+        std::string step;
+        for (const auto& e : spec.env.value_or(std::vector<std::string>{})) {
+            if (e.rfind("SHIPSHAPE_STEP=", 0) == 0) {
+                step = e.substr(15);
+            }
+        }
+        if (!journal.has("start " + step) && !journal.has("undo " + step)) {
+            std::lock_guard g(lock);
+            unjournaled.push_back(step);
+        }
+        return real->run(spec, sink, cancel);
+    }
+    // The engine runs steps through run(); a child it started another way would escape the check.
+    Result<std::unique_ptr<os::Child>> start(const os::ProcessSpec& spec) override {
+        std::lock_guard g(lock);
+        unjournaled.push_back("start() of " + (spec.argv.empty() ? "" : spec.argv[0]));
+        return real->start(spec);
+    }
 };
 
 struct MemoryLog : LogWriter {
@@ -60,8 +96,12 @@ struct MemoryLogs : StepLogs {
 
 struct Lines : RunObserver {
     std::vector<std::string> lines;
+    size_t max_hosts_running = 0;  // the engine's own count of hosts it has started
     void step_output(const Step& s, std::string_view line) override {
         lines.push_back(s.id + ": " + std::string(line));
+    }
+    void hosts_progress(const Step&, size_t, size_t, size_t running, size_t) override {
+        max_hosts_running = std::max(max_hosts_running, running);
     }
 };
 
@@ -70,9 +110,12 @@ class EngineTest : public ::testing::Test {
     void SetUp() override {
         char tmpl[] = "/tmp/shipshape-engine-XXXXXX";
         dir = ::mkdtemp(tmpl);
-        journal.marker_dir = dir;
     }
-    void TearDown() override { std::system(("rm -rf " + dir).c_str()); }
+    void TearDown() override {
+        EXPECT_EQ(checking->unjournaled, std::vector<std::string>{})
+            << "processes started before the journal recorded their step";
+        std::system(("rm -rf " + dir).c_str());
+    }
 
     Checklist load(const std::string& text) {
         auto c = parse_checklist(text, "t.toml");
@@ -91,32 +134,47 @@ class EngineTest : public ::testing::Test {
     FakeJournal journal;
     Lines observer;
     MemoryLogs logs;
-    std::unique_ptr<os::ProcessRunner> runner = os::make_process_runner();
+    JournalFirstRunner* checking = new JournalFirstRunner(journal);
+    std::unique_ptr<os::ProcessRunner> runner{checking};
     Result<os::CancelSource> cancel = os::CancelSource::create();
     EngineOptions options;
     HostRunner* hosts = nullptr;
 };
 
 // Hosts whose commands "run" by being recorded; a host listed in `failing` exits 1, one in
-// `unreachable` cannot be reached. Tracks how many run at once.
+// `unreachable` cannot be reached. Counts how many run at once (under its lock, so the count is
+// exact). With `rendezvous` = N, the first N hosts each wait until all N are running together
+// (a barrier, not a sleep): the count then reaches N for certain when the engine allows it.
 struct FakeHosts : HostRunner {
     std::mutex lock;
+    std::condition_variable arrived;
     std::vector<std::string> ran;  // "host: command"
     std::set<std::string> failing;
     std::set<std::string> unreachable;
     int running = 0;
     int max_running = 0;
+    int rendezvous = 0;
+    int at_barrier = 0;
+    bool barrier_timed_out = false;
     std::vector<std::string> envs;
 
     Result<os::ProcessOutcome> run(const std::string& host, const os::ProcessSpec& spec,
                                    os::OutputSink& sink, const os::CancelSource*) override {
         {
-            std::lock_guard g(lock);
+            std::unique_lock g(lock);
             ran.push_back(host + ": " + spec.argv.back());
             envs.insert(envs.end(), spec.env->begin(), spec.env->end());
             max_running = std::max(max_running, ++running);
+            if (at_barrier < rendezvous) {
+                ++at_barrier;
+                arrived.notify_all();
+                // Generous: only an engine that never lets N run together waits this long.
+                if (!arrived.wait_for(g, std::chrono::seconds(60),
+                                      [&] { return at_barrier >= rendezvous; })) {
+                    barrier_timed_out = true;
+                }
+            }
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
         sink.on_output("hello from " + host + "\n");
         std::lock_guard g(lock);
         --running;
@@ -146,6 +204,9 @@ needs = ["a"]
     EXPECT_EQ(out.status, RunStatus::done);
     EXPECT_EQ(journal.events,
               (std::vector<std::string>{"start a", "ok a", "start b", "ok b", "start c", "ok c"}));
+    // Every process was asked for after its step's start was journaled (TearDown checks it for
+    // every test; here it is the point).
+    EXPECT_EQ(checking->unjournaled, std::vector<std::string>{});
 }
 
 TEST_F(EngineTest, IndependentStepsOverlap) {
@@ -159,7 +220,6 @@ sh = "touch $DIR/x.on; for i in $(seq 200); do test -f $DIR/y.on && exit 0; slee
 id = "y"
 sh = "touch $DIR/y.on; for i in $(seq 200); do test -f $DIR/x.on && exit 0; sleep 0.05; done; exit 1"
 )");
-    journal.marker_dir.clear();
     auto out = run(c);
     EXPECT_EQ(out.status, RunStatus::done) << logs.text["x"];
 }
@@ -208,7 +268,6 @@ id = "flaky"
 sh = "n=$(cat $DIR/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > $DIR/n; test $n -ge 3"
 retries = 3
 )");
-    journal.marker_dir.clear();
     auto out = run(c);
     EXPECT_EQ(out.results["flaky"].state, StepState::ok);
     EXPECT_EQ(out.results["flaky"].attempts, 3);
@@ -315,11 +374,15 @@ Checklist fleet_checklist(int serial, int max_fail, size_t hosts) {
 
 TEST_F(EngineTest, FleetStepRunsOnEveryHostAtMostSerialAtOnce) {
     FakeHosts fake;
+    fake.rendezvous = 2;  // the first two hosts meet: two at once must be allowed
     hosts = &fake;
     auto out = run(fleet_checklist(2, 1, 6));
     EXPECT_EQ(out.status, RunStatus::done);
     EXPECT_EQ(fake.ran.size(), 6u);
+    EXPECT_FALSE(fake.barrier_timed_out) << "the engine never ran two hosts at once";
     EXPECT_EQ(fake.max_running, 2);
+    // Never more than serial: the engine reports every host it started, at once.
+    EXPECT_EQ(observer.max_hosts_running, 2u);
     EXPECT_EQ(out.results["roll"].detail, "6 hosts");
     // Each (step, host) is journaled between the step's own start and finish.
     auto& ev = journal.events;
@@ -374,6 +437,42 @@ TEST_F(EngineTest, FleetStepWithoutTransportFailsWithAReason) {
     auto out = run(fleet_checklist(0, 1, 1));
     EXPECT_EQ(out.status, RunStatus::failed);
     EXPECT_EQ(out.results["roll"].detail, "h1 no ssh transport for steps that run on hosts");
+}
+
+TEST_F(EngineTest, FleetStepReportsEachFailingHost) {
+    FakeHosts fake;
+    fake.failing = {"h2"};
+    fake.unreachable = {"h3"};
+    hosts = &fake;
+    auto out = run(fleet_checklist(1, 2, 4));
+    EXPECT_EQ(out.failed, std::vector<std::string>{"roll"});
+    EXPECT_EQ(out.failed_hosts["roll"], (std::vector<std::string>{"roll@h2", "roll@h3"}));
+    EXPECT_EQ(out.host_results["roll@h1"].state, StepState::ok);
+    EXPECT_EQ(out.host_results["roll@h2"].detail, "exit 1");
+    EXPECT_EQ(out.host_results["roll@h3"].detail, "host h3: unreachable: Connection refused");
+    EXPECT_EQ(out.host_results.count("roll@h4"), 0u);  // never started
+}
+
+TEST_F(EngineTest, UndoOfAFleetStepRunsOnEachHostInTheOrderGiven) {
+    auto parsed = parse_checklist(
+        "[[step]]\nid = \"roll\"\non = \"web\"\nsh = \"deploy {{host}}\"\n"
+        "undo = { sh = \"revert {{host}}\" }\n",
+        "t.toml");
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    HostResolver resolve = [](const std::string&) -> Result<std::vector<HostVars>> {
+        return std::vector<HostVars>{{"h1", {{"host", "h1"}}}, {"h2", {{"host", "h2"}}}};
+    };
+    auto c = render_checklist(*parsed, {}, resolve);
+    ASSERT_TRUE(c) << c.error().message();
+    FakeHosts fake;
+    fake.failing = {};
+    options.default_cwd = dir;
+    EngineDeps deps{journal, observer, logs, *runner, *cancel, &fake};
+    auto out = execute_undo(*c, {"roll@h2", "roll@h1"}, deps, options);
+    EXPECT_EQ(out.status, RunStatus::done);
+    EXPECT_EQ(fake.ran, (std::vector<std::string>{"h2: revert h2", "h1: revert h1"}));
+    EXPECT_EQ(journal.events, (std::vector<std::string>{"undo roll@h2", "undone roll@h2",
+                                                        "undo roll@h1", "undone roll@h1"}));
 }
 
 }  // namespace

@@ -37,8 +37,9 @@ struct HostVars {
 using HostResolver = std::function<Result<std::vector<HostVars>>(const std::string& pattern)>;
 
 // Returns a copy of `checklist` with every {{name}} substituted from `vars`. Steps with `on`
-// get one rendered copy per host (Step::per_host) from `hosts`; the step itself keeps its
-// {{host...}} placeholders for display.
+// get one rendered copy per host (Step::per_host) from `hosts`, whose variables add to `vars`
+// except for "facts.*": a host's copy sees only the facts its HostVars carry; the step itself
+// keeps its {{host...}} and {{facts...}} placeholders for display.
 [[nodiscard]] Result<Checklist> render_checklist(const Checklist& checklist, const Variables& vars,
                                                  const HostResolver& hosts = {});
 

@@ -69,23 +69,25 @@ TEST(ParseChecklist, RejectsBadDefinitionsWithPositions) {
         {"name = \"x\"\n", "c.toml:1:1: the checklist has no steps (add [[step]] tables)"},
         // Unknown top-level key, with the accepted ones listed.
         {"nmae = \"x\"\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
-         "c.toml:1:1: unknown key 'nmae' in the checklist (expected one of: name, description, "
+         "c.toml:1:1: unknown key 'nmae' in the checklist (did you mean 'name'?)"},
+        // An unknown key with no near miss: every accepted one is listed.
+        {"colour = \"x\"\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
+         "c.toml:1:1: unknown key 'colour' in the checklist (expected one of: name, description, "
          "parallel, params, step)"},
         // Unknown step key.
         {"[[step]]\nid = \"a\"\nrun = [\"true\"]\ntimout = \"1s\"\n",
-         "c.toml:4:1: unknown key 'timout' in step 'a' (expected one of: id, description, run, "
-         "sh, manual, role, unless, verify, undo, needs, timeout, retries, retry_delay, env, "
-         "cwd, on, serial, max_fail)"},
-        // Fleet steps: serial and max_fail need `on`; `on` is not for manual steps; undo is
-        // not supported on hosts yet; host variables are known only where `on` is.
+         "c.toml:4:1: unknown key 'timout' in step 'a' (did you mean 'timeout'?)"},
+        // A transposition is a near miss too (the new user's `retires`).
+        {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nretires = 3\n",
+         "c.toml:4:1: unknown key 'retires' in step 'a' (did you mean 'retries'?)"},
+        // Fleet steps: serial and max_fail need `on`; `on` is not for manual steps; host
+        // variables are known only where `on` is.
         {"[[step]]\nid = \"a\"\nrun = [\"true\"]\nserial = 2\n",
          "c.toml:4:10: step 'a': 'serial' applies only to steps with 'on'"},
         {"[[step]]\nid = \"a\"\non = \"web*\"\nrun = [\"true\"]\nmax_fail = 0\n",
          "c.toml:5:12: step 'a' 'max_fail' must be between 1 and 100000, found 0"},
         {"[[step]]\nid = \"a\"\nmanual = \"look\"\nrole = \"ops\"\non = \"web*\"\n",
          "c.toml:5:6: step 'a' is manual: 'on' applies only to commands"},
-        {"[[step]]\nid = \"a\"\non = \"web*\"\nrun = [\"true\"]\nundo = [\"false\"]\n",
-         "c.toml:5:8: step 'a': 'undo' is not supported yet on steps that run 'on' hosts"},
         {"[[step]]\nid = \"a\"\nrun = [\"echo\", \"{{host}}\"]\n",
          "c.toml:3:7: step 'a' 'run' uses unknown variable '{{host}}'; declare it under "
          "[params.host]"},
@@ -132,8 +134,7 @@ TEST(ParseChecklist, RejectsBadDefinitionsWithPositions) {
         {"[[step]]\nrun = [\"true\"]\n", "c.toml:1:1: step has no 'id'"},
         // Param tables are checked too.
         {"[params.v]\nrequird = true\n[[step]]\nid = \"a\"\nrun = [\"true\"]\n",
-         "c.toml:2:1: unknown key 'requird' in param 'v' (expected one of: required, "
-         "description, default)"},
+         "c.toml:2:1: unknown key 'requird' in param 'v' (did you mean 'required'?)"},
     };
     for (const auto& row : rows) {
         auto c = parse_checklist(row.text, "c.toml");
@@ -254,6 +255,41 @@ verify = { sh = "check {{host}}" }
         << bad.error().message();
     // Without an inventory, a fleet step cannot be rendered.
     EXPECT_FALSE(render_checklist(*c, *vars));
+}
+
+TEST(RenderChecklist, FactsComeFromThisMachineOrFromEachHost) {
+    auto c = parse_checklist(R"(
+[[step]]
+id = "here"
+sh = "echo {{facts.os.id}}"
+[[step]]
+id = "there"
+on = "web"
+sh = "echo {{facts.os.id}} on {{host}}"
+undo = { sh = "undo {{facts.os.id}}" }
+)",
+                             "t.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    Variables vars = {{"facts.os.id", "debian"}};
+    HostResolver hosts = [](const std::string&) -> Result<std::vector<HostVars>> {
+        return std::vector<HostVars>{{"web1", {{"host", "web1"}, {"facts.os.id", "ubuntu"}}}};
+    };
+    auto r = render_checklist(*c, vars, hosts);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->steps[0].run.shell, "echo debian");
+    EXPECT_EQ(r->steps[1].run.shell, "echo {{facts.os.id}} on {{host}}");  // shown per host
+    EXPECT_EQ(r->steps[1].per_host[0].run.shell, "echo ubuntu on web1");
+    EXPECT_EQ(r->steps[1].per_host[0].undo->shell, "undo ubuntu");
+    // A host without the fact never gets this machine's value instead.
+    HostResolver factless = [](const std::string&) -> Result<std::vector<HostVars>> {
+        return std::vector<HostVars>{{"web2", {{"host", "web2"}}}};
+    };
+    auto bad = render_checklist(*c, vars, factless);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message().find("facts.os.id"), std::string::npos)
+        << bad.error().message();
+    EXPECT_NE(bad.error().message().find("on host web2"), std::string::npos)
+        << bad.error().message();
 }
 
 }  // namespace shipshape::checklist

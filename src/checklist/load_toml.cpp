@@ -177,10 +177,6 @@ class Reader : public TomlReader {
                 if (step.on.empty()) {
                     error(step.on_pos, where + " 'on' names hosts: web*, group:web or env:prod");
                 }
-                if (auto u = t.get("undo")) {
-                    error(pos_of(u->source()),
-                          where + ": 'undo' is not supported yet on steps that run 'on' hosts");
-                }
             }
             for (auto key : {"serial", "max_fail"}) {
                 if (auto n = t.get(key)) {

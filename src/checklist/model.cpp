@@ -70,6 +70,26 @@ const Step* Checklist::find_step(std::string_view id) const {
     return nullptr;
 }
 
+const Step* Checklist::find_step_or_copy(std::string_view id) const {
+    if (const Step* s = find_step(id)) {
+        return s;
+    }
+    const size_t at = id.find('@');
+    if (at == std::string_view::npos) {
+        return nullptr;
+    }
+    const Step* parent = find_step(id.substr(0, at));
+    if (!parent) {
+        return nullptr;
+    }
+    for (const auto& copy : parent->per_host) {
+        if (copy.id == id) {
+            return &copy;
+        }
+    }
+    return nullptr;
+}
+
 const Param* Checklist::find_param(std::string_view param_name) const {
     for (const auto& p : params) {
         if (p.name == param_name) {

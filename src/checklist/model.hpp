@@ -76,6 +76,8 @@ struct Checklist {
     std::vector<Step> steps;  // in file order
 
     const Step* find_step(std::string_view id) const;
+    // A step, or one host's copy of a step with `on` ("STEP@HOST", after rendering).
+    const Step* find_step_or_copy(std::string_view id) const;
     const Param* find_param(std::string_view name) const;
 };
 

@@ -86,14 +86,14 @@ namespace {
 
 Status render_step(Step& s, const Variables& vars, const std::string& where);
 
-// Variables mapping each {{host...}} name a step uses to itself, so that the step can be
-// rendered for display before it is rendered per host.
+// Variables mapping each {{host...}} and {{facts...}} name a step uses to itself, so that the step
+// can be rendered for display before it is rendered per host.
 Variables host_placeholders(const Step& s) {
     Variables out;
     auto add = [&](const std::string& text) {
         if (auto names = template_names(text)) {
             for (const auto& n : *names) {
-                if (n == "host" || n.rfind("host.", 0) == 0) {
+                if (n == "host" || n.rfind("host.", 0) == 0 || n.rfind("facts.", 0) == 0) {
                     out[n] = "{{" + n + "}}";
                 }
             }
@@ -135,7 +135,13 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
                 return fail(targets.error().context(where + " 'on'"));
             }
             for (const auto& h : *targets) {
-                Variables hv = vars;
+                // A host's copy sees that host's facts only, never this machine's.
+                Variables hv;
+                for (const auto& [k, v] : vars) {
+                    if (k.rfind("facts.", 0) != 0) {
+                        hv.emplace(k, v);
+                    }
+                }
                 for (const auto& [k, v] : h.vars) {
                     hv[k] = v;
                 }

@@ -5,39 +5,15 @@
 #include <set>
 
 #include "checklist/load.hpp"
+#include "core/suggest.hpp"
 #include "core/template.hpp"
 
 namespace shipshape::checklist {
 
 namespace {
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) {
-        prev[j] = j;
-    }
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
 std::string suggestion(std::string_view name, const std::vector<std::string>& candidates) {
-    std::string best;
-    size_t best_d = 3;  // suggest only close matches
-    for (const auto& c : candidates) {
-        size_t d = edit_distance(name, c);
-        if (d < best_d) {
-            best_d = d;
-            best = c;
-        }
-    }
-    return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
+    return did_you_mean(name, std::vector<std::string_view>(candidates.begin(), candidates.end()));
 }
 
 bool valid_id(std::string_view id) {
@@ -173,6 +149,9 @@ class Validator {
             if (m_on_hosts && (n == "host" || n == "host.address" || n == "host.env" ||
                                n == "host.user" || n.rfind("host.tags.", 0) == 0)) {
                 continue;  // rendered per host (a missing tag is an error of that host)
+            }
+            if (n.rfind("facts.", 0) == 0 && n.size() > 6) {
+                continue;  // gathered when a run renders (a missing fact is an error then)
             }
             if (m_known.count(n) == 0) {
                 std::vector<std::string> known(m_known.begin(), m_known.end());

@@ -88,6 +88,9 @@ int run_run(Context& ctx, const RunOptions& o) {
         return report_error(ctx, fleet.error());
     }
     service.use_fleet(fleet->get());
+    for (const auto& w : repo->project.inventory.warnings) {
+        std::fprintf(stderr, "%s\n", w.c_str());
+    }
     if (o.plan) {
         auto plan = service.plan(request);
         if (!plan) {

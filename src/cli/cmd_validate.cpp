@@ -52,6 +52,10 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
         auto project = app::load_project(root);
         if (!project) {
             errors.push_back(project.error().message());
+        } else {
+            for (const auto& w : project->inventory.warnings) {
+                std::fprintf(stderr, "%s\n", w.c_str());
+            }
         }
         for (const auto& rel : toml_files(*fs, root, "checklists")) {
             checklists.push_back(root + "/" + rel);

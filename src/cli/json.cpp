@@ -63,9 +63,19 @@ json outcome_json(const checklist::RunOutcome& o) {
     for (const auto& [id, r] : o.results) {
         steps.push_back(result_json(id, r));
     }
+    // Steps on hosts: each failed host's copy, with its result, under its step.
+    json failed_hosts = json::object();
+    for (const auto& [id, copies] : o.failed_hosts) {
+        json rows = json::array();
+        for (const auto& copy : copies) {
+            rows.push_back(result_json(copy, o.host_results.at(copy)));
+        }
+        failed_hosts[id] = rows;
+    }
     return json{{"status", checklist::run_status_name(o.status)},
                 {"steps", steps},
                 {"failed", o.failed},
+                {"failed_hosts", failed_hosts},
                 {"waiting", o.waiting},
                 {"blocked", o.blocked}};
 }

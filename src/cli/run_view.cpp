@@ -365,11 +365,26 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     }
     for (const auto& id : o.failed) {
         const auto& r = o.results.at(id);
-        std::string log = report.run_dir + "/" + id + ".log";
-        std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), id.c_str(),
-                    r.detail.c_str(), log.c_str());
-        for (const auto& line : tail_lines(log, 8)) {
-            std::printf("    | %s\n", line.c_str());
+        auto hosts = o.failed_hosts.find(id);
+        if (hosts == o.failed_hosts.end()) {
+            std::string log = report.run_dir + "/" + id + ".log";
+            std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), id.c_str(),
+                        r.detail.c_str(), log.c_str());
+            for (const auto& line : tail_lines(log, 8)) {
+                std::printf("    | %s\n", line.c_str());
+            }
+            continue;
+        }
+        // A step on hosts has no log of its own: each host's copy has one.
+        std::printf("  %s %s: %s\n", s.red("failed step").c_str(), id.c_str(), r.detail.c_str());
+        for (const auto& copy : hosts->second) {
+            const auto& hr = o.host_results.at(copy);
+            std::string log = report.run_dir + "/" + copy + ".log";
+            std::printf("    %s %s: %s\n      log: %s\n", s.red("failed on").c_str(),
+                        copy.substr(copy.find('@') + 1).c_str(), hr.detail.c_str(), log.c_str());
+            for (const auto& line : tail_lines(log, 8)) {
+                std::printf("      | %s\n", line.c_str());
+            }
         }
     }
     if (report.undo && report.outcome.results.size()) {
@@ -396,7 +411,8 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
             std::printf("  then continue: shipshape resume %s\n", report.run.id.c_str());
         }
     }
-    if (o.status == checklist::RunStatus::failed && verb != "undo" && !report.undo) {
+    if (o.status == checklist::RunStatus::failed && verb != "undo" && !report.undo &&
+        report.undoable > 0) {
         std::printf("  or roll back:  shipshape undo %s\n", report.run.id.c_str());
     }
     std::printf("  logs: %s/\n", report.run_dir.c_str());

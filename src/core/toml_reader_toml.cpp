@@ -1,4 +1,5 @@
 #include "core/size.hpp"
+#include "core/suggest.hpp"
 #include "core/toml_reader.hpp"
 
 namespace shipshape {
@@ -59,12 +60,17 @@ void TomlReader::check_keys(const toml::table& table, std::string_view where,
         if (ok) {
             continue;
         }
-        std::string list;
-        for (auto a : allowed) {
-            list += (list.empty() ? "" : ", ") + std::string(a);
+        // A near miss gets the one key it most likely meant; anything else the whole list.
+        std::string hint = did_you_mean(key.str(), std::vector<std::string_view>(allowed));
+        if (hint.empty()) {
+            std::string list;
+            for (auto a : allowed) {
+                list += (list.empty() ? "" : ", ") + std::string(a);
+            }
+            hint = " (expected one of: " + list + ")";
         }
-        error(toml_pos(key.source()), "unknown key '" + std::string(key.str()) + "' in " +
-                                          std::string(where) + " (expected one of: " + list + ")");
+        error(toml_pos(key.source()),
+              "unknown key '" + std::string(key.str()) + "' in " + std::string(where) + hint);
     }
 }
 

@@ -67,8 +67,7 @@ TEST(ParseRequirements, RejectsBadFilesWithPositions) {
     const Row rows[] = {
         // Unknown section.
         {"[resource]\nmemory = \"1G\"\n",
-         "r.toml:1:2: unknown key 'resource' in requirements.toml (expected one of: resources, "
-         "disk, port, package, kernel, limits, env)"},
+         "r.toml:1:2: unknown key 'resource' in requirements.toml (did you mean 'resources'?)"},
         // A size that is not one.
         {"[resources]\nmemory = \"lots\"\n",
          "r.toml:2:10: resources 'memory': invalid size 'lots' (a number must come first): "

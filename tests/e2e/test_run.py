@@ -1,5 +1,6 @@
 """Running checklists end to end: DAG order, parallelism, manual check-offs, failure, undo,
 secrets and the --json shapes."""
+import json
 import os
 import unittest
 
@@ -39,17 +40,30 @@ class RunTest(RepoTestCase):
         self.assertTrue({"step-started", "step-finished"} <= kinds, kinds)
 
     def test_parallel_1_serializes(self):
+        # Two independent steps; the first holds until the test releases it. With parallel = 1
+        # the second starts only after the first finished: its start follows the first's end
+        # in the journal. (An engine ignoring `parallel` starts both at once, while the first
+        # is held.)
         self.write("checklists/serial.toml", """
             parallel = 1
             [[step]]
             id = "a"
-            sh = "touch a.on; sleep 0.2; [ ! -f b.on ]"
+            sh = "touch a.on; i=0; while [ ! -f release ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done"
             [[step]]
             id = "b"
-            sh = "touch b.on; sleep 0.2; rm a.on"
+            sh = "touch b.on"
             """)
-        r = self.shipshape("run", "checklists/serial.toml")
-        self.assertEqual(r.code, 0, r)
+        proc = self.start("--json", "run", "checklists/serial.toml")
+        self.wait_for(lambda: os.path.exists(os.path.join(self.repo, "a.on")), timeout=120,
+                      what="step a to start")
+        self.assertFalse(os.path.exists(os.path.join(self.repo, "b.on")))
+        self.write("release", "")
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, out + err)
+        run_id = [json.loads(l) for l in out.splitlines() if l.strip()][-1]["run"]["id"]
+        events = [(e["kind"], e["step"]) for e in self.show(run_id)["events"]]
+        self.assertLess(events.index(("step-ok", "a")), events.index(("step-started", "b")),
+                        events)
 
     def test_manual_step_waits_then_check_off_and_resume(self):
         self.write("checklists/m.toml", """
@@ -109,7 +123,7 @@ class RunTest(RepoTestCase):
             sh = "sleep 0.3; echo slow >> trace"
             [[step]]
             id = "bad"
-            sh = "echo something broke; exit 7"
+            sh = "echo something broke; test -f fixed || exit 7; echo bad-fixed >> trace"
             [[step]]
             id = "after-bad"
             sh = "echo after-bad >> trace"
@@ -131,10 +145,14 @@ class RunTest(RepoTestCase):
         shown = self.show(run_id)
         bad = [s for s in shown["steps"] if s["id"] == "bad"][0]
         self.assertEqual(bad["exit_code"], 7)
-        # Fix the cause and resume: only what did not complete runs.
-        self.write("checklists/f.toml", self.read("checklists/f.toml"))  # definition is stored
+        # Fix the cause and resume: only what did not complete runs (slow ran once), the
+        # failed step runs again, and its dependent runs after it.
+        self.write("fixed", "")
         r = self.shipshape("resume", run_id)
-        self.assertEqual(r.code, 1, r)  # the stored definition still fails
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(self.read("trace").split(), ["slow", "bad-fixed", "after-bad"])
+        self.assertEqual(self.step_states(run_id),
+                         {"slow": "ok", "bad": "ok", "after-bad": "ok"})
 
     def test_timeout_and_retries(self):
         self.write("checklists/t.toml", """
@@ -278,6 +296,44 @@ class RunTest(RepoTestCase):
                     self.assertNotIn(secret.encode(), f.read(), name)
         show = self.shipshape("--json", "show", "last")
         self.assertNotIn(secret, show.out)
+
+    def test_secrets_are_redacted_in_resume_undo_and_show(self):
+        secret = "s3cr3t-value-43"
+        self.env["SHIPSHAPE_TEST_SECRET"] = secret
+        self.write("checklists/s.toml", """
+            [params.token]
+            [[step]]
+            id = "first"
+            sh = "echo first saw $SHIPSHAPE_TEST_SECRET {{token}}"
+            undo = { sh = "echo undo saw $SHIPSHAPE_TEST_SECRET; exit 5" }
+            [[step]]
+            id = "second"
+            needs = ["first"]
+            sh = "echo second saw $SHIPSHAPE_TEST_SECRET; test -f fixed || exit 3"
+            """)
+        r = self.shipshape("run", "checklists/s.toml", "--set", f"token={secret}")
+        self.assertEqual(r.code, 1, r)
+        run_id = r.out.split("run ")[1].split()[0]
+        # resume, failing again: its live lines and its summary (with the log's tail).
+        for args in (["resume", run_id], ["--json", "resume", run_id]):
+            r = self.shipshape(*args)
+            self.assertEqual(r.code, 1, r)
+            self.assertIn("second saw ***", r.out)
+            self.assertNotIn(secret, r.out + r.err)
+        # undo, whose command fails: its output and the failure's detail.
+        r = self.shipshape("undo", run_id)
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("undo saw ***", r.out)
+        self.assertNotIn(secret, r.out + r.err)
+        # show: params given on the command line, step details and logs.
+        r = self.shipshape("show", run_id)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("params: token=***", r.out)
+        self.assertNotIn(secret, r.out + r.err)
+        r = self.shipshape("--json", "show", run_id)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.json()["run"]["params"], {"token": "***"})
+        self.assertNotIn(secret, r.out + r.err)
 
     def test_step_environment_and_cwd(self):
         os.makedirs(os.path.join(self.repo, "sub"))
