@@ -11,6 +11,7 @@
 #include "core/text.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
+#include "os/fan_out.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
@@ -49,7 +50,7 @@ std::vector<HostFactsResult> FactsService::gather(const std::vector<SelectedHost
     std::vector<HostFactsResult> out(hosts.size());
     std::vector<std::optional<Result<facts::HostFacts>>> gathered(hosts.size());
     Tally tally("facts", hosts.size(), m_progress);
-    fleet::fan_out(hosts.size(), m_fleet ? m_fleet->forks(hosts.size()) : 1, [&](size_t i) {
+    os::fan_out(hosts.size(), m_fleet ? m_fleet->forks(hosts.size()) : 1, [&](size_t i) {
         tally.started();
         gathered[i] = gather_one(hosts[i], sections);
         tally.finished(gathered[i]->has_value());

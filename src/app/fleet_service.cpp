@@ -10,6 +10,7 @@
 #include "core/text.hpp"
 #include "facts/facts_json.hpp"
 #include "fleet/protocol.hpp"
+#include "os/fan_out.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
@@ -77,7 +78,7 @@ fleet::Endpoint FleetService::endpoint(const SelectedHost& host) const {
 }
 
 int FleetService::forks(size_t hosts) const {
-    return m_forks > 0 ? m_forks : fleet::default_forks(hosts);
+    return m_forks > 0 ? m_forks : os::default_forks(hosts);
 }
 
 Result<facts::HostFacts> FleetService::facts(const SelectedHost& host,

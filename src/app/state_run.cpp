@@ -9,6 +9,7 @@
 #include "app/env_lock.hpp"
 #include "app/facts_service.hpp"
 #include "app/state_service.hpp"
+#include "os/fan_out.hpp"
 #include "os/process.hpp"
 
 namespace shipshape::app {
@@ -243,7 +244,7 @@ void StateService::run_remotes(StateMode mode, std::vector<HostOutcome*>& hosts,
     const std::string name = mode_name(mode);
     std::vector<std::string> reports(hosts.size());  // drift --save documents
     Tally tally(name, hosts.size(), options.progress);
-    fleet::fan_out(hosts.size(), m_fleet->forks(hosts.size()), [&](size_t i) {
+    os::fan_out(hosts.size(), m_fleet->forks(hosts.size()), [&](size_t i) {
         tally.started();
         HostOutcome& h = *hosts[i];
         StateRequest req = request;

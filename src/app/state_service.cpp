@@ -6,6 +6,7 @@
 #include "facts/collect.hpp"
 #include "facts/diff.hpp"
 #include "facts/facts_json.hpp"
+#include "os/fan_out.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
@@ -415,7 +416,7 @@ Result<state::EnvComparison> StateService::compare_envs(const std::string& left,
     // thread at a time (two threads sharing its statements read each other's rows).
     std::vector<std::optional<Result<state::HostState>>> states(all.size());
     std::vector<std::string> notes(all.size());
-    fleet::fan_out(all.size(), m_fleet ? m_fleet->forks(all.size()) : 1, [&](size_t i) {
+    os::fan_out(all.size(), m_fleet ? m_fleet->forks(all.size()) : 1, [&](size_t i) {
         const auto& h = all[i].second;
         if (h.local || !m_fleet) {
             return;

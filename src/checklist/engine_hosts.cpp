@@ -1,5 +1,6 @@
 // Steps on hosts (one copy per host, a sliding window of `serial`, `max_fail`) and undo.
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <thread>
 
@@ -42,21 +43,34 @@ Engine::Finished Engine::run_hosts(size_t index) {
     std::mutex mu;
     std::condition_variable cv;
     std::vector<std::thread> threads;
-    auto progress = [&] {
-        std::lock_guard guard(m_lock);
-        m_deps.observer.hosts_progress(step, done, failed, running, total);
+    // The tally is taken under `mu` (the host threads change it there) and reported once per
+    // round, after the round's launches, and only when it changed: a host that finishes and the
+    // one that takes its place in the window make one line, not two.
+    std::array<size_t, 3> reported{};
+    bool any_reported = false;
+    auto progress = [&](std::unique_lock<std::mutex>& held) {
+        std::array<size_t, 3> tally{done, failed, running};
+        if (any_reported && tally == reported) {
+            return;
+        }
+        reported = tally;
+        any_reported = true;
+        held.unlock();
+        {
+            std::lock_guard guard(m_lock);
+            m_deps.observer.hosts_progress(step, tally[0], tally[1], tally[2], total);
+        }
+        held.lock();
     };
     std::unique_lock lk(mu);
     for (;;) {
         bool stop = failed >= max_fail || fatal || m_deps.cancel.cancelled();
-        bool launched = false;
         while (!stop && running < limit && next < total) {
             size_t i = next++;
             if (is_complete(states[i])) {
                 continue;
             }
             ++running;
-            launched = true;
             threads.emplace_back([&, i] {
                 Finished hf = run_one(hosts[i], index);
                 if (!hf.fatal) {
@@ -83,18 +97,11 @@ Engine::Finished Engine::run_hosts(size_t index) {
                 cv.notify_all();
             });
         }
-        if (launched) {
-            lk.unlock();
-            progress();
-            lk.lock();
-        }
+        progress(lk);
         if (running == 0 && (stop || next >= total)) {
             break;
         }
         cv.wait(lk);
-        lk.unlock();
-        progress();
-        lk.lock();
     }
     lk.unlock();
     for (auto& t : threads) {

@@ -100,8 +100,12 @@ struct Lines : RunObserver {
     void step_output(const Step& s, std::string_view line) override {
         lines.push_back(s.id + ": " + std::string(line));
     }
-    void hosts_progress(const Step&, size_t, size_t, size_t running, size_t) override {
+    std::vector<std::string> tallies;  // "done/failed/running of total", as reported
+    void hosts_progress(const Step&, size_t done, size_t failed, size_t running,
+                        size_t total) override {
         max_hosts_running = std::max(max_hosts_running, running);
+        tallies.push_back(std::to_string(done) + "/" + std::to_string(failed) + "/" +
+                          std::to_string(running) + " of " + std::to_string(total));
     }
 };
 
@@ -384,6 +388,16 @@ TEST_F(EngineTest, FleetStepRunsOnEveryHostAtMostSerialAtOnce) {
     // Never more than serial: the engine reports every host it started, at once.
     EXPECT_EQ(observer.max_hosts_running, 2u);
     EXPECT_EQ(out.results["roll"].detail, "6 hosts");
+    // The tally is reported when it changes, never twice in a row the same (the plain view
+    // printed each host's line twice), and it ends at all hosts done.
+    ASSERT_FALSE(observer.tallies.empty());
+    // At most one line when the window first fills and one per finished host (the host that
+    // finishes and the one taking its place are one change, not two).
+    EXPECT_LE(observer.tallies.size(), 1u + 6u) << ::testing::PrintToString(observer.tallies);
+    EXPECT_EQ(observer.tallies.back(), "6/0/0 of 6");
+    for (size_t i = 1; i < observer.tallies.size(); ++i) {
+        EXPECT_NE(observer.tallies[i], observer.tallies[i - 1]) << "repeated at " << i;
+    }
     // Each (step, host) is journaled between the step's own start and finish.
     auto& ev = journal.events;
     auto pos = [&](const std::string& e) {

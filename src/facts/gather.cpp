@@ -1,3 +1,4 @@
+#include "core/clock.hpp"
 #include "facts/collect.hpp"
 
 #include <arpa/inet.h>
@@ -555,7 +556,7 @@ HostFacts gather_facts(const GatherOptions& options) {
     HostFacts facts;
     facts.host = "localhost";
     facts.collected_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
+                             system_clock().wall().time_since_epoch())
                              .count();
     for (const std::string& name : options.sections) {
         if (std::find(k_sections.begin(), k_sections.end(), name) == k_sections.end()) {

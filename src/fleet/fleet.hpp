@@ -26,7 +26,6 @@
 #include "core/error.hpp"
 #include "fleet/agent_binary.hpp"
 #include "fleet/ssh_master.hpp"
-#include "os/fan_out.hpp"
 #include "os/process.hpp"
 
 namespace shipshape::fleet {
@@ -74,9 +73,5 @@ class Fleet {
     struct Impl;
     std::unique_ptr<Impl> m;
 };
-
-// fan_out and default_forks live in os/fan_out.hpp; these names stay for callers of old.
-using os::default_forks;
-using os::fan_out;
 
 }  // namespace shipshape::fleet
