@@ -62,8 +62,12 @@ Engine::Finished Engine::run_hosts(size_t index) {
         }
         held.lock();
     };
+    size_t changes = 0;  // host threads count their finishes here, under `mu`
     std::unique_lock lk(mu);
     for (;;) {
+        // What this round has seen: a host finishing after this point, even while `mu` is let go
+        // to report progress, ends the wait below at once instead of being missed.
+        const size_t seen = changes;
         bool stop = failed >= max_fail || fatal || m_deps.cancel.cancelled();
         while (!stop && running < limit && next < total) {
             size_t i = next++;
@@ -94,6 +98,7 @@ Engine::Finished Engine::run_hosts(size_t index) {
                 if (hf.fatal && !fatal) {
                     fatal = hf.fatal;
                 }
+                ++changes;
                 cv.notify_all();
             });
         }
@@ -101,7 +106,7 @@ Engine::Finished Engine::run_hosts(size_t index) {
         if (running == 0 && (stop || next >= total)) {
             break;
         }
-        cv.wait(lk);
+        cv.wait(lk, [&] { return changes != seen; });
     }
     lk.unlock();
     for (auto& t : threads) {
