@@ -108,6 +108,7 @@ Engine::Finished Engine::run_hosts(size_t index) {
         }
         cv.wait(lk, [&] { return changes != seen; });
     }
+    progress(lk);  // the last host may have finished while the round before was reported
     lk.unlock();
     for (auto& t : threads) {
         t.join();
