@@ -160,6 +160,14 @@ SelectedHost this_machine() {
     return self;
 }
 
+Result<std::vector<SelectedHost>> select_hosts_or_all(const Inventory& inventory,
+                                                      const std::vector<std::string>& patterns) {
+    if (patterns.empty()) {
+        return all_hosts(inventory);
+    }
+    return select_hosts(inventory, patterns);
+}
+
 Result<std::vector<SelectedHost>> select_hosts_or_this_machine(
     const Inventory* inventory, const std::vector<std::string>& patterns) {
     if (patterns.empty() || (patterns.size() == 1 && patterns.front() == "localhost")) {

@@ -33,6 +33,10 @@ std::vector<SelectedHost> all_hosts(const Inventory& inventory);
 [[nodiscard]] Result<std::vector<SelectedHost>> select_hosts(
     const Inventory& inventory, const std::vector<std::string>& patterns);
 
+// select_hosts, except that no patterns at all mean every host (hosts, fleet disconnect).
+[[nodiscard]] Result<std::vector<SelectedHost>> select_hosts_or_all(
+    const Inventory& inventory, const std::vector<std::string>& patterns);
+
 // This machine when the inventory does not list it: "localhost" at 127.0.0.1.
 SelectedHost this_machine();
 

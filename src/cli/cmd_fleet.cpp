@@ -190,10 +190,7 @@ int run_disconnect(Context& ctx, const std::string& host_patterns) {
         return report_error(ctx, repo.error());
     }
     auto patterns = split_patterns(host_patterns);
-    auto hosts =
-        patterns.empty()
-            ? Result<std::vector<app::SelectedHost>>(app::all_hosts(repo->project.inventory))
-            : app::select_hosts(repo->project.inventory, patterns);
+    auto hosts = app::select_hosts_or_all(repo->project.inventory, patterns);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }

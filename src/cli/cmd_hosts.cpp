@@ -29,10 +29,7 @@ int run_hosts(Context& ctx, const HostsOptions& o) {
     if (!o.group.empty()) {
         patterns.push_back("group:" + o.group);
     }
-    auto hosts =
-        patterns.empty()
-            ? Result<std::vector<app::SelectedHost>>(app::all_hosts(repo->project.inventory))
-            : app::select_hosts(repo->project.inventory, patterns);
+    auto hosts = app::select_hosts_or_all(repo->project.inventory, patterns);
     if (!hosts) {
         return report_error(ctx, hosts.error());
     }

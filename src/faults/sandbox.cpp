@@ -17,6 +17,7 @@
 #include "core/assert.hpp"
 #include "faults/cgroup.hpp"
 #include "faults/supervisor.hpp"
+#include "faults/supervisor_process.hpp"
 #include "os/errno_error.hpp"
 
 namespace shipshape::faults {
@@ -193,17 +194,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
     // own code, which goes on to unshare namespaces; only a fork gives it that (#13).
     // Stop signals stay pending across the fork: the child ignores them before it unblocks
     // them, and ours run our handlers (the cancel fd) once unblocked below.
-    sigset_t stop_signals;
-    sigset_t old_mask;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-        sigaddset(&stop_signals, sig);
-    }
-    ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
-    pid_t pid = ::fork();
-    if (pid != 0) {
-        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    }
+    pid_t pid = fork_with_stop_signals_blocked();
     if (pid < 0) {
         int err = errno;
         ::close(pair[0]);

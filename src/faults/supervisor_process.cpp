@@ -157,17 +157,7 @@ Result<pid_t> fork_command(const std::vector<std::string>& argv, const std::stri
     // A stop signal between the fork and the child's reset of its dispositions (below)
     // must not be lost to the supervisor's SIG_IGN: blocked, it stays pending (Linux keeps
     // blocked ignored signals) until the child, with default dispositions, unblocks it.
-    sigset_t stop_signals;
-    sigset_t old_mask;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-        sigaddset(&stop_signals, sig);
-    }
-    ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
-    pid_t pid = ::fork();
-    if (pid != 0) {
-        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    }
+    pid_t pid = fork_with_stop_signals_blocked();
     if (own_pidns >= 0) {
         int back = ::setns(own_pidns, CLONE_NEWPID);
         ::close(own_pidns);
@@ -241,6 +231,21 @@ Result<pid_t> fork_command(const std::vector<std::string>& argv, const std::stri
         }
         return fail(Errc::not_found,
                     os::errno_error("cannot run '" + argv[0] + "'", code).message());
+    }
+    return pid;
+}
+
+pid_t fork_with_stop_signals_blocked() {
+    sigset_t stop_signals;
+    sigset_t old_mask;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaddset(&stop_signals, sig);
+    }
+    ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
+    pid_t pid = ::fork();
+    if (pid != 0) {
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     }
     return pid;
 }

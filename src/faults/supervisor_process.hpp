@@ -33,6 +33,11 @@ namespace shipshape::faults {
                                          const ChildSetup& setup, int child_pidns,
                                          const std::function<int(Control&)>& body);
 
+// fork() with SIGINT, SIGTERM and SIGHUP blocked across it: the parent gets its mask back at
+// once; the child starts with them blocked and pending, and must unblock them itself once its
+// dispositions are what it wants, so a Ctrl-C between fork and that point is never lost.
+pid_t fork_with_stop_signals_blocked();
+
 // Sends `sig` to every process in the sandbox's pid namespace but its init (see the .cpp).
 void signal_sandbox(int child_pidns, int sig);
 

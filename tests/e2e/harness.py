@@ -128,3 +128,29 @@ def pid_alive(pid):
         return False
     state = stat[stat.rfind(")") + 2]
     return state not in "ZX"
+
+
+class FleetTestCase(RepoTestCase):
+    """A RepoTestCase with a test fleet (fleet.py) of `fleet_size` hosts, shared by the class:
+    brought up once before its tests, taken down after them. Without root or namespaces every
+    test reports the reason through require() (a failure under SHIPSHAPE_REQUIRE_ALL=1)."""
+    fleet_size = 2
+    fleet = None
+    unsupported = None
+
+    @classmethod
+    def setUpClass(cls):
+        from fleet import Fleet, FleetUnsupported  # fleet.py imports nothing of ours
+        try:
+            cls.fleet = Fleet(cls.fleet_size).up()
+        except FleetUnsupported as e:
+            cls.unsupported = str(e)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.fleet:
+            cls.fleet.down()
+
+    def setUp(self):
+        super().setUp()
+        require(self, self.fleet is not None, f"a test fleet: {self.unsupported}")

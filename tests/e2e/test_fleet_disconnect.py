@@ -4,31 +4,16 @@ import os
 import subprocess
 import unittest
 
-from fleet import Fleet, FleetUnsupported
-from harness import BIN, RepoTestCase, Result, require
+from harness import BIN, FleetTestCase, Result
 
 N = 2
 
 
-class FleetDisconnectTest(RepoTestCase):
-    fleet = None
-    unsupported = None
-
-    @classmethod
-    def setUpClass(cls):
-        try:
-            cls.fleet = Fleet(N).up()
-        except FleetUnsupported as e:
-            cls.unsupported = str(e)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.fleet:
-            cls.fleet.down()
+class FleetDisconnectTest(FleetTestCase):
+    fleet_size = N
 
     def setUp(self):
         super().setUp()
-        require(self, self.fleet is not None, f"a test fleet: {self.unsupported}")
         self.write("inventory.toml", self.fleet.inventory_toml(env="prod", ssh_extra='persist = "10m"'))
         self.write("shipshape.toml", 'name = "fleet-disconnect-test"\n')
         # The control sockets go to $XDG_RUNTIME_DIR/shipshape-ssh: one directory per test.

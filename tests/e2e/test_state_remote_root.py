@@ -8,32 +8,17 @@ import sqlite3
 import subprocess
 import unittest
 
-from fleet import Fleet, FleetUnsupported
-from harness import BIN, RepoTestCase, Result, require
+from harness import BIN, FleetTestCase, Result
 
 N = 2
 ROOT = "/srv/image"
 
 
-class RemoteRootTest(RepoTestCase):
-    fleet = None
-    unsupported = None
-
-    @classmethod
-    def setUpClass(cls):
-        try:
-            cls.fleet = Fleet(N).up()
-        except FleetUnsupported as e:
-            cls.unsupported = str(e)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.fleet:
-            cls.fleet.down()
+class RemoteRootTest(FleetTestCase):
+    fleet_size = N
 
     def setUp(self):
         super().setUp()
-        require(self, self.fleet is not None, f"a test fleet: {self.unsupported}")
         names = [h["name"] for h in self.fleet.hosts]
         self.write("inventory.toml", self.fleet.inventory_toml(
             env="prod", groups={"web": {"hosts": names, "roles": ["app"]}}))
