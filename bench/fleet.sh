@@ -11,6 +11,8 @@
 #   3. a 100-file state on every host, from scratch each run (the files are removed between
 #      runs): shipshape apply vs an Ansible playbook (copy in a loop; forks = N, pipelining).
 # Standalone: bash bench/fleet.sh [BIN [OUT_DIR [SIZES]]]
+# SHIPSHAPE_ONLY=1 leaves Ansible out (minutes per size): a quick regression check of shipshape
+# against the raw ssh floor.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$(readlink -f "${1:-$root/build/bench/src/cli/shipshape}")"
@@ -21,7 +23,10 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "fleet bench: needs root (network namespaces, sshd)" >&2
   exit 3
 fi
-for tool in hyperfine ansible sshd; do
+only="${SHIPSHAPE_ONLY:-}"
+tools="hyperfine sshd"
+[[ -n $only ]] || tools+=" ansible"
+for tool in $tools; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || {
     echo "fleet bench: $tool missing (scripts/install-deps.sh bench)" >&2
     exit 3
@@ -86,13 +91,13 @@ PY
   (cd "$ops" && in_ns "$bin" exec env:prod -- true >/dev/null)
   (cd "$ops" && in_ns "$bin" facts env:prod --only os >/dev/null)  # copies the agent
   in_ns bash -c "$raw"
-  in_ns ansible fleet -i "$fd/hosts.ini" -m command -a true -f "$n" >/dev/null
+  [[ -n $only ]] || in_ns ansible fleet -i "$fd/hosts.ini" -m command -a true -f "$n" >/dev/null
 
   in_ns hyperfine -N --warmup 2 --runs 10 --export-json "$out/fleet-$n-command.json" \
     --export-markdown "$out/fleet-$n-command.md" \
     -n "floor: raw ssh ×$n in parallel (multiplexed)" "bash -c '$raw'" \
     -n "shipshape exec env:prod -- true" "$bin -C $ops exec env:prod -- true"
-  in_ns hyperfine -N --warmup 1 --runs 3 --export-json "$out/fleet-$n-ansible-command.json" \
+  [[ -n $only ]] || in_ns hyperfine -N --warmup 1 --runs 3 --export-json "$out/fleet-$n-ansible-command.json" \
     --export-markdown "$out/fleet-$n-ansible-command.md" \
     -n "ansible -m command (defaults: forks 5)" \
     "ansible fleet -i $fd/hosts.ini -m command -a true" \
@@ -103,7 +108,7 @@ PY
     --export-markdown "$out/fleet-$n-facts.md" \
     -n "shipshape facts env:prod --json" "$bin -C $ops --json facts env:prod"
   # Ansible is slow enough that a couple of runs say it (its spread is in the JSON).
-  in_ns hyperfine -N --runs 2 --export-json "$out/fleet-$n-ansible-facts.json" \
+  [[ -n $only ]] || in_ns hyperfine -N --runs 2 --export-json "$out/fleet-$n-ansible-facts.json" \
     --export-markdown "$out/fleet-$n-ansible-facts.md" \
     -n "ansible -m setup (forks $n, pipelining)" \
     "env ANSIBLE_PIPELINING=1 ansible fleet -i $fd/hosts.ini -m setup -f $n"
@@ -118,7 +123,7 @@ PY
     -n "shipshape apply (100 files, no change)" \
     "$bin -C $ops apply env:prod --state states/files.toml"
   # One run: 100 copy items per host take Ansible minutes (a module round trip per file).
-  in_ns hyperfine -N --runs 1 --export-json "$out/fleet-$n-ansible-apply.json" \
+  [[ -n $only ]] || in_ns hyperfine -N --runs 1 --export-json "$out/fleet-$n-ansible-apply.json" \
     --export-markdown "$out/fleet-$n-ansible-apply.md" \
     --prepare "$bin -C $ops exec env:prod -- rm -rf /srv/bench" \
     -n "ansible-playbook (100 files, from scratch; forks $n, pipelining)" \
