@@ -44,4 +44,51 @@ inline std::string proc_net_line(int sl, const char* local, const char* remote, 
     return line;
 }
 
+// A dpkg status file of a few stanzas, installed and not.
+constexpr const char* k_dpkg_status = R"(Package: zlib1g
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Multi-Arch: same
+Version: 1:1.2.13.dfsg-1
+Description: compression library - runtime
+ zlib is a library implementing the deflate compression method found
+ in gzip and PKZIP.
+ .
+ Package: not-a-package
+Homepage: http://zlib.net/
+
+Package: base-files
+Essential: yes
+Status: install ok installed
+Architecture: amd64
+Version: 12.4+deb12u5
+Conffiles:
+ /etc/debian_version 6d3e5ef8fcd1e3e3a3a0f8b4b3a1c0de
+ /etc/host.conf 4eb63731c9f5e30903ac4fc07a7fe3d6
+Description: Debian base system miscellaneous files
+
+Package: broken-upgrade
+Status: install reinstreq half-installed
+Architecture: all
+Version: 2.0-1
+
+Package: removed-tool
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 0.9-3
+Conffiles:
+ /etc/removed-tool.conf 0123456789abcdef0123456789abcdef
+
+Package: purged-tool
+Status: purge ok not-installed
+Architecture: amd64
+
+Package: zlib1g
+Status: install ok installed
+Architecture: i386
+Multi-Arch: same
+Version: 1:1.2.13.dfsg-1
+)";
+
 }  // namespace shipshape::facts::fixture
