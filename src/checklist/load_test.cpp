@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "checklist/load.hpp"
+#include "checklist/validate.hpp"
 #include "core/mutate_for_tests.hpp"
 
 namespace shipshape::checklist {
@@ -290,6 +291,37 @@ undo = { sh = "undo {{facts.os.id}}" }
         << bad.error().message();
     EXPECT_NE(bad.error().message().find("on host web2"), std::string::npos)
         << bad.error().message();
+}
+
+// A long chain where each step needs the next: validation walks it without recursion (a
+// recursive search overflowed the stack at about 40,000 steps), and still names a cycle that
+// closes it end to end.
+TEST(ValidateChecklist, ALongChainNeitherCrashesNorHidesACycle) {
+    const size_t n = 100000;
+    Checklist c;
+    c.path = "long.toml";
+    c.steps.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+        c.steps[i].id = "s" + std::to_string(i);
+        c.steps[i].run.argv = {"true"};
+        if (i + 1 < n) {
+            c.steps[i].needs = {"s" + std::to_string(i + 1)};
+        }
+    }
+    std::vector<SourcePos> needs_pos(n, SourcePos{1, 1});
+    Diagnostics clean;
+    validate_checklist(c, needs_pos, clean);
+    EXPECT_TRUE(clean.empty()) << clean.to_error().message();
+
+    c.steps.back().needs = {"s0"};  // s0 -> s1 -> ... -> s99999 -> s0
+    Diagnostics cyclic;
+    validate_checklist(c, needs_pos, cyclic);
+    ASSERT_EQ(cyclic.size(), 1u);
+    const std::string& m = cyclic.items()[0].message;
+    EXPECT_EQ(m.rfind("dependency cycle: s0 -> s1 -> s2 -> ", 0), 0u) << m.substr(0, 80);
+    const std::string tail = " -> s99998 -> s99999 -> s0";
+    ASSERT_GT(m.size(), tail.size());
+    EXPECT_EQ(m.substr(m.size() - tail.size()), tail);
 }
 
 }  // namespace shipshape::checklist

@@ -74,10 +74,13 @@ class Validator {
 
     void check_needs() {
         for (size_t i = 0; i < m_c.steps.size(); ++i) {
+            m_index.emplace(m_c.steps[i].id, i);  // the first of duplicate ids, as find_step
+        }
+        for (size_t i = 0; i < m_c.steps.size(); ++i) {
             const auto& s = m_c.steps[i];
             std::set<std::string> seen;
             for (const auto& n : s.needs) {
-                if (!m_c.find_step(n)) {
+                if (m_index.find(n) == m_index.end()) {
                     std::vector<std::string> others;
                     for (const auto& id : m_ids) {
                         if (id != s.id) {
@@ -96,47 +99,63 @@ class Validator {
     }
 
     // Depth-first search; each back edge closes a cycle, which is reported once by its members.
+    // Iterative, with the path on an explicit stack: a chain of 100,000 steps must not overflow
+    // the call stack (a recursive search did, at about 40,000).
     void check_cycles() {
-        std::map<std::string, size_t> index;
-        for (size_t i = 0; i < m_c.steps.size(); ++i) {
-            index.emplace(m_c.steps[i].id, i);
-        }
-        std::vector<int> color(m_c.steps.size(), 0);  // 0 new, 1 on stack, 2 done
-        std::vector<size_t> stack;
+        const size_t n = m_c.steps.size();
+        std::vector<int> color(n, 0);        // 0 new, 1 on the path, 2 done
+        std::vector<size_t> path;            // the steps on the current path, in order
+        std::vector<size_t> next;            // per path entry: the index of its next need to follow
+        std::vector<size_t> path_pos(n, 0);  // where a step on the path stands in it
         std::set<std::set<size_t>> reported;
-        auto visit = [&](auto&& self, size_t v) -> void {
-            color[v] = 1;
-            stack.push_back(v);
-            for (const auto& n : m_c.steps[v].needs) {
-                auto it = index.find(n);
-                if (it == index.end() || it->second == v) {
+        for (size_t root = 0; root < n; ++root) {
+            if (color[root] != 0) {
+                continue;
+            }
+            color[root] = 1;
+            path_pos[root] = 0;
+            path.assign(1, root);
+            next.assign(1, 0);
+            while (!path.empty()) {
+                const size_t v = path.back();
+                const auto& needs = m_c.steps[v].needs;
+                if (next.back() == needs.size()) {
+                    color[v] = 2;
+                    path.pop_back();
+                    next.pop_back();
                     continue;
                 }
-                size_t w = it->second;
+                const auto it = m_index.find(needs[next.back()++]);
+                if (it == m_index.end() || it->second == v) {
+                    continue;
+                }
+                const size_t w = it->second;
                 if (color[w] == 0) {
-                    self(self, w);
+                    color[w] = 1;
+                    path_pos[w] = path.size();
+                    path.push_back(w);
+                    next.push_back(0);
                 } else if (color[w] == 1) {
-                    auto from = std::find(stack.begin(), stack.end(), w);
-                    std::set<size_t> members(from, stack.end());
-                    if (reported.insert(members).second) {
-                        // Print in "needs" direction: a needs b needs ... needs a.
-                        std::string text;
-                        for (auto p = from; p != stack.end(); ++p) {
-                            text += m_c.steps[*p].id + " -> ";
-                        }
-                        text += m_c.steps[w].id;
-                        error(m_needs_pos[w], "dependency cycle: " + text);
-                    }
+                    report_cycle(path, path_pos[w], w, reported);
                 }
             }
-            stack.pop_back();
-            color[v] = 2;
-        };
-        for (size_t i = 0; i < m_c.steps.size(); ++i) {
-            if (color[i] == 0) {
-                visit(visit, i);
-            }
         }
+    }
+
+    // The cycle closed by an edge back to `w`, which stands at `from` on `path`.
+    void report_cycle(const std::vector<size_t>& path, size_t from, size_t w,
+                      std::set<std::set<size_t>>& reported) {
+        std::set<size_t> members(path.begin() + static_cast<std::ptrdiff_t>(from), path.end());
+        if (!reported.insert(members).second) {
+            return;
+        }
+        // Printed in "needs" direction: a -> b -> ... -> a.
+        std::string text;
+        for (size_t p = from; p < path.size(); ++p) {
+            text += m_c.steps[path[p]].id + " -> ";
+        }
+        text += m_c.steps[w].id;
+        error(m_needs_pos[w], "dependency cycle: " + text);
     }
 
     void check_string(const std::string& text, SourcePos pos, const std::string& where) {
@@ -198,6 +217,7 @@ class Validator {
     }
 
     const Checklist& m_c;
+    std::map<std::string, size_t, std::less<>> m_index;  // step id -> its first index
     const std::vector<SourcePos>& m_needs_pos;
     Diagnostics& m_diags;
     std::vector<std::string> m_ids;
