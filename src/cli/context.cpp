@@ -42,6 +42,8 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     if (auto st = fs->create_directories(project->state_dir()); !st) {
         return fail(st.error());
     }
+    // .shipshape holds the journal and step logs: owner only (best effort on a shared mount).
+    (void)os::restrict_to_owner(project->state_dir());
     auto store = store::open_store(project->store_location());
     if (!store) {
         return fail(store.error());

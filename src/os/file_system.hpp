@@ -50,6 +50,10 @@ std::unique_ptr<FileSystem> make_local_file_system(std::string root = "/");
 [[nodiscard]] Status write_whole_file_atomic(const std::string& path, std::string_view data,
                                              const WriteOptions& options = {});
 
+// Takes group and other permissions away from a file or directory of the real machine (0700 for
+// a directory, the owner's bits only for a file). Errc::not_found / permission_denied / io.
+[[nodiscard]] Status restrict_to_owner(const std::string& path);
+
 // Path helpers (pure string operations).
 std::string path_join(std::string_view a, std::string_view b);
 std::string path_parent(std::string_view path);

@@ -1,5 +1,6 @@
 """The command line's contract: help, version, exit codes, repo discovery, init, validation."""
 import os
+import stat
 import unittest
 
 from harness import BIN, RepoTestCase
@@ -154,6 +155,23 @@ class CliTest(RepoTestCase):
         r = self.shipshape("show", "last")
         self.assertEqual(r.code, 2, r)
         self.assertIn("there are no runs yet", r.err)
+
+    def test_the_journal_is_private_to_its_owner(self):
+        self.write("checklists/x.toml", '[[step]]\nid = "a"\nrun = ["echo", "hi"]\n')
+        r = self.shipshape("run", "checklists/x.toml")
+        self.assertEqual(r.code, 0, r)
+        state = os.path.join(self.repo, ".shipshape")
+        mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+        self.assertEqual(mode(state), 0o700)
+        for name in os.listdir(state):
+            if name.startswith("state.db"):  # the database and its -wal/-shm files
+                self.assertEqual(mode(os.path.join(state, name)) & 0o077, 0, name)
+        # A journal made by an older shipshape (0644, 0755) is tightened on the next command.
+        os.chmod(state, 0o755)
+        os.chmod(os.path.join(state, "state.db"), 0o644)
+        self.assertEqual(self.shipshape("runs").code, 0)
+        self.assertEqual(mode(state), 0o700)
+        self.assertEqual(mode(os.path.join(state, "state.db")), 0o600)
 
 
 if __name__ == "__main__":

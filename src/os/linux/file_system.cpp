@@ -254,4 +254,16 @@ Status write_whole_file_atomic(const std::string& path, std::string_view data,
     return make_local_file_system("/")->write_file_atomic(path, data, options);
 }
 
+Status restrict_to_owner(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return fail(errno_error("reading the mode of '" + path + "'", errno));
+    }
+    mode_t mode = S_ISDIR(st.st_mode) ? 0700 : (st.st_mode & 0700);
+    if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0) {
+        return fail(errno_error("restricting '" + path + "' to its owner", errno));
+    }
+    return {};
+}
+
 }  // namespace shipshape::os

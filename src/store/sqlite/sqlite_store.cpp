@@ -2,6 +2,10 @@
 // runs with their journal. WAL mode with synchronous=FULL, so a committed transaction survives a
 // crash of the process and of the machine. The schema is versioned with PRAGMA user_version and
 // migrated forward in one transaction on open.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <iterator>
 #include <memory>
 #include <utility>
@@ -430,6 +434,17 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
 }  // namespace sqlite_detail
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+    // The journal holds parameters, checklist text and notes: owner only. A new database is
+    // created 0600 before SQLite opens it (its -wal and -shm files take the same mode), and an
+    // existing one with group or other bits is tightened, best effort (a read-only copy stays).
+    if (path != ":memory:") {
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::close(fd);
+        } else if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+            (void)::chmod(path.c_str(), st.st_mode & 0700);
+        }
+    }
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
