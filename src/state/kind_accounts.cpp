@@ -5,20 +5,28 @@
 
 namespace shipshape::state {
 
+namespace {
+
+// groupadd/useradd's --system and --gid/--uid, with the plan's details saying the same.
+void add_system_and_id(Change& c, const Resource& r, const char* flag, const char* what) {
+    if (r.system) {
+        c.argv.push_back("--system");
+        c.details.push_back("system");
+    }
+    if (r.id) {
+        c.argv.insert(c.argv.end(), {flag, std::to_string(*r.id)});
+        c.details.push_back(std::string(what) + " " + std::to_string(*r.id));
+    }
+}
+
+}  // namespace
+
 void plan_group(PlanContext& ctx, size_t index, const Resource& r) {
     auto gid = ctx.ids.gid(r.name);
     if (!gid) {
         Change& c = ctx.add(index, Action::create, Op::group, r.name, "group");
         c.argv = {"groupadd"};
-        if (r.system) {
-            c.argv.push_back("--system");
-            c.details.push_back("system");
-        }
-        if (r.id) {
-            c.argv.push_back("--gid");
-            c.argv.push_back(std::to_string(*r.id));
-            c.details.push_back("gid " + std::to_string(*r.id));
-        }
+        add_system_and_id(c, r, "--gid", "gid");
         c.argv.push_back(r.name);
         return;
     }
@@ -34,14 +42,7 @@ void plan_user(PlanContext& ctx, size_t index, const Resource& r) {
     if (!have) {
         Change& c = ctx.add(index, Action::create, Op::user, r.name, "user");
         c.argv = {"useradd"};
-        if (r.system) {
-            c.argv.push_back("--system");
-            c.details.push_back("system");
-        }
-        if (r.id) {
-            c.argv.insert(c.argv.end(), {"--uid", std::to_string(*r.id)});
-            c.details.push_back("uid " + std::to_string(*r.id));
-        }
+        add_system_and_id(c, r, "--uid", "uid");
         if (!r.home.empty()) {
             c.argv.insert(c.argv.end(), {"--home-dir", r.home});
             c.details.push_back("home " + r.home);
