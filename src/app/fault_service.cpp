@@ -109,7 +109,7 @@ Result<FaultRun> FaultService::run(const std::vector<faults::Fault>& faults,
     return run;
 }
 
-std::vector<std::string> FaultService::cleanup() const {
+faults::CleanupReport FaultService::cleanup() const {
     return faults::cleanup_leftovers();
 }
 

@@ -1,7 +1,8 @@
 // FaultService: the use case behind `shipshape fault` — the faults a request asks for (profiles
 // by path or by name in the ops repo, flags), a sandbox that runs one command under them, and
-// the cleanup of what killed runs left behind. Works on this machine only, with or without an
-// ops repo (a profile by name needs one; paths and flags do not).
+// the cleanup of what killed runs left behind (told by the sandboxes' records, never by names).
+// Works on this machine only, with or without an ops repo (a profile by name needs one; paths and
+// flags do not).
 //
 // It has its own CMake target (shipshape_app_faults), linked only into `shipshape-fault`: the
 // fault libraries it pulls in (libnftables, libfuse3, libnetfilter_queue) must stay out of
@@ -55,8 +56,9 @@ class FaultService {
                                        const std::vector<std::string>& command,
                                        const os::CancelSource* cancel) const;
 
-    // Removes what killed runs left behind (memory cgroups); returns what was removed.
-    std::vector<std::string> cleanup() const;
+    // Removes what killed runs recorded as their own (memory cgroups) and nothing else: live
+    // sandboxes and cgroups no record names are only reported.
+    faults::CleanupReport cleanup() const;
 
     // Where a profile named on the command line is: `name` itself when it is a path (it
     // exists, has a '/' or ends in .toml), else faults/NAME.toml in the ops repo.

@@ -57,17 +57,35 @@ void print_summary(const faults::Report& r) {
     }
 }
 
+// `--cleanup`: what was removed on stdout, what was left alone and why on stderr. Exit 1 when
+// something could not be removed.
+int print_cleanup(const Context& ctx, const faults::CleanupReport& r) {
+    for (const auto& p : r.removed) {
+        std::printf("removed %s\n", p.c_str());
+    }
+    for (pid_t pid : r.live) {
+        std::fprintf(stderr, "shipshape fault: left alone the sandbox of supervisor %d: it runs\n",
+                     pid);
+    }
+    for (const auto& p : r.left_alone) {
+        std::fprintf(stderr,
+                     "shipshape fault: left alone %s: not ours (no sandbox record names it; "
+                     "remove it by hand if you know it is unused)\n",
+                     p.c_str());
+    }
+    for (const auto& f : r.failures) {
+        std::fprintf(stderr, "shipshape fault: %s\n", f.c_str());
+    }
+    if (r.removed.empty() && r.failures.empty() && !ctx.json) {
+        std::fprintf(stderr, "shipshape fault: nothing left over from killed runs\n");
+    }
+    return to_int(r.failures.empty() ? ExitCode::done : ExitCode::failed);
+}
+
 int run_fault(Context& ctx, FaultOptions& o) {
     app::FaultService service;
     if (o.cleanup) {
-        auto removed = service.cleanup();
-        for (const auto& p : removed) {
-            std::printf("removed %s\n", p.c_str());
-        }
-        if (removed.empty() && !ctx.json) {
-            std::fprintf(stderr, "shipshape fault: nothing left over from killed runs\n");
-        }
-        return to_int(ExitCode::done);
+        return print_cleanup(ctx, service.cleanup());
     }
     o.request.directory = ctx.directory;
     o.request.cwd = ctx.cwd;
@@ -169,7 +187,7 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out) {
     sub->add_flag("--check", opts->check,
                   "set every asked fault up and tear it down again, running nothing");
     sub->add_flag("--cleanup", opts->cleanup,
-                  "remove what killed runs left behind (memory cgroups), then exit");
+                  "remove what killed runs recorded as their own (memory cgroups), then exit");
     sub->add_flag("--quiet,-q", opts->quiet, "no summary on stderr");
     sub->add_option("COMMAND", opts->command, "the command and its arguments, after --");
     out.push_back({sub, [opts](Context& ctx) { return run_fault(ctx, *opts); }});

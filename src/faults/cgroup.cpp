@@ -83,27 +83,13 @@ void kill_members(const std::string& dir) {
     }
 }
 
-// A live (not zombie) process named shipshape: a killed supervisor may linger as a zombie for
-// a moment, and its pid may be reused by something else later.
-bool supervisor_alive(pid_t pid) {
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    auto open = stat.find('(');
-    auto close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) {
-        return false;
-    }
-    // The supervisor is a fork of `shipshape-fault` (exec'd by `shipshape fault`), or of a
-    // program using the C++ API, which cannot be told apart from any process here.
-    std::string comm = stat.substr(open + 1, close - open - 1);
-    return (comm == "shipshape-fault" || comm == "shipshape") && stat[close + 2] != 'Z';
-}
-
 }  // namespace
 
 MemoryCgroup::MemoryCgroup(std::string path, int version)
     : m_path(std::move(path)), m_procs(m_path + "/cgroup.procs"), m_version(version) {}
 
-Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(pid_t owner) {
+Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(
+    const std::string& name, const std::function<Status(const std::string&)>& claim) {
     int version = hierarchy();
     if (version == 0) {
         return fail(Errc::unsupported,
@@ -123,9 +109,16 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(pid_t owner) {
             }
         }
     }
-    std::string path = root + "/" + k_prefix + std::to_string(owner);
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::string path = root + "/" + name;
+    if (auto st = claim(path); !st) {
+        return fail(st.error());
+    }
+    if (::mkdir(path.c_str(), 0755) != 0) {
         int err = errno;
+        if (err == EEXIST) {
+            return fail(Errc::already_exists, "--memory: the cgroup " + path +
+                                                  " exists already and is not this sandbox's");
+        }
         if (err == EACCES || err == EPERM || err == EROFS) {
             return fail(Errc::unsupported, "--memory needs root to create a memory cgroup (" +
                                                os::errno_error("mkdir " + path, err).message() +
@@ -187,8 +180,12 @@ MemoryStats MemoryCgroup::stats() const {
     return s;
 }
 
-std::vector<std::string> cleanup_stale_cgroups() {
-    std::vector<std::string> removed;
+std::vector<std::string> sandbox_cgroup_paths(const std::string& name) {
+    return {std::string(k_v1_root) + "/" + name, std::string(k_v2_root) + "/" + name};
+}
+
+std::vector<std::string> sandbox_like_cgroups() {
+    std::vector<std::string> found;
     for (const char* root : {k_v1_root, k_v2_root}) {
         DIR* d = ::opendir(root);
         if (!d) {
@@ -196,22 +193,27 @@ std::vector<std::string> cleanup_stale_cgroups() {
         }
         while (auto* e = ::readdir(d)) {
             std::string name = e->d_name;
-            if (name.rfind(k_prefix, 0) != 0) {
-                continue;
-            }
-            pid_t owner = std::atoi(name.c_str() + std::strlen(k_prefix));
-            if (owner > 0 && supervisor_alive(owner)) {
-                continue;  // its supervisor is alive: not a leftover
-            }
-            std::string path = std::string(root) + "/" + name;
-            kill_members(path);
-            if (::rmdir(path.c_str()) == 0) {
-                removed.push_back(path);
+            if (name.rfind(k_prefix, 0) == 0 && e->d_type == DT_DIR) {
+                found.push_back(std::string(root) + "/" + name);
             }
         }
         ::closedir(d);
     }
-    return removed;
+    return found;
+}
+
+Status remove_cgroup(const std::string& path) {
+    kill_members(path);
+    for (int i = 0; i < 100; ++i) {
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) {
+            return {};
+        }
+        if (errno != EBUSY) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // members still leaving
+    }
+    return fail(os::errno_error("removing cgroup " + path, errno));
 }
 
 }  // namespace shipshape::faults

@@ -1,12 +1,13 @@
 // MemoryCgroup: a memory cgroup (v1 or v2, whichever this machine mounts) that the sandbox's
 // commands join before they exec, so the kernel's OOM killer ends them past the limit. Named
-// "shipshape-fault-<supervisor pid>" so that `shipshape fault --cleanup` can tell a killed
-// run's leftovers (owner gone) from a live run's.
+// "shipshape-fault-<supervisor pid>-<its start time>"; which ones are a killed run's leftovers
+// is told by the sandboxes' records (sandbox_record.hpp), never by the name.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,9 +23,12 @@ struct MemoryStats {
 
 class MemoryCgroup {
   public:
-    // Creates the cgroup with no limit yet. Errc::unsupported (naming what is missing: root,
-    // the memory controller) when that is impossible here.
-    [[nodiscard]] static Result<std::unique_ptr<MemoryCgroup>> create(pid_t owner);
+    // Creates the cgroup `name` with no limit yet, after `claim` accepted its path (the
+    // sandbox's record; an error from it is returned and nothing is made). Errc::unsupported
+    // (naming what is missing: root, the memory controller) when that is impossible here;
+    // Errc::already_exists when a cgroup of that name exists (it is not ours).
+    [[nodiscard]] static Result<std::unique_ptr<MemoryCgroup>> create(
+        const std::string& name, const std::function<Status(const std::string&)>& claim);
     ~MemoryCgroup();  // kills what is left in it and removes it
     MemoryCgroup(const MemoryCgroup&) = delete;
     MemoryCgroup& operator=(const MemoryCgroup&) = delete;
@@ -44,8 +48,13 @@ class MemoryCgroup {
     int m_version;
 };
 
-// Removes "shipshape-fault-<pid>" cgroups whose owner is gone (after killing what is still in
-// them). Returns the paths removed.
-std::vector<std::string> cleanup_stale_cgroups();
+// Where a sandbox's cgroup called `name` can be: under the v1 memory hierarchy or the unified
+// one. A record naming any other path is not trusted.
+std::vector<std::string> sandbox_cgroup_paths(const std::string& name);
+// Every cgroup under those roots whose name starts like a sandbox's ("shipshape-fault-").
+std::vector<std::string> sandbox_like_cgroups();
+// Kills what is still in the cgroup at `path` and removes it; a path that does not exist is
+// already removed. Errc::io (with the reason) when it stays.
+[[nodiscard]] Status remove_cgroup(const std::string& path);
 
 }  // namespace shipshape::faults

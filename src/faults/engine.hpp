@@ -33,6 +33,13 @@ class Engine {
     explicit Engine(std::string preload_library) { m_state.preload = std::move(preload_library); }
     ~Engine();
 
+    // The sandbox's record, where what it makes outside its namespaces is claimed first (null:
+    // it keeps none, because of `error`, and makes nothing outside). Set before add().
+    void set_record(SandboxRecord* record, std::string error) {
+        m_state.record = record;
+        m_state.record_error = std::move(error);
+    }
+
     // Between these, network rules are collected and applied in one transaction at the end.
     void begin_setup();
     [[nodiscard]] Status finish_setup();

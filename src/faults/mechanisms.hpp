@@ -22,6 +22,7 @@
 #include "faults/fuse_fs.hpp"
 #include "faults/nft.hpp"
 #include "faults/sandbox.hpp"
+#include "faults/sandbox_record.hpp"
 
 namespace shipshape::faults {
 
@@ -55,6 +56,8 @@ struct MechanismState {
     const volatile uint64_t* skew_count = nullptr;
     uint64_t alloc_limit = 0;
     std::vector<std::string> child_env;  // "K=V" for every command
+    SandboxRecord* record = nullptr;     // claims what outlives the namespaces (the cgroup)
+    std::string record_error;            // why there is no record
 
     FaultFsCounters fs_counters(const std::string& path) const;
     MemoryStats memory_stats() const;

@@ -16,7 +16,17 @@ namespace {
 
 Result<std::string> setup_memory(MechanismState& s, int, const Fault&) {
     if (!s.cgroup) {
-        auto cg = MemoryCgroup::create(::getpid());
+        // A cgroup outlives a killed sandbox: only one its record names can be cleaned up.
+        if (!s.record) {
+            return fail(Errc::unsupported,
+                        "--memory needs the sandbox's record, which names its cgroup so that "
+                        "'shipshape fault --cleanup' can remove it after a kill -9, and it "
+                        "could not be made: " +
+                            s.record_error);
+        }
+        auto cg = MemoryCgroup::create(
+            sandbox_cgroup_name(s.record->pid(), s.record->start_time()),
+            [&s](const std::string& path) { return s.record->claim_cgroup(path); });
         if (!cg) {
             return fail(cg.error());
         }

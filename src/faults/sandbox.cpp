@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/assert.hpp"
 #include "faults/cgroup.hpp"
@@ -100,10 +101,46 @@ Status check_prerequisites(const std::vector<Fault>& faults) {
     return {};
 }
 
+// A signal that means the supervisor crashed (our bug), not that something outside killed it.
+bool crash_signal(int sig) {
+    for (int crash : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) {
+        if (sig == crash) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string signal_name(int sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    return abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig);
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& i : items) {
+        text += (text.empty() ? "" : ", ") + i;
+    }
+    return text;
+}
+
+// Errc::io: the supervisor's end of the connection is gone (it died).
+Error supervisor_gone() {
+    return Error(Errc::io, "the sandbox supervisor went away");
+}
+
+bool gone_errno(int err) {
+    return err == EPIPE || err == ECONNRESET || err == ENOTCONN;
+}
+
 }  // namespace
 
 Result<std::string> Control::request(const std::string& message) {
     if (::send(m_fd, message.data(), message.size(), MSG_NOSIGNAL) < 0) {
+        if (gone_errno(errno)) {
+            m_lost = true;
+            return fail(supervisor_gone());
+        }
         return fail(os::errno_error("talking to the sandbox supervisor", errno));
     }
     // Wait for the reply, and for the user's stop while it takes: a command that survives
@@ -118,7 +155,8 @@ Result<std::string> Control::request(const std::string& message) {
         if (ready > 0 && watch_cancel && (fds[1].revents & POLLIN)) {
             // No reply comes to "interrupt"; the one to `message` still does.
             static constexpr std::string_view k_interrupt = "interrupt";
-            if (::send(m_fd, k_interrupt.data(), k_interrupt.size(), MSG_NOSIGNAL) < 0) {
+            if (::send(m_fd, k_interrupt.data(), k_interrupt.size(), MSG_NOSIGNAL) < 0 &&
+                !gone_errno(errno)) {  // gone: the recv below tells
                 return fail(os::errno_error("talking to the sandbox supervisor", errno));
             }
             m_interrupted = true;
@@ -131,8 +169,12 @@ Result<std::string> Control::request(const std::string& message) {
     ssize_t n = 0;
     while ((n = ::recv(m_fd, buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {
     }
-    if (n <= 0) {
-        return fail(Errc::internal, "the sandbox supervisor went away");
+    if (n == 0 || (n < 0 && gone_errno(errno))) {
+        m_lost = true;
+        return fail(supervisor_gone());
+    }
+    if (n < 0) {
+        return fail(os::errno_error("waiting for the sandbox supervisor", errno));
     }
     buf.resize(static_cast<size_t>(n));
     return buf;
@@ -207,13 +249,17 @@ Result<std::unique_ptr<Sandbox>> Sandbox::start(const std::vector<Fault>& faults
     }
     ::close(pair[1]);
     std::unique_ptr<Sandbox> sandbox(new Sandbox(pid, pair[0], options.cancel_fd));
+    // The child is ours and not reaped yet, so its start time is readable even if it died.
+    auto stat = read_proc_stat(pid);
+    sandbox->m_start_time = stat ? stat->start_time : 0;
+    sandbox->m_record_dir = options.record_dir;
     std::string buf(4096, '\0');
     ssize_t n = 0;
     while ((n = ::recv(pair[0], buf.data(), buf.size(), 0)) < 0 && errno == EINTR) {
     }
     if (n <= 0) {
         sandbox->m_finished = true;
-        return fail(Errc::internal, "the sandbox supervisor died while setting up");
+        return fail(sandbox->lost_supervisor("while setting up"));
     }
     buf.resize(static_cast<size_t>(n));
     auto ready = parse_reply(buf);
@@ -231,8 +277,53 @@ Sandbox::~Sandbox() {
     ::close(m_fd);
     int status = 0;
     // The supervisor was forked above, not started by os::ProcessRunner: we reap it here.
-    while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    while (!m_reaped && ::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
     }
+}
+
+Error Sandbox::checked(const Error& e) {
+    if (m_lost) {
+        return *m_lost;
+    }
+    return m_control.lost() ? lost_supervisor() : e;
+}
+
+Error Sandbox::lost_supervisor(const std::string& when) {
+    if (m_lost) {
+        return *m_lost;
+    }
+    // Its end of the connection closes only when it exits, so this wait is short.
+    int status = 0;
+    pid_t got = 0;
+    while ((got = ::waitpid(m_pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    m_reaped = true;
+    m_finished = true;
+    std::string who = "the fault supervisor (pid " + std::to_string(m_pid) + ")";
+    std::string suffix = when.empty() ? "" : " " + when;
+    Errc code = Errc::internal;  // it exited or crashed: a bug of ours
+    std::string cause = who + " went away" + suffix;
+    if (got == m_pid && WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        code = crash_signal(sig) ? Errc::internal : Errc::io;
+        cause = who + (crash_signal(sig) ? " crashed with " : " was killed by ") +
+                signal_name(sig) + suffix + ", and the command in its sandbox with it";
+    } else if (got == m_pid && WIFEXITED(status)) {
+        cause = who + " exited with status " + std::to_string(WEXITSTATUS(status)) + suffix;
+    }
+    // The kernel drops the record's lock with the supervisor: its leftovers are removable now.
+    auto cleanup = cleanup_dead_sandbox(m_record_dir, m_pid, m_start_time);
+    std::string after;
+    if (!cleanup.failures.empty()) {
+        after = "cleaning up its sandbox failed (" + join(cleanup.failures) +
+                "): run 'shipshape fault --cleanup'";
+    } else if (!cleanup.removed.empty()) {
+        after = "its sandbox was cleaned up (removed " + join(cleanup.removed) + ")";
+    } else {
+        after = "it left nothing behind";
+    }
+    m_lost = Error(code, cause + "; " + after);
+    return *m_lost;
 }
 
 Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::string& cwd) {
@@ -246,7 +337,7 @@ Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::stri
     }
     auto body = m_control.call(message);
     if (!body) {
-        return fail(body.error());
+        return fail(checked(body.error()));
     }
     return std::atoi(body->c_str());
 }
@@ -254,7 +345,7 @@ Result<int> Sandbox::spawn(const std::vector<std::string>& argv, const std::stri
 Result<int> Sandbox::call_body() {
     auto body = m_control.call("body ");
     if (!body) {
-        return fail(body.error());
+        return fail(checked(body.error()));
     }
     return std::atoi(body->c_str());
 }
@@ -262,7 +353,7 @@ Result<int> Sandbox::call_body() {
 Result<CommandOutcome> Sandbox::wait(int id) {
     auto body = m_control.call("wait " + std::to_string(id));
     if (!body) {
-        return fail(body.error());
+        return fail(checked(body.error()));
     }
     CommandOutcome o;
     char kind[16] = {};
@@ -300,13 +391,16 @@ Result<int> Sandbox::add(std::string_view kind, std::string_view value) {
 }
 
 Result<Report> Sandbox::finish() {
+    if (m_lost) {
+        return fail(*m_lost);
+    }
     if (m_finished) {
         return fail(Errc::invalid_argument, "the sandbox has already finished");
     }
     m_finished = true;
     auto body = m_control.call("finish");
     if (!body) {
-        return fail(body.error());
+        return fail(checked(body.error()));
     }
     return parse_report_json(*body);
 }
@@ -325,8 +419,8 @@ Result<Report> run_with_faults(const std::vector<Fault>& faults,
     return report;
 }
 
-std::vector<std::string> cleanup_leftovers() {
-    return cleanup_stale_cgroups();
+CleanupReport cleanup_leftovers(const std::string& record_dir) {
+    return cleanup_dead_sandboxes(record_dir);
 }
 
 }  // namespace shipshape::faults

@@ -6,7 +6,9 @@
 //
 // Lifetime: the supervisor dies with the process that started it (PR_SET_PDEATHSIG), and
 // every command inside dies with the supervisor (they live in its pid namespace, whose init
-// is tied to it), so a killed shipshape leaves no processes, namespaces or mounts behind.
+// is tied to it), so a killed shipshape leaves no processes, namespaces or mounts behind. What
+// outlives a killed supervisor (a memory cgroup) is named in its record (sandbox_record.hpp):
+// the starter removes it when it sees the supervisor die, cleanup_leftovers() otherwise.
 //
 // Threading: a Sandbox and its Control are used from one thread at a time. Requests are
 // answered in order; wait() blocks until that command ends.
@@ -27,6 +29,7 @@
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "faults/fault.hpp"
+#include "faults/sandbox_record.hpp"
 
 namespace shipshape::faults {
 
@@ -88,17 +91,21 @@ class Control {
     // The report so far (counters read now).
     [[nodiscard]] Result<Report> report();
 
-    // The raw request: one message out, one back. Replies start "ok" or "err".
+    // The raw request: one message out, one back. Replies start "ok" or "err". Errc::io when
+    // the supervisor went away (lost() is true then).
     [[nodiscard]] Result<std::string> request(const std::string& message);
     // request(), with "ok REST" turned into REST and "err CODE MESSAGE" into that error.
     [[nodiscard]] Result<std::string> call(const std::string& message);
     // True once the cancel fd fired and the supervisor was told to interrupt.
     bool interrupted() const { return m_interrupted; }
+    // True once the supervisor's end of the connection closed: it died.
+    bool lost() const { return m_lost; }
 
   private:
     int m_fd;
     int m_cancel_fd;
     bool m_interrupted = false;
+    bool m_lost = false;
 };
 
 // Disables a fault when it goes out of scope: `auto cut = sandbox.scoped(block);`.
@@ -133,6 +140,9 @@ struct SandboxOptions {
     // After an interrupt: how long commands get after SIGINT before SIGTERM, and after
     // SIGTERM before SIGKILL.
     Millis interrupt_grace{3000};
+    // Where the supervisor keeps its record (sandbox_record.hpp). Without one (this user may
+    // not write there) the sandbox works, but cannot have a memory cgroup.
+    std::string record_dir = k_default_record_dir;
 };
 
 class Sandbox {
@@ -140,6 +150,10 @@ class Sandbox {
     // Checks prerequisites, forks the supervisor and waits until every fault is in place.
     // Errc::unsupported (naming the missing privilege, tool or kernel feature) or
     // Errc::invalid_argument (e.g. a fault path that does not exist); nothing is left behind.
+    //
+    // Here and in every call below: when the supervisor dies (killed from outside), the call
+    // reaps it, removes what its record names, and returns Errc::io saying which signal killed
+    // it and what was removed (Errc::internal when it crashed: SIGSEGV, SIGABRT…, or exited).
     [[nodiscard]] static Result<std::unique_ptr<Sandbox>> start(const std::vector<Fault>& faults,
                                                                 SandboxOptions options = {});
     ~Sandbox();  // finishes if finish() was not called, then reaps the supervisor
@@ -175,10 +189,19 @@ class Sandbox {
 
   private:
     Sandbox(pid_t pid, int fd, int cancel_fd) : m_pid(pid), m_fd(fd), m_control(fd, cancel_fd) {}
+    // `e`, or the supervisor's death when that is what it means (see start()).
+    Error checked(const Error& e);
+    // Reaps the dead supervisor, removes what its record names, and says so. `when` is added
+    // to the cause ("while setting up"); empty: nothing.
+    Error lost_supervisor(const std::string& when = {});
     pid_t m_pid;
+    uint64_t m_start_time = 0;  // the supervisor's, which names its record
+    std::string m_record_dir;
     int m_fd;
     Control m_control;
     bool m_finished = false;
+    bool m_reaped = false;
+    std::optional<Error> m_lost;  // once set, every call fails with it
 };
 
 // Runs `argv` under `faults` from start to finish: the whole of `shipshape fault`.
@@ -186,7 +209,8 @@ class Sandbox {
                                              const std::vector<std::string>& argv,
                                              SandboxOptions options = {});
 
-// Removes leftovers of killed runs (memory cgroups). Returns what was removed.
-std::vector<std::string> cleanup_leftovers();
+// Removes what killed sandboxes recorded in `record_dir` as their own (memory cgroups), and
+// nothing else. See CleanupReport.
+CleanupReport cleanup_leftovers(const std::string& record_dir = k_default_record_dir);
 
 }  // namespace shipshape::faults

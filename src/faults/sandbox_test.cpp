@@ -29,6 +29,7 @@
 
 #include "core/assert.hpp"
 #include "core/testing/skip.hpp"
+#include "faults/cgroup.hpp"
 #include "faults/testing.hpp"
 #include "os/file_system.hpp"
 
@@ -520,28 +521,55 @@ TEST(Sandbox, NothingLeftBehind) {
     std::string spec = dir + ":1M";
     pid_t supervisor = 0;
     std::string cgroup;
+    std::string record;
     {
         auto sandbox = Sandbox::start({flag(FaultKind::disk_full, spec.c_str()),
                                        flag(FaultKind::io_error, (dir + ":5").c_str()),
                                        flag(FaultKind::memory, "64M")});
         ASSERT_TRUE(sandbox) << sandbox.error().message();
         supervisor = (*sandbox)->supervisor();
+        auto stat = read_proc_stat(supervisor);
+        ASSERT_TRUE(stat);
         // cgroup v1 or v2: whichever this machine has must hold the sandbox's group now.
-        for (std::string root : {"/sys/fs/cgroup/memory/", "/sys/fs/cgroup/"}) {
-            std::string candidate = root + "shipshape-fault-" + std::to_string(supervisor);
+        for (const auto& candidate :
+             sandbox_cgroup_paths(sandbox_cgroup_name(supervisor, stat->start_time))) {
             if (::access(candidate.c_str(), F_OK) == 0) {
                 cgroup = candidate;
                 break;
             }
         }
         ASSERT_FALSE(cgroup.empty()) << "no memory cgroup for supervisor " << supervisor;
+        record = std::string(k_default_record_dir) + "/" +
+                 record_file_name(supervisor, stat->start_time);
+        ASSERT_EQ(::access(record.c_str(), F_OK), 0) << "no record " << record;
         ASSERT_TRUE((*sandbox)->spawn({"sleep", "60"}));  // still running at the end
     }
     // The mounts were only ever in the sandbox's mount namespace.
     EXPECT_EQ(slurp("/proc/self/mountinfo").find(dir), std::string::npos);
     EXPECT_NE(::access(cgroup.c_str(), F_OK), 0) << cgroup << " is left behind";
+    EXPECT_NE(::access(record.c_str(), F_OK), 0) << record << " is left behind";
     EXPECT_NE(::access(("/proc/" + std::to_string(supervisor)).c_str(), F_OK), 0);
     std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(Sandbox, AKilledSupervisorIsAnExternalFailure) {
+    auto sandbox = Sandbox::start({flag(FaultKind::loss, "10")});
+    ASSERT_TRUE(sandbox) << sandbox.error().message();
+    auto id = (*sandbox)->spawn({"sleep", "60"});
+    ASSERT_TRUE(id);
+    pid_t supervisor = (*sandbox)->supervisor();
+    ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+    auto outcome = (*sandbox)->wait(*id);
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code(), Errc::io);
+    EXPECT_EQ(outcome.error().message(),
+              "the fault supervisor (pid " + std::to_string(supervisor) +
+                  ") was killed by SIGKILL, and the command in its sandbox with it; it left "
+                  "nothing behind");
+    // Every later call says the same; nothing is left to reap.
+    auto report = (*sandbox)->finish();
+    ASSERT_FALSE(report);
+    EXPECT_EQ(report.error().message(), outcome.error().message());
 }
 
 TEST(Sandbox, UnsupportedIsReportedBeforeAnythingRuns) {

@@ -399,6 +399,9 @@ class Supervisor {
         int64_t end = now_ms();
         auto loss = m_engine.power_loss();
         m_engine.teardown(end);
+        if (m_record) {
+            m_record->finish();  // before the reply: whoever reads it finds the record gone
+        }
         Report r = make_report();
         if (!loss) {
             for (auto& f : r.faults) {
@@ -415,11 +418,22 @@ class Supervisor {
     }
 
   public:
-    void teardown_after_failed_setup() { m_engine.teardown(0); }
+    void teardown_after_failed_setup() {
+        m_engine.teardown(0);
+        if (m_record) {
+            m_record->finish();
+        }
+    }
+    // Keeps `record` (null: none, because of `error`) for the sandbox's life.
+    void keep_record(std::unique_ptr<SandboxRecord> record, std::string error) {
+        m_record = std::move(record);
+        m_engine.set_record(m_record.get(), std::move(error));
+    }
     bool m_userns = false;
     int m_child_pidns = -1;
 
   private:
+    std::unique_ptr<SandboxRecord> m_record;  // outlives m_engine, which points to it
     Engine m_engine;
     SandboxOptions m_options;
     std::vector<int> m_clients;
@@ -459,6 +473,18 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
         ::close(options.cancel_fd);  // the starter's; commands must not inherit it
     }
     bool userns = ::geteuid() != 0;
+    // First of all, before it owns anything outside its namespaces: without root it never
+    // does (a memory cgroup needs root), and the directory is root's.
+    std::unique_ptr<SandboxRecord> record;
+    std::string record_error = "no record directory was given";
+    if (!userns && !options.record_dir.empty()) {
+        auto created = SandboxRecord::create(options.record_dir);
+        if (created) {
+            record = std::move(*created);
+        } else {
+            record_error = created.error().message();
+        }
+    }
     if (auto st = enter_namespaces(); !st) {
         send_reply(fd, err_reply(st.error()));
         ::_exit(0);
@@ -470,6 +496,7 @@ void run_supervisor(int fd, pid_t parent, const std::vector<Fault>& faults,
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
     int sigfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     Supervisor sup(fd, options);
+    sup.keep_record(std::move(record), std::move(record_error));
     sup.m_userns = userns;
     if (auto st = sup.setup(faults); !st) {
         sup.teardown_after_failed_setup();

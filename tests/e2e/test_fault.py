@@ -2,8 +2,10 @@
 runs nothing, unprivileged runs, and teardown after Ctrl-C and kill -9. The kernel-level
 behaviour of each fault is covered from inside by src/faults/sandbox_test.cpp; here each
 command-line path is exercised once against the real kernel."""
+import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +49,74 @@ def ppid_of(pid):
     return next((int(f[1]) for f in fields if f and f[0] == "PPid:"), None)
 
 
-class FaultTest(RepoTestCase):
+def memory_cgroup_root():
+    """Where memory cgroups are made here (v1's memory hierarchy, or v2's unified one), or
+    None."""
+    if os.path.exists("/sys/fs/cgroup/memory/cgroup.procs"):
+        return "/sys/fs/cgroup/memory"
+    if "memory" in proc_text("/sys/fs/cgroup/cgroup.controllers"):
+        return "/sys/fs/cgroup"
+    return None
+
+
+class SandboxProcesses:
+    """Finding a sandbox's processes, mounts and cgroup from outside (mixed into TestCases)."""
+
+    def start_sandboxed_sleeper(self, *faults, binary=BIN, script="sleep 60"):
+        """Starts `binary fault` running `sh -c SCRIPT` with a unique marker (its own
+        session); returns (proc, marker) once the command runs."""
+        marker = f"shipshape-e2e-sleeper-{os.getpid()}-{time.monotonic_ns()}"
+        proc = subprocess.Popen(
+            [binary, "fault", "-q", *faults, "--", "sh", "-c", f"{script}; : {marker}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.addCleanup(self.kill_session, proc)
+        self.wait_for(lambda: self.pids_with(marker), what="the sandboxed command")
+        return proc, marker
+
+    def pids_with(self, marker):
+        """The live shells running a script with `marker` (not the shipshape processes, whose
+        argv holds the script too)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                cmdline = proc_text(f"/proc/{entry}/cmdline")
+                if marker in cmdline and cmdline.startswith("sh\0"):
+                    pids.append(int(entry))
+        return [p for p in pids if pid_alive(p)]
+
+    def children_of(self, pid):
+        return [int(e) for e in filter(str.isdigit, os.listdir("/proc")) if ppid_of(e) == pid]
+
+    def pids_seeing_mount(self, path):
+        """Processes whose mount namespace has a mount on `path`."""
+        return [int(e) for e in filter(str.isdigit, os.listdir("/proc"))
+                if f" {path} " in proc_text(f"/proc/{e}/mountinfo")]
+
+    def cgroup_of(self, supervisor):
+        """The memory cgroup of the sandbox whose supervisor is `supervisor`, or None. Named
+        shipshape-fault-PID-STARTTIME (shipshape-fault-PID before records were kept)."""
+        for root in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
+            found = glob.glob(f"{root}/shipshape-fault-{supervisor}-*")
+            found += glob.glob(f"{root}/shipshape-fault-{supervisor}")
+            if found:
+                return found[0]
+        return None
+
+    def kill_session(self, proc):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+
+    def sleep_children_of(self, parents):
+        return [int(e) for e in filter(str.isdigit, os.listdir("/proc"))
+                if proc_text(f"/proc/{e}/cmdline").startswith("sleep\0")
+                and ppid_of(e) in parents and pid_alive(int(e))]
+
+
+class FaultTest(SandboxProcesses, RepoTestCase):
     def setUp(self):
         super().setUp()
         self.script = os.path.join(self.tmp, "udp_count.py")
@@ -204,64 +273,6 @@ class FaultTest(RepoTestCase):
         self.assertIn("--memory needs root", r.stderr)
         self.assertFalse(os.path.exists(marker))
 
-    def start_sandboxed_sleeper(self, *faults):
-        """Starts shipshape fault running a sleep with a unique marker; returns (proc, marker)."""
-        marker = f"shipshape-e2e-sleeper-{os.getpid()}-{time.monotonic_ns()}"
-        proc = subprocess.Popen(
-            [BIN, "fault", "-q", *faults, "--", "sh", "-c", f"sleep 60; : {marker}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        self.wait_for(lambda: self.pids_with(marker), what="the sandboxed command")
-        return proc, marker
-
-    def pids_with(self, marker):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                cmdline = proc_text(f"/proc/{entry}/cmdline")
-                if marker in cmdline and not cmdline.startswith(BIN):
-                    pids.append(int(entry))
-        return [p for p in pids if pid_alive(p)]
-
-    def children_of(self, pid):
-        return [int(e) for e in filter(str.isdigit, os.listdir("/proc")) if ppid_of(e) == pid]
-
-    def pids_seeing_mount(self, path):
-        """Processes whose mount namespace has a mount on `path`."""
-        return [int(e) for e in filter(str.isdigit, os.listdir("/proc"))
-                if f" {path} " in proc_text(f"/proc/{e}/mountinfo")]
-
-    def cgroup_of(self, supervisor):
-        for root in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
-            path = f"{root}/shipshape-fault-{supervisor}"
-            if os.path.isdir(path):
-                return path
-        return None
-
-    def test_kill_9_leaves_nothing_after_cleanup(self):
-        require(self, os.geteuid() == 0, "needs root for a memory cgroup")
-        disk = os.path.join(self.tmp, "disk")
-        os.mkdir(disk)
-        proc, marker = self.start_sandboxed_sleeper("--memory", "64M", "--disk-full",
-                                                    disk + ":1M", "--loss", "10")
-        [supervisor] = self.children_of(proc.pid)
-        # While it runs, the sandbox has its tmpfs on the directory and its memory cgroup.
-        self.assertIn(supervisor, self.pids_seeing_mount(disk))
-        cgroup = self.cgroup_of(supervisor)
-        self.assertIsNotNone(cgroup)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        # The supervisor and the command die with it: the pid namespace is torn down, and with
-        # its last process the mount namespace holding the tmpfs.
-        self.wait_for(lambda: not self.pids_with(marker), timeout=120, what="the command to die")
-        self.wait_for(lambda: not self.pids_seeing_mount(disk), timeout=120,
-                      what="the sandbox's mount to go")
-        # The cgroup outlives a kill -9 (nobody was left to remove it): --cleanup does.
-        self.assertTrue(os.path.isdir(cgroup))
-        r = self.shipshape("fault", "--cleanup")
-        self.assertEqual(r.code, 0, r)
-        self.assertIn(f"removed {cgroup}", r.out.splitlines())
-        self.assertFalse(os.path.exists(cgroup))
-
     def start_interruptible(self, report, script):
         """Starts shipshape fault (its own session) running `sh -c SCRIPT; : MARKER` and waits
         until the shell's `sleep` child really runs, so a signal now cannot land between the
@@ -275,19 +286,6 @@ class FaultTest(RepoTestCase):
         self.wait_for(lambda: self.sleep_children_of(self.pids_with(marker)),
                       timeout=120, what="the sandboxed sleep")
         return proc, marker
-
-    def kill_session(self, proc):
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe:
-                pipe.close()
-
-    def sleep_children_of(self, parents):
-        return [int(e) for e in filter(str.isdigit, os.listdir("/proc"))
-                if proc_text(f"/proc/{e}/cmdline").startswith("sleep\0")
-                and ppid_of(e) in parents and pid_alive(int(e))]
 
     def test_ctrl_c_stops_the_command_and_still_reports(self):
         report = os.path.join(self.tmp, "r.json")
@@ -374,29 +372,175 @@ class FaultTest(RepoTestCase):
         self.assertAlmostEqual(int(r.out), now - 86400, delta=60)
         self.assertRegex(r.err, r"FIRED .*wall clock -86400 s .*clock_reads_skewed=[1-9]")
 
-    def test_cleanup_removes_only_leftovers(self):
-        require(self, os.geteuid() == 0, "needs root to create a cgroup")
-        root = next((r for r in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup")
-                     if os.path.exists(f"{r}/cgroup.procs")), None)
-        require(self, root is not None, "needs a cgroup file system")
-        # A leftover: named for a supervisor that no longer runs.
-        gone = subprocess.Popen(["true"])
-        gone.wait()
-        stale = f"{root}/shipshape-fault-{gone.pid}"
-        os.mkdir(stale)
-        self.addCleanup(lambda: os.path.isdir(stale) and os.rmdir(stale))
-        # Not a leftover: the cgroup of a sandbox that runs.
-        proc, marker = self.start_sandboxed_sleeper("--memory", "64M")
-        self.addCleanup(self.kill_session, proc)
-        [supervisor] = self.children_of(proc.pid)
-        live = self.cgroup_of(supervisor)
-        self.assertIsNotNone(live)
+
+# Where a sandbox keeps the record of what it owns outside its namespaces (run as root).
+RECORDS = "/run/shipshape/fault"
+
+
+class FaultCleanupTest(SandboxProcesses, RepoTestCase):
+    """`shipshape fault --cleanup` removes what a dead sandbox recorded as its own and nothing
+    else: a live sandbox is told by the lock its supervisor holds on its record, never by a
+    process name, and a cgroup no record names is left alone whatever it is called. A
+    supervisor killed under a running `fault` is an external failure (exit 1, with the
+    cause), and that `fault` removes the dead sandbox's leftovers itself."""
+
+    def setUp(self):
+        super().setUp()
+        require(self, os.geteuid() == 0, "needs root for a memory cgroup")
+        self.cgroup_root = memory_cgroup_root()
+        require(self, self.cgroup_root is not None, "needs the cgroup memory controller")
+        os.chmod(self.tmp, 0o755)
+
+    def record_of(self, supervisor):
+        found = glob.glob(f"{RECORDS}/sandbox-{supervisor}-*")
+        return found[0] if found else None
+
+    def removed(self, result):
+        return [line[len("removed "):] for line in result.out.splitlines()
+                if line.startswith("removed ")]
+
+    def test_cleanup_leaves_live_sandboxes_of_renamed_binaries(self):
+        # A versioned install: the pair copied as shipshape-0.1.0 + shipshape-fault, and the
+        # fault binary itself under another name (its supervisor's comm is then neither
+        # "shipshape" nor "shipshape-fault").
+        build = os.path.dirname(os.path.realpath(BIN))
+        pair = os.path.join(self.tmp, "pair")
+        alone = os.path.join(self.tmp, "alone")
+        for d in (pair, alone):
+            os.mkdir(d)
+        shutil.copy2(BIN, os.path.join(pair, "shipshape-0.1.0"))
+        shutil.copy2(os.path.join(build, "shipshape-fault"), os.path.join(pair, "shipshape-fault"))
+        shutil.copy2(os.path.join(build, "shipshape-fault"), os.path.join(alone, "shipshape-0.1.0"))
+        go = os.path.join(self.tmp, "go")
+        # Each command waits for `go`, then says it still works: it must live through --cleanup.
+        script = f"while [ ! -e {go} ]; do sleep 0.05; done; echo still-working"
+        sandboxes = []
+        for d in (pair, alone):
+            proc, marker = self.start_sandboxed_sleeper(
+                "--memory", "64M", binary=os.path.join(d, "shipshape-0.1.0"), script=script)
+            [supervisor] = self.children_of(proc.pid)
+            cgroup = self.cgroup_of(supervisor)
+            self.assertIsNotNone(cgroup)
+            sandboxes.append((proc, marker, supervisor, cgroup))
         r = self.shipshape("fault", "--cleanup")
         self.assertEqual(r.code, 0, r)
-        self.assertIn(f"removed {stale}", r.out.splitlines())
-        self.assertNotIn(live, r.out)
-        self.assertFalse(os.path.exists(stale))
-        self.assertTrue(os.path.isdir(live))
+        for proc, marker, supervisor, cgroup in sandboxes:
+            self.assertNotIn(cgroup, self.removed(r), r)
+            self.assertTrue(os.path.isdir(cgroup), cgroup)
+            self.assertTrue(pid_alive(supervisor), r)
+            self.assertTrue(self.pids_with(marker), f"the command of {supervisor} was killed")
+        with open(go, "w"):
+            pass
+        for proc, marker, supervisor, cgroup in sandboxes:
+            out, err = proc.communicate(timeout=120)
+            self.assertEqual((proc.returncode, out), (0, "still-working\n"), err)
+            # It ended normally: its own teardown removed its cgroup and its record.
+            self.assertFalse(os.path.exists(cgroup))
+            self.assertIsNone(self.record_of(supervisor))
+
+    def test_cleanup_leaves_cgroups_no_record_names(self):
+        # Hand-made, named like ours: one with a live process, one named for a pid that no
+        # longer runs (what the old name-based cleanup took for a leftover).
+        notmine = f"{self.cgroup_root}/shipshape-fault-notmine-{os.getpid()}"
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        stale_looking = f"{self.cgroup_root}/shipshape-fault-{gone.pid}"
+        sleeper = subprocess.Popen(["sleep", "600"])
+
+        def teardown():
+            sleeper.kill()
+            sleeper.wait()
+            for path in (notmine, stale_looking):
+                for _ in range(100):
+                    try:
+                        os.rmdir(path)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.05)  # the killed sleeper is leaving the cgroup
+        self.addCleanup(teardown)
+        os.mkdir(notmine)
+        if not os.path.exists(stale_looking):
+            os.mkdir(stale_looking)
+        with open(f"{notmine}/cgroup.procs", "w") as f:
+            f.write(str(sleeper.pid))
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+        self.assertIsNone(sleeper.poll(), f"the process in {notmine} was killed\n{r}")
+        for path in (notmine, stale_looking):
+            self.assertNotIn(path, self.removed(r), r)
+            self.assertTrue(os.path.isdir(path), path)
+            self.assertIn(f"left alone {path}: not ours", r.err, r)
+        self.assertIn(str(sleeper.pid), proc_text(f"{notmine}/cgroup.procs"))
+
+    def test_cleanup_removes_a_dead_sandbox(self):
+        proc, marker = self.start_sandboxed_sleeper("--memory", "64M", "--loss", "10")
+        [supervisor] = self.children_of(proc.pid)
+        cgroup = self.cgroup_of(supervisor)
+        record = self.record_of(supervisor)
+        self.assertIsNotNone(cgroup)
+        self.assertIsNotNone(record)
+        # The supervisor and the `fault` that started it die together: nobody tears down.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.wait_for(lambda: not pid_alive(supervisor), what="the supervisor to die")
+        self.wait_for(lambda: not self.pids_with(marker), timeout=120, what="the command to die")
+        self.assertTrue(os.path.isdir(cgroup))
+        self.assertTrue(os.path.exists(record))
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn(cgroup, self.removed(r), r)
+        self.assertFalse(os.path.exists(cgroup))
+        self.assertFalse(os.path.exists(record))
+        # Done once: a second cleanup finds nothing of it.
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+        self.assertNotIn(cgroup, r.out + r.err)
+
+    def test_supervisor_killed_is_an_external_failure(self):
+        proc, marker = self.start_sandboxed_sleeper("--memory", "64M", "--loss", "10",
+                                                    script="sleep 600")
+        [supervisor] = self.children_of(proc.pid)
+        cgroup = self.cgroup_of(supervisor)
+        self.assertIsNotNone(cgroup)
+        os.kill(supervisor, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn(f"the fault supervisor (pid {supervisor}) was killed by SIGKILL", err)
+        self.assertNotIn("internal error", err)
+        # That `fault` removed what the dead sandbox left: nothing for --cleanup to do.
+        self.assertIn(f"removed {cgroup}", err)
+        self.assertFalse(os.path.exists(cgroup))
+        self.assertIsNone(self.record_of(supervisor))
+        self.assertEqual(self.pids_with(marker), [])
+
+    def test_kill_9_leaves_nothing_after_cleanup(self):
+        require(self, os.geteuid() == 0, "needs root for a memory cgroup")
+        disk = os.path.join(self.tmp, "disk")
+        os.mkdir(disk)
+        proc, marker = self.start_sandboxed_sleeper("--memory", "64M", "--disk-full",
+                                                    disk + ":1M", "--loss", "10")
+        [supervisor] = self.children_of(proc.pid)
+        # While it runs, the sandbox has its tmpfs on the directory and its memory cgroup.
+        self.assertIn(supervisor, self.pids_seeing_mount(disk))
+        cgroup = self.cgroup_of(supervisor)
+        self.assertIsNotNone(cgroup)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # The supervisor and the command die with it: the pid namespace is torn down, and with
+        # its last process the mount namespace holding the tmpfs.
+        self.wait_for(lambda: not self.pids_with(marker), timeout=120, what="the command to die")
+        self.wait_for(lambda: not self.pids_seeing_mount(disk), timeout=120,
+                      what="the sandbox's mount to go")
+        # The cgroup outlives a kill -9 (nobody was left to remove it): --cleanup does.
+        self.assertTrue(os.path.isdir(cgroup))
+        r = self.shipshape("fault", "--cleanup")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn(f"removed {cgroup}", r.out.splitlines())
+        self.assertFalse(os.path.exists(cgroup))
+
+
 
 if __name__ == "__main__":
     unittest.main()
