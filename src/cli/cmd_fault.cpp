@@ -149,7 +149,8 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out) {
         "  shipshape fault --profile db-flaky --report faults.json -- ./integration\n"
         "A window after '@' times a fault from the command's start: --loss 30@2s-5s.\n"
         "Exit status: the command's (128+N if killed by signal N); 2 for invalid faults, 3 when\n"
-        "this machine cannot provide one (the message says what is missing).");
+        "this machine cannot provide one (the message says what is missing); 1 when the fault\n"
+        "supervisor was killed from outside (the message names the signal).");
     sub->add_option("--profile,-p", opts->request.profiles,
                     "fault profile: a file, or NAME for faults/NAME.toml in the ops repo")
         ->option_text("FILE|NAME");

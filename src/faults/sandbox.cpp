@@ -319,6 +319,8 @@ Error Sandbox::lost_supervisor(const std::string& when) {
                 "): run 'shipshape fault --cleanup'";
     } else if (!cleanup.removed.empty()) {
         after = "its sandbox was cleaned up (removed " + join(cleanup.removed) + ")";
+    } else if (m_start_time == 0) {  // its record could not be named
+        after = "run 'shipshape fault --cleanup' to remove what it left";
     } else {
         after = "it left nothing behind";
     }
