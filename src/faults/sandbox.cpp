@@ -319,6 +319,8 @@ Error Sandbox::lost_supervisor(const std::string& when) {
                 "): run 'shipshape fault --cleanup'";
     } else if (!cleanup.removed.empty()) {
         after = "its sandbox was cleaned up (removed " + join(cleanup.removed) + ")";
+    } else if (!cleanup.live.empty()) {  // its record is locked: a --cleanup is at work
+        after = "another 'shipshape fault --cleanup' is removing what it left";
     } else if (m_start_time == 0) {  // its record could not be named
         after = "run 'shipshape fault --cleanup' to remove what it left";
     } else {
