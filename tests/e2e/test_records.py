@@ -166,7 +166,7 @@ class LiveCheckOffTest(RecordsTestCase):
             parallel = 2
             [[step]]
             id = "slow"
-            sh = "i=0; while [ ! -f release ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done"
+            sh = "touch slow.on; i=0; while [ ! -f release ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done"
             [[step]]
             id = "qa-ok"
             manual = "QA confirms"
@@ -178,7 +178,14 @@ class LiveCheckOffTest(RecordsTestCase):
             """)
         proc = self.start("run", "checklists/live.toml")
         try:
+            # Only once a step runs is the journal created: opening a new one from two
+            # processes at once is not what this test is about.
+            self.wait_for(lambda: os.path.exists(os.path.join(self.repo, "slow.on"))
+                          or proc.poll() is not None, timeout=120, what="slow to start")
             def waiting_run():
+                if proc.poll() is not None:
+                    out, err = proc.communicate()
+                    self.fail(f"the run ended early: exit {proc.returncode}\n{out}\n{err}")
                 r = self.shipshape("--json", "runs")
                 runs = r.json()["runs"] if r.code == 0 else []
                 for run in runs:
