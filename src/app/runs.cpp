@@ -404,10 +404,12 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     // steps: before stopping as "waiting", look again and continue with what it unblocked.
     // The status is written first and the journal read after it, while check_off records first
     // and reads the status after: one of the two sees the other.
+    bool waiting_written = false;  // the store says "waiting" already: once is enough
     while (report.outcome.status == checklist::RunStatus::waiting && !m_cancel.cancelled()) {
         if (auto st = m_store.update_run(run.id, "waiting", ::getpid(), now_ms()); !st) {
             break;  // the final update below reports the store's failure
         }
+        waiting_written = true;
         auto next_prior = checked_off_since(m_store, run.id, report.outcome.waiting);
         if (!next_prior) {
             break;
@@ -415,6 +417,7 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         if (auto st = m_store.update_run(run.id, "running", ::getpid(), now_ms()); !st) {
             break;
         }
+        waiting_written = false;
         std::set<std::string> waited(report.outcome.waiting.begin(), report.outcome.waiting.end());
         WaitingJournal again_journal(journal, waited);
         WaitingObserver again_observer(observer, waited);
@@ -440,7 +443,9 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
             report.undoable = undo_order(loaded->rendered, *steps).size();
         }
     }
-    auto st = m_store.update_run(run.id, status, ::getpid(), now_ms());
+    auto st = waiting_written && status == "waiting"
+                  ? Status{}
+                  : m_store.update_run(run.id, status, ::getpid(), now_ms());
     release_run_locks(loaded->locks);
     if (!st) {
         return fail(st.error());

@@ -213,6 +213,11 @@ class LiveCheckOffTest(RecordsTestCase):
         self.assertEqual(shown["run"]["status"], "done")
         self.assertEqual(self.step_states(run_id),
                          {"slow": "ok", "qa-ok": "checked-off", "after": "ok"})
+        # qa-ok was recorded waiting once: taking the check-off up did not record it again
+        # (which could overwrite a check-off), and the run ended once.
+        events = [(e["kind"], e["step"]) for e in shown["events"]]
+        self.assertEqual(events.count(("step-waiting", "qa-ok")), 1, events)
+        self.assertEqual(events.count(("run-done", "")), 1, events)
 
 
 class HostNamesTest(RecordsTestCase):
