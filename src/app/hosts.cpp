@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "core/text.hpp"
+
 namespace shipshape::app {
 
 namespace {
@@ -19,7 +21,58 @@ bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
+bool is_label_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
+}
+
+constexpr const char* k_host_name_rule =
+    "host names are DNS names: letters, digits, '-' and '_', with '.' between labels of 1 to "
+    "63 characters (253 in all)";
+
 }  // namespace
+
+std::string host_name_problem(std::string_view name) {
+    if (name.empty()) {
+        return std::string("it is empty; ") + k_host_name_rule;
+    }
+    for (size_t i = 0; i < name.size(); ++i) {
+        if (name[i] != '.' && !is_label_char(name[i])) {
+            // The character as UTF-8 when it is one, escaped when it is a control character.
+            size_t end = i + 1;
+            while (end < name.size() && (static_cast<unsigned char>(name[end]) & 0xc0U) == 0x80) {
+                ++end;
+            }
+            return "character " + std::to_string(i + 1) + " ('" +
+                   escape_control(name.substr(i, end - i)) + "') is not allowed; " +
+                   k_host_name_rule;
+        }
+    }
+    if (name.size() > 253) {
+        return "it has " + std::to_string(name.size()) + " characters; " + k_host_name_rule;
+    }
+    size_t start = 0;
+    for (;;) {
+        size_t dot = name.find('.', start);
+        std::string_view label = name.substr(
+            start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        if (label.empty()) {
+            return "it has an empty label at character " + std::to_string(start + 1) + "; " +
+                   k_host_name_rule;
+        }
+        if (label.size() > 63) {
+            return "the label at character " + std::to_string(start + 1) + " has " +
+                   std::to_string(label.size()) + " characters; " + k_host_name_rule;
+        }
+        if (label.front() == '-' || label.back() == '-') {
+            return "the label '" + std::string(label) + "' starts or ends with '-'; " +
+                   k_host_name_rule;
+        }
+        if (dot == std::string_view::npos) {
+            return "";
+        }
+        start = dot + 1;
+    }
+}
 
 bool natural_less(std::string_view a, std::string_view b) {
     size_t i = 0;

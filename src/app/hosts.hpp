@@ -21,6 +21,12 @@ struct SelectedHost {
     bool local = false;  // this machine: commands run here without ssh
 };
 
+// Returns "" when `name` is a valid host name, else why not (a sentence to follow
+// "host name 'NAME': "). Host names become file names (logs, facts) and ssh arguments, so they
+// keep to DNS names plus '_': letters, digits, '-' and '_' in labels of 1 to 63 characters,
+// '.' between labels, 253 characters in all, no label starting or ending with '-'.
+std::string host_name_problem(std::string_view name);
+
 // Natural order of names: runs of digits compare as numbers, so h6 < h10 < web2 < web10.
 // Equal numbers with different zero padding fall back to plain order (h06 < h6).
 bool natural_less(std::string_view a, std::string_view b);

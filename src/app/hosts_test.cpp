@@ -77,6 +77,44 @@ TEST(SelectHosts, NamesWhatMatchesNothing) {
               "no environment 'qa' in inventory.toml");
 }
 
+TEST(HostName, KeepsToDnsNamesAndUnderscore) {
+    const std::string rule =
+        "; host names are DNS names: letters, digits, '-' and '_', with '.' between labels of 1 "
+        "to 63 characters (253 in all)";
+    struct Row {
+        std::string name;
+        std::string problem;
+    };
+    const Row rows[] = {
+        {"web1", ""},                   // a plain name
+        {"db_2.prod.example.com", ""},  // labels, '_' and '.'
+        {"localhost", ""},              // this machine
+        {"10.0.0.5", ""},               // an address used as a name
+        {std::string(63, 'a'), ""},     // the longest label
+        {"", "it is empty" + rule},     // nothing
+        {"x/../../../tmp/esc",          // a path: would leave the log directory
+         "character 2 ('/') is not allowed" + rule},
+        {"a b", "character 2 (' ') is not allowed" + rule},               // blank
+        {"evil\x1b[2K", "character 5 ('\\x1b') is not allowed" + rule},   // ESC, shown escaped
+        {"h\xc3\xa9", "character 2 ('\xc3\xa9') is not allowed" + rule},  // non-ASCII letter
+        {"..", "it has an empty label at character 1" + rule},            // only dots
+        {"a..b", "it has an empty label at character 3" + rule},          // empty middle label
+        {"web.", "it has an empty label at character 5" + rule},          // trailing dot
+        {std::string(64, 'a'), "the label at character 1 has 64 characters" + rule},
+        {"-oProxyCommand", "the label '-oProxyCommand' starts or ends with '-'" + rule},
+        {"a.b-", "the label 'b-' starts or ends with '-'" + rule},
+    };
+    for (const auto& r : rows) {
+        EXPECT_EQ(host_name_problem(r.name), r.problem) << r.name;
+    }
+    std::string long_name;
+    for (int i = 0; i < 5; ++i) {
+        long_name += std::string(50, 'a') + ".";
+    }
+    long_name += "abcd";  // 259 characters in labels of 50
+    EXPECT_EQ(host_name_problem(long_name), "it has 259 characters" + rule);
+}
+
 TEST(NaturalOrder, NumbersCompareAsNumbers) {
     struct Row {
         const char* a;

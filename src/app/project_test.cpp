@@ -94,6 +94,20 @@ TEST(ParseInventory, RejectsBadInput) {
         // A group naming an unknown host.
         {"[env.a]\nhosts = [\"h\"]\n[group.web]\nhosts = [\"x\"]\n",
          "i.toml:3:1: group 'web' lists unknown host 'x'"},
+        // Host names that would leave the log directory or forge a line, in an environment,
+        // a group and as a [host] key: each where it is written.
+        {"[env.a]\nhosts = [\"ok\", \"x/../../../tmp/esc\"]\n",
+         "i.toml:2:16: host name 'x/../../../tmp/esc': character 2 ('/') is not allowed; host "
+         "names are DNS names: letters, digits, '-' and '_', with '.' between labels of 1 to 63 "
+         "characters (253 in all)"},
+        {"[env.a]\nhosts = [\"h\"]\n[group.g]\nhosts = [\"h\",\n \"..\"]\n",
+         "i.toml:5:2: host name '..': it has an empty label at character 1; host names are DNS "
+         "names: letters, digits, '-' and '_', with '.' between labels of 1 to 63 characters "
+         "(253 in all)"},
+        {"[host.\"evil\\nhost\"]\n",
+         "i.toml:1:7: host name 'evil\\nhost': character 5 ('\\n') is not allowed; host names "
+         "are DNS names: letters, digits, '-' and '_', with '.' between labels of 1 to 63 "
+         "characters (253 in all)"},
         // Port out of range.
         {"[host.h]\nport = 70000\n",
          "i.toml:2:8: host 'h' 'port' must be an integer from 1 to 65535"},

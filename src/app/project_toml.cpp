@@ -5,9 +5,11 @@
 #include <map>
 #include <set>
 
+#include "app/hosts.hpp"
 #include "app/project.hpp"
 #include "core/diagnostic.hpp"
 #include "core/duration.hpp"
+#include "core/text.hpp"
 #include "core/toml_reader.hpp"
 #include "os/file_system.hpp"
 
@@ -75,6 +77,25 @@ class Checker : public TomlReader {
                 error(item.source(),
                       std::string(where) + " lists host '" + s->get() + "' more than once");
             }
+        }
+    }
+
+    // Reports each string of the array `key` that is not a valid host name, where it stands.
+    void host_names(const toml::table& t, std::string_view key) {
+        auto arr = t.get(key) ? t.get(key)->as_array() : nullptr;
+        if (!arr) {
+            return;
+        }
+        for (auto&& item : *arr) {
+            if (auto s = item.as_string()) {
+                host_name(item.source(), s->get());
+            }
+        }
+    }
+
+    void host_name(const toml::source_region& where, const std::string& name) {
+        if (auto problem = host_name_problem(name); !problem.empty()) {
+            error(where, "host name '" + escape_control(name) + "': " + problem);
         }
     }
 
@@ -237,6 +258,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             c.check_keys(*t, where, {"hosts", "description"});
             Environment env{name, c.strings(*t, "hosts", where)};
             c.no_repeats(*t, "hosts", where);
+            c.host_names(*t, "hosts");
             for (const auto& h : env.hosts) {
                 auto [it, inserted] = host_env.emplace(h, name);
                 if (!inserted && it->second != name) {
@@ -260,6 +282,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
             c.check_keys(*t, where, {"hosts", "description", "roles"});
             inv.groups[name] = c.strings(*t, "hosts", where);
             c.no_repeats(*t, "hosts", where);
+            c.host_names(*t, "hosts");
             if (auto r = t->get("roles")) {
                 inv.group_roles[name] = c.strings(*t, "roles", where);
                 inv.group_roles_pos[name] = toml_pos(r->source());
@@ -270,6 +293,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
         for (auto&& [key, node] : *hosts) {
             Host h;
             h.name = std::string(key.str());
+            c.host_name(key.source(), h.name);
             std::string where = "host '" + h.name + "'";
             auto t = node.as_table();
             if (!t) {
@@ -311,7 +335,7 @@ Result<Inventory> parse_inventory(std::string_view text, std::string_view path) 
     if (auto groups = doc->get("group"); groups && groups->is_table()) {
         for (const auto& [name, members] : inv.groups) {
             for (const auto& m : members) {
-                if (!known.count(m)) {
+                if (!known.count(m) && host_name_problem(m).empty()) {
                     c.error(groups->as_table()->get(name)->source(),
                             "group '" + name + "' lists unknown host '" + m + "'");
                 }

@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <ctime>
 #include <random>
+#include <set>
 
 #include "app/run_hosts.hpp"
 #include "app/run_journal.hpp"
+#include "app/run_live.hpp"
 #include "app/run_locks.hpp"
 #include "checklist/load.hpp"
 #include "core/clock.hpp"
@@ -386,11 +388,44 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         return fail(st.error());
     }
     RunJournal journal(m_store, run.id, dir, loaded->redactor);
+    std::set<std::string> recorded_waiting;  // rewriting them could overwrite a check-off
+    for (const auto& [id, state] : prior) {
+        if (state == StepState::waiting) {
+            recorded_waiting.insert(id);
+        }
+    }
+    WaitingJournal first_journal(journal, recorded_waiting);
     FileStepLogs logs(dir);
     FleetHostRunner hosts(m_project, m_fleet, m_runner);
-    checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel, &hosts};
+    checklist::EngineDeps deps{first_journal, observer, logs, m_runner, m_cancel, &hosts};
     RunReport report;
     report.outcome = checklist::execute(loaded->rendered, prior, deps, options);
+    // A check-off may be recorded by another process while this run still executes other
+    // steps: before stopping as "waiting", look again and continue with what it unblocked.
+    // The status is written first and the journal read after it, while check_off records first
+    // and reads the status after: one of the two sees the other.
+    bool waiting_written = false;  // the store says "waiting" already: once is enough
+    while (report.outcome.status == checklist::RunStatus::waiting && !m_cancel.cancelled()) {
+        if (auto st = m_store.update_run(run.id, "waiting", ::getpid(), now_ms()); !st) {
+            break;  // the final update below reports the store's failure
+        }
+        waiting_written = true;
+        auto next_prior = checked_off_since(m_store, run.id, report.outcome.waiting);
+        if (!next_prior) {
+            break;
+        }
+        if (auto st = m_store.update_run(run.id, "running", ::getpid(), now_ms()); !st) {
+            break;
+        }
+        waiting_written = false;
+        std::set<std::string> waited(report.outcome.waiting.begin(), report.outcome.waiting.end());
+        WaitingJournal again_journal(journal, waited);
+        WaitingObserver again_observer(observer, waited);
+        checklist::EngineDeps again{again_journal, again_observer, logs,
+                                    m_runner,      m_cancel,       &hosts};
+        merge_outcome(report.outcome,
+                      checklist::execute(loaded->rendered, *next_prior, again, options));
+    }
     report.run_dir = dir;
     report.notes = std::move(notes);
     std::string status(checklist::run_status_name(report.outcome.status));
@@ -408,7 +443,9 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
             report.undoable = undo_order(loaded->rendered, *steps).size();
         }
     }
-    auto st = m_store.update_run(run.id, status, ::getpid(), now_ms());
+    auto st = waiting_written && status == "waiting"
+                  ? Status{}
+                  : m_store.update_run(run.id, status, ::getpid(), now_ms());
     release_run_locks(loaded->locks);
     if (!st) {
         return fail(st.error());

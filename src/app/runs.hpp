@@ -70,6 +70,18 @@ struct StepView {
     std::vector<store::CheckOff> check_offs;
 };
 
+// A recorded check-off with what the operator needs to see that it was the run they meant.
+struct CheckOffReport {
+    store::CheckOff check_off;
+    std::string env;
+    std::string checklist_name;
+    std::string checklist_path;
+    // The run's process is executing other steps: it takes the check-off up itself (the steps
+    // that need it run once its running steps finish), so no `resume` is needed.
+    bool live = false;
+    int64_t pid = 0;
+};
+
 struct RunDetails {
     store::RunRecord run;
     std::vector<StepView> steps;  // checklist order
@@ -94,12 +106,20 @@ class RunService {
     // Runs the `undo` of the run's completed steps, last completed first.
     [[nodiscard]] Result<RunReport> undo(const std::string& run_id,
                                          checklist::RunObserver& observer);
-    // Records a check-off of a waiting manual step. Errc::permission_denied for the wrong role,
-    // Errc::conflict when the step is not waiting, Errc::not_found for unknown run or step.
-    [[nodiscard]] Result<store::CheckOff> check_off(const std::string& run_id,
-                                                    const std::string& step_id,
-                                                    const std::string& role, const std::string& by,
-                                                    const std::string& note);
+    // Records a check-off of a waiting manual step. `by` (empty: current_user()) may not hold
+    // control characters or invalid UTF-8, nor may `note` apart from newlines and tabs
+    // (core/text.hpp): Errc::invalid_argument saying which character. Errc::permission_denied
+    // for the wrong role, Errc::conflict when the step is not waiting, Errc::not_found for an
+    // unknown run or step.
+    [[nodiscard]] Result<CheckOffReport> check_off(const std::string& run_id,
+                                                   const std::string& step_id,
+                                                   const std::string& role, const std::string& by,
+                                                   const std::string& note);
+    // The run `check-off last STEP` means: the one run whose step `step_id` waits for a
+    // check-off. Errc::conflict when none does; Errc::invalid_argument listing them (newest
+    // first, with environment and checklist) when several do, as guessing could confirm a
+    // different run than the operator has in mind.
+    [[nodiscard]] Result<std::string> run_waiting_at(const std::string& step_id);
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
 

@@ -1,16 +1,46 @@
 // The use cases of RunService that only read or write records and run nothing: check-off,
 // list and show.
+#include <limits>
+
 #include "app/run_locks.hpp"
 #include "app/runs.hpp"
 #include "checklist/load.hpp"
+#include "core/text.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
 
 namespace shipshape::app {
 
-Result<store::CheckOff> RunService::check_off(const std::string& run_id, const std::string& step_id,
-                                              const std::string& role, const std::string& by,
-                                              const std::string& note) {
+namespace {
+
+// A run recorded as executing whose process still lives (on this machine; elsewhere it cannot be
+// seen, and the record is believed).
+bool process_live(const store::RunRecord& run) {
+    if (run.status != "running" && run.status != "undoing") {
+        return false;
+    }
+    return run.host != local_hostname() || os::process_start_ticks(static_cast<pid_t>(run.pid));
+}
+
+}  // namespace
+
+Result<CheckOffReport> RunService::check_off(const std::string& run_id, const std::string& step_id,
+                                             const std::string& role, const std::string& by,
+                                             const std::string& note) {
+    const std::string name = by.empty() ? current_user() : by;
+    if (auto problem = find_control_character(name, LineBreaks::rejected); !problem.empty()) {
+        return fail(Errc::invalid_argument,
+                    "the name '" + escape_control(name) + "'" +
+                        (by.empty() ? " (from $USER; give one with --by)" : "") +
+                        " is refused: " + problem +
+                        "; names may not contain control characters and must be valid UTF-8");
+    }
+    if (auto problem = find_control_character(note, LineBreaks::allowed); !problem.empty()) {
+        return fail(Errc::invalid_argument,
+                    "the note is refused: " + problem +
+                        "; notes may span lines (newline and tab are kept) but may not contain "
+                        "other control characters and must be valid UTF-8");
+    }
     auto run = m_store.get_run(run_id);
     if (!run) {
         return fail(run.error());
@@ -31,7 +61,7 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
     if (role != step->role) {
         return fail(Errc::permission_denied, "step '" + step_id +
                                                  "' must be checked off by role '" + step->role +
-                                                 "', not '" + role + "'");
+                                                 "', not '" + escape_control(role) + "'");
     }
     auto steps = m_store.get_steps(run_id);
     if (!steps) {
@@ -49,7 +79,7 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
         if (offs) {
             for (const auto& c : *offs) {
                 if (c.step_id == step_id) {
-                    who = " by " + c.by;
+                    who = " by " + escape_control(c.by);
                 }
             }
         }
@@ -61,11 +91,60 @@ Result<store::CheckOff> RunService::check_off(const std::string& run_id, const s
                                         " is not waiting for a check-off (it is " + state +
                                         "): the steps it needs must complete first");
     }
-    store::CheckOff c{run_id, step_id, role, by.empty() ? current_user() : by, note, now_ms()};
-    if (auto st = m_store.add_check_off(c); !st) {
+    CheckOffReport report;
+    report.check_off = store::CheckOff{run_id, step_id, role, name, note, now_ms()};
+    if (auto st = m_store.add_check_off(report.check_off); !st) {
         return fail(st.error());
     }
-    return c;
+    report.env = run->env;
+    report.checklist_name = run->checklist_name;
+    report.checklist_path = run->checklist_path;
+    // Read after the check-off is recorded: a live run reads the journal again after it
+    // records that it stops (RunService::execute), so one of the two sees the other.
+    if (auto now = m_store.get_run(run_id)) {
+        report.live = process_live(*now);
+        report.pid = now->pid;
+    }
+    return report;
+}
+
+Result<std::string> RunService::run_waiting_at(const std::string& step_id) {
+    auto runs = m_store.list_runs(std::numeric_limits<int>::max());
+    if (!runs) {
+        return fail(runs.error());
+    }
+    std::vector<const store::RunRecord*> waiting;
+    for (const auto& r : *runs) {
+        // Runs that are done or undone have no step left waiting.
+        if (r.status == "done" || r.status == "undone") {
+            continue;
+        }
+        auto steps = m_store.get_steps(r.id);
+        if (!steps) {
+            return fail(steps.error());
+        }
+        for (const auto& s : *steps) {
+            if (s.step_id == step_id && s.state == "waiting") {
+                waiting.push_back(&r);
+            }
+        }
+    }
+    if (waiting.empty()) {
+        return fail(Errc::conflict, "no run is waiting for a check-off of step '" +
+                                        escape_control(step_id) +
+                                        "' (see 'shipshape runs', and name the run)");
+    }
+    if (waiting.size() == 1) {
+        return waiting.front()->id;
+    }
+    std::string list;
+    for (const auto* r : waiting) {
+        list += "\n  " + r->id + " (checklist " + escape_control(r->checklist_name) +
+                ", environment " + escape_control(r->env) + ", " + r->status + ")";
+    }
+    return fail(Errc::invalid_argument,
+                std::to_string(waiting.size()) + " runs are waiting for a check-off of step '" +
+                    escape_control(step_id) + "'; name the run instead of 'last':" + list);
 }
 
 namespace {
@@ -73,13 +152,7 @@ namespace {
 // A run recorded as executing whose shipshape process is gone (kill -9, a crash, a reboot) is
 // shown as interrupted: that is what it is, and `resume` continues it either way.
 void mark_if_gone(store::RunRecord& run) {
-    if (run.status != "running" && run.status != "undoing") {
-        return;
-    }
-    if (run.host != local_hostname()) {
-        return;  // cannot see processes on other machines
-    }
-    if (!os::process_start_ticks(static_cast<pid_t>(run.pid))) {
+    if ((run.status == "running" || run.status == "undoing") && !process_live(run)) {
         run.status = "interrupted";
     }
 }

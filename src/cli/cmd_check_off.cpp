@@ -6,6 +6,7 @@
 #include "app/runs.hpp"
 #include "cli/context.hpp"
 #include "cli/json.hpp"
+#include "core/text.hpp"
 
 namespace shipshape::cli {
 
@@ -20,28 +21,44 @@ struct CheckOffOptions {
 };
 
 int run_check_off(Context& ctx, const CheckOffOptions& o) {
-    auto run = open_run(ctx, o.run);
-    if (!run) {
-        return report_error(ctx, run.error());
+    auto repo = open_repo(ctx);
+    if (!repo) {
+        return report_error(ctx, repo.error());
     }
-    const std::string& run_id = run->run_id;
-    app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
-    auto c = service.check_off(run_id, o.step, o.role, o.by, o.note);
-    if (!c) {
-        Error e = c.error();
+    app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
+    // 'last' is the run waiting at this step, never merely the newest run (see --help).
+    auto run_id = o.run == "last" ? service.run_waiting_at(o.step) : Result<std::string>(o.run);
+    if (!run_id) {
+        return report_error(ctx, run_id.error());
+    }
+    auto r = service.check_off(*run_id, o.step, o.role, o.by, o.note);
+    if (!r) {
+        Error e = r.error();
         // A wrong role is a refused request, not a missing privilege of this machine.
         if (e.code() == Errc::permission_denied) {
             e = Error(Errc::invalid_argument, e.message());
         }
         return report_error(ctx, e);
     }
-    std::string next = "shipshape resume " + run_id;
+    const auto& c = r->check_off;
+    std::string next = r->live ? "" : "shipshape resume " + c.run_id;
     if (ctx.json) {
-        std::printf("%s\n", json_check_off(*c, next).c_str());
+        std::printf("%s\n", json_check_off(*r, next).c_str());
+        return 0;
+    }
+    // Everything from the journal or the command line is printed escaped: one record, one row.
+    std::printf("checked off step %s of run %s (checklist %s, environment %s) as %s, by %s%s\n",
+                escape_control(c.step_id).c_str(), c.run_id.c_str(),
+                escape_control(r->checklist_name).c_str(), escape_control(r->env).c_str(),
+                escape_control(c.role).c_str(), escape_control(c.by).c_str(),
+                c.note.empty() ? "" : (": " + escape_control(c.note)).c_str());
+    if (r->live) {
+        std::printf(
+            "run %s is still running (pid %lld): it continues with the steps that need "
+            "%s once its running steps finish\n",
+            c.run_id.c_str(), static_cast<long long>(r->pid), escape_control(c.step_id).c_str());
     } else {
-        std::printf("checked off %s of run %s as %s (by %s)%s\ncontinue with: %s\n",
-                    c->step_id.c_str(), c->run_id.c_str(), c->role.c_str(), c->by.c_str(),
-                    c->note.empty() ? "" : (": " + c->note).c_str(), next.c_str());
+        std::printf("continue with: %s\n", next.c_str());
     }
     return 0;
 }
@@ -51,11 +68,17 @@ int run_check_off(Context& ctx, const CheckOffOptions& o) {
 void add_check_off_command(CLI::App& app, std::vector<Command>& out) {
     auto opts = std::make_shared<CheckOffOptions>();
     auto* sub = app.add_subcommand("check-off", "Confirm a manual step of a run, as a named role");
-    sub->add_option("RUN", opts->run, "run id, or 'last'")->required();
+    sub->footer(
+        "RUN 'last' means the one run whose STEP is waiting for a check-off, not the newest run;\n"
+        "when several runs wait at STEP, check-off lists them and asks for the run id.\n"
+        "The confirmation names the run, its checklist and environment. Names (--by, $USER)\n"
+        "may not contain control characters; notes may span lines, and are shown escaped.");
+    sub->add_option("RUN", opts->run, "run id, or 'last': the run waiting at STEP")->required();
     sub->add_option("STEP", opts->step, "the manual step's id")->required();
     sub->add_option("--as", opts->role, "your role; must match the step's 'role'")->required();
-    sub->add_option("--by", opts->by, "who you are (default: $USER)");
-    sub->add_option("--note", opts->note, "a note recorded with the check-off");
+    sub->add_option("--by", opts->by, "who you are (default: $USER); no control characters");
+    sub->add_option("--note", opts->note,
+                    "a note recorded with the check-off (newlines and tabs allowed)");
     out.push_back({sub, [opts](Context& ctx) { return run_check_off(ctx, *opts); }});
 }
 

@@ -7,6 +7,8 @@
 #include "app/runs.hpp"
 #include "cli/context.hpp"
 #include "cli/json.hpp"
+#include "cli/run_view.hpp"
+#include "core/text.hpp"
 
 namespace shipshape::cli {
 
@@ -32,14 +34,12 @@ int run_runs(Context& ctx, int limit) {
     }
     std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", "RUN", "STATUS", "CHECKLIST", "ENV", "STARTED",
                 "PARAMS");
+    // Journal text printed escaped (see show): one run, one row.
     for (const auto& r : *runs) {
-        std::string params;
-        for (const auto& [k, v] : r.params) {
-            params += (params.empty() ? "" : " ") + k + "=" + v;
-        }
-        std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", r.id.c_str(), r.status.c_str(),
-                    r.checklist_name.c_str(), r.env.c_str(),
-                    format_local_time(r.started_at).c_str(), params.c_str());
+        std::printf("%-22s %-12s %-12s %-8s %-19s %s\n", escape_control(r.id).c_str(),
+                    escape_control(r.status).c_str(), escape_control(r.checklist_name).c_str(),
+                    escape_control(r.env).c_str(), format_local_time(r.started_at).c_str(),
+                    format_params(r.params).c_str());
     }
     return 0;
 }

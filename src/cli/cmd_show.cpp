@@ -6,6 +6,8 @@
 #include "app/runs.hpp"
 #include "cli/context.hpp"
 #include "cli/json.hpp"
+#include "cli/run_view.hpp"
+#include "core/text.hpp"
 
 namespace shipshape::cli {
 
@@ -26,17 +28,16 @@ int run_show(Context& ctx, const std::string& id) {
         std::printf("%s\n", json_show(*d).c_str());
         return 0;
     }
+    // Whatever the journal holds (older versions checked nothing) is printed escaped, so that
+    // one record is always one row and nothing in it can drive the terminal.
     const auto& r = d->run;
-    std::printf("run %s: %s\n", r.id.c_str(), r.status.c_str());
-    std::printf("  checklist %s (%s) on %s, started %s by %s@%s\n", r.checklist_name.c_str(),
-                r.checklist_path.c_str(), r.env.c_str(), format_local_time(r.started_at).c_str(),
-                r.user.c_str(), r.host.c_str());
+    auto e = [](const std::string& text) { return escape_control(text); };
+    std::printf("run %s: %s\n", e(r.id).c_str(), e(r.status).c_str());
+    std::printf("  checklist %s (%s) on %s, started %s by %s@%s\n", e(r.checklist_name).c_str(),
+                e(r.checklist_path).c_str(), e(r.env).c_str(),
+                format_local_time(r.started_at).c_str(), e(r.user).c_str(), e(r.host).c_str());
     if (!r.params.empty()) {
-        std::string params;
-        for (const auto& [k, v] : r.params) {
-            params += (params.empty() ? "" : " ") + k + "=" + v;
-        }
-        std::printf("  params: %s\n", params.c_str());
+        std::printf("  params: %s\n", format_params(r.params).c_str());
     }
     std::printf("\n  %-18s %-12s %-9s %-5s %s\n", "STEP", "STATE", "TIME", "EXIT", "DETAIL / LOG");
     for (const auto& v : d->steps) {
@@ -48,15 +49,15 @@ int run_show(Context& ctx, const std::string& id) {
         if (!s.undo_state.empty()) {
             state += "/undo:" + s.undo_state;
         }
-        std::printf("  %-18s %-12s %-9s %-5s %s\n", s.step_id.c_str(), state.c_str(), time.c_str(),
-                    exit.c_str(), s.detail.c_str());
+        std::printf("  %-18s %-12s %-9s %-5s %s\n", e(s.step_id).c_str(), e(state).c_str(),
+                    time.c_str(), exit.c_str(), e(s.detail).c_str());
         if (!v.log_path.empty()) {
-            std::printf("  %-18s log: %s\n", "", v.log_path.c_str());
+            std::printf("  %-18s log: %s\n", "", e(v.log_path).c_str());
         }
         for (const auto& c : v.check_offs) {
-            std::printf("  %-18s checked off by %s as %s at %s%s\n", "", c.by.c_str(),
-                        c.role.c_str(), format_local_time(c.at).c_str(),
-                        c.note.empty() ? "" : (": " + c.note).c_str());
+            std::printf("  %-18s checked off by %s as %s at %s%s\n", "", e(c.by).c_str(),
+                        e(c.role).c_str(), format_local_time(c.at).c_str(),
+                        c.note.empty() ? "" : (": " + e(c.note)).c_str());
         }
     }
     return 0;

@@ -183,7 +183,8 @@ std::string json_show(const app::RunDetails& d) {
         json{{"kind", "run"}, {"run", run_json(d.run)}, {"steps", steps}, {"events", events}});
 }
 
-std::string json_check_off(const store::CheckOff& c, const std::string& next_command) {
+std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command) {
+    const auto& c = report.check_off;
     return dump(json{{"kind", "check-off"},
                      {"run", c.run_id},
                      {"step", c.step_id},
@@ -191,7 +192,11 @@ std::string json_check_off(const store::CheckOff& c, const std::string& next_com
                      {"by", c.by},
                      {"note", c.note},
                      {"at_ms", c.at},
-                     {"next", next_command}});
+                     {"env", report.env},
+                     {"checklist", report.checklist_name},
+                     {"checklist_path", report.checklist_path},
+                     {"live", report.live},
+                     {"next", next_command.empty() ? json(nullptr) : json(next_command)}});
 }
 
 std::string json_init(const std::string& dir, const std::vector<std::string>& files) {

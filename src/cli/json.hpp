@@ -20,7 +20,8 @@ std::string json_plan(const app::PlanReport& plan);
 std::string json_run_report(const app::RunReport& report, int exit_code);
 std::string json_runs(const std::vector<store::RunRecord>& runs);
 std::string json_show(const app::RunDetails& details);
-std::string json_check_off(const store::CheckOff& check_off, const std::string& next_command);
+// `next_command` is empty when the run is live and takes the check-off up itself.
+std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors);

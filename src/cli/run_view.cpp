@@ -16,6 +16,7 @@
 
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
+#include "core/text.hpp"
 
 namespace shipshape::cli {
 
@@ -23,6 +24,13 @@ using checklist::StepState;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
+
+// Text from the checklist, the journal or the engine is printed through esc(): one record is
+// one row, and nothing in it can move the cursor or recolour the terminal. Command output is
+// the user's own and passes as it is (the live view flattens it to one line).
+std::string esc(std::string_view text) {
+    return escape_control(text);
+}
 
 struct Style {
     bool color;
@@ -60,13 +68,13 @@ std::string state_mark(const Style& s, StepState state) {
 
 std::string finished_text(const Style& s, const checklist::Step& step,
                           const checklist::StepResult& r) {
-    std::string text = fmt::format("{} {}", state_mark(s, r.state), step.id);
+    std::string text = fmt::format("{} {}", state_mark(s, r.state), esc(step.id));
     if (r.state != StepState::skipped) {
         text += s.dim(fmt::format(" {}", format_duration(r.duration)));
     }
     if (!r.detail.empty()) {
-        text +=
-            fmt::format("  {}", r.state == StepState::failed ? s.red(r.detail) : s.dim(r.detail));
+        text += fmt::format(
+            "  {}", r.state == StepState::failed ? s.red(esc(r.detail)) : s.dim(esc(r.detail)));
     }
     if (r.attempts > 1 && r.state == StepState::ok) {
         text += s.dim(fmt::format("  ({} attempts)", r.attempts));
@@ -80,18 +88,19 @@ class PlainView final : public RunView {
 
     void step_started(const checklist::Step& s, int) override { line(s.id, "started"); }
     void step_output(const checklist::Step& s, std::string_view text) override {
-        std::fprintf(stdout, "%s %s | %.*s\n", stamp().c_str(), s.id.c_str(),
+        std::fprintf(stdout, "%s %s | %.*s\n", stamp().c_str(), esc(s.id).c_str(),
                      static_cast<int>(text.size()), text.data());
     }
     void step_retrying(const checklist::Step& s, int next, const std::string& why) override {
-        line(s.id, fmt::format("retrying (attempt {}) after {}", next, why));
+        line(s.id, fmt::format("retrying (attempt {}) after {}", next, esc(why)));
     }
     void step_finished(const checklist::Step& s, const checklist::StepResult& r) override {
         std::fprintf(stdout, "%s %s\n", stamp().c_str(), finished_text(m_style, s, r).c_str());
         std::fflush(stdout);
     }
     void step_waiting(const checklist::Step& s) override {
-        line(s.id, m_style.yellow("waiting for a check-off by role '" + s.role + "': " + s.manual));
+        line(s.id, m_style.yellow("waiting for a check-off by role '" + esc(s.role) +
+                                  "': " + esc(s.manual)));
     }
     void hosts_progress(const checklist::Step& s, size_t done, size_t failed, size_t running,
                         size_t total) override {
@@ -105,7 +114,7 @@ class PlainView final : public RunView {
         return m_style.dim(fmt::format("{:>7.2f}s", static_cast<double>(ms) / 1000.0));
     }
     void line(const std::string& id, const std::string& text) {
-        std::fprintf(stdout, "%s %s %s\n", stamp().c_str(), id.c_str(), text.c_str());
+        std::fprintf(stdout, "%s %s %s\n", stamp().c_str(), esc(id).c_str(), text.c_str());
         std::fflush(stdout);
     }
     Style m_style;
@@ -160,8 +169,8 @@ class LiveView final : public RunView {
     }
     void step_waiting(const checklist::Step& s) override {
         std::lock_guard guard(m_lock);
-        print_above(fmt::format("{} {}  {}", state_mark(m_style, StepState::waiting), s.id,
-                                m_style.yellow("needs a check-off by role '" + s.role + "'")));
+        print_above(fmt::format("{} {}  {}", state_mark(m_style, StepState::waiting), esc(s.id),
+                                m_style.yellow("needs a check-off by role '" + esc(s.role) + "'")));
     }
     // A fleet step's line shows its hosts' tally instead of output.
     void hosts_progress(const checklist::Step& s, size_t done, size_t failed, size_t running,
@@ -220,16 +229,17 @@ class LiveView final : public RunView {
         for (const auto& [id, a] : m_active) {
             auto ms = std::chrono::duration_cast<Millis>(SteadyClock::now() - a.start);
             std::string head =
-                fmt::format("{} {} {}", k_spin[m_frame % 4], id, format_duration(ms));
+                fmt::format("{} {} {}", k_spin[m_frame % 4], esc(id), format_duration(ms));
             if (a.attempt > 1) {
                 head += fmt::format(" (attempt {})", a.attempt);
             }
             std::string tail = a.last_line;
             for (auto& c : tail) {
-                if (c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20) {
+                if (c == '\t' || c == '\r') {
                     c = ' ';
                 }
             }
+            tail = esc(tail);  // ESC, C1 (CSI) and the like would redraw the screen
             size_t room = cols > head.size() + 4 ? cols - head.size() - 4 : 0;
             if (tail.size() > room) {
                 tail = tail.substr(0, room);
@@ -294,6 +304,14 @@ std::unique_ptr<RunView> make_run_view(const Context& ctx) {
     return std::make_unique<PlainView>(Style{ctx.color});
 }
 
+std::string format_params(const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string out;
+    for (const auto& [k, v] : params) {
+        out += (out.empty() ? "" : " ") + escape_control(k) + "=" + escape_control(v);
+    }
+    return out;
+}
+
 int exit_code_for(const app::RunReport& report) {
     switch (report.outcome.status) {
         case checklist::RunStatus::done:
@@ -323,8 +341,8 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
         total += r.duration;
     }
     std::string status(report.run.status);
-    std::string head = fmt::format("{} {} ({} on {}): ", verb, report.run.id,
-                                   report.run.checklist_name, report.run.env);
+    std::string head = fmt::format("{} {} ({} on {}): ", verb, esc(report.run.id),
+                                   esc(report.run.checklist_name), esc(report.run.env));
     std::string verdict;
     switch (o.status) {
         case checklist::RunStatus::done:
@@ -358,30 +376,32 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     }
     std::printf("  steps: %s\n", parts.c_str());
     for (const auto& note : report.notes) {
-        std::printf("  note: %s\n", note.c_str());
+        std::printf("  note: %s\n", esc(note).c_str());
     }
     if (o.fatal) {
-        std::printf("  %s\n", s.red("journal error: " + o.fatal->message()).c_str());
+        std::printf("  %s\n", s.red("journal error: " + esc(o.fatal->message())).c_str());
     }
     for (const auto& id : o.failed) {
         const auto& r = o.results.at(id);
         auto hosts = o.failed_hosts.find(id);
         if (hosts == o.failed_hosts.end()) {
             std::string log = report.run_dir + "/" + id + ".log";
-            std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), id.c_str(),
-                        r.detail.c_str(), log.c_str());
+            std::printf("  %s %s: %s\n    log: %s\n", s.red("failed step").c_str(), esc(id).c_str(),
+                        esc(r.detail).c_str(), esc(log).c_str());
             for (const auto& line : tail_lines(log, 8)) {
                 std::printf("    | %s\n", line.c_str());
             }
             continue;
         }
         // A step on hosts has no log of its own: each host's copy has one.
-        std::printf("  %s %s: %s\n", s.red("failed step").c_str(), id.c_str(), r.detail.c_str());
+        std::printf("  %s %s: %s\n", s.red("failed step").c_str(), esc(id).c_str(),
+                    esc(r.detail).c_str());
         for (const auto& copy : hosts->second) {
             const auto& hr = o.host_results.at(copy);
             std::string log = report.run_dir + "/" + copy + ".log";
             std::printf("    %s %s: %s\n      log: %s\n", s.red("failed on").c_str(),
-                        copy.substr(copy.find('@') + 1).c_str(), hr.detail.c_str(), log.c_str());
+                        esc(copy.substr(copy.find('@') + 1)).c_str(), esc(hr.detail).c_str(),
+                        esc(log).c_str());
             for (const auto& line : tail_lines(log, 8)) {
                 std::printf("      | %s\n", line.c_str());
             }
@@ -401,12 +421,12 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
                 continue;
             }
             std::printf("  %s %s: %s\n    check it off: shipshape check-off %s %s --as %s\n",
-                        s.yellow("waiting").c_str(), id.c_str(), step->manual.c_str(),
-                        report.run.id.c_str(), id.c_str(), step->role.c_str());
+                        s.yellow("waiting").c_str(), esc(id).c_str(), esc(step->manual).c_str(),
+                        esc(report.run.id).c_str(), esc(id).c_str(), esc(step->role).c_str());
         }
     }
-    if (!o.waiting.empty() || o.status == checklist::RunStatus::interrupted ||
-        o.status == checklist::RunStatus::failed) {
+    if (!o.waiting.empty() || o.status == checklist::RunStatus::waiting ||
+        o.status == checklist::RunStatus::interrupted || o.status == checklist::RunStatus::failed) {
         if (verb != "undo" && !report.undo) {
             std::printf("  then continue: shipshape resume %s\n", report.run.id.c_str());
         }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "app/runs.hpp"
 #include "checklist/engine.hpp"
@@ -22,6 +24,10 @@ class RunView : public checklist::RunObserver {
 };
 
 std::unique_ptr<RunView> make_run_view(const Context& ctx);
+
+// A run's parameters as "k=v k2=v2", each escaped (core/text.hpp escape_control): journal text
+// printed on one row.
+std::string format_params(const std::vector<std::pair<std::string, std::string>>& params);
 
 // Maps a report to the exit code (0 done, 1 failed, 4 waiting, 130 interrupted).
 int exit_code_for(const app::RunReport& report);

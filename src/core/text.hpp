@@ -36,4 +36,22 @@ std::string hex64(uint64_t value);
 // Two lower-case hex digits per byte.
 std::string to_hex(std::span<const unsigned char> bytes);
 
+// Text that people type into records (a name, a note) and that later prints on a terminal.
+// "Control" here means what can forge a line or drive the terminal: C0 (U+0000-U+001F), DEL
+// (U+007F), C1 (U+0080-U+009F), the line and paragraph separators (U+2028, U+2029) and the
+// bidirectional overrides and isolates (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
+
+// Whether tab and newline are allowed: in notes (multi-line text), not in names.
+enum class LineBreaks { rejected, allowed };
+
+// Returns "" when `s` is valid UTF-8 without control characters (tab and newline aside when
+// `breaks` allows them); else what is wrong and where, counting characters from 1:
+// "character 6 is a control character (U+001B)", "byte 3 is not valid UTF-8 (0xff)".
+std::string find_control_character(std::string_view s, LineBreaks breaks);
+
+// `s` made safe to print as part of one line: every control character (above) is written as an
+// escape -- \n, \t, \r, \xHH for other C0 and DEL, \u{HHHH} for the rest -- and each byte
+// that is not valid UTF-8 as \xHH. Everything else, backslashes included, is left as it is.
+std::string escape_control(std::string_view s);
+
 }  // namespace shipshape
