@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 #include "app/facts_service.hpp"
 #include "facts/collect.hpp"
 #include "facts/diff.hpp"
@@ -40,6 +42,23 @@ std::string remote_message(const SelectedHost& host) {
 
 }  // namespace
 
+std::vector<std::string> secret_values(const Project& project) {
+    std::vector<std::string> out;
+    for (const auto& name : project.config.secrets) {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr || *v == '\0') {
+            continue;
+        }
+        out.emplace_back(v);
+        std::string quoted = json(out.back()).dump();
+        std::string inside = quoted.substr(1, quoted.size() - 2);
+        if (inside != out.back()) {
+            out.push_back(std::move(inside));
+        }
+    }
+    return out;
+}
+
 Variables facts_variables(const std::string& facts_json) {
     Variables out;
     auto doc = json::parse(facts_json, nullptr, false);
@@ -76,7 +95,8 @@ StateService::StateService(const Project& project, store::Store* store, os::Proc
       m_runner(runner),
       m_cancel(cancel),
       m_clock(clock),
-      m_cache(project.state_dir() + "/cache/hashes") {}
+      m_cache(project.state_dir() + "/cache/hashes"),
+      m_redactor(secret_values(project)) {}
 
 Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
     if (request.self) {
@@ -222,7 +242,7 @@ std::string StateService::report_document(const HostPlan& plan, const StateReque
                                    plan.state ? plan.state->state_files : k_no_files,
                                    plan.state ? plan.state->resources : k_none, request.root,
                                    request.root == "/" ? &facts : nullptr);
-    return state::host_state_to_json(hs);
+    return m_redactor.apply(state::host_state_to_json(hs));
 }
 
 void StateService::save_report(const HostPlan& plan, const StateRequest& request) {
