@@ -4,14 +4,18 @@ text column of the journal, and "***" stands where it would have been. Each path
 plan and drift content diffs, [[command]] output during apply, a step whose command or working
 directory names the secret (terminal, JSON events, logs, resume, undo, show, runs), and a
 secret a step writes across two writes of a 70 KB line."""
+import json
 import os
 import sqlite3
+import subprocess
 import textwrap
 import unittest
 
-from harness import RepoTestCase
+from harness import BIN, FleetTestCase, RepoTestCase, Result
 
 SECRET = "Zq7-s3cr3t-V4lue-14"
+# A value JSON escapes: a remote host's --json answer holds it as "Q\\"t-s3cr3t\\\\14".
+QUOTED_SECRET = 'Q"t-s3cr3t\\14'
 
 # Params given with --set are stored as given, so that a resumed run renders with them (the
 # manual says so and tells people to pass secrets through the environment): these columns
@@ -218,6 +222,79 @@ class RunSecretsTest(SecretsTestCase):
                 self.assertFalse("x" + SECRET[:cut] in text, name)
                 self.assertFalse(SECRET[cut:] + "y" in text, name)
         self.assert_records_hidden()
+
+
+class RemoteSecretsTest(FleetTestCase):
+    """A remote host's agent knows nothing of the controller's secrets (ssh passes no
+    environment): its plan, drift and apply output is redacted by the controller, text and
+    JSON alike, and so is the drift --save report it sends."""
+    fleet_size = 1
+    ROOT = "/srv/secrets"
+
+    def setUp(self):
+        super().setUp()
+        names = [h["name"] for h in self.fleet.hosts]
+        self.write("inventory.toml", self.fleet.inventory_toml(
+            env="prod", groups={"web": {"hosts": names, "roles": ["app"]}}))
+        self.write("shipshape.toml", textwrap.dedent("""\
+            name = "secrets-test"
+            secrets = ["SHIPSHAPE_TEST_SECRET", "SHIPSHAPE_TEST_QUOTED"]
+            [roles]
+            app = ["states/app.toml"]
+            """))
+        self.write("files/app.conf", f"password = {SECRET}\ntoken = {QUOTED_SECRET}\n")
+        self.write("states/app.toml", textwrap.dedent(f"""\
+            [[file]]
+            path = "/etc/app.conf"
+            source = "files/app.conf"
+
+            [[command]]
+            run = ["sh", "-c", "cat {self.ROOT}/etc/app.conf; exit 3"]
+            unless = ["false"]
+            """))
+        self.env["SHIPSHAPE_TEST_SECRET"] = SECRET
+        self.env["SHIPSHAPE_TEST_QUOTED"] = QUOTED_SECRET
+        for h in self.fleet.hosts:
+            r = self.fleet.ssh(h["index"], f"rm -rf {self.ROOT} && mkdir -p {self.ROOT}/etc")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def ss(self, *args, timeout=120):
+        r = subprocess.run(self.fleet.cmd([BIN, *args, "--root", self.ROOT]), cwd=self.repo,
+                           capture_output=True, text=True, timeout=timeout, env=self.env,
+                           stdin=subprocess.DEVNULL)
+        return Result(r)
+
+    def assert_hidden(self, result):
+        both = result.out + result.err
+        for value in (SECRET, QUOTED_SECRET, json.dumps(QUOTED_SECRET)[1:-1]):
+            at = both.find(value)
+            self.assertEqual(at, -1, f"{value!r} in: ...{both[max(at - 200, 0):at + 100]}...")
+        self.assertIn("***", both)
+
+    def test_remote_plan_drift_and_apply_are_redacted_by_the_controller(self):
+        r = self.ss("plan", "env:prod")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("+password = ***", r.out)
+        self.assertIn("+token = ***", r.out)
+        self.assert_hidden(r)
+        r = self.ss("--json", "plan", "env:prod")
+        self.assertEqual(r.code, 0, r)
+        self.assert_hidden(r)
+        diff = r.json()["hosts"][0]["changes"][0]["diff"]
+        self.assertIn("+token = ***", diff)
+        for args in (["apply", "env:prod"], ["--json", "apply", "env:prod"]):
+            r = self.ss(*args)
+            self.assertEqual(r.code, 1, r)  # the command fails, printing the file
+            self.assert_hidden(r)
+        self.fleet.ssh(1, f"echo old > {self.ROOT}/etc/app.conf")
+        for args in (["drift", "env:prod"], ["--json", "drift", "env:prod"],
+                     ["drift", "env:prod", "--save"]):
+            r = self.ss(*args)
+            self.assertEqual(r.code, 1, r)
+            self.assert_hidden(r)
+        with sqlite3.connect(os.path.join(self.repo, ".shipshape", "state.db")) as db:
+            for (doc,) in db.execute("SELECT document FROM host_states"):
+                self.assertNotIn(SECRET, doc)
 
 
 if __name__ == "__main__":
