@@ -2,9 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
-
 #include "app/facts_service.hpp"
+#include "app/secrets.hpp"
 #include "facts/collect.hpp"
 #include "facts/diff.hpp"
 #include "facts/facts_json.hpp"
@@ -41,23 +40,6 @@ std::string remote_message(const SelectedHost& host) {
 }
 
 }  // namespace
-
-std::vector<std::string> secret_values(const Project& project) {
-    std::vector<std::string> out;
-    for (const auto& name : project.config.secrets) {
-        const char* v = std::getenv(name.c_str());
-        if (v == nullptr || *v == '\0') {
-            continue;
-        }
-        out.emplace_back(v);
-        std::string quoted = json(out.back()).dump();
-        std::string inside = quoted.substr(1, quoted.size() - 2);
-        if (inside != out.back()) {
-            out.push_back(std::move(inside));
-        }
-    }
-    return out;
-}
 
 Variables facts_variables(const std::string& facts_json) {
     Variables out;

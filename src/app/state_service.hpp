@@ -209,11 +209,6 @@ class StateService {
     Redactor m_redactor;
 };
 
-// The values of the environment variables `project` names as secrets (empty ones ignored),
-// each also as it appears inside a JSON string when that differs (a remote host's --json
-// answer is text the controller redacts).
-std::vector<std::string> secret_values(const Project& project);
-
 // The agent's side of a remote run: sets `request.self` and `self_roles` from the JSON object a
 // controller passes as --as-host (see StateService::remote_args). Errc::invalid_argument when it
 // is not a JSON object.

@@ -223,6 +223,20 @@ class RunSecretsTest(SecretsTestCase):
                 self.assertFalse(SECRET[cut:] + "y" in text, name)
         self.assert_records_hidden()
 
+    def test_a_very_short_secret_is_redacted_with_a_warning(self):
+        # Hiding every "ab" hides much more than the secret, but never leaks it: shipshape
+        # redacts and says why the output looks so.
+        self.env["SHIPSHAPE_TEST_SECRET"] = "ab"
+        self.write("checklists/s.toml", """
+            [[step]]
+            id = "short"
+            sh = "echo x-$SHIPSHAPE_TEST_SECRET-y cab"
+            """)
+        r = self.shipshape("run", "checklists/s.toml")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("x-***-y c***", r.out)
+        self.assertIn("warning: secret SHIPSHAPE_TEST_SECRET holds fewer than 4 characters", r.err)
+
 
 class RemoteSecretsTest(FleetTestCase):
     """A remote host's agent knows nothing of the controller's secrets (ssh passes no
