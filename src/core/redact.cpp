@@ -35,6 +35,8 @@ Redactor::Redactor(std::vector<std::string> secrets) {
         const auto first = static_cast<unsigned char>(s.front());
         if (!m_starts[first]) {
             m_starts[first] = true;
+            m_first_start = first;
+            ++m_start_count;
             m_by_first[first].first = static_cast<uint32_t>(k);
         }
         m_by_first[first].second = static_cast<uint32_t>(k + 1);
@@ -81,7 +83,13 @@ size_t Redactor::redact_prefix(std::string_view text, size_t& covered, bool at_e
     size_t run_end = covered;  // bytes before this belong to the current "***"
     size_t emitted = covered;  // bytes before this are written (as themselves or masked)
     for (size_t i = 0; i < limit; ++i) {
-        if (!m_starts[byte_at(text, i)]) {
+        if (m_start_count == 1) {  // one byte starts every secret: memchr skips to it
+            const void* hit = std::memchr(text.data() + i, m_first_start, limit - i);
+            if (hit == nullptr) {
+                break;
+            }
+            i = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+        } else if (!m_starts[byte_at(text, i)]) {
             continue;
         }
         const size_t len = match_at(text, i);

@@ -65,6 +65,8 @@ class Redactor {
     std::array<std::pair<uint32_t, uint32_t>, 256> m_by_first{};
     std::array<bool, 256> m_starts{};     // some secret starts with this byte
     std::array<bool, 256> m_in_secret{};  // some secret contains this byte
+    size_t m_start_count = 0;             // how many byte values start a secret
+    unsigned char m_first_start = 0;      // one of them (the only one when m_start_count is 1)
     size_t m_longest = 0;
 };
 
