@@ -192,6 +192,23 @@ class RunSecretsTest(SecretsTestCase):
                 self.assertIn("***", f.read(), step)
         self.assert_records_hidden(skip=AS_GIVEN)
 
+    def test_run_plan_hides_a_secret_in_a_rendered_command(self):
+        self.write("checklists/s.toml", """
+            [params.dir]
+            [[step]]
+            id = "tool"
+            run = ["/opt/{{dir}}/tool"]
+            [[step]]
+            id = "guarded"
+            run = ["true"]
+            unless = ["test", "-e", "/nonexistent/{{dir}}"]
+            """)
+        for args in (["run", "--plan"], ["--json", "run", "--plan"]):
+            r = self.shipshape(*args, "checklists/s.toml", "--set", f"dir={SECRET}")
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("/opt/***/tool", r.out)
+            self.assert_hidden(r)
+
     def test_a_secret_written_across_two_writes_of_a_long_line_is_hidden(self):
         # The first write ends inside the secret and is longer than a line may grow (64 KiB)
         # before it is handed on; the rest follows after a pause, so the two arrive apart.
