@@ -209,6 +209,13 @@ class RunSecretsTest(SecretsTestCase):
             self.assertIn("/opt/***/tool", r.out)
             self.assert_hidden(r)
 
+    def test_exec_output_is_hidden(self):
+        for args in (["exec", "localhost"], ["--json", "exec", "localhost"]):
+            r = self.shipshape(*args, "--sh", "echo pw=$SHIPSHAPE_TEST_SECRET")
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("pw=***", r.out)
+            self.assert_hidden(r)
+
     def test_a_secret_written_across_two_writes_of_a_long_line_is_hidden(self):
         # The first write ends inside the secret and is longer than a line may grow (64 KiB)
         # before it is handed on; the rest follows after a pause, so the two arrive apart.
