@@ -190,7 +190,7 @@ Engine::Finished Engine::run_one(const Step& step, size_t index) {
         }
     }
     LineSink sink(step, *log, m_deps.observer, m_redactor, m_lock);
-    auto finish = [&](StepState state, int code, std::string detail) {
+    auto finish = [&](StepState state, int code, const std::string& detail) {
         if (state == StepState::failed || state == StepState::interrupted) {
             std::lock_guard guard(m_lock);
             log->keep();
