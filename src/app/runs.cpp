@@ -271,6 +271,12 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
         }
         report.steps.push_back(std::move(p));
     }
+    // A plan shows commands rendered with the params, and a param may hold a secret's value.
+    const Redactor redactor(options.secrets);
+    for (auto& p : report.steps) {
+        redactor.apply_in_place(p.action);
+        redactor.apply_in_place(p.reason);
+    }
     return report;
 }
 

@@ -191,7 +191,75 @@ Result<StateOutcome> StateService::run(StateMode mode, const StateRequest& reque
             }
         }
     }
+    redact(out);
     return out;
+}
+
+void StateService::redact(StateOutcome& out) const {
+    if (m_redactor.empty()) {
+        return;
+    }
+    const Redactor& r = m_redactor;
+    auto redact_error = [&](std::optional<Error>& e) {
+        if (e) {
+            e = Error(e->code(), r.apply(e->message()));
+        }
+    };
+    for (auto& n : out.notes) {
+        r.apply_in_place(n);
+    }
+    for (auto& h : out.hosts) {
+        for (auto& [k, v] : h.params) {
+            r.apply_in_place(v);
+        }
+        if (h.plan) {
+            redact_error(h.plan->error);
+            if (h.plan->state) {
+                for (auto& res : h.plan->state->resources) {
+                    r.apply_in_place(res.path);
+                    r.apply_in_place(res.name);
+                    r.apply_in_place(res.line);
+                    for (auto& a : res.run) {
+                        r.apply_in_place(a);
+                    }
+                }
+            }
+            if (h.plan->plan) {
+                // The plan is spent (applied, or only shown): what apply would have used of it,
+                // content and argv, is redacted too, so that nothing later can print it.
+                for (auto& c : h.plan->plan->changes) {
+                    for (std::string* text :
+                         {&c.path, &c.what, &c.diff, &c.error, &c.content, &c.target}) {
+                        r.apply_in_place(*text);
+                    }
+                    for (auto& d : c.details) {
+                        r.apply_in_place(d);
+                    }
+                    for (auto& a : c.argv) {
+                        r.apply_in_place(a);
+                    }
+                }
+                for (auto& u : h.plan->plan->unmanaged) {
+                    r.apply_in_place(u);
+                }
+            }
+        }
+        if (h.report) {
+            for (auto& res : h.report->results) {
+                r.apply_in_place(res.error);
+                r.apply_in_place(res.output);
+            }
+        }
+        if (h.remote) {
+            auto& remote = *h.remote;
+            if (remote) {
+                r.apply_in_place(remote->out);
+                r.apply_in_place(remote->err);
+            } else {
+                remote = fail(remote.error().code(), r.apply(remote.error().message()));
+            }
+        }
+    }
 }
 
 void StateService::run_local(StateMode mode, HostOutcome& h, const StateRequest& request,
@@ -271,6 +339,7 @@ void StateService::run_remotes(StateMode mode, std::vector<HostOutcome*>& hosts,
         }
         // Stored here, from this thread, like a local drift --save.
         if (!reports[i].empty()) {
+            m_redactor.apply_in_place(reports[i]);
             store::FactsSnapshot snap{0, h.target.host.name, now_ms(), content_hash(reports[i]),
                                       reports[i]};
             (void)m_store->save_host_state(snap);

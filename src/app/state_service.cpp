@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/facts_service.hpp"
+#include "app/secrets.hpp"
 #include "facts/collect.hpp"
 #include "facts/diff.hpp"
 #include "facts/facts_json.hpp"
@@ -76,7 +77,8 @@ StateService::StateService(const Project& project, store::Store* store, os::Proc
       m_runner(runner),
       m_cancel(cancel),
       m_clock(clock),
-      m_cache(project.state_dir() + "/cache/hashes") {}
+      m_cache(project.state_dir() + "/cache/hashes"),
+      m_redactor(secret_values(project)) {}
 
 Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
     if (request.self) {
@@ -222,7 +224,7 @@ std::string StateService::report_document(const HostPlan& plan, const StateReque
                                    plan.state ? plan.state->state_files : k_no_files,
                                    plan.state ? plan.state->resources : k_none, request.root,
                                    request.root == "/" ? &facts : nullptr);
-    return state::host_state_to_json(hs);
+    return m_redactor.apply(state::host_state_to_json(hs));
 }
 
 void StateService::save_report(const HostPlan& plan, const StateRequest& request) {

@@ -9,6 +9,11 @@
 // each apply used per host (plan and drift reuse them when no --set is given), saves drift
 // reports and merges exit codes. It prints nothing: the outcome is data for a view.
 //
+// Secrets: the values of the environment variables the project's `secrets` names are replaced
+// by "***" in everything run() returns (changes, content diffs, command output, errors, notes,
+// the remote hosts' text and JSON answers) and in the state reports it saves, so no view and
+// no record needs to know about them.
+//
 // Threading: one StateService per command, used from one thread; run() fans out internally and
 // touches the store from its own thread only.
 #pragma once
@@ -21,6 +26,7 @@
 #include "app/hosts.hpp"
 #include "app/project.hpp"
 #include "core/clock.hpp"
+#include "core/redact.hpp"
 #include "core/template.hpp"
 #include "os/process.hpp"
 #include "state/apply.hpp"
@@ -152,7 +158,7 @@ class StateService {
 
     // Saves the host's state report (drift --save), when a store is open.
     void save_report(const HostPlan& plan, const StateRequest& request);
-    // The state report document of a planned host (what drift --save stores).
+    // The state report document of a planned host (what drift --save stores), redacted.
     std::string report_document(const HostPlan& plan, const StateRequest& request) const;
 
     // Remote hosts: `fleet` reaches them (without one they are unsupported).
@@ -190,6 +196,8 @@ class StateService {
     void run_remotes(StateMode mode, std::vector<HostOutcome*>& hosts, const StateRequest& request,
                      const StateRunOptions& options);
     int64_t now_ms() const;
+    // Replaces the secrets' values in everything `out` holds that a view prints.
+    void redact(StateOutcome& out) const;
 
     const Project& m_project;
     store::Store* m_store;
@@ -198,6 +206,7 @@ class StateService {
     const Clock& m_clock;
     state::HashCache m_cache;
     FleetService* m_fleet = nullptr;
+    Redactor m_redactor;
 };
 
 // The agent's side of a remote run: sets `request.self` and `self_roles` from the JSON object a

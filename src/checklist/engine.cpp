@@ -153,7 +153,7 @@ Result<os::ProcessOutcome> Engine::run_command(const Step& step, const Command& 
     sink.flush();
     std::lock_guard guard(m_lock);
     if (!outcome) {
-        log.note("==> " + outcome.error().message() + "\n");
+        log.note("==> " + m_redactor.apply(outcome.error().message()) + "\n");
     } else {
         log.note("==> " + os::describe(*outcome, step.timeout) + " after " +
                  format_duration(outcome->elapsed) + "\n");
@@ -190,14 +190,16 @@ Engine::Finished Engine::run_one(const Step& step, size_t index) {
         }
     }
     LineSink sink(step, *log, m_deps.observer, m_redactor, m_lock);
-    auto finish = [&](StepState state, int code, std::string detail) {
+    auto finish = [&](StepState state, int code, const std::string& detail) {
         if (state == StepState::failed || state == StepState::interrupted) {
             std::lock_guard guard(m_lock);
             log->keep();
         }
         f.result.state = state;
         f.result.exit_code = code;
-        f.result.detail = std::move(detail);
+        // Details name commands and directories ("cannot run X: not found"), which may hold a
+        // secret; they reach the terminal, JSON events and the journal from here.
+        f.result.detail = m_redactor.apply(detail);
         f.result.duration = elapsed();
         return f;
     };
@@ -225,7 +227,7 @@ Engine::Finished Engine::run_one(const Step& step, size_t index) {
         if (attempt > 1) {
             {
                 std::lock_guard guard(m_lock);
-                m_deps.observer.step_retrying(step, attempt, why);
+                m_deps.observer.step_retrying(step, attempt, m_redactor.apply(why));
             }
             if (step.retry_delay.count() > 0 && wait_cancellable(step.retry_delay)) {
                 return finish(StepState::interrupted, -1, "interrupted");

@@ -170,7 +170,7 @@ RunOutcome Engine::undo(const std::vector<std::string>& order) {
         }
         if (!r) {
             result.state = StepState::failed;
-            result.detail = "undo: " + r.error().message();
+            result.detail = "undo: " + m_redactor.apply(r.error().message());
         } else {
             result.duration = r->elapsed;
             result.exit_code = r->kind == os::ExitKind::exited ? r->code : -1;

@@ -10,54 +10,75 @@
 
 namespace shipshape::checklist::detail {
 
-// Splits process output into lines, redacts them, and hands each to the log and the observer
-// under the engine's lock.
+// Redacts process output as a stream (a secret split across two writes is still hidden), splits
+// it into lines and hands each to the log and the observer under the engine's lock. A line
+// longer than k_max_line is handed on in pieces. flush() ends the stream (after each process).
 class LineSink final : public os::OutputSink {
   public:
+    static constexpr size_t k_max_line = 65536;
+
     LineSink(const Step& step, LogWriter& log, RunObserver& observer, const Redactor& redactor,
              std::mutex& lock)
-        : m_step(step), m_log(log), m_observer(observer), m_redactor(redactor), m_lock(lock) {}
+        : m_step(step),
+          m_log(log),
+          m_observer(observer),
+          m_redactor(redactor),
+          m_stream(redactor),
+          m_lock(lock) {}
 
     void on_output(std::string_view chunk) override {
-        m_partial.append(chunk);
+        if (m_redactor.empty()) {
+            m_partial.append(chunk);
+        } else {
+            m_stream.feed(chunk, m_partial);
+        }
+        emit_lines();
+    }
+
+    void flush() {
+        m_stream.finish(m_partial);
+        emit_lines();
+        if (!m_partial.empty()) {
+            emit(m_partial, false);
+            m_partial.clear();
+        }
+    }
+
+  private:
+    void emit_lines() {
         size_t start = 0;
         for (;;) {
             size_t nl = m_partial.find('\n', start);
             if (nl == std::string::npos) {
                 break;
             }
-            emit(std::string_view(m_partial).substr(start, nl - start));
+            emit(std::string_view(m_partial).substr(start, nl + 1 - start), true);
             start = nl + 1;
         }
         m_partial.erase(0, start);
-        if (m_partial.size() > 65536) {
-            flush();
-        }
-    }
-
-    void flush() {
-        if (!m_partial.empty()) {
-            emit(m_partial);
+        if (m_partial.size() > k_max_line) {
+            emit(m_partial, false);
             m_partial.clear();
         }
     }
 
-  private:
-    void emit(std::string_view line) {
-        std::string clean = m_redactor.empty() ? std::string(line) : m_redactor.apply(line);
-        clean += '\n';
+    // `text` is redacted already; `ends_line`: its last byte is the line's '\n'.
+    void emit(std::string_view text, bool ends_line) {
         std::lock_guard guard(m_lock);
-        m_log.write(clean);
-        clean.pop_back();
-        m_observer.step_output(m_step, clean);
+        m_log.write(text);
+        if (!ends_line) {
+            m_log.write("\n");
+        }
+        m_observer.step_output(m_step, ends_line ? text.substr(0, text.size() - 1) : text);
     }
 
     const Step& m_step;
     LogWriter& m_log;
     RunObserver& m_observer;
     const Redactor& m_redactor;
+    StreamRedactor m_stream;
     std::mutex& m_lock;
-    std::string m_partial;
+    std::string m_partial;  // redacted output not yet handed on: the start of a line
 };
 
 class Engine {

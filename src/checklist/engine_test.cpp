@@ -100,6 +100,10 @@ struct Lines : RunObserver {
     void step_output(const Step& s, std::string_view line) override {
         lines.push_back(s.id + ": " + std::string(line));
     }
+    std::vector<std::string> details;  // "STEP: DETAIL" of finished steps, as the view gets them
+    void step_finished(const Step& s, const StepResult& r) override {
+        details.push_back(s.id + ": " + r.detail);
+    }
     std::vector<std::string> tallies;  // "done/failed/running of total", as reported
     void hosts_progress(const Step&, size_t done, size_t failed, size_t running,
                         size_t total) override {
@@ -314,6 +318,105 @@ sh = "echo password=hunter2"
     EXPECT_EQ(out.status, RunStatus::done);
     EXPECT_EQ(observer.lines, std::vector<std::string>{"s: password=***"});
     EXPECT_EQ(logs.text["s"].find("hunter2"), std::string::npos);
+}
+
+// Writes one long line in two chunks, cut at `cut`, as a process whose line outgrew the pipe.
+struct TwoChunkRunner : os::ProcessRunner {
+    std::string line;
+    size_t cut = 0;
+    Result<os::ProcessOutcome> run(const os::ProcessSpec&, os::OutputSink& sink,
+                                   const os::CancelSource*) override {
+        sink.on_output(std::string_view(line).substr(0, cut));
+        sink.on_output(std::string_view(line).substr(cut));
+        return os::ProcessOutcome{os::ExitKind::exited, 0, Millis(1)};
+    }
+    Result<std::unique_ptr<os::Child>> start(const os::ProcessSpec&) override {
+        return fail(Errc::unsupported, "not in this test");
+    }
+};
+
+TEST_F(EngineTest, ASecretSplitAcrossTwoWritesOfALongLineIsHidden) {
+    // The first chunk is longer than a line may grow before it is handed on (64 KiB), so it
+    // is logged before the rest arrives: cut inside the secret, each piece alone showed part.
+    const std::string secret = "Zq7-hunter2-V4lue";
+    options.secrets = {secret};
+    auto c = load(R"(
+[[step]]
+id = "s"
+run = ["long-line"]
+)");
+    auto* chunks = new TwoChunkRunner;
+    checking->real.reset(chunks);
+    const size_t at = 66000;
+    chunks->line = std::string(at, 'x') + secret + std::string(4000, 'y') + "\n";
+    for (size_t cut = at + 1; cut < at + secret.size(); ++cut) {
+        chunks->cut = cut;
+        logs.text.clear();
+        observer.lines.clear();
+        auto out = run(c);
+        EXPECT_EQ(out.status, RunStatus::done);
+        const std::string& log = logs.text["s"];
+        EXPECT_EQ(log.find(secret.substr(0, 3)), std::string::npos) << "cut at " << cut;
+        EXPECT_EQ(log.find(secret.substr(secret.size() - 3)), std::string::npos)
+            << "cut at " << cut;
+        EXPECT_NE(log.find("***y"), std::string::npos) << "cut at " << cut;
+        std::string shown;
+        for (const auto& l : observer.lines) {
+            shown += l;
+        }
+        EXPECT_EQ(shown.find(secret.substr(0, 3)), std::string::npos) << "cut at " << cut;
+        EXPECT_NE(shown.find("***y"), std::string::npos) << "cut at " << cut;
+    }
+}
+
+TEST_F(EngineTest, DetailsNamingACommandOrDirectoryAreRedacted) {
+    // A command that cannot start and a directory that does not exist are named in the step's
+    // detail (terminal, JSON events, journal) and in its log.
+    options.secrets = {"hunter2"};
+    auto c = load(R"(
+[[step]]
+id = "tool"
+run = ["/nonexistent/hunter2/tool"]
+[[step]]
+id = "dir"
+cwd = "/nonexistent-hunter2"
+run = ["true"]
+[[step]]
+id = "check"
+run = ["true"]
+verify = ["/nonexistent/hunter2/verify"]
+)");
+    auto out = run(c);
+    EXPECT_EQ(out.status, RunStatus::failed);
+    for (const char* id : {"tool", "dir", "check"}) {
+        const auto& detail = out.results[id].detail;
+        EXPECT_EQ(detail.find("hunter2"), std::string::npos) << id << ": " << detail;
+        EXPECT_NE(detail.find("***"), std::string::npos) << id << ": " << detail;
+        EXPECT_EQ(logs.text[id].find("hunter2"), std::string::npos) << logs.text[id];
+        EXPECT_NE(logs.text[id].find("***"), std::string::npos) << logs.text[id];
+    }
+    for (const auto& d : observer.details) {
+        EXPECT_EQ(d.find("hunter2"), std::string::npos) << d;
+    }
+    EXPECT_EQ(observer.details.size(), 3u);
+}
+
+TEST_F(EngineTest, AnUndoThatCannotStartIsRedacted) {
+    options.secrets = {"hunter2"};
+    auto c = load(R"(
+[[step]]
+id = "a"
+run = ["true"]
+undo = ["/nonexistent/hunter2/undo"]
+)");
+    EngineDeps deps{journal, observer, logs, *runner, *cancel, hosts};
+    options.default_cwd = dir;
+    auto out = execute_undo(c, {"a"}, deps, options);
+    EXPECT_EQ(out.status, RunStatus::failed);
+    EXPECT_EQ(out.results["a"].detail.find("hunter2"), std::string::npos)
+        << out.results["a"].detail;
+    EXPECT_NE(out.results["a"].detail.find("***"), std::string::npos);
+    EXPECT_EQ(logs.text["a"].find("hunter2"), std::string::npos) << logs.text["a"];
 }
 
 TEST_F(EngineTest, UndoRunsInTheGivenOrderAndStopsAtAFailure) {

@@ -13,8 +13,10 @@
 #include "app/agent.hpp"
 #include "app/fleet_service.hpp"
 #include "app/hosts.hpp"
+#include "app/secrets.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
+#include "core/redact.hpp"
 #include "os/fan_out.hpp"
 
 #ifndef SHIPSHAPE_VERSION
@@ -126,6 +128,15 @@ int run_exec(Context& ctx, ExecOptions o) {
         r.agent_installed = (*fleet)->fleet().stats(r.host->name).agent_installed;
         tally.finished(r.status == "ok");
     });
+    // The commands' output and errors are printed whole: redacted whole (core/redact.hpp).
+    if (const Redactor redactor(app::secret_values(repo->project)); !redactor.empty()) {
+        for (auto& r : runs) {
+            redactor.apply_in_place(r.output);
+            if (r.error) {
+                r.error = Error(r.error->code(), redactor.apply(r.error->message()));
+            }
+        }
+    }
     size_t ok = 0;
     size_t failed = 0;
     size_t unreachable = 0;

@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <ctime>
 
+#include "app/secrets.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
+#include "core/redact.hpp"
 #include "os/file_system.hpp"
 
 #ifndef SHIPSHAPE_VERSION
@@ -34,6 +36,13 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     auto project = app::load_project(root);
     if (!project) {
         return fail(project.error());
+    }
+    // Still redacted (hiding too much never leaks), but the output is then hard to read.
+    for (const auto& name : app::short_secrets(*project)) {
+        std::fprintf(stderr,
+                     "warning: secret %s holds fewer than %zu characters: every occurrence of "
+                     "its value in output, logs and the journal becomes ***\n",
+                     name.c_str(), Redactor::k_min_safe_length);
     }
     if (need == NeedStore::no) {
         return OpenRepo{std::move(*project), nullptr, os::make_process_runner()};
