@@ -10,6 +10,17 @@
 
 namespace shipshape::checklist::detail {
 
+// What the engine reports for a step whose end the journal could not record (`why`): as far as
+// the journal knows the step is still running, and a resume reruns it. So the observer and the
+// outcome see it interrupted, with the reason, never as what it was: nothing claims ok that the
+// journal did not record.
+inline StepResult unrecorded(StepResult r, const Error& why) {
+    r.detail = "ended " + std::string(state_name(r.state)) +
+               " but the journal did not record it: " + why.message();
+    r.state = StepState::interrupted;
+    return r;
+}
+
 // Splits process output into lines, redacts them, and hands each to the log and the observer
 // under the engine's lock.
 class LineSink final : public os::OutputSink {

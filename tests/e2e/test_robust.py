@@ -1,4 +1,5 @@
 """Robustness: large checklists, a read-only .shipshape, and a journal on a full disk."""
+import json
 import os
 import shutil
 import subprocess
@@ -109,6 +110,102 @@ class ReadOnlyStoreTest(RepoTestCase):
                       f"{self.state_dir}/state.db' cannot be written: read-only file system)",
                       r.err)
         self.assertEqual(len(self.shipshape("--json", "runs").json()["runs"]), 1)
+
+
+class FullDiskTest(RepoTestCase):
+    """A journal on a full disk: .shipshape on a 1 MB tmpfs (in a private mount namespace), and a
+    step that prints 3 MB, whose log fills the disk before its end is recorded. The run must fail
+    loudly, naming the journal and the disk error, and nothing may be reported ok that the
+    journal does not hold as ok. Before, the step was shown `ok` while the journal left it
+    `running`."""
+
+    CHECKLIST = (
+        'name = "full"\n'
+        '[[step]]\nid = "quiet"\nrun = ["true"]\n'
+        '[[step]]\nid = "chatty"\nneeds = ["quiet"]\n'
+        'sh = "head -c 3000000 /dev/zero | tr \'\\\\0\' x | fold -w 100"\n'
+        '[[step]]\nid = "after"\nrun = ["true"]\nneeds = ["chatty"]\n')
+
+    def setUp(self):
+        super().setUp()
+        can_mount(self)
+        self.write("checklists/full.toml", self.CHECKLIST)
+        self.state_dir = os.path.join(self.repo, ".shipshape")
+        self.db = os.path.join(self.state_dir, "state.db")
+        self.out = os.path.join(self.tmp, "out")
+        os.makedirs(self.out)
+
+    def run_on_full_disk(self, *args):
+        """`shipshape ARGS run checklists/full.toml` with .shipshape on a 1 MB tmpfs; then, in the
+        same namespace (the tmpfs goes with it), the logs are removed and `--json show last`
+        reads what the journal holds. Returns (run result, journal's step states)."""
+        script = ('d="$1"; o="$2"; bin="$3"; shift 2\n'
+                  'mount -t tmpfs -o size=1m,mode=0700 shipshape-full "$d" || exit 99\n'
+                  '"$@" >"$o/run.out" 2>"$o/run.err"; echo $? >"$o/rc"\n'
+                  'df -k "$d" | tail -1 >"$o/df"\n'
+                  '"$bin" runs >"$o/runs.out" 2>&1; echo $? >"$o/runs.rc"\n'
+                  'rm -f "$d"/runs/*/*.log\n'
+                  '"$bin" --json show last >"$o/show.json" 2>"$o/show.err"; exit 0\n')
+        os.makedirs(self.state_dir)
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            "sh", self.state_dir, self.out, BIN, *args, "run",
+                            "checklists/full.toml"],
+                           cwd=self.repo, capture_output=True, text=True, timeout=120,
+                           env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def read(name):
+            with open(os.path.join(self.out, name)) as f:
+                return f.read()
+        self.assertTrue(read("df").split()[4] == "100%", f"the disk did not fill: {read('df')}")
+        # A command that only reads works on the full disk (it used to begin a write
+        # transaction to check the schema, which failed with "database or disk is full").
+        self.assertEqual(read("runs.rc"), "0\n", read("runs.out"))
+        shown = Result(subprocess.CompletedProcess([], 0, read("show.json"), read("show.err")))
+        journal = {s["id"]: s["state"] for s in shown.json()["steps"]}
+        run = Result(subprocess.CompletedProcess([], int(read("rc")), read("run.out"),
+                                                 read("run.err")))
+        return run, journal
+
+    def assert_loud(self, run, err):
+        self.assertEqual(run.code, 1, run)
+        self.assertIn("stopped because its journal failed: recording step chatty in "
+                      f"'{self.db}': database or disk is full", err)
+
+    def test_text_output_claims_ok_only_for_what_the_journal_holds(self):
+        run, journal = self.run_on_full_disk()
+        self.assert_loud(run, run.err)
+        claimed = {}
+        for line in run.out.splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0].endswith("s") and words[2] in journal \
+                    and words[1] in ("ok", "stopped", "failed", "skipped"):
+                claimed[words[2]] = words[1]
+        self.assertEqual(claimed.get("quiet"), "ok", run.out[-2000:])
+        self.assertNotEqual(claimed.get("chatty"), "ok")
+        for step, state in claimed.items():
+            if state == "ok":
+                self.assertEqual(journal[step], "ok", f"{step} was shown ok: {journal}")
+        self.assertEqual(journal["chatty"], "running")
+        self.assertEqual(journal["after"], "pending")
+        self.assertIn("chatty", run.out)
+        self.assertIn("ended ok but the journal did not record it: recording step chatty in "
+                      f"'{self.db}': database or disk is full", run.out)
+
+    def test_json_events_claim_ok_only_for_what_the_journal_holds(self):
+        run, journal = self.run_on_full_disk("--json")
+        docs = [json.loads(line) for line in run.out.splitlines()
+                if line.startswith("{\"")]
+        finished = {d["step"]: d for d in docs if d.get("event") == "step-finished"}
+        self.assertEqual(finished["quiet"]["state"], "ok")
+        self.assertEqual(finished["chatty"]["state"], "interrupted")
+        for step, d in finished.items():
+            if d["state"] == "ok":
+                self.assertEqual(journal[step], "ok", f"{step} was reported ok: {journal}")
+        self.assertEqual(journal["chatty"], "running")
+        error = json.loads(run.out[run.out.index('{\n'):])
+        self.assertEqual(error["kind"], "error")
+        self.assert_loud(run, error["error"]["message"])
 
 
 if __name__ == "__main__":

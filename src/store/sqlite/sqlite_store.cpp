@@ -134,6 +134,15 @@ Status SqliteStore::migrate() {
     if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st) {
         return st;
     }
+    // A store at the current schema is not written: a read-only command then works on a full
+    // disk too (a write transaction may need space). The version is read again inside the
+    // transaction, as another shipshape may migrate in between.
+    {
+        Statement q(*m_cache, "PRAGMA user_version");
+        if (q.ok() && q.step() == SQLITE_ROW && q.integer(0) == schema_version()) {
+            return {};
+        }
+    }
     return transaction("migrating the schema", [&]() -> Status {
         Statement q(*m_cache, "PRAGMA user_version");
         if (!q.ok() || q.step() != SQLITE_ROW) {
