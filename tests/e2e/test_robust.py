@@ -2,10 +2,11 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import unittest
 
-from harness import BIN, RepoTestCase, Result, require
+from harness import BIN, RepoTestCase, Result, read_text, require
 
 
 def can_mount(test):
@@ -110,6 +111,48 @@ class ReadOnlyStoreTest(RepoTestCase):
                       f"{self.state_dir}/state.db' cannot be written: read-only file system)",
                       r.err)
         self.assertEqual(len(self.shipshape("--json", "runs").json()["runs"]), 1)
+
+    def test_a_write_ahead_log_left_by_a_killed_run_is_read(self):
+        # kill -9 leaves the -wal (holding the newest records) and -shm beside the database;
+        # read-only, they are read as they are, not skipped (an "immutable" open would).
+        self.write("checklists/slow.toml", 'name = "slow"\n[[step]]\nid = "first"\n'
+                   'run = ["true"]\n[[step]]\nid = "sleeper"\nrun = ["sleep", "60"]\n'
+                   'needs = ["first"]\n')
+        p = self.start("run", "checklists/slow.toml")
+        runs_dir = os.path.join(self.state_dir, "runs")
+        pids = []
+
+        def sleeper_started():
+            for run in os.listdir(runs_dir):
+                for line in read_text(os.path.join(runs_dir, run, "pids")).splitlines():
+                    if line.startswith("sleeper "):
+                        pids.append(int(line.split()[1]))
+                        return True
+            return False
+        try:
+            self.wait_for(sleeper_started, what="the sleeper step to start")
+        finally:
+            p.kill()
+            p.communicate()
+            for pid in pids:
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # the step leads its own process group
+                except ProcessLookupError:
+                    pass
+        wal = os.path.join(self.state_dir, "state.db-wal")
+        self.assertGreater(os.path.getsize(wal), 0)
+        r = self.read_only("--json", "show", "last")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.json()["run"]["checklist"], "slow")
+        self.assertEqual({s["id"]: s["state"] for s in r.json()["steps"]},
+                         {"first": "ok", "sleeper": "running"})
+        # Without its -shm, which a read-only directory cannot get, that log cannot be read:
+        # a clear error, never the database without its newest records.
+        os.remove(os.path.join(self.state_dir, "state.db-shm"))
+        r = self.read_only("show", "last")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(f"its write-ahead log '{wal}' holds data that SQLite reads only with a "
+                      f"'{self.state_dir}/state.db-shm' file, which it cannot create there", r.err)
 
 
 class FullDiskTest(RepoTestCase):
