@@ -15,7 +15,9 @@
 #   - fleet (bench/fleet.sh): 10 and 50 hosts (network namespaces running sshd): a command on
 #     every host vs raw multiplexed ssh and Ansible, facts vs ansible -m setup, a 100-file state
 #     vs an Ansible playbook.
-# Usage: bench/run.sh [checklist|startup|facts|state|fault|fleet|all]   (default all)
+#   - plan (bench/plan.sh): `validate` and `run --plan` of 25,000 to 100,000 steps (chain,
+#     reverse chain, fan-out, fan-in), which must grow about linearly.
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|all]   (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -35,6 +37,11 @@ cmake --build --preset bench
 bin="$root/build/bench/src/cli/shipshape"
 out="$root/bench/results"
 mkdir -p "$out"
+
+if [[ $what == plan || $what == all ]]; then
+  bash "$root/bench/plan.sh" "$bin" "$out"
+fi
+[[ $what == plan ]] && exit 0
 
 if [[ $what == startup || $what == all ]]; then
   bash "$root/bench/startup.sh" "$bin" "$out"

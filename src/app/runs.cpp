@@ -453,6 +453,14 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
                   ? Status{}
                   : m_store.update_run(run.id, status, ::getpid(), now_ms());
     release_run_locks(loaded->locks);
+    if (!st && report.outcome.fatal) {
+        // Most often a full disk: the journal stopped the run, and its end cannot be recorded
+        // either. Lead with what the journal lost; the step it lost was reported unrecorded.
+        return fail(Errc::store,
+                    "run " + run.id +
+                        " stopped because its journal failed: " + report.outcome.fatal->message() +
+                        " (recording the run's end failed too: " + st.error().message() + ")");
+    }
     if (!st) {
         return fail(st.error());
     }

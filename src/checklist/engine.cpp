@@ -384,6 +384,7 @@ RunOutcome Engine::run(const std::map<std::string, StepState>& prior) {
             if (auto st = m_deps.journal.step_finished(step, f.result); !st) {
                 out.fatal = st.error();
                 stopping = true;
+                f.result = unrecorded(f.result, st.error());
             }
             m_deps.observer.step_finished(step, f.result);
         }

@@ -81,6 +81,7 @@ Engine::Finished Engine::run_hosts(size_t index) {
                     std::lock_guard guard(m_lock);
                     if (auto st = m_deps.journal.step_finished(hosts[i], hf.result); !st) {
                         hf.fatal = st.error();
+                        hf.result = unrecorded(hf.result, st.error());
                     }
                     m_deps.observer.step_finished(hosts[i], hf.result);
                 }
@@ -188,11 +189,12 @@ RunOutcome Engine::undo(const std::vector<std::string>& order) {
             std::lock_guard guard(m_lock);
             if (auto st = m_deps.journal.undo_finished(*step, result); !st) {
                 out.fatal = st.error();
+                result = unrecorded(result, st.error());
             }
             m_deps.observer.step_finished(*step, result);
         }
         out.results[id] = result;
-        if (result.state == StepState::interrupted) {
+        if (result.state == StepState::interrupted && !out.fatal) {
             out.status = RunStatus::interrupted;
             return out;
         }

@@ -10,6 +10,17 @@
 
 namespace shipshape::checklist::detail {
 
+// What the engine reports for a step whose end the journal could not record (`why`): as far as
+// the journal knows the step is still running, and a resume reruns it. So the observer and the
+// outcome see it interrupted, with the reason, never as what it was: nothing claims ok that the
+// journal did not record.
+inline StepResult unrecorded(StepResult r, const Error& why) {
+    r.detail = "ended " + std::string(state_name(r.state)) +
+               " but the journal did not record it: " + why.message();
+    r.state = StepState::interrupted;
+    return r;
+}
+
 // Redacts process output as a stream (a secret split across two writes is still hidden), splits
 // it into lines and hands each to the log and the observer under the engine's lock. A line
 // longer than k_max_line is handed on in pieces. flush() ends the stream (after each process).

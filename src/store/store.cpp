@@ -4,10 +4,10 @@
 
 namespace shipshape::store {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& location) {
+Result<std::unique_ptr<Store>> open_store(const std::string& location, Access access) {
     std::string_view loc = location;
     if (loc.rfind("sqlite:", 0) == 0) {
-        return open_sqlite_store(std::string(loc.substr(7)));
+        return open_sqlite_store(std::string(loc.substr(7)), access);
     }
     if (loc.rfind("postgresql://", 0) == 0 || loc.rfind("postgres://", 0) == 0) {
         return fail(Errc::unsupported,
@@ -19,7 +19,7 @@ Result<std::unique_ptr<Store>> open_store(const std::string& location) {
         return fail(Errc::invalid_argument,
                     "store '" + location + "': unknown scheme (expected a path or sqlite:PATH)");
     }
-    return open_sqlite_store(location);
+    return open_sqlite_store(location, access);
 }
 
 }  // namespace shipshape::store

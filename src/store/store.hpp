@@ -185,8 +185,17 @@ class LockStore {
 // Use cases take the narrowest interface they need.
 class Store : public RunStore, public HostStore, public LockStore {};
 
-// Opens (creating and migrating as needed) the store at `location`: a file path, or
-// "sqlite:PATH". Errc::unsupported for other schemes (postgresql:// arrives with its issue).
-[[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& location);
+// How a store is opened. read_write creates and migrates the store as needed; when the store
+// cannot be written (a read-only mount, an immutable file or directory, no write permission) it
+// is opened read-only instead, as if read_only had been asked for. read_only never writes: it
+// needs a store at the current schema, reads work, and every write fails (Errc::store, the
+// message says the store is read-only).
+enum class Access { read_write, read_only };
+
+// Opens the store at `location`: a file path, or "sqlite:PATH". Errc::unsupported for other
+// schemes (postgresql:// arrives with its issue). Errc::store when it cannot be opened, is from a
+// newer shipshape, or is read-only and needs a schema upgrade.
+[[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& location,
+                                                        Access access = Access::read_write);
 
 }  // namespace shipshape::store

@@ -108,6 +108,11 @@ class SqliteStore final : public Store {
     }
 
     Status migrate();
+    // For a store opened read-only (why: `reason`, e.g. "a read-only file system"): nothing is
+    // written; the schema must be the current one (Errc::store says why not). Every later write
+    // fails with a message that names the reason.
+    void set_read_only(std::string reason) { m_read_only = std::move(reason); }
+    Status check_schema_read_only();
 
     Status create_run(const RunRecord& run) override;
     Result<RunRecord> get_run(std::string_view id) override;
@@ -134,17 +139,21 @@ class SqliteStore final : public Store {
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
-        return fail(Errc::store,
-                    std::string(what) + " in '" + m_path + "': " + sqlite3_errmsg(m_db));
+        return fail(Errc::store, std::string(what) + " in '" + m_path +
+                                     "': " + sqlite3_errmsg(m_db) + read_only_note());
     }
     Status exec(const char* sql, std::string_view what) {
         char* msg = nullptr;
         if (sqlite3_exec(m_db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
             std::string text = msg ? msg : "unknown error";
             sqlite3_free(msg);
-            return fail(Errc::store, std::string(what) + " in '" + m_path + "': " + text);
+            return fail(Errc::store,
+                        std::string(what) + " in '" + m_path + "': " + text + read_only_note());
         }
         return {};
+    }
+    std::string read_only_note() const {
+        return m_read_only.empty() ? "" : " (the store is open read-only: " + m_read_only + ")";
     }
     // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
     template <typename Body>
@@ -170,6 +179,7 @@ class SqliteStore final : public Store {
     sqlite3* m_db;
     std::string m_path;
     std::unique_ptr<StatementCache> m_cache;
+    std::string m_read_only;  // why it was opened read-only; empty: read-write
 };
 
 }  // namespace shipshape::store::sqlite_detail

@@ -2,10 +2,6 @@
 // runs with their journal. WAL mode with synchronous=FULL, so a committed transaction survives a
 // crash of the process and of the machine. The schema is versioned with PRAGMA user_version and
 // migrated forward in one transaction on open.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <iterator>
 #include <memory>
 #include <utility>
@@ -138,6 +134,15 @@ Status SqliteStore::migrate() {
     if (auto st = exec("PRAGMA foreign_keys=ON", "enabling foreign keys"); !st) {
         return st;
     }
+    // A store at the current schema is not written: a read-only command then works on a full
+    // disk too (a write transaction may need space). The version is read again inside the
+    // transaction, as another shipshape may migrate in between.
+    {
+        Statement q(*m_cache, "PRAGMA user_version");
+        if (q.ok() && q.step() == SQLITE_ROW && q.integer(0) == schema_version()) {
+            return {};
+        }
+    }
     return transaction("migrating the schema", [&]() -> Status {
         Statement q(*m_cache, "PRAGMA user_version");
         if (!q.ok() || q.step() != SQLITE_ROW) {
@@ -158,6 +163,29 @@ Status SqliteStore::migrate() {
         std::string set = "PRAGMA user_version=" + std::to_string(want);
         return exec(set.c_str(), "migrating the schema");
     });
+}
+
+Status SqliteStore::check_schema_read_only() {
+    Statement q(*m_cache, "PRAGMA user_version");
+    if (!q.ok() || q.step() != SQLITE_ROW) {
+        return db_error("reading the schema version");
+    }
+    const int64_t have = q.integer(0);
+    const int64_t want = schema_version();
+    if (have > want) {
+        return fail(Errc::store, "the store '" + m_path + "' has schema version " +
+                                     std::to_string(have) + ", newer than this shipshape (" +
+                                     std::to_string(want) + "): upgrade shipshape");
+    }
+    if (have < want) {
+        return fail(Errc::store, "the store '" + m_path + "' has schema version " +
+                                     std::to_string(have) + " and this shipshape needs " +
+                                     std::to_string(want) + ", but it is read-only (" +
+                                     m_read_only +
+                                     "): run shipshape once where it can write the store, to "
+                                     "upgrade it");
+    }
+    return {};
 }
 
 Status SqliteStore::insert_event(const Event& e) {
@@ -432,34 +460,5 @@ Result<std::vector<Event>> SqliteStore::get_events(std::string_view run_id) {
 }
 
 }  // namespace sqlite_detail
-
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
-    // The journal holds parameters, checklist text and notes: owner only. A new database is
-    // created 0600 before SQLite opens it (its -wal and -shm files take the same mode), and an
-    // existing one with group or other bits is tightened, best effort (a read-only copy stays).
-    if (path != ":memory:") {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            ::close(fd);
-        } else if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-            (void)::chmod(path.c_str(), st.st_mode & 0700);
-        }
-    }
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close(db);
-        return fail(Errc::store, "opening the store '" + path + "': " + msg);
-    }
-    sqlite3_busy_timeout(db, 10000);
-    auto store = std::make_unique<sqlite_detail::SqliteStore>(db, path);
-    if (auto st = store->migrate(); !st) {
-        return fail(st.error());
-    }
-    return std::unique_ptr<Store>(std::move(store));
-}
 
 }  // namespace shipshape::store

@@ -8,8 +8,11 @@
 
 namespace shipshape::store {
 
-// Opens or creates the database file at `path` and migrates it to the current schema.
-// Errc::store when the file cannot be opened or is from a newer shipshape.
-[[nodiscard]] Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// Opens or creates the database file at `path` and migrates it to the current schema; with
+// Access::read_only, or when the file or its directory cannot be written, opens it read-only
+// without writing anything (see Access in store.hpp). Errc::store when the file cannot be opened,
+// is from a newer shipshape, or is read-only and older than this shipshape.
+[[nodiscard]] Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                               Access access = Access::read_write);
 
 }  // namespace shipshape::store

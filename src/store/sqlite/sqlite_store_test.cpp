@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -138,6 +139,76 @@ TEST_F(SqliteMigration, RefusesASchemaFromTheFuture) {
                                        "' has schema version 99, newer than this shipshape (" +
                                        std::to_string(current) + "): upgrade shipshape");
     EXPECT_EQ(user_version(), 99);  // left as it was
+}
+
+std::string file_bytes(const std::string& path) {
+    std::string out;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+            out.append(buf, n);
+        }
+        std::fclose(f);
+    }
+    return out;
+}
+
+// Read-only access (what a read-only .shipshape gets; e2e test_robust.py covers the mount):
+// reads work, the database is not changed, and a write fails saying why.
+TEST_F(SqliteMigration, ReadOnlyReadsAndRefusesWritesWithTheReason) {
+    {
+        auto s = open_store(path);
+        ASSERT_TRUE(s) << s.error().message();
+        ASSERT_TRUE((*s)->create_run(
+            RunRecord{"r1", "c.toml", "c", "", "qa", {{"v", "1"}}, "done", "u", "h", 1, 1, 1}));
+    }
+    const std::string before = file_bytes(path);
+    auto s = open_store(path, Access::read_only);
+    ASSERT_TRUE(s) << s.error().message();
+    auto runs = (*s)->list_runs(10);
+    ASSERT_TRUE(runs) << runs.error().message();
+    ASSERT_EQ(runs->size(), 1u);
+    EXPECT_EQ(runs->front().params.size(), 1u);
+    auto write = (*s)->create_run(
+        RunRecord{"r2", "c.toml", "c", "", "qa", {}, "running", "u", "h", 1, 2, 2});
+    ASSERT_FALSE(write);
+    EXPECT_EQ(write.error().code(), Errc::store);
+    EXPECT_EQ(write.error().message(),
+              "creating run r2 in '" + path +
+                  "': attempt to write a readonly database (the store is open read-only: "
+                  "read-only access was asked for)");
+    s->reset();
+    EXPECT_EQ(file_bytes(path), before);
+}
+
+// A read-only store at an older schema cannot be migrated: a clear error, and it stays as it was.
+TEST_F(SqliteMigration, ReadOnlyRefusesAnOlderSchemaUntouched) {
+    const int64_t current = sqlite_detail::schema_version();
+    make_database(current - 1);
+    auto s = open_store(path, Access::read_only);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), Errc::store);
+    EXPECT_EQ(s.error().message(),
+              "the store '" + path + "' has schema version " + std::to_string(current - 1) +
+                  " and this shipshape needs " + std::to_string(current) +
+                  ", but it is read-only (read-only access was asked for): run shipshape once "
+                  "where it can write the store, to upgrade it");
+    EXPECT_EQ(user_version(), current - 1);
+}
+
+// Nor does read-only access hide a schema from the future.
+TEST_F(SqliteMigration, ReadOnlyRefusesASchemaFromTheFuture) {
+    make_database(sqlite_detail::schema_version());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto s = open_store(path, Access::read_only);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message().find("has schema version 99, newer than this shipshape"),
+              std::string::npos)
+        << s.error().message();
 }
 
 }  // namespace
