@@ -2,8 +2,10 @@
 // runs with their journal. WAL mode with synchronous=FULL, so a committed transaction survives a
 // crash of the process and of the machine. The schema is versioned with PRAGMA user_version and
 // migrated forward in one transaction on open.
+#include <chrono>
 #include <iterator>
 #include <memory>
+#include <thread>
 #include <utility>
 
 #include "store/sqlite/sqlite_db.hpp"
@@ -125,8 +127,19 @@ const char* migration_sql(int64_t from_version) {
 }
 
 Status SqliteStore::migrate() {
-    if (auto st = exec("PRAGMA journal_mode=WAL", "enabling WAL"); !st) {
-        return st;
+    // Switching a new database to WAL needs it alone, and SQLite answers "database is locked"
+    // at once rather than calling the busy handler (two shipshapes creating the store together,
+    // e.g. a run and a check-off). WAL is persistent: once either has switched, the other's
+    // pragma is a no-op that succeeds. So retry the lock for up to the busy timeout.
+    for (int attempt = 0;; ++attempt) {
+        const int rc = sqlite3_exec(m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) {
+            break;
+        }
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt == 1000) {
+            return db_error("enabling WAL");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (auto st = exec("PRAGMA synchronous=FULL", "setting synchronous"); !st) {
         return st;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "store/sqlite/sqlite_db.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -209,6 +211,31 @@ TEST_F(SqliteMigration, ReadOnlyRefusesASchemaFromTheFuture) {
     EXPECT_NE(s.error().message().find("has schema version 99, newer than this shipshape"),
               std::string::npos)
         << s.error().message();
+}
+
+// Several shipshape processes opening a store that does not exist yet (a run and a check-off
+// started together): each creates, switches to WAL and migrates, and none may fail with
+// "database is locked" (switching to WAL answers SQLITE_BUSY without the busy handler).
+TEST_F(SqliteMigration, ConcurrentFirstOpensAllSucceed) {
+    for (int round = 0; round < 40; ++round) {
+        const std::string fresh = dir + "/fresh-" + std::to_string(round) + ".db";
+        std::vector<std::string> errors(4);
+        std::vector<std::thread> openers;
+        for (size_t t = 0; t < errors.size(); ++t) {
+            openers.emplace_back([&, t] {
+                auto s = open_store(fresh);
+                if (!s) {
+                    errors[t] = s.error().message();
+                }
+            });
+        }
+        for (auto& t : openers) {
+            t.join();
+        }
+        for (const auto& e : errors) {
+            ASSERT_EQ(e, "") << "round " << round;
+        }
+    }
 }
 
 }  // namespace
