@@ -7,8 +7,8 @@
 // with openat(O_NOFOLLOW | O_DIRECTORY).
 //
 // Errors (messages name the offending component as `shown` + its path, e.g. "/etc/booking"):
-//   Errc::not_found          a component is missing (and Create::no), or is not a directory
-//                            (the message says which);
+//   Errc::not_found          a component is missing (and Create::no);
+//   Errc::conflict           a component is not a directory: "/etc/booking is not a directory";
 //   Errc::permission_denied  a component is a symlink that `follow` does not allow, with its
 //                            target: "/etc/booking is a symlink (-> /tmp/outside)";
 //   Errc::invalid_argument   a ".." component;

@@ -122,7 +122,7 @@ Error refusal(int dirfd, const std::string& name, const std::string& shown, int 
                          shown + " is a symlink (-> " + read_link_at(dirfd, name.c_str()) + ")");
         }
         if (want_dir && !S_ISDIR(st.st_mode)) {
-            return Error(Errc::not_found, shown + " is not a directory");
+            return Error(Errc::conflict, shown + " is not a directory");
         }
     }
     return errno_error(shown, err);
