@@ -414,11 +414,11 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
                     repo = os::open_root(options.repo_root);
                 }
                 std::optional<std::string> why =
-                    !*repo                  ? repo->error().message()
-                    : r.kind == Kind::file  ? read_file_source(repo->value().get(), r.source,
-                                                               r.content)
-                    : r.kind == Kind::tree  ? check_tree_source(repo->value().get(), r.source)
-                                            : std::nullopt;
+                    !*repo ? repo->error().message()
+                    : r.kind == Kind::file
+                        ? read_file_source(repo->value().get(), r.source, r.content)
+                    : r.kind == Kind::tree ? check_tree_source(repo->value().get(), r.source)
+                                           : std::nullopt;
                 if (why) {
                     diags.add(file, r.source_pos, *why);
                     continue;
