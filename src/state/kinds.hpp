@@ -46,7 +46,8 @@ namespace shipshape::state {
 // are not followed either: a path below one is refused like any other.
 //
 // Parent handles are opened once per directory and kept for the Target's life (one plan or one
-// apply), so 1,000 files in one directory resolve it once. The cache locks: any thread may ask.
+// apply), so 1,000 files in one directory resolve it once; a missing directory is remembered as
+// missing until something may have created it. The cache locks: any thread may ask.
 class Target {
   public:
     explicit Target(std::string root_path);
@@ -91,6 +92,8 @@ class Target {
     mutable std::mutex m_mutex;
     mutable os::Fd m_root;
     mutable std::unordered_map<std::string, os::Fd> m_dirs;
+    // Directories found missing (Errc::not_found), until a call with Create::yes.
+    mutable std::unordered_map<std::string, Error> m_missing;
 };
 
 // Everything a PlanFn may read and the changes it appends.

@@ -60,8 +60,18 @@ Result<int> Target::dir(const std::string& dir, os::Create create, bool* created
     if (auto it = m_dirs.find(dir); it != m_dirs.end()) {
         return it->second.get();
     }
+    if (create == os::Create::no) {
+        if (auto it = m_missing.find(dir); it != m_missing.end()) {
+            return fail(it->second);  // a first apply: 1,000 files below one missing directory
+        }
+    } else {
+        m_missing.clear();  // this call may create what was missing
+    }
     auto rfd = root_fd(create);
     if (!rfd) {
+        if (rfd.error().code() == Errc::not_found) {
+            m_missing.emplace(dir, rfd.error());
+        }
         return fail(rfd.error());
     }
     std::string_view rel = dir;
@@ -70,6 +80,9 @@ Result<int> Target::dir(const std::string& dir, os::Create create, bool* created
     }
     auto opened = os::open_dir_beneath(*rfd, rel, create);
     if (!opened) {
+        if (opened.error().code() == Errc::not_found) {
+            m_missing.emplace(dir, opened.error());
+        }
         return fail(explained(opened.error()));
     }
     if (created && opened->created) {
