@@ -77,6 +77,10 @@ struct OpenedDir {
 // Reads all of `fd` from its current offset. Errc::io with `what` as context on failure.
 [[nodiscard]] Result<std::string> read_fd(int fd, std::string_view what);
 
+// Tests only: false makes every call take the per-component walk, as on a kernel without
+// openat2; true restores the default (openat2 where the kernel has it). Not thread-safe.
+void use_openat2_for_testing(bool enabled);
+
 // The target of symlink `name` under `dirfd` ("" when it cannot be read).
 std::string read_link_at(int dirfd, const char* name);
 

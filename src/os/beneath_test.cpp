@@ -13,9 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Beneath : public ::testing::Test {
+// Every test runs twice: with openat2, and with the per-component walk of older kernels.
+class Beneath : public ::testing::TestWithParam<bool> {
   protected:
     void SetUp() override {
+        use_openat2_for_testing(GetParam());
         char tmpl[] = "/tmp/shipshape-beneath-XXXXXX";
         m_base = ::mkdtemp(tmpl);
         fs::create_directories(m_base / "root/etc/app");
@@ -24,7 +26,10 @@ class Beneath : public ::testing::Test {
         write(m_base / "root/etc/app/a.conf", "a");
         m_root = *open_root((m_base / "root").string());
     }
-    void TearDown() override { fs::remove_all(m_base); }
+    void TearDown() override {
+        use_openat2_for_testing(true);
+        fs::remove_all(m_base);
+    }
 
     static void write(const fs::path& p, const std::string& text) {
         int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -42,7 +47,7 @@ class Beneath : public ::testing::Test {
 };
 
 // The plain case: a directory and a file beneath the root.
-TEST_F(Beneath, OpensDirectoriesAndFilesBeneathTheRoot) {
+TEST_P(Beneath, OpensDirectoriesAndFilesBeneathTheRoot) {
     auto dir = open_dir_beneath(m_root.get(), "etc/app");
     ASSERT_TRUE(dir) << dir.error().message();
     EXPECT_FALSE(dir->created);
@@ -52,7 +57,7 @@ TEST_F(Beneath, OpensDirectoriesAndFilesBeneathTheRoot) {
 }
 
 // A symlink in the middle of the path (R/etc/app -> outside) is refused and named.
-TEST_F(Beneath, RefusesASymlinkInTheMiddleAndNamesIt) {
+TEST_P(Beneath, RefusesASymlinkInTheMiddleAndNamesIt) {
     fs::remove_all(m_base / "root/etc/app");
     fs::create_directory_symlink(m_base / "outside", m_base / "root/etc/app");
     auto dir = open_dir_beneath(m_root.get(), "etc/app", Create::yes);
@@ -67,7 +72,7 @@ TEST_F(Beneath, RefusesASymlinkInTheMiddleAndNamesIt) {
 }
 
 // A symlink as the last component: a file is not opened through it, a directory neither.
-TEST_F(Beneath, RefusesASymlinkAtTheEnd) {
+TEST_P(Beneath, RefusesASymlinkAtTheEnd) {
     fs::create_symlink(m_base / "outside/secret", m_base / "root/etc/app/link");
     auto file = open_file_beneath(m_root.get(), "etc/app/link", Follow::never);
     ASSERT_FALSE(file);
@@ -80,7 +85,7 @@ TEST_F(Beneath, RefusesASymlinkAtTheEnd) {
 }
 
 // ".." is refused outright, even where it would stay inside.
-TEST_F(Beneath, RefusesDotDot) {
+TEST_P(Beneath, RefusesDotDot) {
     auto dir = open_dir_beneath(m_root.get(), "etc/../etc");
     ASSERT_FALSE(dir);
     EXPECT_EQ(dir.error().code(), Errc::invalid_argument);
@@ -89,11 +94,15 @@ TEST_F(Beneath, RefusesDotDot) {
 
 // An absolute symlink is refused even when Follow::within allows relative ones that stay inside;
 // a relative one that stays inside is followed, one that climbs out is not.
-TEST_F(Beneath, WithinFollowsOnlySymlinksThatStayInside) {
+TEST_P(Beneath, WithinFollowsOnlySymlinksThatStayInside) {
     fs::create_symlink("app/a.conf", m_base / "root/etc/inside");
     fs::create_symlink("../../outside/secret", m_base / "root/etc/climbs");
     fs::create_symlink(m_base / "root/etc/app/a.conf", m_base / "root/etc/absolute");
-    EXPECT_EQ(read(open_file_beneath(m_root.get(), "etc/inside", Follow::within)), "a");
+    if (GetParam()) {
+        EXPECT_EQ(read(open_file_beneath(m_root.get(), "etc/inside", Follow::within)), "a");
+    } else {  // without openat2 every symlink is refused (documented)
+        EXPECT_FALSE(open_file_beneath(m_root.get(), "etc/inside", Follow::within));
+    }
     auto climbs = open_file_beneath(m_root.get(), "etc/climbs", Follow::within, "");
     ASSERT_FALSE(climbs);
     EXPECT_EQ(climbs.error().message(), "etc/climbs is a symlink (-> ../../outside/secret)");
@@ -104,7 +113,7 @@ TEST_F(Beneath, WithinFollowsOnlySymlinksThatStayInside) {
 }
 
 // Missing components: not_found without Create, made (0755, never through a symlink) with it.
-TEST_F(Beneath, MissingComponentsWithAndWithoutCreate) {
+TEST_P(Beneath, MissingComponentsWithAndWithoutCreate) {
     auto missing = open_dir_beneath(m_root.get(), "srv/booking/conf");
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code(), Errc::not_found);
@@ -129,7 +138,7 @@ TEST_F(Beneath, MissingComponentsWithAndWithoutCreate) {
 // A directory fd opened before a swap keeps pointing at the real directory: swapping the path
 // for a symlink afterwards cannot redirect what is done through the fd, and resolving again
 // refuses the symlink.
-TEST_F(Beneath, ASwapBetweenResolveAndUseDoesNotRedirect) {
+TEST_P(Beneath, ASwapBetweenResolveAndUseDoesNotRedirect) {
     auto dir = open_dir_beneath(m_root.get(), "etc/app");
     ASSERT_TRUE(dir);
     fs::rename(m_base / "root/etc/app", m_base / "root/etc/app.old");
@@ -141,6 +150,9 @@ TEST_F(Beneath, ASwapBetweenResolveAndUseDoesNotRedirect) {
     EXPECT_FALSE(fs::exists(m_base / "outside/new.conf"));
     EXPECT_FALSE(open_dir_beneath(m_root.get(), "etc/app"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Openat2AndWalk, Beneath, ::testing::Bool(),
+                         [](const auto& row) { return row.param ? "openat2" : "walk"; });
 
 }  // namespace
 }  // namespace shipshape::os

@@ -160,6 +160,10 @@ Result<OpenedDir> walk(int root_fd, const std::vector<std::string>& parts, size_
 
 }  // namespace
 
+void use_openat2_for_testing(bool enabled) {
+    g_no_openat2 = !enabled;
+}
+
 Result<OpenedDir> open_dir_beneath(int root_fd, std::string_view rel, Create create, Follow follow,
                                    std::string_view shown, unsigned mode) {
     std::vector<std::string> parts;
