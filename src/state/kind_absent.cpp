@@ -58,6 +58,11 @@ bool remove_at(int dirfd, const char* name, std::string& error) {
             return false;
         }
         DIR* d = ::fdopendir(fd);
+        if (!d) {
+            error = err_text(std::string("opening ") + name, errno);
+            ::close(fd);
+            return false;
+        }
         std::vector<std::string> names;
         while (auto* e = ::readdir(d)) {
             if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
