@@ -196,6 +196,28 @@ class HostRootTest(BeneathCase):
                               r.stdout + r.stderr)
                 self.assertEqual(snapshot(self.outside), before)
 
+    def test_a_parent_swapped_between_plan_and_apply_is_refused_for_every_kind(self):
+        swap = f"mv /srv/booking /srv/booking.real && ln -s {self.outside} /srv/booking"
+        guard = f'\n[[command]]\nrun = ["true"]\nunless = ["sh", "-c", \'{swap}\']\n'
+        for kind, body in KINDS.items():
+            with self.subTest(kind=kind):
+                self.write("states/s.toml", body.format(base="/srv/booking") + guard)
+                before = snapshot(self.outside)
+                r = self.in_namespace(textwrap.dedent(f"""\
+                    mkdir -p /srv/booking/app
+                    echo old > /srv/booking/app.conf
+                    echo old > /srv/booking/app/old.txt
+                    set +e
+                    {BIN} apply --state states/s.toml
+                    echo "exit=$?"
+                    test -L /srv/booking && echo swapped
+                    """))
+                self.assertIn("swapped", r.stdout, r.stdout + r.stderr)
+                self.assertIn("exit=1", r.stdout, r.stdout + r.stderr)
+                self.assertIn(f"/srv/booking is a symlink (-> {self.outside})", r.stdout,
+                              r.stdout + r.stderr)
+                self.assertEqual(snapshot(self.outside), before)
+
     def test_a_clean_scratch_root_is_written_normally(self):
         self.write("states/s.toml", KINDS["file"].format(base="/srv/booking"))
         r = self.in_namespace(f"{BIN} apply --state states/s.toml\ncat /srv/booking/app.conf\n"
