@@ -142,6 +142,12 @@ class PlanContext {
 // O_NOFOLLOW. Errc as os::read_fd, with "reading 'PATH'" as context.
 [[nodiscard]] Result<std::string> read_entry(const Target::Entry& e, const std::string& path);
 
+// The text of host file `path` read through Target (never through a symlink), "" when it is
+// missing or cannot be read: the target's passwd, group and dpkg status.
+std::string read_target_text(const Target& target, const std::string& path);
+// The target's users and groups, read so.
+IdMap read_target_ids(const Target& target);
+
 Change make_change(size_t index, Action action, Op op, std::string path, std::string what);
 
 // Collects a child's output whole (guards, apt-cache policy).

@@ -26,7 +26,7 @@ std::string err_text(const std::string& what, int err) {
 }
 
 PathApply::PathApply(ApplyContext& ctx_) : ctx(ctx_), target(ctx_.target) {
-    ids = read_ids(target.real("/etc/passwd"), target.real("/etc/group"), target.root == "/");
+    ids = read_target_ids(target);
     if (!ctx.plan.source_root.empty()) {
         if (auto fd = os::open_root(ctx.plan.source_root)) {
             m_repo = std::move(*fd);

@@ -74,7 +74,7 @@ Change make_change(size_t index, Action action, Op op, std::string path, std::st
 
 PlanContext::PlanContext(const std::vector<Resource>& resources_, const PlanOptions& options_)
     : resources(resources_), options(options_), target{options_.root} {
-    ids = read_ids(target.real("/etc/passwd"), target.real("/etc/group"), target.root == "/");
+    ids = read_target_ids(target);
 }
 
 Change& PlanContext::add(size_t index, Action action, Op op, std::string path, std::string what) {

@@ -138,4 +138,17 @@ Result<std::string> read_entry(const Target::Entry& e, const std::string& path) 
     return os::read_fd(fd.get(), "'" + path + "'");
 }
 
+std::string read_target_text(const Target& target, const std::string& path) {
+    auto e = target.lookup(path);
+    if (!e || !e->exists || !S_ISREG(e->st.st_mode)) {
+        return {};
+    }
+    return read_entry(*e, path).value_or(std::string());
+}
+
+IdMap read_target_ids(const Target& target) {
+    return parse_ids(read_target_text(target, "/etc/passwd"),
+                     read_target_text(target, "/etc/group"), target.is_host());
+}
+
 }  // namespace shipshape::state
