@@ -53,10 +53,14 @@ std::mutex g_nss_mutex;
 }  // namespace
 
 IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss) {
+    // Missing files give empty maps.
+    return parse_ids(os::read_whole_file(passwd_path).value_or(std::string()),
+                     os::read_whole_file(group_path).value_or(std::string()), use_nss);
+}
+
+IdMap parse_ids(std::string_view passwd, std::string_view group, bool use_nss) {
     IdMap ids;
     ids.nss = use_nss;
-    // Missing files give empty maps.
-    const std::string passwd = os::read_whole_file(passwd_path).value_or(std::string());
     for (std::string_view line : lines_of(passwd)) {
         auto f = split_colon(line);
         if (f.size() < 7 || f[0].empty() || f[0][0] == '#') {
@@ -71,7 +75,6 @@ IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bo
         ids.users[name] = PasswdEntry{*uid, *gid, std::string(f[5]), std::string(f[6])};
         ids.user_names.emplace(*uid, name);
     }
-    const std::string group = os::read_whole_file(group_path).value_or(std::string());
     for (std::string_view line : lines_of(group)) {
         auto f = split_colon(line);
         if (f.size() < 3 || f[0].empty() || f[0][0] == '#') {

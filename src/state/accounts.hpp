@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace shipshape::state {
 
@@ -35,5 +36,7 @@ class IdMap {
 // Parses the two files; missing files give empty maps. `use_nss`: also consult getpwnam/
 // getgrnam (the real machine, where users may come from LDAP and friends).
 IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss);
+// The same from the two files' text.
+IdMap parse_ids(std::string_view passwd, std::string_view group, bool use_nss);
 
 }  // namespace shipshape::state

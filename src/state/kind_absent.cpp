@@ -16,14 +16,15 @@
 namespace shipshape::state {
 
 void plan_absent(PlanContext& ctx, size_t index, const Resource& r) {
-    std::string real_p = ctx.target.real(r.path);
-    struct stat st {};
-    if (::lstat(real_p.c_str(), &st) != 0) {
-        if (errno != ENOENT) {
-            ctx.add_error(index, r.path, "absent", os::errno_error(real_p, errno).message());
-        }
+    auto e = ctx.target.lookup(r.path);
+    if (!e) {
+        ctx.add_error(index, r.path, "absent", e.error().message());
         return;
     }
+    if (!e->exists) {
+        return;
+    }
+    const struct stat& st = e->st;
     if (S_ISDIR(st.st_mode) && !r.recurse) {
         ctx.add_error(index, r.path, "absent",
                       r.path + " is a directory: set recurse = true to remove it and its content");
@@ -57,6 +58,11 @@ bool remove_at(int dirfd, const char* name, std::string& error) {
             return false;
         }
         DIR* d = ::fdopendir(fd);
+        if (!d) {
+            error = err_text(std::string("opening ") + name, errno);
+            ::close(fd);
+            return false;
+        }
         std::vector<std::string> names;
         while (auto* e = ::readdir(d)) {
             if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
@@ -99,17 +105,18 @@ void apply_removals(PathApply& pa, const std::vector<size_t>& changes) {
     });
     for (size_t i : order) {
         const Change& c = pa.ctx.change(i);
-        std::string p = pa.target.real(c.path);
-        std::string dir = parent_of(p);
-        int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-            pa.ctx.done(i, false, err_text("opening " + dir, errno));
+        auto p = pa.target.parent(c.path, os::Create::no);
+        if (!p && p.error().code() == Errc::not_found) {
+            pa.ctx.done(i, true);  // its parent is gone, so is it
+            continue;
+        }
+        if (!p) {
+            pa.ctx.done(i, false, "removing " + c.path + ": " + p.error().message());
             continue;
         }
         std::string error;
-        bool ok = remove_at(dfd, base_of(p).c_str(), error);
-        ::close(dfd);
-        pa.dirs.insert(dir);
+        bool ok = remove_at(p->dirfd, p->name.c_str(), error);
+        pa.dirs.insert(parent_of(c.path));
         pa.ctx.done(i, ok, error);
     }
 }

@@ -23,14 +23,14 @@
 namespace shipshape::state {
 
 void plan_file(PlanContext& ctx, size_t index, const Resource& r) {
-    std::string real_p = ctx.target.real(r.path);
-    struct stat st {};
+    auto e = ctx.target.lookup(r.path);
+    if (!e) {
+        ctx.add_error(index, r.path, "file", e.error().message());
+        return;
+    }
+    const struct stat& st = e->st;
     Hash128 want = xxh3(r.content);
-    if (::lstat(real_p.c_str(), &st) != 0) {
-        if (errno != ENOENT) {
-            ctx.add_error(index, r.path, "file", os::errno_error(real_p, errno).message());
-            return;
-        }
+    if (!e->exists) {
         Change& c = ctx.add(index, Action::create, Op::write, r.path, "file");
         c.content = r.content;
         c.content_changed = true;
@@ -38,7 +38,7 @@ void plan_file(PlanContext& ctx, size_t index, const Resource& r) {
         c.has_content_hash = true;
         ctx.new_attrs(r, r.mode, 0644, c);
         c.details.insert(c.details.begin(), std::to_string(r.content.size()) + " bytes");
-        ctx.note_missing_parent(c);
+        ctx.note_missing_parent(c, *e);
         if (ctx.options.diffs && is_text(r.content) && r.content.size() <= k_diff_limit) {
             c.diff = unified_diff("", r.content, "/dev/null", r.path);
         }
@@ -54,8 +54,7 @@ void plan_file(PlanContext& ctx, size_t index, const Resource& r) {
     Change c = make_change(index, Action::change, Op::write, r.path, "file");
     bool same = false;
     if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == r.content.size()) {
-        auto h = ctx.options.cache ? ctx.options.cache->hash(AT_FDCWD, real_p.c_str(), st)
-                                   : xxh3_file(real_p);
+        auto h = ctx.hash_at(e->dirfd, e->name.c_str(), st);
         if (!h) {
             ctx.add_error(index, r.path, "file", h.error().message());
             return;
@@ -78,7 +77,7 @@ void plan_file(PlanContext& ctx, size_t index, const Resource& r) {
         c.has_content_hash = true;
         c.details.insert(c.details.begin(), "content");
         if (ctx.options.diffs && S_ISREG(st.st_mode)) {
-            auto old = os::read_whole_file(real_p);
+            auto old = read_entry(*e, r.path);
             if (old && is_text(*old) && is_text(r.content) && old->size() <= k_diff_limit &&
                 r.content.size() <= k_diff_limit) {
                 c.diff = unified_diff(*old, r.content, r.path, r.path);
@@ -97,14 +96,22 @@ void plan_file(PlanContext& ctx, size_t index, const Resource& r) {
 
 // ---- apply: Op::write ---------------------------------------------------------------------
 
-std::string temp_path_for(const std::string& final_path, pid_t pid, size_t n) {
-    return parent_of(final_path) + "/." + base_of(final_path) + ".shipshape-" +
-           std::to_string(pid) + "-" + std::to_string(n);
+std::string temp_name_for(const std::string& name, pid_t pid, size_t n) {
+    return "." + name + ".shipshape-" + std::to_string(pid) + "-" + std::to_string(n);
 }
 
-void remove_stale_temps(const std::string& dir) {
-    DIR* d = ::opendir(dir.c_str());
+std::string temp_path_for(const std::string& final_path, pid_t pid, size_t n) {
+    return parent_of(final_path) + "/" + temp_name_for(base_of(final_path), pid, n);
+}
+
+void remove_stale_temps(int dirfd) {
+    // A fresh description of the directory: readdir moves the offset of the one it reads.
+    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
     if (!d) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
         return;
     }
     while (auto* e = ::readdir(d)) {
@@ -150,10 +157,16 @@ bool write_all(int fd, const char* data, size_t size) {
     return true;
 }
 
-bool copy_into(int fd, const std::string& from, Temp& t) {
-    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        t.error = err_text("reading source " + from, errno);
+// Copies the repo file `from` (repo-relative, resolved beneath the repo: it cannot leave it).
+bool copy_into(int fd, int repo_fd, const std::string& from, Temp& t) {
+    auto in = os::open_file_beneath(repo_fd, from, os::Follow::within, "");
+    struct stat st {};
+    if (!in) {
+        t.error = "reading source " + in.error().message();
+        return false;
+    }
+    if (::fstat(in->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        t.error = "reading source " + from + ": not a regular file";
         return false;
     }
     XXH3_state_t* state = XXH3_createState();
@@ -161,7 +174,7 @@ bool copy_into(int fd, const std::string& from, Temp& t) {
     std::array<char, 1 << 16> buf{};
     bool ok = true;
     for (;;) {
-        ssize_t n = ::read(in, buf.data(), buf.size());
+        ssize_t n = ::read(in->get(), buf.data(), buf.size());
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -181,19 +194,16 @@ bool copy_into(int fd, const std::string& from, Temp& t) {
     }
     XXH128_hash_t h = XXH3_128bits_digest(state);
     XXH3_freeState(state);
-    ::close(in);
     t.hash = Hash128{h.low64, h.high64};
     return ok;
 }
 
-// Runs on the writer threads: touches only `t`, the const plan and the thread-safe flusher.
+// Runs on the writer threads: touches only `t`, the const plan, the repo handle and the
+// thread-safe flusher. The parent's handle was resolved beforehand on the calling thread.
 void write_temp(PathApply& pa, Temp& t) {
     const Change& c = pa.ctx.change(t.change);
-    int fd = ::open(t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT && make_parents(parent_of(t.temp))) {
-        t.made_parents = true;
-        fd = ::open(t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    }
+    int fd = ::openat(t.dirfd, t.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
     if (fd < 0) {
         t.error = err_text("creating a temporary file for " + c.path, errno);
         return;
@@ -203,13 +213,13 @@ void write_temp(PathApply& pa, Temp& t) {
         ok = write_all(fd, c.content.data(), c.content.size());
         t.hash = c.has_content_hash ? c.content_hash : xxh3(c.content);
     } else {
-        ok = copy_into(fd, c.copy_from, t);
+        ok = copy_into(fd, pa.repo_fd(), c.copy_from, t);
     }
     if (!ok && t.error.empty()) {
         t.error = err_text("writing " + c.path, errno);
     }
     if (ok) {
-        ok = pa.own_and_mode(fd, nullptr, c, t.error);
+        ok = pa.own_and_mode(fd, c, t.error);
     }
     if (ok && pa.ctx.options.sync == SyncMode::fsync && pa.ctx.flusher.fsync_file(fd) != 0) {
         t.error = err_text("fsync " + c.path, errno);
@@ -217,7 +227,7 @@ void write_temp(PathApply& pa, Temp& t) {
     }
     ::close(fd);
     if (!ok) {
-        ::unlink(t.temp.c_str());
+        ::unlinkat(t.dirfd, t.temp.c_str(), 0);
         return;
     }
     t.ok = true;
@@ -230,19 +240,31 @@ void write_temps(PathApply& pa, const std::vector<size_t>& changes) {
     for (size_t i : changes) {
         const Change& c = pa.ctx.change(i);
         if ((c.op == Op::write || c.op == Op::symlink) && c.error.empty()) {
-            dirs.insert(parent_of(pa.target.real(c.path)));
+            dirs.insert(parent_of(c.path));
         }
     }
     for (const auto& d : dirs) {
-        remove_stale_temps(d);
+        if (auto fd = pa.target.dir(d, os::Create::no)) {
+            remove_stale_temps(*fd);
+        }
     }
     for (size_t i : changes) {
         const Change& c = pa.ctx.change(i);
         if (c.op == Op::write && c.error.empty() && c.content_changed) {
             Temp t;
             t.change = i;
-            t.final_path = pa.target.real(c.path);
-            t.temp = temp_path_for(t.final_path, ::getpid(), i);
+            t.dir = parent_of(c.path);
+            // Parents are resolved (and made) here, on one thread, through the Target's cache:
+            // a directory of 1,000 files is resolved once.
+            auto p = pa.target.parent(c.path, os::Create::yes);
+            if (!p) {
+                t.error = p.error().message();
+            } else {
+                t.dirfd = p->dirfd;
+                t.name = p->name;
+                t.temp = temp_name_for(p->name, ::getpid(), i);
+                t.made_parents = p->parent_created;
+            }
             pa.temps.push_back(std::move(t));
         }
     }
@@ -250,7 +272,9 @@ void write_temps(PathApply& pa, const std::vector<size_t>& changes) {
     std::atomic<size_t> next{0};
     auto worker = [&] {
         for (size_t k = next++; k < pa.temps.size(); k = next++) {
-            write_temp(pa, pa.temps[k]);
+            if (pa.temps[k].dirfd >= 0) {
+                write_temp(pa, pa.temps[k]);
+            }
         }
     };
     unsigned threads =
@@ -282,27 +306,21 @@ void sync_temps(PathApply& pa) {
             continue;
         }
         struct stat st {};
-        std::string dir = parent_of(t.temp);
-        if (::stat(dir.c_str(), &st) != 0 || !devices.insert(st.st_dev).second) {
+        if (::fstat(t.dirfd, &st) != 0 || !devices.insert(st.st_dev).second) {
             continue;
         }
-        int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int rc = fd >= 0 ? pa.ctx.flusher.syncfs(fd) : -1;
-        int err = errno;
-        if (fd >= 0) {
-            ::close(fd);
-        }
-        if (rc != 0) {
+        if (pa.ctx.flusher.syncfs(t.dirfd) != 0) {
+            int err = errno;
             // The temporaries on this file system may not be on disk: renaming them would
             // break the promise that a crash leaves old or new content. Give them up.
             for (auto& other : pa.temps) {
                 struct stat tst {};
-                if (other.ok && ::stat(parent_of(other.temp).c_str(), &tst) == 0 &&
-                    tst.st_dev == st.st_dev) {
-                    ::unlink(other.temp.c_str());
+                if (other.ok && ::fstat(other.dirfd, &tst) == 0 && tst.st_dev == st.st_dev) {
+                    ::unlinkat(other.dirfd, other.temp.c_str(), 0);
                     other.ok = false;
-                    pa.ctx.done(other.change, false,
-                                err_text("flushing the file system of " + dir, err));
+                    pa.ctx.done(
+                        other.change, false,
+                        err_text("flushing the file system of " + pa.target.real_dir(t.dir), err));
                 }
             }
         }
@@ -315,19 +333,19 @@ void rename_temps(PathApply& pa) {
             continue;
         }
         const Change& c = pa.ctx.change(t.change);
-        if (::rename(t.temp.c_str(), t.final_path.c_str()) != 0) {
+        if (::renameat(t.dirfd, t.temp.c_str(), t.dirfd, t.name.c_str()) != 0) {
             int e = errno;
-            ::unlink(t.temp.c_str());
+            ::unlinkat(t.dirfd, t.temp.c_str(), 0);
             pa.ctx.done(t.change, false, err_text("renaming into place " + c.path, e));
             continue;
         }
-        pa.dirs.insert(parent_of(t.final_path));
+        pa.dirs.insert(t.dir);
         if (t.made_parents) {
-            pa.add_ancestors(t.final_path);
+            pa.add_ancestors(c.path);
         }
         if (pa.ctx.options.cache) {
             struct stat st {};
-            if (::lstat(t.final_path.c_str(), &st) == 0) {
+            if (::fstatat(t.dirfd, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 pa.ctx.options.cache->remember(stamp_of(st), t.hash);
             }
         }
@@ -338,7 +356,7 @@ void rename_temps(PathApply& pa) {
 void discard_temps(PathApply& pa) {
     for (auto& t : pa.temps) {
         if (t.ok) {
-            ::unlink(t.temp.c_str());
+            ::unlinkat(t.dirfd, t.temp.c_str(), 0);
             pa.ctx.done(t.change, false, "cancelled before the file was replaced");
         }
     }

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 
-#include "os/errno_error.hpp"
-#include "os/file_system.hpp"
 #include "state/kinds.hpp"
 
 namespace shipshape::state {
@@ -21,18 +19,19 @@ void plan_line(PlanContext& ctx, size_t index, const Resource& r) {
     if (pending != ctx.line_changes.end()) {
         current = ctx.changes[pending->second].content;
     } else {
-        std::string real_p = ctx.target.real(r.path);
-        if (::lstat(real_p.c_str(), &st) != 0) {
-            if (errno != ENOENT) {
-                ctx.add_error(index, r.path, "line", os::errno_error(real_p, errno).message());
-                return;
-            }
+        auto e = ctx.target.lookup(r.path);
+        if (!e) {
+            ctx.add_error(index, r.path, "line", e.error().message());
+            return;
+        }
+        st = e->st;
+        if (!e->exists) {
             exists = false;
         } else if (!S_ISREG(st.st_mode)) {
             ctx.add_error(index, r.path, "line", r.path + " is not a regular file");
             return;
         } else {
-            auto text = os::read_whole_file(real_p);
+            auto text = read_entry(*e, r.path);
             if (!text) {
                 ctx.add_error(index, r.path, "line", text.error().message());
                 return;

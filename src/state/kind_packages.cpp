@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "facts/collect.hpp"
-#include "os/file_system.hpp"
 #include "state/kinds.hpp"
 
 namespace shipshape::state {
@@ -42,11 +41,10 @@ std::optional<std::string> apt_candidate(const PlanContext& ctx, const std::stri
 void plan_package(PlanContext& ctx, size_t index, const Resource& r) {
     if (!ctx.packages) {
         ctx.packages.emplace();
-        if (auto text = os::read_whole_file(ctx.target.real("/var/lib/dpkg/status"))) {
-            for (auto& p : facts::parse_dpkg_status(*text)) {
-                if (p.status == "installed") {
-                    (*ctx.packages)[p.name] = p.version;
-                }
+        const std::string text = read_target_text(ctx.target, "/var/lib/dpkg/status");
+        for (auto& p : facts::parse_dpkg_status(text)) {
+            if (p.status == "installed") {
+                (*ctx.packages)[p.name] = p.version;
             }
         }
     }

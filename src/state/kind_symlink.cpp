@@ -12,17 +12,17 @@
 namespace shipshape::state {
 
 void plan_symlink(PlanContext& ctx, size_t index, const Resource& r) {
-    std::string real_p = ctx.target.real(r.path);
-    struct stat st {};
-    if (::lstat(real_p.c_str(), &st) != 0) {
-        if (errno != ENOENT) {
-            ctx.add_error(index, r.path, "symlink", os::errno_error(real_p, errno).message());
-            return;
-        }
+    auto e = ctx.target.lookup(r.path);
+    if (!e) {
+        ctx.add_error(index, r.path, "symlink", e.error().message());
+        return;
+    }
+    const struct stat& st = e->st;
+    if (!e->exists) {
         Change& c = ctx.add(index, Action::create, Op::symlink, r.path, "symlink");
         c.target = r.target;
         c.details.push_back("-> " + r.target);
-        ctx.note_missing_parent(c);
+        ctx.note_missing_parent(c, *e);
         return;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -33,13 +33,9 @@ void plan_symlink(PlanContext& ctx, size_t index, const Resource& r) {
         return;
     }
     if (S_ISLNK(st.st_mode)) {
-        std::string cur(static_cast<size_t>(st.st_size) + 1, '\0');
-        ssize_t n = ::readlink(real_p.c_str(), cur.data(), cur.size());
-        if (n >= 0) {
-            cur.resize(static_cast<size_t>(n));
-            if (cur == r.target) {
-                return;
-            }
+        std::string cur = os::read_link_at(e->dirfd, e->name.c_str());
+        if (cur == r.target) {
+            return;
         }
         Change& c = ctx.add(index, Action::change, Op::symlink, r.path, "symlink");
         c.target = r.target;
@@ -53,24 +49,26 @@ void plan_symlink(PlanContext& ctx, size_t index, const Resource& r) {
 
 void apply_symlink(PathApply& pa, size_t i) {
     const Change& c = pa.ctx.change(i);
-    std::string p = pa.target.real(c.path);
-    std::string tmp = temp_path_for(p, ::getpid(), i);
-    int rc = ::symlink(c.target.c_str(), tmp.c_str());
-    if (rc != 0 && errno == ENOENT && make_parents(parent_of(tmp))) {
-        pa.add_ancestors(p);
-        rc = ::symlink(c.target.c_str(), tmp.c_str());
+    auto p = pa.target.parent(c.path, os::Create::yes);
+    if (!p) {
+        pa.ctx.done(i, false, "creating symlink " + c.path + ": " + p.error().message());
+        return;
     }
-    if (rc != 0) {
+    if (p->parent_created) {
+        pa.add_ancestors(c.path);
+    }
+    std::string tmp = temp_name_for(p->name, ::getpid(), i);
+    if (::symlinkat(c.target.c_str(), p->dirfd, tmp.c_str()) != 0) {
         pa.ctx.done(i, false, err_text("creating symlink " + c.path, errno));
         return;
     }
-    if (::rename(tmp.c_str(), p.c_str()) != 0) {
+    if (::renameat(p->dirfd, tmp.c_str(), p->dirfd, p->name.c_str()) != 0) {
         int e = errno;
-        ::unlink(tmp.c_str());
+        ::unlinkat(p->dirfd, tmp.c_str(), 0);
         pa.ctx.done(i, false, err_text("renaming symlink into place " + c.path, e));
         return;
     }
-    pa.dirs.insert(parent_of(p));
+    pa.dirs.insert(parent_of(c.path));
     pa.ctx.done(i, true);
 }
 

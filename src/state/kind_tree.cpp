@@ -26,30 +26,36 @@ struct TreeJob {
     bool target_missing = false;
 };
 
-std::string read_link_at(int dirfd, const char* name) {
-    std::string buf(4096, '\0');
-    ssize_t n = ::readlinkat(dirfd, name, buf.data(), buf.size());
-    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return buf;
-}
+using os::read_link_at;
 
-void tree_dir(const PlanContext& ctx, size_t index, const Resource& r,
-              const std::string& source_real, const std::string& target_real, const TreeJob& job,
-              std::vector<Change>& out, std::vector<TreeJob>& more,
+// One directory of the tree: `src_root`/`dst_root` are handles on the source and target tree
+// roots (dst_root -1 when the target is missing); job.rel is resolved beneath them, never
+// through a symlink, so neither walk can leave its tree.
+void tree_dir(const PlanContext& ctx, size_t index, const Resource& r, int src_root, int dst_root,
+              const TreeJob& job, std::vector<Change>& out, std::vector<TreeJob>& more,
               std::vector<std::string>& extra) {
-    std::string src_dir = source_real + job.rel;
-    std::string dst_dir = target_real + job.rel;
     std::string host_dir = r.path + job.rel;
-    DIR* sd = ::opendir(src_dir.c_str());
+    auto sfd = os::open_dir_beneath(src_root, job.rel, os::Create::no, os::Follow::never, r.source);
+    DIR* sd = sfd ? ::fdopendir(sfd->fd.get()) : nullptr;
     if (!sd) {
         Change c = make_change(index, Action::change, Op::attrs, host_dir, "tree");
-        c.error = os::errno_error("reading source " + src_dir, errno).message();
+        c.error = "reading source " + (sfd ? os::errno_error(r.source + job.rel, errno).message()
+                                           : sfd.error().message());
         out.push_back(std::move(c));
         return;
     }
+    sfd->fd.release();  // the DIR owns it now
     int dfd = -1;
-    if (!job.target_missing) {
-        dfd = ::open(dst_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!job.target_missing && dst_root >= 0) {
+        auto d = os::open_dir_beneath(dst_root, job.rel, os::Create::no, os::Follow::never, r.path);
+        if (!d && d.error().code() != Errc::not_found) {
+            Change c = make_change(index, Action::change, Op::attrs, host_dir, "tree");
+            c.error = d.error().message();
+            out.push_back(std::move(c));
+            ::closedir(sd);
+            return;
+        }
+        dfd = d ? d->fd.release() : -1;
     }
     std::set<std::string> names;
     bool list_target = r.recurse || ctx.options.strict;
@@ -99,7 +105,7 @@ void tree_dir(const PlanContext& ctx, size_t index, const Resource& r,
                 more.push_back(TreeJob{rel, false});
             }
         } else if (S_ISREG(s.st_mode)) {
-            std::string src_p = src_dir + "/" + name;
+            std::string src_p = r.source + job.rel + "/" + name;  // repo-relative
             std::optional<unsigned> mode = r.mode ? *r.mode : (s.st_mode & 07777);
             if (!have) {
                 Change c = make_change(index, Action::create, Op::write, host_p, "file");
@@ -185,21 +191,48 @@ void tree_dir(const PlanContext& ctx, size_t index, const Resource& r,
 }  // namespace
 
 void plan_tree(PlanContext& ctx, size_t index, const Resource& r) {
-    std::string target_real = ctx.target.real(r.path);
-    std::string source_real = ctx.options.source_root + "/" + r.source;
-    struct stat st {};
-    bool missing = false;
-    if (::lstat(target_real.c_str(), &st) != 0) {
-        missing = true;
+    auto e = ctx.target.lookup(r.path);
+    if (!e) {
+        ctx.add_error(index, r.path, "tree", e.error().message());
+        return;
+    }
+    // The source is resolved beneath the ops repo: symlinks that stay inside it are fine, one
+    // that leaves it is refused (load_state said so already; this is the same rule at use).
+    auto repo = os::open_root(ctx.options.source_root);
+    auto src =
+        repo ? os::open_dir_beneath(repo->get(), r.source, os::Create::no, os::Follow::within, "")
+             : tl::unexpected<Error>(repo.error());
+    if (!src) {
+        ctx.add_error(index, r.path, "tree", "reading source " + src.error().message());
+        return;
+    }
+    int src_root = src->fd.get();
+    const struct stat& st = e->st;
+    bool missing = !e->exists;
+    os::Fd dst;
+    if (missing) {
         Change& c = ctx.add(index, Action::create, Op::mkdir, r.path, "directory");
         struct stat sst {};
-        ::stat(source_real.c_str(), &sst);
+        ::fstat(src_root, &sst);
         ctx.new_attrs(r, std::nullopt, sst.st_mode & 07777, c);
-        ctx.note_missing_parent(c);
+        ctx.note_missing_parent(c, *e);
+    } else if (S_ISLNK(st.st_mode)) {
+        ctx.add_error(index, r.path, "tree",
+                      r.path + " is a symlink (-> " + read_link_at(e->dirfd, e->name.c_str()) +
+                          "); shipshape does not follow symlinks it did not declare");
+        return;
     } else if (!S_ISDIR(st.st_mode)) {
         ctx.add_error(index, r.path, "tree", r.path + " exists and is not a directory");
         return;
+    } else {
+        dst = os::Fd(
+            ::openat(e->dirfd, e->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dst.valid()) {
+            ctx.add_error(index, r.path, "tree", os::errno_error(r.path, errno).message());
+            return;
+        }
     }
+    int dst_root = dst.get();
     std::deque<TreeJob> queue{TreeJob{"", missing}};
     std::mutex mutex;
     std::condition_variable cv;
@@ -224,14 +257,14 @@ void plan_tree(PlanContext& ctx, size_t index, const Resource& r) {
             }
             std::vector<TreeJob> more;
             std::vector<std::string> extra;
-            tree_dir(ctx, index, r, source_real, target_real, job, results[w], more, extra);
+            tree_dir(ctx, index, r, src_root, dst_root, job, results[w], more, extra);
             {
                 std::lock_guard lock(mutex);
                 for (auto& m : more) {
                     queue.push_back(std::move(m));
                 }
-                for (auto& e : extra) {
-                    unmanaged.push_back(std::move(e));
+                for (auto& x : extra) {
+                    unmanaged.push_back(std::move(x));
                 }
                 --busy;
             }

@@ -20,12 +20,15 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "os/beneath.hpp"
 #include "os/process.hpp"
 #include "state/accounts.hpp"
 #include "state/apply.hpp"
@@ -36,13 +39,61 @@
 namespace shipshape::state {
 
 // Where plan and apply act: the target's root directory ("/" for the machine itself, or
-// --root). Host paths ("/etc/x") become real paths only here.
-struct Target {
+// --root). Every access to a host path goes through a handle on its parent directory, resolved
+// beneath a handle on the root by os::open_dir_beneath: no component is ever a symlink, so a
+// symlink planted in a parent (R/etc -> /, /etc/booking -> /tmp/outside) or a directory swapped
+// for one between plan and apply cannot redirect a read, write or removal. Declared [[symlink]]s
+// are not followed either: a path below one is refused like any other.
+//
+// Parent handles are opened once per directory and kept for the Target's life (one plan or one
+// apply), so 1,000 files in one directory resolve it once; a missing directory is remembered as
+// missing until something may have created it. The cache locks: any thread may ask.
+class Target {
+  public:
+    explicit Target(std::string root_path);
+
     std::string root = "/";
 
     bool is_host() const { return root.empty() || root == "/"; }
-    // The real path of host path `path` (see real_path in plan.hpp).
+    // The real path of host path `path` (see real_path in plan.hpp): for messages and for
+    // reading the target's account and package databases, never for changing anything.
     std::string real(const std::string& path) const { return real_path(root, path); }
+    // The same for a directory, without the trailing slash real("/") has under a --root.
+    std::string real_dir(const std::string& dir) const {
+        return dir == "/" && !is_host() ? root : real(dir);
+    }
+
+    // An entry looked up without following anything. `dirfd` is its parent's handle (owned by
+    // the Target; -1 when the parent does not exist), `name` its name there ("." for "/").
+    struct Entry {
+        int dirfd = -1;
+        std::string name;
+        bool exists = false;
+        bool parent_created = false;  // dir(): a missing ancestor was created
+        struct stat st {};
+    };
+    // Looks up host path `path`: fstatat(parent, name, AT_SYMLINK_NOFOLLOW). A missing entry
+    // or parent is exists = false; errors are a parent that is a symlink (Errc::permission_denied,
+    // "/etc/booking is a symlink (-> /tmp/outside); shipshape does not follow ..."), a parent that
+    // is not a directory (Errc::conflict), and the OS's.
+    [[nodiscard]] Result<Entry> lookup(const std::string& path) const;
+    // The handle of `path`'s parent directory, created (0755, like mkdir -p, never through a
+    // symlink) when `create` says so. Entry::exists is not filled. Errors as lookup, and
+    // Errc::not_found for a missing parent with Create::no.
+    [[nodiscard]] Result<Entry> parent(const std::string& path, os::Create create) const;
+    // The handle of host directory `dir` itself (cached; O_RDONLY, so it can be listed and
+    // fsynced). `created` is set when a missing component was made.
+    [[nodiscard]] Result<int> dir(const std::string& dir, os::Create create,
+                                  bool* created = nullptr) const;
+
+  private:
+    [[nodiscard]] Result<int> root_fd(os::Create create) const;
+
+    mutable std::mutex m_mutex;
+    mutable os::Fd m_root;
+    mutable std::unordered_map<std::string, os::Fd> m_dirs;
+    // Directories found missing (Errc::not_found), until a call with Create::yes.
+    mutable std::unordered_map<std::string, Error> m_missing;
 };
 
 // Everything a PlanFn may read and the changes it appends.
@@ -80,11 +131,22 @@ class PlanContext {
     // The attributes of a new entry (`fallback` mode unless the resource names one).
     void new_attrs(const Resource& r, std::optional<unsigned> mode, unsigned fallback,
                    Change& c) const;
-    void note_missing_parent(Change& c) const;
+    // "creates missing parent directories" when lookup found no parent.
+    void note_missing_parent(Change& c, const Target::Entry& e) const;
     // The content hash of `name` under `dirfd`, through the hash cache when there is one.
     // Thread-safe (the cache locks).
     Result<Hash128> hash_at(int dirfd, const char* name, const struct stat& st) const;
 };
+
+// The content of existing entry `e` (host path `path`), read through its parent's handle with
+// O_NOFOLLOW. Errc as os::read_fd, with "reading 'PATH'" as context.
+[[nodiscard]] Result<std::string> read_entry(const Target::Entry& e, const std::string& path);
+
+// The text of host file `path` read through Target (never through a symlink), "" when it is
+// missing or cannot be read: the target's passwd, group and dpkg status.
+std::string read_target_text(const Target& target, const std::string& path);
+// The target's users and groups, read so.
+IdMap read_target_ids(const Target& target);
 
 Change make_change(size_t index, Action action, Op op, std::string path, std::string what);
 

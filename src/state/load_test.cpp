@@ -288,6 +288,54 @@ TEST_F(LoadStateTest, MissingSourceNamesTheSourceKey) {
         << s.error().message();
 }
 
+// A source that leaves the repo through a symlink is a validation error at its `source` key,
+// and its content is never read: a file symlinked to a file outside (shadowlink -> a "shadow"
+// outside the repo), a tree source symlinked to a directory outside, and one that climbs out with
+// "..". A relative symlink that stays in the repo is fine.
+TEST_F(LoadStateTest, SourcesThatLeaveTheRepoThroughASymlinkAreRefused) {
+    std::filesystem::path outside = m_dir.string() + "-outside";
+    std::filesystem::create_directories(outside / "etc");
+    {
+        std::ofstream(outside / "shadow") << "root:$6$secret-hash:19000:0:99999:7:::\n";
+        std::ofstream(outside / "etc/passwd") << "root:x:0:0::/root:/bin/sh\n";
+    }
+    write("files/real.conf", "inside\n");
+    std::filesystem::create_symlink(outside / "shadow", m_dir / "files/shadowlink");
+    std::filesystem::create_symlink("../../" + outside.filename().string() + "/shadow",
+                                    m_dir / "files/climbs");
+    std::filesystem::create_symlink(outside / "etc", m_dir / "files/etclink");
+    std::filesystem::create_symlink("real.conf", m_dir / "files/inside");
+    write("states/a.toml",
+          "[[file]]\npath = \"/etc/a\"\nsource = \"files/shadowlink\"\n"
+          "[[tree]]\npath = \"/srv\"\nsource = \"files/etclink\"\n"
+          "[[file]]\npath = \"/etc/b\"\nsource = \"files/climbs\"\n");
+    write("states/ok.toml", "[[file]]\npath = \"/etc/ok\"\nsource = \"files/inside\"\n");
+    LoadOptions o;
+    o.repo_root = m_dir.string();
+    auto s = load_state({"states/a.toml"}, o);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), Errc::invalid_definition);
+    const std::string& m = s.error().message();
+    EXPECT_NE(m.find("states/a.toml:3:10: source \"files/shadowlink\" leaves the ops repo: "
+                     "files/shadowlink is a symlink (-> " +
+                     (outside / "shadow").string() + "); sources must stay inside the ops repo"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("states/a.toml:6:10: source \"files/etclink\" leaves the ops repo: "
+                     "files/etclink is a symlink (-> " +
+                     (outside / "etc").string() + ")"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("states/a.toml:9:10: source \"files/climbs\" leaves the ops repo"),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(m.find("secret-hash"), std::string::npos) << m;
+    auto ok = load_state({"states/ok.toml"}, o);
+    ASSERT_TRUE(ok) << ok.error().message();
+    EXPECT_EQ(ok->resources[0].content, "inside\n");
+    std::filesystem::remove_all(outside);
+}
+
 TEST(ParseState, SurvivesArbitraryMutationsOfAValidFile) {
     // Fuzz-ish: flip, drop and duplicate bytes of a valid state file; the parser must return
     // resources or positioned diagnostics, never crash or hang.

@@ -7,8 +7,10 @@
 #include <cstring>
 
 #include "core/toml_reader.hpp"
+#include "os/beneath.hpp"
 #include "os/file_system.hpp"
 #include "state/load.hpp"
+#include "state/sources.hpp"
 
 namespace shipshape::state {
 
@@ -391,6 +393,7 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
     DesiredState state;
     std::optional<Variables> facts_vars;
     std::optional<Error> facts_error;
+    std::optional<Result<os::Fd>> repo;  // the ops repo's handle, opened for the first source
     for (const auto& file : files) {
         if (std::find(state.state_files.begin(), state.state_files.end(), file) !=
             state.state_files.end()) {
@@ -405,18 +408,19 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
         auto parsed = parse_state(text, file, diags);
         for (auto& r : parsed) {
             if (!r.source.empty()) {
-                std::string full = options.repo_root + "/" + r.source;
-                if (auto why = r.kind == Kind::file ? read_whole(full, r.content) : std::nullopt) {
-                    diags.add(file, r.source_pos,
-                              "source \"" + r.source + "\" cannot be read (" + *why +
-                                  "); sources are relative to the ops repo");
-                    continue;
+                // Sources are read beneath the repo's handle: one that leaves the repo through
+                // a symlink is refused here, at its `source` key.
+                if (!repo) {
+                    repo = os::open_root(options.repo_root);
                 }
-                struct stat st {};
-                if (r.kind == Kind::tree &&
-                    (::stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
-                    diags.add(file, r.source_pos,
-                              "source \"" + r.source + "\" is not a directory in the ops repo");
+                std::optional<std::string> why =
+                    !*repo ? repo->error().message()
+                    : r.kind == Kind::file
+                        ? read_file_source(repo->value().get(), r.source, r.content)
+                    : r.kind == Kind::tree ? check_tree_source(repo->value().get(), r.source)
+                                           : std::nullopt;
+                if (why) {
+                    diags.add(file, r.source_pos, *why);
                     continue;
                 }
             }

@@ -25,23 +25,16 @@ std::string err_text(const std::string& what, int err) {
     return os::errno_error(what, err).message();
 }
 
-bool make_parents(const std::string& dir) {
-    for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
-        std::string prefix = slash == std::string::npos ? dir : dir.substr(0, slash);
-        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-            return false;
-        }
-        if (slash == std::string::npos) {
-            return true;
+PathApply::PathApply(ApplyContext& ctx_) : ctx(ctx_), target(ctx_.target) {
+    ids = read_target_ids(target);
+    if (!ctx.plan.source_root.empty()) {
+        if (auto fd = os::open_root(ctx.plan.source_root)) {
+            m_repo = std::move(*fd);
         }
     }
 }
 
-PathApply::PathApply(ApplyContext& ctx_) : ctx(ctx_), target(ctx_.target) {
-    ids = read_ids(target.real("/etc/passwd"), target.real("/etc/group"), target.root == "/");
-}
-
-bool PathApply::own_and_mode(int fd, const char* path, const Change& c, std::string& error) const {
+bool PathApply::own_and_mode(int fd, const Change& c, std::string& error) const {
     const Resource& r = ctx.resources[c.resource];
     // The resource's owner/group win (apply resolves names created by [[user]]/[[group]] just
     // now); otherwise the ids the plan saw are kept.
@@ -56,18 +49,14 @@ bool PathApply::own_and_mode(int fd, const char* path, const Change& c, std::str
         return false;
     }
     if (uid || gid) {
-        int rc = fd >= 0 ? ::fchown(fd, uid ? *uid : static_cast<uid_t>(-1),
-                                    gid ? *gid : static_cast<gid_t>(-1))
-                         : ::lchown(path, uid ? *uid : static_cast<uid_t>(-1),
-                                    gid ? *gid : static_cast<gid_t>(-1));
-        if (rc != 0) {
+        if (::fchown(fd, uid ? *uid : static_cast<uid_t>(-1),
+                     gid ? *gid : static_cast<gid_t>(-1)) != 0) {
             error = err_text("chown " + c.path, errno);
             return false;
         }
     }
     if (c.mode) {
-        int rc = fd >= 0 ? ::fchmod(fd, *c.mode) : ::chmod(path, *c.mode);
-        if (rc != 0) {
+        if (::fchmod(fd, *c.mode) != 0) {
             error = err_text("chmod " + c.path, errno);
             return false;
         }
@@ -75,9 +64,47 @@ bool PathApply::own_and_mode(int fd, const char* path, const Change& c, std::str
     return true;
 }
 
+int PathApply::open_entry(int dirfd, const std::string& name, const Change& c,
+                          std::string& error) const {
+    // O_PATH first: it opens anything without side effects (a device, a FIFO), so the type can
+    // be checked before the entry is opened for real.
+    int probe = ::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st {};
+    if (probe < 0 || ::fstat(probe, &st) != 0) {
+        error = err_text("opening " + c.path, errno);
+        if (probe >= 0) {
+            ::close(probe);
+        }
+        return -1;
+    }
+    ::close(probe);
+    if (S_ISLNK(st.st_mode)) {
+        error = c.path + " is a symlink (-> " + os::read_link_at(dirfd, name.c_str()) +
+                "), which it was not when planned; shipshape does not follow symlinks it did "
+                "not declare";
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        error = c.path + " is no longer a regular file or a directory";
+        return -1;
+    }
+    int fd =
+        ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat again {};
+    if (fd >= 0 &&
+        (::fstat(fd, &again) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)) {
+        ::close(fd);
+        error = c.path + " changed while it was being opened";
+        return -1;
+    }
+    if (fd < 0) {
+        error = err_text("opening " + c.path, errno);
+    }
+    return fd;
+}
+
 void PathApply::add_ancestors(const std::string& path) {
-    std::string root = target.is_host() ? "" : target.root;
-    for (std::string d = parent_of(path); d.size() > root.size() && d != "/"; d = parent_of(d)) {
+    for (std::string d = parent_of(path); d != "/"; d = parent_of(d)) {
         dirs.insert(parent_of(d));
     }
 }
@@ -91,21 +118,21 @@ void sync_dirs(PathApply& pa) {
         return;
     }
     for (const auto& d : pa.dirs) {
-        int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
+        auto fd = pa.target.dir(d, os::Create::no);
+        if (!fd) {
             continue;  // removed since (a purged tree's subdirectory)
         }
-        if (pa.ctx.flusher.fsync_dir(fd) != 0) {
+        if (pa.ctx.flusher.fsync_dir(*fd) != 0) {
             int err = errno;
             for (const auto& t : pa.temps) {
-                if (t.ok && parent_of(t.final_path) == d) {
+                if (t.ok && t.dir == d) {
                     auto& res = pa.ctx.report.results[t.change];
                     res.ok = false;
-                    res.error = err_text("replaced, but syncing directory " + d, err);
+                    res.error =
+                        err_text("replaced, but syncing directory " + pa.target.real_dir(d), err);
                 }
             }
         }
-        ::close(fd);
     }
 }
 

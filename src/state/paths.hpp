@@ -6,7 +6,8 @@
 //   -> each touched directory fsynced once.
 // Each step is implemented in the file of the kind that owns its Op; they share a PathApply.
 //
-// Every real path is made by PathApply::target (see Target in kinds.hpp).
+// Every entry is reached through its parent's handle from PathApply::target (see Target in
+// kinds.hpp): *at() calls with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, never a path string.
 #pragma once
 
 #include <sys/types.h>
@@ -19,11 +20,14 @@
 
 namespace shipshape::state {
 
-// A temporary file standing in for change `change` until it is renamed over `final_path`.
+// A temporary file standing in for change `change` until it is renamed over `name`, both in the
+// directory `dirfd` (host path `dir`).
 struct Temp {
     size_t change = 0;
-    std::string temp;
-    std::string final_path;
+    int dirfd = -1;    // owned by the Target's cache
+    std::string dir;   // host path of the directory
+    std::string temp;  // the temporary's name
+    std::string name;  // the final name
     Hash128 hash;
     bool ok = false;
     std::string error;
@@ -38,29 +42,37 @@ class PathApply {
     const Target& target;
     IdMap ids;                   // read after accounts were applied
     std::vector<Temp> temps;     // kind_file.cpp
-    std::set<std::string> dirs;  // real directories whose entries changed: fsynced at the end
+    std::set<std::string> dirs;  // host directories whose entries changed: fsynced at the end
 
     // chown (if the change or its resource names an owner/group) then chmod (chown clears
-    // set-id bits, so the mode goes last), on `fd` or, when fd < 0, on `path`. False with
-    // `error` set on failure.
-    bool own_and_mode(int fd, const char* path, const Change& c, std::string& error) const;
-    // Directories created on the way to real path `path` must reach the disk too: adds every
-    // ancestor within the root to `dirs`.
+    // set-id bits, so the mode goes last), on open file `fd`. False with `error` set.
+    bool own_and_mode(int fd, const Change& c, std::string& error) const;
+    // Opens existing entry `name` under `dirfd` for own_and_mode: never a symlink (refused, with
+    // the reason in `error`), only a regular file or a directory. -1 on failure.
+    int open_entry(int dirfd, const std::string& name, const Change& c, std::string& error) const;
+    // Directories created on the way to host path `path` must reach the disk too: adds every
+    // ancestor to `dirs`.
     void add_ancestors(const std::string& path);
+    // The ops repo's handle (tree sources are copied through it); -1 when it cannot be opened.
+    // Opened before the writer threads start.
+    int repo_fd() const { return m_repo.get(); }
+
+  private:
+    os::Fd m_repo;
 };
 
 std::string parent_of(const std::string& path);
 std::string base_of(const std::string& path);
 std::string err_text(const std::string& what, int err);
-// Creates `dir` and its missing ancestors (mode 0755), like mkdir -p. False with errno set.
-bool make_parents(const std::string& dir);
 
-// The temporary apply writes for real path `final_path`: ".NAME.shipshape-PID-N" beside it, N
-// the change's index. A killed apply leaves these behind (see remove_stale_temps).
+// The temporary apply writes for entry `name`: ".NAME.shipshape-PID-N" beside it, N the change's
+// index. A killed apply leaves these behind (see remove_stale_temps). temp_path_for: the same
+// for a whole path.
+std::string temp_name_for(const std::string& name, pid_t pid, size_t n);
 std::string temp_path_for(const std::string& final_path, pid_t pid, size_t n);
-// Removes the temporaries of processes that no longer exist from real directory `dir`. Those of
+// Removes the temporaries of processes that no longer exist from directory `dirfd`. Those of
 // live processes (a concurrent apply) and every other entry are left alone.
-void remove_stale_temps(const std::string& dir);
+void remove_stale_temps(int dirfd);
 
 // kind_directory.cpp: Op::mkdir and Op::attrs.
 void apply_mkdir(PathApply& pa, size_t i);

@@ -74,7 +74,7 @@ Change make_change(size_t index, Action action, Op op, std::string path, std::st
 
 PlanContext::PlanContext(const std::vector<Resource>& resources_, const PlanOptions& options_)
     : resources(resources_), options(options_), target{options_.root} {
-    ids = read_ids(target.real("/etc/passwd"), target.real("/etc/group"), target.root == "/");
+    ids = read_target_ids(target);
 }
 
 Change& PlanContext::add(size_t index, Action action, Op op, std::string path, std::string what) {
@@ -163,10 +163,8 @@ void PlanContext::new_attrs(const Resource& r, std::optional<unsigned> mode, uns
     }
 }
 
-void PlanContext::note_missing_parent(Change& c) const {
-    struct stat st {};
-    if (::lstat(target.real(c.path.substr(0, c.path.rfind('/'))).c_str(), &st) != 0 &&
-        c.path.rfind('/') > 0) {
+void PlanContext::note_missing_parent(Change& c, const Target::Entry& e) const {
+    if (e.dirfd < 0) {
         c.details.push_back("creates missing parent directories");
     }
 }
@@ -222,7 +220,9 @@ class UnmanagedWalk {
                 return;  // the tree's own walk reported its extras
             }
         }
-        DIR* d = ::opendir(m_ctx.target.real(dir).c_str());
+        auto fd = m_ctx.target.dir(dir, os::Create::no);
+        // A fresh description of the cached handle: readdir moves its offset.
+        DIR* d = fd ? ::fdopendir(::openat(*fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : nullptr;
         if (!d) {
             return;
         }
@@ -255,6 +255,7 @@ Result<Plan> make_plan(const std::vector<Resource>& resources, const PlanOptions
     PlanContext ctx(resources, options);
     Plan plan;
     plan.root = ctx.target.root;
+    plan.source_root = options.source_root;
     plan.resources = resources.size();
     for (size_t i = 0; i < resources.size(); ++i) {
         const Resource& r = resources[i];

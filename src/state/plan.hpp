@@ -30,7 +30,8 @@ struct Change {
     std::string diff;                  // unified diff of the content (plan --diff), if text
     std::string error;  // the plan found this cannot be applied (apply skips and reports it)
 
-    // What apply does. write: `content` or the real path `copy_from`; then mode/uid/gid.
+    // What apply does. write: `content` or the file `copy_from` (relative to the ops repo,
+    // Plan::source_root, and opened beneath it); then mode/uid/gid.
     bool content_changed = false;
     std::string content;
     std::string copy_from;
@@ -45,6 +46,7 @@ struct Change {
 
 struct Plan {
     std::string root = "/";
+    std::string source_root;             // the ops repo (PlanOptions::source_root)
     std::vector<Change> changes;         // in apply order
     std::vector<std::string> unmanaged;  // drift --strict: host paths no resource declares
     size_t resources = 0;
