@@ -1,7 +1,10 @@
-// {{name}} substitution in checklist strings. Names are looked up in a flat map; whitespace
-// inside the braces is ignored. Pure functions, no I/O.
+// {{name}} substitution in checklist and state strings. Names are looked up in a flat map;
+// whitespace inside the braces is ignored. A reference may name one filter after a '|':
+// {{version | sh}} substitutes the value shell-quoted as one word (core/text.hpp shell_quote),
+// for values that end up inside a shell line. Pure functions, no I/O.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <string_view>
@@ -13,12 +16,49 @@ namespace shipshape {
 
 using Variables = std::map<std::string, std::string, std::less<>>;
 
-// Returns the names referenced by `text`, in order of appearance (duplicates kept), or
-// Errc::invalid_argument for an unclosed "{{" or an empty/malformed name.
+// The filters a reference may name: "sh" (quote for a POSIX shell).
+inline constexpr std::string_view k_template_filters[] = {"sh"};
+
+// One {{name}} or {{name | filter}} in a template.
+struct TemplateRef {
+    std::string name;
+    std::string filter;  // "" when none
+    size_t offset = 0;   // of the "{{" in the text
+};
+
+// Returns the references in `text`, in order of appearance (duplicates kept), or
+// Errc::invalid_argument for an unclosed "{{", an empty/malformed name, or an unknown filter
+// (with a did-you-mean).
+[[nodiscard]] Result<std::vector<TemplateRef>> template_refs(std::string_view text);
+
+// Returns the names referenced by `text`, in order of appearance (duplicates kept), or the
+// errors of template_refs.
 [[nodiscard]] Result<std::vector<std::string>> template_names(std::string_view text);
 
-// Returns `text` with every {{name}} replaced from `vars`, or Errc::invalid_argument naming the
-// first unknown variable or syntax problem.
+// Returns `text` with every {{name}} replaced from `vars` (filtered when the reference names a
+// filter), or Errc::invalid_argument naming the first unknown variable or syntax problem. A
+// value holding a NUL byte cannot be shell-quoted: {{name | sh}} of one is an error.
 [[nodiscard]] Result<std::string> render_template(std::string_view text, const Variables& vars);
+
+// The names `text` references whose values in `vars` satisfy `bad` (each once, in order), or
+// every name it references when none does: which parameters to blame for a rendered value that
+// broke a rule. Empty when `text` has no references.
+template <typename Pred>
+std::vector<std::string> template_blame(std::string_view text, const Variables& vars, Pred bad) {
+    std::vector<std::string> all;
+    std::vector<std::string> guilty;
+    auto names = template_names(text);
+    for (const auto& n : names ? *names : std::vector<std::string>{}) {
+        if (std::find(all.begin(), all.end(), n) != all.end()) {
+            continue;
+        }
+        all.push_back(n);
+        auto it = vars.find(n);
+        if (it != vars.end() && bad(it->second)) {
+            guilty.push_back(n);
+        }
+    }
+    return guilty.empty() ? all : guilty;
+}
 
 }  // namespace shipshape
