@@ -40,11 +40,12 @@ struct TemplateRef {
 // value holding a NUL byte cannot be shell-quoted: {{name | sh}} of one is an error.
 [[nodiscard]] Result<std::string> render_template(std::string_view text, const Variables& vars);
 
-// The names `text` references whose values in `vars` satisfy `bad` (each once, in order), or
-// every name it references when none does: which parameters to blame for a rendered value that
-// broke a rule. Empty when `text` has no references.
+// Which parameters to blame for a rendered value that breaks a rule: the names `text` references
+// for which rendering with that one value replaced by a plain "x" gives a text that `obeys`
+// accepts (each once, in order), or every name `text` references when no single one does.
+// Empty when `text` has no references.
 template <typename Pred>
-std::vector<std::string> template_blame(std::string_view text, const Variables& vars, Pred bad) {
+std::vector<std::string> template_blame(std::string_view text, const Variables& vars, Pred obeys) {
     std::vector<std::string> all;
     std::vector<std::string> guilty;
     auto names = template_names(text);
@@ -53,8 +54,10 @@ std::vector<std::string> template_blame(std::string_view text, const Variables& 
             continue;
         }
         all.push_back(n);
-        auto it = vars.find(n);
-        if (it != vars.end() && bad(it->second)) {
+        Variables neutral = vars;
+        neutral[n] = "x";
+        auto rendered = render_template(text, neutral);
+        if (rendered && obeys(*rendered)) {
             guilty.push_back(n);
         }
     }

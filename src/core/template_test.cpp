@@ -108,11 +108,16 @@ TEST(TemplateRefs, NameFiltersAndRejectsUnknownOnes) {
 }
 
 TEST(TemplateBlame, NamesTheVariablesWhoseValuesBrokeARule) {
-    Variables vars{{"a", "ok"}, {"b", "x\ny"}};
-    auto has_nl = [](const std::string& v) { return v.find('\n') != std::string::npos; };
-    EXPECT_EQ(template_blame("{{a}}{{b}}{{b}}", vars, has_nl), std::vector<std::string>{"b"});
-    EXPECT_EQ(template_blame("{{a}}/{{a}}", vars, has_nl), std::vector<std::string>{"a"});
-    EXPECT_TRUE(template_blame("plain", vars, has_nl).empty());
+    Variables vars{{"a", "ok"}, {"b", "x\ny"}, {"dir", "srv"}, {"up", "../etc"}};
+    auto one_line = [](const std::string& v) { return v.find('\n') == std::string::npos; };
+    auto no_dotdot = [](const std::string& v) { return v.find("..") == std::string::npos; };
+    // the one value with a newline, once although used twice
+    EXPECT_EQ(template_blame("{{a}}{{b}}{{b}}", vars, one_line), std::vector<std::string>{"b"});
+    // a rule no single value breaks: every name is named
+    EXPECT_EQ(template_blame("{{a}}/{{a}}\n", vars, one_line), std::vector<std::string>{"a"});
+    // a value fine on its own ("srv" is no absolute path) is not blamed for another's ".."
+    EXPECT_EQ(template_blame("/{{dir}}/{{up}}", vars, no_dotdot), std::vector<std::string>{"up"});
+    EXPECT_TRUE(template_blame("plain", vars, one_line).empty());
 }
 
 }  // namespace

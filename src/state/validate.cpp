@@ -43,6 +43,15 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
         if (r.kind == Kind::command || r.key().empty() || (r.is_path_kind() && r.path.empty())) {
             continue;
         }
+        // The parser and load_state check every path; resources built any other way are checked
+        // here, as a path with a NUL would compare unequal to the path the system acts on.
+        if (r.is_path_kind()) {
+            if (std::string why = path_rule(r.path); !why.empty()) {
+                diags.add(r.state_file, r.pos,
+                          "[[" + std::string(kind_name(r.kind)) + "]] 'path' " + why);
+                continue;
+            }
+        }
         auto [it, inserted] = by_key.emplace(r.key(), &r);
         if (!inserted) {
             const Resource& first = *it->second;
