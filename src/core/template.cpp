@@ -89,6 +89,30 @@ Status scan(std::string_view text, OnText on_text, OnRef on_ref) {
 
 }  // namespace
 
+long shell_script_index(const std::vector<std::string>& argv) {
+    if (argv.empty()) {
+        return -1;
+    }
+    std::string_view program = argv[0];
+    if (size_t slash = program.rfind('/'); slash != std::string_view::npos) {
+        program.remove_prefix(slash + 1);
+    }
+    static constexpr std::string_view k_shells[] = {"sh", "bash", "dash", "ash", "ksh", "zsh"};
+    if (std::find(std::begin(k_shells), std::end(k_shells), program) == std::end(k_shells)) {
+        return -1;
+    }
+    for (size_t i = 1; i < argv.size(); ++i) {
+        std::string_view a = argv[i];
+        if (a.size() < 2 || a[0] != '-' || a[1] == '-') {
+            return -1;  // the first operand is a script file, not a string
+        }
+        if (a.find('c') != std::string_view::npos) {
+            return i + 1 < argv.size() ? static_cast<long>(i + 1) : -1;
+        }
+    }
+    return -1;
+}
+
 Result<std::vector<TemplateRef>> template_refs(std::string_view text) {
     std::vector<TemplateRef> refs;
     auto st = scan(

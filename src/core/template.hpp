@@ -40,6 +40,27 @@ struct TemplateRef {
 // value holding a NUL byte cannot be shell-quoted: {{name | sh}} of one is an error.
 [[nodiscard]] Result<std::string> render_template(std::string_view text, const Variables& vars);
 
+// The index of the script in an argv that hands a string to a shell: ["sh", "-c", SCRIPT, ...]
+// and the like (sh, bash, dash, ash, ksh, zsh, by name or path, options such as "-ec" before
+// SCRIPT), or -1 when `argv` is no such command. A template in that script is a shell line
+// although it is written as an argv word.
+long shell_script_index(const std::vector<std::string>& argv);
+
+// The references in `shell_line` that are substituted raw into a shell line: no `| sh` filter,
+// and `trusted(name)` false. A value with a space, a quote or a ';' in such a reference changes
+// the command. Unparsable templates give none (validation reports them).
+template <typename Trusted>
+std::vector<TemplateRef> unquoted_shell_refs(std::string_view shell_line, Trusted trusted) {
+    std::vector<TemplateRef> out;
+    auto refs = template_refs(shell_line);
+    for (auto& r : refs ? *refs : std::vector<TemplateRef>{}) {
+        if (r.filter != "sh" && !trusted(r.name)) {
+            out.push_back(std::move(r));
+        }
+    }
+    return out;
+}
+
 // Which parameters to blame for a rendered value that breaks a rule: the names `text` references
 // for which rendering with that one value replaced by a plain "x" gives a text that `obeys`
 // accepts (each once, in order), or every name `text` references when no single one does.

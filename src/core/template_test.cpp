@@ -120,5 +120,26 @@ TEST(TemplateBlame, NamesTheVariablesWhoseValuesBrokeARule) {
     EXPECT_TRUE(template_blame("plain", vars, one_line).empty());
 }
 
+TEST(ShellScriptIndex, FindsTheScriptOfShDashC) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(shell_script_index(V{"sh", "-c", "echo {{x}}"}), 2);
+    EXPECT_EQ(shell_script_index(V{"/bin/bash", "-euc", "x", "arg0"}), 2);
+    EXPECT_EQ(shell_script_index(V{"dash", "-e", "-c", "x"}), 3);
+    EXPECT_EQ(shell_script_index(V{"sh", "script.sh", "-c"}), -1);  // a script file
+    EXPECT_EQ(shell_script_index(V{"sh", "-c"}), -1);               // no script
+    EXPECT_EQ(shell_script_index(V{"echo", "-c", "x"}), -1);        // not a shell
+    EXPECT_EQ(shell_script_index(V{"shellcheck", "-c", "x"}), -1);  // a name, not a prefix
+    EXPECT_EQ(shell_script_index(V{}), -1);
+}
+
+TEST(UnquotedShellRefs, ListsRawReferencesThatAreNotTrusted) {
+    auto trusted = [](const std::string& n) { return n == "env"; };
+    auto refs = unquoted_shell_refs("deploy {{version}} {{v2 | sh}} {{env}} {{facts.a}}", trusted);
+    ASSERT_EQ(refs.size(), 2u);
+    EXPECT_EQ(refs[0].name, "version");
+    EXPECT_EQ(refs[1].name, "facts.a");
+    EXPECT_TRUE(unquoted_shell_refs("{{unclosed", trusted).empty());
+}
+
 }  // namespace
 }  // namespace shipshape
