@@ -295,5 +295,28 @@ TEST_F(LoadValuesTest, RandomParameterValuesNeverBreakARule) {
     EXPECT_GT(loaded, 10);  // the rules are not so strict that nothing passes
 }
 
+TEST(StateShellWarnings, NameRawParamsInTheScriptOfShDashC) {
+    Diagnostics diags;
+    auto rs = parse_state(R"([[command]]
+run = ["sh", "-c", "systemctl reload {{unit}} && echo {{host}}"]
+unless = ["/bin/bash", "-c", "test -e {{marker | sh}}"]
+[[command]]
+run = ["systemctl", "reload", "{{unit}}"]
+unless = ["true"]
+)",
+                          "s.toml", diags);
+    ASSERT_TRUE(diags.empty()) << diags.to_error().message();
+    std::vector<std::string> got;
+    for (const auto& d : shell_warnings(rs)) {
+        got.push_back(format_diagnostic(d));
+    }
+    // argv words are single words; only the shell script is a shell line, and {{host}} is
+    // shipshape's own
+    EXPECT_EQ(got, std::vector<std::string>{
+                       "s.toml:1:1: warning: [[command]] 'run' puts {{unit}} into the script of "
+                       "'sh -c' unquoted: a value with a space, a quote or ';' changes the "
+                       "command; write {{unit | sh}}"});
+}
+
 }  // namespace
 }  // namespace shipshape::state

@@ -107,6 +107,30 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
     }
 }
 
+std::vector<Diagnostic> shell_warnings(const std::vector<Resource>& resources) {
+    std::vector<Diagnostic> out;
+    auto trusted = [](const std::string& n) { return n == "host" || n == "env"; };
+    for (const auto& r : resources) {
+        for (auto [argv, key] : {std::pair{&r.run, "run"}, std::pair{&r.unless, "unless"}}) {
+            long i = shell_script_index(*argv);
+            if (i < 0) {
+                continue;
+            }
+            for (const auto& ref : unquoted_shell_refs((*argv)[static_cast<size_t>(i)], trusted)) {
+                out.push_back(Diagnostic{
+                    r.state_file, r.pos,
+                    "[[command]] '" + std::string(key) + "' puts {{" + ref.name +
+                        "}} into the script of '" + argv->front() +
+                        " -c' unquoted: a value with a space, a quote or ';' changes the "
+                        "command; write {{" +
+                        ref.name + " | sh}}",
+                    Severity::warning});
+            }
+        }
+    }
+    return out;
+}
+
 namespace {
 
 std::set<std::string, std::less<>> first_fields(const std::string& path) {
