@@ -142,6 +142,18 @@ class ChecklistTemplateTest(RepoTestCase):
         self.assertEqual(r.code, 0, r)
         self.assertEqual(r.json()["warnings"], [warning])
 
+    def test_a_new_repo_quotes_its_params_and_draws_no_warning(self):
+        target = os.path.join(self.tmp, "fresh")
+        self.assertEqual(self.shipshape("init", target, cwd=self.tmp).code, 0)
+        r = self.shipshape("validate", cwd=target)
+        self.assertEqual(r.code, 0, r)
+        self.assertNotIn("warning", r.err + r.out)
+        r = self.shipshape("run", "checklists/deploy.toml", "--set", "version=1.4 rc'1",
+                           cwd=target)
+        self.assertEqual(r.code, 4, r)  # waiting for the manual check-off
+        with open(os.path.join(target, "work/current/VERSION")) as f:
+            self.assertEqual(f.read(), "booking 1.4 rc'1\n")
+
     def test_the_sh_filter_keeps_a_hostile_value_one_word(self):
         self.write("checklists/deploy.toml", DEPLOY.replace('echo {{version}} > raw.txt', 'true'))
         value = "1.0'; touch pwned; echo '$(id)"
