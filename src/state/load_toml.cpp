@@ -44,7 +44,20 @@ class Reader : public TomlReader {
             error(n, std::string(where) + " " + why);
             return std::nullopt;
         }
-        return s;
+        return template_ok(n, where, *s) ? s : std::nullopt;
+    }
+
+    // Whether the {{...}} in `s` parse (names, filters), so that validate, which does not
+    // render, reports an unknown filter at its key.
+    bool template_ok(const toml::node& n, std::string_view where, const std::string& s) {
+        if (!is_templated(s)) {
+            return true;
+        }
+        auto refs = template_refs(s);
+        if (!refs) {
+            error(n, std::string(where) + ": " + refs.error().message());
+        }
+        return refs.has_value();
     }
 
     // An absolute, normalized path: no ".", "..", "//" or trailing "/", no control characters.
@@ -98,10 +111,12 @@ class Reader : public TomlReader {
             const std::string& w = (*a)[i];
             bool full = rule == &path_rule || !is_templated(w);
             std::string why = full ? rule(w) : argv_word_rule(w);
+            const toml::node* item = arr ? arr->get(i) : nullptr;
+            std::string element = std::string(where) + " element " + std::to_string(i + 1);
             if (!why.empty()) {
-                const toml::node* item = arr ? arr->get(i) : nullptr;
-                error(item ? *item : n,
-                      std::string(where) + " element " + std::to_string(i + 1) + " " + why);
+                error(item ? *item : n, element + " " + why);
+                ok = false;
+            } else if (!template_ok(item ? *item : n, element, w)) {
                 ok = false;
             }
         }

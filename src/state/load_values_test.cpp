@@ -111,6 +111,13 @@ TEST(ParseState, RejectsNulAndLineBreaksInLiteralValuesWithPositions) {
          "Debian version (letters, digits and . + ~ : -), found \"1.0 --allow\""},
         {"[[directory]]\npath = \"/x\"\nowner = \"root\\u0000x\"\n",
          "s.toml:3:9: [[directory]] 'owner': \"root\\x00x\" is not a valid user or group name"},
+        // an unknown filter is found as written (validate does not render)
+        {"[[line]]\npath = \"/x\"\nline = \"{{v | shh}}\"\n",
+         "s.toml:3:8: [[line]] 'line': unknown filter 'shh' in '{{v | shh}}' (did you mean "
+         "'sh'?)"},
+        {"[[command]]\nrun = [\"sh\", \"-c\", \"echo {{v|quote}}\"]\nunless = [\"true\"]\n",
+         "s.toml:2:20: [[command]] 'run' element 3: unknown filter 'quote' in '{{v|quote}}'; the "
+         "filters are: sh"},
         {"[[command]]\nrun = [\"true\"]\nwhen_changed = [\"/etc/a\\u0000\"]\n",
          "s.toml:3:17: [[command]] 'when_changed' element 1 must not contain control characters "
          "(NUL, newline, ...), found \"/etc/a\\x00\""},
