@@ -52,7 +52,8 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
 
 // Warnings (Severity::warning) for each {{name}} substituted raw into the script of a command
 // that hands a string to a shell (["sh", "-c", "..."]): a --set value or a fact there changes
-// the command; {{name | sh}} quotes it. host and env are shipshape's own and not warned about.
+// the command; {{name | sh}} quotes it. host, host.* and env come from the inventory and are not
+// warned about.
 // Call on parsed, unrendered resources.
 std::vector<Diagnostic> shell_warnings(const std::vector<Resource>& resources);
 

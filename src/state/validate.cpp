@@ -109,7 +109,10 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
 
 std::vector<Diagnostic> shell_warnings(const std::vector<Resource>& resources) {
     std::vector<Diagnostic> out;
-    auto trusted = [](const std::string& n) { return n == "host" || n == "env"; };
+    // The inventory's (host, host.address, host.tags.*, env): as trusted as the state itself.
+    auto trusted = [](const std::string& n) {
+        return n == "host" || n == "env" || n.rfind("host.", 0) == 0;
+    };
     for (const auto& r : resources) {
         for (auto [argv, key] : {std::pair{&r.run, "run"}, std::pair{&r.unless, "unless"}}) {
             long i = shell_script_index(*argv);
