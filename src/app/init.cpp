@@ -79,7 +79,7 @@ description = "release to deploy"
 [[step]]
 id = "build"
 description = "Package the release"
-sh = "mkdir -p work/releases work/stage && printf 'booking {{version}}\\n' > work/stage/VERSION && tar -cf work/releases/booking-{{version}}.tar -C work/stage VERSION && echo packed booking-{{version}}.tar"
+sh = "mkdir -p work/releases work/stage && printf 'booking %s\\n' {{version | sh}} > work/stage/VERSION && tar -cf work/releases/booking-{{version | sh}}.tar -C work/stage VERSION && echo packed booking-{{version | sh}}.tar"
 unless = ["test", "-f", "work/releases/booking-{{version}}.tar"]
 verify = ["tar", "-tf", "work/releases/booking-{{version}}.tar"]
 undo = ["rm", "-f", "work/releases/booking-{{version}}.tar"]
@@ -104,7 +104,7 @@ undo = ["rm", "-f", "work/drained"]
 [[step]]
 id = "install"
 description = "Unpack the release"
-run = ["sh", "-c", "mkdir -p work/current && tar -xf work/releases/booking-{{version}}.tar -C work/current && cat work/current/VERSION"]
+run = ["sh", "-c", "mkdir -p work/current && tar -xf work/releases/booking-{{version | sh}}.tar -C work/current && cat work/current/VERSION"]
 needs = ["build", "drain"]
 timeout = "1m"
 retries = 2
@@ -131,7 +131,7 @@ needs = ["smoke"]
 [[step]]
 id = "undrain"
 description = "Put the service back into the load balancer"
-sh = "rm -f work/drained && echo booking {{version}} is back in service"
+sh = "rm -f work/drained && echo booking {{version | sh}} is back in service"
 needs = ["qa-ok"]
 )";
 

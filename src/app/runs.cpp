@@ -15,6 +15,7 @@
 #include "app/run_live.hpp"
 #include "app/run_locks.hpp"
 #include "checklist/load.hpp"
+#include "checklist/validate.hpp"
 #include "core/clock.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
@@ -211,6 +212,7 @@ Result<PlanReport> RunService::plan(const StartRequest& request) {
     }
 
     PlanReport report;
+    report.warnings = checklist::shell_warnings(*parsed);
     report.checklist_name = rendered->name;
     report.checklist_path = request.checklist_file;
     report.env = env;

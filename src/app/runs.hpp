@@ -49,7 +49,8 @@ struct PlanReport {
     std::string checklist_path;
     std::string env;
     int parallel = 0;
-    std::vector<PlannedStep> steps;  // topological order
+    std::vector<PlannedStep> steps;    // topological order
+    std::vector<Diagnostic> warnings;  // checklist::shell_warnings: unquoted params in `sh`
 };
 
 struct RunReport {

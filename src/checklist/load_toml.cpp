@@ -19,9 +19,35 @@ class Reader : public TomlReader {
   public:
     using TomlReader::TomlReader;
 
+    // A string that reaches argv, the shell, the environment or a path: a NUL would cut it
+    // where the system reads it (argv "x\0y" ran x), so it is an error here.
+    std::optional<std::string> word(const toml::node& n, std::string_view where) {
+        auto s = string(n, where);
+        if (s && s->find('\0') != std::string::npos) {
+            error(pos_of(n.source()), std::string(where) + " must not contain a NUL byte");
+            return std::nullopt;
+        }
+        return s;
+    }
+
     std::optional<std::vector<std::string>> string_array(const toml::node& n,
                                                          std::string_view where) {
-        return strings(n, where);
+        auto a = strings(n, where);
+        if (!a) {
+            return a;
+        }
+        bool ok = true;
+        const auto* arr = n.as_array();
+        for (size_t i = 0; i < a->size(); ++i) {
+            if ((*a)[i].find('\0') != std::string::npos) {
+                const toml::node* item = arr ? arr->get(i) : nullptr;
+                error(pos_of(item ? item->source() : n.source()),
+                      std::string(where) + " element " + std::to_string(i + 1) +
+                          " must not contain a NUL byte");
+                ok = false;
+            }
+        }
+        return ok ? a : std::nullopt;
     }
 
     std::optional<Millis> duration(const toml::node& n, std::string_view where) {
@@ -60,7 +86,7 @@ class Reader : public TomlReader {
                 error(c.pos, std::string(where) + " as a table needs 'sh = \"...\"'");
                 return std::nullopt;
             }
-            auto text = string(*sh, std::string(where) + ".sh");
+            auto text = word(*sh, std::string(where) + ".sh");
             if (!text) {
                 return std::nullopt;
             }
@@ -117,7 +143,7 @@ class Reader : public TomlReader {
             }
         }
         if (sh) {
-            if (auto s = string(*sh, where + " 'sh'")) {
+            if (auto s = word(*sh, where + " 'sh'")) {
                 step.run.shell = *s;
                 step.run.pos = pos_of(sh->source());
                 if (s->empty()) {
@@ -169,10 +195,10 @@ class Reader : public TomlReader {
                 step.retry_delay = duration(*n, where + " 'retry_delay'").value_or(Millis(0));
             }
             if (auto n = t.get("cwd")) {
-                step.cwd = string(*n, where + " 'cwd'").value_or("");
+                step.cwd = word(*n, where + " 'cwd'").value_or("");
             }
             if (auto n = t.get("on")) {
-                step.on = string(*n, where + " 'on'").value_or("");
+                step.on = word(*n, where + " 'on'").value_or("");
                 step.on_pos = pos_of(n->source());
                 if (step.on.empty()) {
                     error(step.on_pos, where + " 'on' names hosts: web*, group:web or env:prod");
@@ -193,7 +219,15 @@ class Reader : public TomlReader {
                 if (auto env = n->as_table()) {
                     for (auto&& [key, value] : *env) {
                         std::string k(key.str());
-                        if (auto s = string(value, where + " env '" + k + "'")) {
+                        if (k.empty() ||
+                            k.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+                            error(pos_of(value.source()),
+                                  where +
+                                      " env: a variable name must not be empty nor contain "
+                                      "'=' or a NUL byte");
+                            continue;
+                        }
+                        if (auto s = word(value, where + " env '" + k + "'")) {
                             step.env.emplace_back(k, *s);
                         }
                     }
@@ -234,7 +268,7 @@ class Reader : public TomlReader {
                 p.description = string(*d, where + " 'description'").value_or("");
             }
             if (auto d = t->get("default")) {
-                p.default_value = string(*d, where + " 'default'");
+                p.default_value = word(*d, where + " 'default'");
             }
             out.params.push_back(std::move(p));
         }

@@ -16,6 +16,13 @@ Result<Variables> bind_params(const Checklist& checklist,
     std::vector<std::string> problems;
     std::set<std::string> given;
     for (const auto& [k, v] : values) {
+        if (v.find('\0') != std::string::npos) {
+            // --set cannot carry a NUL, but params may come from a file, JSON or the store.
+            problems.push_back("param '" + k +
+                               "': the value contains a NUL byte, which no command, path or "
+                               "environment variable can hold");
+            continue;
+        }
         if (!checklist.find_param(k)) {
             std::string known;
             for (const auto& p : checklist.params) {
@@ -54,10 +61,22 @@ Result<Variables> bind_params(const Checklist& checklist,
 
 namespace {
 
+// Renders `s` in place. A rendered value must hold no NUL, as the literal value the loader
+// checked: a parameter or a fact must not cut an argv word, a shell line or a path short.
 Status render_into(std::string& s, const Variables& vars, const std::string& where) {
     auto r = render_template(s, vars);
     if (!r) {
         return fail(r.error().context(where));
+    }
+    if (r->find('\0') != std::string::npos) {
+        auto guilty = template_blame(
+            s, vars, [](const std::string& v) { return v.find('\0') == std::string::npos; });
+        std::string names;
+        for (const auto& g : guilty) {
+            names += (names.empty() ? "'" : ", '") + g + "'";
+        }
+        return fail(Errc::invalid_argument,
+                    where + ": the rendered value contains a NUL byte; fix the value of " + names);
     }
     s = std::move(*r);
     return {};

@@ -227,6 +227,48 @@ class Validator {
 
 }  // namespace
 
+std::vector<Diagnostic> shell_warnings(const Checklist& checklist) {
+    std::vector<Diagnostic> out;
+    auto trusted = [](const std::string& n) {
+        return n == "env" || n == "run" || n == "repo" || n == "host" || n.rfind("host.", 0) == 0;
+    };
+    auto check = [&](const std::string& line, SourcePos pos, const std::string& where,
+                     std::string_view form) {
+        for (const auto& r : unquoted_shell_refs(line, trusted)) {
+            bool fact = r.name.rfind("facts.", 0) == 0;
+            out.push_back(Diagnostic{
+                checklist.path, pos,
+                where + " puts {{" + r.name + "}}" + (fact ? " (a value the host reports)" : "") +
+                    " into " + std::string(form) +
+                    " unquoted: a value with a space, a quote or ';' changes the command; write "
+                    "{{" +
+                    r.name + " | sh}}",
+                Severity::warning});
+        }
+    };
+    auto command = [&](const std::optional<Command>& c, const std::string& where) {
+        if (!c) {
+            return;
+        }
+        if (c->is_shell()) {
+            check(c->shell, c->pos, where, "a shell line");
+        } else if (long i = shell_script_index(c->argv); i >= 0) {
+            check(c->argv[static_cast<size_t>(i)], c->pos, where,
+                  "the script of '" + c->argv[0] + " -c'");
+        }
+    };
+    for (const auto& s : checklist.steps) {
+        std::string where = "step '" + s.id + "'";
+        if (s.kind == StepKind::command) {
+            command(s.run, where + " 'run'");
+        }
+        command(s.unless, where + " 'unless'");
+        command(s.verify, where + " 'verify'");
+        command(s.undo, where + " 'undo'");
+    }
+    return out;
+}
+
 void validate_checklist(const Checklist& checklist, const std::vector<SourcePos>& needs_pos,
                         Diagnostics& diags) {
     Validator(checklist, needs_pos, diags).run();

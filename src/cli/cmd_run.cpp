@@ -29,6 +29,9 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
         std::printf("%s\n", json_plan(plan).c_str());
         return;
     }
+    for (const auto& w : plan.warnings) {
+        std::fprintf(stderr, "%s\n", format_diagnostic(w).c_str());
+    }
     std::printf("plan for %s (%s) on %s, up to %d steps at once:\n", plan.checklist_name.c_str(),
                 plan.checklist_path.c_str(), plan.env.c_str(), plan.parallel);
     int runs = 0, skips = 0, manual = 0;

@@ -5,6 +5,7 @@
 
 #include "app/project.hpp"
 #include "checklist/load.hpp"
+#include "checklist/validate.hpp"
 #include "cli/context.hpp"
 #include "cli/json.hpp"
 #include "faults/fault.hpp"
@@ -34,6 +35,12 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
     auto fs = os::make_local_file_system();
     std::vector<std::string> files;
     std::vector<std::string> errors;
+    std::vector<std::string> warnings;  // "file:line:col: warning: ...": valid, but unsafe
+    auto warn = [&](const std::vector<Diagnostic>& found) {
+        for (const auto& d : found) {
+            warnings.push_back(format_diagnostic(d));
+        }
+    };
     std::string root;
     if (!ctx.directory.empty()) {
         root = os::path_absolute(ctx.directory, ctx.cwd);
@@ -76,6 +83,7 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             state::Accounts any;
             any.any = true;  // owners depend on the host: plan checks them
             state::validate_state(resources, any, diags);
+            warn(state::shell_warnings(resources));
             if (!diags.empty()) {
                 errors.push_back(diags.to_error().message());
             }
@@ -105,12 +113,23 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
         auto parsed = checklist::parse_checklist(*text, c);
         if (!parsed) {
             errors.push_back(parsed.error().message());
+        } else {
+            warn(checklist::shell_warnings(*parsed));
         }
     }
     if (ctx.json) {
-        std::printf("%s\n", json_validate(files, errors).c_str());
-    } else if (errors.empty()) {
-        std::printf("%zu files valid\n", files.size());
+        std::printf("%s\n", json_validate(files, errors, warnings).c_str());
+        return errors.empty() ? 0 : 2;
+    }
+    for (const auto& w : warnings) {
+        std::fprintf(stderr, "%s\n", w.c_str());
+    }
+    if (errors.empty()) {
+        std::printf("%zu files valid%s\n", files.size(),
+                    warnings.empty() ? ""
+                                     : (", " + std::to_string(warnings.size()) +
+                                        (warnings.size() == 1 ? " warning" : " warnings"))
+                                           .c_str());
     } else {
         for (const auto& e : errors) {
             std::fprintf(stderr, "%s\n", e.c_str());

@@ -107,12 +107,17 @@ std::string json_plan(const app::PlanReport& plan) {
         }
         steps.push_back(j);
     }
+    json warnings = json::array();
+    for (const auto& w : plan.warnings) {
+        warnings.push_back(format_diagnostic(w));
+    }
     return dump(json{{"kind", "plan"},
                      {"checklist", plan.checklist_name},
                      {"checklist_path", plan.checklist_path},
                      {"env", plan.env},
                      {"parallel", plan.parallel},
-                     {"steps", steps}});
+                     {"steps", steps},
+                     {"warnings", warnings}});
 }
 
 std::string json_run_report(const app::RunReport& report, int exit_code) {
@@ -204,9 +209,13 @@ std::string json_init(const std::string& dir, const std::vector<std::string>& fi
 }
 
 std::string json_validate(const std::vector<std::string>& files,
-                          const std::vector<std::string>& errors) {
-    return dump(
-        json{{"kind", "validate"}, {"files", files}, {"errors", errors}, {"ok", errors.empty()}});
+                          const std::vector<std::string>& errors,
+                          const std::vector<std::string>& warnings) {
+    return dump(json{{"kind", "validate"},
+                     {"files", files},
+                     {"errors", errors},
+                     {"warnings", warnings},
+                     {"ok", errors.empty()}});
 }
 
 std::string json_hosts(const std::vector<app::SelectedHost>& hosts) {

@@ -24,7 +24,8 @@ std::string json_show(const app::RunDetails& details);
 std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
-                          const std::vector<std::string>& errors);
+                          const std::vector<std::string>& errors,
+                          const std::vector<std::string>& warnings);
 
 std::string json_hosts(const std::vector<app::SelectedHost>& hosts);
 std::string json_facts(const std::vector<app::HostFactsResult>& results,

@@ -5,11 +5,12 @@
 namespace shipshape {
 
 std::string format_diagnostic(const Diagnostic& d) {
+    std::string message = d.severity == Severity::warning ? "warning: " + d.message : d.message;
     if (d.pos.line <= 0) {
-        return d.file + ": " + d.message;
+        return d.file + ": " + message;
     }
     return d.file + ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) + ": " +
-           d.message;
+           message;
 }
 
 Error Diagnostics::to_error() const {

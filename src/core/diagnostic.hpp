@@ -14,13 +14,19 @@ struct SourcePos {
     int column = 0;
 };
 
+// A warning points at something that works but is likely wrong or unsafe (an unquoted
+// parameter in a shell line); it never makes a definition invalid.
+enum class Severity { error, warning };
+
 struct Diagnostic {
     std::string file;
     SourcePos pos;
     std::string message;
+    Severity severity = Severity::error;
 };
 
-// Formats "file:line:col: message" (or "file: message" when the position is unknown).
+// Formats "file:line:col: message" (or "file: message" when the position is unknown); a
+// warning reads "file:line:col: warning: message".
 std::string format_diagnostic(const Diagnostic& d);
 
 class Diagnostics {

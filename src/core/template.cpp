@@ -1,5 +1,8 @@
 #include "core/template.hpp"
 
+#include "core/suggest.hpp"
+#include "core/text.hpp"
+
 namespace shipshape {
 
 namespace {
@@ -9,7 +12,7 @@ bool is_name_char(char c) {
            c == '-' || c == '.';
 }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_spaces(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
     }
@@ -19,9 +22,20 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// Calls on_text(literal) and on_name(name) for each piece of `text`; stops at the first error.
-template <typename OnText, typename OnName>
-Status scan(std::string_view text, OnText on_text, OnName on_name) {
+Status check_name(std::string_view name, std::string_view what) {
+    for (char c : name) {
+        if (!is_name_char(c)) {
+            return fail(Errc::invalid_argument, "invalid " + std::string(what) + " '" +
+                                                    std::string(name) +
+                                                    "': use letters, digits, '_', '-' and '.'");
+        }
+    }
+    return {};
+}
+
+// Calls on_text(literal) and on_ref(ref) for each piece of `text`; stops at the first error.
+template <typename OnText, typename OnRef>
+Status scan(std::string_view text, OnText on_text, OnRef on_ref) {
     size_t pos = 0;
     while (pos < text.size()) {
         size_t open = text.find("{{", pos);
@@ -34,17 +48,38 @@ Status scan(std::string_view text, OnText on_text, OnName on_name) {
         if (close == std::string_view::npos) {
             return fail(Errc::invalid_argument, "unclosed '{{' at offset " + std::to_string(open));
         }
-        std::string_view name = trim(text.substr(open + 2, close - open - 2));
+        std::string_view inner = text.substr(open + 2, close - open - 2);
+        std::string_view filter;
+        bool has_filter = false;
+        if (size_t bar = inner.find('|'); bar != std::string_view::npos) {
+            has_filter = true;
+            filter = trim_spaces(inner.substr(bar + 1));
+            inner = inner.substr(0, bar);
+        }
+        std::string_view name = trim_spaces(inner);
         if (name.empty()) {
             return fail(Errc::invalid_argument, "empty '{{}}' at offset " + std::to_string(open));
         }
-        for (char c : name) {
-            if (!is_name_char(c)) {
-                return fail(Errc::invalid_argument, "invalid variable name '" + std::string(name) +
-                                                        "': use letters, digits, '_', '-' and '.'");
+        if (auto st = check_name(name, "variable name"); !st) {
+            return st;
+        }
+        if (has_filter) {
+            std::vector<std::string_view> known(std::begin(k_template_filters),
+                                                std::end(k_template_filters));
+            if (std::find(known.begin(), known.end(), filter) == known.end()) {
+                std::string ref =
+                    "'{{" + std::string(text.substr(open + 2, close - open - 2)) + "}}'";
+                if (filter.empty()) {
+                    return fail(Errc::invalid_argument,
+                                "missing filter after '|' in " + ref + "; the filters are: sh");
+                }
+                std::string hint = did_you_mean(filter, known);
+                return fail(Errc::invalid_argument,
+                            "unknown filter '" + std::string(filter) + "' in " + ref +
+                                (hint.empty() ? "; the filters are: sh" : hint));
             }
         }
-        if (auto st = on_name(name); !st) {
+        if (auto st = on_ref(TemplateRef{std::string(name), std::string(filter), open}); !st) {
             return st;
         }
         pos = close + 2;
@@ -54,16 +89,53 @@ Status scan(std::string_view text, OnText on_text, OnName on_name) {
 
 }  // namespace
 
-Result<std::vector<std::string>> template_names(std::string_view text) {
-    std::vector<std::string> names;
+long shell_script_index(const std::vector<std::string>& argv) {
+    if (argv.empty()) {
+        return -1;
+    }
+    std::string_view program = argv[0];
+    if (size_t slash = program.rfind('/'); slash != std::string_view::npos) {
+        program.remove_prefix(slash + 1);
+    }
+    static constexpr std::string_view k_shells[] = {"sh", "bash", "dash", "ash", "ksh", "zsh"};
+    if (std::find(std::begin(k_shells), std::end(k_shells), program) == std::end(k_shells)) {
+        return -1;
+    }
+    for (size_t i = 1; i < argv.size(); ++i) {
+        std::string_view a = argv[i];
+        if (a.size() < 2 || a[0] != '-' || a[1] == '-') {
+            return -1;  // the first operand is a script file, not a string
+        }
+        if (a.find('c') != std::string_view::npos) {
+            return i + 1 < argv.size() ? static_cast<long>(i + 1) : -1;
+        }
+    }
+    return -1;
+}
+
+Result<std::vector<TemplateRef>> template_refs(std::string_view text) {
+    std::vector<TemplateRef> refs;
     auto st = scan(
         text, [](std::string_view) {},
-        [&](std::string_view name) -> Status {
-            names.emplace_back(name);
+        [&](TemplateRef ref) -> Status {
+            refs.push_back(std::move(ref));
             return {};
         });
     if (!st) {
         return fail(st.error());
+    }
+    return refs;
+}
+
+Result<std::vector<std::string>> template_names(std::string_view text) {
+    auto refs = template_refs(text);
+    if (!refs) {
+        return fail(refs.error());
+    }
+    std::vector<std::string> names;
+    names.reserve(refs->size());
+    for (auto& r : *refs) {
+        names.push_back(std::move(r.name));
     }
     return names;
 }
@@ -73,12 +145,21 @@ Result<std::string> render_template(std::string_view text, const Variables& vars
     out.reserve(text.size());
     auto st = scan(
         text, [&](std::string_view literal) { out.append(literal); },
-        [&](std::string_view name) -> Status {
-            auto it = vars.find(name);
+        [&](const TemplateRef& ref) -> Status {
+            auto it = vars.find(ref.name);
             if (it == vars.end()) {
-                return fail(Errc::invalid_argument, "unknown variable '" + std::string(name) + "'");
+                return fail(Errc::invalid_argument, "unknown variable '" + ref.name + "'");
             }
-            out.append(it->second);
+            if (ref.filter == "sh") {
+                if (it->second.find('\0') != std::string::npos) {
+                    return fail(Errc::invalid_argument,
+                                "the value of '" + ref.name +
+                                    "' contains a NUL byte, which no shell word can hold");
+                }
+                out.append(shell_quote(it->second));
+            } else {
+                out.append(it->second);
+            }
             return {};
         });
     if (!st) {

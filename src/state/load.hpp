@@ -50,6 +50,13 @@ struct LoadOptions {
 void validate_state(const std::vector<Resource>& resources, const Accounts& accounts,
                     Diagnostics& diags);
 
+// Warnings (Severity::warning) for each {{name}} substituted raw into the script of a command
+// that hands a string to a shell (["sh", "-c", "..."]): a --set value or a fact there changes
+// the command; {{name | sh}} quotes it. host, host.* and env come from the inventory and are not
+// warned about.
+// Call on parsed, unrendered resources.
+std::vector<Diagnostic> shell_warnings(const std::vector<Resource>& resources);
+
 // Reads the user and group names of a passwd/group file pair (missing files: empty sets).
 Accounts read_accounts(const std::string& passwd_path, const std::string& group_path);
 

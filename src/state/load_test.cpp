@@ -115,7 +115,7 @@ TEST(ParseState, RejectsBadDefinitionsWithPositions) {
          "s.toml:2:8: [[package]] 'name': \"Nginx!\" is not a valid Debian package name"},
         {"[[symlink]]\npath = \"/x\"\n", "s.toml:1:1: [[symlink]] needs 'target'"},
         {"[[line]]\npath = \"/x\"\nline = \"a\\nb\"\n",
-         "s.toml:3:8: [[line]] 'line' must be a single line"},
+         "s.toml:3:8: [[line]] 'line' must be a single line (no newline, carriage return or NUL)"},
         {"[[command]]\nrun = [\"true\"]\n",
          "s.toml:1:1: [[command]] needs 'unless' or 'when_changed', so that a second apply "
          "changes nothing"},

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "core/toml_reader.hpp"
 #include "os/beneath.hpp"
@@ -20,67 +21,59 @@ constexpr Kind k_kinds[] = {Kind::file,   Kind::directory, Kind::tree, Kind::sym
                             Kind::absent, Kind::package,   Kind::user, Kind::group,
                             Kind::line,   Kind::command};
 
-bool valid_account_name(std::string_view name) {
-    if (name.empty() || name.size() > 32 || name.front() == '-') {
-        return false;
-    }
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
+using Rule = std::string (*)(std::string_view);
 
-bool valid_package_name(std::string_view name) {
-    if (name.size() < 2) {
-        return false;
-    }
-    for (char c : name) {
-        bool ok =
-            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+bool is_templated(std::string_view value) {
+    return value.find("{{") != std::string_view::npos;
 }
 
 class Reader : public TomlReader {
   public:
     using TomlReader::TomlReader;
 
-    // An absolute, normalized path: no ".", "..", "//" or trailing "/".
-    std::optional<std::string> abs_path(const toml::node& n, std::string_view where) {
+    // A string that obeys `rule` (model.hpp). A value with {{templates}} is checked for NUL
+    // only here (the template is not the value yet); load_state checks the rendered value with
+    // the same rule. Paths and lines are checked in full: no parameter can make a relative path
+    // absolute or join two lines.
+    std::optional<std::string> checked(const toml::node& n, std::string_view where, Rule rule) {
         auto s = string(n, where);
         if (!s) {
             return std::nullopt;
         }
-        if (s->empty() || s->front() != '/') {
-            error(n, std::string(where) + " must be an absolute path, found \"" + *s + "\"");
+        bool full = rule == &path_rule || rule == &line_rule || !is_templated(*s);
+        std::string why = full ? rule(*s) : argv_word_rule(*s);
+        if (!why.empty()) {
+            error(n, std::string(where) + " " + why);
             return std::nullopt;
         }
-        if (*s == "/") {
-            error(n, std::string(where) + " must not be the root directory");
-            return std::nullopt;
+        return template_ok(n, where, *s) ? s : std::nullopt;
+    }
+
+    // Whether the {{...}} in `s` parse (names, filters), so that validate, which does not
+    // render, reports an unknown filter at its key.
+    bool template_ok(const toml::node& n, std::string_view where, const std::string& s) {
+        if (!is_templated(s)) {
+            return true;
         }
-        if (!is_normalized_absolute(*s)) {
-            error(n, std::string(where) +
-                         " must be a normalized path (no '.', '..', '//' or "
-                         "trailing '/'), found \"" +
-                         *s + "\"");
-            return std::nullopt;
+        auto refs = template_refs(s);
+        if (!refs) {
+            error(n, std::string(where) + ": " + refs.error().message());
         }
-        return s;
+        return refs.has_value();
+    }
+
+    // An absolute, normalized path: no ".", "..", "//" or trailing "/", no control characters.
+    std::optional<std::string> abs_path(const toml::node& n, std::string_view where) {
+        return checked(n, where, &path_rule);
     }
 
     void check_source(const toml::node& n, const std::string& where, const std::string& source) {
-        if (!source.empty() &&
-            (source.front() == '/' || source == ".." || source.rfind("../", 0) == 0 ||
-             source.find("/../") != std::string::npos ||
-             (source.size() >= 3 && source.compare(source.size() - 3, 3, "/..") == 0))) {
+        if (source.find('\0') != std::string::npos) {
+            error(n, where + " 'source' must not contain a NUL byte, found " + quote_value(source));
+        } else if (!source.empty() &&
+                   (source.front() == '/' || source == ".." || source.rfind("../", 0) == 0 ||
+                    source.find("/../") != std::string::npos ||
+                    (source.size() >= 3 && source.compare(source.size() - 3, 3, "/..") == 0))) {
             error(n,
                   where + " 'source' must be a path inside the ops repo, found \"" + source + "\"");
         }
@@ -102,13 +95,34 @@ class Reader : public TomlReader {
         return m;
     }
 
-    std::optional<std::vector<std::string>> argv(const toml::node& n, std::string_view where) {
+    // An array of strings, each obeying `rule` (argv_word_rule for commands, path_rule for
+    // when_changed); `allow_empty` for lists that may be empty.
+    std::optional<std::vector<std::string>> words(const toml::node& n, std::string_view where,
+                                                  Rule rule, bool allow_empty) {
         auto a = strings(n, where);
-        if (a && a->empty()) {
+        if (a && a->empty() && !allow_empty) {
             error(n, std::string(where) + " must not be empty");
             return std::nullopt;
         }
-        return a;
+        if (!a) {
+            return a;
+        }
+        bool ok = true;
+        const auto* arr = n.as_array();
+        for (size_t i = 0; i < a->size(); ++i) {
+            const std::string& w = (*a)[i];
+            bool full = rule == &path_rule || !is_templated(w);
+            std::string why = full ? rule(w) : argv_word_rule(w);
+            const toml::node* item = arr ? arr->get(i) : nullptr;
+            std::string element = std::string(where) + " element " + std::to_string(i + 1);
+            if (!why.empty()) {
+                error(item ? *item : n, element + " " + why);
+                ok = false;
+            } else if (!template_ok(item ? *item : n, element, w)) {
+                ok = false;
+            }
+        }
+        return ok ? a : std::nullopt;
     }
 
     void account(const toml::table& t, std::string_view key, std::string_view where,
@@ -116,9 +130,8 @@ class Reader : public TomlReader {
         if (auto n = t.get(key)) {
             pos = toml_pos(n->source());
             if (auto s = string(*n, std::string(where) + " '" + std::string(key) + "'")) {
-                if (!valid_account_name(*s)) {
-                    error(*n, std::string(where) + " '" + std::string(key) + "': \"" + *s +
-                                  "\" is not a valid user or group name");
+                if (auto why = account_name_rule(*s); !why.empty()) {
+                    error(*n, std::string(where) + " '" + std::string(key) + "': " + why);
                 } else {
                     out = *s;
                 }
@@ -153,6 +166,13 @@ class Reader : public TomlReader {
                 }
             }
         };
+        auto opt_checked = [&](std::string_view key, std::string& out, Rule rule) {
+            if (auto n = t.get(key)) {
+                if (auto s = checked(*n, where + " '" + std::string(key) + "'", rule)) {
+                    out = *s;
+                }
+            }
+        };
         auto opt_bool = [&](std::string_view key, bool& out) {
             if (auto n = t.get(key)) {
                 if (auto b = boolean(*n, where + " '" + std::string(key) + "'")) {
@@ -173,10 +193,9 @@ class Reader : public TomlReader {
         auto name = [&](bool package) {
             if (auto n = need("name")) {
                 if (auto s = string(*n, where + " 'name'")) {
-                    bool ok = package ? valid_package_name(*s) : valid_account_name(*s);
-                    if (!ok) {
-                        error(*n, where + " 'name': \"" + *s + "\" is not a valid " +
-                                      (package ? "Debian package name" : "user or group name"));
+                    std::string why = package ? package_name_rule(*s) : account_name_rule(*s);
+                    if (!why.empty()) {
+                        error(*n, where + " 'name': " + why);
                     }
                     r.name = *s;
                 }
@@ -229,10 +248,7 @@ class Reader : public TomlReader {
                 check_keys(t, where, {"path", "target"});
                 opt_path("path", r.path);
                 if (need("target")) {
-                    opt_string("target", r.target);
-                    if (r.target.empty()) {
-                        error(*t.get("target"), where + " 'target' must not be empty");
-                    }
+                    opt_checked("target", r.target, &link_target_rule);
                 }
                 break;
             case Kind::absent:
@@ -244,18 +260,14 @@ class Reader : public TomlReader {
                 check_keys(t, where, {"name", "version"});
                 name(true);
                 r.version = "present";
-                opt_string("version", r.version);
-                if (r.version.empty()) {
-                    error(*t.get("version"),
-                          where + " 'version' must not be empty (use \"present\")");
-                }
+                opt_checked("version", r.version, &package_version_rule);
                 break;
             case Kind::user:
                 check_keys(t, where, {"name", "system", "home", "shell", "uid", "group"});
                 name(false);
                 opt_bool("system", r.system);
-                opt_string("home", r.home);
-                opt_string("shell", r.shell);
+                opt_checked("home", r.home, &account_path_rule);
+                opt_checked("shell", r.shell, &account_path_rule);
                 id("uid");
                 account(t, "group", where, r.group, r.group_pos);
                 break;
@@ -269,27 +281,24 @@ class Reader : public TomlReader {
                 check_keys(t, where, {"path", "line"});
                 opt_path("path", r.path);
                 if (need("line")) {
-                    opt_string("line", r.line);
-                    if (r.line.find('\n') != std::string::npos) {
-                        error(*t.get("line"), where + " 'line' must be a single line");
-                    }
+                    opt_checked("line", r.line, &line_rule);
                 }
                 break;
             case Kind::command:
                 check_keys(t, where, {"run", "unless", "when_changed"});
                 if (auto n = need("run")) {
-                    if (auto a = argv(*n, where + " 'run'")) {
+                    if (auto a = words(*n, where + " 'run'", &argv_word_rule, false)) {
                         r.run = *a;
                     }
                 }
                 if (auto n = t.get("unless")) {
-                    if (auto a = argv(*n, where + " 'unless'")) {
+                    if (auto a = words(*n, where + " 'unless'", &argv_word_rule, false)) {
                         r.unless = *a;
                     }
                 }
                 if (auto n = t.get("when_changed")) {
                     r.when_changed_pos = toml_pos(n->source());
-                    if (auto a = strings(*n, where + " 'when_changed'")) {
+                    if (auto a = words(*n, where + " 'when_changed'", &path_rule, true)) {
                         r.when_changed = *a;
                     }
                 }
@@ -319,37 +328,65 @@ std::optional<std::string> read_whole(const std::string& path, std::string& out)
     return std::nullopt;
 }
 
-bool render_one(std::string& text, const Variables& vars, const Resource& r,
-                const std::string& file, Diagnostics& diags) {
+// Renders one templated value of `r` and checks the result with the rule the parser checked the
+// literal with. A rendered value that breaks the rule is an error naming the key and the
+// parameters to fix (those whose values break the rule, else all the value uses).
+bool render_one(std::string& text, std::string_view key, Rule rule, const Variables& vars,
+                const Resource& r, const std::string& file, Diagnostics& diags) {
     if (text.find("{{") == std::string::npos) {
         return true;
     }
+    std::string where = "[[" + std::string(kind_name(r.kind)) + "]] '" + std::string(key) + "'";
     auto rendered = render_template(text, vars);
     if (!rendered) {
-        diags.add(file, r.pos, r.label() + ": " + rendered.error().message());
+        diags.add(file, r.pos, where + ": " + rendered.error().message());
+        return false;
+    }
+    if (std::string why = rule ? rule(*rendered) : std::string(); !why.empty()) {
+        auto guilty =
+            template_blame(text, vars, [&](const std::string& v) { return rule(v).empty(); });
+        std::string names;
+        for (const auto& g : guilty) {
+            names += (names.empty() ? "'" : ", '") + g + "'";
+        }
+        diags.add(file, r.pos,
+                  where + " as rendered from " + quote_value(text) + " " + why +
+                      "; fix the value of the parameter" + (guilty.size() == 1 ? " " : "s ") +
+                      names);
         return false;
     }
     text = std::move(*rendered);
     return true;
 }
 
+// Renders every templated field of `r` and re-checks each with its parser rule (model.hpp).
 bool render_fields(Resource& r, const Variables& vars, const std::string& file,
                    Diagnostics& diags) {
+    const bool path_kind = r.is_path_kind();
+    const bool account = r.kind == Kind::user;
+    struct Field {
+        std::string* value;
+        std::string_view key;
+        Rule rule;
+    };
+    const Field fields[] = {
+        {&r.path, "path", path_kind ? &path_rule : &argv_word_rule},
+        {&r.target, "target", &link_target_rule},
+        {&r.line, "line", &line_rule},
+        {&r.home, "home", account ? &account_path_rule : &argv_word_rule},
+        {&r.shell, "shell", account ? &account_path_rule : &argv_word_rule},
+        {&r.version, "version", &package_version_rule},
+    };
     bool ok = true;
-    for (std::string* f : {&r.path, &r.target, &r.line, &r.home, &r.shell, &r.version}) {
-        ok = render_one(*f, vars, r, file, diags) && ok;
+    for (const auto& f : fields) {
+        ok = render_one(*f.value, f.key, f.rule, vars, r, file, diags) && ok;
     }
-    for (auto* list : {&r.run, &r.unless, &r.when_changed}) {
+    for (auto [list, key, rule] : {std::tuple{&r.run, "run", &argv_word_rule},
+                                   std::tuple{&r.unless, "unless", &argv_word_rule},
+                                   std::tuple{&r.when_changed, "when_changed", &path_rule}}) {
         for (auto& item : *list) {
-            ok = render_one(item, vars, r, file, diags) && ok;
+            ok = render_one(item, key, rule, vars, r, file, diags) && ok;
         }
-    }
-    if (ok && r.is_path_kind() && !is_normalized_absolute(r.path)) {
-        diags.add(file, r.pos,
-                  r.label() +
-                      ": the rendered path must stay absolute and normalized (no '.', "
-                      "'..', '//' or trailing '/')");
-        ok = false;
     }
     return ok;
 }

@@ -108,6 +108,118 @@ bool is_normalized_absolute(std::string_view path) {
     return true;
 }
 
+namespace {
+
+bool is_control(char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
+
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), is_control);
+}
+
+}  // namespace
+
+std::string quote_value(std::string_view value) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (char c : value) {
+        if (is_control(c)) {
+            auto b = static_cast<unsigned char>(c);
+            out += "\\x";
+            out += k_hex[b >> 4U];
+            out += k_hex[b & 0xfU];
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string path_rule(std::string_view value) {
+    if (has_control(value)) {
+        return "must not contain control characters (NUL, newline, ...), found " +
+               quote_value(value);
+    }
+    if (value.empty() || value.front() != '/') {
+        return "must be an absolute path, found " + quote_value(value);
+    }
+    if (value == "/") {
+        return "must not be the root directory";
+    }
+    if (!is_normalized_absolute(value)) {
+        return "must be a normalized path (no '.', '..', '//' or trailing '/'), found " +
+               quote_value(value);
+    }
+    return {};
+}
+
+std::string line_rule(std::string_view value) {
+    if (value.find_first_of(std::string_view("\n\r\0", 3)) != std::string_view::npos) {
+        return "must be a single line (no newline, carriage return or NUL)";
+    }
+    return {};
+}
+
+std::string account_name_rule(std::string_view value) {
+    bool ok = !value.empty() && value.size() <= 32 && value.front() != '-' &&
+              std::all_of(value.begin(), value.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+              });
+    return ok ? std::string() : quote_value(value) + " is not a valid user or group name";
+}
+
+std::string package_name_rule(std::string_view value) {
+    bool ok = value.size() >= 2 && std::all_of(value.begin(), value.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                         c == '.';
+              });
+    return ok ? std::string() : quote_value(value) + " is not a valid Debian package name";
+}
+
+std::string package_version_rule(std::string_view value) {
+    if (value.empty()) {
+        return "must not be empty (use \"present\")";
+    }
+    bool ok = std::all_of(value.begin(), value.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '+' || c == '~' || c == ':' || c == '-';
+    });
+    return ok ? std::string()
+              : "must be \"present\", \"latest\", \"absent\" or a Debian version (letters, "
+                "digits and . + ~ : -), found " +
+                    quote_value(value);
+}
+
+std::string link_target_rule(std::string_view value) {
+    if (value.empty()) {
+        return "must not be empty";
+    }
+    if (has_control(value)) {
+        return "must not contain control characters (NUL, newline, ...), found " +
+               quote_value(value);
+    }
+    return {};
+}
+
+std::string account_path_rule(std::string_view value) {
+    if (value.empty() || value.front() != '/' || has_control(value) ||
+        value.find(':') != std::string_view::npos) {
+        return "must be an absolute path without ':' or control characters, found " +
+               quote_value(value);
+    }
+    return {};
+}
+
+std::string argv_word_rule(std::string_view value) {
+    if (value.find('\0') != std::string_view::npos) {
+        return "must not contain a NUL byte (the command would stop there), found " +
+               quote_value(value);
+    }
+    return {};
+}
+
 std::optional<unsigned> parse_mode(std::string_view text) {
     if (text.empty() || text.size() > 5) {
         return std::nullopt;

@@ -81,6 +81,34 @@ void order_resources(std::vector<Resource>& resources);
 // trailing "/".
 bool is_normalized_absolute(std::string_view path);
 
+// The rules a state file's string values obey. The parser checks each literal value with its
+// rule, and load_state checks the same rule again on the value a template rendered, so that a
+// parameter cannot change what a resource is (a second line in /etc/passwd, a path that stops
+// at a NUL). One function per rule keeps the two checks from drifting apart. Each returns ""
+// when `value` obeys the rule, else what the value must be ("must be a single line (...)"),
+// to follow "[[kind]] 'key' " in a message. "Control characters" are bytes below 0x20 and 0x7f.
+
+// path, when_changed: absolute, normalized, not "/", no control characters (NUL included).
+std::string path_rule(std::string_view value);
+// line: no newline, carriage return or NUL.
+std::string line_rule(std::string_view value);
+// user, group, owner: 1 to 32 of [A-Za-z0-9_.-], not starting with '-'.
+std::string account_name_rule(std::string_view value);
+// package name: 2 or more of [a-z0-9+.-].
+std::string package_name_rule(std::string_view value);
+// package version: "present", "latest", "absent" or an exact version ([A-Za-z0-9.+~:-]).
+std::string package_version_rule(std::string_view value);
+// symlink target: not empty, no control characters (relative targets are fine).
+std::string link_target_rule(std::string_view value);
+// user home and shell: absolute, no ':' (the passwd field separator), no control characters.
+std::string account_path_rule(std::string_view value);
+// an argv word of a command: no NUL (execve would cut the word there).
+std::string argv_word_rule(std::string_view value);
+
+// `value` in double quotes for a message, control characters written as \xHH (a message is one
+// line, and a NUL or newline in it would cut or forge it).
+std::string quote_value(std::string_view value);
+
 // Parses an octal mode ("0640", "640", "2755"), at most 07777; symbolic modes are not accepted.
 std::optional<unsigned> parse_mode(std::string_view text);
 std::string format_mode(unsigned mode);

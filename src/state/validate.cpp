@@ -43,6 +43,15 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
         if (r.kind == Kind::command || r.key().empty() || (r.is_path_kind() && r.path.empty())) {
             continue;
         }
+        // The parser and load_state check every path; resources built any other way are checked
+        // here, as a path with a NUL would compare unequal to the path the system acts on.
+        if (r.is_path_kind()) {
+            if (std::string why = path_rule(r.path); !why.empty()) {
+                diags.add(r.state_file, r.pos,
+                          "[[" + std::string(kind_name(r.kind)) + "]] 'path' " + why);
+                continue;
+            }
+        }
         auto [it, inserted] = by_key.emplace(r.key(), &r);
         if (!inserted) {
             const Resource& first = *it->second;
@@ -96,6 +105,33 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
             }
         }
     }
+}
+
+std::vector<Diagnostic> shell_warnings(const std::vector<Resource>& resources) {
+    std::vector<Diagnostic> out;
+    // The inventory's (host, host.address, host.tags.*, env): as trusted as the state itself.
+    auto trusted = [](const std::string& n) {
+        return n == "host" || n == "env" || n.rfind("host.", 0) == 0;
+    };
+    for (const auto& r : resources) {
+        for (auto [argv, key] : {std::pair{&r.run, "run"}, std::pair{&r.unless, "unless"}}) {
+            long i = shell_script_index(*argv);
+            if (i < 0) {
+                continue;
+            }
+            for (const auto& ref : unquoted_shell_refs((*argv)[static_cast<size_t>(i)], trusted)) {
+                out.push_back(Diagnostic{
+                    r.state_file, r.pos,
+                    "[[command]] '" + std::string(key) + "' puts {{" + ref.name +
+                        "}} into the script of '" + argv->front() +
+                        " -c' unquoted: a value with a space, a quote or ';' changes the "
+                        "command; write {{" +
+                        ref.name + " | sh}}",
+                    Severity::warning});
+            }
+        }
+    }
+    return out;
 }
 
 namespace {
