@@ -29,7 +29,7 @@ TEST(ValueRules, AcceptGoodValuesAndSayWhatBadOnesMustBe) {
          "must not contain control characters (NUL, newline, ...), found \"/data\\x00/cache\""},
         // a newline would forge a line of the text plan
         {&path_rule, "/etc/a\nb",
-         "must not contain control characters (NUL, newline, ...), found \"/etc/a\\x0ab\""},
+         "must not contain control characters (NUL, newline, ...), found \"/etc/a\\nb\""},
         {&path_rule, "etc/x", "must be an absolute path, found \"etc/x\""},
         {&path_rule, "/", "must not be the root directory"},
         {&path_rule, "/etc/../x",
@@ -101,7 +101,7 @@ TEST(ParseState, RejectsNulAndLineBreaksInLiteralValuesWithPositions) {
          "found \"/home/u:0:0\""},
         {"[[user]]\nname = \"u\"\nshell = \"/bin/sh\\n\"\n",
          "s.toml:3:9: [[user]] 'shell' must be an absolute path without ':' or control "
-         "characters, found \"/bin/sh\\x0a\""},
+         "characters, found \"/bin/sh\\n\""},
         // a template is checked for NUL only; the rendered value gets the whole rule
         {"[[user]]\nname = \"u\"\nhome = \"{{h}}\\u0000\"\n",
          "s.toml:3:8: [[user]] 'home' must not contain a NUL byte (the command would stop "

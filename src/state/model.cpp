@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/text.hpp"
+
 namespace shipshape::state {
 
 std::string_view kind_name(Kind kind) {
@@ -121,19 +123,7 @@ bool has_control(std::string_view s) {
 }  // namespace
 
 std::string quote_value(std::string_view value) {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char c : value) {
-        if (is_control(c)) {
-            auto b = static_cast<unsigned char>(c);
-            out += "\\x";
-            out += k_hex[b >> 4U];
-            out += k_hex[b & 0xfU];
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
+    return "\"" + escape_control(value) + "\"";
 }
 
 std::string path_rule(std::string_view value) {

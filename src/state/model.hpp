@@ -105,8 +105,8 @@ std::string account_path_rule(std::string_view value);
 // an argv word of a command: no NUL (execve would cut the word there).
 std::string argv_word_rule(std::string_view value);
 
-// `value` in double quotes for a message, control characters written as \xHH (a message is one
-// line, and a NUL or newline in it would cut or forge it).
+// `value` in double quotes for a message, control characters escaped as core/text.hpp's
+// escape_control writes them (a message is one line, and a NUL or newline would cut or forge it).
 std::string quote_value(std::string_view value);
 
 // Parses an octal mode ("0640", "640", "2755"), at most 07777; symbolic modes are not accepted.
