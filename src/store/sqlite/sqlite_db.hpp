@@ -113,6 +113,8 @@ class SqliteStore final : public Store {
     // fails with a message that names the reason.
     void set_read_only(std::string reason) { m_read_only = std::move(reason); }
     Status check_schema_read_only();
+    // The schema version the file holds; Errc::store when it is newer than this shipshape's.
+    Result<int64_t> stored_schema_version();
 
     Status create_run(const RunRecord& run) override;
     Result<RunRecord> get_run(std::string_view id) override;

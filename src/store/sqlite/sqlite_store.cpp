@@ -157,39 +157,41 @@ Status SqliteStore::migrate() {
         }
     }
     return transaction("migrating the schema", [&]() -> Status {
-        Statement q(*m_cache, "PRAGMA user_version");
-        if (!q.ok() || q.step() != SQLITE_ROW) {
-            return db_error("reading the schema version");
+        auto have = stored_schema_version();
+        if (!have) {
+            return fail(have.error());
         }
-        const int64_t have = q.integer(0);
-        const int64_t want = schema_version();
-        if (have > want) {
-            return fail(Errc::store, "the store '" + m_path + "' has schema version " +
-                                         std::to_string(have) + ", newer than this shipshape (" +
-                                         std::to_string(want) + "): upgrade shipshape");
-        }
-        for (int64_t v = have; v < want; ++v) {
+        for (int64_t v = *have; v < schema_version(); ++v) {
             if (auto st = exec(k_migrations[v], "migrating the schema"); !st) {
                 return st;
             }
         }
-        std::string set = "PRAGMA user_version=" + std::to_string(want);
+        std::string set = "PRAGMA user_version=" + std::to_string(schema_version());
         return exec(set.c_str(), "migrating the schema");
     });
 }
 
-Status SqliteStore::check_schema_read_only() {
+Result<int64_t> SqliteStore::stored_schema_version() {
     Statement q(*m_cache, "PRAGMA user_version");
     if (!q.ok() || q.step() != SQLITE_ROW) {
         return db_error("reading the schema version");
     }
     const int64_t have = q.integer(0);
-    const int64_t want = schema_version();
-    if (have > want) {
+    if (have > schema_version()) {
         return fail(Errc::store, "the store '" + m_path + "' has schema version " +
                                      std::to_string(have) + ", newer than this shipshape (" +
-                                     std::to_string(want) + "): upgrade shipshape");
+                                     std::to_string(schema_version()) + "): upgrade shipshape");
     }
+    return have;
+}
+
+Status SqliteStore::check_schema_read_only() {
+    auto stored = stored_schema_version();
+    if (!stored) {
+        return fail(stored.error());
+    }
+    const int64_t have = *stored;
+    const int64_t want = schema_version();
     if (have < want) {
         return fail(Errc::store, "the store '" + m_path + "' has schema version " +
                                      std::to_string(have) + " and this shipshape needs " +
