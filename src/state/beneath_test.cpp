@@ -4,6 +4,7 @@
 // parent swapped for such a symlink between plan and apply. Whatever the outcome of each
 // resource, nothing outside the root may change.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "state/apply_test_fixture.hpp"
@@ -209,6 +210,39 @@ TEST_F(Beneath, ManyFilesInOneDirectoryAllLand) {
     EXPECT_EQ(r.failed, 0u);
     EXPECT_EQ(read("root/srv/many/f199"), "199");
     EXPECT_TRUE(plan(s).empty());
+}
+
+// Files in more directories than the process may hold open descriptors (the default soft limit
+// is 1,024): the Target keeps a bounded number of directory handles, and apply re-resolves a
+// temporary's directory when it renames it. Before, every directory's handle stayed open and
+// a tree of 2,000 directories failed with "Too many open files" past the limit.
+TEST_F(Beneath, MoreDirectoriesThanOpenFilesAllLand) {
+    std::string text;
+    for (int i = 0; i < 600; ++i) {
+        text += "[[file]]\npath = \"/srv/d" + std::to_string(i) + "/f\"\ncontent = \"" +
+                std::to_string(i) + "\"\n";
+    }
+    auto s = load(text);
+    struct rlimit old {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = 200;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    auto first = plan(s);
+    auto r = apply(s, first);
+    auto second = plan(s);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+    EXPECT_EQ(first.errors, 0u) << first.summary();
+    std::string first_error;
+    for (const auto& res : r.results) {
+        if (!res.ok && first_error.empty()) {
+            first_error = res.error;
+        }
+    }
+    EXPECT_EQ(r.failed, 0u) << first_error;
+    EXPECT_EQ(read("root/srv/d599/f"), "599");
+    EXPECT_EQ(read("root/srv/d0/f"), "0");
+    EXPECT_TRUE(second.empty()) << second.summary();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <map>
 #include <thread>
 
 #include "os/errno_error.hpp"
@@ -235,6 +236,76 @@ void write_temp(PathApply& pa, Temp& t) {
 
 }  // namespace
 
+namespace {
+
+// Directories whose temporaries are written in one batch: their handles are held (duplicated,
+// so the Target's cache may close its own) while the batch is written, then closed.
+constexpr size_t k_dirs_per_batch = 64;
+
+// Resolves (and makes) the directories of temps[begin..) on the calling thread, at most
+// k_dirs_per_batch of them, into `handles`; returns the end of the batch. Each temporary gets
+// its directory's handle and identity, or the reason it has none.
+size_t resolve_batch(PathApply& pa, size_t begin, std::map<std::string, os::Fd>& handles) {
+    std::map<std::string, std::string> errors;
+    size_t end = begin;
+    for (; end < pa.temps.size(); ++end) {
+        Temp& t = pa.temps[end];
+        const Change& c = pa.ctx.change(t.change);
+        if (!handles.count(t.dir) && !errors.count(t.dir)) {
+            if (handles.size() + errors.size() == k_dirs_per_batch) {
+                break;
+            }
+            auto p = pa.target.parent(c.path, os::Create::yes);
+            struct stat st {};
+            if (!p) {
+                errors[t.dir] = p.error().message();
+            } else if (os::Fd own(::fcntl(p->dirfd, F_DUPFD_CLOEXEC, 0));
+                       !own.valid() || ::fstat(own.get(), &st) != 0) {
+                errors[t.dir] = err_text("opening the directory of " + c.path, errno);
+            } else {
+                t.made_parents = p->parent_created;  // the first of the directory made them
+                handles.emplace(t.dir, std::move(own));
+            }
+        }
+        if (auto e = errors.find(t.dir); e != errors.end()) {
+            t.error = e->second;
+            continue;
+        }
+        int fd = handles.at(t.dir).get();
+        struct stat st {};
+        ::fstat(fd, &st);
+        t.dirfd = fd;
+        t.dev = st.st_dev;
+        t.ino = st.st_ino;
+    }
+    return end;
+}
+
+// The handle of the directory temporary `t` was written in, re-resolved beneath the root and
+// checked to be that very directory; -1 with `error` set otherwise. Valid until the next Target
+// call (see kinds.hpp).
+int temp_dir(PathApply& pa, const Temp& t, std::string& error) {
+    auto fd = pa.target.dir(t.dir, os::Create::no);
+    if (!fd) {
+        error = fd.error().message();
+        return -1;
+    }
+    struct stat st {};
+    if (::fstat(*fd, &st) != 0) {
+        error = err_text("opening " + pa.target.real_dir(t.dir), errno);
+        return -1;
+    }
+    if (st.st_dev != t.dev || st.st_ino != t.ino) {
+        error = pa.target.real_dir(t.dir) +
+                " was replaced by another directory after the new content was written there; "
+                "nothing was renamed";
+        return -1;
+    }
+    return *fd;
+}
+
+}  // namespace
+
 void write_temps(PathApply& pa, const std::vector<size_t>& changes) {
     std::set<std::string> dirs;
     for (size_t i : changes) {
@@ -254,38 +325,39 @@ void write_temps(PathApply& pa, const std::vector<size_t>& changes) {
             Temp t;
             t.change = i;
             t.dir = parent_of(c.path);
-            // Parents are resolved (and made) here, on one thread, through the Target's cache:
-            // a directory of 1,000 files is resolved once.
-            auto p = pa.target.parent(c.path, os::Create::yes);
-            if (!p) {
-                t.error = p.error().message();
-            } else {
-                t.dirfd = p->dirfd;
-                t.name = p->name;
-                t.temp = temp_name_for(p->name, ::getpid(), i);
-                t.made_parents = p->parent_created;
-            }
+            t.name = base_of(c.path);
+            t.temp = temp_name_for(t.name, ::getpid(), i);
             pa.temps.push_back(std::move(t));
         }
     }
-    // Writing temporaries is independent per file: spread big batches over the cores.
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-        for (size_t k = next++; k < pa.temps.size(); k = next++) {
-            if (pa.temps[k].dirfd >= 0) {
-                write_temp(pa, pa.temps[k]);
+    // Batch by batch of directories (resolved on this thread, through the Target's cache: a
+    // directory of 1,000 files is resolved once), writing each batch's temporaries on all cores
+    // when it is big: writing them is independent per file.
+    for (size_t begin = 0; begin < pa.temps.size();) {
+        std::map<std::string, os::Fd> handles;
+        const size_t end = resolve_batch(pa, begin, handles);
+        std::atomic<size_t> next{begin};
+        auto worker = [&] {
+            for (size_t k = next++; k < end; k = next++) {
+                if (pa.temps[k].dirfd >= 0) {
+                    write_temp(pa, pa.temps[k]);
+                }
             }
+        };
+        unsigned threads =
+            end - begin > 64 ? std::max(1u, std::thread::hardware_concurrency()) : 1u;
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < threads; ++t) {
+            pool.emplace_back(worker);
         }
-    };
-    unsigned threads =
-        pa.temps.size() > 64 ? std::max(1u, std::thread::hardware_concurrency()) : 1u;
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; ++t) {
-        pool.emplace_back(worker);
-    }
-    worker();
-    for (auto& t : pool) {
-        t.join();
+        worker();
+        for (auto& t : pool) {
+            t.join();
+        }
+        for (size_t k = begin; k < end; ++k) {
+            pa.temps[k].dirfd = -1;  // closed with `handles`
+        }
+        begin = end;
     }
     for (auto& t : pa.temps) {
         if (!t.ok) {
@@ -301,26 +373,32 @@ void sync_temps(PathApply& pa) {
         return;
     }
     std::set<dev_t> devices;
-    for (const auto& t : pa.temps) {
-        if (!t.ok) {
+    for (auto& t : pa.temps) {
+        if (!t.ok || devices.count(t.dev)) {
             continue;
         }
-        struct stat st {};
-        if (::fstat(t.dirfd, &st) != 0 || !devices.insert(st.st_dev).second) {
+        std::string error;
+        int fd = temp_dir(pa, t, error);
+        if (fd < 0) {
+            t.ok = false;
+            pa.ctx.done(t.change, false, error);
             continue;
         }
-        if (pa.ctx.flusher.syncfs(t.dirfd) != 0) {
+        devices.insert(t.dev);
+        if (pa.ctx.flusher.syncfs(fd) != 0) {
             int err = errno;
+            const std::string dir = pa.target.real_dir(t.dir);
             // The temporaries on this file system may not be on disk: renaming them would
             // break the promise that a crash leaves old or new content. Give them up.
             for (auto& other : pa.temps) {
-                struct stat tst {};
-                if (other.ok && ::fstat(other.dirfd, &tst) == 0 && tst.st_dev == st.st_dev) {
-                    ::unlinkat(other.dirfd, other.temp.c_str(), 0);
+                if (other.ok && other.dev == t.dev) {
+                    std::string ignored;
+                    if (int ofd = temp_dir(pa, other, ignored); ofd >= 0) {
+                        ::unlinkat(ofd, other.temp.c_str(), 0);
+                    }
                     other.ok = false;
-                    pa.ctx.done(
-                        other.change, false,
-                        err_text("flushing the file system of " + pa.target.real_dir(t.dir), err));
+                    pa.ctx.done(other.change, false,
+                                err_text("flushing the file system of " + dir, err));
                 }
             }
         }
@@ -333,9 +411,17 @@ void rename_temps(PathApply& pa) {
             continue;
         }
         const Change& c = pa.ctx.change(t.change);
-        if (::renameat(t.dirfd, t.temp.c_str(), t.dirfd, t.name.c_str()) != 0) {
+        std::string error;
+        int fd = temp_dir(pa, t, error);
+        if (fd < 0) {
+            t.ok = false;
+            pa.ctx.done(t.change, false, error);
+            continue;
+        }
+        if (::renameat(fd, t.temp.c_str(), fd, t.name.c_str()) != 0) {
             int e = errno;
-            ::unlinkat(t.dirfd, t.temp.c_str(), 0);
+            ::unlinkat(fd, t.temp.c_str(), 0);
+            t.ok = false;
             pa.ctx.done(t.change, false, err_text("renaming into place " + c.path, e));
             continue;
         }
@@ -345,7 +431,7 @@ void rename_temps(PathApply& pa) {
         }
         if (pa.ctx.options.cache) {
             struct stat st {};
-            if (::fstatat(t.dirfd, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (::fstatat(fd, t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 pa.ctx.options.cache->remember(stamp_of(st), t.hash);
             }
         }
@@ -356,7 +442,11 @@ void rename_temps(PathApply& pa) {
 void discard_temps(PathApply& pa) {
     for (auto& t : pa.temps) {
         if (t.ok) {
-            ::unlinkat(t.dirfd, t.temp.c_str(), 0);
+            std::string ignored;
+            if (int fd = temp_dir(pa, t, ignored); fd >= 0) {
+                ::unlinkat(fd, t.temp.c_str(), 0);
+            }
+            t.ok = false;
             pa.ctx.done(t.change, false, "cancelled before the file was replaced");
         }
     }

@@ -45,9 +45,12 @@ namespace shipshape::state {
 // for one between plan and apply cannot redirect a read, write or removal. Declared [[symlink]]s
 // are not followed either: a path below one is refused like any other.
 //
-// Parent handles are opened once per directory and kept for the Target's life (one plan or one
-// apply), so 1,000 files in one directory resolve it once; a missing directory is remembered as
-// missing until something may have created it. The cache locks: any thread may ask.
+// Parent handles are cached by directory (up to k_max_cached_dirs of them), so 1,000 files in one
+// directory resolve it once; a missing directory is remembered as missing until something may
+// have created it. The cache locks: any thread may ask. A handle that lookup, parent or dir
+// returns belongs to the cache and stays valid only until the next of those calls (which may
+// close cached handles to keep the process under its open-file limit): use it at once, or
+// duplicate it (F_DUPFD_CLOEXEC) to keep it.
 class Target {
   public:
     explicit Target(std::string root_path);
@@ -85,6 +88,10 @@ class Target {
     // fsynced). `created` is set when a missing component was made.
     [[nodiscard]] Result<int> dir(const std::string& dir, os::Create create,
                                   bool* created = nullptr) const;
+
+    // At most this many directory handles stay open (the default soft limit of open files is
+    // 1,024; a tree may have far more directories).
+    static constexpr size_t k_max_cached_dirs = 64;
 
   private:
     [[nodiscard]] Result<int> root_fd(os::Create create) const;

@@ -24,8 +24,10 @@ namespace shipshape::state {
 // directory `dirfd` (host path `dir`).
 struct Temp {
     size_t change = 0;
-    int dirfd = -1;    // owned by the Target's cache
+    int dirfd = -1;    // while it is written only (write_temps owns it), then -1
     std::string dir;   // host path of the directory
+    dev_t dev = 0;     // the directory it was written in: later steps re-resolve `dir` and act
+    ino_t ino = 0;     // only if it is still this very directory
     std::string temp;  // the temporary's name
     std::string name;  // the final name
     Hash128 hash;

@@ -89,6 +89,9 @@ Result<int> Target::dir(const std::string& dir, os::Create create, bool* created
         *created = true;
     }
     int fd = opened->fd.get();
+    if (m_dirs.size() >= k_max_cached_dirs) {
+        m_dirs.clear();  // handles given out before this call are no longer valid (see kinds.hpp)
+    }
     m_dirs.emplace(dir, std::move(opened->fd));
     return fd;
 }
