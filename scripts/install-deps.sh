@@ -7,7 +7,7 @@ level="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libexpected-dev libxxhash-dev libssl-dev
+  libsqlite3-dev libexpected-dev libxxhash-dev libssl-dev libcpp-httplib-dev
   libfuse3-dev libnftables-dev libnetfilter-queue-dev iptables iproute2
 )
 test_pkgs=(
