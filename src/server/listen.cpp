@@ -51,6 +51,18 @@ std::string unit_quote(std::string_view s) {
     return out + "\"";
 }
 
+// A path written bare (systemd takes the rest of the line): only % needs doubling.
+std::string unit_specifiers(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '%') {
+            out += c;
+        }
+        out += c;
+    }
+    return out;
+}
+
 Status check_path(std::string_view what, const std::string& path) {
     if (path.empty() || path.front() != '/') {
         return fail(Errc::invalid_argument,
@@ -157,7 +169,8 @@ Result<std::string> systemd_unit(const UnitOptions& options) {
     out += "#User=shipshape\n";
     out += "ExecStart=" + unit_quote(options.binary) + " -C " + unit_quote(options.project_dir) +
            " serve --listen " + unit_quote(options.listen) + "\n";
-    out += "WorkingDirectory=" + unit_quote(options.project_dir) + "\n";
+    // WorkingDirectory= takes the rest of the line as the path, without quotes.
+    out += "WorkingDirectory=" + unit_specifiers(options.project_dir) + "\n";
     out += "Restart=on-failure\n";
     out += "RestartSec=2s\n";
     out += "UMask=0077\n";

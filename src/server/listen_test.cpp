@@ -70,9 +70,9 @@ TEST(SystemdUnit, RunsTheServerConfined) {
     for (const char* line :
          {"ExecStart=\"/usr/bin/shipshape\" -C \"/srv/ops repo\" serve --listen "
           "\"127.0.0.1:8686\"\n",
-          "Restart=on-failure\n", "NoNewPrivileges=yes\n", "ProtectSystem=strict\n",
-          "ReadWritePaths=\"/srv/ops repo/.shipshape\"\n", "PrivateTmp=yes\n",
-          "WantedBy=multi-user.target\n"}) {
+          "WorkingDirectory=/srv/ops repo\n", "Restart=on-failure\n", "NoNewPrivileges=yes\n",
+          "ProtectSystem=strict\n", "ReadWritePaths=\"/srv/ops repo/.shipshape\"\n",
+          "PrivateTmp=yes\n", "WantedBy=multi-user.target\n"}) {
         EXPECT_NE(unit->find(line), std::string::npos) << line << "\n" << *unit;
     }
 }
