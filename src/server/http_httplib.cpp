@@ -58,7 +58,7 @@ Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& 
         if (!out.allow.empty()) {
             res.set_header("Allow", out.allow);
         }
-        res.set_content(std::move(out.body), k_json);
+        res.set_content(out.body, k_json);
     };
     server.Get(".*", handler);
     server.Post(".*", handler);
@@ -79,7 +79,7 @@ Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& 
     // cpp-httplib reports exceptions thrown inside a handler as 500; ours throw none, but a
     // std::bad_alloc would end here rather than in the thread pool.
     server.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
             res.status = 500;
             res.set_content(error_document("internal error"), k_json);
         });
