@@ -13,6 +13,8 @@ namespace shipshape::server {
 namespace {
 
 constexpr const char* k_json = "application/json; charset=utf-8";
+constexpr size_t k_worker_threads = 64;
+constexpr size_t k_keep_alive_requests = 1000;
 
 Request to_request(const httplib::Request& req) {
     Request r;
@@ -48,6 +50,11 @@ Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& 
     server.set_read_timeout(k_read_timeout_s, 0);
     server.set_write_timeout(k_read_timeout_s, 0);
     server.set_keep_alive_timeout(k_read_timeout_s);
+    // A worker serves one connection for as long as it is kept alive: the library's default
+    // pool (8 threads here) made the 9th keep-alive client wait for a whole connection. Reads
+    // share one store lock anyway; the threads mostly wait on sockets.
+    server.set_keep_alive_max_count(k_keep_alive_requests);
+    server.new_task_queue = [] { return new httplib::ThreadPool(k_worker_threads); };
     server.set_default_headers(
         {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
     // Every method reaches the Api, which knows the routes: a known path with another method
