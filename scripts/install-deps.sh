@@ -12,7 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2
-  apt-utils passwd openssh-server openssh-client strace
+  apt-utils passwd openssh-server openssh-client strace openssl
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <cstdio>
+#include <optional>
 
 #include "cli/context.hpp"
 #include "server/api.hpp"
@@ -22,6 +23,8 @@ namespace {
 struct ServeOptions {
     std::string listen = std::string(server::k_default_listen);
     bool print_unit = false;
+    std::string tls_cert;
+    std::string tls_key;
 };
 
 constexpr const char* k_serve_help =
@@ -33,7 +36,8 @@ constexpr const char* k_serve_help =
     "  GET /api/v1/openapi.json                 the OpenAPI document of these routes\n"
     "There is no authentication yet and nothing can be written (no check-offs, no events,\n"
     "no dashboard): anyone who reaches the address can read every run. It listens on\n"
-    "127.0.0.1 unless --listen names another address. Stops on SIGINT/SIGTERM (exit 0).";
+    "127.0.0.1 unless --listen names another address. With --tls-cert and --tls-key it\n"
+    "serves HTTPS only. Stops on SIGINT/SIGTERM (exit 0).";
 
 std::string self_path() {
     char buf[PATH_MAX];
@@ -65,13 +69,19 @@ std::vector<std::string> writable_dirs(const app::Project& project) {
     return dirs;
 }
 
-int print_unit(Context& ctx, const server::ListenAddress& where) {
+// A path given on the command line, made absolute against the working directory.
+std::string absolute(const Context& ctx, const std::string& path) {
+    return path.empty() || path.front() == '/' ? path : ctx.cwd + "/" + path;
+}
+
+int print_unit(Context& ctx, const ServeOptions& o, const server::ListenAddress& where) {
     auto repo = open_repo(ctx, NeedStore::no);
     if (!repo) {
         return report_error(ctx, repo.error());
     }
-    auto unit = server::systemd_unit(
-        {self_path(), repo->project.root, writable_dirs(repo->project), where.text()});
+    auto unit =
+        server::systemd_unit({self_path(), repo->project.root, writable_dirs(repo->project),
+                              where.text(), absolute(ctx, o.tls_cert), absolute(ctx, o.tls_key)});
     if (!unit) {
         return report_error(ctx, unit.error());
     }
@@ -85,7 +95,7 @@ int run_serve(Context& ctx, const ServeOptions& o) {
         return report_error(ctx, where.error());
     }
     if (o.print_unit) {
-        return print_unit(ctx, *where);
+        return print_unit(ctx, o, *where);
     }
     auto repo = open_repo(ctx);
     if (!repo) {
@@ -99,7 +109,11 @@ int run_serve(Context& ctx, const ServeOptions& o) {
     }
     server::Api api(repo->project, *repo->store, *repo->runner, *ctx.cancel,
                     {SHIPSHAPE_VERSION, store_kind(repo->project.store_location())});
-    auto served = server::serve_http(api, *where, *ctx.cancel, [](const std::string& url) {
+    std::optional<server::TlsFiles> tls;
+    if (!o.tls_cert.empty()) {
+        tls = server::TlsFiles{o.tls_cert, o.tls_key};
+    }
+    auto served = server::serve_http(api, *where, tls, *ctx.cancel, [](const std::string& url) {
         // The first line of stdout, so that scripts (and tests with port 0) can read it.
         std::printf("listening on %s\n", url.c_str());
         std::fflush(stdout);
@@ -121,6 +135,16 @@ void add_serve_command(CLI::App& app, std::vector<Command>& out) {
     sub->add_option("--listen", o->listen,
                     "HOST:PORT to listen on (default 127.0.0.1:8686; port 0 picks a free one)")
         ->option_text("ADDR");
+    auto* cert = sub->add_option("--tls-cert", o->tls_cert,
+                                 "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+                     ->option_text("FILE")
+                     ->check(CLI::ExistingFile);
+    auto* key =
+        sub->add_option("--tls-key", o->tls_key, "the unencrypted PEM private key of --tls-cert")
+            ->option_text("FILE")
+            ->check(CLI::ExistingFile);
+    cert->needs(key);
+    key->needs(cert);
     sub->add_flag("--print-systemd-unit", o->print_unit,
                   "print a systemd unit running this server for the project, and exit");
     out.push_back({sub, [o](Context& ctx) { return run_serve(ctx, *o); }});

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -18,10 +19,19 @@ namespace shipshape::server {
 inline constexpr size_t k_max_body = 1024 * 1024;
 inline constexpr int k_read_timeout_s = 5;
 
+// A PEM certificate (chain) and its unencrypted private key, for HTTPS.
+struct TlsFiles {
+    std::string cert;
+    std::string key;
+};
+
 // Binds `where` (port 0: a free port), calls `on_listening` with the bound URL, and serves
-// until `stop` is cancelled; then finishes the requests in progress and returns. Errc::io when
-// the address cannot be bound (in use, or not an address of this machine).
-[[nodiscard]] Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& stop,
+// until `stop` is cancelled; then finishes the requests in progress and returns. With `tls`,
+// serves HTTPS only (OpenSSL through cpp-httplib). Errc::invalid_argument when the certificate
+// or key cannot be loaded; Errc::io when the address cannot be bound (in use, or not an
+// address of this machine).
+[[nodiscard]] Status serve_http(Api& api, const ListenAddress& where,
+                                const std::optional<TlsFiles>& tls, const os::CancelSource& stop,
                                 const std::function<void(const std::string&)>& on_listening);
 
 }  // namespace shipshape::server

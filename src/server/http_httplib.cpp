@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "server/http.hpp"
@@ -43,9 +44,22 @@ std::string reason_for(int status) {
 
 }  // namespace
 
-Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& stop,
+Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsFiles>& tls,
+                  const os::CancelSource& stop,
                   const std::function<void(const std::string&)>& on_listening) {
-    httplib::Server server;
+    std::unique_ptr<httplib::Server> owned;
+    if (tls) {
+        auto https = std::make_unique<httplib::SSLServer>(tls->cert.c_str(), tls->key.c_str());
+        if (!https->is_valid()) {
+            return fail(Errc::invalid_argument, "cannot load the TLS certificate '" + tls->cert +
+                                                    "' with the key '" + tls->key +
+                                                    "' (PEM files, the key unencrypted)");
+        }
+        owned = std::move(https);
+    } else {
+        owned = std::make_unique<httplib::Server>();
+    }
+    httplib::Server& server = *owned;
     server.set_payload_max_length(k_max_body);
     server.set_read_timeout(k_read_timeout_s, 0);
     server.set_write_timeout(k_read_timeout_s, 0);
@@ -105,7 +119,7 @@ Status serve_http(Api& api, const ListenAddress& where, const os::CancelSource& 
                                             : std::string("the address is in use or not one of "
                                                           "this machine")));
     }
-    on_listening(where.url(port));
+    on_listening(where.url(port, tls ? "https" : "http"));
 
     // Stops the server once `stop` fires (a signal); polls so it also notices that the server
     // ended by itself.

@@ -78,9 +78,10 @@ Status check_path(std::string_view what, const std::string& path) {
 
 }  // namespace
 
-std::string ListenAddress::url(int bound_port) const {
+std::string ListenAddress::url(int bound_port, std::string_view scheme) const {
     bool v6 = host.find(':') != std::string::npos;
-    return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(bound_port);
+    return std::string(scheme) + "://" + (v6 ? "[" + host + "]" : host) + ":" +
+           std::to_string(bound_port);
 }
 
 std::string ListenAddress::text() const {
@@ -154,6 +155,17 @@ Result<std::string> systemd_unit(const UnitOptions& options) {
         }
         writable += " " + unit_quote(dir);
     }
+    std::string tls;
+    if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+        if (auto ok = check_path("the TLS certificate", options.tls_cert); !ok) {
+            return fail(ok.error());
+        }
+        if (auto ok = check_path("the TLS key", options.tls_key); !ok) {
+            return fail(ok.error());
+        }
+        tls = " --tls-cert " + unit_quote(options.tls_cert) + " --tls-key " +
+              unit_quote(options.tls_key);
+    }
     if (!find_control_character(options.listen, LineBreaks::rejected).empty()) {
         return fail(Errc::invalid_argument, "the listen address holds a control character");
     }
@@ -168,7 +180,7 @@ Result<std::string> systemd_unit(const UnitOptions& options) {
     out += "Type=exec\n";
     out += "#User=shipshape\n";
     out += "ExecStart=" + unit_quote(options.binary) + " -C " + unit_quote(options.project_dir) +
-           " serve --listen " + unit_quote(options.listen) + "\n";
+           " serve --listen " + unit_quote(options.listen) + tls + "\n";
     // WorkingDirectory= takes the rest of the line as the path, without quotes.
     out += "WorkingDirectory=" + unit_specifiers(options.project_dir) + "\n";
     out += "Restart=on-failure\n";

@@ -15,8 +15,8 @@ struct ListenAddress {
     int port = 0;      // 0: the kernel picks a free port
     bool loopback = false;
 
-    // "http://HOST:PORT" with IPv6 addresses in brackets, for `port` (the bound one).
-    std::string url(int bound_port) const;
+    // "SCHEME://HOST:PORT" with IPv6 addresses in brackets, for `port` (the bound one).
+    std::string url(int bound_port, std::string_view scheme = "http") const;
     // "HOST:PORT" as --listen takes it.
     std::string text() const;
 };
@@ -32,6 +32,8 @@ struct UnitOptions {
     std::string project_dir;            // absolute path of the ops repo
     std::vector<std::string> writable;  // absolute directories the service writes (the store's)
     std::string listen;                 // as --listen takes it
+    std::string tls_cert;               // absolute, or empty for plain HTTP
+    std::string tls_key;
 };
 
 // A systemd service unit running `shipshape -C DIR serve --listen ADDR`, restarted on failure

@@ -64,8 +64,12 @@ TEST(ParseListen, UrlBracketsIpv6) {
 }
 
 TEST(SystemdUnit, RunsTheServerConfined) {
-    auto unit = systemd_unit(
-        {"/usr/bin/shipshape", "/srv/ops repo", {"/srv/ops repo/.shipshape"}, "127.0.0.1:8686"});
+    auto unit = systemd_unit({"/usr/bin/shipshape",
+                              "/srv/ops repo",
+                              {"/srv/ops repo/.shipshape"},
+                              "127.0.0.1:8686",
+                              "",
+                              ""});
     ASSERT_TRUE(unit) << unit.error().message();
     for (const char* line :
          {"ExecStart=\"/usr/bin/shipshape\" -C \"/srv/ops repo\" serve --listen "
@@ -79,17 +83,27 @@ TEST(SystemdUnit, RunsTheServerConfined) {
 
 TEST(SystemdUnit, QuotesSpecifiersAndRefusesWhatALineCannotHold) {
     // % starts a systemd specifier and $ a variable: doubled, they stay literal.
-    auto unit = systemd_unit({"/opt/a%b$c/shipshape", "/srv/ops", {}, "127.0.0.1:1"});
+    auto unit = systemd_unit({"/opt/a%b$c/shipshape", "/srv/ops", {}, "127.0.0.1:1", "", ""});
     ASSERT_TRUE(unit);
     EXPECT_NE(unit->find("ExecStart=\"/opt/a%%b$$c/shipshape\""), std::string::npos) << *unit;
-    auto relative = systemd_unit({"shipshape", "/srv/ops", {}, "127.0.0.1:1"});
+    auto relative = systemd_unit({"shipshape", "/srv/ops", {}, "127.0.0.1:1", "", ""});
     ASSERT_FALSE(relative);
     EXPECT_EQ(relative.error().message(), "the binary 'shipshape' is not an absolute path");
-    auto newline =
-        systemd_unit({"/usr/bin/shipshape", "/srv/ops\nExecStartPre=/bin/evil", {}, "127.0.0.1:1"});
+    auto newline = systemd_unit(
+        {"/usr/bin/shipshape", "/srv/ops\nExecStartPre=/bin/evil", {}, "127.0.0.1:1", "", ""});
     ASSERT_FALSE(newline);
     EXPECT_NE(newline.error().message().find("cannot be written in a unit file"),
               std::string::npos);
+}
+
+TEST(SystemdUnit, PassesTlsFiles) {
+    auto unit = systemd_unit(
+        {"/usr/bin/shipshape", "/srv/ops", {}, "0.0.0.0:8443", "/etc/ssl/a.pem", "/etc/ssl/a.key"});
+    ASSERT_TRUE(unit);
+    EXPECT_NE(unit->find(" serve --listen \"0.0.0.0:8443\" --tls-cert \"/etc/ssl/a.pem\" "
+                         "--tls-key \"/etc/ssl/a.key\"\n"),
+              std::string::npos)
+        << *unit;
 }
 
 }  // namespace

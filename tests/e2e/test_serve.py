@@ -6,6 +6,7 @@ methods, a slow client) gets a 4xx with a reason and breaks nothing; a step log 
 text, unescaped; SIGTERM and SIGINT stop the server with exit 0; the systemd unit is valid."""
 import http.client
 import json
+import ssl
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import BIN, RepoTestCase
+from harness import BIN, RepoTestCase, require
 
 SECRET = "Zq7-serve-s3cr3t-81"
 SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "specs", "openapi.json")
@@ -306,6 +307,48 @@ class ServeProcessTest(ServeTestCase):
         self.assertEqual(self.get("/api/v1/health")[0], 200)
         err = self.stop_server()
         self.assertIn("not a loopback address: the API has no authentication yet", err)
+
+    def test_tls(self):
+        self.stop_server()
+        openssl = shutil.which("openssl")
+        require(self, openssl is not None, "the openssl command (Debian package openssl)")
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        made = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                               "-keyout", key, "-out", cert, "-days", "1", "-subj",
+                               "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        # One without the other is a usage error; a file that is no certificate is refused.
+        r = self.shipshape("serve", "--tls-cert", cert)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("--tls-cert requires --tls-key", r.err)
+        r = self.shipshape("serve", "--listen", "127.0.0.1:0", "--tls-cert", key,
+                           "--tls-key", key, timeout=30)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn(f"cannot load the TLS certificate '{key}'", r.err)
+        self.server = self.start("serve", "--listen", "127.0.0.1:0", "--tls-cert", cert,
+                                 "--tls-key", key)
+        line = self.server.stdout.readline()
+        self.assertTrue(line.startswith("listening on https://127.0.0.1:"), line)
+        port = int(line.rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=cert)
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
+        conn.request("GET", "/api/v1/runs")
+        resp = conn.getresponse()
+        runs = json.loads(resp.read())
+        conn.close()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual([r["id"] for r in runs], [self.waiting_id, self.done_id])
+        # Plain HTTP on the TLS port gets no answer.
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        with self.assertRaises((http.client.HTTPException, ConnectionError)):
+            plain.request("GET", "/api/v1/health")
+            plain.getresponse()
+        plain.close()
+        self.stop_server()
+        # The unit carries the files, absolute.
+        r = self.shipshape("serve", "--print-systemd-unit", "--tls-cert", cert, "--tls-key", key)
+        self.assertIn(f'--tls-cert "{cert}" --tls-key "{key}"\n', r.out)
 
     def test_help_lists_todays_routes(self):
         r = self.shipshape("serve", "--help")
