@@ -99,6 +99,7 @@ void add_require_command(CLI::App& app, std::vector<Command>& out);
 void add_state_commands(CLI::App& app, std::vector<Command>& out);
 void add_fault_command(CLI::App& app, std::vector<Command>& out);
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out);
+void add_serve_command(CLI::App& app, std::vector<Command>& out);
 // `shipshape agent`: serves the fleet protocol on stdin/stdout until end of input.
 int run_agent();
 

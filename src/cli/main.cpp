@@ -38,6 +38,7 @@ constexpr CommandEntry k_commands[] = {
     {"fault", add_fault_stub},
     {"exec", add_fleet_commands},
     {"agent", add_fleet_commands},
+    {"serve", add_serve_command},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

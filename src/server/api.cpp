@@ -1,0 +1,278 @@
+#include "server/api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "core/text.hpp"
+#include "os/file_system.hpp"
+#include "server/api_json.hpp"
+
+namespace shipshape::server {
+
+namespace {
+
+constexpr std::string_view k_prefix = "/api/v1/";
+
+constexpr std::array<std::string_view, 8> k_statuses = {
+    "running", "waiting", "failed", "done", "interrupted", "undoing", "undone", "undo-failed"};
+
+constexpr std::array<std::string_view, 4> k_run_filters = {"checklist", "env", "limit", "status"};
+
+Response json_response(int status, std::string body) {
+    return Response{status, std::move(body), ""};
+}
+
+Response error_response(int status, std::string_view message) {
+    return json_response(status, json_error(message));
+}
+
+// A value quoted in an error message: escaped, and cut to a readable length.
+std::string quoted(std::string_view value) {
+    constexpr size_t k_shown = 64;
+    std::string shown = escape_control(value.substr(0, k_shown));
+    return "'" + shown + (value.size() > k_shown ? "...'" : "'");
+}
+
+// The path below /api/v1/ split at '/'. An empty segment (a doubled or trailing slash) is kept
+// as "", so such paths match no route.
+std::vector<std::string> segments(std::string_view rest) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (true) {
+        size_t slash = rest.find('/', at);
+        out.emplace_back(rest.substr(at, slash == std::string_view::npos ? rest.npos : slash - at));
+        if (slash == std::string_view::npos) {
+            return out;
+        }
+        at = slash + 1;
+    }
+}
+
+struct RunFilter {
+    std::string env;
+    std::string checklist;
+    std::string status;
+    int limit = k_default_limit;
+};
+
+Result<RunFilter> parse_run_filter(const std::vector<std::pair<std::string, std::string>>& query) {
+    RunFilter f;
+    std::vector<std::string> seen;
+    for (const auto& [name, value] : query) {
+        if (std::find(k_run_filters.begin(), k_run_filters.end(), name) == k_run_filters.end()) {
+            return fail(Errc::invalid_argument, "unknown query parameter " + quoted(name) +
+                                                    " (known: checklist, env, limit, status)");
+        }
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+            return fail(Errc::invalid_argument, "query parameter '" + name + "' given twice");
+        }
+        seen.push_back(name);
+        if (name == "limit") {
+            int n = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < 1 ||
+                n > k_max_limit) {
+                return fail(Errc::invalid_argument, "limit must be a whole number from 1 to " +
+                                                        std::to_string(k_max_limit) + ", not " +
+                                                        quoted(value));
+            }
+            f.limit = n;
+            continue;
+        }
+        if (name == "status") {
+            if (std::find(k_statuses.begin(), k_statuses.end(), value) == k_statuses.end()) {
+                return fail(Errc::invalid_argument,
+                            "status must be one of running, waiting, failed, done, interrupted, "
+                            "undoing, undone, undo-failed, not " +
+                                quoted(value));
+            }
+            f.status = value;
+            continue;
+        }
+        // env and checklist: names, compared exactly.
+        std::string bad = find_control_character(value, LineBreaks::rejected);
+        if (value.empty() || value.size() > 200 || !bad.empty()) {
+            return fail(Errc::invalid_argument,
+                        name +
+                            " must be a name of 1 to 200 characters without control "
+                            "characters, not " +
+                            quoted(value));
+        }
+        (name == "env" ? f.env : f.checklist) = value;
+    }
+    return f;
+}
+
+bool matches(const store::RunRecord& run, const RunFilter& f) {
+    return (f.env.empty() || run.env == f.env) &&
+           (f.checklist.empty() || run.checklist_name == f.checklist) &&
+           (f.status.empty() || run.status == f.status);
+}
+
+}  // namespace
+
+std::string error_document(std::string_view message) {
+    return json_error(message);
+}
+
+Api::Api(const app::Project& project, store::Store& store, os::ProcessRunner& runner,
+         const os::CancelSource& cancel, ServerInfo info)
+    : m_project(project),
+      m_store(store),
+      m_runner(runner),
+      m_cancel(cancel),
+      m_info(std::move(info)) {}
+
+Response Api::handle(const Request& request) {
+    std::string_view path = request.path;
+    if (!path.starts_with(k_prefix)) {
+        return error_response(404, "no such route: " + quoted(path) + " (the API is under " +
+                                       std::string(k_prefix) + ")");
+    }
+    auto seg = segments(path.substr(k_prefix.size()));
+    bool any_query = !request.query.empty();
+    // Which route the path names; the method is checked after, so that a known path with
+    // another method is 405, not 404.
+    enum class Route { none, health, openapi, runs, run, step_log };
+    Route route = Route::none;
+    if (seg.size() == 1 && seg[0] == "health") {
+        route = Route::health;
+    } else if (seg.size() == 1 && seg[0] == "openapi.json") {
+        route = Route::openapi;
+    } else if (seg.size() == 1 && seg[0] == "runs") {
+        route = Route::runs;
+    } else if (seg.size() == 2 && seg[0] == "runs" && !seg[1].empty()) {
+        route = Route::run;
+    } else if (seg.size() == 5 && seg[0] == "runs" && !seg[1].empty() && seg[2] == "steps" &&
+               !seg[3].empty() && seg[4] == "log") {
+        route = Route::step_log;
+    }
+    if (route == Route::none) {
+        return error_response(404, "no such route: " + quoted(path));
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+        Response r = error_response(405, "method " + quoted(request.method) +
+                                             " not allowed here: this route answers GET only");
+        r.allow = "GET, HEAD";
+        return r;
+    }
+    if (route != Route::runs && any_query) {
+        return error_response(400, "this route takes no query parameters");
+    }
+    switch (route) {
+        case Route::health:
+            return health();
+        case Route::openapi:
+            return json_response(200, std::string(openapi_document()));
+        case Route::runs:
+            return list_runs(request);
+        case Route::run:
+            return show_run(seg[1]);
+        case Route::step_log:
+            return step_log(seg[1], seg[3]);
+        case Route::none:
+            break;
+    }
+    return error_response(404, "no such route");
+}
+
+Response Api::from_error(const Error& error) {
+    switch (error.code()) {
+        case Errc::not_found:
+            return error_response(404, error.message());
+        case Errc::invalid_argument:
+            return error_response(400, error.message());
+        case Errc::store:
+        case Errc::io:
+        case Errc::unreachable:
+        case Errc::timeout:
+            return error_response(503, m_info.store_kind + " store: " + error.message());
+        default:
+            return error_response(500, error.message());
+    }
+}
+
+Response Api::health() {
+    std::lock_guard lock(m_store_mutex);
+    // One cheap read proves the store answers.
+    auto probe = m_store.list_runs(1);
+    if (!probe) {
+        return json_response(503,
+                             json_health(m_info, "unavailable",
+                                         m_info.store_kind + " store: " + probe.error().message()));
+    }
+    return json_response(200, json_health(m_info, "ok", ""));
+}
+
+Response Api::list_runs(const Request& request) {
+    auto filter = parse_run_filter(request.query);
+    if (!filter) {
+        return error_response(400, filter.error().message());
+    }
+    bool filtered = !filter->env.empty() || !filter->checklist.empty() || !filter->status.empty();
+    std::lock_guard lock(m_store_mutex);
+    app::RunService service(m_project, m_store, m_runner, m_cancel);
+    // TODO(#15): the store has no filtered query yet; filtering looks through the newest
+    // k_filter_scan runs.
+    auto runs = service.list(filtered ? k_filter_scan : filter->limit);
+    if (!runs) {
+        return from_error(runs.error());
+    }
+    std::vector<store::RunRecord> out;
+    for (auto& r : *runs) {
+        if (static_cast<int>(out.size()) >= filter->limit) {
+            break;
+        }
+        if (matches(r, *filter)) {
+            out.push_back(std::move(r));
+        }
+    }
+    return json_response(200, json_run_list(out));
+}
+
+Response Api::show_run(const std::string& run_id) {
+    std::lock_guard lock(m_store_mutex);
+    app::RunService service(m_project, m_store, m_runner, m_cancel);
+    auto details = service.show(run_id);
+    if (!details) {
+        if (details.error().code() == Errc::not_found) {
+            return error_response(404, "no run " + quoted(run_id));
+        }
+        return from_error(details.error());
+    }
+    return json_response(200, json_run_detail(*details));
+}
+
+Response Api::step_log(const std::string& run_id, const std::string& step_id) {
+    std::string path;
+    {
+        std::lock_guard lock(m_store_mutex);
+        app::RunService service(m_project, m_store, m_runner, m_cancel);
+        auto details = service.show(run_id);
+        if (!details) {
+            if (details.error().code() == Errc::not_found) {
+                return error_response(404, "no run " + quoted(run_id));
+            }
+            return from_error(details.error());
+        }
+        // Only a step the run has names a log: the file name is never built from the request.
+        auto it = std::find_if(details->steps.begin(), details->steps.end(),
+                               [&](const app::StepView& v) { return v.record.step_id == step_id; });
+        if (it == details->steps.end()) {
+            return error_response(404, "run " + quoted(run_id) + " has no step " + quoted(step_id));
+        }
+        path = it->log_path;
+    }
+    if (path.empty()) {
+        return json_response(200, json_step_log(run_id, step_id, ""));
+    }
+    // Logs are redacted when they are written (the engine's line sink), as the journal is.
+    auto text = os::read_whole_file(path);
+    if (!text) {
+        return error_response(500, text.error().message());
+    }
+    return json_response(200, json_step_log(run_id, step_id, *text));
+}
+
+}  // namespace shipshape::server

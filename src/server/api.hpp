@@ -1,0 +1,80 @@
+// The JSON API of `shipshape serve` (docs/specs/api.md, docs/specs/openapi.json), as a pure
+// request -> response function: routing, validation of query parameters, the documents. It
+// knows no sockets; http_httplib.cpp feeds it requests decoded by cpp-httplib.
+//
+// Threading: handle() may be called from many threads at once (the HTTP library's pool). Every
+// use of the store goes through one mutex, because a store::Store is used from one thread at a
+// time (store.hpp) -- an SQLite connection must not be shared by threads unguarded. Reads are
+// short (one run list or one run), so serializing them costs little next to a connection per
+// request, which would also cost a PostgreSQL connect per request.
+//
+// Read-only: this slice has no writes, so no route changes the store or a file.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/project.hpp"
+#include "app/runs.hpp"
+#include "os/process.hpp"
+#include "store/store.hpp"
+
+namespace shipshape::server {
+
+struct Request {
+    std::string method;                                      // "GET", "POST", ...
+    std::string path;                                        // percent-decoded, without the query
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in request order
+};
+
+struct Response {
+    int status = 200;
+    std::string body;   // always a JSON document
+    std::string allow;  // the Allow header of a 405
+};
+
+struct ServerInfo {
+    std::string version;     // of shipshape
+    std::string store_kind;  // "sqlite" or "postgresql"
+};
+
+// The most runs one GET /api/v1/runs returns, and how many it looks through when filtering.
+inline constexpr int k_max_limit = 1000;
+inline constexpr int k_default_limit = 50;
+inline constexpr int k_filter_scan = 100000;
+
+class Api {
+  public:
+    // `project`, `store`, `runner` and `cancel` must outlive the Api. The runner and cancel
+    // source are what app::RunService takes; reads start no process.
+    Api(const app::Project& project, store::Store& store, os::ProcessRunner& runner,
+        const os::CancelSource& cancel, ServerInfo info);
+
+    // Answers one request. Never throws; unknown routes are 404, a known route with another
+    // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}.
+    Response handle(const Request& request);
+
+  private:
+    Response health();
+    Response list_runs(const Request& request);
+    Response show_run(const std::string& run_id);
+    Response step_log(const std::string& run_id, const std::string& step_id);
+    Response from_error(const Error& error);
+
+    const app::Project& m_project;
+    store::Store& m_store;
+    os::ProcessRunner& m_runner;
+    const os::CancelSource& m_cancel;
+    ServerInfo m_info;
+    std::mutex m_store_mutex;
+};
+
+// {"error": MESSAGE}, for the HTTP adapter's own refusals (413, 414, 400 from the parser).
+std::string error_document(std::string_view message);
+
+// The OpenAPI document, docs/specs/openapi.json as it was at build time.
+std::string_view openapi_document();
+
+}  // namespace shipshape::server

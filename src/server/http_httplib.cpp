@@ -1,0 +1,145 @@
+#include <httplib.h>
+#include <poll.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "server/http.hpp"
+
+namespace shipshape::server {
+
+namespace {
+
+constexpr const char* k_json = "application/json; charset=utf-8";
+constexpr size_t k_worker_threads = 64;
+constexpr size_t k_keep_alive_requests = 1000;
+
+Request to_request(const httplib::Request& req) {
+    Request r;
+    r.method = req.method;
+    r.path = req.path;
+    for (const auto& [name, value] : req.params) {
+        r.query.emplace_back(name, value);
+    }
+    return r;
+}
+
+std::string reason_for(int status) {
+    switch (status) {
+        case 400:
+            return "bad request: the HTTP request could not be parsed";
+        case 404:
+            return "no such route";
+        case 413:
+            return "request body too large (the limit is 1 MiB)";
+        case 414:
+            return "request line too long";
+        default:
+            return "HTTP status " + std::to_string(status);
+    }
+}
+
+}  // namespace
+
+Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsFiles>& tls,
+                  const os::CancelSource& stop,
+                  const std::function<void(const std::string&)>& on_listening) {
+    std::unique_ptr<httplib::Server> owned;
+    if (tls) {
+        auto https = std::make_unique<httplib::SSLServer>(tls->cert.c_str(), tls->key.c_str());
+        if (!https->is_valid()) {
+            return fail(Errc::invalid_argument, "cannot load the TLS certificate '" + tls->cert +
+                                                    "' with the key '" + tls->key +
+                                                    "' (PEM files, the key unencrypted)");
+        }
+        owned = std::move(https);
+    } else {
+        owned = std::make_unique<httplib::Server>();
+    }
+    httplib::Server& server = *owned;
+    server.set_payload_max_length(k_max_body);
+    server.set_read_timeout(k_read_timeout_s, 0);
+    server.set_write_timeout(k_read_timeout_s, 0);
+    server.set_keep_alive_timeout(k_read_timeout_s);
+    // A worker serves one connection for as long as it is kept alive: the library's default
+    // pool (8 threads here) made the 9th keep-alive client wait for a whole connection. Reads
+    // share one store lock anyway; the threads mostly wait on sockets.
+    server.set_keep_alive_max_count(k_keep_alive_requests);
+    server.new_task_queue = [] { return new httplib::ThreadPool(k_worker_threads); };
+    server.set_default_headers(
+        {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
+    // Every method reaches the Api, which knows the routes: a known path with another method
+    // is 405 there, and nothing here matches a path to a file.
+    auto handler = [&api](const httplib::Request& req, httplib::Response& res) {
+        Response out = api.handle(to_request(req));
+        res.status = out.status;
+        if (!out.allow.empty()) {
+            res.set_header("Allow", out.allow);
+        }
+        res.set_content(out.body, k_json);
+    };
+    server.Get(".*", handler);
+    server.Post(".*", handler);
+    server.Put(".*", handler);
+    server.Patch(".*", handler);
+    server.Delete(".*", handler);
+    server.Options(".*", handler);
+    // The library's own refusals (413, 414, a request it cannot parse) get a JSON body too.
+    httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
+                                                       httplib::Response& res) {
+        if (!res.body.empty()) {
+            return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.set_content(error_document(reason_for(res.status)), k_json);
+        return httplib::Server::HandlerResponse::Handled;
+    };
+    server.set_error_handler(on_error);
+    // cpp-httplib reports exceptions thrown inside a handler as 500; ours throw none, but a
+    // std::bad_alloc would end here rather than in the thread pool.
+    server.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
+            res.status = 500;
+            res.set_content(error_document("internal error"), k_json);
+        });
+
+    int port = where.port;
+    errno = 0;
+    if (port == 0) {
+        port = server.bind_to_any_port(where.host);
+    } else if (!server.bind_to_port(where.host, port)) {
+        port = -1;
+    }
+    if (port < 0) {
+        int err = errno;
+        return fail(Errc::io, "cannot listen on " + where.text() + ": " +
+                                  (err != 0 ? std::string(std::strerror(err))
+                                            : std::string("the address is in use or not one of "
+                                                          "this machine")));
+    }
+    on_listening(where.url(port, tls ? "https" : "http"));
+
+    // Stops the server once `stop` fires (a signal); polls so it also notices that the server
+    // ended by itself.
+    std::atomic<bool> ended{false};
+    std::thread watcher([&] {
+        pollfd p{stop.fd(), POLLIN, 0};
+        while (!ended.load()) {
+            if (::poll(&p, 1, 200) > 0) {
+                server.stop();
+                return;
+            }
+        }
+    });
+    bool ok = server.listen_after_bind();
+    ended.store(true);
+    watcher.join();
+    if (!ok && !stop.cancelled()) {
+        return fail(Errc::io, "the server on " + where.text() + " stopped unexpectedly");
+    }
+    return {};
+}
+
+}  // namespace shipshape::server
