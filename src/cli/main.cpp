@@ -38,6 +38,7 @@ constexpr CommandEntry k_commands[] = {
     {"fault", add_fault_stub},
     {"exec", add_fleet_commands},
     {"agent", add_fleet_commands},
+    {"store", add_store_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,
