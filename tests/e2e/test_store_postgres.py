@@ -100,6 +100,32 @@ class PostgresStoreTest(RepoTestCase):
         self.assertIn(holder_run, ids)
 
 
+class StoreMigrateSqliteTest(RepoTestCase):
+    """`store migrate` on the default SQLite store, and SHIPSHAPE_STORE naming another one."""
+
+    def test_migrate_creates_the_store_and_says_its_version(self):
+        db = os.path.join(self.repo, ".shipshape", "state.db")
+        r = self.shipshape("store", "migrate")
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.out, rf"^store {db}: schema version (\d+) \(migrated from 0\)\n$")
+        r = self.shipshape("store", "migrate")
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.out, rf"^store {db}: schema version \d+, up to date\n$")
+
+    def test_shipshape_store_overrides_the_project_and_is_relative_to_the_working_dir(self):
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        self.write("checklists/quick.toml", '[[step]]\nid = "q"\nrun = ["true"]\n')
+        env = dict(self.env, SHIPSHAPE_STORE="other.db")
+        r = self.shipshape("-C", self.repo, "run", os.path.join(self.repo, "checklists/quick.toml"),
+                           cwd=elsewhere, env=env)
+        self.assertEqual(r.code, 0, r)
+        self.assertTrue(os.path.exists(os.path.join(elsewhere, "other.db")))
+        self.assertFalse(os.path.exists(os.path.join(self.repo, ".shipshape", "state.db")))
+        r = self.shipshape("--json", "runs")
+        self.assertEqual(r.json()["runs"], [])  # the project's own store saw nothing
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()

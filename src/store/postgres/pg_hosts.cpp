@@ -55,6 +55,7 @@ Result<std::vector<FactsSnapshot>> PgStore::list_facts(std::string_view host, in
         return fail(q.error());
     }
     std::vector<FactsSnapshot> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(read_snapshot(*q, i));
     }

@@ -297,6 +297,7 @@ Result<std::vector<std::pair<std::string, std::string>>> PgStore::read_params(
         return fail(q.error());
     }
     std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.emplace_back(q->text(i, 0), q->text(i, 1));
     }
@@ -331,6 +332,7 @@ Result<std::vector<RunRecord>> PgStore::list_runs(int limit) {
         return fail(q.error());
     }
     std::vector<RunRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(read_run(*q, i));
     }
@@ -370,6 +372,7 @@ Result<std::vector<StepRecord>> PgStore::get_steps(std::string_view run_id) {
         return fail(q.error());
     }
     std::vector<StepRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         StepRecord s;
         s.run_id = std::string(run_id);
@@ -483,6 +486,7 @@ Result<std::vector<CheckOff>> PgStore::get_check_offs(std::string_view run_id) {
         return fail(q.error());
     }
     std::vector<CheckOff> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(CheckOff{std::string(run_id), q->text(i, 0), q->text(i, 1), q->text(i, 2),
                                q->text(i, 3), q->integer(i, 4)});
@@ -503,6 +507,7 @@ Result<std::vector<Event>> PgStore::get_events(std::string_view run_id) {
         return fail(q.error());
     }
     std::vector<Event> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(Event{q->integer(i, 0), q->integer(i, 1), std::string(run_id), q->text(i, 2),
                             q->text(i, 3), q->text(i, 4)});
