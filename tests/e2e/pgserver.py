@@ -9,7 +9,10 @@ unprivileged user `nobody` (through runuser), and its directory belongs to that 
 One implementation for every test: e2e tests import it (PgServer), the C++ store tests run it
 (src/store/testing/postgres_server.cpp):
 
-    pgserver.py start DIR    # DIR: a new directory; prints the server's URI (database postgres)
+    pgserver.py start DIR [OWNER_PID]   # DIR: a new directory; prints the server's URI
+                                        # (database postgres); with OWNER_PID, the server is
+                                        # also stopped (and DIR removed) once that process is
+                                        # gone, so a test that crashes leaks no server
     pgserver.py createdb DIR NAME   # prints the URI of a new, empty database NAME
     pgserver.py stop DIR     # stops it and removes DIR
 
@@ -17,6 +20,7 @@ One implementation for every test: e2e tests import it (PgServer), the C++ store
 (the tests then skip, or fail under SHIPSHAPE_REQUIRE_ALL=1)."""
 import glob
 import os
+import time
 import pwd
 import shutil
 import subprocess
@@ -103,6 +107,35 @@ class PgServer:
                            capture_output=True, cwd="/")
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def watch(self, owner_pid):
+        """Starts a detached watcher that stops this server once `owner_pid` has exited."""
+        ready_r, ready_w = os.pipe()
+        if os.fork() != 0:
+            # Return once the watcher has left our process group and output: whoever runs us
+            # may then end the group and read our stdout to its end.
+            os.close(ready_w)
+            os.read(ready_r, 1)
+            os.close(ready_r)
+            return
+        os.close(ready_r)
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+        # Polling, as a process that is not our child cannot be waited for.
+        while os.path.exists(self.data):
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                self.stop()
+                break
+            except PermissionError:
+                pass
+            time.sleep(1)
+        os._exit(0)
+
     @property
     def uri(self):
         return uri(self.directory)
@@ -115,7 +148,9 @@ def main(argv):
     server = PgServer(argv[1])
     try:
         if argv[0] == "start":
-            print(server.start().uri)
+            print(server.start().uri, flush=True)
+            if len(argv) > 2:
+                server.watch(int(argv[2]))
         elif argv[0] == "createdb":
             print(server.createdb(argv[2]))
         else:

@@ -22,6 +22,7 @@ class PostgresStoreTest(RepoTestCase):
         directory = tempfile.mkdtemp(prefix="shipshape-e2e-pg-")
         try:
             cls.server = PgServer(directory).start()
+            cls.server.watch(os.getpid())  # stopped even if this test process dies
         except PgUnavailable as e:
             cls.unavailable = str(e)
             shutil.rmtree(directory, ignore_errors=True)

@@ -1,5 +1,7 @@
 #include "store/testing/postgres_server.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -48,7 +50,7 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
         return fail(Errc::io, "creating a directory for the test PostgreSQL server");
     }
     std::unique_ptr<PostgresServer> server(new PostgresServer(tmpl));
-    if (auto up = pgserver({"start", server->m_dir}); !up) {
+    if (auto up = pgserver({"start", server->m_dir, std::to_string(::getpid())}); !up) {
         return fail(up.error());
     }
     return server;

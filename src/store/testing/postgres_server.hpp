@@ -4,7 +4,7 @@
 // runs it through os::ProcessRunner.
 //
 // A PostgresServer is used from one thread at a time; destroying it stops the server and removes
-// its directory.
+// its directory, and so does the end of the test process if it never gets there (a crash).
 #pragma once
 
 #include <memory>
