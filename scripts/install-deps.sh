@@ -7,12 +7,16 @@ level="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libexpected-dev libxxhash-dev libssl-dev libcpp-httplib-dev
+  libsqlite3-dev libpq-dev libexpected-dev libxxhash-dev libssl-dev libcpp-httplib-dev
   libfuse3-dev libnftables-dev libnetfilter-queue-dev iptables iproute2
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2
   apt-utils passwd openssh-server openssh-client strace openssl
+  # The store tests start their own PostgreSQL (tests/e2e/pgserver.py: initdb and pg_ctl from
+  # /usr/lib/postgresql/*/bin, run as `nobody` through runuser). Debian's package also sets up
+  # a "main" cluster service on install; the tests never use it.
+  postgresql
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine

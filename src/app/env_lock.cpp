@@ -6,6 +6,7 @@
 #include <ctime>
 #include <utility>
 
+#include "app/runs.hpp"
 #include "os/process.hpp"
 
 namespace shipshape::app {
@@ -18,6 +19,7 @@ LockOwner this_process() {
     }
     me.pid = ::getpid();
     me.start_ticks = os::process_start_ticks(::getpid()).value_or(0);
+    me.user = current_user();
     return me;
 }
 
@@ -37,7 +39,9 @@ std::string describe_lock_holder(const store::LockHolder& h) {
     char when[64];
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     std::string who = h.run_id.rfind("apply-", 0) == 0 ? "an apply" : "run " + h.run_id;
-    return who + " (pid " + std::to_string(h.pid) + " on " + h.host + ", started " + when + ")";
+    const std::string by = h.user.empty() ? "" : ", by " + h.user;
+    return who + " (pid " + std::to_string(h.pid) + " on " + h.host + ", started " + when + by +
+           ")";
 }
 
 std::string describe_lock_key(const std::string& key) {
@@ -95,7 +99,7 @@ Result<EnvLocks> EnvLocks::acquire(store::LockStore& store, std::vector<std::str
         return holder_is_stale(h, me.host, start_ticks);
     };
     for (const auto& key : keys) {
-        store::LockHolder holder{key, owner_id, me.pid, me.start_ticks, me.host, now};
+        store::LockHolder holder{key, owner_id, me.pid, me.start_ticks, me.host, now, me.user};
         auto r = store.acquire_env_lock(holder, is_stale);
         if (!r) {
             return fail(r.error());  // `held` releases what it took

@@ -29,6 +29,7 @@ struct LockOwner {
     std::string host;  // this machine's host name
     int64_t pid = 0;
     uint64_t start_ticks = 0;
+    std::string user{};  // who runs this process (current_user()), named to whoever is refused
 };
 LockOwner this_process();
 
@@ -38,7 +39,8 @@ LockOwner this_process();
 bool holder_is_stale(const store::LockHolder& holder, const std::string& this_host,
                      const StartTicksFn& start_ticks);
 
-// "run R (pid 12 on web1, started 2026-01-02 10:00:00)" or "an apply (pid ...)".
+// "run R (pid 12 on web1, started 2026-01-02 10:00:00, by alice)" or "an apply (...)"; the
+// user is left out when the holder has none recorded (a lock taken by an older shipshape).
 std::string describe_lock_holder(const store::LockHolder& holder);
 
 // Locks held for one use case; released by release() or the destructor.

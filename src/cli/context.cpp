@@ -17,6 +17,17 @@
 
 namespace shipshape::cli {
 
+std::string store_location(const Context& ctx, const app::Project& project) {
+    if (ctx.store.empty()) {
+        return project.store_location();
+    }
+    if (ctx.store.find("://") != std::string::npos) {
+        return ctx.store;
+    }
+    const std::string& s = ctx.store;
+    return os::path_absolute(s.rfind("sqlite:", 0) == 0 ? s.substr(7) : s, ctx.cwd);
+}
+
 Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     std::string root;
     if (!ctx.directory.empty()) {
@@ -53,7 +64,7 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
     }
     // .shipshape holds the journal and step logs: owner only (best effort on a shared mount).
     (void)os::restrict_to_owner(project->state_dir());
-    auto store = store::open_store(project->store_location());
+    auto store = store::open_store(store_location(ctx, *project));
     if (!store) {
         return fail(store.error());
     }

@@ -26,6 +26,7 @@ struct Context {
     bool json = false;
     bool color = false;  // stderr/stdout are terminals and NO_COLOR is unset
     bool tty = false;    // stdout is a terminal
+    std::string store;   // SHIPSHAPE_STORE: overrides the project's `store`; empty when unset
     const os::CancelSource* cancel = nullptr;
 };
 
@@ -45,8 +46,12 @@ struct OpenRepo {
 
 enum class NeedStore { yes, no };
 
+// Where the project's store is: SHIPSHAPE_STORE when set (a URI, or a path relative to the
+// working directory), else the `store` of shipshape.toml (see Project::store_location).
+std::string store_location(const Context& ctx, const app::Project& project);
+
 // Finds the ops repo (-C or walking up from the working directory), loads it and, unless told
-// not to, opens its store (OpenRepo::store is null then).
+// not to, opens its store (OpenRepo::store is null then) at store_location.
 [[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx, NeedStore need = NeedStore::yes);
 
 // For commands about this machine that work anywhere (facts, require check), as Facter and
@@ -100,6 +105,7 @@ void add_state_commands(CLI::App& app, std::vector<Command>& out);
 void add_fault_command(CLI::App& app, std::vector<Command>& out);
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out);
 void add_serve_command(CLI::App& app, std::vector<Command>& out);
+void add_store_commands(CLI::App& app, std::vector<Command>& out);
 // `shipshape agent`: serves the fleet protocol on stdin/stdout until end of input.
 int run_agent();
 

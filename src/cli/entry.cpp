@@ -96,6 +96,9 @@ int run(int argc, char** argv, std::span<const CommandEntry> entries) {
     }
     ctx.cwd = cwd;
     ctx.tty = ::isatty(STDOUT_FILENO) != 0;
+    if (const char* store = std::getenv("SHIPSHAPE_STORE")) {
+        ctx.store = store;
+    }
     const char* no_color = std::getenv("NO_COLOR");
     const char* term = std::getenv("TERM");
     ctx.color = ctx.tty && !(no_color && *no_color) && !(term && std::string_view(term) == "dumb");

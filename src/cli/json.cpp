@@ -208,6 +208,10 @@ std::string json_init(const std::string& dir, const std::vector<std::string>& fi
     return dump(json{{"kind", "init"}, {"dir", dir}, {"files", files}});
 }
 
+std::string json_store_migrate(const std::string& store, int64_t from, int64_t to) {
+    return dump(json{{"kind", "store-migrate"}, {"store", store}, {"from", from}, {"to", to}});
+}
+
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,
                           const std::vector<std::string>& warnings) {

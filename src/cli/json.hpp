@@ -3,6 +3,7 @@
 // Every document has a "kind" naming its shape (documented in docs/manual.md).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ std::string json_runs(const std::vector<store::RunRecord>& runs);
 std::string json_show(const app::RunDetails& details);
 // `next_command` is empty when the run is live and takes the check-off up itself.
 std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command);
+// `store migrate`: the store (password redacted) and its schema version before and after.
+std::string json_store_migrate(const std::string& store, int64_t from, int64_t to);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,

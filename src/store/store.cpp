@@ -1,25 +1,57 @@
 #include "store/store.hpp"
 
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace shipshape::store {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& location, Access access) {
+namespace {
+
+enum class Kind { sqlite, postgres };
+
+// The backend of `location` and what that backend is given, or Errc::invalid_argument.
+Result<std::pair<Kind, std::string>> parse_location(const std::string& location) {
     std::string_view loc = location;
     if (loc.rfind("sqlite:", 0) == 0) {
-        return open_sqlite_store(std::string(loc.substr(7)), access);
+        return std::pair{Kind::sqlite, std::string(loc.substr(7))};
     }
     if (loc.rfind("postgresql://", 0) == 0 || loc.rfind("postgres://", 0) == 0) {
-        return fail(Errc::unsupported,
-                    "store '" + location +
-                        "': PostgreSQL stores are not supported by this "
-                        "version of shipshape yet; use the embedded SQLite store (the default)");
+        return std::pair{Kind::postgres, location};
     }
     if (loc.find("://") != std::string_view::npos) {
         return fail(Errc::invalid_argument,
-                    "store '" + location + "': unknown scheme (expected a path or sqlite:PATH)");
+                    "store '" + redact_postgres_uri(location) +
+                        "': unknown scheme (expected a path, sqlite:PATH or postgresql://...)");
     }
-    return open_sqlite_store(location, access);
+    return std::pair{Kind::sqlite, location};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_store(const std::string& location, Access access) {
+    auto parsed = parse_location(location);
+    if (!parsed) {
+        return fail(parsed.error());
+    }
+    if (parsed->first == Kind::postgres) {
+        return open_postgres_store(parsed->second, access);
+    }
+    return open_sqlite_store(parsed->second, access);
+}
+
+Result<SchemaMigration> migrate_store(const std::string& location) {
+    auto parsed = parse_location(location);
+    if (!parsed) {
+        return fail(parsed.error());
+    }
+    if (parsed->first == Kind::postgres) {
+        return migrate_postgres_store(parsed->second);
+    }
+    return migrate_sqlite_store(parsed->second);
 }
 
 }  // namespace shipshape::store

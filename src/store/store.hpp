@@ -2,14 +2,15 @@
 // event log), HostStore (facts snapshots, state reports, the parameters of the last apply per
 // host) and LockStore (environment locks). `Store` joins them; the embedded SQLite
 // implementation (the default, in the ops repo's .shipshape/state.db) implements all of them, and
-// a PostgreSQL implementation for team servers follows the same contract, checked by the one
-// backend-parameterised suite in store_test.cpp.
+// the PostgreSQL implementation for teams (store/postgres/) follows the same contract, checked by
+// the one backend-parameterised suite in store_test.cpp.
 //
 // Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
 // synchronous=FULL) unless it is asked for Durability::relaxed. Times are milliseconds since the
 // Unix epoch. A Store is used from one thread at a time; callers serialize (the checklist engine
 // already does). Every failure is Errc::store with the database's message, except where a function
-// says otherwise.
+// says otherwise. PostgreSQL: "durable" is the server's (synchronous_commit), and a relaxed write
+// is a commit that does not wait for the server's WAL flush.
 #pragma once
 
 #include <cstdint>
@@ -86,6 +87,7 @@ struct LockHolder {
     uint64_t pid_start_ticks = 0;  // tells a live holder from a reused pid
     std::string host;
     int64_t started_at = 0;
+    std::string user{};  // who started the holder, named to whoever is refused
 };
 
 // A saved copy of one host's facts (the JSON document of facts/facts_json.hpp).
@@ -192,10 +194,23 @@ class Store : public RunStore, public HostStore, public LockStore {};
 // message says the store is read-only).
 enum class Access { read_write, read_only };
 
-// Opens the store at `location`: a file path, or "sqlite:PATH". Errc::unsupported for other
-// schemes (postgresql:// arrives with its issue). Errc::store when it cannot be opened, is from a
-// newer shipshape, or is read-only and needs a schema upgrade.
+// Opens the store at `location`: a file path, "sqlite:PATH", or a PostgreSQL connection URI
+// (postgresql://... or postgres://...). Errc::invalid_argument for another scheme. Errc::store
+// when it cannot be opened or reached, is from a newer shipshape, or needs a schema upgrade it
+// cannot get here: a read-only SQLite store, or any PostgreSQL store (a shared database is
+// migrated only by migrate_store, i.e. `shipshape store migrate`; SQLite migrates on open).
 [[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& location,
                                                         Access access = Access::read_write);
+
+// The schema version a migration found and the one it left (this shipshape's; equal when there
+// was nothing to do).
+struct SchemaMigration {
+    int64_t from = 0;
+    int64_t to = 0;
+};
+
+// Brings the store at `location` (as for open_store) to this shipshape's schema, creating it
+// when it is empty. Errc::store as for open_store, and for a schema newer than this shipshape.
+[[nodiscard]] Result<SchemaMigration> migrate_store(const std::string& location);
 
 }  // namespace shipshape::store

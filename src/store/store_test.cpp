@@ -1,6 +1,7 @@
-// The store contract, one suite run against every backend in k_backends (today SQLite; a
-// PostgreSQL backend and an audit chain add a factory here). Backend-specific behaviour
-// (schema migrations of one database engine) is tested beside the backend.
+// The store contract, one suite run against every backend in k_backends: SQLite, and PostgreSQL
+// on a server the test starts itself (store/testing/postgres_server.hpp; one per test process,
+// a fresh database per test). Backend-specific behaviour (schema migrations of one database
+// engine) is tested beside the backend.
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
@@ -10,11 +11,14 @@
 #include <barrier>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
 
+#include "core/testing/skip.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/testing/postgres_server.hpp"
 
 namespace shipshape::store {
 namespace {
@@ -30,10 +34,62 @@ void PrintTo(const Backend& backend, std::ostream* out) {
     *out << backend.name;
 }
 
+// The test process's PostgreSQL server, started by the first test that needs it and stopped when
+// the process ends (the environment's TearDown).
+class PostgresEnvironment : public ::testing::Environment {
+  public:
+    static Result<testing::PostgresServer*> server() {
+        if (!s_server && !s_error) {
+            auto started = testing::PostgresServer::start();
+            if (started) {
+                s_server = std::move(*started);
+            } else {
+                s_error = started.error();
+            }
+        }
+        if (s_error) {
+            return fail(*s_error);
+        }
+        return s_server.get();
+    }
+    void TearDown() override { s_server.reset(); }
+
+  private:
+    static inline std::unique_ptr<testing::PostgresServer> s_server;
+    static inline std::optional<Error> s_error;
+};
+
+[[maybe_unused]] const auto* const k_postgres_environment =
+    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+
+// One database per test directory, created and migrated on first use.
+Result<std::unique_ptr<Store>> open_postgres(const std::string& dir) {
+    static std::map<std::string, std::string> databases;
+    auto it = databases.find(dir);
+    if (it == databases.end()) {
+        auto server = PostgresEnvironment::server();
+        if (!server) {
+            return fail(server.error());
+        }
+        static int count = 0;
+        std::string name = "t" + std::to_string(++count) + "_" + std::to_string(::getpid());
+        auto uri = (*server)->create_database(name);
+        if (!uri) {
+            return fail(uri.error());
+        }
+        if (auto migrated = migrate_store(*uri); !migrated) {
+            return fail(migrated.error());
+        }
+        it = databases.emplace(dir, *uri).first;
+    }
+    return open_store(it->second);
+}
+
 const std::vector<Backend>& backends() {
     static const std::vector<Backend> k_backends = {
         {"sqlite",
          [](const std::string& dir) { return open_store("sqlite:" + dir + "/state.db"); }},
+        {"postgres", open_postgres},
     };
     return k_backends;
 }
@@ -44,6 +100,9 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
         char tmpl[] = "/tmp/shipshape-store-XXXXXX";
         dir = ::mkdtemp(tmpl);
         auto s = GetParam().open(dir);
+        if (!s && s.error().code() == Errc::unsupported) {
+            SHIPSHAPE_SKIP_OR_FAIL(GetParam().name << ": " << s.error().message());
+        }
         ASSERT_TRUE(s) << s.error().message();
         store = std::move(*s);
     }
@@ -151,8 +210,8 @@ TEST_P(StoreContract, CheckOffMarksTheStep) {
 }
 
 TEST_P(StoreContract, EnvironmentLockIsExclusiveUntilStaleOrReleased) {
-    LockHolder a{"prod", "run-a", 100, 7, "h", 1};
-    LockHolder b{"prod", "run-b", 200, 8, "h", 2};
+    LockHolder a{"prod", "run-a", 100, 7, "h", 1, "ops"};
+    LockHolder b{"prod", "run-b", 200, 8, "h", 2, "ops"};
     auto first = store->acquire_env_lock(a, k_never_stale);
     ASSERT_TRUE(first && first->acquired);
     auto second = store->acquire_env_lock(b, k_never_stale);
@@ -164,7 +223,7 @@ TEST_P(StoreContract, EnvironmentLockIsExclusiveUntilStaleOrReleased) {
     EXPECT_EQ(second->holder->pid_start_ticks, 7u);
     EXPECT_EQ(second->holder->host, "h");
     // Other environments are independent.
-    LockHolder c{"staging", "run-c", 300, 9, "h", 3};
+    LockHolder c{"staging", "run-c", 300, 9, "h", 3, "ops"};
     EXPECT_TRUE(store->acquire_env_lock(c, k_never_stale)->acquired);
     // A dead holder is taken over, and reported.
     auto takeover = store->acquire_env_lock(b, k_always_stale);
@@ -178,9 +237,9 @@ TEST_P(StoreContract, EnvironmentLockIsExclusiveUntilStaleOrReleased) {
 }
 
 TEST_P(StoreContract, TheStalenessCheckSeesTheRecordedHolder) {
-    LockHolder a{"prod", "run-a", 100, 7, "other-host", 1};
+    LockHolder a{"prod", "run-a", 100, 7, "other-host", 1, "alice"};
     ASSERT_TRUE(store->acquire_env_lock(a, k_never_stale)->acquired);
-    LockHolder b{"prod", "run-b", 200, 8, "h", 2};
+    LockHolder b{"prod", "run-b", 200, 8, "h", 2, "ops"};
     std::optional<LockHolder> seen;
     auto r = store->acquire_env_lock(b, [&](const LockHolder& h) {
         seen = h;
@@ -194,11 +253,13 @@ TEST_P(StoreContract, TheStalenessCheckSeesTheRecordedHolder) {
     EXPECT_EQ(seen->pid_start_ticks, 7u);
     EXPECT_EQ(seen->host, "other-host");
     EXPECT_EQ(seen->started_at, 1);
+    EXPECT_EQ(seen->user, "alice");
+    EXPECT_EQ(r->holder->user, "alice");
 }
 
 TEST_P(StoreContract, TheSameRunIsLockedOutWhileItsHolderLives) {
-    LockHolder first{"prod", "run-a", 100, 7, "h", 1};
-    LockHolder resumed_elsewhere{"prod", "run-a", 200, 8, "h", 2};
+    LockHolder first{"prod", "run-a", 100, 7, "h", 1, "ops"};
+    LockHolder resumed_elsewhere{"prod", "run-a", 200, 8, "h", 2, "ops"};
     ASSERT_TRUE(store->acquire_env_lock(first, k_never_stale)->acquired);
     auto second = store->acquire_env_lock(resumed_elsewhere, k_never_stale);
     ASSERT_TRUE(second);
@@ -224,7 +285,8 @@ TEST_P(StoreContract, OfTwoConcurrentAcquiresExactlyOneWins) {
                           1000 + who,
                           1,
                           "h",
-                          round};
+                          round,
+                          "ops"};
             sync.arrive_and_wait();
             auto r = stores[who]->acquire_env_lock(me, k_never_stale);
             if (!r) {
@@ -295,9 +357,17 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()
                          });
 
 TEST(OpenStore, NamesUnsupportedLocations) {
-    auto pg = open_store("postgresql://localhost/x");
-    ASSERT_FALSE(pg);
-    EXPECT_EQ(pg.error().code(), Errc::unsupported);
+    // A PostgreSQL URI is a PostgreSQL store: here one that cannot be reached, and the message
+    // names it (without its password).
+    for (const std::string scheme : {"postgresql", "postgres"}) {
+        auto pg = open_store(scheme + "://u:secret@%2Fnonexistent-dir/x");
+        ASSERT_FALSE(pg);
+        EXPECT_EQ(pg.error().code(), Errc::store);
+        const std::string named =
+            "connecting to the store '" + scheme + "://u:***@%2Fnonexistent-dir/x': ";
+        EXPECT_EQ(pg.error().message().substr(0, named.size()), named);
+        EXPECT_EQ(pg.error().message().find("secret"), std::string::npos);
+    }
     auto bad = open_store("/nonexistent-dir/x/state.db");
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code(), Errc::store);

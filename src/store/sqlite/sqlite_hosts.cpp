@@ -79,16 +79,16 @@ Result<std::optional<FactsSnapshot>> SqliteStore::latest_host_state(std::string_
 Result<LockResult> SqliteStore::acquire_env_lock(
     const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) {
     return transaction("locking environment " + me.env, [&]() -> Result<LockResult> {
-        Statement q(
-            *m_cache,
-            "SELECT run_id, pid, pid_start_ticks, host, started_at FROM env_locks WHERE env = ?");
+        Statement q(*m_cache,
+                    "SELECT run_id, pid, pid_start_ticks, host, started_at, user FROM env_locks "
+                    "WHERE env = ?");
         q.bind(1, me.env);
         int rc = q.step();
         LockResult result;
         if (rc == SQLITE_ROW) {
-            LockHolder holder{me.env,       q.text(0),
-                              q.integer(1), static_cast<uint64_t>(q.integer(2)),
-                              q.text(3),    q.integer(4)};
+            LockHolder holder{
+                me.env,    q.text(0),    q.integer(1), static_cast<uint64_t>(q.integer(2)),
+                q.text(3), q.integer(4), q.text(5)};
             const bool is_me = holder.pid == me.pid && holder.host == me.host &&
                                holder.pid_start_ticks == me.pid_start_ticks;
             if (!is_me && !is_stale(holder)) {
@@ -103,9 +103,10 @@ Result<LockResult> SqliteStore::acquire_env_lock(
         }
         Statement w(*m_cache,
                     "INSERT OR REPLACE INTO env_locks(env, run_id, pid, pid_start_ticks, host, "
-                    "started_at) VALUES(?,?,?,?,?,?)");
+                    "started_at, user) VALUES(?,?,?,?,?,?,?)");
         w.bind(1, me.env).bind(2, me.run_id).bind(3, me.pid);
         w.bind(4, static_cast<int64_t>(me.pid_start_ticks)).bind(5, me.host).bind(6, me.started_at);
+        w.bind(7, me.user);
         if (w.step() != SQLITE_DONE) {
             return db_error("locking environment " + me.env);
         }

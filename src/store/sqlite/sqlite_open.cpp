@@ -127,7 +127,8 @@ Result<std::unique_ptr<Store>> open_read_only(const std::string& path, const std
     return std::unique_ptr<Store>(std::move(*immutable));
 }
 
-Result<std::unique_ptr<Store>> open_read_write(const std::string& path) {
+// Opens (creating it 0600 when missing) the database at `path` for writing, without migrating.
+Result<std::unique_ptr<sqlite_detail::SqliteStore>> open_writable(const std::string& path) {
     // The journal holds parameters, checklist text and notes: owner only. A new database is
     // created 0600 before SQLite opens it (its -wal and -shm files take the same mode), and an
     // existing one with group or other bits is tightened, best effort (a read-only copy stays).
@@ -139,7 +140,11 @@ Result<std::unique_ptr<Store>> open_read_write(const std::string& path) {
             (void)::chmod(path.c_str(), st.st_mode & 0700);
         }
     }
-    auto store = connect(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    return connect(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+}
+
+Result<std::unique_ptr<Store>> open_read_write(const std::string& path) {
+    auto store = open_writable(path);
     if (!store) {
         return fail(store.error());
     }
@@ -162,6 +167,24 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Access
         return open_read_only(path, *why);
     }
     return open_read_write(path);
+}
+
+Result<SchemaMigration> migrate_sqlite_store(const std::string& path) {
+    if (auto why = why_not_writable(path)) {
+        return fail(Errc::store, "cannot migrate the store: " + *why);
+    }
+    auto store = open_writable(path);
+    if (!store) {
+        return fail(store.error());
+    }
+    auto before = (*store)->stored_schema_version();
+    if (!before) {
+        return fail(before.error());
+    }
+    if (auto st = (*store)->migrate(); !st) {
+        return fail(st.error());
+    }
+    return SchemaMigration{*before, sqlite_detail::schema_version()};
 }
 
 }  // namespace shipshape::store

@@ -114,6 +114,9 @@ const char* const k_migrations[] = {
         PRIMARY KEY (host, position)
     );
     )sql",
+    R"sql(
+    ALTER TABLE env_locks ADD COLUMN user TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 }  // namespace

@@ -15,4 +15,9 @@ namespace shipshape::store {
 [[nodiscard]] Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
                                                                Access access = Access::read_write);
 
+// Opens or creates the database file at `path` and migrates it (what opening read-write does),
+// returning the version found and the one left. Errc::store as for open_sqlite_store; a store
+// that cannot be written is not opened read-only but refused.
+[[nodiscard]] Result<SchemaMigration> migrate_sqlite_store(const std::string& path);
+
 }  // namespace shipshape::store

@@ -48,7 +48,8 @@ class SqliteMigration : public ::testing::Test {
                 "INSERT INTO steps VALUES('r1', 'build', 'ok', 1, 0, '', 11, 12, 1, 1, '');"
                 "INSERT INTO events(at, run_id, step_id, kind, detail) "
                 "VALUES(10, 'r1', '', 'run-started', 'x');"
-                "INSERT INTO env_locks VALUES('prod', 'r1', 5, 6, 'h', 10);");
+                "INSERT INTO env_locks(env, run_id, pid, pid_start_ticks, host, started_at) "
+                "VALUES('prod', 'r1', 5, 6, 'h', 10);");
         }
         if (version >= 2) {
             exec(

@@ -1,0 +1,138 @@
+// Internal to store/postgres/: the PostgreSQL store's class and its libpq helpers, shared by
+// pg_store.cpp (connecting, the versioned schema, runs and their journal) and pg_hosts.cpp
+// (facts, state reports, applied parameters, environment locks). The only header that includes
+// libpq-fe.h.
+//
+// A PgStore owns one connection; it is used from one thread at a time (see store.hpp). Every
+// statement is sent with PQexecParams: parameters travel apart from the SQL text (no quoting of
+// values anywhere) and results come back as text, parsed here.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace shipshape::store::pg_detail {
+
+// The schema version this shipshape writes, and the SQL that moves a database from
+// `from_version` to the next (0 <= from_version < schema_version()).
+int64_t schema_version();
+const char* migration_sql(int64_t from_version);
+
+// One PGresult, freed on destruction.
+class PgResult {
+  public:
+    explicit PgResult(PGresult* r) : m_r(r) {}
+    PgResult(PgResult&& other) noexcept : m_r(std::exchange(other.m_r, nullptr)) {}
+    PgResult& operator=(PgResult&&) = delete;
+    PgResult(const PgResult&) = delete;
+    PgResult& operator=(const PgResult&) = delete;
+    ~PgResult() { PQclear(m_r); }
+
+    PGresult* raw() const { return m_r; }
+    int rows() const { return PQntuples(m_r); }
+    std::string text(int row, int col) const { return PQgetvalue(m_r, row, col); }
+    int64_t integer(int row, int col) const;
+    bool is_null(int row, int col) const { return PQgetisnull(m_r, row, col) != 0; }
+    // Rows an INSERT, UPDATE or DELETE touched.
+    int64_t affected() const;
+
+  private:
+    PGresult* m_r;
+};
+
+class PgStore final : public Store {
+  public:
+    // Takes ownership of `conn` (connected). `where` names the store in messages (no password).
+    PgStore(PGconn* conn, std::string where) : m_conn(conn), m_where(std::move(where)) {}
+    PgStore(const PgStore&) = delete;
+    PgStore& operator=(const PgStore&) = delete;
+    ~PgStore() override { PQfinish(m_conn); }
+
+    // The stored schema version (0 for a database shipshape never migrated). Errc::store when it
+    // is newer than this shipshape.
+    [[nodiscard]] Result<int64_t> stored_schema_version();
+    // Applies every missing migration in one transaction, serialised against other migrators by
+    // an advisory lock. Returns the version found before.
+    [[nodiscard]] Result<int64_t> migrate();
+    // Errc::store unless the schema is exactly this shipshape's (older: run `store migrate`).
+    [[nodiscard]] Status check_schema();
+
+    [[nodiscard]] Status create_run(const RunRecord& run) override;
+    [[nodiscard]] Result<RunRecord> get_run(std::string_view id) override;
+    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(int limit) override;
+    [[nodiscard]] Status update_run(std::string_view id, std::string_view status, int64_t pid,
+                                    int64_t at) override;
+    [[nodiscard]] Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
+    [[nodiscard]] Result<int64_t> record_step(const StepRecord& step, const Event& event,
+                                              Durability durability) override;
+    [[nodiscard]] Status add_check_off(const CheckOff& check_off) override;
+    [[nodiscard]] Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
+    [[nodiscard]] Status append_event(const Event& event) override;
+    [[nodiscard]] Result<std::vector<Event>> get_events(std::string_view run_id) override;
+
+    [[nodiscard]] Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
+    [[nodiscard]] Result<FactsSnapshot> get_facts(int64_t id) override;
+    [[nodiscard]] Result<std::vector<FactsSnapshot>> list_facts(std::string_view host,
+                                                                int limit) override;
+    [[nodiscard]] Result<int64_t> save_host_state(const FactsSnapshot& report) override;
+    [[nodiscard]] Result<std::optional<FactsSnapshot>> latest_host_state(
+        std::string_view host) override;
+    [[nodiscard]] Status save_applied_params(const AppliedParams& params) override;
+    [[nodiscard]] Result<std::optional<AppliedParams>> applied_params(
+        std::string_view host) override;
+
+    [[nodiscard]] Result<LockResult> acquire_env_lock(
+        const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
+    [[nodiscard]] Status release_env_lock(std::string_view env, std::string_view run_id) override;
+
+    // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
+    // message when it fails.
+    [[nodiscard]] Result<PgResult> exec(const std::string& what, const char* sql,
+                                        std::initializer_list<std::string_view> params = {});
+
+    // Runs `script` (several statements, no parameters: a migration, the session's settings).
+    [[nodiscard]] Status exec_script(const std::string& what, const char* script);
+
+    // Runs `body` between BEGIN and COMMIT; a failure of `body` (or of COMMIT) rolls back.
+    template <typename Body>
+    auto transaction(const std::string& what, Body body) -> decltype(body()) {
+        if (auto st = exec(what, "BEGIN"); !st) {
+            return fail(st.error());
+        }
+        auto r = body();
+        if (!r) {
+            (void)exec(what, "ROLLBACK");
+            return r;
+        }
+        if (auto st = exec(what, "COMMIT"); !st) {
+            (void)exec(what, "ROLLBACK");
+            return fail(st.error());
+        }
+        return r;
+    }
+
+  private:
+    [[nodiscard]] Status insert_event(const Event& event);
+    [[nodiscard]] Result<int64_t> write_step(const StepRecord& step);
+    [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> read_params(
+        const std::string& what, const char* sql, std::string_view key);
+
+    PGconn* m_conn;
+    std::string m_where;
+};
+
+inline std::string num(int64_t v) {
+    return std::to_string(v);
+}
+
+}  // namespace shipshape::store::pg_detail

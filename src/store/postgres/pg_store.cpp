@@ -1,0 +1,520 @@
+// The PostgreSQL store (see store/store.hpp for the contract): connecting, the versioned schema
+// and runs with their journal. The schema version lives in the one-row table shipshape_schema and
+// is moved forward only by migrate() (`shipshape store migrate`): on a shared database a command
+// that quietly upgraded the schema would break every older shipshape of the team at once, so an
+// ordinary open refuses an older schema and says to migrate, and refuses a newer one too.
+#include <cstdlib>
+#include <iterator>
+#include <memory>
+#include <utility>
+
+#include "core/text.hpp"
+#include "store/postgres/pg_db.hpp"
+#include "store/postgres/pg_store.hpp"
+
+namespace shipshape::store {
+
+namespace pg_detail {
+
+namespace {
+
+// Each entry moves the schema from version i to i + 1. Never edit a released entry: append.
+const char* const k_migrations[] = {
+    R"sql(
+    CREATE TABLE shipshape_schema (version BIGINT NOT NULL);
+    INSERT INTO shipshape_schema(version) VALUES (0);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        checklist_path TEXT NOT NULL,
+        checklist_name TEXT NOT NULL,
+        checklist_text TEXT NOT NULL,
+        env TEXT NOT NULL,
+        status TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX runs_by_start ON runs(started_at DESC, id DESC);
+    CREATE TABLE run_params (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        position BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        exit_code BIGINT NOT NULL,
+        detail TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL,
+        duration_ms BIGINT NOT NULL,
+        finish_seq BIGINT NOT NULL,
+        undo_state TEXT NOT NULL,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE TABLE check_offs (
+        seq BIGSERIAL PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        "by" TEXT NOT NULL,
+        note TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX check_offs_by_run ON check_offs(run_id, at, seq);
+    CREATE TABLE events (
+        seq BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX events_by_run ON events(run_id, seq);
+    CREATE TABLE env_locks (
+        env TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        pid_start_ticks BIGINT NOT NULL,
+        host TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        started_at BIGINT NOT NULL
+    );
+    CREATE TABLE facts_snapshots (
+        id BIGSERIAL PRIMARY KEY,
+        host TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL
+    );
+    CREATE INDEX facts_by_host ON facts_snapshots(host, at);
+    CREATE TABLE host_states (
+        id BIGSERIAL PRIMARY KEY,
+        host TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL
+    );
+    CREATE INDEX host_states_by_host ON host_states(host, at);
+    CREATE TABLE applies (
+        host TEXT PRIMARY KEY,
+        at BIGINT NOT NULL
+    );
+    CREATE TABLE applied_params (
+        host TEXT NOT NULL REFERENCES applies(host) ON DELETE CASCADE,
+        position BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (host, position)
+    );
+    )sql",
+};
+
+// Any constant will do, as long as it stays the same: the key of the advisory lock that
+// serialises migrators of one database.
+constexpr const char* k_migration_lock = "7316385113240588623";
+
+constexpr const char* k_run_columns =
+    "id, checklist_path, checklist_name, checklist_text, env, status, \"user\", host, pid, "
+    "started_at, updated_at";
+
+RunRecord read_run(const PgResult& q, int row) {
+    RunRecord r;
+    r.id = q.text(row, 0);
+    r.checklist_path = q.text(row, 1);
+    r.checklist_name = q.text(row, 2);
+    r.checklist_text = q.text(row, 3);
+    r.env = q.text(row, 4);
+    r.status = q.text(row, 5);
+    r.user = q.text(row, 6);
+    r.host = q.text(row, 7);
+    r.pid = q.integer(row, 8);
+    r.started_at = q.integer(row, 9);
+    r.updated_at = q.integer(row, 10);
+    return r;
+}
+
+}  // namespace
+
+int64_t schema_version() {
+    return static_cast<int64_t>(std::size(k_migrations));
+}
+
+const char* migration_sql(int64_t from_version) {
+    return k_migrations[from_version];
+}
+
+int64_t PgResult::integer(int row, int col) const {
+    return std::strtoll(PQgetvalue(m_r, row, col), nullptr, 10);
+}
+
+int64_t PgResult::affected() const {
+    return std::strtoll(PQcmdTuples(m_r), nullptr, 10);
+}
+
+Result<PgResult> PgStore::exec(const std::string& what, const char* sql,
+                               std::initializer_list<std::string_view> params) {
+    // libpq wants NUL-terminated values: copy them (they are small, and the copies die here).
+    std::vector<std::string> copies(params.begin(), params.end());
+    std::vector<const char*> values;
+    values.reserve(copies.size());
+    for (const auto& c : copies) {
+        values.push_back(c.c_str());
+    }
+    PgResult r(PQexecParams(m_conn, sql, static_cast<int>(values.size()), nullptr,
+                            values.empty() ? nullptr : values.data(), nullptr, nullptr, 0));
+    const ExecStatusType status = PQresultStatus(r.raw());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        return r;
+    }
+    return fail(Errc::store, what + " in the store '" + m_where +
+                                 "': " + std::string(trim(PQerrorMessage(m_conn))));
+}
+
+Status PgStore::exec_script(const std::string& what, const char* script) {
+    PgResult r(PQexec(m_conn, script));
+    const ExecStatusType status = PQresultStatus(r.raw());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        return {};
+    }
+    return fail(Errc::store, what + " in the store '" + m_where +
+                                 "': " + std::string(trim(PQerrorMessage(m_conn))));
+}
+
+Result<int64_t> PgStore::stored_schema_version() {
+    auto exists = exec("reading the schema version", "SELECT to_regclass('shipshape_schema')");
+    if (!exists) {
+        return fail(exists.error());
+    }
+    if (exists->is_null(0, 0)) {
+        return int64_t{0};
+    }
+    auto q = exec("reading the schema version", "SELECT MAX(version) FROM shipshape_schema");
+    if (!q) {
+        return fail(q.error());
+    }
+    const int64_t have = q->integer(0, 0);
+    if (have > schema_version()) {
+        return fail(Errc::store, "the store '" + m_where + "' has schema version " +
+                                     std::to_string(have) + ", newer than this shipshape (" +
+                                     std::to_string(schema_version()) + "): upgrade shipshape");
+    }
+    return have;
+}
+
+Result<int64_t> PgStore::migrate() {
+    return transaction("migrating the schema", [&]() -> Result<int64_t> {
+        const std::string lock =
+            std::string("SELECT pg_advisory_xact_lock(") + k_migration_lock + ")";
+        if (auto st = exec("migrating the schema", lock.c_str()); !st) {
+            return fail(st.error());
+        }
+        auto have = stored_schema_version();
+        if (!have) {
+            return have;
+        }
+        for (int64_t v = *have; v < schema_version(); ++v) {
+            if (auto st = exec_script("migrating the schema to version " + std::to_string(v + 1),
+                                      k_migrations[v]);
+                !st) {
+                return fail(st.error());
+            }
+        }
+        if (auto st = exec("migrating the schema", "UPDATE shipshape_schema SET version = $1",
+                           {num(schema_version())});
+            !st) {
+            return fail(st.error());
+        }
+        return *have;
+    });
+}
+
+Status PgStore::check_schema() {
+    auto have = stored_schema_version();
+    if (!have) {
+        return fail(have.error());
+    }
+    if (*have < schema_version()) {
+        return fail(Errc::store, "the store '" + m_where + "' has schema version " +
+                                     std::to_string(*have) + " and this shipshape needs " +
+                                     std::to_string(schema_version()) +
+                                     ": run 'shipshape store migrate' to upgrade it");
+    }
+    return {};
+}
+
+Status PgStore::insert_event(const Event& e) {
+    auto r = exec("appending an event",
+                  "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES($1,$2,$3,$4,$5)",
+                  {num(e.at), e.run_id, e.step_id, e.kind, e.detail});
+    if (!r) {
+        return fail(r.error());
+    }
+    return {};
+}
+
+Status PgStore::create_run(const RunRecord& run) {
+    const std::string what = "creating run " + run.id;
+    return transaction(what, [&]() -> Status {
+        auto q = exec(what,
+                      "INSERT INTO runs(id, checklist_path, checklist_name, checklist_text, env, "
+                      "status, \"user\", host, pid, started_at, updated_at) "
+                      "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (id) DO NOTHING",
+                      {run.id, run.checklist_path, run.checklist_name, run.checklist_text, run.env,
+                       run.status, run.user, run.host, num(run.pid), num(run.started_at),
+                       num(run.updated_at)});
+        if (!q) {
+            return fail(q.error());
+        }
+        if (q->affected() == 0) {
+            return fail(Errc::already_exists, "run " + run.id + " already exists");
+        }
+        int64_t position = 0;
+        for (const auto& [k, v] : run.params) {
+            auto p = exec("storing params of run " + run.id,
+                          "INSERT INTO run_params(run_id, position, name, value) "
+                          "VALUES($1,$2,$3,$4)",
+                          {run.id, num(position++), k, v});
+            if (!p) {
+                return fail(p.error());
+            }
+        }
+        return insert_event(Event{0, run.started_at, run.id, "", "run-started",
+                                  run.checklist_path + " on " + run.env});
+    });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> PgStore::read_params(
+    const std::string& what, const char* sql, std::string_view key) {
+    auto q = exec(what, sql, {key});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        out.emplace_back(q->text(i, 0), q->text(i, 1));
+    }
+    return out;
+}
+
+Result<RunRecord> PgStore::get_run(std::string_view id) {
+    const std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs WHERE id = $1";
+    auto q = exec("reading run " + std::string(id), sql.c_str(), {id});
+    if (!q) {
+        return fail(q.error());
+    }
+    if (q->rows() == 0) {
+        return fail(Errc::not_found, "no run '" + std::string(id) + "' (see 'shipshape runs')");
+    }
+    RunRecord run = read_run(*q, 0);
+    auto params =
+        read_params("reading params of run " + run.id,
+                    "SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY position", id);
+    if (!params) {
+        return fail(params.error());
+    }
+    run.params = std::move(*params);
+    return run;
+}
+
+Result<std::vector<RunRecord>> PgStore::list_runs(int limit) {
+    const std::string sql = std::string("SELECT ") + k_run_columns +
+                            " FROM runs ORDER BY started_at DESC, id DESC LIMIT $1";
+    auto q = exec("listing runs", sql.c_str(), {num(limit)});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<RunRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        out.push_back(read_run(*q, i));
+    }
+    for (auto& run : out) {
+        auto params = read_params(
+            "reading params of run " + run.id,
+            "SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY position", run.id);
+        if (!params) {
+            return fail(params.error());
+        }
+        run.params = std::move(*params);
+    }
+    return out;
+}
+
+Status PgStore::update_run(std::string_view id, std::string_view status, int64_t pid, int64_t at) {
+    const std::string what = "updating run " + std::string(id);
+    return transaction(what, [&]() -> Status {
+        auto q = exec(what, "UPDATE runs SET status = $1, pid = $2, updated_at = $3 WHERE id = $4",
+                      {status, num(pid), num(at), id});
+        if (!q) {
+            return fail(q.error());
+        }
+        if (q->affected() == 0) {
+            return fail(Errc::not_found, "no run '" + std::string(id) + "'");
+        }
+        return insert_event(Event{0, at, std::string(id), "", "run-" + std::string(status), ""});
+    });
+}
+
+Result<std::vector<StepRecord>> PgStore::get_steps(std::string_view run_id) {
+    auto q = exec("reading steps of run " + std::string(run_id),
+                  "SELECT step_id, state, attempts, exit_code, detail, started_at, finished_at, "
+                  "duration_ms, finish_seq, undo_state FROM steps WHERE run_id = $1",
+                  {run_id});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<StepRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        StepRecord s;
+        s.run_id = std::string(run_id);
+        s.step_id = q->text(i, 0);
+        s.state = q->text(i, 1);
+        s.attempts = static_cast<int>(q->integer(i, 2));
+        s.exit_code = static_cast<int>(q->integer(i, 3));
+        s.detail = q->text(i, 4);
+        s.started_at = q->integer(i, 5);
+        s.finished_at = q->integer(i, 6);
+        s.duration_ms = q->integer(i, 7);
+        s.finish_seq = q->integer(i, 8);
+        s.undo_state = q->text(i, 9);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+Result<int64_t> PgStore::write_step(const StepRecord& s) {
+    const std::string what = "recording step " + s.step_id;
+    int64_t seq = s.finish_seq;
+    if (seq < 0) {
+        // Another process (a check-off) may number a step of the same run at the same time: the
+        // run's row lock makes the two take turns.
+        if (auto lock = exec(what, "SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", {s.run_id});
+            !lock) {
+            return fail(lock.error());
+        }
+        auto q = exec(what, "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM steps WHERE run_id = $1",
+                      {s.run_id});
+        if (!q) {
+            return fail(q.error());
+        }
+        seq = q->integer(0, 0);
+    }
+    auto q =
+        exec(what,
+             "INSERT INTO steps(run_id, step_id, state, attempts, exit_code, detail, "
+             "started_at, finished_at, duration_ms, finish_seq, undo_state) "
+             "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
+             "ON CONFLICT (run_id, step_id) DO UPDATE SET state = EXCLUDED.state, "
+             "attempts = EXCLUDED.attempts, exit_code = EXCLUDED.exit_code, "
+             "detail = EXCLUDED.detail, started_at = EXCLUDED.started_at, "
+             "finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, "
+             "finish_seq = EXCLUDED.finish_seq, undo_state = EXCLUDED.undo_state",
+             {s.run_id, s.step_id, s.state, num(s.attempts), num(s.exit_code), s.detail,
+              num(s.started_at), num(s.finished_at), num(s.duration_ms), num(seq), s.undo_state});
+    if (!q) {
+        return fail(q.error());
+    }
+    return seq;
+}
+
+Result<int64_t> PgStore::record_step(const StepRecord& step, const Event& event,
+                                     Durability durability) {
+    // One transaction per step event; grouping several into one commit is left for later
+    // (TODO(#15): group commit). A relaxed write skips waiting for the WAL flush: it is still
+    // ordered before every later commit, and lost only if the server itself crashes.
+    const std::string what = "recording step " + step.step_id;
+    return transaction(what, [&]() -> Result<int64_t> {
+        if (durability == Durability::relaxed) {
+            if (auto st = exec(what, "SET LOCAL synchronous_commit = off"); !st) {
+                return fail(st.error());
+            }
+        }
+        auto seq = write_step(step);
+        if (!seq) {
+            return seq;
+        }
+        if (auto st = insert_event(event); !st) {
+            return fail(st.error());
+        }
+        return seq;
+    });
+}
+
+Status PgStore::add_check_off(const CheckOff& c) {
+    const std::string what = "recording a check-off";
+    return transaction(what, [&]() -> Status {
+        auto q = exec(what,
+                      "INSERT INTO check_offs(run_id, step_id, role, \"by\", note, at) "
+                      "VALUES($1,$2,$3,$4,$5,$6)",
+                      {c.run_id, c.step_id, c.role, c.by, c.note, num(c.at)});
+        if (!q) {
+            return fail(q.error());
+        }
+        StepRecord s;
+        s.run_id = c.run_id;
+        s.step_id = c.step_id;
+        s.state = "checked-off";
+        s.exit_code = 0;
+        s.detail = "checked off by " + c.by + " as " + c.role;
+        s.started_at = c.at;
+        s.finished_at = c.at;
+        s.finish_seq = -1;
+        if (auto seq = write_step(s); !seq) {
+            return fail(seq.error());
+        }
+        return insert_event(
+            Event{0, c.at, c.run_id, c.step_id, "check-off",
+                  "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
+    });
+}
+
+Result<std::vector<CheckOff>> PgStore::get_check_offs(std::string_view run_id) {
+    auto q = exec("reading check-offs",
+                  "SELECT step_id, role, \"by\", note, at FROM check_offs WHERE run_id = $1 "
+                  "ORDER BY at, seq",
+                  {run_id});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<CheckOff> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        out.push_back(CheckOff{std::string(run_id), q->text(i, 0), q->text(i, 1), q->text(i, 2),
+                               q->text(i, 3), q->integer(i, 4)});
+    }
+    return out;
+}
+
+Status PgStore::append_event(const Event& event) {
+    return insert_event(event);  // one statement: its own transaction
+}
+
+Result<std::vector<Event>> PgStore::get_events(std::string_view run_id) {
+    auto q = exec("reading events",
+                  "SELECT seq, at, step_id, kind, detail FROM events WHERE run_id = $1 "
+                  "ORDER BY seq",
+                  {run_id});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<Event> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        out.push_back(Event{q->integer(i, 0), q->integer(i, 1), std::string(run_id), q->text(i, 2),
+                            q->text(i, 3), q->text(i, 4)});
+    }
+    return out;
+}
+
+}  // namespace pg_detail
+
+}  // namespace shipshape::store
