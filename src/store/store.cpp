@@ -32,6 +32,26 @@ Result<std::pair<Kind, std::string>> parse_location(const std::string& location)
 
 }  // namespace
 
+StepRecord checked_off_step(const CheckOff& c) {
+    StepRecord s;
+    s.run_id = c.run_id;
+    s.step_id = c.step_id;
+    s.state = "checked-off";
+    s.exit_code = 0;
+    s.detail = "checked off by " + c.by + " as " + c.role;
+    s.started_at = c.at;
+    s.finished_at = c.at;
+    s.finish_seq = -1;
+    return s;
+}
+
+Event check_off_event(const CheckOff& c) {
+    return Event{
+        0,           c.at,
+        c.run_id,    c.step_id,
+        "check-off", "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)};
+}
+
 Result<std::unique_ptr<Store>> open_store(const std::string& location, Access access) {
     auto parsed = parse_location(location);
     if (!parsed) {

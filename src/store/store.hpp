@@ -75,6 +75,11 @@ struct Event {
     std::string detail;
 };
 
+// What recording check-off `c` writes besides its own row, the same in every backend: the step's
+// record (checked-off, finished at `c.at`) and the journal's "check-off" event.
+StepRecord checked_off_step(const CheckOff& c);
+Event check_off_event(const CheckOff& c);
+
 // How hard a write is pushed to disk. `full` survives a power cut once the call returns;
 // `relaxed` survives a crash or kill -9 of the process (the write is ordered before every later
 // one) but may be lost to a power cut. Used for records whose loss only causes a rerun.

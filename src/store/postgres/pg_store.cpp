@@ -459,21 +459,10 @@ Status PgStore::add_check_off(const CheckOff& c) {
         if (!q) {
             return fail(q.error());
         }
-        StepRecord s;
-        s.run_id = c.run_id;
-        s.step_id = c.step_id;
-        s.state = "checked-off";
-        s.exit_code = 0;
-        s.detail = "checked off by " + c.by + " as " + c.role;
-        s.started_at = c.at;
-        s.finished_at = c.at;
-        s.finish_seq = -1;
-        if (auto seq = write_step(s); !seq) {
+        if (auto seq = write_step(checked_off_step(c)); !seq) {
             return fail(seq.error());
         }
-        return insert_event(
-            Event{0, c.at, c.run_id, c.step_id, "check-off",
-                  "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)});
+        return insert_event(check_off_event(c));
     });
 }
 
