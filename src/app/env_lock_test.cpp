@@ -4,11 +4,13 @@
 #include "app/env_lock.hpp"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <atomic>
 #include <barrier>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "os/process.hpp"
@@ -57,7 +59,7 @@ class EnvLocksTest : public ::testing::Test {
     }
     void TearDown() override {
         db.reset();
-        std::system(("rm -rf " + dir).c_str());
+        std::filesystem::remove_all(dir);
     }
     std::unique_ptr<store::Store> open() {
         auto s = store::open_store(dir + "/state.db");

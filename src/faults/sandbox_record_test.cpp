@@ -4,12 +4,14 @@
 #include "faults/sandbox_record.hpp"
 
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/assert.hpp"
@@ -26,7 +28,7 @@ class RecordDir : public ::testing::Test {
         m_root = dir;
         m_dir = m_root + "/fault";  // made by SandboxRecord::create
     }
-    void TearDown() override { std::system(("rm -rf " + m_root).c_str()); }
+    void TearDown() override { std::filesystem::remove_all(m_root); }
 
     bool exists(const std::string& name) const {
         return ::access((m_dir + "/" + name).c_str(), F_OK) == 0;

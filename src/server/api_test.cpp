@@ -1,9 +1,11 @@
 #include "server/api.hpp"
 
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace shipshape::server {
@@ -40,7 +42,7 @@ class ApiTest : public ::testing::Test {
     void TearDown() override {
         api.reset();
         db.reset();
-        std::system(("rm -rf " + dir).c_str());
+        std::filesystem::remove_all(dir);
     }
     void add_run(const std::string& id, const std::string& env, const std::string& status,
                  int64_t at) {
@@ -164,7 +166,7 @@ TEST_F(ApiTest, UnknownRunsAndStepsAre404) {
 }
 
 TEST_F(ApiTest, StepLogIsTheFileTextOrEmpty) {
-    std::system(("mkdir -p " + dir + "/.shipshape/runs/20260101-000001-bbbb").c_str());
+    std::filesystem::create_directories(dir + "/.shipshape/runs/20260101-000001-bbbb");
     std::ofstream(dir + "/.shipshape/runs/20260101-000001-bbbb/build.log")
         << "<script>alert(1)</script>\npassword=***\n";
     auto r = get("/api/v1/runs/20260101-000001-bbbb/steps/build/log");
