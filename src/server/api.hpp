@@ -27,12 +27,12 @@
 namespace shipshape::server {
 
 struct Request {
-    std::string method;                                        // "GET", "POST", ...
-    std::string path;                                          // percent-decoded, without the query
-    std::vector<std::pair<std::string, std::string>> query;    // decoded, in request order
-    std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
-    std::string body;
-    std::string remote_addr;  // the client's address, for the failed-authentication limit
+    std::string method;                                      // "GET", "POST", ...
+    std::string path;                                        // percent-decoded, without the query
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in request order
+    std::vector<std::pair<std::string, std::string>> headers{};  // as received, in order
+    std::string body{};
+    std::string remote_addr{};  // the client's address, for the failed-authentication limit
 };
 
 struct Response {
