@@ -63,6 +63,7 @@ Result<std::vector<UserRecord>> PgStore::list_users() {
         return fail(q.error());
     }
     std::vector<UserRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(read_user(*q, i));
     }
@@ -125,6 +126,7 @@ Result<std::vector<TokenRecord>> PgStore::list_tokens(std::string_view user) {
         return fail(q.error());
     }
     std::vector<TokenRecord> out;
+    out.reserve(static_cast<size_t>(q->rows()));
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(read_token(*q, i));
     }
