@@ -8,6 +8,8 @@
 // hash (bcrypt, scrypt, Argon2) exists to make guessing a low-entropy password costly; a 256-bit
 // random secret cannot be guessed at any speed, so one SHA-256 is enough and keeps every
 // authenticated request cheap. The hash is compared in constant time (CRYPTO_memcmp).
+// An unknown id is refused sooner than a wrong secret; that tells only whether an id exists,
+// and an id alone proves nothing.
 //
 // Threading: a UserService is used from one thread at a time, like the store it wraps.
 #pragma once
