@@ -40,10 +40,9 @@ struct ServerInfo {
     std::string store_kind;  // "sqlite" or "postgresql"
 };
 
-// The most runs one GET /api/v1/runs returns, and how many it looks through when filtering.
+// The most runs one GET /api/v1/runs returns, and how many without a limit.
 inline constexpr int k_max_limit = 1000;
 inline constexpr int k_default_limit = 50;
-inline constexpr int k_filter_scan = 100000;
 
 class Api {
   public:

@@ -111,6 +111,18 @@ struct AppliedParams {
     std::vector<std::pair<std::string, std::string>> params;
 };
 
+// Which runs list_runs returns (h4-ops). Every field left empty matches any run; the given ones
+// must all match, exactly (no patterns). `status` is the status as stored: a run shown as
+// "interrupted" (recorded as running or undoing, but its process is gone) is computed above the
+// store, by app::RunService::list, which asks for the stored statuses that can show as the one
+// wanted.
+struct RunFilter {
+    std::string env;
+    std::string checklist;  // the checklist's name
+    std::string status;
+    int limit = 50;  // at most this many, newest first
+};
+
 struct LockResult {
     bool acquired = false;
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
@@ -125,8 +137,15 @@ class RunStore {
     [[nodiscard]] virtual Status create_run(const RunRecord& run) = 0;
     // Errc::not_found for an unknown id.
     [[nodiscard]] virtual Result<RunRecord> get_run(std::string_view id) = 0;
-    // Newest first, at most `limit`.
-    [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs(int limit) = 0;
+    // The runs `filter` matches, newest first (started_at, then id, descending), at most
+    // filter.limit; the filtering is done by the database.
+    [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) = 0;
+    // Every run, newest first, at most `limit`.
+    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(int limit) {
+        RunFilter all;
+        all.limit = limit;
+        return list_runs(all);
+    }
     [[nodiscard]] virtual Status update_run(std::string_view id, std::string_view status,
                                             int64_t pid, int64_t at) = 0;
 

@@ -160,6 +160,58 @@ TEST_P(StoreContract, RunsRoundTripAndSurviveReopen) {
     EXPECT_EQ(missing.error().message(), "no run 'nope' (see 'shipshape runs')");
 }
 
+TEST_P(StoreContract, ListRunsFiltersByEnvChecklistAndStatusInTheDatabase) {
+    auto make = [](const std::string& id, int64_t at, const std::string& env,
+                   const std::string& checklist, const std::string& status) {
+        RunRecord r = run(id, at);
+        r.env = env;
+        r.checklist_name = checklist;
+        r.status = status;
+        return r;
+    };
+    ASSERT_TRUE(store->create_run(make("a", 1000, "prod", "deploy", "done")));
+    ASSERT_TRUE(store->create_run(make("b", 2000, "staging", "deploy", "failed")));
+    ASSERT_TRUE(store->create_run(make("c", 3000, "prod", "backup", "done")));
+    ASSERT_TRUE(store->create_run(make("d", 4000, "prod", "deploy", "waiting")));
+    // A value with SQL in it is a value: it matches nothing and breaks nothing.
+    ASSERT_TRUE(store->create_run(make("e", 5000, "x' OR '1'='1", "deploy", "done")));
+    auto ids = [&](const RunFilter& f) {
+        std::vector<std::string> out;
+        auto runs = store->list_runs(f);
+        EXPECT_TRUE(runs) << runs.error().message();
+        if (runs) {
+            for (const auto& r : *runs) {
+                out.push_back(r.id);
+            }
+        }
+        return out;
+    };
+    using Ids = std::vector<std::string>;
+    RunFilter f;
+    EXPECT_EQ(ids(f), (Ids{"e", "d", "c", "b", "a"}));  // empty filter: every run, newest first
+    f.env = "prod";
+    EXPECT_EQ(ids(f), (Ids{"d", "c", "a"}));
+    f.checklist = "deploy";
+    EXPECT_EQ(ids(f), (Ids{"d", "a"}));  // conditions combine
+    f.status = "done";
+    EXPECT_EQ(ids(f), (Ids{"a"}));
+    f = RunFilter{};
+    f.status = "done";
+    f.limit = 2;
+    EXPECT_EQ(ids(f), (Ids{"e", "c"}));  // the limit counts matching runs
+    f = RunFilter{};
+    f.env = "x' OR '1'='1";
+    EXPECT_EQ(ids(f), (Ids{"e"}));
+    f.env = "prod' OR '1'='1";
+    EXPECT_EQ(ids(f), Ids{});
+    f = RunFilter{};
+    f.checklist = "backup";
+    auto runs = store->list_runs(f);
+    ASSERT_TRUE(runs && runs->size() == 1u);
+    EXPECT_EQ((*runs)[0].params,
+              (std::vector<std::pair<std::string, std::string>>{{"version", "1.4.2"}, {"a", "b"}}));
+}
+
 TEST_P(StoreContract, UpdatingARunAppendsAnEventAndUnknownRunsAreNotFound) {
     ASSERT_TRUE(store->create_run(run("r")));
     ASSERT_TRUE(store->update_run("r", "done", 0, 2000));

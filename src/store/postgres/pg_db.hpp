@@ -69,7 +69,8 @@ class PgStore final : public Store {
 
     [[nodiscard]] Status create_run(const RunRecord& run) override;
     [[nodiscard]] Result<RunRecord> get_run(std::string_view id) override;
-    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(int limit) override;
+    using RunStore::list_runs;
+    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) override;
     [[nodiscard]] Status update_run(std::string_view id, std::string_view status, int64_t pid,
                                     int64_t at) override;
     [[nodiscard]] Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
@@ -99,6 +100,10 @@ class PgStore final : public Store {
     // message when it fails.
     [[nodiscard]] Result<PgResult> exec(const std::string& what, const char* sql,
                                         std::initializer_list<std::string_view> params = {});
+
+    // The same with the parameters in a vector, for SQL built at run time.
+    [[nodiscard]] Result<PgResult> exec_values(const std::string& what, const char* sql,
+                                               const std::vector<std::string>& params);
 
     // Runs `script` (several statements, no parameters: a migration, the session's settings).
     [[nodiscard]] Status exec_script(const std::string& what, const char* script);

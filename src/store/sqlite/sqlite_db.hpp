@@ -118,7 +118,8 @@ class SqliteStore final : public Store {
 
     Status create_run(const RunRecord& run) override;
     Result<RunRecord> get_run(std::string_view id) override;
-    Result<std::vector<RunRecord>> list_runs(int limit) override;
+    using RunStore::list_runs;
+    Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) override;
     Status update_run(std::string_view id, std::string_view status, int64_t pid,
                       int64_t at) override;
     Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
