@@ -29,18 +29,12 @@ Result<std::unique_ptr<pg_detail::PgStore>> connect(const std::string& uri, Acce
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
     auto store = std::make_unique<pg_detail::PgStore>(conn, where);
     // Times are plain integers and text is UTF-8 both ways: no locale or zone settings matter.
-    if (auto st =
-            store->exec_script("setting up the session",
-                               "SET client_encoding = 'UTF8'; SET application_name = 'shipshape'");
-        !st) {
-        return fail(st.error());
-    }
+    std::string session = "SET client_encoding = 'UTF8'; SET application_name = 'shipshape'";
     if (access == Access::read_only) {
-        if (auto st = store->exec_script("setting up the session",
-                                         "SET default_transaction_read_only = on");
-            !st) {
-            return fail(st.error());
-        }
+        session += "; SET default_transaction_read_only = on";
+    }
+    if (auto st = store->set_session(std::move(session)); !st) {
+        return fail(st.error());
     }
     return store;
 }
@@ -78,6 +72,14 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& uri, Acces
         return fail(st.error());
     }
     return std::unique_ptr<Store>(std::move(*store));
+}
+
+Result<int64_t> postgres_schema_version(const std::string& uri) {
+    auto store = connect(uri, Access::read_only);
+    if (!store) {
+        return fail(store.error());
+    }
+    return (*store)->stored_schema_version();
 }
 
 Result<SchemaMigration> migrate_postgres_store(const std::string& uri) {

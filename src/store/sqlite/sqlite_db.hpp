@@ -114,7 +114,7 @@ class SqliteStore final : public Store {
     void set_read_only(std::string reason) { m_read_only = std::move(reason); }
     Status check_schema_read_only();
     // The schema version the file holds; Errc::store when it is newer than this shipshape's.
-    Result<int64_t> stored_schema_version();
+    Result<int64_t> stored_schema_version() override;
 
     Status create_run(const RunRecord& run) override;
     Result<RunRecord> get_run(std::string_view id) override;
@@ -139,6 +139,11 @@ class SqliteStore final : public Store {
     Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     Status release_env_lock(std::string_view env, std::string_view run_id) override;
+    Result<std::vector<FactsSnapshot>> list_host_states(std::string_view host, int limit) override;
+    Result<bool> import_run(const RunBundle& bundle) override;
+    Result<std::vector<AppliedParams>> list_applied_params() override;
+    Result<bool> import_facts(const FactsSnapshot& snapshot) override;
+    Result<bool> import_host_state(const FactsSnapshot& report) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
@@ -177,6 +182,9 @@ class SqliteStore final : public Store {
     }
     Status insert_event(const Event& e);
     Result<int64_t> write_step(const StepRecord& s);
+    // `snapshot` into `table` (facts_snapshots or host_states) unless its host, at and hash are
+    // there already.
+    Result<bool> import_snapshot(const char* table, const FactsSnapshot& snapshot);
 
   private:
     sqlite3* m_db;
