@@ -13,6 +13,7 @@
 #include "app/state_service.hpp"
 #include "checklist/engine.hpp"
 #include "core/error.hpp"
+#include "store/copy.hpp"
 
 namespace shipshape::cli {
 
@@ -25,6 +26,10 @@ std::string json_show(const app::RunDetails& details);
 std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command);
 // `store migrate`: the store (password redacted) and its schema version before and after.
 std::string json_store_migrate(const std::string& store, int64_t from, int64_t to);
+// `store copy`: the two stores (passwords redacted) and per kind of record what was copied and
+// what skipped as already present.
+std::string json_store_copy(const std::string& from, const std::string& to,
+                            const std::vector<store::CopyCounts>& counts);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,

@@ -166,6 +166,15 @@ Response Api::handle(const Request& request) {
     return error_response(404, "no such route");
 }
 
+std::string Api::store_message(const Error& error) const {
+    // An unreachable store's message names it already ("store postgresql://HOST/DB
+    // unreachable: ..."), without its password.
+    if (error.code() == Errc::unreachable) {
+        return error.message();
+    }
+    return m_info.store_kind + " store: " + error.message();
+}
+
 Response Api::from_error(const Error& error) {
     switch (error.code()) {
         case Errc::not_found:
@@ -176,7 +185,7 @@ Response Api::from_error(const Error& error) {
         case Errc::io:
         case Errc::unreachable:
         case Errc::timeout:
-            return error_response(503, m_info.store_kind + " store: " + error.message());
+            return error_response(503, store_message(error));
         default:
             return error_response(500, error.message());
     }
@@ -184,14 +193,13 @@ Response Api::from_error(const Error& error) {
 
 Response Api::health() {
     std::lock_guard lock(m_store_mutex);
-    // One cheap read proves the store answers.
-    auto probe = m_store.list_runs(1);
-    if (!probe) {
-        return json_response(503,
-                             json_health(m_info, "unavailable",
-                                         m_info.store_kind + " store: " + probe.error().message()));
+    // One cheap read proves the store answers (and reconnects it when it can).
+    auto version = m_store.stored_schema_version();
+    if (!version) {
+        return json_response(
+            503, json_health(m_info, "unavailable", store_message(version.error()), std::nullopt));
     }
-    return json_response(200, json_health(m_info, "ok", ""));
+    return json_response(200, json_health(m_info, "ok", "", *version));
 }
 
 Response Api::list_runs(const Request& request) {

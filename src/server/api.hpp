@@ -52,7 +52,9 @@ class Api {
         const os::CancelSource& cancel, ServerInfo info);
 
     // Answers one request. Never throws; unknown routes are 404, a known route with another
-    // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}.
+    // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}. A
+    // PostgreSQL store that cannot be reached is 503 "store URI unreachable: ..." on every route
+    // that reads it; the store reconnects on a later request once the server is back.
     Response handle(const Request& request);
 
   private:
@@ -61,6 +63,7 @@ class Api {
     Response show_run(const std::string& run_id);
     Response step_log(const std::string& run_id, const std::string& step_id);
     Response from_error(const Error& error);
+    std::string store_message(const Error& error) const;
 
     const app::Project& m_project;
     store::Store& m_store;

@@ -77,7 +77,11 @@ class ApiTest : public ::testing::Test {
 TEST_F(ApiTest, HealthNamesStoreAndVersion) {
     auto r = get("/api/v1/health");
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, R"({"status":"ok","version":"9.9.9","store":{"kind":"sqlite"},"api":"v1"})");
+    auto version = db->stored_schema_version();
+    ASSERT_TRUE(version);
+    EXPECT_EQ(r.body,
+              R"({"status":"ok","version":"9.9.9","store":{"kind":"sqlite","schema_version":)" +
+                  std::to_string(*version) + R"(},"api":"v1"})");
 }
 
 TEST_F(ApiTest, RunsNewestFirstWithContractFields) {
