@@ -30,7 +30,8 @@ Request to_request(const httplib::Request& req) {
 std::string reason_for(int status) {
     switch (status) {
         case 400:
-            return "bad request: the HTTP request could not be parsed";
+            return "bad request: the HTTP request could not be parsed (a malformed request line, "
+                   "or a header line over 8 KiB)";
         case 404:
             return "no such route";
         case 413:
