@@ -14,7 +14,7 @@
 # Needs wrk (installed here from Debian when missing) and PostgreSQL (postgresql, with pgbench).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="${1:-$root/build/release/src/cli/shipshape}"
+bin="$(realpath "${1:-$root/build/release/src/cli/shipshape}")"
 out="${2:-$root/bench/results}"
 runs="${SERVER_BENCH_RUNS:-10000}"
 connections="${SERVER_BENCH_CONNECTIONS:-50}"
@@ -110,7 +110,7 @@ seed_log_lines() {
 make_repo() {  # DIR [STORE]
   mkdir -p "$1/checklists"
   printf 'name = "bench"\n' >"$1/shipshape.toml"
-  printf '[env.prod]\nhosts = ["localhost"]\n[env.staging]\nhosts = ["localhost"]\n[env.dev]\nhosts = ["localhost"]\n' \
+  printf '[env.prod]\nhosts = ["p1"]\n[env.staging]\nhosts = ["s1"]\n[env.dev]\nhosts = ["localhost"]\n' \
     >"$1/inventory.toml"
   printf '%s\n' "$checklist" >"$1/checklists/deploy.toml"
 }
@@ -157,7 +157,7 @@ except Exception as e:
       continue
     fi
     local result
-    result=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "$url$path")
+    result=$(wrk -t"$(( connections < 2 ? 1 : 2 ))" -c"$connections" -d"${seconds}s" --latency "$url$path")
     printf '## %s %s\n%s\n' "$1" "$path" "$result" >>"$out/server.txt"
     local p50 p99 rps
     p50=$(awk '$1 == "50%" {print $2}' <<<"$result")
