@@ -9,6 +9,8 @@
 #      (default 10): p50, p99 and requests/s;
 #   3. runs `pgbench -S` (select-only, the same 50 clients) on the same PostgreSQL in the same
 #      run: what the database alone does on this machine, the reference.
+# SERVER_BENCH_INDEXES=1 adds the indexes proposed for the run filters (proposed_indexes below)
+# after seeding, to measure them before a migration adds them.
 # Goal: p99 <= 50 ms at 50 clients. Results: OUT_DIR/server.txt (raw) and OUT_DIR/server.md.
 # Standalone: bash bench/server.sh [BIN [OUT_DIR]]  (defaults: the release build, bench/results).
 # Needs wrk (installed here from Debian when missing) and PostgreSQL (postgresql, with pgbench).
@@ -107,6 +109,17 @@ seed_log_lines() {
   :
 }
 
+# Indexes for listing runs newest first, with and without filters; not in the schema yet.
+proposed_indexes() {
+  [[ ${SERVER_BENCH_INDEXES:-0} == 1 ]] || return 0
+  cat <<SQL
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_env ON runs(env, started_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, started_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
+SQL
+}
+
 make_repo() {  # DIR [STORE]
   mkdir -p "$1/checklists"
   printf 'name = "bench"\n' >"$1/shipshape.toml"
@@ -137,6 +150,7 @@ stop_server() {
 {
   echo "# shipshape serve benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $runs runs"
   echo "# wrk -t2 -c$connections -d${seconds}s --latency; pgbench -S -c$connections -j2 -T$seconds"
+  echo "# proposed indexes: ${SERVER_BENCH_INDEXES:-0}"
 } >"$out/server.txt"
 table="| store | route | p50 | p99 | requests/s |"$'\n'"|---|---|---|---|---|"
 mid_run=$(printf 'bench-%05d' $((runs / 2)))
@@ -170,7 +184,7 @@ except Exception as e:
 # SQLite.
 make_repo "$work/sqlite"
 (cd "$work/sqlite" && "$bin" store migrate >/dev/null)
-python3 - "$work/sqlite/.shipshape/state.db" "$(seed_sql "printf('bench-%05d', i)")" <<'PY'
+python3 - "$work/sqlite/.shipshape/state.db" "$(seed_sql "printf('bench-%05d', i)"; proposed_indexes)" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.executescript("BEGIN;" + sys.argv[2] + "COMMIT; ANALYZE;")
@@ -185,7 +199,7 @@ stop_server
 pg_url=$(bash "$root/scripts/team-postgres.sh" start "$work/pg")
 make_repo "$work/postgres"
 (cd "$work/postgres" && SHIPSHAPE_STORE="$pg_url" "$bin" store migrate >/dev/null)
-seed_sql "'bench-' || lpad(i::text, 5, '0')" | "$pgbin/psql" -q -v ON_ERROR_STOP=1 -d "$pg_url" >/dev/null
+{ seed_sql "'bench-' || lpad(i::text, 5, '0')"; proposed_indexes; } | "$pgbin/psql" -q -v ON_ERROR_STOP=1 -d "$pg_url" >/dev/null
 "$pgbin/psql" -q -d "$pg_url" -c "ANALYZE" >/dev/null
 seed_log_lines postgresql
 start_server "$work/postgres" "$pg_url"
