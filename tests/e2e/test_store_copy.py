@@ -94,6 +94,16 @@ class StoreCopyTest(RepoTestCase):
         self.assertEqual(shown.json()["steps"], local["steps"])
         self.assertEqual(len(shown.json()["events"]), len(local["events"]))
 
+        # The filters of `shipshape runs` work on the PostgreSQL store (in its SQL).
+        r = self.shipshape("--json", "runs", "--checklist", "quick", env=env)
+        self.assertEqual([x["id"] for x in r.json()["runs"]], [self.ids[0]])
+        r = self.shipshape("--json", "runs", "--env", "staging", "--limit", "1", env=env)
+        self.assertEqual([x["id"] for x in r.json()["runs"]], [self.ids[2]])
+        r = self.shipshape("runs", "--env", "x' OR '1'='1", env=env)
+        self.assertEqual((r.code, r.out), (0, "no runs match\n"))
+        r = self.shipshape("runs", "--status", "bogus", env=env)
+        self.assertEqual(r.code, 2, r)
+
         # Again: everything is already there.
         r = self.copy()
         self.assertEqual(r.code, 0, r)
