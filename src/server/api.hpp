@@ -19,6 +19,7 @@
 #include "app/project.hpp"
 #include "app/runs.hpp"
 #include "os/process.hpp"
+#include "server/fair_mutex.hpp"
 #include "store/store.hpp"
 
 namespace shipshape::server {
@@ -70,7 +71,7 @@ class Api {
     os::ProcessRunner& m_runner;
     const os::CancelSource& m_cancel;
     ServerInfo m_info;
-    std::mutex m_store_mutex;
+    FairMutex m_store_mutex;  // first come, first served: no request starves behind newcomers
 };
 
 // {"error": MESSAGE}, for the HTTP adapter's own refusals (413, 414, 400 from the parser).
