@@ -17,7 +17,9 @@
 #     vs an Ansible playbook.
 #   - plan (bench/plan.sh): `validate` and `run --plan` of 25,000 to 100,000 steps (chain,
 #     reverse chain, fan-out, fan-in), which must grow about linearly.
-# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|all]   (default all)
+#   - server (bench/server.sh): `shipshape serve` over 10,000 runs on SQLite and PostgreSQL,
+#     wrk at 50 connections, with `pgbench -S` on the same PostgreSQL as the reference.
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|all]   (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -65,6 +67,10 @@ if [[ $what == state || $what == all ]]; then
   bash "$root/bench/state.sh" "$bin" "$out"
 fi
 [[ $what == state ]] && exit 0
+if [[ $what == server || $what == all ]]; then
+  bash "$root/bench/server.sh" "$bin" "$out"
+fi
+[[ $what == server ]] && exit 0
 
 echo "== kernels (Google Benchmark)"
 "$root/build/bench/bench/bench_checklist" --benchmark_out="$out/kernels.json" \

@@ -20,6 +20,8 @@ test_pkgs=(
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine
+  # bench/server.sh: HTTP load (pgbench comes with postgresql).
+  wrk
   ansible cfengine3 puppet aide
 )
 

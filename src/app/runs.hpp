@@ -122,7 +122,13 @@ class RunService {
     // first, with environment and checklist) when several do, as guessing could confirm a
     // different run than the operator has in mind.
     [[nodiscard]] Result<std::string> run_waiting_at(const std::string& step_id);
+    // The newest runs, at most `limit`; status "interrupted" shown for a running run whose
+    // process is gone.
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
+    // The newest runs `filter` matches (store::RunFilter), filtered by the database; a status
+    // filter matches the status as shown, so "interrupted" finds the recorded running or
+    // undoing runs whose process is gone, and "running" leaves them out.
+    [[nodiscard]] Result<std::vector<store::RunRecord>> list(const store::RunFilter& filter);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
 
     // Steps with `on` reach remote hosts through `fleet` (without one they fail, naming why).

@@ -1,5 +1,6 @@
 // The use cases of RunService that only read or write records and run nothing: check-off,
 // list and show.
+#include <algorithm>
 #include <limits>
 
 #include "app/run_locks.hpp"
@@ -160,15 +161,59 @@ void mark_if_gone(store::RunRecord& run) {
 }  // namespace
 
 Result<std::vector<store::RunRecord>> RunService::list(int limit) {
-    auto runs = m_store.list_runs(limit);
-    if (runs) {
-        const Redactor redactor(engine_options(store::RunRecord{}, 0).secrets);
-        for (auto& r : *runs) {
-            mark_if_gone(r);
-            redact_params(r, redactor);
+    store::RunFilter all;
+    all.limit = limit;
+    return list(all);
+}
+
+Result<std::vector<store::RunRecord>> RunService::list(const store::RunFilter& filter) {
+    // The store filters on the status as recorded; "interrupted" is what a recorded running or
+    // undoing run shows once its process is gone. So a status filter asks the store for every
+    // recorded status that can show as the one wanted, and keeps the runs that do. When a query
+    // filled its limit but fewer runs were kept than asked for (gone runs dropped from
+    // "running"), it is asked again for more: each kept list must be complete down to the
+    // limit for the merged newest-first list to be right.
+    std::vector<std::string> recorded = {filter.status};
+    if (filter.status == "interrupted") {
+        recorded = {"interrupted", "running", "undoing"};
+    }
+    const Redactor redactor(engine_options(store::RunRecord{}, 0).secrets);
+    constexpr int k_most = std::numeric_limits<int>::max() / 4;
+    for (int asked = filter.limit;; asked = std::min(k_most, asked * 4)) {
+        std::vector<store::RunRecord> kept;
+        bool complete = true;
+        for (const auto& status : recorded) {
+            store::RunFilter query = filter;
+            query.status = status;
+            query.limit = asked;
+            auto runs = m_store.list_runs(query);
+            if (!runs) {
+                return fail(runs.error());
+            }
+            const size_t fetched = runs->size();
+            size_t kept_here = 0;
+            for (auto& r : *runs) {
+                mark_if_gone(r);
+                if (filter.status.empty() || r.status == filter.status) {
+                    redact_params(r, redactor);
+                    kept.push_back(std::move(r));
+                    ++kept_here;
+                }
+            }
+            if (static_cast<int>(fetched) == asked && static_cast<int>(kept_here) < filter.limit) {
+                complete = false;
+            }
+        }
+        if (complete || asked == k_most) {
+            std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+                return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+            });
+            if (static_cast<int>(kept.size()) > filter.limit) {
+                kept.resize(static_cast<size_t>(filter.limit));
+            }
+            return kept;
         }
     }
-    return runs;
 }
 
 Result<RunDetails> RunService::show(const std::string& run_id) {

@@ -1,4 +1,5 @@
-// shipshape runs: list runs, newest first.
+// shipshape runs: list runs, newest first, optionally only those of one environment, checklist
+// or status (filtered by the store's database).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -14,18 +15,23 @@ namespace shipshape::cli {
 
 namespace {
 
-int run_runs(Context& ctx, int limit) {
+int run_runs(Context& ctx, const store::RunFilter& filter) {
     auto repo = open_repo(ctx);
     if (!repo) {
         return report_error(ctx, repo.error());
     }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
-    auto runs = service.list(limit);
+    auto runs = service.list(filter);
     if (!runs) {
         return report_error(ctx, runs.error());
     }
     if (ctx.json) {
         std::printf("%s\n", json_runs(*runs).c_str());
+        return 0;
+    }
+    if (runs->empty() &&
+        (!filter.env.empty() || !filter.checklist.empty() || !filter.status.empty())) {
+        std::printf("no runs match\n");
         return 0;
     }
     if (runs->empty()) {
@@ -47,10 +53,18 @@ int run_runs(Context& ctx, int limit) {
 }  // namespace
 
 void add_runs_command(CLI::App& app, std::vector<Command>& out) {
-    auto limit = std::make_shared<int>(50);
+    auto filter = std::make_shared<store::RunFilter>();
     auto* sub = app.add_subcommand("runs", "List runs, newest first");
-    sub->add_option("--limit,-n", *limit, "how many (default 50)")->check(CLI::Range(1, 100000));
-    out.push_back({sub, [limit](Context& ctx) { return run_runs(ctx, *limit); }});
+    sub->add_option("--limit,-n", filter->limit, "how many (default 50)")
+        ->check(CLI::Range(1, 100000));
+    sub->add_option("--env", filter->env, "only runs in this environment");
+    sub->add_option("--checklist", filter->checklist, "only runs of the checklist with this name");
+    sub->add_option("--status", filter->status,
+                    "only runs with this status (interrupted: a running run whose process is "
+                    "gone)")
+        ->check(CLI::IsMember({"running", "waiting", "failed", "done", "interrupted", "undoing",
+                               "undone", "undo-failed"}));
+    out.push_back({sub, [filter](Context& ctx) { return run_runs(ctx, *filter); }});
 }
 
 }  // namespace shipshape::cli

@@ -111,7 +111,7 @@ int run_serve(Context& ctx, const ServeOptions& o) {
                      where->text().c_str());
     }
     server::Api api(repo->project, *repo->store, *repo->runner, *ctx.cancel,
-                    {SHIPSHAPE_VERSION, store_kind(repo->project.store_location())});
+                    {SHIPSHAPE_VERSION, store_kind(store_location(ctx, repo->project))});
     std::optional<server::TlsFiles> tls;
     if (!o.tls_cert.empty()) {
         tls = server::TlsFiles{o.tls_cert, o.tls_key};

@@ -1,13 +1,18 @@
 // shipshape store migrate: brings the project's store to this shipshape's schema and prints its
 // version. A SQLite store migrates itself when opened; a PostgreSQL store, shared by a team, is
 // migrated only here (see store/postgres/pg_store.hpp).
+// shipshape store copy --from LOCATION --to LOCATION: copies one store's history into another
+// (store/copy.hpp), progress on stderr, a summary on stdout.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <memory>
+#include <string>
 
 #include "cli/context.hpp"
 #include "cli/json.hpp"
 #include "os/file_system.hpp"
+#include "store/copy.hpp"
 #include "store/postgres/pg_store.hpp"
 
 namespace shipshape::cli {
@@ -44,6 +49,42 @@ int run_store_migrate(Context& ctx) {
     return 0;
 }
 
+// A relative SQLite path is relative to the working directory, as the user typed it.
+std::string resolve_location(const Context& ctx, const std::string& location) {
+    if (location.find("://") != std::string::npos || location.starts_with("/") ||
+        location.starts_with("sqlite:")) {
+        return location;
+    }
+    return ctx.cwd + "/" + location;
+}
+
+int run_store_copy(Context& ctx, const std::string& from, const std::string& to) {
+    const std::string shown_from = store::redact_postgres_uri(from);
+    const std::string shown_to = store::redact_postgres_uri(to);
+    // Progress only for long copies: every 1000 records of a part, and its end.
+    auto progress = [](std::string_view part, int64_t done, int64_t total) {
+        if (total >= 1000 && (done % 1000 == 0 || done == total)) {
+            std::fprintf(stderr, "copying %.*s: %lld/%lld\n", static_cast<int>(part.size()),
+                         part.data(), static_cast<long long>(done), static_cast<long long>(total));
+        }
+    };
+    auto copied =
+        store::copy_store(resolve_location(ctx, from), resolve_location(ctx, to), progress);
+    if (!copied) {
+        return report_error(ctx, copied.error());
+    }
+    if (ctx.json) {
+        std::printf("%s\n", json_store_copy(shown_from, shown_to, *copied).c_str());
+        return 0;
+    }
+    std::printf("copied %s to %s:\n", shown_from.c_str(), shown_to.c_str());
+    for (const auto& c : *copied) {
+        std::printf("  %s: copied %lld, skipped %lld already present\n", c.part.c_str(),
+                    static_cast<long long>(c.copied), static_cast<long long>(c.skipped));
+    }
+    return 0;
+}
+
 }  // namespace
 
 void add_store_commands(CLI::App& app, std::vector<Command>& out) {
@@ -54,6 +95,21 @@ void add_store_commands(CLI::App& app, std::vector<Command>& out) {
         "Bring the store to this shipshape's schema and print its version (PostgreSQL stores "
         "are migrated only by this command; SQLite stores also migrate themselves)");
     out.push_back({migrate, [](Context& ctx) { return run_store_migrate(ctx); }});
+
+    auto from = std::make_shared<std::string>();
+    auto to = std::make_shared<std::string>();
+    auto* copy = store->add_subcommand(
+        "copy",
+        "Copy runs (with steps, check-offs, events), facts, state reports and applied params "
+        "from one store to another, e.g. .shipshape/state.db to postgresql://...; a second copy "
+        "duplicates nothing");
+    copy->add_option("--from", *from, "the store to read (a path, sqlite:PATH or postgresql://...)")
+        ->required();
+    copy->add_option("--to", *to,
+                     "the store to write (migrated first when empty, refused when its schema "
+                     "differs)")
+        ->required();
+    out.push_back({copy, [from, to](Context& ctx) { return run_store_copy(ctx, *from, *to); }});
 }
 
 }  // namespace shipshape::cli

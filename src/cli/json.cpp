@@ -233,6 +233,15 @@ std::string json_user_revoked(const std::string& name, int64_t revoked) {
     return dump(json{{"kind", "user-revoke"}, {"user", name}, {"revoked", revoked}});
 }
 
+std::string json_store_copy(const std::string& from, const std::string& to,
+                            const std::vector<store::CopyCounts>& counts) {
+    json parts = json::array();
+    for (const auto& c : counts) {
+        parts.push_back(json{{"part", c.part}, {"copied", c.copied}, {"skipped", c.skipped}});
+    }
+    return dump(json{{"kind", "store-copy"}, {"from", from}, {"to", to}, {"parts", parts}});
+}
+
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,
                           const std::vector<std::string>& warnings) {

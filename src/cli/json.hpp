@@ -14,6 +14,7 @@
 #include "app/users.hpp"
 #include "checklist/engine.hpp"
 #include "core/error.hpp"
+#include "store/copy.hpp"
 
 namespace shipshape::cli {
 
@@ -29,6 +30,10 @@ std::string json_store_migrate(const std::string& store, int64_t from, int64_t t
 std::string json_user_added(const std::string& name, const std::vector<std::string>& roles);
 std::string json_user_list(const std::vector<app::UserSummary>& users);
 std::string json_user_revoked(const std::string& name, int64_t revoked);
+// `store copy`: the two stores (passwords redacted) and per kind of record what was copied and
+// what skipped as already present.
+std::string json_store_copy(const std::string& from, const std::string& to,
+                            const std::vector<store::CopyCounts>& counts);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,

@@ -50,15 +50,10 @@ std::vector<std::string> segments(std::string_view rest) {
     }
 }
 
-struct RunFilter {
-    std::string env;
-    std::string checklist;
-    std::string status;
-    int limit = k_default_limit;
-};
-
-Result<RunFilter> parse_run_filter(const std::vector<std::pair<std::string, std::string>>& query) {
-    RunFilter f;
+Result<store::RunFilter> parse_run_filter(
+    const std::vector<std::pair<std::string, std::string>>& query) {
+    store::RunFilter f;
+    f.limit = k_default_limit;
     std::vector<std::string> seen;
     for (const auto& [name, value] : query) {
         if (std::find(k_run_filters.begin(), k_run_filters.end(), name) == k_run_filters.end()) {
@@ -103,12 +98,6 @@ Result<RunFilter> parse_run_filter(const std::vector<std::pair<std::string, std:
         (name == "env" ? f.env : f.checklist) = value;
     }
     return f;
-}
-
-bool matches(const store::RunRecord& run, const RunFilter& f) {
-    return (f.env.empty() || run.env == f.env) &&
-           (f.checklist.empty() || run.checklist_name == f.checklist) &&
-           (f.status.empty() || run.status == f.status);
 }
 
 }  // namespace
@@ -196,6 +185,15 @@ Response Api::handle(const Request& request) {
     return error_response(404, "no such route");
 }
 
+std::string Api::store_message(const Error& error) const {
+    // An unreachable store's message names it already ("store postgresql://HOST/DB
+    // unreachable: ..."), without its password.
+    if (error.code() == Errc::unreachable) {
+        return error.message();
+    }
+    return m_info.store_kind + " store: " + error.message();
+}
+
 Response Api::from_error(const Error& error) {
     switch (error.code()) {
         case Errc::not_found:
@@ -206,7 +204,7 @@ Response Api::from_error(const Error& error) {
         case Errc::io:
         case Errc::unreachable:
         case Errc::timeout:
-            return error_response(503, m_info.store_kind + " store: " + error.message());
+            return error_response(503, store_message(error));
         default:
             return error_response(500, error.message());
     }
@@ -214,14 +212,13 @@ Response Api::from_error(const Error& error) {
 
 Response Api::health() {
     std::lock_guard lock(m_store_mutex);
-    // One cheap read proves the store answers.
-    auto probe = m_store.list_runs(1);
-    if (!probe) {
-        return json_response(503,
-                             json_health(m_info, "unavailable",
-                                         m_info.store_kind + " store: " + probe.error().message()));
+    // One cheap read proves the store answers (and reconnects it when it can).
+    auto version = m_store.stored_schema_version();
+    if (!version) {
+        return json_response(
+            503, json_health(m_info, "unavailable", store_message(version.error()), std::nullopt));
     }
-    return json_response(200, json_health(m_info, "ok", ""));
+    return json_response(200, json_health(m_info, "ok", "", *version));
 }
 
 Response Api::list_runs(const Request& request) {
@@ -229,25 +226,13 @@ Response Api::list_runs(const Request& request) {
     if (!filter) {
         return error_response(400, filter.error().message());
     }
-    bool filtered = !filter->env.empty() || !filter->checklist.empty() || !filter->status.empty();
     std::lock_guard lock(m_store_mutex);
     app::RunService service(m_project, m_store, m_runner, m_cancel);
-    // TODO(#15): the store has no filtered query yet; filtering looks through the newest
-    // k_filter_scan runs.
-    auto runs = service.list(filtered ? k_filter_scan : filter->limit);
+    auto runs = service.list(*filter);
     if (!runs) {
         return from_error(runs.error());
     }
-    std::vector<store::RunRecord> out;
-    for (auto& r : *runs) {
-        if (static_cast<int>(out.size()) >= filter->limit) {
-            break;
-        }
-        if (matches(r, *filter)) {
-            out.push_back(std::move(r));
-        }
-    }
-    return json_response(200, json_run_list(out));
+    return json_response(200, json_run_list(*runs));
 }
 
 Response Api::show_run(const std::string& run_id) {

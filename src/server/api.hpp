@@ -22,6 +22,7 @@
 #include "app/runs.hpp"
 #include "app/users.hpp"
 #include "os/process.hpp"
+#include "server/fair_mutex.hpp"
 #include "store/store.hpp"
 
 namespace shipshape::server {
@@ -47,10 +48,9 @@ struct ServerInfo {
     std::string store_kind;  // "sqlite" or "postgresql"
 };
 
-// The most runs one GET /api/v1/runs returns, and how many it looks through when filtering.
+// The most runs one GET /api/v1/runs returns, and how many without a limit.
 inline constexpr int k_max_limit = 1000;
 inline constexpr int k_default_limit = 50;
-inline constexpr int k_filter_scan = 100000;
 
 class FailureLimiter;
 
@@ -62,7 +62,9 @@ class Api {
         const os::CancelSource& cancel, ServerInfo info);
 
     // Answers one request. Never throws; unknown routes are 404, a known route with another
-    // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}.
+    // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}. A
+    // PostgreSQL store that cannot be reached is 503 "store URI unreachable: ..." on every route
+    // that reads it; the store reconnects on a later request once the server is back.
     Response handle(const Request& request);
     ~Api();
 
@@ -78,13 +80,14 @@ class Api {
                        const std::string& step_id);
     // The identity of the request's Bearer token, or the refusal to send (401, 429, 503).
     tl::expected<app::Identity, Response> authenticate(const Request& request);
+    std::string store_message(const Error& error) const;
 
     const app::Project& m_project;
     store::Store& m_store;
     os::ProcessRunner& m_runner;
     const os::CancelSource& m_cancel;
     ServerInfo m_info;
-    std::mutex m_store_mutex;
+    FairMutex m_store_mutex;  // first come, first served: no request starves behind newcomers
     std::unique_ptr<FailureLimiter> m_limiter;  // of failed authentications
 };
 

@@ -46,11 +46,13 @@ std::string json_error(std::string_view message) {
     return dump(json{{"error", message}});
 }
 
-std::string json_health(const ServerInfo& info, std::string_view status, std::string_view detail) {
-    json doc{{"status", status},
-             {"version", info.version},
-             {"store", {{"kind", info.store_kind}}},
-             {"api", "v1"}};
+std::string json_health(const ServerInfo& info, std::string_view status, std::string_view detail,
+                        std::optional<int64_t> schema_version) {
+    json store{{"kind", info.store_kind}};
+    if (schema_version) {
+        store["schema_version"] = *schema_version;
+    }
+    json doc{{"status", status}, {"version", info.version}, {"store", store}, {"api", "v1"}};
     if (!detail.empty()) {
         doc["error"] = detail;
     }

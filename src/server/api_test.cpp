@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app/run_locks.hpp"
+
 namespace shipshape::server {
 namespace {
 
@@ -45,7 +47,7 @@ class ApiTest : public ::testing::Test {
         std::filesystem::remove_all(dir);
     }
     void add_run(const std::string& id, const std::string& env, const std::string& status,
-                 int64_t at) {
+                 int64_t at, const std::string& host = "", int64_t pid = 0) {
         store::RunRecord r;
         r.id = id;
         r.checklist_path = "checklists/deploy.toml";
@@ -55,6 +57,8 @@ class ApiTest : public ::testing::Test {
         r.status = status;
         r.started_at = at;
         r.updated_at = at + 5;
+        r.host = host;
+        r.pid = pid;
         ASSERT_TRUE(db->create_run(r));
     }
     Response get(const std::string& path,
@@ -73,7 +77,11 @@ class ApiTest : public ::testing::Test {
 TEST_F(ApiTest, HealthNamesStoreAndVersion) {
     auto r = get("/api/v1/health");
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, R"({"status":"ok","version":"9.9.9","store":{"kind":"sqlite"},"api":"v1"})");
+    auto version = db->stored_schema_version();
+    ASSERT_TRUE(version);
+    EXPECT_EQ(r.body,
+              R"({"status":"ok","version":"9.9.9","store":{"kind":"sqlite","schema_version":)" +
+                  std::to_string(*version) + R"(},"api":"v1"})");
 }
 
 TEST_F(ApiTest, RunsNewestFirstWithContractFields) {
@@ -103,6 +111,36 @@ TEST_F(ApiTest, FiltersRuns) {
     EXPECT_NE(r.body.find("bbbb"), std::string::npos);
     EXPECT_EQ(get("/api/v1/runs", {{"limit", "1"}}).body.find("aaaa"), std::string::npos);
     EXPECT_EQ(get("/api/v1/runs", {{"env", "nowhere"}}).body, "[]");
+}
+
+// The ids in a run list, in order.
+std::string listed_ids(const std::string& body) {
+    std::string out;
+    for (size_t at = body.find(R"("id":")"); at != std::string::npos;
+         at = body.find(R"("id":")", at + 1)) {
+        const size_t start = at + 6;
+        out += (out.empty() ? "" : " ") + body.substr(start, body.find('"', start) - start);
+    }
+    return out;
+}
+
+TEST_F(ApiTest, StatusFilterSeesInterruptedRunsAsShown) {
+    // Recorded as running on this machine by a process that no longer exists: shown (and so
+    // filtered) as interrupted. A run recorded on another machine is believed.
+    const int64_t gone_pid = 999999999;
+    add_run("gone-1", "prod", "running", 5000, app::local_hostname(), gone_pid);
+    add_run("gone-2", "prod", "running", 6000, app::local_hostname(), gone_pid);
+    add_run("gone-3", "prod", "undoing", 7000, app::local_hostname(), gone_pid);
+    add_run("remote", "prod", "running", 3000, "another-host", 1);
+    add_run("stopped", "prod", "interrupted", 4000);
+    EXPECT_EQ(listed_ids(get("/api/v1/runs", {{"status", "interrupted"}}).body),
+              "gone-3 gone-2 gone-1 stopped");
+    EXPECT_EQ(listed_ids(get("/api/v1/runs", {{"status", "interrupted"}, {"limit", "2"}}).body),
+              "gone-3 gone-2");
+    // The newest recorded running runs are gone ones: the live one below them is still found.
+    EXPECT_EQ(listed_ids(get("/api/v1/runs", {{"status", "running"}, {"limit", "1"}}).body),
+              "remote");
+    EXPECT_EQ(listed_ids(get("/api/v1/runs", {{"status", "undoing"}}).body), "");
 }
 
 struct BadQuery {

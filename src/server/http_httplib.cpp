@@ -1,5 +1,8 @@
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -16,6 +19,36 @@ namespace {
 constexpr const char* k_json = "application/json; charset=utf-8";
 constexpr size_t k_worker_threads = 64;
 constexpr size_t k_keep_alive_requests = 1000;
+
+// Debian's cpp-httplib (0.11, a compiled library) listens with a backlog of 5: of 50 clients
+// connecting at once, the SYNs beyond the queue are dropped and retried by the client after 1 s,
+// which bench/server.sh saw as a p99 near one second. Listening again on a listening socket only
+// changes its backlog (Linux), so the bound socket -- found among our descriptors by its port,
+// as the library does not expose it -- gets the system's maximum.
+void widen_listen_backlog(int port) {
+    const int k_scan = 1024;
+    for (int fd = 0; fd < k_scan; ++fd) {
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+            continue;
+        }
+        sockaddr_storage addr{};
+        socklen_t addr_len = sizeof addr;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) {
+            continue;
+        }
+        int bound = -1;
+        if (addr.ss_family == AF_INET) {
+            bound = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+        } else if (addr.ss_family == AF_INET6) {
+            bound = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+        }
+        if (bound == port) {
+            (void)::listen(fd, SOMAXCONN);
+        }
+    }
+}
 
 Request to_request(const httplib::Request& req) {
     Request r;
@@ -35,7 +68,8 @@ Request to_request(const httplib::Request& req) {
 std::string reason_for(int status) {
     switch (status) {
         case 400:
-            return "bad request: the HTTP request could not be parsed";
+            return "bad request: the HTTP request could not be parsed (a malformed request line, "
+                   "or a header line over 8 KiB)";
         case 404:
             return "no such route";
         case 413:
@@ -66,6 +100,10 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
     }
     httplib::Server& server = *owned;
     server.set_payload_max_length(k_max_body);
+    // The library writes a response's headers and body separately: with Nagle's algorithm on,
+    // the body then waits for the client's delayed ACK (40 ms on Linux) on every keep-alive
+    // request -- bench/server.sh measured a 44 ms floor per request before this.
+    server.set_tcp_nodelay(true);
     server.set_read_timeout(k_read_timeout_s, 0);
     server.set_write_timeout(k_read_timeout_s, 0);
     server.set_keep_alive_timeout(k_read_timeout_s);
@@ -127,6 +165,7 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
                                             : std::string("the address is in use or not one of "
                                                           "this machine")));
     }
+    widen_listen_backlog(port);
     on_listening(where.url(port, tls ? "https" : "http"));
 
     // Stops the server once `stop` fires (a signal); polls so it also notices that the server

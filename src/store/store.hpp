@@ -111,6 +111,18 @@ struct AppliedParams {
     std::vector<std::pair<std::string, std::string>> params;
 };
 
+// Which runs list_runs returns (h4-ops). Every field left empty matches any run; the given ones
+// must all match, exactly (no patterns). `status` is the status as stored: a run shown as
+// "interrupted" (recorded as running or undoing, but its process is gone) is computed above the
+// store, by app::RunService::list, which asks for the stored statuses that can show as the one
+// wanted.
+struct RunFilter {
+    std::string env;
+    std::string checklist;  // the checklist's name
+    std::string status;
+    int limit = 50;  // at most this many, newest first
+};
+
 struct LockResult {
     bool acquired = false;
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
@@ -125,8 +137,15 @@ class RunStore {
     [[nodiscard]] virtual Status create_run(const RunRecord& run) = 0;
     // Errc::not_found for an unknown id.
     [[nodiscard]] virtual Result<RunRecord> get_run(std::string_view id) = 0;
-    // Newest first, at most `limit`.
-    [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs(int limit) = 0;
+    // The runs `filter` matches, newest first (started_at, then id, descending), at most
+    // filter.limit; the filtering is done by the database.
+    [[nodiscard]] virtual Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) = 0;
+    // Every run, newest first, at most `limit`.
+    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(int limit) {
+        RunFilter all;
+        all.limit = limit;
+        return list_runs(all);
+    }
     [[nodiscard]] virtual Status update_run(std::string_view id, std::string_view status,
                                             int64_t pid, int64_t at) = 0;
 
@@ -239,9 +258,50 @@ class UserStore {
     [[nodiscard]] virtual Result<int64_t> revoke_tokens(std::string_view user) = 0;
 };
 
+// A run with everything recorded during it, as store copy (store/copy.hpp) moves it between
+// stores. (A new per-run table is one more member here, read in copy.cpp and written by
+// import_run.)
+struct RunBundle {
+    RunRecord run;
+    std::vector<StepRecord> steps;
+    std::vector<CheckOff> check_offs;
+    std::vector<Event> events;  // in seq order; seq is the source's and is not kept
+};
+
+// Operating the store as a whole (h4-ops): its schema version, and writing records as they were
+// recorded elsewhere (with their own ids and times), for `shipshape store copy`.
+class StoreAdmin {
+  public:
+    virtual ~StoreAdmin() = default;
+
+    // The schema version the store holds (a read: the health check's probe). Errc::store when
+    // it is newer than this shipshape's.
+    [[nodiscard]] virtual Result<int64_t> stored_schema_version() = 0;
+
+    // Every state report of `host` (every host when empty), newest first, at most `limit`.
+    [[nodiscard]] virtual Result<std::vector<FactsSnapshot>> list_host_states(std::string_view host,
+                                                                              int limit) = 0;
+
+    // Writes `bundle` as it is, in one transaction: the run with its id, status and times, its
+    // params, steps (finish_seq kept), check-offs and events (their `at` kept, numbered after
+    // every event already here, in bundle order). Nothing else is appended (no run-started
+    // event). Returns false and writes nothing when a run with that id exists.
+    [[nodiscard]] virtual Result<bool> import_run(const RunBundle& bundle) = 0;
+    // What every host's last apply used (see HostStore::applied_params), in host order.
+    [[nodiscard]] virtual Result<std::vector<AppliedParams>> list_applied_params() = 0;
+    // Writes a facts snapshot (or a state report) unless one of the same host with the same time
+    // and hash exists; the id is the target's. Returns whether it was written.
+    [[nodiscard]] virtual Result<bool> import_facts(const FactsSnapshot& snapshot) = 0;
+    [[nodiscard]] virtual Result<bool> import_host_state(const FactsSnapshot& report) = 0;
+};
+
 // Every aggregate behind one connection: what a backend implements and `open_store` returns.
 // Use cases take the narrowest interface they need.
-class Store : public RunStore, public HostStore, public LockStore, public UserStore {};
+class Store : public RunStore,
+              public HostStore,
+              public LockStore,
+              public UserStore,
+              public StoreAdmin {};
 
 // How a store is opened. read_write creates and migrates the store as needed; when the store
 // cannot be written (a read-only mount, an immutable file or directory, no write permission) it

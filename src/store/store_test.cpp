@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/testing/skip.hpp"
+#include "store/copy.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/testing/postgres_server.hpp"
 
@@ -158,6 +159,58 @@ TEST_P(StoreContract, RunsRoundTripAndSurviveReopen) {
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code(), Errc::not_found);
     EXPECT_EQ(missing.error().message(), "no run 'nope' (see 'shipshape runs')");
+}
+
+TEST_P(StoreContract, ListRunsFiltersByEnvChecklistAndStatusInTheDatabase) {
+    auto make = [](const std::string& id, int64_t at, const std::string& env,
+                   const std::string& checklist, const std::string& status) {
+        RunRecord r = run(id, at);
+        r.env = env;
+        r.checklist_name = checklist;
+        r.status = status;
+        return r;
+    };
+    ASSERT_TRUE(store->create_run(make("a", 1000, "prod", "deploy", "done")));
+    ASSERT_TRUE(store->create_run(make("b", 2000, "staging", "deploy", "failed")));
+    ASSERT_TRUE(store->create_run(make("c", 3000, "prod", "backup", "done")));
+    ASSERT_TRUE(store->create_run(make("d", 4000, "prod", "deploy", "waiting")));
+    // A value with SQL in it is a value: it matches nothing and breaks nothing.
+    ASSERT_TRUE(store->create_run(make("e", 5000, "x' OR '1'='1", "deploy", "done")));
+    auto ids = [&](const RunFilter& f) {
+        std::vector<std::string> out;
+        auto runs = store->list_runs(f);
+        EXPECT_TRUE(runs) << runs.error().message();
+        if (runs) {
+            for (const auto& r : *runs) {
+                out.push_back(r.id);
+            }
+        }
+        return out;
+    };
+    using Ids = std::vector<std::string>;
+    RunFilter f;
+    EXPECT_EQ(ids(f), (Ids{"e", "d", "c", "b", "a"}));  // empty filter: every run, newest first
+    f.env = "prod";
+    EXPECT_EQ(ids(f), (Ids{"d", "c", "a"}));
+    f.checklist = "deploy";
+    EXPECT_EQ(ids(f), (Ids{"d", "a"}));  // conditions combine
+    f.status = "done";
+    EXPECT_EQ(ids(f), (Ids{"a"}));
+    f = RunFilter{};
+    f.status = "done";
+    f.limit = 2;
+    EXPECT_EQ(ids(f), (Ids{"e", "c"}));  // the limit counts matching runs
+    f = RunFilter{};
+    f.env = "x' OR '1'='1";
+    EXPECT_EQ(ids(f), (Ids{"e"}));
+    f.env = "prod' OR '1'='1";
+    EXPECT_EQ(ids(f), Ids{});
+    f = RunFilter{};
+    f.checklist = "backup";
+    auto runs = store->list_runs(f);
+    ASSERT_TRUE(runs && runs->size() == 1u);
+    EXPECT_EQ((*runs)[0].params,
+              (std::vector<std::pair<std::string, std::string>>{{"version", "1.4.2"}, {"a", "b"}}));
 }
 
 TEST_P(StoreContract, UpdatingARunAppendsAnEventAndUnknownRunsAreNotFound) {
@@ -419,6 +472,84 @@ TEST_P(StoreContract, TokensAreFoundByIdStampedAndRevokedPerUser) {
     EXPECT_EQ((*listed)[0].id, "t1");  // oldest first
     EXPECT_TRUE((*listed)[1].revoked);
     EXPECT_TRUE(store->list_tokens("nobody")->empty());
+}
+
+TEST_P(StoreContract, CopyIntoThisBackendIsCompleteAndIdempotent) {
+    // The source: a SQLite store with a run (params, steps, a check-off, events), facts, state
+    // reports and applied params.
+    auto source = open_store("sqlite:" + dir + "/source.db");
+    ASSERT_TRUE(source) << source.error().message();
+    Store& src = **source;
+    ASSERT_TRUE(src.create_run(run("old", 1000)));
+    ASSERT_TRUE(
+        src.record_step(StepRecord{"old", "build", "done", 1, 0, "ok", 1001, 1002, 1, -1, ""},
+                        Event{0, 1002, "old", "build", "step-finished", "exit 0"}));
+    ASSERT_TRUE(src.add_check_off(CheckOff{"old", "qa", "qa", "alice", "fine", 1003}));
+    ASSERT_TRUE(src.update_run("old", "done", 0, 1004));
+    ASSERT_TRUE(src.create_run(run("new", 2000)));
+    ASSERT_TRUE(src.save_facts({0, "web1", 10, "h1", R"({"os":"debian"})"}));
+    ASSERT_TRUE(src.save_facts({0, "web1", 20, "h2", R"({"os":"debian 12"})"}));
+    ASSERT_TRUE(src.save_host_state({0, "web1", 30, "s1", R"({"drift":0})"}));
+    ASSERT_TRUE(src.save_applied_params({"web1", 40, {{"version", "1.0"}}}));
+    // The target already has the run "new" (from an earlier copy, say) and newer params.
+    ASSERT_TRUE(store->create_run(run("new", 2000)));
+    ASSERT_TRUE(store->save_applied_params({"web1", 50, {{"version", "2.0"}}}));
+
+    std::vector<std::string> progress;
+    auto copied = copy_store(src, *store, [&](std::string_view part, int64_t done, int64_t total) {
+        progress.push_back(std::string(part) + " " + std::to_string(done) + "/" +
+                           std::to_string(total));
+    });
+    ASSERT_TRUE(copied) << copied.error().message();
+    auto summary = [](const std::vector<CopyCounts>& counts) {
+        std::string out;
+        for (const auto& c : counts) {
+            out += c.part + ": " + std::to_string(c.copied) + " copied, " +
+                   std::to_string(c.skipped) + " skipped; ";
+        }
+        return out;
+    };
+    EXPECT_EQ(summary(*copied),
+              "runs: 1 copied, 1 skipped; facts snapshots: 2 copied, 0 skipped; state reports: 1 "
+              "copied, 0 skipped; applied params: 0 copied, 1 skipped; ");
+    EXPECT_EQ(progress.front(), "runs 1/2");
+    EXPECT_EQ(progress.back(), "applied params 1/1");
+    // The run arrived as it was: status, times, params, steps with their finish_seq, the
+    // check-off, and the same events with their own times.
+    auto r = store->get_run("old");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, "done");
+    EXPECT_EQ(r->updated_at, 1004);
+    EXPECT_EQ(r->params, run("old").params);
+    auto steps = store->get_steps("old");
+    ASSERT_TRUE(steps);
+    ASSERT_EQ(steps->size(), 2u);
+    auto offs = store->get_check_offs("old");
+    ASSERT_TRUE(offs && offs->size() == 1u);
+    EXPECT_EQ((*offs)[0].note, "fine");
+    auto events = store->get_events("old");
+    auto source_events = src.get_events("old");
+    ASSERT_TRUE(events && source_events);
+    ASSERT_EQ(events->size(), source_events->size());
+    for (size_t i = 0; i < events->size(); ++i) {
+        EXPECT_EQ((*events)[i].kind, (*source_events)[i].kind);
+        EXPECT_EQ((*events)[i].at, (*source_events)[i].at);
+        EXPECT_EQ((*events)[i].detail, (*source_events)[i].detail);
+    }
+    EXPECT_EQ((*store->applied_params("web1"))->params.front().second, "2.0");  // newer kept
+    auto facts = store->list_facts("web1", 10);
+    ASSERT_TRUE(facts && facts->size() == 2u);
+    EXPECT_EQ(store->get_facts((*facts)[0].id)->document, R"({"os":"debian 12"})");
+
+    // Again: nothing is duplicated.
+    auto again = copy_store(src, *store, [](std::string_view, int64_t, int64_t) {});
+    ASSERT_TRUE(again) << again.error().message();
+    EXPECT_EQ(summary(*again),
+              "runs: 0 copied, 2 skipped; facts snapshots: 0 copied, 2 skipped; state reports: 0 "
+              "copied, 1 skipped; applied params: 0 copied, 1 skipped; ");
+    EXPECT_EQ(store->get_events("old")->size(), events->size());
+    EXPECT_EQ(store->list_host_states("", 10)->size(), 1u);
+    EXPECT_EQ(store->list_runs(10)->size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),

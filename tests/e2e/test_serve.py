@@ -108,7 +108,8 @@ class ServeRoutesTest(ServeTestCase):
         status, _, doc = self.get("/api/v1/health")
         self.assertEqual(status, 200)
         self.assertEqual(doc["status"], "ok")
-        self.assertEqual(doc["store"], {"kind": "sqlite"})
+        self.assertEqual(doc["store"]["kind"], "sqlite")
+        self.assertIsInstance(doc["store"]["schema_version"], int)
         version = self.shipshape("--version").out.split()[-1]
         self.assertEqual(doc["version"], version)
 

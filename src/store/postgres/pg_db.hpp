@@ -3,7 +3,10 @@
 // (facts, state reports, applied parameters, environment locks). The only header that includes
 // libpq-fe.h.
 //
-// A PgStore owns one connection; it is used from one thread at a time (see store.hpp). Every
+// A PgStore owns one connection; it is used from one thread at a time (see store.hpp). When the
+// server drops the connection (restarted, or the network cut), the statement that finds out
+// fails with Errc::unreachable and the next one outside a transaction reconnects (a read that
+// found out is retried once on the new connection; a write is not, as it may have committed). Every
 // statement is sent with PQexecParams: parameters travel apart from the SQL text (no quoting of
 // values anywhere) and results come back as text, parsed here.
 #pragma once
@@ -60,7 +63,7 @@ class PgStore final : public Store {
 
     // The stored schema version (0 for a database shipshape never migrated). Errc::store when it
     // is newer than this shipshape.
-    [[nodiscard]] Result<int64_t> stored_schema_version();
+    [[nodiscard]] Result<int64_t> stored_schema_version() override;
     // Applies every missing migration in one transaction, serialised against other migrators by
     // an advisory lock. Returns the version found before.
     [[nodiscard]] Result<int64_t> migrate();
@@ -69,7 +72,8 @@ class PgStore final : public Store {
 
     [[nodiscard]] Status create_run(const RunRecord& run) override;
     [[nodiscard]] Result<RunRecord> get_run(std::string_view id) override;
-    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(int limit) override;
+    using RunStore::list_runs;
+    [[nodiscard]] Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) override;
     [[nodiscard]] Status update_run(std::string_view id, std::string_view status, int64_t pid,
                                     int64_t at) override;
     [[nodiscard]] Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
@@ -105,10 +109,21 @@ class PgStore final : public Store {
     [[nodiscard]] Status touch_token(std::string_view id, int64_t at) override;
     [[nodiscard]] Result<int64_t> revoke_tokens(std::string_view user) override;
 
+    [[nodiscard]] Result<std::vector<FactsSnapshot>> list_host_states(std::string_view host,
+                                                                      int limit) override;
+    [[nodiscard]] Result<bool> import_run(const RunBundle& bundle) override;
+    [[nodiscard]] Result<std::vector<AppliedParams>> list_applied_params() override;
+    [[nodiscard]] Result<bool> import_facts(const FactsSnapshot& snapshot) override;
+    [[nodiscard]] Result<bool> import_host_state(const FactsSnapshot& report) override;
+
     // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
     // message when it fails.
     [[nodiscard]] Result<PgResult> exec(const std::string& what, const char* sql,
                                         std::initializer_list<std::string_view> params = {});
+
+    // The same with the parameters in a vector, for SQL built at run time.
+    [[nodiscard]] Result<PgResult> exec_values(const std::string& what, const char* sql,
+                                               const std::vector<std::string>& params);
 
     // Runs `script` (several statements, no parameters: a migration, the session's settings).
     [[nodiscard]] Status exec_script(const std::string& what, const char* script);
@@ -119,26 +134,42 @@ class PgStore final : public Store {
         if (auto st = exec(what, "BEGIN"); !st) {
             return fail(st.error());
         }
+        m_in_transaction = true;
         auto r = body();
         if (!r) {
             (void)exec(what, "ROLLBACK");
+            m_in_transaction = false;
             return r;
         }
         if (auto st = exec(what, "COMMIT"); !st) {
             (void)exec(what, "ROLLBACK");
+            m_in_transaction = false;
             return fail(st.error());
         }
+        m_in_transaction = false;
         return r;
     }
+
+    // Runs `script` now and again after every reconnect: the session's settings.
+    [[nodiscard]] Status set_session(std::string script);
 
   private:
     [[nodiscard]] Status insert_event(const Event& event);
     [[nodiscard]] Result<int64_t> write_step(const StepRecord& step);
+    [[nodiscard]] Result<bool> import_snapshot(const char* table, const FactsSnapshot& snapshot);
     [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> read_params(
         const std::string& what, const char* sql, std::string_view key);
 
+    // A connection the server dropped (a restart, a network cut) is reset before the next
+    // statement, outside a transaction only: a transaction cut in the middle fails as a whole.
+    // Errc::unreachable ("store URI unreachable: ...") when the server still cannot be reached.
+    [[nodiscard]] Status reconnect_if_broken();
+    [[nodiscard]] Error unreachable(const std::string& what) const;
+
     PGconn* m_conn;
     std::string m_where;
+    std::string m_session;
+    bool m_in_transaction = false;
 };
 
 inline std::string num(int64_t v) {

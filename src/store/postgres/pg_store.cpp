@@ -5,6 +5,7 @@
 // ordinary open refuses an older schema and says to migrate, and refuses a newer one too.
 #include <cstdlib>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -175,35 +176,6 @@ int64_t PgResult::affected() const {
     return std::strtoll(PQcmdTuples(m_r), nullptr, 10);
 }
 
-Result<PgResult> PgStore::exec(const std::string& what, const char* sql,
-                               std::initializer_list<std::string_view> params) {
-    // libpq wants NUL-terminated values: copy them (they are small, and the copies die here).
-    std::vector<std::string> copies(params.begin(), params.end());
-    std::vector<const char*> values;
-    values.reserve(copies.size());
-    for (const auto& c : copies) {
-        values.push_back(c.c_str());
-    }
-    PgResult r(PQexecParams(m_conn, sql, static_cast<int>(values.size()), nullptr,
-                            values.empty() ? nullptr : values.data(), nullptr, nullptr, 0));
-    const ExecStatusType status = PQresultStatus(r.raw());
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        return r;
-    }
-    return fail(Errc::store, what + " in the store '" + m_where +
-                                 "': " + std::string(trim(PQerrorMessage(m_conn))));
-}
-
-Status PgStore::exec_script(const std::string& what, const char* script) {
-    PgResult r(PQexec(m_conn, script));
-    const ExecStatusType status = PQresultStatus(r.raw());
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        return {};
-    }
-    return fail(Errc::store, what + " in the store '" + m_where +
-                                 "': " + std::string(trim(PQerrorMessage(m_conn))));
-}
-
 Result<int64_t> PgStore::stored_schema_version() {
     auto exists = exec("reading the schema version", "SELECT to_regclass('shipshape_schema')");
     if (!exists) {
@@ -341,26 +313,50 @@ Result<RunRecord> PgStore::get_run(std::string_view id) {
     return run;
 }
 
-Result<std::vector<RunRecord>> PgStore::list_runs(int limit) {
-    const std::string sql = std::string("SELECT ") + k_run_columns +
-                            " FROM runs ORDER BY started_at DESC, id DESC LIMIT $1";
-    auto q = exec("listing runs", sql.c_str(), {num(limit)});
+Result<std::vector<RunRecord>> PgStore::list_runs(const RunFilter& filter) {
+    // Only the conditions asked for are in the SQL, so the planner sees each shape as it is.
+    std::string where;
+    std::vector<std::string> values;
+    const std::pair<const char*, const std::string*> conditions[] = {
+        {"env", &filter.env}, {"checklist_name", &filter.checklist}, {"status", &filter.status}};
+    for (const auto& [column, value] : conditions) {
+        if (!value->empty()) {
+            values.push_back(*value);
+            where += values.size() == 1 ? " WHERE " : " AND ";
+            where += std::string(column) + " = $" + std::to_string(values.size());
+        }
+    }
+    values.push_back(num(filter.limit));
+    const std::string selected = " FROM runs" + where +
+                                 " ORDER BY started_at DESC, id DESC LIMIT $" +
+                                 std::to_string(values.size());
+    // Two round trips whatever the number of runs: the runs, then all their params.
+    const std::string sql = std::string("SELECT ") + k_run_columns + selected;
+    auto q = exec_values("listing runs", sql.c_str(), values);
     if (!q) {
         return fail(q.error());
     }
     std::vector<RunRecord> out;
     out.reserve(static_cast<size_t>(q->rows()));
+    std::map<std::string, size_t> index;
     for (int i = 0; i < q->rows(); ++i) {
         out.push_back(read_run(*q, i));
+        index.emplace(out.back().id, out.size() - 1);
     }
-    for (auto& run : out) {
-        auto params = read_params(
-            "reading params of run " + run.id,
-            "SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY position", run.id);
-        if (!params) {
-            return fail(params.error());
+    if (out.empty()) {
+        return out;
+    }
+    const std::string params_sql =
+        "SELECT run_id, name, value FROM run_params WHERE run_id IN (SELECT id" + selected +
+        ") ORDER BY run_id, position";
+    auto p = exec_values("reading params of runs", params_sql.c_str(), values);
+    if (!p) {
+        return fail(p.error());
+    }
+    for (int i = 0; i < p->rows(); ++i) {
+        if (auto it = index.find(p->text(i, 0)); it != index.end()) {
+            out[it->second].params.emplace_back(p->text(i, 1), p->text(i, 2));
         }
-        run.params = std::move(*params);
     }
     return out;
 }

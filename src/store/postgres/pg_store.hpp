@@ -22,6 +22,10 @@ namespace shipshape::store {
 // migrators take turns. Errc::store as for open_postgres_store, and for a newer schema.
 [[nodiscard]] Result<SchemaMigration> migrate_postgres_store(const std::string& uri);
 
+// The schema version of the database at `uri` (0: shipshape never migrated it), changing
+// nothing. Errc::store as for open_postgres_store (a newer schema included).
+[[nodiscard]] Result<int64_t> postgres_schema_version(const std::string& uri);
+
 // `uri` with any password replaced by "***", for messages.
 std::string redact_postgres_uri(const std::string& uri);
 

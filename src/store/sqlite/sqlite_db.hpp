@@ -115,11 +115,12 @@ class SqliteStore final : public Store {
     void set_read_only(std::string reason) { m_read_only = std::move(reason); }
     Status check_schema_read_only();
     // The schema version the file holds; Errc::store when it is newer than this shipshape's.
-    Result<int64_t> stored_schema_version();
+    Result<int64_t> stored_schema_version() override;
 
     Status create_run(const RunRecord& run) override;
     Result<RunRecord> get_run(std::string_view id) override;
-    Result<std::vector<RunRecord>> list_runs(int limit) override;
+    using RunStore::list_runs;
+    Result<std::vector<RunRecord>> list_runs(const RunFilter& filter) override;
     Status update_run(std::string_view id, std::string_view status, int64_t pid,
                       int64_t at) override;
     Result<std::vector<StepRecord>> get_steps(std::string_view run_id) override;
@@ -148,6 +149,11 @@ class SqliteStore final : public Store {
     Result<std::vector<TokenRecord>> list_tokens(std::string_view user) override;
     Status touch_token(std::string_view id, int64_t at) override;
     Result<int64_t> revoke_tokens(std::string_view user) override;
+    Result<std::vector<FactsSnapshot>> list_host_states(std::string_view host, int limit) override;
+    Result<bool> import_run(const RunBundle& bundle) override;
+    Result<std::vector<AppliedParams>> list_applied_params() override;
+    Result<bool> import_facts(const FactsSnapshot& snapshot) override;
+    Result<bool> import_host_state(const FactsSnapshot& report) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
@@ -186,6 +192,9 @@ class SqliteStore final : public Store {
     }
     Status insert_event(const Event& e);
     Result<int64_t> write_step(const StepRecord& s);
+    // `snapshot` into `table` (facts_snapshots or host_states) unless its host, at and hash are
+    // there already.
+    Result<bool> import_snapshot(const char* table, const FactsSnapshot& snapshot);
 
   private:
     sqlite3* m_db;

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <iterator>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "store/sqlite/sqlite_db.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -308,11 +311,27 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
     return run;
 }
 
-Result<std::vector<RunRecord>> SqliteStore::list_runs(int limit) {
-    std::string sql = std::string("SELECT ") + k_run_columns +
-                      " FROM runs ORDER BY started_at DESC, id DESC LIMIT ?";
-    Statement q(*m_cache, sql.c_str());
-    q.bind(1, static_cast<int64_t>(limit));
+Result<std::vector<RunRecord>> SqliteStore::list_runs(const RunFilter& filter) {
+    // Only the conditions asked for are in the SQL, so that each shape of filter is one cached
+    // statement with a plan of its own.
+    std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs";
+    std::vector<std::string_view> values;
+    const std::pair<const char*, const std::string*> conditions[] = {
+        {"env", &filter.env}, {"checklist_name", &filter.checklist}, {"status", &filter.status}};
+    for (const auto& [column, value] : conditions) {
+        if (!value->empty()) {
+            sql += values.empty() ? " WHERE " : " AND ";
+            sql += std::string(column) + " = ?";
+            values.push_back(*value);
+        }
+    }
+    sql += " ORDER BY started_at DESC, id DESC LIMIT ?";
+    Statement q(*m_cache, sql);
+    int index = 1;
+    for (auto v : values) {
+        q.bind(index++, v);
+    }
+    q.bind(index, static_cast<int64_t>(filter.limit));
     std::vector<RunRecord> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
