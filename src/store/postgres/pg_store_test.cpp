@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/testing/skip.hpp"
+#include "store/postgres/pg_db.hpp"
 #include "store/testing/postgres_server.hpp"
 
 namespace shipshape::store {
@@ -59,21 +60,24 @@ class PostgresStore : public ::testing::Test {
     std::string uri;
 };
 
+// Every migration this shipshape knows (one per entry of pg_store.cpp's k_migrations).
+const int64_t k_version = pg_detail::schema_version();
+
 TEST_F(PostgresStore, AnEmptyDatabaseIsRefusedUntilMigratedThenMigratesOnce) {
     auto before = open_store(uri);
     ASSERT_FALSE(before);
     EXPECT_EQ(before.error().code(), Errc::store);
     EXPECT_EQ(before.error().message(),
-              "the store '" + uri + "' has schema version 0 and this shipshape needs 1: run " +
-                  "'shipshape store migrate' to upgrade it");
+              "the store '" + uri + "' has schema version 0 and this shipshape needs " +
+                  std::to_string(k_version) + ": run " + "'shipshape store migrate' to upgrade it");
     auto first = migrate_store(uri);
     ASSERT_TRUE(first) << first.error().message();
     EXPECT_EQ(first->from, 0);
-    EXPECT_EQ(first->to, 1);
+    EXPECT_EQ(first->to, k_version);
     auto again = migrate_store(uri);
     ASSERT_TRUE(again) << again.error().message();
-    EXPECT_EQ(again->from, 1);
-    EXPECT_EQ(again->to, 1);
+    EXPECT_EQ(again->from, k_version);
+    EXPECT_EQ(again->to, k_version);
     auto after = open_store(uri);
     ASSERT_TRUE(after) << after.error().message();
     EXPECT_TRUE((*after)->list_runs(10)->empty());
@@ -83,8 +87,8 @@ TEST_F(PostgresStore, ANewerSchemaIsRefusedByOpenAndMigrate) {
     ASSERT_TRUE(migrate_store(uri));
     sql("UPDATE shipshape_schema SET version = 99");
     const std::string newer = "the store '" + uri +
-                              "' has schema version 99, newer than this shipshape (1): upgrade "
-                              "shipshape";
+                              "' has schema version 99, newer than this shipshape (" +
+                              std::to_string(k_version) + "): upgrade shipshape";
     auto opened = open_store(uri);
     ASSERT_FALSE(opened);
     EXPECT_EQ(opened.error().message(), newer);
