@@ -123,6 +123,10 @@ class RunService {
     [[nodiscard]] Result<std::string> run_waiting_at(const std::string& step_id);
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
+    // A step's log as the store holds it (lines joined, each ending in a newline); for a run
+    // recorded before log lines were in the store, its file; "" when there is neither.
+    [[nodiscard]] Result<std::string> step_log(const std::string& run_id,
+                                               const std::string& step_id);
 
     // Steps with `on` reach remote hosts through `fleet` (without one they fail, naming why).
     void use_fleet(FleetService* fleet) { m_fleet = fleet; }

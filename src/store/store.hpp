@@ -134,6 +134,9 @@ struct LockResult {
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
 };
 
+class Store;
+class ChangeWaiter;
+
 // Runs and everything recorded during them: the step journal, check-offs and the event log.
 class RunStore {
   public:
@@ -178,6 +181,12 @@ class RunStore {
         int64_t after_seq, int limit, std::string_view run_id = {}) = 0;
     // The newest event and log-line sequence numbers (0 when there are none). Cheap.
     [[nodiscard]] virtual Result<ChangeCursor> latest_cursor() = 0;
+    // Another connection to the same store, opened as this one was: for a thread of its own
+    // (a store is used from one thread at a time). It does not use this connection, so it may
+    // be called from any thread.
+    [[nodiscard]] virtual Result<std::unique_ptr<Store>> connect_again() = 0;
+    // A ChangeWaiter on a connection of its own to this store.
+    [[nodiscard]] virtual Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() = 0;
 };
 
 // What is known of each host: facts snapshots, state reports and the parameters its last

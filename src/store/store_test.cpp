@@ -29,8 +29,6 @@ namespace {
 struct Backend {
     std::string name;
     std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
-    // The location open_store and open_change_waiter take for `dir` (after `open`).
-    std::function<std::string(const std::string& dir)> location;
 };
 
 void PrintTo(const Backend& backend, std::ostream* out) {
@@ -95,10 +93,9 @@ Result<std::unique_ptr<Store>> open_postgres(const std::string& dir) {
 
 const std::vector<Backend>& backends() {
     static const std::vector<Backend> k_backends = {
-        {"sqlite", [](const std::string& dir) { return open_store("sqlite:" + dir + "/state.db"); },
-         [](const std::string& dir) { return "sqlite:" + dir + "/state.db"; }},
-        {"postgres", open_postgres,
-         [](const std::string& dir) { return postgres_databases()[dir]; }},
+        {"sqlite",
+         [](const std::string& dir) { return open_store("sqlite:" + dir + "/state.db"); }},
+        {"postgres", open_postgres},
     };
     return k_backends;
 }
@@ -452,7 +449,7 @@ TEST_P(StoreContract, EventsSinceReadsEveryRunInSequenceOrder) {
 
 TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
     ASSERT_TRUE(store->create_run(run("r1")));
-    auto waiter = open_change_waiter(GetParam().location(dir));
+    auto waiter = store->open_change_waiter();
     ASSERT_TRUE(waiter) << waiter.error().message();
     auto start = store->latest_cursor();
     ASSERT_TRUE(start);
@@ -461,11 +458,11 @@ TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
     ASSERT_TRUE(same) << same.error().message();
     EXPECT_EQ(*same, *start);
     // A log line and an event, written by another connection while the waiter waits.
-    auto writer = reopen();
-    ASSERT_TRUE(writer);
+    auto writer = store->connect_again();
+    ASSERT_TRUE(writer) << writer.error().message();
     std::thread write([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        EXPECT_TRUE(writer->append_log_lines({line("r1", "s", "hello")}));
+        EXPECT_TRUE((*writer)->append_log_lines({line("r1", "s", "hello")}));
     });
     auto woke = (*waiter)->wait(*start, std::chrono::seconds(30));
     write.join();
@@ -473,7 +470,7 @@ TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
     EXPECT_EQ(woke->log_seq, start->log_seq + 1);
     std::thread check_off([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        EXPECT_TRUE(writer->add_check_off(CheckOff{"r1", "qa", "qa", "alice", "", 9}));
+        EXPECT_TRUE((*writer)->add_check_off(CheckOff{"r1", "qa", "qa", "alice", "", 9}));
     });
     auto again = (*waiter)->wait(*woke, std::chrono::seconds(30));
     check_off.join();

@@ -89,6 +89,13 @@ class PgStore final : public Store {
     [[nodiscard]] Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,
                                                                std::string_view run_id) override;
     [[nodiscard]] Result<ChangeCursor> latest_cursor() override;
+    [[nodiscard]] Result<std::unique_ptr<Store>> connect_again() override;
+    [[nodiscard]] Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() override;
+    // What connect_again connects to (the URI with its password) and how.
+    void set_origin(std::string uri, Access access) {
+        m_uri = std::move(uri);
+        m_access = access;
+    }
 
     [[nodiscard]] Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
     [[nodiscard]] Result<FactsSnapshot> get_facts(int64_t id) override;
@@ -139,6 +146,8 @@ class PgStore final : public Store {
 
     PGconn* m_conn;
     std::string m_where;
+    std::string m_uri;
+    Access m_access = Access::read_write;
 
   public:
     PGconn* raw_connection() const { return m_conn; }

@@ -144,6 +144,14 @@ Result<ChangeCursor> PgStore::latest_cursor() {
     return ChangeCursor{q->integer(0, 0), q->integer(0, 1)};
 }
 
+Result<std::unique_ptr<Store>> PgStore::connect_again() {
+    return open_postgres_store(m_uri, m_access);
+}
+
+Result<std::unique_ptr<ChangeWaiter>> PgStore::open_change_waiter() {
+    return open_postgres_change_waiter(m_uri);
+}
+
 namespace {
 
 class PgChangeWaiter final : public ChangeWaiter {

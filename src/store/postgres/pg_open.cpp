@@ -31,6 +31,7 @@ Result<std::unique_ptr<PgStore>> connect_postgres(const std::string& uri, Access
     }
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
     auto store = std::make_unique<pg_detail::PgStore>(conn, where);
+    store->set_origin(uri, access);
     // Times are plain integers and text is UTF-8 both ways: no locale or zone settings matter.
     if (auto st =
             store->exec_script("setting up the session",

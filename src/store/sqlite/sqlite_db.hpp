@@ -137,6 +137,8 @@ class SqliteStore final : public Store {
     Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,
                                                  std::string_view run_id) override;
     Result<ChangeCursor> latest_cursor() override;
+    Result<std::unique_ptr<Store>> connect_again() override;
+    Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() override;
     Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
     Result<FactsSnapshot> get_facts(int64_t id) override;
     Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;

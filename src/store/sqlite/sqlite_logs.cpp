@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "store/sqlite/sqlite_db.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace shipshape::store::sqlite_detail {
 
@@ -106,6 +107,14 @@ Result<ChangeCursor> SqliteStore::latest_cursor() {
         return db_error("reading the newest sequence numbers");
     }
     return ChangeCursor{q.integer(0), q.integer(1)};
+}
+
+Result<std::unique_ptr<Store>> SqliteStore::connect_again() {
+    return open_sqlite_store(m_path, m_read_only.empty() ? Access::read_write : Access::read_only);
+}
+
+Result<std::unique_ptr<ChangeWaiter>> SqliteStore::open_change_waiter() {
+    return store::open_change_waiter("sqlite:" + m_path);
 }
 
 }  // namespace shipshape::store::sqlite_detail
