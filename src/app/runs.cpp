@@ -421,6 +421,15 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         }
         waiting_written = true;
         auto next_prior = checked_off_since(m_store, run.id, report.outcome.waiting);
+        if (!next_prior && m_wait.enabled) {
+            batcher.flush();  // the log is complete while the run waits
+            auto waited = wait_until_checked_off(*loaded, run.id, report.outcome.waiting);
+            if (!waited) {
+                notes.push_back("stopped waiting: " + waited.error().message());
+            } else {
+                next_prior = std::move(*waited);
+            }
+        }
         if (!next_prior) {
             break;
         }
@@ -475,6 +484,19 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     report.checklist = &loaded->rendered;
     m_loaded.push_back(std::move(loaded));
     return report;
+}
+
+Result<std::optional<std::map<std::string, StepState>>> RunService::wait_until_checked_off(
+    const Loaded& loaded, const std::string& run_id, const std::vector<std::string>& waiting) {
+    if (m_wait.on_waiting) {
+        std::vector<std::pair<std::string, std::string>> steps;
+        for (const auto& id : waiting) {
+            const auto* step = loaded.rendered.find_step(id);
+            steps.emplace_back(id, step ? step->role : "");
+        }
+        m_wait.on_waiting(steps);
+    }
+    return wait_for_check_off(m_store, run_id, waiting, m_wait.timeout, m_cancel);
 }
 
 std::vector<std::string> RunService::undo_order(const checklist::Checklist& checklist,

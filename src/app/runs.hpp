@@ -17,6 +17,7 @@
 
 #include "app/fleet_service.hpp"
 #include "app/project.hpp"
+#include "app/run_live.hpp"
 #include "checklist/engine.hpp"
 #include "checklist/load.hpp"
 #include "checklist/model.hpp"
@@ -128,6 +129,10 @@ class RunService {
     [[nodiscard]] Result<std::string> step_log(const std::string& run_id,
                                                const std::string& step_id);
 
+    // `run --wait`, `resume --wait`: wait for check-offs instead of stopping as waiting
+    // (run_live.hpp).
+    void wait_for_check_offs(WaitOptions options) { m_wait = std::move(options); }
+
     // Steps with `on` reach remote hosts through `fleet` (without one they fail, naming why).
     void use_fleet(FleetService* fleet) { m_fleet = fleet; }
 
@@ -158,6 +163,10 @@ class RunService {
     // Takes every lock the rendered run needs (run_locks.hpp) into loaded.locks.
     [[nodiscard]] Status lock(Loaded& loaded, const store::RunRecord& run);
     checklist::EngineOptions engine_options(const store::RunRecord& run, int parallel) const;
+    // Tells m_wait.on_waiting what is waited for, then waits (wait_for_check_off).
+    [[nodiscard]] Result<std::optional<std::map<std::string, checklist::StepState>>>
+    wait_until_checked_off(const Loaded& loaded, const std::string& run_id,
+                           const std::vector<std::string>& waiting);
     std::vector<std::string> undo_order(const checklist::Checklist& checklist,
                                         const std::vector<store::StepRecord>& steps) const;
 
@@ -167,6 +176,7 @@ class RunService {
     const os::CancelSource& m_cancel;
     std::vector<std::unique_ptr<Loaded>> m_loaded;  // keeps RunReport::checklist valid
     FleetService* m_fleet = nullptr;
+    WaitOptions m_wait;
 };
 
 // The name runs and check-offs record as their user: $USER, else the account's name.
