@@ -404,6 +404,26 @@ TEST_P(StoreContract, LogLinesAreKeptPerStepInOrderAndReadAfterACursor) {
     EXPECT_EQ(other->get_log("r1", "build")->size(), 3u);
 }
 
+TEST_P(StoreContract, AFailedStepRecordWritesNothingAndTheStoreGoesOn) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    StepRecord orphan;
+    orphan.run_id = "nope";  // no such run: the foreign key refuses it
+    orphan.step_id = "s";
+    orphan.state = "ok";
+    orphan.finish_seq = -1;
+    auto bad =
+        store->record_step(orphan, Event{0, 1, "nope", "s", "step-ok", ""}, Durability::relaxed);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), Errc::store);
+    EXPECT_TRUE(store->events_since(0, 100, "nope")->empty());
+    StepRecord good = orphan;
+    good.run_id = "r1";
+    auto seq = store->record_step(good, Event{0, 2, "r1", "s", "step-ok", ""}, Durability::relaxed);
+    ASSERT_TRUE(seq) << seq.error().message();
+    EXPECT_EQ(*seq, 1);
+    EXPECT_EQ(store->get_steps("r1")->size(), 1u);
+}
+
 TEST_P(StoreContract, ABigBatchIsOneAppend) {
     ASSERT_TRUE(store->create_run(run("r1")));
     std::vector<LogLine> batch;

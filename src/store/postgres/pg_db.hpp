@@ -117,6 +117,17 @@ class PgStore final : public Store {
     [[nodiscard]] Result<PgResult> exec(const std::string& what, const char* sql,
                                         std::initializer_list<std::string_view> params = {});
 
+    // Sends `statements` (SQL and text parameters) in one pipeline -- one round trip -- and
+    // returns their results in order. The first failure is returned (Errc::store naming `what`);
+    // the server skips the statements after it. The caller sends BEGIN and COMMIT among them
+    // and, when it fails, ROLLBACK.
+    struct Piped {
+        const char* sql;
+        std::vector<std::string> params;
+    };
+    [[nodiscard]] Result<std::vector<PgResult>> pipeline(const std::string& what,
+                                                         const std::vector<Piped>& statements);
+
     // Runs `script` (several statements, no parameters: a migration, the session's settings).
     [[nodiscard]] Status exec_script(const std::string& what, const char* script);
 

@@ -81,6 +81,57 @@ Status PgStore::append_log_lines(const std::vector<LogLine>& batch) {
     });
 }
 
+Result<std::vector<PgResult>> PgStore::pipeline(const std::string& what,
+                                                const std::vector<Piped>& statements) {
+    const auto error = [&](const std::string& message) {
+        return fail(Errc::store, what + " in the store '" + m_where + "': " + message);
+    };
+    if (PQenterPipelineMode(m_conn) == 0) {
+        return error(std::string(trim(PQerrorMessage(m_conn))));
+    }
+    bool sent = true;
+    for (const auto& st : statements) {
+        std::vector<const char*> values;
+        values.reserve(st.params.size());
+        for (const auto& v : st.params) {
+            values.push_back(v.c_str());
+        }
+        sent = sent && PQsendQueryParams(m_conn, st.sql, static_cast<int>(values.size()), nullptr,
+                                         values.empty() ? nullptr : values.data(), nullptr, nullptr,
+                                         0) == 1;
+    }
+    sent = sent && PQpipelineSync(m_conn) == 1;
+    std::vector<PgResult> results;
+    std::string first_error = sent ? "" : std::string(trim(PQerrorMessage(m_conn)));
+    // Every statement's result, each followed by a null; then the sync's.
+    for (size_t i = 0; sent && i < statements.size(); ++i) {
+        PgResult r(PQgetResult(m_conn));
+        const ExecStatusType status = PQresultStatus(r.raw());
+        if (r.raw() == nullptr) {
+            first_error = first_error.empty() ? "the connection was lost" : first_error;
+            sent = false;
+            break;
+        }
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && first_error.empty()) {
+            first_error = status == PGRES_PIPELINE_ABORTED
+                              ? "aborted"
+                              : std::string(trim(PQresultErrorMessage(r.raw())));
+        }
+        results.push_back(std::move(r));
+        while (PGresult* extra = PQgetResult(m_conn)) {
+            PQclear(extra);
+        }
+    }
+    if (sent) {
+        PgResult sync(PQgetResult(m_conn));  // PGRES_PIPELINE_SYNC
+    }
+    (void)PQexitPipelineMode(m_conn);
+    if (!first_error.empty()) {
+        return error(first_error);
+    }
+    return results;
+}
+
 Result<std::vector<LogLine>> PgStore::get_log(std::string_view run_id, std::string_view step_id) {
     const std::string sql = std::string("SELECT ") + k_line_columns +
                             " FROM log_lines WHERE run_id = $1 AND step_id = $2 ORDER BY seq";
