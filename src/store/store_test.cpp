@@ -484,7 +484,10 @@ TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         EXPECT_TRUE((*writer)->append_log_lines({line("r1", "s", "hello")}));
     });
+    // Woken by the write, not by the (generous) timeout.
+    const auto began = std::chrono::steady_clock::now();
     auto woke = (*waiter)->wait(*start, std::chrono::seconds(30));
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(30));
     write.join();
     ASSERT_TRUE(woke) << woke.error().message();
     EXPECT_EQ(woke->log_seq, start->log_seq + 1);
@@ -492,7 +495,9 @@ TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         EXPECT_TRUE((*writer)->add_check_off(CheckOff{"r1", "qa", "qa", "alice", "", 9}));
     });
+    const auto began_again = std::chrono::steady_clock::now();
     auto again = (*waiter)->wait(*woke, std::chrono::seconds(30));
+    EXPECT_LT(std::chrono::steady_clock::now() - began_again, std::chrono::seconds(30));
     check_off.join();
     ASSERT_TRUE(again);
     EXPECT_GT(again->event_seq, woke->event_seq);
