@@ -39,6 +39,9 @@ class InstantRunner final : public os::ProcessRunner {
         }
         return os::ProcessOutcome{};
     }
+    Result<std::unique_ptr<os::Child>> start(const os::ProcessSpec&) override {
+        return fail(Errc::unsupported, "the benchmark's runner only runs to completion");
+    }
 };
 
 struct NullObserver : checklist::RunObserver {};

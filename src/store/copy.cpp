@@ -18,6 +18,29 @@ struct Part {
     Result<CopyCounts> (*copy)(Store& from, Store& to, const CopyProgress& progress);
 };
 
+// Every log line of `run_id`, in order, read in pages.
+Result<std::vector<LogLine>> all_log_lines(Store& from, const std::string& run_id) {
+    constexpr int k_page = 10000;
+    std::vector<LogLine> out;
+    int64_t after = 0;
+    for (;;) {
+        auto page = from.log_lines_since(after, k_page, run_id);
+        if (!page) {
+            return fail(page.error());
+        }
+        if (page->empty()) {
+            return out;
+        }
+        after = page->back().seq;
+        const bool last = page->size() < static_cast<size_t>(k_page);
+        out.insert(out.end(), std::make_move_iterator(page->begin()),
+                   std::make_move_iterator(page->end()));
+        if (last) {
+            return out;
+        }
+    }
+}
+
 // Runs oldest first, so that the target numbers their events in the order they happened.
 Result<CopyCounts> copy_runs(Store& from, Store& to, const CopyProgress& progress) {
     CopyCounts counts{"runs"};
@@ -45,6 +68,11 @@ Result<CopyCounts> copy_runs(Store& from, Store& to, const CopyProgress& progres
             bundle.steps = std::move(*steps);
             bundle.check_offs = std::move(*offs);
             bundle.events = std::move(*events);
+            auto lines = all_log_lines(from, bundle.run.id);
+            if (!lines) {
+                return fail(lines.error());
+            }
+            bundle.log_lines = std::move(*lines);
             auto written = to.import_run(bundle);
             if (!written) {
                 return fail(written.error());

@@ -72,6 +72,13 @@ Result<bool> PgStore::import_run(const RunBundle& b) {
                 return fail(st.error());
             }
         }
+        std::vector<LogLine> lines = b.log_lines;
+        for (auto& l : lines) {
+            l.run_id = run.id;
+        }
+        if (auto st = insert_log_lines(what, lines); !st) {
+            return fail(st.error());
+        }
         return true;
     });
 }

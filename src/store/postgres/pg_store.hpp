@@ -25,6 +25,10 @@ namespace shipshape::store {
 // The schema version of the database at `uri` (0: shipshape never migrated it), changing
 // nothing. Errc::store as for open_postgres_store (a newer schema included).
 [[nodiscard]] Result<int64_t> postgres_schema_version(const std::string& uri);
+// A ChangeWaiter (store.hpp) on a connection of its own that LISTENs for the notifications
+// every write of an event or log line sends.
+[[nodiscard]] Result<std::unique_ptr<ChangeWaiter>> open_postgres_change_waiter(
+    const std::string& uri);
 
 // `uri` with any password replaced by "***", for messages.
 std::string redact_postgres_uri(const std::string& uri);

@@ -60,6 +60,9 @@ class PostgresStore : public ::testing::Test {
     std::string uri;
 };
 
+// Every migration this shipshape knows (one per entry of pg_store.cpp's k_migrations).
+const int64_t k_version = pg_detail::schema_version();
+
 TEST_F(PostgresStore, AnEmptyDatabaseIsRefusedUntilMigratedThenMigratesOnce) {
     const int64_t version = pg_detail::schema_version();
     const std::string current = std::to_string(version);
@@ -67,16 +70,16 @@ TEST_F(PostgresStore, AnEmptyDatabaseIsRefusedUntilMigratedThenMigratesOnce) {
     ASSERT_FALSE(before);
     EXPECT_EQ(before.error().code(), Errc::store);
     EXPECT_EQ(before.error().message(),
-              "the store '" + uri + "' has schema version 0 and this shipshape needs " + current +
-                  ": run " + "'shipshape store migrate' to upgrade it");
+              "the store '" + uri + "' has schema version 0 and this shipshape needs " +
+                  std::to_string(k_version) + ": run " + "'shipshape store migrate' to upgrade it");
     auto first = migrate_store(uri);
     ASSERT_TRUE(first) << first.error().message();
     EXPECT_EQ(first->from, 0);
-    EXPECT_EQ(first->to, version);
+    EXPECT_EQ(first->to, k_version);
     auto again = migrate_store(uri);
     ASSERT_TRUE(again) << again.error().message();
-    EXPECT_EQ(again->from, version);
-    EXPECT_EQ(again->to, version);
+    EXPECT_EQ(again->from, k_version);
+    EXPECT_EQ(again->to, k_version);
     auto after = open_store(uri);
     ASSERT_TRUE(after) << after.error().message();
     EXPECT_TRUE((*after)->list_runs(10)->empty());
@@ -87,7 +90,7 @@ TEST_F(PostgresStore, ANewerSchemaIsRefusedByOpenAndMigrate) {
     sql("UPDATE shipshape_schema SET version = 99");
     const std::string newer = "the store '" + uri +
                               "' has schema version 99, newer than this shipshape (" +
-                              std::to_string(pg_detail::schema_version()) + "): upgrade shipshape";
+                              std::to_string(k_version) + "): upgrade shipshape";
     auto opened = open_store(uri);
     ASSERT_FALSE(opened);
     EXPECT_EQ(opened.error().message(), newer);

@@ -70,6 +70,13 @@ Result<bool> SqliteStore::import_run(const RunBundle& b) {
                 return fail(st.error());
             }
         }
+        std::vector<LogLine> lines = b.log_lines;
+        for (auto& l : lines) {
+            l.run_id = run.id;
+        }
+        if (auto st = insert_log_lines(lines); !st) {
+            return fail(st.error());
+        }
         return true;
     });
 }

@@ -137,6 +137,24 @@ const char* const k_migrations[] = {
     );
     CREATE INDEX tokens_by_user ON tokens(user, created_at);
     )sql",
+    // #15 (h2-live): the lines steps print, numbered apart from events.
+    R"sql(
+    CREATE TABLE log_lines (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        line TEXT NOT NULL
+    );
+    CREATE INDEX log_lines_by_step ON log_lines(run_id, step_id, seq);
+    )sql",
+    // #15: the run list and its filters (env, checklist, status) read newest first by index.
+    R"sql(
+    CREATE INDEX runs_by_start ON runs(started_at DESC, id DESC);
+    CREATE INDEX runs_by_env ON runs(env, started_at DESC, id DESC);
+    CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
+    CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
+    )sql",
 };
 
 }  // namespace
