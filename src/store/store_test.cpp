@@ -491,6 +491,8 @@ TEST_P(StoreContract, CopyIntoThisBackendIsCompleteAndIdempotent) {
         src.record_step(StepRecord{"old", "build", "done", 1, 0, "ok", 1001, 1002, 1, -1, ""},
                         Event{0, 1002, "old", "build", "step-finished", "exit 0"}));
     ASSERT_TRUE(src.add_check_off(CheckOff{"old", "qa", "qa", "alice", "fine", 1003}));
+    ASSERT_TRUE(src.append_log_lines({LogLine{0, 1001, "old", "build", "compiling"},
+                                      LogLine{0, 1002, "old", "build", "done 'ok'"}}));
     ASSERT_TRUE(src.update_run("old", "done", 0, 1004));
     ASSERT_TRUE(src.create_run(run("new", 2000)));
     ASSERT_TRUE(src.save_facts({0, "web1", 10, "h1", R"({"os":"debian"})"}));
@@ -554,6 +556,11 @@ TEST_P(StoreContract, CopyIntoThisBackendIsCompleteAndIdempotent) {
               "runs: 0 copied, 2 skipped; facts snapshots: 0 copied, 2 skipped; state reports: 0 "
               "copied, 1 skipped; applied params: 0 copied, 1 skipped; ");
     EXPECT_EQ(store->get_events("old")->size(), events->size());
+    auto log = store->get_log("old", "build");  // the step's log came along, once
+    ASSERT_TRUE(log) << log.error().message();
+    ASSERT_EQ(log->size(), 2u);
+    EXPECT_EQ((*log)[1].line, "done 'ok'");
+    EXPECT_EQ((*log)[1].at, 1002);
     EXPECT_EQ(store->list_host_states("", 10)->size(), 1u);
     EXPECT_EQ(store->list_runs(10)->size(), 2u);
 }
