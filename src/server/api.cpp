@@ -134,7 +134,7 @@ Response Api::handle(const Request& request) {
     bool any_query = !request.query.empty();
     // Which route the path names; the method is checked after, so that a known path with
     // another method is 405, not 404.
-    enum class Route { none, health, openapi, runs, run, step_log };
+    enum class Route { none, health, openapi, runs, run, step_log, board, environments, history };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
         route = Route::health;
@@ -148,6 +148,14 @@ Response Api::handle(const Request& request) {
                !seg[3].empty() && seg[4] == "log") {
         route = Route::step_log;
     }
+    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
+    if (seg.size() == 1 && seg[0] == "board") {
+        route = Route::board;
+    } else if (seg.size() == 1 && seg[0] == "environments") {
+        route = Route::environments;
+    } else if (seg.size() == 1 && seg[0] == "history") {
+        route = Route::history;
+    }
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
     }
@@ -157,7 +165,7 @@ Response Api::handle(const Request& request) {
         r.allow = "GET, HEAD";
         return r;
     }
-    if (route != Route::runs && any_query) {
+    if (route != Route::runs && route != Route::board && route != Route::history && any_query) {
         return error_response(400, "this route takes no query parameters");
     }
     switch (route) {
@@ -171,6 +179,12 @@ Response Api::handle(const Request& request) {
             return show_run(seg[1]);
         case Route::step_log:
             return step_log(seg[1], seg[3]);
+        case Route::board:
+            return board(request);
+        case Route::environments:
+            return environments();
+        case Route::history:
+            return history(request);
         case Route::none:
             break;
     }

@@ -62,6 +62,10 @@ class Api {
     Response show_run(const std::string& run_id);
     Response step_log(const std::string& run_id, const std::string& step_id);
     Response from_error(const Error& error);
+    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
+    Response board(const Request& request);
+    Response environments();
+    Response history(const Request& request);
 
     const app::Project& m_project;
     store::Store& m_store;
