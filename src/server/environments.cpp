@@ -137,6 +137,7 @@ json optional_int(const std::optional<int64_t>& v) {
 Result<EnvironmentsView> compute_environments(const app::Project& project,
                                               store::HostStore& store, int64_t now_ms) {
     EnvironmentsView view;
+    view.project = project.config.name;
     view.environments = project.inventory.env_names();
     LoadedRequirements loaded = load_requirements(project);
     std::vector<std::string> listed;
@@ -183,7 +184,7 @@ std::string json_environments(const EnvironmentsView& view) {
                          {"requirements", h.requirements},
                          {"requirements_detail", h.requirements_detail}});
     }
-    json doc{{"environments", view.environments}, {"hosts", hosts}};
+    json doc{{"project", view.project}, {"environments", view.environments}, {"hosts", hosts}};
     return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

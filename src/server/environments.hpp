@@ -38,6 +38,7 @@ struct HostStatus {
 };
 
 struct EnvironmentsView {
+    std::string project;                    // shipshape.toml's name, for the page's title
     std::vector<std::string> environments;  // inventory order
     std::vector<HostStatus> hosts;           // by environment, then the inventory's host order
 };
