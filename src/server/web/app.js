@@ -471,7 +471,7 @@ function stepRow(run, step, openLog, refresh) {
           '. Sign in to check it off.'));
       }
     }
-  } else {
+  } else if (step.has_log || step.status === 'running') {
     parts.push(el('button', {type: 'button', class: 'log-button', 'data-step': step.id},
       'Log of ' + step.id));
     parts[parts.length - 1].addEventListener('click', () => openLog(step.id));
@@ -594,7 +594,7 @@ function startEvents(run, handlers) {
 function chart(title, days, series, options) {
   const width = 640;
   const height = 200;
-  const pad = {left: 56, right: 12, top: 12, bottom: 40};
+  const pad = {left: 56, right: 28, top: 12, bottom: 40};
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
   const max = Math.max(options.min || 0, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
@@ -644,6 +644,10 @@ function chart(title, days, series, options) {
         svg('title', {}, s.name + ', ' + days[i] + ': ' + options.format(v))));
     });
   });
+  if (!series.some((s) => s.values.some((v) => v !== null))) {
+    root.append(svg('text', {x: pad.left + innerW / 2, y: pad.top + innerH / 2, class: 'axis-label',
+      'text-anchor': 'middle'}, 'no run has ended in this window'));
+  }
   const legend = el('p', {class: 'legend'}, series.map((s, n) =>
     el('span', {class: 'key series-' + n + (s.bars ? ' bars' : '')}, s.name)));
   return el('figure', {class: 'chart-figure'}, root, el('figcaption', {}, title), legend);
