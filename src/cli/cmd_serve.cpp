@@ -34,8 +34,12 @@ constexpr const char* k_serve_help =
     "  GET /api/v1/runs/ID                      one run with its steps\n"
     "  GET /api/v1/runs/ID/steps/STEP/log       a step's log (redacted as written)\n"
     "  GET /api/v1/openapi.json                 the OpenAPI document of these routes\n"
-    "There is no authentication yet and nothing can be written (no check-offs, no events,\n"
-    "no dashboard): anyone who reaches the address can read every run. It listens on\n"
+    "  GET /api/v1/board?env=&checklist=        the dashboard's Kanban board\n"
+    "  GET /api/v1/environments                 hosts: version, drift, requirements, facts\n"
+    "  GET /api/v1/history?checklist=&days=     runs, failures, durations per day\n"
+    "  GET /                                    the dashboard (a page in the browser)\n"
+    "There is no authentication yet and nothing can be written (no check-offs, no events):\n"
+    "anyone who reaches the address can read every run. It listens on\n"
     "127.0.0.1 unless --listen names another address. With --tls-cert and --tls-key it\n"
     "serves HTTPS only. Stops on SIGINT/SIGTERM (exit 0).";
 

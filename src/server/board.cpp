@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <nlohmann/json.hpp>
 
 #include "core/text.hpp"
 #include "server/query.hpp"
@@ -10,8 +9,6 @@
 namespace shipshape::server {
 
 namespace {
-
-using json = nlohmann::ordered_json;
 
 enum Column : size_t { planned, running, waiting, failed, done, column_count };
 
@@ -111,30 +108,6 @@ Result<Board> compute_board(const std::vector<store::RunRecord>& runs, const Ste
         }
     }
     return board;
-}
-
-std::string json_board(const Board& board) {
-    json columns = json::array();
-    for (const auto& col : board.columns) {
-        json cards = json::array();
-        for (const auto& c : col.cards) {
-            json card{{"run", c.run},          {"checklist", c.checklist},
-                      {"env", c.env},          {"status", c.status},
-                      {"user", c.user},        {"started_at_ms", c.started_at_ms},
-                      {"updated_at_ms", c.updated_at_ms}};
-            if (!c.step.empty()) {
-                card["step"] = c.step;
-            }
-            if (!c.role.empty()) {
-                card["role"] = c.role;
-            }
-            cards.push_back(std::move(card));
-        }
-        columns.push_back({{"name", col.name}, {"count", col.count}, {"cards", cards}});
-    }
-    json doc{{"columns", columns}, {"runs_considered", board.runs_considered},
-             {"scan_limit", k_board_scan}};
-    return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace shipshape::server

@@ -30,11 +30,11 @@ class BoardTest : public ::testing::Test {
   protected:
     BoardTest() {
         // Newest first, as the store lists them.
-        runs = {run("r6", "running", "prod"),   run("r5", "waiting", "staging"),
-                run("r4", "failed", "prod"),    run("r3", "interrupted", "staging", "backup"),
-                run("r2", "done", "staging"),   run("r1", "undone", "prod", "backup")};
-        steps["r6"] = {step("build", "ok"), step("migrate", "running"),
-                       step("qa", "pending", "qa"), step("ops", "pending", "ops")};
+        runs = {run("r6", "running", "prod"), run("r5", "waiting", "staging"),
+                run("r4", "failed", "prod"),  run("r3", "interrupted", "staging", "backup"),
+                run("r2", "done", "staging"), run("r1", "undone", "prod", "backup")};
+        steps["r6"] = {step("build", "ok"), step("migrate", "running"), step("qa", "pending", "qa"),
+                       step("ops", "pending", "ops")};
         steps["r5"] = {step("build", "ok"), step("qa", "waiting", "qa"),
                        step("sec", "waiting", "security"), step("ops", "pending", "ops")};
     }
@@ -109,12 +109,11 @@ TEST_F(BoardTest, CountsEveryCardButListsAtMostTheCap) {
 }
 
 TEST_F(BoardTest, AStepReadFailureIsPassedOn) {
-    auto b = compute_board(
-        runs,
-        [](const store::RunRecord&) -> Result<std::vector<app::StepView>> {
-            return fail(Errc::store, "disk I/O error");
-        },
-        {});
+    auto b = compute_board(runs,
+                           [](const store::RunRecord&) -> Result<std::vector<app::StepView>> {
+                               return fail(Errc::store, "disk I/O error");
+                           },
+                           {});
     ASSERT_FALSE(b);
     EXPECT_EQ(b.error().message(), "disk I/O error");
 }

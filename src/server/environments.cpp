@@ -1,7 +1,6 @@
 #include "server/environments.hpp"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "app/hosts.hpp"
 #include "facts/facts_json.hpp"
@@ -12,8 +11,6 @@
 namespace shipshape::server {
 
 namespace {
-
-using json = nlohmann::ordered_json;
 
 // requirements.toml at the repo root: parsed, or why there is nothing to check.
 struct LoadedRequirements {
@@ -117,8 +114,7 @@ Status fill(HostStatus& h, const app::Project& project, store::HostStore& store,
             h.requirements_detail = std::to_string(failed) + " of " + std::to_string(rows.size()) +
                                     " requirements not met";
         } else if (unknown > 0) {
-            h.requirements_detail = std::to_string(unknown) + " of " +
-                                    std::to_string(rows.size()) +
+            h.requirements_detail = std::to_string(unknown) + " of " + std::to_string(rows.size()) +
                                     " requirements cannot be told from the saved facts";
         } else {
             h.requirements = "pass";
@@ -128,14 +124,10 @@ Status fill(HostStatus& h, const app::Project& project, store::HostStore& store,
     return {};
 }
 
-json optional_int(const std::optional<int64_t>& v) {
-    return v ? json(*v) : json();
-}
-
 }  // namespace
 
-Result<EnvironmentsView> compute_environments(const app::Project& project,
-                                              store::HostStore& store, int64_t now_ms) {
+Result<EnvironmentsView> compute_environments(const app::Project& project, store::HostStore& store,
+                                              int64_t now_ms) {
     EnvironmentsView view;
     view.project = project.config.name;
     view.environments = project.inventory.env_names();
@@ -168,24 +160,6 @@ Result<EnvironmentsView> compute_environments(const app::Project& project,
         }
     }
     return view;
-}
-
-std::string json_environments(const EnvironmentsView& view) {
-    json hosts = json::array();
-    for (const auto& h : view.hosts) {
-        hosts.push_back({{"host", h.host},
-                         {"env", h.env},
-                         {"version", h.version},
-                         {"version_source", h.version_source},
-                         {"facts_at_ms", optional_int(h.facts_at_ms)},
-                         {"facts_age_s", optional_int(h.facts_age_s)},
-                         {"drift", h.drift},
-                         {"drift_at_ms", optional_int(h.drift_at_ms)},
-                         {"requirements", h.requirements},
-                         {"requirements_detail", h.requirements_detail}});
-    }
-    json doc{{"project", view.project}, {"environments", view.environments}, {"hosts", hosts}};
-    return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace shipshape::server

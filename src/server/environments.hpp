@@ -40,7 +40,7 @@ struct HostStatus {
 struct EnvironmentsView {
     std::string project;                    // shipshape.toml's name, for the page's title
     std::vector<std::string> environments;  // inventory order
-    std::vector<HostStatus> hosts;           // by environment, then the inventory's host order
+    std::vector<HostStatus> hosts;          // by environment, then the inventory's host order
 };
 
 // Errc::store when the store cannot be read. A requirements.toml that does not parse makes

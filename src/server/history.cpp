@@ -5,13 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
-#include <nlohmann/json.hpp>
 
 namespace shipshape::server {
 
 namespace {
 
-using json = nlohmann::ordered_json;
 constexpr int64_t k_day_ms = 24LL * 3600 * 1000;
 
 bool ended(std::string_view s) {
@@ -26,10 +24,6 @@ bool failure(std::string_view s) {
 // Nearest-rank median of a sorted, non-empty list: the smaller middle of an even count.
 int64_t median(const std::vector<int64_t>& sorted) {
     return sorted[(sorted.size() - 1) / 2];
-}
-
-json optional_ms(const std::optional<int64_t>& v) {
-    return v ? json(*v) : json();
 }
 
 }  // namespace
@@ -90,7 +84,8 @@ History compute_history(const std::vector<store::RunRecord>& runs, const History
     };
     std::map<std::string, std::map<std::string, Acc>> acc;
     for (const auto& r : runs) {
-        if (r.started_at < from_ms || (!query.checklist.empty() && r.checklist_name != query.checklist)) {
+        if (r.started_at < from_ms ||
+            (!query.checklist.empty() && r.checklist_name != query.checklist)) {
             continue;
         }
         Acc& a = acc[r.checklist_name][utc_day(r.started_at)];
@@ -116,23 +111,6 @@ History compute_history(const std::vector<store::RunRecord>& runs, const History
         h.checklists.push_back(std::move(ch));
     }
     return h;
-}
-
-std::string json_history(const History& h) {
-    json lists = json::array();
-    for (const auto& c : h.checklists) {
-        json days = json::array();
-        for (const auto& d : c.days) {
-            days.push_back({{"day", d.day},
-                            {"runs", d.runs},
-                            {"failures", d.failures},
-                            {"p50_ms", optional_ms(d.p50_ms)},
-                            {"max_ms", optional_ms(d.max_ms)}});
-        }
-        lists.push_back({{"checklist", c.checklist}, {"days", days}});
-    }
-    json doc{{"from", h.from}, {"to", h.to}, {"days", h.days}, {"checklists", lists}};
-    return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace shipshape::server

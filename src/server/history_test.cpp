@@ -33,7 +33,7 @@ TEST(HistoryTest, RunsFailuresMedianAndMaxPerChecklistPerDay) {
         run("deploy", "failed", k_now - 2000, 300),
         run("deploy", "done", k_now - 3000, 200),
         run("deploy", "done", k_now - 4000, 400),
-        run("deploy", "waiting", k_now - 5000, 999999),  // counted, but has no duration yet
+        run("deploy", "waiting", k_now - 5000, 999999),   // counted, but has no duration yet
         run("deploy", "interrupted", k_now - k_day, 50),  // yesterday: a failure
         run("backup", "done", k_now - 2 * k_day, 10),
         run("deploy", "done", k_now - 40 * k_day, 10),  // outside the 30 days

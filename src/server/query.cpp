@@ -31,7 +31,8 @@ Result<Query> parse_name_query(const Query& query, const std::vector<std::string
             return fail(Errc::invalid_argument,
                         "unknown query parameter " + quoted(name) + " (known: " + list + ")");
         }
-        bool seen = std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
+        bool seen =
+            std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
         if (seen) {
             return fail(Errc::invalid_argument, "query parameter '" + name + "' given twice");
         }
@@ -39,8 +40,10 @@ Result<Query> parse_name_query(const Query& query, const std::vector<std::string
             (value.empty() || value.size() > 200 ||
              !find_control_character(value, LineBreaks::rejected).empty())) {
             return fail(Errc::invalid_argument,
-                        name + " must be a name of 1 to 200 characters without control "
-                               "characters, not " + quoted(value));
+                        name +
+                            " must be a name of 1 to 200 characters without control "
+                            "characters, not " +
+                            quoted(value));
         }
         out.emplace_back(name, value);
     }

@@ -99,8 +99,7 @@ TEST(WebTest, ThePageLoadsNoInlineScriptAndNothingFromElsewhere) {
     auto page = web_response("GET", "/", "").body;
     EXPECT_EQ(page.find("<script>"), std::string::npos);
     EXPECT_EQ(page.find(" style="), std::string::npos);
-    EXPECT_FALSE(std::regex_search(page, std::regex(" on[a-z]+=")))
-        << "no inline event handlers";
+    EXPECT_FALSE(std::regex_search(page, std::regex(" on[a-z]+="))) << "no inline event handlers";
     EXPECT_EQ(page.find("http"), std::string::npos) << "no other origin";
     // The script never parses data as HTML.
     auto script = web_response("GET", "/assets/app.js", "").body;
