@@ -31,9 +31,11 @@ Result<Query> parse_name_query(const Query& query, const std::vector<std::string
             return fail(Errc::invalid_argument,
                         "unknown query parameter " + quoted(name) + " (known: " + list + ")");
         }
-        bool seen =
-            std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
-        if (seen) {
+        std::vector<std::string> names;
+        for (const auto& p : out) {
+            names.push_back(p.first);
+        }
+        if (contains(names, name)) {
             return fail(Errc::invalid_argument, "query parameter '" + name + "' given twice");
         }
         if (!contains(free_form, name) &&
