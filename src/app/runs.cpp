@@ -304,7 +304,7 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
     run.env = env;
     run.params = request.params;
     run.status = "running";
-    run.user = current_user();
+    run.user = request.user.empty() ? current_user() : request.user;
     run.host = local_hostname();
     run.pid = ::getpid();
     run.started_at = now;

@@ -32,6 +32,7 @@ struct StartRequest {
     std::vector<std::pair<std::string, std::string>> params;
     bool undo_on_failure = false;
     int parallel = 0;  // 0: the checklist's own
+    std::string user;  // who starts it (recorded in the run); empty: current_user()
 };
 
 struct PlannedStep {

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -84,6 +85,15 @@ int run_run(Context& ctx, const RunOptions& o) {
     auto repo = open_repo(ctx);
     if (!repo) {
         return report_error(ctx, repo.error());
+    }
+    // With SHIPSHAPE_TOKEN the run records the token's user rather than $USER (a run needs no
+    // role, so a shared store without a token still records $USER).
+    if (std::getenv("SHIPSHAPE_TOKEN") != nullptr) {
+        auto who = authenticated_user(ctx, *repo);
+        if (!who) {
+            return report_error(ctx, who.error());
+        }
+        request.user = (*who)->user;
     }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     auto fleet = open_fleet(ctx, repo->project, 0);

@@ -38,8 +38,11 @@ constexpr const char* k_serve_help =
     "  GET /api/v1/environments                 hosts: version, drift, requirements, facts\n"
     "  GET /api/v1/history?checklist=&days=     runs, failures, durations per day\n"
     "  GET /                                    the dashboard (a page in the browser)\n"
-    "There is no authentication yet and nothing can be written (no check-offs, no events):\n"
-    "anyone who reaches the address can read every run. It listens on\n"
+    "  GET /api/v1/me                           who the Bearer token belongs to (token)\n"
+    "  POST /api/v1/runs/ID/steps/STEP/check-off   check off a waiting step (token, role)\n"
+    "Reads need no authentication: anyone who reaches the address can read every run.\n"
+    "Writes need 'Authorization: Bearer TOKEN' of a user holding the step's role (see\n"
+    "'shipshape user'); 10 failed authentications from one address in 60 s get 429. It listens on\n"
     "127.0.0.1 unless --listen names another address. With --tls-cert and --tls-key it\n"
     "serves HTTPS only. Stops on SIGINT/SIGTERM (exit 0).";
 
@@ -107,8 +110,8 @@ int run_serve(Context& ctx, const ServeOptions& o) {
     }
     if (!where->loopback) {
         std::fprintf(stderr,
-                     "warning: listening on %s, not a loopback address: the API has no "
-                     "authentication yet, so anyone who can reach it can read every run\n",
+                     "warning: listening on %s, not a loopback address: reads need no "
+                     "authentication, so anyone who can reach it can read every run\n",
                      where->text().c_str());
     }
     server::Api api(repo->project, *repo->store, *repo->runner, *ctx.cancel,

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "app/secrets.hpp"
@@ -69,6 +70,35 @@ Result<OpenRepo> open_repo(const Context& ctx, NeedStore need) {
         return fail(store.error());
     }
     return OpenRepo{std::move(*project), std::move(*store), os::make_process_runner()};
+}
+
+Result<std::optional<app::Identity>> authenticated_user(const Context& ctx, OpenRepo& repo) {
+    const char* token = std::getenv("SHIPSHAPE_TOKEN");
+    const std::string location = store_location(ctx, repo.project);
+    const bool shared =
+        location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+    if (token == nullptr && !shared) {
+        return std::optional<app::Identity>();
+    }
+    if (token != nullptr && *token == '\0') {
+        return fail(Errc::invalid_argument,
+                    "SHIPSHAPE_TOKEN is set but empty: set it to your token (from 'shipshape "
+                    "user token NAME'), or unset it");
+    }
+    if (token == nullptr) {
+        return fail(Errc::invalid_argument,
+                    "the store is shared (PostgreSQL): set SHIPSHAPE_TOKEN to your token "
+                    "(from 'shipshape user token NAME') to act as your user");
+    }
+    app::UserService users(*repo.store);
+    auto who = users.authenticate(token);
+    if (!who) {
+        if (who.error().code() == Errc::permission_denied) {
+            return fail(Errc::invalid_argument, "SHIPSHAPE_TOKEN: " + who.error().message());
+        }
+        return fail(who.error());
+    }
+    return std::optional<app::Identity>(std::move(*who));
 }
 
 Result<OpenRepo> open_repo_or_here(const Context& ctx, NeedStore need) {

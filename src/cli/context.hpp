@@ -10,6 +10,7 @@
 
 #include "app/fleet_service.hpp"
 #include "app/project.hpp"
+#include "app/users.hpp"
 #include "core/error.hpp"
 #include "os/process.hpp"
 #include "store/store.hpp"
@@ -49,6 +50,13 @@ enum class NeedStore { yes, no };
 // Where the project's store is: SHIPSHAPE_STORE when set (a URI, or a path relative to the
 // working directory), else the `store` of shipshape.toml (see Project::store_location).
 std::string store_location(const Context& ctx, const app::Project& project);
+
+// The user SHIPSHAPE_TOKEN authenticates, when a command must act as an authenticated user: the
+// store is PostgreSQL (shared by a team) or SHIPSHAPE_TOKEN is set. nullopt otherwise (one
+// person's SQLite store: $USER, --as and --by as given). Errc::invalid_argument naming
+// SHIPSHAPE_TOKEN when it is missing or not valid; Errc::store when the store fails.
+[[nodiscard]] Result<std::optional<app::Identity>> authenticated_user(const Context& ctx,
+                                                                      OpenRepo& repo);
 
 // Finds the ops repo (-C or walking up from the working directory), loads it and, unless told
 // not to, opens its store (OpenRepo::store is null then) at store_location.
@@ -106,6 +114,7 @@ void add_fault_command(CLI::App& app, std::vector<Command>& out);
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out);
 void add_serve_command(CLI::App& app, std::vector<Command>& out);
 void add_store_commands(CLI::App& app, std::vector<Command>& out);
+void add_user_commands(CLI::App& app, std::vector<Command>& out);
 // `shipshape agent`: serves the fleet protocol on stdin/stdout until end of input.
 int run_agent();
 

@@ -212,6 +212,27 @@ std::string json_store_migrate(const std::string& store, int64_t from, int64_t t
     return dump(json{{"kind", "store-migrate"}, {"store", store}, {"from", from}, {"to", to}});
 }
 
+std::string json_user_added(const std::string& name, const std::vector<std::string>& roles) {
+    return dump(json{{"kind", "user"}, {"user", name}, {"roles", roles}});
+}
+
+// Never token material: counts and the last use only.
+std::string json_user_list(const std::vector<app::UserSummary>& users) {
+    json list = json::array();
+    for (const auto& s : users) {
+        list.push_back(json{{"user", s.user.name},
+                            {"roles", s.user.roles},
+                            {"created_at_ms", s.user.created_at},
+                            {"active_tokens", s.active_tokens},
+                            {"last_used_at_ms", s.last_used_at ? json(*s.last_used_at) : json()}});
+    }
+    return dump(json{{"kind", "user-list"}, {"users", list}});
+}
+
+std::string json_user_revoked(const std::string& name, int64_t revoked) {
+    return dump(json{{"kind", "user-revoke"}, {"user", name}, {"revoked", revoked}});
+}
+
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,
                           const std::vector<std::string>& warnings) {

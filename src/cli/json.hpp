@@ -11,6 +11,7 @@
 #include "app/facts_service.hpp"
 #include "app/runs.hpp"
 #include "app/state_service.hpp"
+#include "app/users.hpp"
 #include "checklist/engine.hpp"
 #include "core/error.hpp"
 
@@ -25,6 +26,9 @@ std::string json_show(const app::RunDetails& details);
 std::string json_check_off(const app::CheckOffReport& report, const std::string& next_command);
 // `store migrate`: the store (password redacted) and its schema version before and after.
 std::string json_store_migrate(const std::string& store, int64_t from, int64_t to);
+std::string json_user_added(const std::string& name, const std::vector<std::string>& roles);
+std::string json_user_list(const std::vector<app::UserSummary>& users);
+std::string json_user_revoked(const std::string& name, int64_t revoked);
 std::string json_init(const std::string& dir, const std::vector<std::string>& files);
 std::string json_validate(const std::vector<std::string>& files,
                           const std::vector<std::string>& errors,

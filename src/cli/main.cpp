@@ -40,6 +40,7 @@ constexpr CommandEntry k_commands[] = {
     {"agent", add_fleet_commands},
     {"serve", add_serve_command},
     {"store", add_store_commands},
+    {"user", add_user_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

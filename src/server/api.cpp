@@ -7,6 +7,7 @@
 #include "core/text.hpp"
 #include "os/file_system.hpp"
 #include "server/api_json.hpp"
+#include "server/auth.hpp"
 
 namespace shipshape::server {
 
@@ -122,7 +123,10 @@ Api::Api(const app::Project& project, store::Store& store, os::ProcessRunner& ru
       m_store(store),
       m_runner(runner),
       m_cancel(cancel),
-      m_info(std::move(info)) {}
+      m_info(std::move(info)),
+      m_limiter(std::make_unique<FailureLimiter>()) {}
+
+Api::~Api() = default;
 
 Response Api::handle(const Request& request) {
     std::string_view path = request.path;
@@ -134,7 +138,9 @@ Response Api::handle(const Request& request) {
     bool any_query = !request.query.empty();
     // Which route the path names; the method is checked after, so that a known path with
     // another method is 405, not 404.
-    enum class Route { none, health, openapi, runs, run, step_log, board, environments, history };
+    enum class Route {
+        none, health, openapi, runs, run, step_log, me, check_off, board, environments, history
+    };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
         route = Route::health;
@@ -147,6 +153,11 @@ Response Api::handle(const Request& request) {
     } else if (seg.size() == 5 && seg[0] == "runs" && !seg[1].empty() && seg[2] == "steps" &&
                !seg[3].empty() && seg[4] == "log") {
         route = Route::step_log;
+    } else if (seg.size() == 1 && seg[0] == "me") {
+        route = Route::me;
+    } else if (seg.size() == 5 && seg[0] == "runs" && !seg[1].empty() && seg[2] == "steps" &&
+               !seg[3].empty() && seg[4] == "check-off") {
+        route = Route::check_off;
     }
     // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
     if (seg.size() == 1 && seg[0] == "board") {
@@ -159,7 +170,13 @@ Response Api::handle(const Request& request) {
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
     }
-    if (request.method != "GET" && request.method != "HEAD") {
+    if (route == Route::check_off && request.method != "POST") {
+        Response r = error_response(405, "method " + quoted(request.method) +
+                                             " not allowed here: this route answers POST only");
+        r.allow = "POST";
+        return r;
+    }
+    if (route != Route::check_off && request.method != "GET" && request.method != "HEAD") {
         Response r = error_response(405, "method " + quoted(request.method) +
                                              " not allowed here: this route answers GET only");
         r.allow = "GET, HEAD";
@@ -179,6 +196,10 @@ Response Api::handle(const Request& request) {
             return show_run(seg[1]);
         case Route::step_log:
             return step_log(seg[1], seg[3]);
+        case Route::me:
+            return me(request);
+        case Route::check_off:
+            return check_off(request, seg[1], seg[3]);
         case Route::board:
             return board(request);
         case Route::environments:

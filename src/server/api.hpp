@@ -8,9 +8,11 @@
 // short (one run list or one run), so serializing them costs little next to a connection per
 // request, which would also cost a PostgreSQL connect per request.
 //
-// Read-only: this slice has no writes, so no route changes the store or a file.
+// Reads are anonymous; GET /api/v1/me and the one write, POST .../check-off, need a Bearer
+// token (server/auth.hpp), and failed authentications are limited per client address.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -18,6 +20,7 @@
 
 #include "app/project.hpp"
 #include "app/runs.hpp"
+#include "app/users.hpp"
 #include "os/process.hpp"
 #include "store/store.hpp"
 
@@ -27,12 +30,16 @@ struct Request {
     std::string method;                                      // "GET", "POST", ...
     std::string path;                                        // percent-decoded, without the query
     std::vector<std::pair<std::string, std::string>> query;  // decoded, in request order
+    std::vector<std::pair<std::string, std::string>> headers{};  // as received, in order
+    std::string body{};
+    std::string remote_addr{};  // the client's address, for the failed-authentication limit
 };
 
 struct Response {
     int status = 200;
-    std::string body;   // always a JSON document
-    std::string allow;  // the Allow header of a 405
+    std::string body;                                            // always a JSON document
+    std::string allow;                                           // the Allow header of a 405
+    std::vector<std::pair<std::string, std::string>> headers{};  // more headers to send
 };
 
 struct ServerInfo {
@@ -45,6 +52,8 @@ inline constexpr int k_max_limit = 1000;
 inline constexpr int k_default_limit = 50;
 inline constexpr int k_filter_scan = 100000;
 
+class FailureLimiter;
+
 class Api {
   public:
     // `project`, `store`, `runner` and `cancel` must outlive the Api. The runner and cancel
@@ -55,6 +64,7 @@ class Api {
     // Answers one request. Never throws; unknown routes are 404, a known route with another
     // method 405, bad query values 400, store failures 503 -- each with {"error": "..."}.
     Response handle(const Request& request);
+    ~Api();
 
   private:
     Response health();
@@ -62,6 +72,12 @@ class Api {
     Response show_run(const std::string& run_id);
     Response step_log(const std::string& run_id, const std::string& step_id);
     Response from_error(const Error& error);
+    // Authenticated routes (api_auth.cpp).
+    Response me(const Request& request);
+    Response check_off(const Request& request, const std::string& run_id,
+                       const std::string& step_id);
+    // The identity of the request's Bearer token, or the refusal to send (401, 429, 503).
+    tl::expected<app::Identity, Response> authenticate(const Request& request);
     // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
     Response board(const Request& request);
     Response environments();
@@ -73,6 +89,7 @@ class Api {
     const os::CancelSource& m_cancel;
     ServerInfo m_info;
     std::mutex m_store_mutex;
+    std::unique_ptr<FailureLimiter> m_limiter;  // of failed authentications
 };
 
 // {"error": MESSAGE}, for the HTTP adapter's own refusals (413, 414, 400 from the parser).

@@ -25,6 +25,11 @@ Request to_request(const httplib::Request& req) {
     for (const auto& [name, value] : req.params) {
         r.query.emplace_back(name, value);
     }
+    for (const auto& [name, value] : req.headers) {
+        r.headers.emplace_back(name, value);
+    }
+    r.body = req.body;
+    r.remote_addr = req.remote_addr;
     return r;
 }
 
@@ -96,6 +101,9 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
         res.status = out.status;
         if (!out.allow.empty()) {
             res.set_header("Allow", out.allow);
+        }
+        for (const auto& [name, value] : out.headers) {
+            res.set_header(name, value);
         }
         res.set_content(out.body, k_json);
     };

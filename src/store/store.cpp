@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -50,6 +51,24 @@ Event check_off_event(const CheckOff& c) {
         0,           c.at,
         c.run_id,    c.step_id,
         "check-off", "by " + c.by + " as " + c.role + (c.note.empty() ? "" : ": " + c.note)};
+}
+
+std::string join_roles(const std::vector<std::string>& roles) {
+    std::string out;
+    for (const auto& r : roles) {
+        out += (out.empty() ? "" : ",") + r;
+    }
+    return out;
+}
+
+std::vector<std::string> split_roles(std::string_view column) {
+    std::vector<std::string> out;
+    while (!column.empty()) {
+        size_t comma = column.find(',');
+        out.emplace_back(column.substr(0, comma));
+        column = comma == std::string_view::npos ? std::string_view() : column.substr(comma + 1);
+    }
+    return out;
 }
 
 Result<std::unique_ptr<Store>> open_store(const std::string& location, Access access) {

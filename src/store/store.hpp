@@ -1,9 +1,9 @@
 // The state store, split by aggregate: RunStore (runs, their steps' journal, check-offs, the
 // event log), HostStore (facts snapshots, state reports, the parameters of the last apply per
-// host) and LockStore (environment locks). `Store` joins them; the embedded SQLite
-// implementation (the default, in the ops repo's .shipshape/state.db) implements all of them, and
-// the PostgreSQL implementation for teams (store/postgres/) follows the same contract, checked by
-// the one backend-parameterised suite in store_test.cpp.
+// host), LockStore (environment locks) and UserStore (users, roles, token hashes). `Store` joins
+// them; the embedded SQLite implementation (the default, in the ops repo's .shipshape/state.db)
+// implements all of them, and the PostgreSQL implementation for teams (store/postgres/) follows the
+// same contract, checked by the one backend-parameterised suite in store_test.cpp.
 //
 // Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
 // synchronous=FULL) unless it is asked for Durability::relaxed. Times are milliseconds since the
@@ -188,9 +188,60 @@ class LockStore {
                                                   std::string_view run_id) = 0;
 };
 
+// People who may write through the server or a shared store, and their access tokens. A token
+// is stored only as a salt and the hash of salt and secret (app/users.hpp makes and checks
+// them); the secret itself is never stored. Names and roles are stored as given: app/users.hpp
+// validates them.
+struct UserRecord {
+    std::string name;
+    std::vector<std::string> roles;  // sorted, without duplicates
+    int64_t created_at = 0;
+};
+
+struct TokenRecord {
+    std::string id;  // public part of the token, unique
+    std::string user;
+    std::string salt;  // hex
+    std::string hash;  // hex
+    int64_t created_at = 0;
+    std::optional<int64_t> last_used_at;
+    bool revoked = false;
+};
+
+// How both backends keep a user's roles in one column: joined with ',' (role names hold no
+// comma), and split back (an empty column is no roles).
+std::string join_roles(const std::vector<std::string>& roles);
+std::vector<std::string> split_roles(std::string_view column);
+
+class UserStore {
+  public:
+    virtual ~UserStore() = default;
+
+    // Errc::already_exists when the name is taken.
+    [[nodiscard]] virtual Status create_user(const UserRecord& user) = 0;
+    // Errc::not_found for an unknown name.
+    [[nodiscard]] virtual Result<UserRecord> get_user(std::string_view name) = 0;
+    // Every user, by name.
+    [[nodiscard]] virtual Result<std::vector<UserRecord>> list_users() = 0;
+    // Replaces the user's roles. Errc::not_found for an unknown name.
+    [[nodiscard]] virtual Status set_roles(std::string_view name,
+                                           const std::vector<std::string>& roles) = 0;
+    // Errc::not_found for an unknown user, Errc::already_exists when the id is taken.
+    [[nodiscard]] virtual Status add_token(const TokenRecord& token) = 0;
+    // Errc::not_found for an unknown id (revoked tokens are found, with revoked = true).
+    [[nodiscard]] virtual Result<TokenRecord> get_token(std::string_view id) = 0;
+    // The user's tokens, oldest first (an unknown user has none).
+    [[nodiscard]] virtual Result<std::vector<TokenRecord>> list_tokens(std::string_view user) = 0;
+    // Sets last_used_at (a relaxed write: losing it loses nothing but the stamp).
+    [[nodiscard]] virtual Status touch_token(std::string_view id, int64_t at) = 0;
+    // Revokes every token of the user that is not revoked yet; returns how many.
+    // Errc::not_found for an unknown user.
+    [[nodiscard]] virtual Result<int64_t> revoke_tokens(std::string_view user) = 0;
+};
+
 // Every aggregate behind one connection: what a backend implements and `open_store` returns.
 // Use cases take the narrowest interface they need.
-class Store : public RunStore, public HostStore, public LockStore {};
+class Store : public RunStore, public HostStore, public LockStore, public UserStore {};
 
 // How a store is opened. read_write creates and migrates the store as needed; when the store
 // cannot be written (a read-only mount, an immutable file or directory, no write permission) it

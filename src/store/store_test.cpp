@@ -351,6 +351,76 @@ TEST_P(StoreContract, AppliedParamsAreReplacedPerHost) {
     EXPECT_TRUE((*empty)->params.empty());
 }
 
+TEST_P(StoreContract, UsersRoundTripWithTheirRolesAndNamesAreUnique) {
+    ASSERT_TRUE(store->create_user(UserRecord{"bob", {"dev"}, 10}));
+    ASSERT_TRUE(store->create_user(UserRecord{"alice", {"dev", "qa"}, 20}));
+    ASSERT_TRUE(store->create_user(UserRecord{"carol", {}, 30}));
+    auto dup = store->create_user(UserRecord{"alice", {"ops"}, 40});
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code(), Errc::already_exists);
+    EXPECT_EQ(dup.error().message(), "user 'alice' already exists");
+    store = reopen();
+    ASSERT_TRUE(store);
+    auto alice = store->get_user("alice");
+    ASSERT_TRUE(alice) << alice.error().message();
+    EXPECT_EQ(alice->roles, (std::vector<std::string>{"dev", "qa"}));  // the first one kept
+    EXPECT_EQ(alice->created_at, 20);
+    EXPECT_TRUE(store->get_user("carol")->roles.empty());
+    auto users = store->list_users();
+    ASSERT_TRUE(users);
+    ASSERT_EQ(users->size(), 3u);
+    EXPECT_EQ((*users)[0].name, "alice");  // by name
+    EXPECT_EQ((*users)[2].name, "carol");
+    ASSERT_TRUE(store->set_roles("bob", {"ops", "qa"}));
+    EXPECT_EQ(store->get_user("bob")->roles, (std::vector<std::string>{"ops", "qa"}));
+    auto missing = store->set_roles("nobody", {"qa"});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Errc::not_found);
+    EXPECT_EQ(store->get_user("nobody").error().message(), "no user 'nobody'");
+}
+
+TEST_P(StoreContract, TokensAreFoundByIdStampedAndRevokedPerUser) {
+    ASSERT_TRUE(store->create_user(UserRecord{"alice", {"qa"}, 1}));
+    ASSERT_TRUE(store->create_user(UserRecord{"bob", {"dev"}, 1}));
+    ASSERT_TRUE(store->add_token(TokenRecord{"t1", "alice", "s1", "h1", 100, {}, false}));
+    ASSERT_TRUE(store->add_token(TokenRecord{"t2", "alice", "s2", "h2", 200, {}, false}));
+    ASSERT_TRUE(store->add_token(TokenRecord{"t3", "bob", "s3", "h3", 300, {}, false}));
+    auto dup = store->add_token(TokenRecord{"t1", "bob", "s", "h", 1, {}, false});
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code(), Errc::already_exists);
+    auto orphan = store->add_token(TokenRecord{"t9", "nobody", "s", "h", 1, {}, false});
+    ASSERT_FALSE(orphan);
+    EXPECT_EQ(orphan.error().code(), Errc::not_found);
+    EXPECT_EQ(store->get_token("t9").error().code(), Errc::not_found);
+
+    auto t1 = store->get_token("t1");
+    ASSERT_TRUE(t1) << t1.error().message();
+    EXPECT_EQ(t1->user, "alice");
+    EXPECT_EQ(t1->salt, "s1");
+    EXPECT_EQ(t1->hash, "h1");
+    EXPECT_EQ(t1->created_at, 100);
+    EXPECT_FALSE(t1->last_used_at);
+    EXPECT_FALSE(t1->revoked);
+    ASSERT_TRUE(store->touch_token("t1", 555));
+    store = reopen();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->get_token("t1")->last_used_at, std::optional<int64_t>(555));
+
+    auto revoked = store->revoke_tokens("alice");
+    ASSERT_TRUE(revoked);
+    EXPECT_EQ(*revoked, 2);
+    EXPECT_EQ(*store->revoke_tokens("alice"), 0);  // nothing left to revoke
+    EXPECT_TRUE(store->get_token("t2")->revoked);
+    EXPECT_FALSE(store->get_token("t3")->revoked);  // another user's tokens are untouched
+    EXPECT_EQ(store->revoke_tokens("nobody").error().code(), Errc::not_found);
+    auto listed = store->list_tokens("alice");
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 2u);
+    EXPECT_EQ((*listed)[0].id, "t1");  // oldest first
+    EXPECT_TRUE((*listed)[1].revoked);
+    EXPECT_TRUE(store->list_tokens("nobody")->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
                          [](const ::testing::TestParamInfo<Backend>& param) {
                              return param.param.name;

@@ -94,6 +94,16 @@ class PgStore final : public Store {
     [[nodiscard]] Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     [[nodiscard]] Status release_env_lock(std::string_view env, std::string_view run_id) override;
+    [[nodiscard]] Status create_user(const UserRecord& user) override;
+    [[nodiscard]] Result<UserRecord> get_user(std::string_view name) override;
+    [[nodiscard]] Result<std::vector<UserRecord>> list_users() override;
+    [[nodiscard]] Status set_roles(std::string_view name,
+                                   const std::vector<std::string>& roles) override;
+    [[nodiscard]] Status add_token(const TokenRecord& token) override;
+    [[nodiscard]] Result<TokenRecord> get_token(std::string_view id) override;
+    [[nodiscard]] Result<std::vector<TokenRecord>> list_tokens(std::string_view user) override;
+    [[nodiscard]] Status touch_token(std::string_view id, int64_t at) override;
+    [[nodiscard]] Result<int64_t> revoke_tokens(std::string_view user) override;
 
     // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
     // message when it fails.

@@ -114,6 +114,23 @@ const char* const k_migrations[] = {
         PRIMARY KEY (host, position)
     );
     )sql",
+    R"sql(
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        roles TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL REFERENCES users(name),
+        salt TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT,
+        revoked BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX tokens_by_user ON tokens("user", created_at);
+    )sql",
 };
 
 // Any constant will do, as long as it stays the same: the key of the advisory lock that

@@ -92,6 +92,7 @@ class Statement {
         return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : "";
     }
     int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
+    bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
 
   private:
     sqlite3_stmt* m_stmt = nullptr;
@@ -138,6 +139,15 @@ class SqliteStore final : public Store {
     Result<LockResult> acquire_env_lock(
         const LockHolder& me, const std::function<bool(const LockHolder&)>& is_stale) override;
     Status release_env_lock(std::string_view env, std::string_view run_id) override;
+    Status create_user(const UserRecord& user) override;
+    Result<UserRecord> get_user(std::string_view name) override;
+    Result<std::vector<UserRecord>> list_users() override;
+    Status set_roles(std::string_view name, const std::vector<std::string>& roles) override;
+    Status add_token(const TokenRecord& token) override;
+    Result<TokenRecord> get_token(std::string_view id) override;
+    Result<std::vector<TokenRecord>> list_tokens(std::string_view user) override;
+    Status touch_token(std::string_view id, int64_t at) override;
+    Result<int64_t> revoke_tokens(std::string_view user) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {

@@ -117,6 +117,23 @@ const char* const k_migrations[] = {
     R"sql(
     ALTER TABLE env_locks ADD COLUMN user TEXT NOT NULL DEFAULT '';
     )sql",
+    R"sql(
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        roles TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name),
+        salt TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX tokens_by_user ON tokens(user, created_at);
+    )sql",
 };
 
 }  // namespace
