@@ -1,6 +1,7 @@
 #include "app/run_live.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace shipshape::app {
 
@@ -26,6 +27,36 @@ std::optional<std::map<std::string, StepState>> checked_off_since(
         return std::nullopt;
     }
     return states;
+}
+
+Result<std::optional<std::map<std::string, StepState>>> wait_for_check_off(
+    store::RunStore& store, const std::string& run_id, const std::vector<std::string>& waiting,
+    Millis timeout, const os::CancelSource& cancel) {
+    auto waiter = store.open_change_waiter();
+    if (!waiter) {
+        return fail(waiter.error());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // The cursor is read before the journal: a check-off recorded after the read moves it.
+    const store::ChangeCursor unknown{-1, -1};
+    auto known = (*waiter)->wait(unknown, Millis(0));
+    for (;;) {
+        if (!known) {
+            return fail(known.error());
+        }
+        if (auto states = checked_off_since(store, run_id, waiting)) {
+            return states;
+        }
+        auto slice = std::chrono::milliseconds(std::chrono::hours(1));
+        if (timeout.count() > 0) {
+            slice = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+        }
+        if (cancel.cancelled() || slice.count() <= 0) {
+            return std::optional<std::map<std::string, StepState>>();
+        }
+        known = (*waiter)->wait(*known, slice, cancel.fd());
+    }
 }
 
 void merge_outcome(checklist::RunOutcome& into, checklist::RunOutcome next) {

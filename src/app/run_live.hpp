@@ -7,6 +7,7 @@
 // Engine calls arrive serialized; none of these types locks.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,6 +24,24 @@ namespace shipshape::app {
 // off, or the journal cannot be read (then the run stops as waiting, which `resume` continues).
 std::optional<std::map<std::string, checklist::StepState>> checked_off_since(
     store::RunStore& store, const std::string& run_id, const std::vector<std::string>& waiting);
+
+// `run --wait` (#15): what a run does when only check-offs are left. The run keeps its locks and
+// waits for a check-off of one of its waiting steps, recorded by any process (`check-off`, the
+// API): a store::ChangeWaiter wakes it when the store changes (PostgreSQL: NOTIFY; SQLite:
+// polling every store::k_change_poll), and the journal is read again after every change.
+struct WaitOptions {
+    bool enabled = false;
+    Millis timeout{0};  // 0: no limit
+    // Called once per wait with the steps waited for and their roles (to tell the user).
+    std::function<void(const std::vector<std::pair<std::string, std::string>>&)> on_waiting;
+};
+
+// Waits until one of `waiting` is checked off (returns the journal's states, as
+// checked_off_since), or until `cancel` fires or `timeout` passes (std::nullopt). Errc::store
+// when the store cannot be read.
+[[nodiscard]] Result<std::optional<std::map<std::string, checklist::StepState>>> wait_for_check_off(
+    store::RunStore& store, const std::string& run_id, const std::vector<std::string>& waiting,
+    Millis timeout, const os::CancelSource& cancel);
 
 // Folds the outcome of a further engine pass into the run's outcome: results and failures add
 // up; the later pass decides the status and what still waits or is blocked. Steps that waited

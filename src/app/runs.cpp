@@ -14,6 +14,7 @@
 #include "app/run_journal.hpp"
 #include "app/run_live.hpp"
 #include "app/run_locks.hpp"
+#include "app/step_logs.hpp"
 #include "checklist/load.hpp"
 #include "checklist/validate.hpp"
 #include "core/clock.hpp"
@@ -403,7 +404,8 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         }
     }
     WaitingJournal first_journal(journal, recorded_waiting);
-    FileStepLogs logs(dir);
+    LogBatcher batcher([this] { return m_store.connect_again(); });
+    StoreStepLogs logs(dir, run.id, batcher);
     FleetHostRunner hosts(m_project, m_fleet, m_runner);
     checklist::EngineDeps deps{first_journal, observer, logs, m_runner, m_cancel, &hosts};
     RunReport report;
@@ -419,6 +421,15 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         }
         waiting_written = true;
         auto next_prior = checked_off_since(m_store, run.id, report.outcome.waiting);
+        if (!next_prior && m_wait.enabled) {
+            batcher.flush();  // the log is complete while the run waits
+            auto waited = wait_until_checked_off(*loaded, run.id, report.outcome.waiting);
+            if (!waited) {
+                notes.push_back("stopped waiting: " + waited.error().message());
+            } else {
+                next_prior = std::move(*waited);
+            }
+        }
         if (!next_prior) {
             break;
         }
@@ -451,6 +462,7 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
             report.undoable = undo_order(loaded->rendered, *steps).size();
         }
     }
+    batcher.flush();  // the log is in the store before the run's end is
     auto st = waiting_written && status == "waiting"
                   ? Status{}
                   : m_store.update_run(run.id, status, ::getpid(), now_ms());
@@ -472,6 +484,19 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
     report.checklist = &loaded->rendered;
     m_loaded.push_back(std::move(loaded));
     return report;
+}
+
+Result<std::optional<std::map<std::string, StepState>>> RunService::wait_until_checked_off(
+    const Loaded& loaded, const std::string& run_id, const std::vector<std::string>& waiting) {
+    if (m_wait.on_waiting) {
+        std::vector<std::pair<std::string, std::string>> steps;
+        for (const auto& id : waiting) {
+            const auto* step = loaded.rendered.find_step(id);
+            steps.emplace_back(id, step ? step->role : "");
+        }
+        m_wait.on_waiting(steps);
+    }
+    return wait_for_check_off(m_store, run_id, waiting, m_wait.timeout, m_cancel);
 }
 
 std::vector<std::string> RunService::undo_order(const checklist::Checklist& checklist,
@@ -513,7 +538,8 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     (void)os::make_local_file_system()->create_directories(dir);
     (void)m_store.update_run(run_id, "undoing", ::getpid(), now_ms());
     RunJournal journal(m_store, run_id, dir, loaded->redactor);
-    FileStepLogs logs(dir);
+    LogBatcher batcher([this] { return m_store.connect_again(); });
+    StoreStepLogs logs(dir, run_id, batcher);
     FleetHostRunner hosts(m_project, m_fleet, m_runner);
     checklist::EngineDeps deps{journal, observer, logs, m_runner, m_cancel, &hosts};
     RunReport report;
@@ -521,6 +547,7 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     report.notes = std::move(notes);
     report.undo = checklist::execute_undo(loaded->rendered, order, deps, options);
     report.outcome.status = report.undo->status;
+    batcher.flush();
     std::string status = report.undo->status == checklist::RunStatus::done          ? "undone"
                          : report.undo->status == checklist::RunStatus::interrupted ? "interrupted"
                                                                                     : "undo-failed";

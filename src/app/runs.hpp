@@ -17,6 +17,7 @@
 
 #include "app/fleet_service.hpp"
 #include "app/project.hpp"
+#include "app/run_live.hpp"
 #include "checklist/engine.hpp"
 #include "checklist/load.hpp"
 #include "checklist/model.hpp"
@@ -125,6 +126,14 @@ class RunService {
     [[nodiscard]] Result<std::string> run_waiting_at(const std::string& step_id);
     [[nodiscard]] Result<std::vector<store::RunRecord>> list(int limit);
     [[nodiscard]] Result<RunDetails> show(const std::string& run_id);
+    // A step's log as the store holds it (lines joined, each ending in a newline); for a run
+    // recorded before log lines were in the store, its file; "" when there is neither.
+    [[nodiscard]] Result<std::string> step_log(const std::string& run_id,
+                                               const std::string& step_id);
+
+    // `run --wait`, `resume --wait`: wait for check-offs instead of stopping as waiting
+    // (run_live.hpp).
+    void wait_for_check_offs(WaitOptions options) { m_wait = std::move(options); }
 
     // Steps with `on` reach remote hosts through `fleet` (without one they fail, naming why).
     void use_fleet(FleetService* fleet) { m_fleet = fleet; }
@@ -156,6 +165,10 @@ class RunService {
     // Takes every lock the rendered run needs (run_locks.hpp) into loaded.locks.
     [[nodiscard]] Status lock(Loaded& loaded, const store::RunRecord& run);
     checklist::EngineOptions engine_options(const store::RunRecord& run, int parallel) const;
+    // Tells m_wait.on_waiting what is waited for, then waits (wait_for_check_off).
+    [[nodiscard]] Result<std::optional<std::map<std::string, checklist::StepState>>>
+    wait_until_checked_off(const Loaded& loaded, const std::string& run_id,
+                           const std::vector<std::string>& waiting);
     std::vector<std::string> undo_order(const checklist::Checklist& checklist,
                                         const std::vector<store::StepRecord>& steps) const;
 
@@ -165,6 +178,7 @@ class RunService {
     const os::CancelSource& m_cancel;
     std::vector<std::unique_ptr<Loaded>> m_loaded;  // keeps RunReport::checklist valid
     FleetService* m_fleet = nullptr;
+    WaitOptions m_wait;
 };
 
 // The name runs and check-offs record as their user: $USER, else the account's name.

@@ -23,6 +23,8 @@ struct RunOptions {
     bool plan = false;
     bool undo_on_failure = false;
     int parallel = 0;
+    bool wait = false;
+    std::string wait_timeout;
 };
 
 void print_plan(const Context& ctx, const app::PlanReport& plan) {
@@ -82,6 +84,10 @@ int run_run(Context& ctx, const RunOptions& o) {
         }
         request.params.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
+    auto wait = wait_options(ctx, o.wait, o.wait_timeout);
+    if (!wait) {
+        return report_error(ctx, wait.error());
+    }
     auto repo = open_repo(ctx);
     if (!repo) {
         return report_error(ctx, repo.error());
@@ -96,6 +102,7 @@ int run_run(Context& ctx, const RunOptions& o) {
         request.user = (*who)->user;
     }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
+    service.wait_for_check_offs(std::move(*wait));
     auto fleet = open_fleet(ctx, repo->project, 0);
     if (!fleet) {
         return report_error(ctx, fleet.error());
@@ -138,6 +145,12 @@ void add_run_command(CLI::App& app, std::vector<Command>& out) {
     sub->add_option("--parallel,-j", opts->parallel,
                     "steps at once (default: the checklist's 'parallel')")
         ->check(CLI::Range(1, 1024));
+    sub->add_flag("--wait", opts->wait,
+                  "when only check-offs are left, keep the lock and wait for them (from "
+                  "'check-off' or the server) instead of stopping with exit 4");
+    sub->add_option("--wait-timeout", opts->wait_timeout,
+                    "with --wait: stop waiting (exit 4) after this long, e.g. 30m")
+        ->option_text("DURATION");
     out.push_back({sub, [opts](Context& ctx) { return run_run(ctx, *opts); }});
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/context.hpp"
 #include "server/api.hpp"
+#include "server/event_feed.hpp"
 #include "server/http.hpp"
 #include "server/listen.hpp"
 
@@ -33,6 +34,7 @@ constexpr const char* k_serve_help =
     "  GET /api/v1/runs?env=&checklist=&status=&limit=   runs, newest first\n"
     "  GET /api/v1/runs/ID                      one run with its steps\n"
     "  GET /api/v1/runs/ID/steps/STEP/log       a step's log (redacted as written)\n"
+    "  GET /api/v1/events?run=&after=           live runs, steps and log lines (SSE)\n"
     "  GET /api/v1/openapi.json                 the OpenAPI document of these routes\n"
     "  GET /api/v1/board?env=&checklist=        the dashboard's Kanban board\n"
     "  GET /api/v1/environments                 hosts: version, drift, requirements, facts\n"
@@ -120,11 +122,23 @@ int run_serve(Context& ctx, const ServeOptions& o) {
     if (!o.tls_cert.empty()) {
         tls = server::TlsFiles{o.tls_cert, o.tls_key};
     }
-    auto served = server::serve_http(api, *where, tls, *ctx.cancel, [](const std::string& url) {
-        // The first line of stdout, so that scripts (and tests with port 0) can read it.
-        std::printf("listening on %s\n", url.c_str());
-        std::fflush(stdout);
-    });
+    // One thread watches the store for the event stream and fans out to every client.
+    server::EventHub hub;
+    auto feed = server::StoreEventFeed::open(*repo->store, hub);
+    if (!feed) {
+        return report_error(ctx, feed.error());
+    }
+    (*feed)->start();
+    const server::LiveEvents events{hub, **feed};
+    auto served = server::serve_http(
+        api, *where, tls, *ctx.cancel,
+        [](const std::string& url) {
+            // The first line of stdout, so that scripts (and tests with port 0) can read it.
+            std::printf("listening on %s\n", url.c_str());
+            std::fflush(stdout);
+        },
+        &events);
+    (*feed)->stop();
     if (!served) {
         return report_error(ctx, served.error());
     }

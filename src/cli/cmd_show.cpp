@@ -13,13 +13,22 @@ namespace shipshape::cli {
 
 namespace {
 
-int run_show(Context& ctx, const std::string& id) {
+int run_show(Context& ctx, const std::string& id, const std::string& log_step) {
     auto run = open_run(ctx, id);
     if (!run) {
         return report_error(ctx, run.error());
     }
     const std::string& run_id = run->run_id;
     app::RunService service(run->repo.project, *run->repo.store, *run->repo.runner, *ctx.cancel);
+    if (!log_step.empty()) {
+        // The step's output as the store holds it (redacted when written), as printed live.
+        auto text = service.step_log(run_id, log_step);
+        if (!text) {
+            return report_error(ctx, text.error());
+        }
+        std::fwrite(text->data(), 1, text->size(), stdout);
+        return 0;
+    }
     auto d = service.show(run_id);
     if (!d) {
         return report_error(ctx, d.error());
@@ -67,10 +76,15 @@ int run_show(Context& ctx, const std::string& id) {
 
 void add_show_command(CLI::App& app, std::vector<Command>& out) {
     auto id = std::make_shared<std::string>();
+    auto log = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
         "show", "Show a run: each step's state, duration, exit code, log, check-offs");
     sub->add_option("RUN", *id, "run id, or 'last'")->required();
-    out.push_back({sub, [id](Context& ctx) { return run_show(ctx, *id); }});
+    sub->add_option("--log", *log,
+                    "print this step's log instead, from the store (the team's, wherever the "
+                    "run ran)")
+        ->option_text("STEP");
+    out.push_back({sub, [id, log](Context& ctx) { return run_show(ctx, *id, *log); }});
 }
 
 }  // namespace shipshape::cli

@@ -16,6 +16,7 @@
 
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
+#include "core/duration.hpp"
 #include "core/text.hpp"
 
 namespace shipshape::cli {
@@ -437,6 +438,36 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
     }
     std::printf("  logs: %s/\n", report.run_dir.c_str());
     std::fflush(stdout);
+}
+
+Result<app::WaitOptions> wait_options(const Context& ctx, bool wait, const std::string& timeout) {
+    app::WaitOptions o;
+    o.enabled = wait;
+    if (!timeout.empty()) {
+        if (!wait) {
+            return fail(Errc::invalid_argument, "--wait-timeout needs --wait");
+        }
+        auto d = parse_duration(timeout);
+        if (!d) {
+            return fail(Errc::invalid_argument, "--wait-timeout: " + d.error().message());
+        }
+        o.timeout = *d;
+    }
+    const bool json = ctx.json;
+    o.on_waiting = [json](const std::vector<std::pair<std::string, std::string>>& steps) {
+        std::string what;
+        for (const auto& [step, role] : steps) {
+            what += (what.empty() ? "" : ", ") + escape_control(step) + " (role " +
+                    escape_control(role) + ")";
+        }
+        std::FILE* out = json ? stderr : stdout;
+        std::fprintf(out,
+                     "waiting for a check-off of %s; holding the environment lock (Ctrl-C stops "
+                     "waiting, 'shipshape resume' continues)\n",
+                     what.c_str());
+        std::fflush(out);
+    };
+    return o;
 }
 
 int drive_stored_run(Context& ctx, const std::string& id, std::string_view verb,

@@ -35,6 +35,12 @@ int exit_code_for(const app::RunReport& report);
 // Prints the closing summary of a run, resume or undo (or its JSON document).
 void print_run_summary(const Context& ctx, const app::RunReport& report, std::string_view verb);
 
+// What `--wait` and `--wait-timeout DURATION` ask of a run: wait for check-offs, telling the
+// user once per wait which steps wait for which role (on stdout; stderr with --json).
+// Errc::invalid_argument for a bad duration, or a timeout without --wait.
+[[nodiscard]] Result<app::WaitOptions> wait_options(const Context& ctx, bool wait,
+                                                    const std::string& timeout);
+
 using StoredRunAction = std::function<Result<app::RunReport>(
     app::RunService& service, const std::string& run_id, checklist::RunObserver& observer)>;
 

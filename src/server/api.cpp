@@ -139,7 +139,7 @@ Response Api::handle(const Request& request) {
     // Which route the path names; the method is checked after, so that a known path with
     // another method is 405, not 404.
     enum class Route {
-        none, health, openapi, runs, run, step_log, me, check_off, board, environments, history
+        none, health, openapi, runs, run, step_log, me, check_off, events, board, environments, history
     };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
@@ -148,6 +148,8 @@ Response Api::handle(const Request& request) {
         route = Route::openapi;
     } else if (seg.size() == 1 && seg[0] == "runs") {
         route = Route::runs;
+    } else if (seg.size() == 1 && seg[0] == "events") {
+        route = Route::events;  // streamed by the HTTP adapter (events.hpp)
     } else if (seg.size() == 2 && seg[0] == "runs" && !seg[1].empty()) {
         route = Route::run;
     } else if (seg.size() == 5 && seg[0] == "runs" && !seg[1].empty() && seg[2] == "steps" &&
@@ -182,6 +184,9 @@ Response Api::handle(const Request& request) {
         r.allow = "GET, HEAD";
         return r;
     }
+    if (route == Route::events) {
+        return error_response(503, "the event stream is not available on this server");
+    }
     if (route != Route::runs && route != Route::board && route != Route::history && any_query) {
         return error_response(400, "this route takes no query parameters");
     }
@@ -206,6 +211,7 @@ Response Api::handle(const Request& request) {
             return environments();
         case Route::history:
             return history(request);
+        case Route::events:  // answered above
         case Route::none:
             break;
     }
@@ -280,32 +286,26 @@ Response Api::show_run(const std::string& run_id) {
 }
 
 Response Api::step_log(const std::string& run_id, const std::string& step_id) {
-    std::string path;
-    {
-        std::lock_guard lock(m_store_mutex);
-        app::RunService service(m_project, m_store, m_runner, m_cancel);
-        auto details = service.show(run_id);
-        if (!details) {
-            if (details.error().code() == Errc::not_found) {
-                return error_response(404, "no run " + quoted(run_id));
-            }
-            return from_error(details.error());
+    std::lock_guard lock(m_store_mutex);
+    app::RunService service(m_project, m_store, m_runner, m_cancel);
+    auto details = service.show(run_id);
+    if (!details) {
+        if (details.error().code() == Errc::not_found) {
+            return error_response(404, "no run " + quoted(run_id));
         }
-        // Only a step the run has names a log: the file name is never built from the request.
-        auto it = std::find_if(details->steps.begin(), details->steps.end(),
-                               [&](const app::StepView& v) { return v.record.step_id == step_id; });
-        if (it == details->steps.end()) {
-            return error_response(404, "run " + quoted(run_id) + " has no step " + quoted(step_id));
-        }
-        path = it->log_path;
+        return from_error(details.error());
     }
-    if (path.empty()) {
-        return json_response(200, json_step_log(run_id, step_id, ""));
+    // Only a step the run has names a log: nothing is read for a name from the request alone.
+    auto it = std::find_if(details->steps.begin(), details->steps.end(),
+                           [&](const app::StepView& v) { return v.record.step_id == step_id; });
+    if (it == details->steps.end()) {
+        return error_response(404, "run " + quoted(run_id) + " has no step " + quoted(step_id));
     }
-    // Logs are redacted when they are written (the engine's line sink), as the journal is.
-    auto text = os::read_whole_file(path);
+    // The store's log lines (redacted when they were written, by the engine's line sink), or
+    // the file of a run recorded before they were in the store.
+    auto text = service.step_log(run_id, step_id);
     if (!text) {
-        return error_response(500, text.error().message());
+        return from_error(text.error());
     }
     return json_response(200, json_step_log(run_id, step_id, *text));
 }

@@ -1,8 +1,8 @@
 // The HTTP side of `shipshape serve`: cpp-httplib (only in http_httplib.cpp) decodes requests
 // and hands them to an Api. Limits: request bodies over k_max_body bytes are refused (413), a
 // client that sends nothing for k_read_timeout_s seconds is dropped, request lines over 8 KiB
-// are refused (414). Every response is JSON (application/json; charset=utf-8) with
-// X-Content-Type-Options: nosniff.
+// are refused (414). The event stream (text/event-stream) aside, every response is JSON
+// (application/json; charset=utf-8) with X-Content-Type-Options: nosniff.
 #pragma once
 
 #include <functional>
@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "os/process.hpp"
 #include "server/api.hpp"
+#include "server/events.hpp"
 #include "server/listen.hpp"
 
 namespace shipshape::server {
@@ -25,6 +26,13 @@ struct TlsFiles {
     std::string key;
 };
 
+// The live event stream (events.hpp), when the server has one: GET /api/v1/events streams from
+// `hub`, reading what a resuming client missed from `backlog`.
+struct LiveEvents {
+    EventHub& hub;
+    Backlog& backlog;
+};
+
 // Binds `where` (port 0: a free port), calls `on_listening` with the bound URL, and serves
 // until `stop` is cancelled; then finishes the requests in progress and returns. With `tls`,
 // serves HTTPS only (OpenSSL through cpp-httplib). Errc::invalid_argument when the certificate
@@ -32,6 +40,7 @@ struct TlsFiles {
 // address of this machine).
 [[nodiscard]] Status serve_http(Api& api, const ListenAddress& where,
                                 const std::optional<TlsFiles>& tls, const os::CancelSource& stop,
-                                const std::function<void(const std::string&)>& on_listening);
+                                const std::function<void(const std::string&)>& on_listening,
+                                const LiveEvents* events = nullptr);
 
 }  // namespace shipshape::server

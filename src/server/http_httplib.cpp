@@ -15,7 +15,8 @@ namespace shipshape::server {
 namespace {
 
 constexpr const char* k_json = "application/json; charset=utf-8";
-constexpr size_t k_worker_threads = 64;
+// Every open event stream holds a worker for its lifetime: room for all of them and the rest.
+constexpr size_t k_worker_threads = 64 + k_max_event_clients;
 constexpr size_t k_keep_alive_requests = 1000;
 
 Request to_request(const httplib::Request& req) {
@@ -60,11 +61,49 @@ void serve_page(const httplib::Request& req, httplib::Response& res) {
     res.set_content(out.body, out.content_type);
 }
 
+// GET /api/v1/events: a chunked text/event-stream fed by one EventStream per client. The
+// worker thread serving it waits in EventStream::next (keepalive comments every k_keepalive);
+// the stream ends when the hub stops (the server is stopping), when the client is dropped for
+// falling behind, or when a write fails (the client went away).
+void add_event_route(httplib::Server& server, const LiveEvents& events) {
+    server.Get("/api/v1/events", [&events](const httplib::Request& req, httplib::Response& res) {
+        std::vector<std::pair<std::string, std::string>> query(req.params.begin(),
+                                                               req.params.end());
+        auto parsed = parse_stream_request(query, req.get_header_value("Last-Event-ID"));
+        if (!parsed) {
+            res.status = 400;
+            res.set_content(error_document(parsed.error().message()), k_json);
+            return;
+        }
+        auto stream =
+            std::make_shared<EventStream>(events.hub, events.backlog, parsed->after, parsed->run);
+        if (!stream->ok()) {
+            res.status = 503;
+            res.set_header("Retry-After", "5");
+            res.set_content(error_document("too many event streams are open (the limit is " +
+                                           std::to_string(k_max_event_clients) + ")"),
+                            k_json);
+            return;
+        }
+        res.set_header("X-Accel-Buffering", "no");
+        res.set_chunked_content_provider("text/event-stream; charset=utf-8",
+                                         [stream](size_t, httplib::DataSink& sink) {
+                                             auto chunk = stream->next();
+                                             if (!chunk) {
+                                                 sink.done();
+                                                 return true;
+                                             }
+                                             return sink.write(chunk->data(), chunk->size());
+                                         });
+    });
+}
+
 }  // namespace
 
 Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsFiles>& tls,
                   const os::CancelSource& stop,
-                  const std::function<void(const std::string&)>& on_listening) {
+                  const std::function<void(const std::string&)>& on_listening,
+                  const LiveEvents* events) {
     std::unique_ptr<httplib::Server> owned;
     if (tls) {
         auto https = std::make_unique<httplib::SSLServer>(tls->cert.c_str(), tls->key.c_str());
@@ -107,6 +146,9 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
         }
         res.set_content(out.body, k_json);
     };
+    if (events) {
+        add_event_route(server, *events);  // before the catch-all, which would answer it
+    }
     server.Get(".*", handler);
     server.Post(".*", handler);
     server.Put(".*", handler);
@@ -154,6 +196,9 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
         pollfd p{stop.fd(), POLLIN, 0};
         while (!ended.load()) {
             if (::poll(&p, 1, 200) > 0) {
+                if (events) {
+                    events->hub.stop();  // ends the streams, which hold worker threads
+                }
                 server.stop();
                 return;
             }

@@ -1,5 +1,9 @@
 #include "store/store.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,7 +35,52 @@ Result<std::pair<Kind, std::string>> parse_location(const std::string& location)
     return std::pair{Kind::sqlite, location};
 }
 
+// SQLite has no notifications: the waiter polls the newest sequence numbers on its own
+// connection (one indexed MAX per table).
+class PollingChangeWaiter final : public ChangeWaiter {
+  public:
+    explicit PollingChangeWaiter(std::unique_ptr<Store> store) : m_store(std::move(store)) {}
+    Result<ChangeCursor> wait(const ChangeCursor& known, std::chrono::milliseconds timeout,
+                              int cancel_fd) override {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            auto now = m_store->latest_cursor();
+            if (!now || !(*now == known)) {
+                return now;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return now;
+            }
+            pollfd p{cancel_fd, POLLIN, 0};
+            if (::poll(&p, cancel_fd >= 0 ? 1 : 0,
+                       static_cast<int>(std::min(left, k_change_poll).count())) > 0) {
+                return now;
+            }
+        }
+    }
+
+  private:
+    std::unique_ptr<Store> m_store;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<ChangeWaiter>> open_change_waiter(const std::string& location) {
+    auto parsed = parse_location(location);
+    if (!parsed) {
+        return fail(parsed.error());
+    }
+    if (parsed->first == Kind::postgres) {
+        return open_postgres_change_waiter(parsed->second);
+    }
+    auto store = open_sqlite_store(parsed->second, Access::read_only);
+    if (!store) {
+        return fail(store.error());
+    }
+    return std::unique_ptr<ChangeWaiter>(std::make_unique<PollingChangeWaiter>(std::move(*store)));
+}
 
 StepRecord checked_off_step(const CheckOff& c) {
     StepRecord s;

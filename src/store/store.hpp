@@ -13,6 +13,7 @@
 // is a commit that does not wait for the server's WAL flush.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,23 @@ struct Event {
     std::string detail;
 };
 
+// One line a step printed (redacted, without its newline). Log lines have their own sequence,
+// apart from events'.
+struct LogLine {
+    int64_t seq = 0;
+    int64_t at = 0;
+    std::string run_id;
+    std::string step_id;
+    std::string line;
+};
+
+// How far a reader of the live stream got: the last event and the last log line it saw.
+struct ChangeCursor {
+    int64_t event_seq = 0;
+    int64_t log_seq = 0;
+    bool operator==(const ChangeCursor&) const = default;
+};
+
 // What recording check-off `c` writes besides its own row, the same in every backend: the step's
 // record (checked-off, finished at `c.at`) and the journal's "check-off" event.
 StepRecord checked_off_step(const CheckOff& c);
@@ -116,6 +134,9 @@ struct LockResult {
     std::optional<LockHolder> holder;  // when refused: who holds it; when taken over: who did
 };
 
+class Store;
+class ChangeWaiter;
+
 // Runs and everything recorded during them: the step journal, check-offs and the event log.
 class RunStore {
   public:
@@ -141,6 +162,31 @@ class RunStore {
     [[nodiscard]] virtual Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) = 0;
     [[nodiscard]] virtual Status append_event(const Event& event) = 0;
     [[nodiscard]] virtual Result<std::vector<Event>> get_events(std::string_view run_id) = 0;
+
+    // --- Log lines and the live stream (#15, h2-live) ---
+    // Appends `batch` (seq ignored; each line gets the next log sequence number, in batch order)
+    // in one transaction, written relaxed: a crash of the process loses nothing once this
+    // returns, a power cut (SQLite) or a crash of the database server (PostgreSQL) may lose the
+    // last batches. An empty batch writes nothing.
+    [[nodiscard]] virtual Status append_log_lines(const std::vector<LogLine>& batch) = 0;
+    // A step's log, oldest line first.
+    [[nodiscard]] virtual Result<std::vector<LogLine>> get_log(std::string_view run_id,
+                                                               std::string_view step_id) = 0;
+    // Events with seq > after_seq, in seq order, at most `limit`; only `run_id`'s when it is not
+    // empty. A reader never sees a gap fill later: sequence numbers are assigned in commit order.
+    [[nodiscard]] virtual Result<std::vector<Event>> events_since(int64_t after_seq, int limit,
+                                                                  std::string_view run_id = {}) = 0;
+    // Log lines with seq > after_seq, as events_since.
+    [[nodiscard]] virtual Result<std::vector<LogLine>> log_lines_since(
+        int64_t after_seq, int limit, std::string_view run_id = {}) = 0;
+    // The newest event and log-line sequence numbers (0 when there are none). Cheap.
+    [[nodiscard]] virtual Result<ChangeCursor> latest_cursor() = 0;
+    // Another connection to the same store, opened as this one was: for a thread of its own
+    // (a store is used from one thread at a time). It does not use this connection, so it may
+    // be called from any thread.
+    [[nodiscard]] virtual Result<std::unique_ptr<Store>> connect_again() = 0;
+    // A ChangeWaiter on a connection of its own to this store.
+    [[nodiscard]] virtual Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() = 0;
 };
 
 // What is known of each host: facts snapshots, state reports and the parameters its last
@@ -257,6 +303,25 @@ enum class Access { read_write, read_only };
 // migrated only by migrate_store, i.e. `shipshape store migrate`; SQLite migrates on open).
 [[nodiscard]] Result<std::unique_ptr<Store>> open_store(const std::string& location,
                                                         Access access = Access::read_write);
+
+// Waits for new events or log lines, on a connection of its own (#15, h2-live). PostgreSQL: every
+// write of an event or log line sends NOTIFY in its transaction and the waiter LISTENs; SQLite:
+// the waiter polls latest_cursor() every k_change_poll. Used from one thread at a time.
+class ChangeWaiter {
+  public:
+    virtual ~ChangeWaiter() = default;
+    // Returns the store's cursor as soon as it differs from `known`, or when `timeout` passed or
+    // `cancel_fd` (when >= 0) became readable (then it may equal `known`). Errc::store when the
+    // store cannot be read.
+    [[nodiscard]] virtual Result<ChangeCursor> wait(const ChangeCursor& known,
+                                                    std::chrono::milliseconds timeout,
+                                                    int cancel_fd = -1) = 0;
+};
+
+inline constexpr std::chrono::milliseconds k_change_poll{100};
+
+// Opens a ChangeWaiter on the store at `location` (as for open_store).
+[[nodiscard]] Result<std::unique_ptr<ChangeWaiter>> open_change_waiter(const std::string& location);
 
 // The schema version a migration found and the one it left (this shipshape's; equal when there
 // was nothing to do).

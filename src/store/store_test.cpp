@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -62,9 +63,14 @@ class PostgresEnvironment : public ::testing::Environment {
 [[maybe_unused]] const auto* const k_postgres_environment =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
+std::map<std::string, std::string>& postgres_databases() {
+    static std::map<std::string, std::string> databases;
+    return databases;
+}
+
 // One database per test directory, created and migrated on first use.
 Result<std::unique_ptr<Store>> open_postgres(const std::string& dir) {
-    static std::map<std::string, std::string> databases;
+    auto& databases = postgres_databases();
     auto it = databases.find(dir);
     if (it == databases.end()) {
         auto server = PostgresEnvironment::server();
@@ -419,6 +425,135 @@ TEST_P(StoreContract, TokensAreFoundByIdStampedAndRevokedPerUser) {
     EXPECT_EQ((*listed)[0].id, "t1");  // oldest first
     EXPECT_TRUE((*listed)[1].revoked);
     EXPECT_TRUE(store->list_tokens("nobody")->empty());
+
+// --- Log lines and the live stream (#15, h2-live) ---
+
+LogLine line(const std::string& run, const std::string& step, const std::string& text,
+             int64_t at = 5) {
+    return LogLine{0, at, run, step, text};
+}
+
+TEST_P(StoreContract, LogLinesAreKeptPerStepInOrderAndReadAfterACursor) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    ASSERT_TRUE(store->create_run(run("r2", 2000)));
+    auto empty = store->latest_cursor();
+    ASSERT_TRUE(empty) << empty.error().message();
+    EXPECT_EQ(empty->log_seq, 0);
+    ASSERT_TRUE(store->append_log_lines({}));
+    ASSERT_TRUE(store->append_log_lines({line("r1", "build", "one"), line("r1", "test", "x"),
+                                         line("r1", "build", "two 'quoted' \\ $1 ;--")}));
+    ASSERT_TRUE(
+        store->append_log_lines({line("r2", "build", "other run"), line("r1", "build", "three")}));
+    auto log = store->get_log("r1", "build");
+    ASSERT_TRUE(log) << log.error().message();
+    ASSERT_EQ(log->size(), 3u);
+    EXPECT_EQ((*log)[0].line, "one");
+    EXPECT_EQ((*log)[1].line, "two 'quoted' \\ $1 ;--");
+    EXPECT_EQ((*log)[2].line, "three");
+    EXPECT_LT((*log)[0].seq, (*log)[1].seq);
+    EXPECT_EQ((*log)[0].at, 5);
+    EXPECT_TRUE(store->get_log("r1", "nope")->empty());
+
+    auto all = store->log_lines_since(0, 100);
+    ASSERT_TRUE(all) << all.error().message();
+    ASSERT_EQ(all->size(), 5u);
+    EXPECT_EQ((*all)[3].run_id, "r2");
+    auto after = store->log_lines_since((*all)[1].seq, 2);
+    ASSERT_TRUE(after);
+    ASSERT_EQ(after->size(), 2u);
+    EXPECT_EQ((*after)[0].seq, (*all)[2].seq);
+    auto one_run = store->log_lines_since((*all)[0].seq, 100, "r1");
+    ASSERT_TRUE(one_run);
+    ASSERT_EQ(one_run->size(), 3u);
+    EXPECT_EQ(one_run->back().line, "three");
+    EXPECT_EQ(store->latest_cursor()->log_seq, all->back().seq);
+    // Another connection sees them (they are committed).
+    auto other = reopen();
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->get_log("r1", "build")->size(), 3u);
+}
+
+TEST_P(StoreContract, ABigBatchIsOneAppend) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    std::vector<LogLine> batch;
+    for (int i = 0; i < 2500; ++i) {
+        batch.push_back(line("r1", "s", "line " + std::to_string(i)));
+    }
+    ASSERT_TRUE(store->append_log_lines(batch));
+    auto log = store->get_log("r1", "s");
+    ASSERT_TRUE(log);
+    ASSERT_EQ(log->size(), 2500u);
+    EXPECT_EQ(log->back().line, "line 2499");
+}
+
+TEST_P(StoreContract, EventsSinceReadsEveryRunInSequenceOrder) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    ASSERT_TRUE(store->create_run(run("r2", 2000)));
+    ASSERT_TRUE(store->update_run("r1", "done", 1, 3000));
+    ASSERT_TRUE(store->append_event(Event{0, 4000, "r2", "s", "step-started", ""}));
+    auto all = store->events_since(0, 100);
+    ASSERT_TRUE(all) << all.error().message();
+    ASSERT_EQ(all->size(), 4u);
+    EXPECT_EQ((*all)[0].run_id, "r1");
+    EXPECT_EQ((*all)[0].kind, "run-started");
+    EXPECT_EQ((*all)[1].run_id, "r2");
+    EXPECT_EQ((*all)[2].kind, "run-done");
+    EXPECT_EQ((*all)[3].step_id, "s");
+    for (size_t i = 1; i < all->size(); ++i) {
+        EXPECT_LT((*all)[i - 1].seq, (*all)[i].seq);
+    }
+    auto page = store->events_since((*all)[0].seq, 2);
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->size(), 2u);
+    EXPECT_EQ((*page)[0].seq, (*all)[1].seq);
+    auto r2 = store->events_since(0, 100, "r2");
+    ASSERT_TRUE(r2);
+    ASSERT_EQ(r2->size(), 2u);
+    EXPECT_EQ(r2->back().kind, "step-started");
+    auto cursor = store->latest_cursor();
+    ASSERT_TRUE(cursor);
+    EXPECT_EQ(cursor->event_seq, all->back().seq);
+    EXPECT_TRUE(store->events_since(cursor->event_seq, 100)->empty());
+}
+
+TEST_P(StoreContract, AChangeWaiterWakesForAWriteFromAnotherConnection) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    auto waiter = store->open_change_waiter();
+    ASSERT_TRUE(waiter) << waiter.error().message();
+    auto start = store->latest_cursor();
+    ASSERT_TRUE(start);
+    // Nothing changes: the wait ends with the timeout and the same cursor.
+    auto same = (*waiter)->wait(*start, std::chrono::milliseconds(150));
+    ASSERT_TRUE(same) << same.error().message();
+    EXPECT_EQ(*same, *start);
+    // A log line and an event, written by another connection while the waiter waits.
+    auto writer = store->connect_again();
+    ASSERT_TRUE(writer) << writer.error().message();
+    std::thread write([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_TRUE((*writer)->append_log_lines({line("r1", "s", "hello")}));
+    });
+    auto woke = (*waiter)->wait(*start, std::chrono::seconds(30));
+    write.join();
+    ASSERT_TRUE(woke) << woke.error().message();
+    EXPECT_EQ(woke->log_seq, start->log_seq + 1);
+    std::thread check_off([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_TRUE((*writer)->add_check_off(CheckOff{"r1", "qa", "qa", "alice", "", 9}));
+    });
+    auto again = (*waiter)->wait(*woke, std::chrono::seconds(30));
+    check_off.join();
+    ASSERT_TRUE(again);
+    EXPECT_GT(again->event_seq, woke->event_seq);
+    // A readable cancel descriptor ends the wait at once.
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    ASSERT_EQ(::write(fds[1], "x", 1), 1);
+    auto cancelled = (*waiter)->wait(*again, std::chrono::seconds(600), fds[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ASSERT_TRUE(cancelled);
+    EXPECT_EQ(*cancelled, *again);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),

@@ -179,7 +179,8 @@ class ServeRoutesTest(ServeTestCase):
         self.assertIn('<script>alert(1)</script> & "q"\n', doc["log"])
         self.assertIn("token=***", doc["log"])
         self.assertNotIn(SECRET, doc["log"])
-        # The log is the file as the run wrote it, nothing added or escaped.
+        # The log (read from the store) is the file as the run wrote it, nothing added or
+        # escaped.
         path = os.path.join(self.repo, ".shipshape", "runs", self.waiting_id, "build.log")
         with open(path, encoding="utf-8") as f:
             self.assertEqual(doc["log"], f.read())
@@ -205,6 +206,9 @@ class ServeRoutesTest(ServeTestCase):
             if any("security" in op for op in item.values()):
                 continue  # routes that need a token: test_auth.py calls every one of them
             self.assertEqual(list(item), ["get"], template)
+            if "text/event-stream" in item["get"]["responses"]["200"]["content"]:
+                self.check_event_stream(template)  # test_live.py reads it in depth
+                continue
             path = template
             for name, value in values.items():
                 path = path.replace("{" + name + "}", value)
@@ -224,6 +228,26 @@ class ServeRoutesTest(ServeTestCase):
             if "{id}" in template:
                 self.assertIn("404", documented)
                 self.assert_error(404, template.replace("{id}", "nope").replace("{step}", "build"))
+
+
+    def check_event_stream(self, path):
+        """The stream opens, replays the store after a cursor (this setUp's runs), and says
+        which kind each event is."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            conn.request("GET", path + "?after=0-0&run=" + self.waiting_id)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.getheader("Content-Type"), "text/event-stream; charset=utf-8")
+            kinds = []
+            while "log" not in kinds:
+                line = resp.fp.readline().decode()
+                self.assertTrue(line, kinds)
+                if line.startswith("event: "):
+                    kinds.append(line.split()[1])
+            self.assertEqual(kinds[0], "run")
+        finally:
+            conn.close()
 
 
 class ServeDashboardTest(ServeTestCase):
@@ -481,8 +505,8 @@ class ServeProcessTest(ServeTestCase):
         self.assertEqual(r.code, 0, r)
         for route in ["GET /api/v1/health", "GET /api/v1/runs", "GET /api/v1/runs/ID",
                       "GET /api/v1/runs/ID/steps/STEP/log", "GET /api/v1/openapi.json",
-                      "POST /api/v1/runs/ID/steps/STEP/check-off", "Reads need no authentication",
-                      "127.0.0.1"]:
+                      "POST /api/v1/runs/ID/steps/STEP/check-off", "GET /api/v1/events",
+                      "Reads need no authentication", "127.0.0.1"]:
             self.assertIn(route, r.out)
 
     def test_systemd_unit(self):

@@ -80,6 +80,23 @@ class PgStore final : public Store {
     [[nodiscard]] Status append_event(const Event& event) override;
     [[nodiscard]] Result<std::vector<Event>> get_events(std::string_view run_id) override;
 
+    // pg_logs.cpp (#15, h2-live)
+    [[nodiscard]] Status append_log_lines(const std::vector<LogLine>& batch) override;
+    [[nodiscard]] Result<std::vector<LogLine>> get_log(std::string_view run_id,
+                                                       std::string_view step_id) override;
+    [[nodiscard]] Result<std::vector<Event>> events_since(int64_t after_seq, int limit,
+                                                          std::string_view run_id) override;
+    [[nodiscard]] Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,
+                                                               std::string_view run_id) override;
+    [[nodiscard]] Result<ChangeCursor> latest_cursor() override;
+    [[nodiscard]] Result<std::unique_ptr<Store>> connect_again() override;
+    [[nodiscard]] Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() override;
+    // What connect_again connects to (the URI with its password) and how.
+    void set_origin(std::string uri, Access access) {
+        m_uri = std::move(uri);
+        m_access = access;
+    }
+
     [[nodiscard]] Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
     [[nodiscard]] Result<FactsSnapshot> get_facts(int64_t id) override;
     [[nodiscard]] Result<std::vector<FactsSnapshot>> list_facts(std::string_view host,
@@ -139,7 +156,26 @@ class PgStore final : public Store {
 
     PGconn* m_conn;
     std::string m_where;
+    std::string m_uri;
+    Access m_access = Access::read_write;
+
+  public:
+    PGconn* raw_connection() const { return m_conn; }
+    const std::string& where() const { return m_where; }
 };
+
+// The channel every write of an event or log line notifies (in its transaction), and the
+// statements that take the writers' turn and notify: the events' and the log lines' own
+// advisory locks (see insert_event).
+inline constexpr const char* k_change_channel = "shipshape_changes";
+inline constexpr const char* k_events_lock_and_notify =
+    "SELECT pg_advisory_xact_lock(7316385113240588624), pg_notify('shipshape_changes', '')";
+inline constexpr const char* k_log_lock_and_notify =
+    "SELECT pg_advisory_xact_lock(7316385113240588625), pg_notify('shipshape_changes', '')";
+
+// Connects to `uri` with the session settings every shipshape connection gets (pg_open.cpp).
+[[nodiscard]] Result<std::unique_ptr<PgStore>> connect_postgres(const std::string& uri,
+                                                                Access access);
 
 inline std::string num(int64_t v) {
     return std::to_string(v);

@@ -10,12 +10,15 @@
 
 namespace shipshape::store {
 
-namespace {
+namespace pg_detail {
 
 // libpq prints server notices on stderr by default; the library never prints.
+namespace {
 void ignore_notice(void* /*arg*/, const char* /*message*/) {}
 
-Result<std::unique_ptr<pg_detail::PgStore>> connect(const std::string& uri, Access access) {
+}  // namespace
+
+Result<std::unique_ptr<PgStore>> connect_postgres(const std::string& uri, Access access) {
     const std::string where = redact_postgres_uri(uri);
     PGconn* conn = PQconnectdb(uri.c_str());
     if (conn == nullptr) {
@@ -28,6 +31,7 @@ Result<std::unique_ptr<pg_detail::PgStore>> connect(const std::string& uri, Acce
     }
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
     auto store = std::make_unique<pg_detail::PgStore>(conn, where);
+    store->set_origin(uri, access);
     // Times are plain integers and text is UTF-8 both ways: no locale or zone settings matter.
     if (auto st =
             store->exec_script("setting up the session",
@@ -45,7 +49,7 @@ Result<std::unique_ptr<pg_detail::PgStore>> connect(const std::string& uri, Acce
     return store;
 }
 
-}  // namespace
+}  // namespace pg_detail
 
 std::string redact_postgres_uri(const std::string& uri) {
     std::string out = uri;
@@ -70,7 +74,7 @@ std::string redact_postgres_uri(const std::string& uri) {
 }
 
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& uri, Access access) {
-    auto store = connect(uri, access);
+    auto store = pg_detail::connect_postgres(uri, access);
     if (!store) {
         return fail(store.error());
     }
@@ -81,7 +85,7 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& uri, Acces
 }
 
 Result<SchemaMigration> migrate_postgres_store(const std::string& uri) {
-    auto store = connect(uri, Access::read_write);
+    auto store = pg_detail::connect_postgres(uri, Access::read_write);
     if (!store) {
         return fail(store.error());
     }

@@ -131,6 +131,17 @@ const char* const k_migrations[] = {
     );
     CREATE INDEX tokens_by_user ON tokens("user", created_at);
     )sql",
+    // #15 (h2-live): the lines steps print, numbered apart from events.
+    R"sql(
+    CREATE TABLE log_lines (
+        seq BIGSERIAL PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        line TEXT NOT NULL
+    );
+    CREATE INDEX log_lines_by_step ON log_lines(run_id, step_id, seq);
+    )sql",
 };
 
 // Any constant will do, as long as it stays the same: the key of the advisory lock that
@@ -267,6 +278,12 @@ Status PgStore::check_schema() {
 }
 
 Status PgStore::insert_event(const Event& e) {
+    // Readers of the live stream go by seq: the lock makes writers take turns until they
+    // commit, so sequence numbers become visible in order (no gap fills later). The
+    // notification reaches listeners when the transaction commits.
+    if (auto st = exec("appending an event", k_events_lock_and_notify); !st) {
+        return fail(st.error());
+    }
     auto r = exec("appending an event",
                   "INSERT INTO events(at, run_id, step_id, kind, detail) VALUES($1,$2,$3,$4,$5)",
                   {num(e.at), e.run_id, e.step_id, e.kind, e.detail});
@@ -501,7 +518,7 @@ Result<std::vector<CheckOff>> PgStore::get_check_offs(std::string_view run_id) {
 }
 
 Status PgStore::append_event(const Event& event) {
-    return insert_event(event);  // one statement: its own transaction
+    return transaction("appending an event", [&]() -> Status { return insert_event(event); });
 }
 
 Result<std::vector<Event>> PgStore::get_events(std::string_view run_id) {

@@ -22,6 +22,11 @@ namespace shipshape::store {
 // migrators take turns. Errc::store as for open_postgres_store, and for a newer schema.
 [[nodiscard]] Result<SchemaMigration> migrate_postgres_store(const std::string& uri);
 
+// A ChangeWaiter (store.hpp) on a connection of its own that LISTENs for the notifications
+// every write of an event or log line sends.
+[[nodiscard]] Result<std::unique_ptr<ChangeWaiter>> open_postgres_change_waiter(
+    const std::string& uri);
+
 // `uri` with any password replaced by "***", for messages.
 std::string redact_postgres_uri(const std::string& uri);
 

@@ -60,6 +60,9 @@ class PostgresStore : public ::testing::Test {
     std::string uri;
 };
 
+// Every migration this shipshape knows (one per entry of pg_store.cpp's k_migrations).
+const int64_t k_version = pg_detail::schema_version();
+
 TEST_F(PostgresStore, AnEmptyDatabaseIsRefusedUntilMigratedThenMigratesOnce) {
     const int64_t version = pg_detail::schema_version();
     const std::string current = std::to_string(version);

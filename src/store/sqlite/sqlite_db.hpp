@@ -129,6 +129,17 @@ class SqliteStore final : public Store {
     Result<std::vector<CheckOff>> get_check_offs(std::string_view run_id) override;
     Status append_event(const Event& event) override;
     Result<std::vector<Event>> get_events(std::string_view run_id) override;
+    // sqlite_logs.cpp (#15, h2-live)
+    Status append_log_lines(const std::vector<LogLine>& batch) override;
+    Result<std::vector<LogLine>> get_log(std::string_view run_id,
+                                         std::string_view step_id) override;
+    Result<std::vector<Event>> events_since(int64_t after_seq, int limit,
+                                            std::string_view run_id) override;
+    Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,
+                                                 std::string_view run_id) override;
+    Result<ChangeCursor> latest_cursor() override;
+    Result<std::unique_ptr<Store>> connect_again() override;
+    Result<std::unique_ptr<ChangeWaiter>> open_change_waiter() override;
     Result<int64_t> save_facts(const FactsSnapshot& snapshot) override;
     Result<FactsSnapshot> get_facts(int64_t id) override;
     Result<std::vector<FactsSnapshot>> list_facts(std::string_view host, int limit) override;

@@ -134,6 +134,17 @@ const char* const k_migrations[] = {
     );
     CREATE INDEX tokens_by_user ON tokens(user, created_at);
     )sql",
+    // #15 (h2-live): the lines steps print, numbered apart from events.
+    R"sql(
+    CREATE TABLE log_lines (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        line TEXT NOT NULL
+    );
+    CREATE INDEX log_lines_by_step ON log_lines(run_id, step_id, seq);
+    )sql",
 };
 
 }  // namespace
