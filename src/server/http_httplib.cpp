@@ -86,7 +86,10 @@ void add_event_route(httplib::Server& server, const LiveEvents& events) {
             return;
         }
         res.set_header("X-Accel-Buffering", "no");
-        res.set_chunked_content_provider("text/event-stream; charset=utf-8",
+        // Exactly "text/event-stream": cpp-httplib compresses other text/* types for clients
+        // that accept gzip or brotli (every browser), and a compressor holds events back
+        // until its buffer fills, so a browser's EventSource saw nothing live.
+        res.set_chunked_content_provider("text/event-stream",
                                          [stream](size_t, httplib::DataSink& sink) {
                                              auto chunk = stream->next();
                                              if (!chunk) {

@@ -425,6 +425,7 @@ TEST_P(StoreContract, TokensAreFoundByIdStampedAndRevokedPerUser) {
     EXPECT_EQ((*listed)[0].id, "t1");  // oldest first
     EXPECT_TRUE((*listed)[1].revoked);
     EXPECT_TRUE(store->list_tokens("nobody")->empty());
+}
 
 // --- Log lines and the live stream (#15, h2-live) ---
 

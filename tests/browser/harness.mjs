@@ -128,9 +128,3 @@ export async function session(t, prepare) {
   });
   return Object.assign(context, {server, browser, page, errors, url: server.url});
 }
-
-// The route answers something else than 404: the helper branch that builds it is merged.
-export async function routeExists(url, method, route, headers) {
-  const r = await fetch(url + route, {method, headers: headers || {}, body: method === 'POST' ? '{}' : undefined});
-  return r.status !== 404 || !(await r.text()).includes('no such route');
-}

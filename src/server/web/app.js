@@ -523,18 +523,32 @@ async function showRun(id) {
         el('section', {class: 'log-pane', 'aria-labelledby': 'log-title'}, logTitle, logPre)));
   };
 
+  // Lines the stream delivers while the stored log is being fetched: appended after it,
+  // unless the fetched text already ends with them.
+  let pending = null;
   const openLog = async (step) => {
     logStep = step;
     logTitle.textContent = 'Log of ' + step;
     logPre.textContent = '';
+    pending = [];
+    let text = '';
     try {
       const doc = await api('/api/v1/runs/' + encodeURIComponent(id) + '/steps/' +
         encodeURIComponent(step) + '/log');
-      if (logStep === step) logPre.textContent = doc.log || '';
+      text = doc.log || '';
     } catch (e) {
-      logPre.textContent = e.message;
+      text = e.message + '\n';
     }
-    if (!logPre.textContent) logPre.textContent = '';
+    if (logStep !== step) return;
+    const have = text.split('\n');
+    if (have[have.length - 1] === '') have.pop();
+    let overlap = Math.min(pending.length, have.length);
+    while (overlap > 0 &&
+      have.slice(have.length - overlap).join('\n') !== pending.slice(0, overlap).join('\n')) {
+      overlap--;
+    }
+    logPre.textContent = text + pending.slice(overlap).map((l) => l + '\n').join('');
+    pending = null;
   };
 
   await load();
@@ -543,10 +557,13 @@ async function showRun(id) {
   // breaks, the run is polled instead.
   startEvents(id, {
     log: (data) => {
-      if (data.step === logStep) {
-        logPre.append(String(data.line) + '\n');
-        logPre.scrollTop = logPre.scrollHeight;
+      if (data.step !== logStep) return;
+      if (pending) {
+        pending.push(String(data.line));
+        return;
       }
+      logPre.append(String(data.line) + '\n');
+      logPre.scrollTop = logPre.scrollHeight;
     },
     change: () => load(),
     fallback: () => {
