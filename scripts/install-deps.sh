@@ -17,6 +17,8 @@ test_pkgs=(
   # /usr/lib/postgresql/*/bin, run as `nobody` through runuser). Debian's package also sets up
   # a "main" cluster service on install; the tests never use it.
   postgresql
+  # The dashboard's browser tests (tests/browser): playwright-core drives Debian's chromium.
+  chromium
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine
@@ -39,15 +41,25 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Node.js and npm for the browser tests: the machine's own when it has them (a newer Node.js
+# than Debian's may be installed), else Debian's.
+if [[ "$level" != build ]] && ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core, pinned by tests/browser/package-lock.json; npm is used for nothing else.
+# It never downloads a browser: the tests launch /usr/bin/chromium.
+if [[ "$level" != build ]]; then
+  browser_dir="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
+  (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi

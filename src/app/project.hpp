@@ -14,6 +14,9 @@ namespace shipshape::app {
 struct ProjectConfig {
     std::string name;
     std::string description;
+    // The Debian package that is the project's software: the dashboard reads its installed
+    // version from each host's facts when no apply recorded a `version` parameter. "" : none.
+    std::string package;
     std::string store;  // a path relative to the repo root, or sqlite:PATH / postgresql://...
     std::string default_env = "local";
     std::vector<std::string> secrets;  // names of environment variables whose values are redacted

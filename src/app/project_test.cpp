@@ -12,6 +12,10 @@ TEST(ParseProjectConfig, ReadsKeysAndDefaults) {
     EXPECT_EQ(c->store, ".shipshape/state.db");
     EXPECT_EQ(c->default_env, "local");
     EXPECT_EQ(c->secrets, std::vector<std::string>{"DB_PASSWORD"});
+    EXPECT_EQ(c->package, "");
+    c = parse_project_config("name = \"booking\"\npackage = \"booking-api\"\n", "s.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->package, "booking-api");
 }
 
 TEST(ParseProjectConfig, RejectsBadInput) {
@@ -26,7 +30,7 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key with no near miss: every accepted one.
         {"name = \"x\"\nbogus = \"y\"\n",
          "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets, roles)"},
+         "store, default_env, secrets, roles, package)"},
         // Name is required.
         {"store = \"x.db\"\n", "s.toml:1:1: shipshape.toml needs a 'name'"},
         // Wrong type.

@@ -144,10 +144,11 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     }
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "shipshape.toml",
-                 {"name", "description", "store", "default_env", "secrets", "roles"});
+                 {"name", "description", "store", "default_env", "secrets", "roles", "package"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");
+    config.package = c.string(*doc, "package", "shipshape.toml");
     config.store = c.string(*doc, "store", "shipshape.toml", ".shipshape/state.db");
     config.default_env = c.string(*doc, "default_env", "shipshape.toml", "local");
     config.secrets = c.strings(*doc, "secrets", "shipshape.toml");

@@ -69,7 +69,8 @@ struct StepView {
     store::StepRecord record;  // state "pending" when the journal has nothing yet
     std::string kind;          // "command" or "manual"
     std::string role;
-    std::string log_path;  // empty when no log exists
+    std::vector<std::string> needs;  // the checklist's `needs` (none for "host" rows)
+    std::string log_path;            // empty when no log exists
     std::vector<store::CheckOff> check_offs;
 };
 

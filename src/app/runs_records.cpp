@@ -263,6 +263,7 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         }
         v.kind = step.kind == checklist::StepKind::manual ? "manual" : "command";
         v.role = step.role;
+        v.needs = step.needs;
         std::string log = log_path(run_id, step.id);
         if (fs->exists(log)) {
             v.log_path = log;

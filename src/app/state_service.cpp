@@ -224,6 +224,9 @@ std::string StateService::report_document(const HostPlan& plan, const StateReque
                                    plan.state ? plan.state->state_files : k_no_files,
                                    plan.state ? plan.state->resources : k_none, request.root,
                                    request.root == "/" ? &facts : nullptr);
+    if (plan.plan) {
+        hs.drift = plan.plan->changes.size() + plan.plan->unmanaged.size();
+    }
     return m_redactor.apply(state::host_state_to_json(hs));
 }
 

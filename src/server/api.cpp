@@ -127,7 +127,9 @@ Response Api::handle(const Request& request) {
     bool any_query = !request.query.empty();
     // Which route the path names; the method is checked after, so that a known path with
     // another method is 405, not 404.
-    enum class Route { none, health, openapi, runs, run, step_log, me, check_off, events };
+    enum class Route {
+        none, health, openapi, runs, run, step_log, me, check_off, events, board, environments, history
+    };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
         route = Route::health;
@@ -148,6 +150,14 @@ Response Api::handle(const Request& request) {
                !seg[3].empty() && seg[4] == "check-off") {
         route = Route::check_off;
     }
+    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
+    if (seg.size() == 1 && seg[0] == "board") {
+        route = Route::board;
+    } else if (seg.size() == 1 && seg[0] == "environments") {
+        route = Route::environments;
+    } else if (seg.size() == 1 && seg[0] == "history") {
+        route = Route::history;
+    }
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
     }
@@ -166,7 +176,7 @@ Response Api::handle(const Request& request) {
     if (route == Route::events) {
         return error_response(503, "the event stream is not available on this server");
     }
-    if (route != Route::runs && any_query) {
+    if (route != Route::runs && route != Route::board && route != Route::history && any_query) {
         return error_response(400, "this route takes no query parameters");
     }
     switch (route) {
@@ -184,6 +194,12 @@ Response Api::handle(const Request& request) {
             return me(request);
         case Route::check_off:
             return check_off(request, seg[1], seg[3]);
+        case Route::board:
+            return board(request);
+        case Route::environments:
+            return environments();
+        case Route::history:
+            return history(request);
         case Route::events:  // answered above
         case Route::none:
             break;

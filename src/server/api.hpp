@@ -81,6 +81,10 @@ class Api {
     // The identity of the request's Bearer token, or the refusal to send (401, 429, 503).
     tl::expected<app::Identity, Response> authenticate(const Request& request);
     std::string store_message(const Error& error) const;
+    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
+    Response board(const Request& request);
+    Response environments();
+    Response history(const Request& request);
 
     const app::Project& m_project;
     store::Store& m_store;

@@ -88,6 +88,7 @@ std::string json_run_detail(const app::RunDetails& d) {
         step["undo_status"] = s.undo_state;
         step["has_log"] = !v.log_path.empty();
         step["check_offs"] = offs;
+        step["needs"] = v.needs;  // the page draws the steps' waves from these
         steps.push_back(step);
     }
     json doc = run_json(d.run);

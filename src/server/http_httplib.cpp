@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server/http.hpp"
+#include "server/web.hpp"
 
 namespace shipshape::server {
 
@@ -82,6 +83,18 @@ std::string reason_for(int status) {
     }
 }
 
+// The dashboard (web.hpp): the page and its assets, with their own headers in place of the
+// API's defaults.
+void serve_page(const httplib::Request& req, httplib::Response& res) {
+    WebResponse out = web_response(req.method, req.path, req.get_header_value("If-None-Match"));
+    res.status = out.status;
+    for (const auto& [name, value] : out.headers) {
+        res.headers.erase(name);
+        res.set_header(name, value);
+    }
+    res.set_content(out.body, out.content_type);
+}
+
 // GET /api/v1/events: a chunked text/event-stream fed by one EventStream per client. The
 // worker thread serving it waits in EventStream::next (keepalive comments every k_keepalive);
 // the stream ends when the hub stops (the server is stopping), when the client is dropped for
@@ -107,7 +120,10 @@ void add_event_route(httplib::Server& server, const LiveEvents& events) {
             return;
         }
         res.set_header("X-Accel-Buffering", "no");
-        res.set_chunked_content_provider("text/event-stream; charset=utf-8",
+        // Exactly "text/event-stream": cpp-httplib compresses other text/* types for clients
+        // that accept gzip or brotli (every browser), and a compressor holds events back
+        // until its buffer fills, so a browser's EventSource saw nothing live.
+        res.set_chunked_content_provider("text/event-stream",
                                          [stream](size_t, httplib::DataSink& sink) {
                                              auto chunk = stream->next();
                                              if (!chunk) {
@@ -153,9 +169,14 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
     server.new_task_queue = [] { return new httplib::ThreadPool(k_worker_threads); };
     server.set_default_headers(
         {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
-    // Every method reaches the Api, which knows the routes: a known path with another method
-    // is 405 there, and nothing here matches a path to a file.
+    // Every method reaches the Api (paths under /api/) or the dashboard's compiled table (every
+    // other path), which know their routes: a known path with another method is 405 there, and
+    // nothing here matches a path to a file.
     auto handler = [&api](const httplib::Request& req, httplib::Response& res) {
+        if (!is_api_path(req.path)) {
+            serve_page(req, res);
+            return;
+        }
         Response out = api.handle(to_request(req));
         res.status = out.status;
         if (!out.allow.empty()) {

@@ -146,6 +146,9 @@ std::string host_state_to_json(const HostState& s) {
                 {"roles", s.roles},
                 {"states", s.state_files},
                 {"paths", paths}};
+    if (s.drift) {
+        doc["drift"] = *s.drift;
+    }
     if (s.has_facts) {
         doc["kernel"] = s.kernel;
         doc["os"] = s.os;
@@ -172,6 +175,9 @@ Result<HostState> host_state_from_json(std::string_view text) {
                                         m.value("mode", ""), m.value("owner", "")};
         }
         s.has_paths = true;
+        if (doc.contains("drift")) {
+            s.drift = doc.at("drift").get<size_t>();
+        }
         if (doc.contains("packages")) {
             s.has_facts = true;
             s.kernel = doc.value("kernel", "");

@@ -35,6 +35,9 @@ struct HostState {
     std::map<std::string, std::string> packages;  // name -> version
     bool has_facts = false;
     bool has_paths = true;  // false: no state report for the host (paths and states unknown)
+    // How many differences the drift check that made this report found (changes to apply plus
+    // unmanaged paths); none when not known (reports saved before shipshape recorded it).
+    std::optional<size_t> drift;
 };
 
 // Describes the managed paths of `resources` as they are now under `root`, and copies kernel,

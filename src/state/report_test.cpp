@@ -115,6 +115,18 @@ TEST(HostStateJson, RoundTrips) {
     EXPECT_FALSE(host_state_from_json("not json"));
 }
 
+TEST(HostStateJson, CarriesTheDriftCountWhenKnown) {
+    HostState s;
+    s.host = "web1";
+    auto back = host_state_from_json(host_state_to_json(s));
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back->drift) << "a report without the count (older shipshape) is unknown";
+    s.drift = 3;
+    back = host_state_from_json(host_state_to_json(s));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->drift, 3u);
+}
+
 TEST(DescribeHost, HashesManagedPathsUnderTheRoot) {
     namespace fs = std::filesystem;
     fs::path root = fs::temp_directory_path() / ("shipshape-report-" + std::to_string(::getpid()));

@@ -112,7 +112,7 @@ class LiveTestCase(RepoTestCase):
         reader = EventReader(self.host, self.port, path, headers)
         self.addCleanup(reader.close)
         self.assertEqual(reader.resp.status, 200)
-        self.assertEqual(reader.resp.getheader("Content-Type"), "text/event-stream; charset=utf-8")
+        self.assertEqual(reader.resp.getheader("Content-Type"), "text/event-stream")
         return reader
 
     def wait_line(self, proc, text):

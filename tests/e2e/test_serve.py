@@ -239,7 +239,7 @@ class ServeRoutesTest(ServeTestCase):
             conn.request("GET", path + "?after=0-0&run=" + self.waiting_id)
             resp = conn.getresponse()
             self.assertEqual(resp.status, 200)
-            self.assertEqual(resp.getheader("Content-Type"), "text/event-stream; charset=utf-8")
+            self.assertEqual(resp.getheader("Content-Type"), "text/event-stream")
             kinds = []
             while "log" not in kinds:
                 line = resp.fp.readline().decode()
@@ -249,6 +249,145 @@ class ServeRoutesTest(ServeTestCase):
             self.assertEqual(kinds[0], "run")
         finally:
             conn.close()
+
+
+class ServeDashboardTest(ServeTestCase):
+    """The dashboard's read routes (board, environments, history) and its compiled-in page."""
+
+    def raw(self, path, method="GET", headers=None):
+        """(status, response, bytes) of a request whose answer need not be JSON."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp, resp.read()
+        finally:
+            conn.close()
+
+    def test_board_columns_cards_and_filters(self):
+        status, _, board = self.get("/api/v1/board")
+        self.assertEqual(status, 200)
+        columns = {c["name"]: c for c in board["columns"]}
+        self.assertEqual([c["name"] for c in board["columns"]],
+                         ["planned", "running", "waiting", "failed", "done"])
+        waiting = columns["waiting"]
+        self.assertEqual(waiting["count"], 1)
+        card = waiting["cards"][0]
+        self.assertEqual((card["run"], card["checklist"], card["env"], card["status"],
+                          card["step"], card["role"]),
+                         (self.waiting_id, "deploy", "staging", "waiting", "qa", "qa"))
+        self.assertEqual([c["run"] for c in columns["done"]["cards"]], [self.done_id])
+        for name in ["planned", "running", "failed"]:
+            self.assertEqual((columns[name]["count"], columns[name]["cards"]), (0, []), name)
+        for query, waiting_runs, done_runs in [("env=staging", 1, 0), ("env=local", 0, 1),
+                                               ("checklist=quick", 0, 1),
+                                               ("env=staging&checklist=quick", 0, 0),
+                                               ("env=x%27%20OR%20%271%27%3D%271", 0, 0)]:
+            status, _, got = self.get("/api/v1/board?" + query)
+            self.assertEqual(status, 200, query)
+            counts = {c["name"]: c["count"] for c in got["columns"]}
+            self.assertEqual((counts["waiting"], counts["done"]), (waiting_runs, done_runs), query)
+        for query, reason in [("status=done", "unknown query parameter 'status'"),
+                              ("env=", "env must be a name of 1 to 200 characters"),
+                              ("env=a&env=b", "query parameter 'env' given twice")]:
+            self.assert_error(400, "/api/v1/board?" + query, contains=reason)
+
+    def test_environments_list_every_host(self):
+        r = self.shipshape("facts", "--save")
+        self.assertEqual(r.code, 0, r)
+        status, _, doc = self.get("/api/v1/environments")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["project"], "test")
+        self.assertEqual(doc["environments"], ["local", "staging"])
+        hosts = {h["host"]: h for h in doc["hosts"]}
+        self.assertEqual(set(hosts), {"localhost", "stage1"})
+        local = hosts["localhost"]
+        self.assertEqual((local["env"], local["version"], local["drift"], local["requirements"]),
+                         ("local", "unknown", "unknown", "unknown"))
+        self.assertEqual(local["requirements_detail"], "no requirements.toml in the ops repo")
+        self.assertGreaterEqual(local["facts_age_s"], 0)
+        self.assertIsNone(hosts["stage1"]["facts_age_s"])
+        self.assert_error(400, "/api/v1/environments?env=local", contains="no query parameters")
+
+    def test_environments_drift_from_a_saved_report(self):
+        root = os.path.join(self.tmp, "root")
+        os.makedirs(root)
+        self.write("files/app.conf", "port = 8080\n")
+        self.write("states/web.toml", '[[file]]\npath = "/etc/app.conf"\nsource = "files/app.conf"\n')
+
+        def drift_of_localhost():
+            _, _, doc = self.get("/api/v1/environments")
+            return {h["host"]: h["drift"] for h in doc["hosts"]}["localhost"]
+
+        self.assertEqual(drift_of_localhost(), "unknown")  # no drift --save yet
+        r = self.shipshape("drift", "--save", "--state", "states/web.toml", "--root", root)
+        self.assertEqual(r.code, 1, r)
+        self.assertEqual(drift_of_localhost(), "1 difference")
+        r = self.shipshape("apply", "--state", "states/web.toml", "--root", root)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(drift_of_localhost(), "1 difference", "only drift --save reports count")
+        r = self.shipshape("drift", "--save", "--state", "states/web.toml", "--root", root)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(drift_of_localhost(), "clean")
+
+    def test_history_per_checklist_per_day(self):
+        status, _, doc = self.get("/api/v1/history")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["days"], 30)
+        by_name = {c["checklist"]: c["days"] for c in doc["checklists"]}
+        self.assertEqual(set(by_name), {"quick", "deploy"})
+        quick = by_name["quick"][0]
+        self.assertEqual((quick["runs"], quick["failures"]), (1, 0))
+        self.assertGreaterEqual(quick["max_ms"], quick["p50_ms"])
+        self.assertIsNone(by_name["deploy"][0]["p50_ms"], "a waiting run has not ended")
+        status, _, doc = self.get("/api/v1/history?checklist=quick&days=1")
+        self.assertEqual([c["checklist"] for c in doc["checklists"]], ["quick"])
+        for query in ["days=0", "days=367", "days=x", "days=1&days=2", "limit=3"]:
+            self.assert_error(400, "/api/v1/history?" + query)
+
+    def test_the_page_and_its_assets(self):
+        status, resp, body = self.raw("/")
+        self.assertEqual(status, 200)
+        self.assertEqual(resp.getheader("Content-Type"), "text/html; charset=utf-8")
+        self.assertTrue(resp.getheader("Content-Security-Policy").startswith("default-src 'self'"))
+        self.assertEqual(resp.getheader("X-Content-Type-Options"), "nosniff")
+        self.assertEqual(resp.getheader("Cache-Control"), "no-cache")
+        self.assertIn(b"/assets/app.js", body)
+        for name, kind in [("app.js", "text/javascript; charset=utf-8"),
+                           ("app.css", "text/css; charset=utf-8"), ("icon.svg", "image/svg+xml")]:
+            status, resp, body = self.raw("/assets/" + name)
+            self.assertEqual((status, resp.getheader("Content-Type")), (200, kind), name)
+            self.assertTrue(body)
+            etag = resp.getheader("ETag")
+            status, _, _ = self.raw("/assets/" + name, headers={"If-None-Match": etag})
+            self.assertEqual(status, 304, name)
+        status, resp, body = self.raw("/", method="HEAD")
+        self.assertEqual((status, body), (200, b""))
+
+    def test_the_event_stream_is_never_compressed(self):
+        # Browsers send Accept-Encoding: a compressed stream reaches their EventSource only when
+        # the compressor's buffer fills, so nothing would show live.
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            conn.request("GET", "/api/v1/events?after=0-0",
+                         headers={"Accept-Encoding": "gzip, deflate, br"})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertIsNone(resp.getheader("Content-Encoding"))
+            self.assertEqual(resp.getheader("Content-Type"), "text/event-stream")
+            self.assertEqual(resp.read(13), b"retry: 1000\n\n")
+        finally:
+            conn.close()
+
+    def test_paths_outside_the_api_reach_no_file(self):
+        for path in ["/assets/../../../../etc/passwd", "/assets/..%2f..%2f..%2fetc%2fpasswd",
+                     "/assets/%2e%2e/%2e%2e/etc/passwd", "/assets/app.js%00.png",
+                     "/assets/", "/assets/index.html", "/..", "/%2e%2e/etc/passwd",
+                     "/etc/passwd", "/favicon.ico", "/src/server/web/app.js",
+                     "/assets/" + "a" * 4000]:
+            doc = self.assert_error(404, path)
+            self.assertNotIn("root:", json.dumps(doc), path)
+        self.assert_error(405, "/", method="POST", body=b"{}", contains="GET only")
 
 
 class ServeBadInputTest(ServeTestCase):
@@ -271,7 +410,7 @@ class ServeBadInputTest(ServeTestCase):
                      f"/api/v1/runs/{self.waiting_id}/steps/../../../../../etc/passwd/log",
                      f"/api/v1/runs/{self.waiting_id}/steps/..%2f..%2f..%2fetc%2fpasswd/log",
                      "/api/v1/runs/%2e%2e/steps/%2e%2e/log",
-                     "/api/v1/../../etc/passwd", "/", "/index.html", "/api/v1/runs/",
+                     "/api/v1/../../etc/passwd", "/index.html", "/api/v1/runs/",
                      "/api/v1//runs", "/api/v2/runs", "/api/v1/runs/" + "a" * 4000]:
             doc = self.assert_error(404, path)
             self.assertNotIn("root:", json.dumps(doc))
