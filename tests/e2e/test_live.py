@@ -293,13 +293,21 @@ class PostgresLiveTest(LiveTestCase):
         # Another working copy (another machine, as far as shipshape can tell) checks it off.
         second = os.path.join(self.tmp, "ops2")
         shutil.copytree(self.repo, second, ignore=shutil.ignore_patterns(".shipshape"))
-        r = self.shipshape("check-off", "last", "qa", "--as", "qa", "--by", "bob", cwd=second)
+        # On a shared store the CLI authenticates: bob's token, and bob holds the role.
+        self.assertEqual(self.shipshape("user", "add", "bob", "--roles", "qa").code, 0)
+        token = self.shipshape("user", "token", "bob")
+        self.assertEqual(token.code, 0, token)
+        env = dict(self.env, SHIPSHAPE_TOKEN=token.out.strip())
+        r = self.shipshape("check-off", "last", "qa", "--as", "qa", cwd=second, env=env)
         self.assertEqual(r.code, 0, r)
         out, err = run.communicate(timeout=60)
         self.assertEqual(run.returncode, 0, (out, err))
         run_id = self.shipshape("--json", "runs", cwd=second).json()["runs"][0]["id"]
         self.assertEqual(self.step_states(run_id),
                          {"build": "ok", "qa": "checked-off", "ship": "ok"})
+        shown = self.show(run_id)
+        offs = [c for st in shown["steps"] for c in st.get("check_offs", [])]
+        self.assertEqual([c["by"] for c in offs], ["bob"], shown)
 
     def test_the_stream_and_the_log_come_from_the_database(self):
         self.start_server()
