@@ -128,7 +128,18 @@ Response Api::handle(const Request& request) {
     // Which route the path names; the method is checked after, so that a known path with
     // another method is 405, not 404.
     enum class Route {
-        none, health, openapi, runs, run, step_log, me, check_off, events, board, environments, history
+        none,
+        health,
+        openapi,
+        runs,
+        run,
+        step_log,
+        me,
+        check_off,
+        events,
+        board,
+        environments,
+        history
     };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
