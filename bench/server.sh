@@ -3,14 +3,14 @@
 #   1. seeds a store with SERVER_BENCH_RUNS runs (default 10,000), each with 5 steps, 12 events
 #      and 2 params, by direct SQL (a few seconds), on SQLite and on PostgreSQL (a private server
 #      started with scripts/team-postgres.sh in a temporary directory: real settings, fsync on);
-#      log lines (1,000,000) are seeded by seed_log_lines once the store has a log table;
+#      and 1,000,000 log lines (seed_log_lines);
 #   2. starts `shipshape serve` on each store and measures every route of ROUTES with wrk at
 #      SERVER_BENCH_CONNECTIONS (default 50) connections on loopback for SERVER_BENCH_SECONDS
 #      (default 10): p50, p99 and requests/s;
 #   3. runs `pgbench -S` (select-only, the same 50 clients) on the same PostgreSQL in the same
 #      run: what the database alone does on this machine, the reference.
-# SERVER_BENCH_INDEXES=1 adds the indexes proposed for the run filters (proposed_indexes below)
-# after seeding, to measure them before a migration adds them.
+# The run-list indexes are in the schema since migration 8 (SQLite) / 4 (PostgreSQL);
+# SERVER_BENCH_INDEXES=1 (proposed_indexes below) only matters for an older binary.
 # Goal: p99 <= 50 ms at 50 clients. Results: OUT_DIR/server.txt (raw) and OUT_DIR/server.md.
 # Standalone: bash bench/server.sh [BIN [OUT_DIR]]  (defaults: the release build, bench/results).
 # Needs wrk (installed here from Debian when missing) and PostgreSQL (postgresql, with pgbench).
@@ -30,7 +30,8 @@ pgbin="$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sor
 
 # The routes measured; a route the server does not have (404) is left out of the table.
 # RUN is replaced by a run id from the middle of the store.
-ROUTES=("/api/v1/runs" "/api/v1/runs/RUN" "/api/v1/runs?env=prod&status=failed" "/api/v1/board")
+ROUTES=("/api/v1/runs" "/api/v1/runs/RUN" "/api/v1/runs?env=prod&status=failed" "/api/v1/board"
+  "/api/v1/runs/RUN/steps/build/log" "/api/v1/history")
 if [[ -n ${SERVER_BENCH_ROUTES:-} ]]; then
   read -r -a ROUTES <<<"$SERVER_BENCH_ROUTES"
 fi
@@ -103,10 +104,33 @@ FROM n, e ORDER BY 2, 1;
 SQL
 }
 
-# 100 log lines per run (1,000,000 for 10,000 runs) once the store has h2-live's log table:
-# fill in the INSERT for its columns here. $1: the store kind (sqlite or postgresql).
+# 100 log lines per run (1,000,000 for 10,000 runs), on the "build" step. $1: the store kind
+# (sqlite or postgresql); $2: how a number i becomes a run id.
+log_lines_sql() {
+  cat <<SQL
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $runs),
+     l(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM l WHERE k < 100)
+INSERT INTO log_lines(run_id, step_id, at, line)
+SELECT $1, 'build', 1700000000000 + i * 60000 + k, 'compiling unit ' || k || ' of run ' || i
+FROM n, l ORDER BY 1, 3;
+SQL
+}
 seed_log_lines() {
-  :
+  case "$1" in
+    sqlite)
+      python3 - "$work/sqlite/.shipshape/state.db" "$(log_lines_sql "printf('bench-%05d', i)")" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("BEGIN;" + sys.argv[2] + "COMMIT; ANALYZE;")
+db.close()
+PY
+      ;;
+    postgresql)
+      log_lines_sql "'bench-' || lpad(i::text, 5, '0')" |
+        "$pgbin/psql" -q -v ON_ERROR_STOP=1 -d "$pg_url" >/dev/null
+      "$pgbin/psql" -q -d "$pg_url" -c "ANALYZE" >/dev/null
+      ;;
+  esac
 }
 
 # Indexes for listing runs newest first, with and without filters; not in the schema yet.

@@ -70,7 +70,8 @@ struct StepView {
     std::string kind;          // "command" or "manual"
     std::string role;
     std::vector<std::string> needs;  // the checklist's `needs` (none for "host" rows)
-    std::string log_path;            // empty when no log exists
+    std::string log_path;            // empty when no log file exists in this working copy
+    bool has_log = false;            // log lines in the store, or a log file here
     std::vector<store::CheckOff> check_offs;
 };
 

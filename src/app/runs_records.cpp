@@ -2,6 +2,8 @@
 // list and show.
 #include <algorithm>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "app/run_locks.hpp"
 #include "app/runs.hpp"
@@ -250,6 +252,12 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
     for (auto& c : *offs) {
         c.note = redactor.apply(c.note);
     }
+    // Which steps have log lines in the store: a run recorded on another machine has no files here.
+    auto logged = m_store.steps_with_logs(run_id);
+    if (!logged) {
+        return fail(logged.error());
+    }
+    const std::set<std::string> in_store(logged->begin(), logged->end());
     auto fs = os::make_local_file_system();
     for (const auto& step : parsed->steps) {
         StepView v;
@@ -268,6 +276,7 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
         if (fs->exists(log)) {
             v.log_path = log;
         }
+        v.has_log = !v.log_path.empty() || in_store.count(step.id) > 0;
         std::vector<StepView> host_rows;
         for (const auto& s : *steps) {
             if (s.step_id.size() > step.id.size() + 1 && s.step_id.rfind(step.id + "@", 0) == 0) {
@@ -278,6 +287,7 @@ Result<RunDetails> RunService::show(const std::string& run_id) {
                 if (fs->exists(hlog)) {
                     hv.log_path = hlog;
                 }
+                hv.has_log = !hv.log_path.empty() || in_store.count(s.step_id) > 0;
                 host_rows.push_back(std::move(hv));
             }
         }

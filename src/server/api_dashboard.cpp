@@ -16,7 +16,9 @@ Response Api::board(const Request& request) {
     }
     std::lock_guard lock(m_store_mutex);
     app::RunService service(m_project, m_store, m_runner, m_cancel);
-    auto runs = service.list(k_board_scan);
+    // The filters are the store's (indexed), so a busy environment's board is not crowded out of
+    // the scan by other environments' runs.
+    auto runs = service.list(store::RunFilter{filter->env, filter->checklist, "", k_board_scan});
     if (!runs) {
         return from_error(runs.error());
     }
@@ -50,7 +52,7 @@ Response Api::history(const Request& request) {
     }
     std::lock_guard lock(m_store_mutex);
     app::RunService service(m_project, m_store, m_runner, m_cancel);
-    auto runs = service.list(k_history_scan);
+    auto runs = service.list(store::RunFilter{"", query->checklist, "", k_history_scan});
     if (!runs) {
         return from_error(runs.error());
     }

@@ -86,7 +86,7 @@ std::string json_run_detail(const app::RunDetails& d) {
         step["finished_at_ms"] = s.finished_at > 0 ? json(s.finished_at) : json();
         step["duration_ms"] = s.duration_ms;
         step["undo_status"] = s.undo_state;
-        step["has_log"] = !v.log_path.empty();
+        step["has_log"] = v.has_log;
         step["check_offs"] = offs;
         step["needs"] = v.needs;  // the page draws the steps' waves from these
         steps.push_back(step);

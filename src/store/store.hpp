@@ -191,6 +191,9 @@ class RunStore {
     // A step's log, oldest line first.
     [[nodiscard]] virtual Result<std::vector<LogLine>> get_log(std::string_view run_id,
                                                                std::string_view step_id) = 0;
+    // The steps of `run_id` that have at least one log line, in step-id order.
+    [[nodiscard]] virtual Result<std::vector<std::string>> steps_with_logs(
+        std::string_view run_id) = 0;
     // Events with seq > after_seq, in seq order, at most `limit`; only `run_id`'s when it is not
     // empty. A reader never sees a gap fill later: sequence numbers are assigned in commit order.
     [[nodiscard]] virtual Result<std::vector<Event>> events_since(int64_t after_seq, int limit,

@@ -592,6 +592,10 @@ TEST_P(StoreContract, LogLinesAreKeptPerStepInOrderAndReadAfterACursor) {
     EXPECT_LT((*log)[0].seq, (*log)[1].seq);
     EXPECT_EQ((*log)[0].at, 5);
     EXPECT_TRUE(store->get_log("r1", "nope")->empty());
+    auto logged = store->steps_with_logs("r1");
+    ASSERT_TRUE(logged) << logged.error().message();
+    EXPECT_EQ(*logged, (std::vector<std::string>{"build", "test"}));
+    EXPECT_TRUE(store->steps_with_logs("nope")->empty());
 
     auto all = store->log_lines_since(0, 100);
     ASSERT_TRUE(all) << all.error().message();

@@ -20,6 +20,7 @@ const state = {
   timer: null,         // the current view's refresh timer
   events: null,        // the current view's EventSource
   view: '',
+  checkedOff: null,    // {run, step, text}: this page's last check-off, shown until another view
 };
 
 // ---- DOM helpers ---------------------------------------------------------------------------
@@ -436,8 +437,10 @@ function checkOffForm(run, step, onDone) {
         headers: {'Content-Type': 'application/json'},
         body: JSON.stringify(body),
       });
-      form.replaceChildren(el('p', {class: 'ok', role: 'status'},
-        'Checked off by ' + doc.by + ' as ' + doc.role + '.'));
+      // Kept in the state, not only in this form: the step's own event may re-render the run
+      // before this answer arrives, and the confirmation must survive that.
+      state.checkedOff = {run, step: step.id, text: 'Checked off by ' + doc.by + ' as ' + doc.role + '.'};
+      form.replaceChildren(checkedOffNote(state.checkedOff));
       onDone();
     } catch (e) {
       message.textContent = 'Check-off refused: ' + e.message;
@@ -445,6 +448,10 @@ function checkOffForm(run, step, onDone) {
     }
   });
   return form;
+}
+
+function checkedOffNote(done) {
+  return el('p', {class: 'ok', role: 'status'}, done.text);
 }
 
 function stepRow(run, step, openLog, refresh) {
@@ -459,6 +466,10 @@ function stepRow(run, step, openLog, refresh) {
     for (const c of step.check_offs || []) {
       extra.push(el('p', {class: 'checked'}, 'checked off by ' + c.by + ' (' + c.role + ') ' +
         formatTime(c.at_ms) + (c.note ? ': ' : ''), c.note ? el('q', {}, c.note) : null));
+    }
+    const done = state.checkedOff;
+    if (done && done.run === run && done.step === step.id && step.status !== 'waiting') {
+      extra.push(el('div', {class: 'checkoff'}, checkedOffNote(done)));
     }
     if (step.status === 'waiting') {
       if (canCheckOff(step)) {

@@ -155,6 +155,21 @@ Result<std::vector<LogLine>> PgStore::get_log(std::string_view run_id, std::stri
     return read_lines(*q);
 }
 
+Result<std::vector<std::string>> PgStore::steps_with_logs(std::string_view run_id) {
+    auto q = exec("reading which steps have logs",
+                  "SELECT DISTINCT step_id FROM log_lines WHERE run_id = $1 ORDER BY step_id",
+                  {run_id});
+    if (!q) {
+        return fail(q.error());
+    }
+    std::vector<std::string> out;
+    out.reserve(static_cast<size_t>(q->rows()));
+    for (int i = 0; i < q->rows(); ++i) {
+        out.push_back(q->text(i, 0));
+    }
+    return out;
+}
+
 Result<std::vector<LogLine>> PgStore::log_lines_since(int64_t after_seq, int limit,
                                                       std::string_view run_id) {
     if (run_id.empty()) {

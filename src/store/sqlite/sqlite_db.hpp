@@ -134,6 +134,7 @@ class SqliteStore final : public Store {
     Status append_log_lines(const std::vector<LogLine>& batch) override;
     Result<std::vector<LogLine>> get_log(std::string_view run_id,
                                          std::string_view step_id) override;
+    Result<std::vector<std::string>> steps_with_logs(std::string_view run_id) override;
     Result<std::vector<Event>> events_since(int64_t after_seq, int limit,
                                             std::string_view run_id) override;
     Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,

@@ -61,6 +61,21 @@ Result<std::vector<LogLine>> SqliteStore::get_log(std::string_view run_id,
     return read_lines(*this, q);
 }
 
+Result<std::vector<std::string>> SqliteStore::steps_with_logs(std::string_view run_id) {
+    Statement q(*m_cache,
+                "SELECT DISTINCT step_id FROM log_lines WHERE run_id = ? ORDER BY step_id");
+    q.bind(1, run_id);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        out.push_back(q.text(0));
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error("reading which steps have logs");
+    }
+    return out;
+}
+
 Result<std::vector<LogLine>> SqliteStore::log_lines_since(int64_t after_seq, int limit,
                                                           std::string_view run_id) {
     if (run_id.empty()) {
