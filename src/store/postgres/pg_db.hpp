@@ -88,7 +88,8 @@ class PgStore final : public Store {
     [[nodiscard]] Status append_log_lines(const std::vector<LogLine>& batch) override;
     [[nodiscard]] Result<std::vector<LogLine>> get_log(std::string_view run_id,
                                                        std::string_view step_id) override;
-    [[nodiscard]] Result<std::vector<std::string>> steps_with_logs(std::string_view run_id) override;
+    [[nodiscard]] Result<std::vector<std::string>> steps_with_logs(
+        std::string_view run_id) override;
     [[nodiscard]] Result<std::vector<Event>> events_since(int64_t after_seq, int limit,
                                                           std::string_view run_id) override;
     [[nodiscard]] Result<std::vector<LogLine>> log_lines_since(int64_t after_seq, int limit,

@@ -156,9 +156,9 @@ Result<std::vector<LogLine>> PgStore::get_log(std::string_view run_id, std::stri
 }
 
 Result<std::vector<std::string>> PgStore::steps_with_logs(std::string_view run_id) {
-    auto q = exec("reading which steps have logs",
-                  "SELECT DISTINCT step_id FROM log_lines WHERE run_id = $1 ORDER BY step_id",
-                  {run_id});
+    auto q =
+        exec("reading which steps have logs",
+             "SELECT DISTINCT step_id FROM log_lines WHERE run_id = $1 ORDER BY step_id", {run_id});
     if (!q) {
         return fail(q.error());
     }
