@@ -61,5 +61,12 @@ fi
 # It never downloads a browser: the tests launch /usr/bin/chromium.
 if [[ "$level" != build ]]; then
   browser_dir="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
-  (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+  # --use-openssl-ca: Node.js trusts the system's certificate store (as apt and git do), so a
+  # registry behind a TLS-inspecting proxy whose CA the machine trusts works too.
+  if ! (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 NODE_OPTIONS=--use-openssl-ca \
+    npm ci --no-audit --no-fund --loglevel=error); then
+    echo "install-deps: 'npm ci' in $browser_dir failed (see above): the browser tests need" \
+      "playwright-core from the npm registry" >&2
+    exit 1
+  fi
 fi
