@@ -141,6 +141,20 @@ class PgServer:
         return uri(self.directory)
 
 
+def start_for_tests(prefix):
+    """One private server for a test class: (server, None), or (None, why not) when this machine
+    cannot start one. The server is watched: it stops even if the test process dies."""
+    import tempfile
+    directory = tempfile.mkdtemp(prefix=prefix)
+    try:
+        server = PgServer(directory).start()
+        server.watch(os.getpid())
+        return server, None
+    except PgUnavailable as e:
+        shutil.rmtree(directory, ignore_errors=True)
+        return None, str(e)
+
+
 def main(argv):
     if len(argv) < 2 or argv[0] not in ("start", "stop", "createdb"):
         print(__doc__, file=sys.stderr)

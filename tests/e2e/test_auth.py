@@ -14,7 +14,7 @@ import unittest
 import urllib.parse
 
 from harness import RepoTestCase, require
-from pgserver import PgServer, PgUnavailable
+from pgserver import start_for_tests
 import test_serve
 
 TOKEN = re.compile(r"^ssp_[0-9a-f]{16}_[0-9a-f]{64}$")
@@ -223,13 +223,7 @@ class CliTokenPostgresTest(RepoTestCase):
 
     @classmethod
     def setUpClass(cls):
-        directory = tempfile.mkdtemp(prefix="shipshape-e2e-pg-auth-")
-        try:
-            cls.server = PgServer(directory).start()
-            cls.server.watch(os.getpid())
-        except PgUnavailable as e:
-            cls.unavailable = str(e)
-            shutil.rmtree(directory, ignore_errors=True)
+        cls.server, cls.unavailable = start_for_tests("shipshape-e2e-pg-auth-")
 
     @classmethod
     def tearDownClass(cls):

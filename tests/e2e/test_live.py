@@ -13,7 +13,7 @@ import tempfile
 import urllib.parse
 
 from harness import RepoTestCase, require
-from pgserver import PgServer, PgUnavailable
+from pgserver import start_for_tests
 
 SECRET = "Zq7-live-s3cr3t-42"
 
@@ -265,13 +265,7 @@ class PostgresLiveTest(LiveTestCase):
 
     @classmethod
     def setUpClass(cls):
-        directory = tempfile.mkdtemp(prefix="shipshape-e2e-pglive-")
-        try:
-            cls.server_pg = PgServer(directory).start()
-            cls.server_pg.watch(os.getpid())
-        except PgUnavailable as e:
-            cls.unavailable = str(e)
-            shutil.rmtree(directory, ignore_errors=True)
+        cls.server_pg, cls.unavailable = start_for_tests("shipshape-e2e-pglive-")
 
     @classmethod
     def tearDownClass(cls):

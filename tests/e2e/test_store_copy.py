@@ -8,7 +8,7 @@ import shutil
 import tempfile
 
 from harness import RepoTestCase, require
-from pgserver import PgServer, PgUnavailable
+from pgserver import start_for_tests
 
 
 class StoreCopyTest(RepoTestCase):
@@ -18,13 +18,7 @@ class StoreCopyTest(RepoTestCase):
 
     @classmethod
     def setUpClass(cls):
-        directory = tempfile.mkdtemp(prefix="shipshape-e2e-pgcopy-")
-        try:
-            cls.server = PgServer(directory).start()
-            cls.server.watch(os.getpid())
-        except PgUnavailable as e:
-            cls.unavailable = str(e)
-            shutil.rmtree(directory, ignore_errors=True)
+        cls.server, cls.unavailable = start_for_tests("shipshape-e2e-pgcopy-")
 
     @classmethod
     def tearDownClass(cls):

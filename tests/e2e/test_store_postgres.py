@@ -9,7 +9,7 @@ import socket
 import time
 
 from harness import RepoTestCase, require
-from pgserver import PgServer, PgUnavailable
+from pgserver import start_for_tests
 
 
 class PostgresStoreTest(RepoTestCase):
@@ -19,14 +19,7 @@ class PostgresStoreTest(RepoTestCase):
 
     @classmethod
     def setUpClass(cls):
-        import tempfile
-        directory = tempfile.mkdtemp(prefix="shipshape-e2e-pg-")
-        try:
-            cls.server = PgServer(directory).start()
-            cls.server.watch(os.getpid())  # stopped even if this test process dies
-        except PgUnavailable as e:
-            cls.unavailable = str(e)
-            shutil.rmtree(directory, ignore_errors=True)
+        cls.server, cls.unavailable = start_for_tests("shipshape-e2e-pg-")
 
     @classmethod
     def tearDownClass(cls):
