@@ -9,20 +9,10 @@
 namespace shipshape::store::pg_detail {
 
 Result<std::vector<FactsSnapshot>> PgStore::list_host_states(std::string_view host, int limit) {
-    auto q = exec("listing state reports",
-                  "SELECT id, host, at, hash, document FROM host_states "
-                  "WHERE $1 = '' OR host = $1 ORDER BY at DESC, id DESC LIMIT $2",
-                  {host, num(limit)});
-    if (!q) {
-        return fail(q.error());
-    }
-    std::vector<FactsSnapshot> out;
-    out.reserve(static_cast<size_t>(q->rows()));
-    for (int i = 0; i < q->rows(); ++i) {
-        out.push_back(FactsSnapshot{q->integer(i, 0), q->text(i, 1), q->integer(i, 2),
-                                    q->text(i, 3), q->text(i, 4)});
-    }
-    return out;
+    return list_snapshots("listing state reports",
+                          "SELECT id, host, at, hash, document FROM host_states "
+                          "WHERE $1 = '' OR host = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                          host, limit);
 }
 
 Result<bool> PgStore::import_run(const RunBundle& b) {

@@ -184,6 +184,11 @@ class PgStore final : public Store {
 
   private:
     [[nodiscard]] Status insert_event(const Event& event);
+    // Snapshot rows (id, host, at, hash, document) of `sql`, which takes $1 = host, $2 = limit.
+    [[nodiscard]] Result<std::vector<FactsSnapshot>> list_snapshots(const char* what,
+                                                                    const char* sql,
+                                                                    std::string_view host,
+                                                                    int limit);
     // Inserts log lines (their run_id, step_id, at, line; seq is assigned) inside the caller's
     // transaction, taking the log lock and notifying as append_log_lines does.
     [[nodiscard]] Status insert_log_lines(const std::string& what,

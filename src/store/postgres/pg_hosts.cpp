@@ -47,10 +47,15 @@ Result<FactsSnapshot> PgStore::get_facts(int64_t id) {
 }
 
 Result<std::vector<FactsSnapshot>> PgStore::list_facts(std::string_view host, int limit) {
-    auto q = exec("listing facts snapshots",
-                  "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE $1 = '' OR host = $1 "
-                  "ORDER BY at DESC, id DESC LIMIT $2",
-                  {host, num(limit)});
+    return list_snapshots("listing facts snapshots",
+                          "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE $1 = '' OR "
+                          "host = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                          host, limit);
+}
+
+Result<std::vector<FactsSnapshot>> PgStore::list_snapshots(const char* what, const char* sql,
+                                                           std::string_view host, int limit) {
+    auto q = exec(what, sql, {host, num(limit)});
     if (!q) {
         return fail(q.error());
     }

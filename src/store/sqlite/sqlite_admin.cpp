@@ -9,19 +9,10 @@
 namespace shipshape::store::sqlite_detail {
 
 Result<std::vector<FactsSnapshot>> SqliteStore::list_host_states(std::string_view host, int limit) {
-    Statement q(*m_cache,
-                "SELECT id, host, at, hash, document FROM host_states WHERE ? = '' OR host = ? "
-                "ORDER BY at DESC, id DESC LIMIT ?");
-    q.bind(1, host).bind(2, host).bind(3, static_cast<int64_t>(limit));
-    std::vector<FactsSnapshot> out;
-    int rc;
-    while ((rc = q.step()) == SQLITE_ROW) {
-        out.push_back({q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
-    }
-    if (rc != SQLITE_DONE) {
-        return db_error("listing state reports");
-    }
-    return out;
+    return list_snapshots("listing state reports",
+                          "SELECT id, host, at, hash, document FROM host_states WHERE ? = '' OR "
+                          "host = ? ORDER BY at DESC, id DESC LIMIT ?",
+                          host, limit);
 }
 
 Result<bool> SqliteStore::import_run(const RunBundle& b) {

@@ -203,6 +203,9 @@ class SqliteStore final : public Store {
         return r;
     }
     Status insert_event(const Event& e);
+    // Snapshot rows (id, host, at, hash, document) of `sql`, which binds host, host, limit.
+    Result<std::vector<FactsSnapshot>> list_snapshots(const char* what, const char* sql,
+                                                      std::string_view host, int limit);
     // Inserts log lines (seq assigned) inside the caller's transaction.
     Status insert_log_lines(const std::vector<LogLine>& batch);
     Result<int64_t> write_step(const StepRecord& s);

@@ -34,9 +34,15 @@ Result<FactsSnapshot> SqliteStore::get_facts(int64_t id) {
 }
 
 Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host, int limit) {
-    Statement q(*m_cache,
-                "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE ? = '' OR host = ? "
-                "ORDER BY at DESC, id DESC LIMIT ?");
+    return list_snapshots("listing facts snapshots",
+                          "SELECT id, host, at, hash, '' FROM facts_snapshots WHERE ? = '' OR "
+                          "host = ? ORDER BY at DESC, id DESC LIMIT ?",
+                          host, limit);
+}
+
+Result<std::vector<FactsSnapshot>> SqliteStore::list_snapshots(const char* what, const char* sql,
+                                                               std::string_view host, int limit) {
+    Statement q(*m_cache, sql);
     q.bind(1, host).bind(2, host).bind(3, static_cast<int64_t>(limit));
     std::vector<FactsSnapshot> out;
     int rc;
@@ -44,7 +50,7 @@ Result<std::vector<FactsSnapshot>> SqliteStore::list_facts(std::string_view host
         out.push_back({q.integer(0), q.text(1), q.integer(2), q.text(3), q.text(4)});
     }
     if (rc != SQLITE_DONE) {
-        return db_error("listing facts snapshots");
+        return db_error(what);
     }
     return out;
 }
