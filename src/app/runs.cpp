@@ -463,6 +463,7 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         }
     }
     batcher.flush();  // the log is in the store before the run's end is
+    report.log_error = lost_log_error(batcher, dir);
     auto st = waiting_written && status == "waiting"
                   ? Status{}
                   : m_store.update_run(run.id, status, ::getpid(), now_ms());
@@ -548,6 +549,7 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     report.undo = checklist::execute_undo(loaded->rendered, order, deps, options);
     report.outcome.status = report.undo->status;
     batcher.flush();
+    report.log_error = lost_log_error(batcher, dir);
     std::string status = report.undo->status == checklist::RunStatus::done          ? "undone"
                          : report.undo->status == checklist::RunStatus::interrupted ? "interrupted"
                                                                                     : "undo-failed";

@@ -62,6 +62,9 @@ struct RunReport {
     std::string run_dir;
     std::vector<std::string> notes;  // e.g. a stale lock was taken over
     size_t undoable = 0;             // after a failure: completed steps `undo` would reverse
+    // Step output that could not be stored (e.g. a full disk): the run fails loudly, and the
+    // log files under run_dir still hold it.
+    std::optional<Error> log_error;
     const checklist::Checklist* checklist = nullptr;  // valid while the service lives
 };
 

@@ -105,6 +105,16 @@ void LogBatcher::loop() {
     }
 }
 
+std::optional<Error> lost_log_error(const LogBatcher& batcher, const std::string& run_dir) {
+    const size_t lost = batcher.lost();
+    if (lost == 0) {
+        return std::nullopt;
+    }
+    return Error{Errc::store, std::to_string(lost) + " line" + (lost == 1 ? "" : "s") +
+                                  " of step output could not be stored: " + batcher.first_error() +
+                                  " (the log files in " + run_dir + " have them)"};
+}
+
 namespace {
 
 // The length of the valid UTF-8 sequence at the start of `s`, or 0.

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,9 @@ class LogBatcher {
     std::string m_error;
     std::thread m_thread;
 };
+
+// When `batcher` lost lines: the error that says how many, why, and where the files are.
+std::optional<Error> lost_log_error(const LogBatcher& batcher, const std::string& run_dir);
 
 // `line` made storable: bytes that are not valid UTF-8, and NUL, become U+FFFD.
 std::string storable_line(std::string_view line);

@@ -139,6 +139,9 @@ std::string json_run_report(const app::RunReport& report, int exit_code) {
         }
     }
     j["check_offs_needed"] = waiting;
+    if (report.log_error) {
+        j["log_error"] = report.log_error->message();
+    }
     if (report.undo) {
         j["undo"] = outcome_json(*report.undo);
     }

@@ -316,7 +316,8 @@ std::string format_params(const std::vector<std::pair<std::string, std::string>>
 int exit_code_for(const app::RunReport& report) {
     switch (report.outcome.status) {
         case checklist::RunStatus::done:
-            return to_int(ExitCode::done);
+            // Output the store lost is a record lost: the run does not pass silently.
+            return to_int(report.log_error ? ExitCode::failed : ExitCode::done);
         case checklist::RunStatus::failed:
             return to_int(ExitCode::failed);
         case checklist::RunStatus::waiting:
@@ -329,6 +330,11 @@ int exit_code_for(const app::RunReport& report) {
 
 void print_run_summary(const Context& ctx, const app::RunReport& report, std::string_view verb) {
     const int code = exit_code_for(report);
+    if (report.log_error) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "shipshape: error: run %s: %s\n", esc(report.run.id).c_str(),
+                     esc(report.log_error->message()).c_str());
+    }
     if (ctx.json) {
         std::printf("%s\n", json_run_report(report, code).c_str());
         return;
