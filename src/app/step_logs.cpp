@@ -5,6 +5,7 @@
 
 #include "app/run_journal.hpp"
 #include "app/runs.hpp"
+#include "core/text.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
@@ -117,38 +118,6 @@ std::optional<Error> lost_log_error(const LogBatcher& batcher, const std::string
 
 namespace {
 
-// The length of the valid UTF-8 sequence at the start of `s`, or 0.
-size_t utf8_length(std::string_view s) {
-    const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-    const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-    const unsigned char c = b(0);
-    if (c < 0x80) {
-        return c == 0 ? 0 : 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        return cont(1) ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) {
-            return 0;
-        }
-        if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F)) {
-            return 0;  // overlong, or a surrogate
-        }
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) {
-            return 0;
-        }
-        if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
 // Tees a step's output to its file and, line by line, to the batcher.
 class StoreLog final : public checklist::LogWriter {
   public:
@@ -202,19 +171,7 @@ class StoreLog final : public checklist::LogWriter {
 }  // namespace
 
 std::string storable_line(std::string_view line) {
-    std::string out;
-    out.reserve(line.size());
-    while (!line.empty()) {
-        const size_t n = utf8_length(line);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";
-            line.remove_prefix(1);
-        } else {
-            out.append(line.substr(0, n));
-            line.remove_prefix(n);
-        }
-    }
-    return out;
+    return replace_invalid_utf8(line);
 }
 
 Result<std::string> RunService::step_log(const std::string& run_id, const std::string& step_id) {

@@ -41,6 +41,7 @@ constexpr CommandEntry k_commands[] = {
     {"serve", add_serve_command},
     {"store", add_store_commands},
     {"user", add_user_commands},
+    {"package", add_package_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

@@ -154,4 +154,31 @@ std::string to_hex(std::span<const unsigned char> bytes) {
     return out;
 }
 
+bool is_valid_utf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        const Decoded d = decode_utf8(s.substr(i));
+        if (d.length == 0) {
+            return false;
+        }
+        i += d.length;
+    }
+    return true;
+}
+
+std::string replace_invalid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const Decoded d = decode_utf8(s.substr(i));
+        if (d.length == 0 || d.code == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.substr(i, d.length));
+            i += d.length;
+        }
+    }
+    return out;
+}
+
 }  // namespace shipshape

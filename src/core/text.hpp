@@ -54,4 +54,11 @@ std::string find_control_character(std::string_view s, LineBreaks breaks);
 // that is not valid UTF-8 as \xHH. Everything else, backslashes included, is left as it is.
 std::string escape_control(std::string_view s);
 
+// Whether `s` is valid UTF-8 (shortest forms, no surrogates); NUL counts as valid.
+bool is_valid_utf8(std::string_view s);
+
+// `s` with every byte that is not part of a valid UTF-8 sequence, and every NUL, replaced by
+// U+FFFD: text that JSON, the store and a terminal can all hold.
+std::string replace_invalid_utf8(std::string_view s);
+
 }  // namespace shipshape
