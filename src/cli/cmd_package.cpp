@@ -11,8 +11,7 @@ namespace shipshape::cli {
 namespace {
 
 // One registrar per subcommand, in the order --help lists them.
-const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {
-};
+const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {};
 
 }  // namespace
 

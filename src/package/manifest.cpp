@@ -15,9 +15,9 @@ struct TypeName {
     std::string_view name;
 };
 constexpr TypeName k_type_names[] = {
-    {EntryType::file, "file"},         {EntryType::directory, "directory"},
-    {EntryType::symlink, "symlink"},   {EntryType::hardlink, "hardlink"},
-    {EntryType::char_device, "char"},  {EntryType::block_device, "block"},
+    {EntryType::file, "file"},        {EntryType::directory, "directory"},
+    {EntryType::symlink, "symlink"},  {EntryType::hardlink, "hardlink"},
+    {EntryType::char_device, "char"}, {EntryType::block_device, "block"},
     {EntryType::fifo, "fifo"},
 };
 
@@ -49,9 +49,8 @@ std::optional<EntryType> parse_entry_type(std::string_view name) {
 std::string Manifest::field(std::string_view name) const {
     for (const auto& f : control) {
         if (f.name.size() == name.size() &&
-            std::equal(f.name.begin(), f.name.end(), name.begin(), [](char a, char b) {
-                return lower(a) == lower(b);
-            })) {
+            std::equal(f.name.begin(), f.name.end(), name.begin(),
+                       [](char a, char b) { return lower(a) == lower(b); })) {
             return f.value;
         }
     }

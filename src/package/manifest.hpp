@@ -40,12 +40,15 @@ std::optional<EntryType> parse_entry_type(std::string_view name);
 struct Entry {
     std::string path;  // "/usr/bin/booking"
     EntryType type = EntryType::file;
-    uint64_t size = 0;    // files: bytes; 0 for the rest
-    std::string sha256;   // files: lower-case hex; empty for the rest
-    uint32_t mode = 0;    // permission bits with setuid, setgid and sticky (07777)
+    uint64_t size = 0;           // files: bytes; 0 for the rest
+    std::string sha256;          // files: lower-case hex; empty for the rest
+    uint32_t mode = 0;           // permission bits with setuid, setgid and sticky (07777)
     std::string owner = "root";  // a name, or the numeric id when the archive has no name
     std::string group = "root";
     std::string target;  // symlink: the target as stored; hardlink: the path it links to
+    // Installed side only: the file on the host differs from what its package shipped (dpkg's
+    // md5sums), i.e. someone edited it locally.
+    bool modified_locally = false;
     bool operator==(const Entry&) const = default;
 };
 
@@ -54,6 +57,9 @@ struct Conffile {
     std::string sha256;  // of the content; empty when the package lists it but ships no file
     uint64_t size = 0;
     std::optional<std::string> content;  // see k_max_inline_conffile
+    // Installed side only: the conffile on the host differs from the one its package shipped
+    // (dpkg's Conffiles hash), so an upgrade that changes it makes dpkg prompt.
+    bool modified_locally = false;
     bool operator==(const Conffile&) const = default;
 };
 
@@ -106,8 +112,8 @@ struct Manifest {
 
 // The relation fields, in the order reports show them.
 inline constexpr std::string_view k_relation_fields[] = {
-    "Pre-Depends", "Depends", "Recommends", "Suggests", "Enhances",
-    "Breaks",      "Conflicts", "Replaces", "Provides",
+    "Pre-Depends", "Depends",   "Recommends", "Suggests", "Enhances",
+    "Breaks",      "Conflicts", "Replaces",   "Provides",
 };
 
 // Splits a relation field's value at top-level commas and trims each relation.

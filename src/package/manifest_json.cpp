@@ -69,6 +69,18 @@ uint64_t number_at(const json& v, const std::string& where) {
     return v.get<uint64_t>();
 }
 
+// An optional boolean key, false when absent.
+bool flag_at(const json& obj, const std::string& where, const char* key) {
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        return false;
+    }
+    if (!it->is_boolean()) {
+        bad(where + "." + key, "expected true or false");
+    }
+    return it->get<bool>();
+}
+
 std::string hash_at(const json& v, const std::string& where) {
     std::string h = text_at(v, where);
     if (!is_sha256(h)) {
@@ -79,7 +91,8 @@ std::string hash_at(const json& v, const std::string& where) {
 
 uint32_t mode_at(const json& v, const std::string& where) {
     const std::string m = v.is_string() ? v.get<std::string>() : std::string();
-    if (m.size() != 4 || !std::all_of(m.begin(), m.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+    if (m.size() != 4 ||
+        !std::all_of(m.begin(), m.end(), [](char c) { return c >= '0' && c <= '7'; })) {
         bad(where, "expected an octal string such as \"0644\"");
     }
     return static_cast<uint32_t>(std::stoul(m, nullptr, 8));
@@ -97,8 +110,11 @@ std::string path_at(const json& v, const std::string& where) {
 }
 
 Entry parse_entry(const json& j, const std::string& where) {
-    only_keys(j, where, {"path", "type", "size", "sha256", "mode", "owner", "group", "target"});
+    only_keys(
+        j, where,
+        {"path", "type", "size", "sha256", "mode", "owner", "group", "target", "modified_locally"});
     Entry e;
+    e.modified_locally = flag_at(j, where, "modified_locally");
     e.path = path_at(member(j, where, "path"), where + ".path");
     auto type = parse_entry_type(text_at(member(j, where, "type"), where + ".type"));
     if (!type) {
@@ -125,8 +141,9 @@ Entry parse_entry(const json& j, const std::string& where) {
 }
 
 Conffile parse_conffile(const json& j, const std::string& where) {
-    only_keys(j, where, {"path", "sha256", "size", "content"});
+    only_keys(j, where, {"path", "sha256", "size", "content", "modified_locally"});
     Conffile c;
+    c.modified_locally = flag_at(j, where, "modified_locally");
     c.path = path_at(member(j, where, "path"), where + ".path");
     const json& h = member(j, where, "sha256");
     if (!(h.is_string() && h.get<std::string>().empty())) {
@@ -243,9 +260,9 @@ Manifest parse(const json& j) {
     if (j.contains("requirements") && !j["requirements"].is_null()) {
         const json& r = j["requirements"];
         only_keys(r, "requirements", {"path", "text"});
-        m.requirements = EmbeddedRequirements{
-            text_at(member(r, "requirements", "path"), "requirements.path"),
-            text_at(member(r, "requirements", "text"), "requirements.text")};
+        m.requirements =
+            EmbeddedRequirements{text_at(member(r, "requirements", "path"), "requirements.path"),
+                                 text_at(member(r, "requirements", "text"), "requirements.text")};
     }
     if (j.contains("unsafe")) {
         const json& u = j["unsafe"];
@@ -299,6 +316,9 @@ std::string manifest_to_json(const Manifest& m) {
         if (c.content) {
             o["content"] = *c.content;
         }
+        if (c.modified_locally) {
+            o["modified_locally"] = true;
+        }
         conffiles.push_back(std::move(o));
     }
     j["conffiles"] = std::move(conffiles);
@@ -314,6 +334,9 @@ std::string manifest_to_json(const Manifest& m) {
         o["group"] = e.group;
         if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
             o["target"] = e.target;
+        }
+        if (e.modified_locally) {
+            o["modified_locally"] = true;
         }
         files.push_back(std::move(o));
     }
@@ -341,15 +364,14 @@ Result<Manifest> parse_manifest_json(std::string_view text, std::string_view pat
                     std::string(path) + ": not a JSON document: " + e.what());
     }
     if (!j.is_object()) {
-        return fail(Errc::invalid_definition,
-                    std::string(path) + ": expected a manifest object (" +
-                        std::string(k_manifest_format) + ")");
+        return fail(Errc::invalid_definition, std::string(path) + ": expected a manifest object (" +
+                                                  std::string(k_manifest_format) + ")");
     }
     try {
         return parse(j);
     } catch (const Bad& b) {
-        return fail(Errc::invalid_definition, std::string(path) + ": " +
-                                                  (b.where.empty() ? "" : b.where + ": ") + b.what);
+        return fail(Errc::invalid_definition,
+                    std::string(path) + ": " + (b.where.empty() ? "" : b.where + ": ") + b.what);
     } catch (const json::exception& e) {
         return fail(Errc::invalid_definition, std::string(path) + ": " + e.what());
     }

@@ -13,22 +13,26 @@ Manifest sample() {
     m.package = "booking";
     m.version = "1.4.3";
     m.architecture = "amd64";
-    m.control = {{"Package", "booking"}, {"Version", "1.4.3"}, {"Architecture", "amd64"},
+    m.control = {{"Package", "booking"},
+                 {"Version", "1.4.3"},
+                 {"Architecture", "amd64"},
                  {"Depends", "libc6 (>= 2.36), adduser | passwd"},
                  {"Description", "booking service\n the long part"}};
     m.relations["Depends"] = {"libc6 (>= 2.36)", "adduser | passwd"};
     m.relations["Conflicts"] = {"booking-legacy"};
     m.scripts["postinst"] = {"#!/bin/sh\nset -e\n", state::sha256_hex("#!/bin/sh\nset -e\n")};
-    m.conffiles = {{"/etc/booking/booking.conf", state::sha256_hex("port = 80\n"), 10,
-                    "port = 80\n"}};
+    m.conffiles = {
+        {"/etc/booking/booking.conf", state::sha256_hex("port = 80\n"), 10, "port = 80\n"}};
     m.files = {
         {"/etc", EntryType::directory, 0, "", 0755, "root", "root", ""},
         {"/etc/booking/booking.conf", EntryType::file, 10, state::sha256_hex("port = 80\n"), 0644,
          "root", "root", ""},
-        {"/usr/bin/booking", EntryType::file, 3, state::sha256_hex("elf"), 04755, "root",
-         "booking", ""},
+        {"/usr/bin/booking", EntryType::file, 3, state::sha256_hex("elf"), 04755, "root", "booking",
+         ""},
         {"/usr/bin/bookingctl", EntryType::symlink, 0, "", 0777, "root", "root", "booking"},
     };
+    m.files[2].modified_locally = true;
+    m.conffiles[0].modified_locally = true;
     m.requirements = EmbeddedRequirements{"requirements.toml", "memory = \"2 GiB\"\n"};
     return m;
 }
@@ -46,9 +50,9 @@ TEST(ManifestJson, RoundTripsEveryField) {
 
 TEST(ManifestJson, ContractKeysAreThere) {
     const std::string text = manifest_to_json(sample());
-    for (const char* key : {"\"format\": \"shipshape.manifest/1\"", "\"files\"", "\"conffiles\"",
-                            "\"scripts\"", "\"depends\"", "\"mode\": \"4755\"",
-                            "\"target\": \"booking\"", "\"sha256\""}) {
+    for (const char* key :
+         {"\"format\": \"shipshape.manifest/1\"", "\"files\"", "\"conffiles\"", "\"scripts\"",
+          "\"depends\"", "\"mode\": \"4755\"", "\"target\": \"booking\"", "\"sha256\""}) {
         EXPECT_NE(text.find(key), std::string::npos) << key;
     }
 }
@@ -74,7 +78,7 @@ TEST(ManifestJson, RejectsWhatBreaksTheFormat) {
         // An unknown key is named, with the known ones.
         {with("\"owner\": \"root\",", "\"owner\": \"root\", \"colour\": 1,"),
          "m.json: files[0].colour: unknown key (known: path, type, size, sha256, mode, owner, "
-         "group, target)"},
+         "group, target, modified_locally)"},
         // Modes are octal strings.
         {with("\"mode\": \"0644\"", "\"mode\": 420"),
          "m.json: files[1].mode: expected an octal string such as \"0644\""},
@@ -123,14 +127,14 @@ TEST(Manifest, NormalisesMemberNames) {
         const char* why;
     };
     const Row rows[] = {
-        {"./usr/bin/x", "/usr/bin/x", ""},        // dpkg-deb's form
-        {"usr/bin/x", "/usr/bin/x", ""},          // without "./"
-        {"./usr/lib/", "/usr/lib", ""},           // a directory's trailing slash goes
-        {"./", "/", ""},                          // the root
-        {".//usr//./bin", "/usr/bin", ""},        // empty and "." parts go
-        {"../etc/passwd", nullptr, "'..' in the path"},     // escapes upwards
-        {"./usr/../../x", nullptr, "'..' in the path"},     // even after a part
-        {"/etc/passwd", nullptr, "absolute path"},          // absolute
+        {"./usr/bin/x", "/usr/bin/x", ""},               // dpkg-deb's form
+        {"usr/bin/x", "/usr/bin/x", ""},                 // without "./"
+        {"./usr/lib/", "/usr/lib", ""},                  // a directory's trailing slash goes
+        {"./", "/", ""},                                 // the root
+        {".//usr//./bin", "/usr/bin", ""},               // empty and "." parts go
+        {"../etc/passwd", nullptr, "'..' in the path"},  // escapes upwards
+        {"./usr/../../x", nullptr, "'..' in the path"},  // even after a part
+        {"/etc/passwd", nullptr, "absolute path"},       // absolute
     };
     for (const auto& row : rows) {
         std::string why;
