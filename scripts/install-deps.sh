@@ -9,6 +9,9 @@ build_pkgs=(
   libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libsqlite3-dev libpq-dev libexpected-dev libxxhash-dev libssl-dev libcpp-httplib-dev
   libfuse3-dev libnftables-dev libnetfilter-queue-dev iptables iproute2
+  # Packages (#16): .deb archives are written and read with libarchive; dpkg-dev brings
+  # dpkg-shlibdeps (the Depends of shipshape's own package).
+  libarchive-dev dpkg-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2
@@ -19,12 +22,16 @@ test_pkgs=(
   postgresql
   # The dashboard's browser tests (tests/browser): playwright-core drives Debian's chromium.
   chromium
+  # Packages (#16): built packages must pass lintian; apt installs them in the tests.
+  lintian apt
 )
 bench_pkgs=(
   libbenchmark-dev hyperfine
   # bench/server.sh: HTTP load (pgbench comes with postgresql).
   wrk
   ansible cfengine3 puppet aide
+  # bench/package.sh: package diff against debdiff (devscripts) and diffoscope.
+  devscripts diffoscope-minimal
 )
 
 pkgs=("${build_pkgs[@]}")
