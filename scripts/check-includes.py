@@ -68,7 +68,7 @@ THIRD_PARTY = [
      "PostgreSQL only in the store's postgres backend"),
     ("xxhash.h", ["state/*.cpp", "fleet/*.cpp", "app/fleet_service*.cpp", "app/agent*.cpp"],
      "xxHash for change detection (state) and names/bundle hashes (fleet, app's fleet side)"),
-    ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp"],
+    ("openssl/", ["package/deb_write_archive.cpp", "state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp"],
      "libcrypto for SHA-256 (state/hash.cpp), base64 of the bundle (fleet service) and access "
      "tokens: random bytes, salted hash, constant-time compare (app/users.cpp)"),
     ("apt-pkg/", ["require/version_test.cpp"],
@@ -83,6 +83,8 @@ THIRD_PARTY = [
     ("gmock/", ["*_test.cpp", "core/testing/*"], "GoogleTest only in tests and test helpers"),
     ("benchmark/", [], "Google Benchmark only in bench/, outside src/"),
     ("httplib.h", ["server/*"], "cpp-httplib only in the server"),
+    ("archive", ["package/*_archive.cpp", "package/*_archive_test.cpp"],
+     "libarchive (archive.h, archive_entry.h) only in the package archive adapters"),
 ]
 
 # Directories of the C library, POSIX and Linux: not third-party.
