@@ -21,7 +21,7 @@ namespace shipshape::package {
 
 namespace {
 
-constexpr size_t k_chunk = 256 * 1024;
+constexpr size_t k_chunk = size_t{256} * 1024;
 
 struct ArchiveFree {
     void operator()(archive* a) const { archive_write_free(a); }
