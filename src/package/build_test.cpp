@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -110,8 +111,10 @@ class BuildTest : public ::testing::Test {
 TEST_F(BuildTest, SameInputsGiveTheSameBytesWhereverAndWheneverBuilt) {
     make_tree(m_root + "/a");
     make_tree(m_root + "/elsewhere/b");
-    // Touched after the first tree: newer mtimes are clamped to SOURCE_DATE_EPOCH.
-    ::utime((m_root + "/elsewhere/b/bin/booking").c_str(), nullptr);
+    // Touched to an hour from now: newer mtimes are clamped to SOURCE_DATE_EPOCH.
+    struct utimbuf later {};
+    later.actime = later.modtime = std::time(nullptr) + 3600;
+    ::utime((m_root + "/elsewhere/b/bin/booking").c_str(), &later);
     ::chmod((m_root + "/elsewhere/b/conf/booking.conf").c_str(), 0600);
     for (auto c : {Compression::zstd, Compression::xz, Compression::gzip, Compression::none}) {
         SCOPED_TRACE(std::string(compression_name(c)));
