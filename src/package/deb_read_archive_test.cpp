@@ -239,6 +239,14 @@ TEST_F(DebReadTest, LoadPackageFileByMagic) {
     auto junk = load_package_file(write("junk", "not json"));
     ASSERT_FALSE(junk);
     EXPECT_EQ(junk.error().code(), Errc::invalid_definition);
+    EXPECT_EQ(junk.error().message(), dir +
+                                          "/junk: neither a Debian package (an ar archive) "
+                                          "nor a manifest document (JSON)");
+    auto named = load_package_file(write("text.deb", "not json"));
+    EXPECT_EQ(named.error().message(), dir + "/text.deb: not a Debian package: not an ar archive");
+    auto bad_json = load_package_file(write("bad.json", "{\"format\": 1}"));
+    ASSERT_FALSE(bad_json);
+    EXPECT_EQ(bad_json.error().code(), Errc::invalid_definition);
     EXPECT_EQ(load_package_file(dir + "/absent").error().code(), Errc::not_found);
 }
 

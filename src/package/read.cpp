@@ -195,6 +195,15 @@ Result<Manifest> load_package_file(const std::string& path) {
     if (!text) {
         return fail(text.error());
     }
+    if (!trim(*text).starts_with("{")) {
+        if (path.ends_with(".deb") || path.ends_with(".udeb")) {
+            return read_deb(path);  // says what is wrong with it as a package
+        }
+        return fail(Errc::invalid_definition,
+                    path +
+                        ": neither a Debian package (an ar archive) nor a manifest document "
+                        "(JSON)");
+    }
     return parse_manifest_json(*text, path);
 }
 

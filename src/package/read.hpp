@@ -33,7 +33,8 @@ std::vector<Result<Manifest>> read_debs(const std::vector<std::string>& paths,
                                         unsigned threads = 0);
 
 // A .deb (recognised by its "!<arch>\n" magic, whatever its name) or a manifest JSON file
-// (parse_manifest_json). Errors as read_deb and parse_manifest_json.
+// (parse_manifest_json). Errors as read_deb and parse_manifest_json; a file that is neither is
+// Errc::invalid_definition ("x: neither a Debian package ... nor a manifest").
 [[nodiscard]] Result<Manifest> load_package_file(const std::string& path);
 
 // ---- the pure parts of the reader, exposed for tests and the installed side
