@@ -84,7 +84,7 @@ THIRD_PARTY = [
     ("benchmark/", [], "Google Benchmark only in bench/, outside src/"),
     ("httplib.h", ["server/*"], "cpp-httplib only in the server"),
     ("archive", ["package/*_archive.cpp", "package/*_archive_test.cpp"],
-     "libarchive (archive.h, archive_entry.h) only in the package archive adapters"),
+     "libarchive only in the package archive adapters (package/*_archive.cpp)"),
 ]
 
 # Directories of the C library, POSIX and Linux: not third-party.

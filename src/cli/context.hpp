@@ -117,6 +117,7 @@ void add_store_commands(CLI::App& app, std::vector<Command>& out);
 void add_user_commands(CLI::App& app, std::vector<Command>& out);
 void add_package_commands(CLI::App& app, std::vector<Command>& out);
 void add_package_build(CLI::App& package, std::vector<Command>& out);
+void add_package_inspect(CLI::App& package, std::vector<Command>& out);
 // `shipshape agent`: serves the fleet protocol on stdin/stdout until end of input.
 int run_agent();
 
