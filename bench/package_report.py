@@ -100,7 +100,8 @@ def main():
                     continue
                 rc = read(f"{res}/{prefix}-{tag}.rc", "?").strip()
                 if prefix == "diffoscope":
-                    t = read(f"{res}/diffoscope-{tag}.time", "0 0 0 0").split()
+                    # /usr/bin/time's last line; an earlier one says "Command exited with non-zero status 1".
+                    t = read(f"{res}/diffoscope-{tag}.time", "0 0 0 0").strip().splitlines()[-1].split()
                     wall = f"{float(t[0]):.1f} s (1 run)"
                     cpu = fmt_s(float(t[1]) + float(t[2]))
                     timing[(label, comp, name)] = {"mean": float(t[0])}
@@ -120,10 +121,10 @@ def main():
                 missed_cats = sorted({c["category"] for c, g in zip(changes, got) if not g})
                 rows.append((label, comp, name, wall, cpu, rc, f"{len(lines):,}",
                              f"{sum(got)}/{len(changes)}",
-                             ", ".join(missed_cats) if missed_cats else "—"))
+                             "; ".join(missed_cats) if missed_cats else "—"))
 
     print_("### Time, output and completeness\n")
-    print_("Wall time: hyperfine mean ± σ (10 runs for the 2k pair, 3 for 20k), diffoscope one "
+    print_("Wall time: hyperfine mean ± σ (10 runs for the 2k pair, 5 for 20k), diffoscope one "
            "run under /usr/bin/time. CPU = user + system. *reported* = changes (of "
            "expected.json) the output names; *missed* = the categories with a change it does "
            "not name. Exit 1 = differences found.\n")
