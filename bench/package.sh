@@ -6,11 +6,13 @@
 # (expected.json): reported or missed, per change. Then `shipshape package build` of the
 # 20,000-entry tree against `dpkg-deb --build -Zzstd` of the same tree.
 #
-# Usage: buildlock bash bench/package.sh [--quick] [--bin PATH] [--out DIR] [--work DIR]
+# Usage: buildlock bash bench/package.sh [--quick] [--bin PATH] [--build-bin PATH] [--out DIR]
+#                                          [--work DIR]
 #   --quick       the 2,000-entry pair only (and the build comparison on its tree)
 #   --bin PATH    the shipshape binary (default: $SHIPSHAPE, else the first of build/bench,
 #                 build/release, build/dev that exists). Without `package diff` / `package
 #                 build` in it, those rows say "not available (command missing)".
+#   --build-bin PATH  another binary for `package build` (default: $SHIPSHAPE_BUILD, else --bin)
 #   --out DIR     results (default bench/results); --work DIR the pairs (default
 #                 /var/tmp/shipshape-bench-package, reused while the generator is unchanged)
 # Needs root (v2 changes a file's owner). Run the whole script under `buildlock`: it does
@@ -19,15 +21,17 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 quick=0
 bin="${SHIPSHAPE:-}"
+build_bin="${SHIPSHAPE_BUILD:-}"
 out="$root/bench/results"
 work=/var/tmp/shipshape-bench-package
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     --bin) bin="$2"; shift ;;
+    --build-bin) build_bin="$2"; shift ;;
     --out) out="$2"; shift ;;
     --work) work="$2"; shift ;;
-    *) echo "usage: $0 [--quick] [--bin PATH] [--out DIR] [--work DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--bin PATH] [--build-bin PATH] [--out DIR] [--work DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -40,6 +44,7 @@ if [[ -z $bin ]]; then
     if [[ -x $root/build/$b/src/cli/shipshape ]]; then bin="$root/build/$b/src/cli/shipshape"; break; fi
   done
 fi
+build_bin="${build_bin:-$bin}"
 # What the comparison needs from Debian (scripts/install-deps.sh bench): debdiff, diffoscope
 # with what it uses on .debs (objdump/readelf from binutils-multiarch, python3-debian,
 # python3-tlsh, xz, zstd), hyperfine.
@@ -59,15 +64,18 @@ mkdir -p "$res"
 diff_ok=0
 build_ok=0
 if [[ -n $bin && -x $bin ]]; then
-  "$bin" package diff --help >/dev/null 2>&1 && diff_ok=1
-  "$bin" package build --help >/dev/null 2>&1 && build_ok=1
+  # A binary without the subcommand prints the group's help (exit 0) instead.
+  "$bin" package diff --help 2>/dev/null | grep -q 'Usage: .* package diff' && diff_ok=1
+fi
+if [[ -n $build_bin && -x $build_bin ]]; then
+  "$build_bin" package build --help 2>/dev/null | grep -q 'Usage: .* package build' && build_ok=1
 fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "host: $(nproc) CPUs, $(uname -r)"
   echo "shipshape: ${bin:-none} $( [[ -n $bin && -x $bin ]] && "$bin" --version 2>/dev/null | head -1)"
   echo "shipshape package diff: $([[ $diff_ok == 1 ]] && echo available || echo 'not available (command missing)')"
-  echo "shipshape package build: $([[ $build_ok == 1 ]] && echo available || echo 'not available (command missing)')"
+  echo "shipshape package build: $([[ $build_ok == 1 ]] && echo "available ($build_bin)" || echo 'not available (command missing)')"
   echo "debdiff: devscripts $(dpkg-query -W -f='${Version}' devscripts)"
   echo "diffoscope: $(diffoscope --version 2>&1)"
   echo "dpkg-deb: $(dpkg-query -W -f='${Version}' dpkg)"
@@ -142,7 +150,7 @@ bcmds=(-n "dpkg-deb --root-owner-group --build -Zzstd"
   "$(capture "build-dpkg-$blabel" dpkg-deb --root-owner-group --build -Zzstd "$bdir/v1/root" "$work/build-out/dpkg.deb")")
 if ((build_ok)); then
   bcmds+=(-n "shipshape package build"
-    "$(capture "build-shipshape-$blabel" "$bin" package build "$bdir/spec.toml" -o "$work/build-out/shipshape")")
+    "$(capture "build-shipshape-$blabel" "$build_bin" package build "$bdir/spec.toml" -o "$work/build-out/shipshape")")
 fi
 echo "== build, $blabel tree (the v1 payload)"
 SOURCE_DATE_EPOCH=1765000000 hyperfine --warmup 1 --runs 3 \

@@ -244,7 +244,8 @@ def build_debs(pair_dir):
 
 
 def write_spec(pair_dir):
-    """A `shipshape package build` spec for the v1 tree (see docs/specs/package-spec.md)."""
+    """A `shipshape package build` spec for the v1 tree (docs/specs/package-spec.md): each top
+    directory of the tree copied to the same place in the package, DEBIAN/ left out."""
     with open(f"{pair_dir}/spec.toml", "w") as f:
         f.write(f'''# The v1 tree of this pair as a shipshape package spec (bench/package.sh, build comparison).
 name = "{NAME}"
@@ -256,16 +257,16 @@ depends = [{", ".join(json.dumps(d.strip()) for d in DEPENDS[0].split(","))}]
 conffiles = ["/etc/{NAME}/{NAME}.conf"]
 
 [[files]]
-source = "v1/root/usr/"
-destination = "/usr/"
+source = "v1/root/usr"
+destination = "usr"
 
 [[files]]
-source = "v1/root/etc/"
-destination = "/etc/"
+source = "v1/root/etc"
+destination = "etc"
 
 [[files]]
-source = "v1/root/var/"
-destination = "/var/"
+source = "v1/root/var"
+destination = "var"
 
 [scripts]
 postinst = {{ file = "v1/root/DEBIAN/postinst" }}
