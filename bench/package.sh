@@ -65,10 +65,10 @@ diff_ok=0
 build_ok=0
 if [[ -n $bin && -x $bin ]]; then
   # A binary without the subcommand prints the group's help (exit 0) instead.
-  "$bin" package diff --help 2>/dev/null | grep -q 'Usage: .* package diff' && diff_ok=1
+  [[ $("$bin" package diff --help 2>/dev/null || true) =~ Usage:.*\ package\ diff ]] && diff_ok=1
 fi
 if [[ -n $build_bin && -x $build_bin ]]; then
-  "$build_bin" package build --help 2>/dev/null | grep -q 'Usage: .* package build' && build_ok=1
+  [[ $("$build_bin" package build --help 2>/dev/null || true) =~ Usage:.*\ package\ build ]] && build_ok=1
 fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
