@@ -49,10 +49,11 @@ build_bin="${build_bin:-$bin}"
 # with what it uses on .debs (objdump/readelf from binutils-multiarch, python3-debian,
 # python3-tlsh, xz, zstd), hyperfine.
 need_install=0
-for tool in debdiff diffoscope hyperfine objdump xz zstd; do
-  command -v "$tool" >/dev/null || need_install=1
+for pkg in devscripts diffoscope-minimal binutils-multiarch python3-debian python3-tlsh xz-utils \
+  zstd hyperfine time; do
+  [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true) == "install ok installed" ]] ||
+    need_install=1
 done
-python3 -c 'import debian, tlsh' 2>/dev/null || need_install=1
 if ((need_install)); then
   "$root/scripts/install-deps.sh" bench
 fi

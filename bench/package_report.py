@@ -103,6 +103,8 @@ def main():
                     # /usr/bin/time's last line; an earlier one says "Command exited with non-zero status 1".
                     t = read(f"{res}/diffoscope-{tag}.time", "0 0 0 0").strip().splitlines()[-1].split()
                     wall = f"{float(t[0]):.1f} s (1 run)"
+                    if rc == "124":
+                        wall = f"timed out after {float(t[0]):.0f} s"
                     cpu = fmt_s(float(t[1]) + float(t[2]))
                     timing[(label, comp, name)] = {"mean": float(t[0])}
                 else:

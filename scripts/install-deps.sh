@@ -36,6 +36,8 @@ bench_pkgs=(
   # its output), python3-debian (.deb and control files), python3-tlsh (fuzzy matching of
   # renamed files), xz-utils and zstd (the payloads).
   devscripts diffoscope-minimal binutils-multiarch python3-debian python3-tlsh xz-utils zstd
+  # /usr/bin/time (bench/package.sh times diffoscope with it; bench/plan.sh too).
+  time
 )
 
 pkgs=("${build_pkgs[@]}")
