@@ -202,6 +202,29 @@ TEST_F(BuildTest, TheManifestListsEverything) {
     EXPECT_EQ(*back, m);
 }
 
+TEST_F(BuildTest, MissingOutputParentsAreCreated) {
+    make_tree(m_root + "/a");
+    auto r = build(m_root + "/a", m_root + "/work/packages", Compression::zstd);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(r->deb_path, m_root + "/work/packages/booking_1.4.3_amd64.deb");
+    EXPECT_TRUE(fs::is_regular_file(r->deb_path));
+    EXPECT_TRUE(fs::is_regular_file(r->manifest_path));
+    // A trailing slash and "." parts are fine too.
+    auto again = build(m_root + "/a", m_root + "/work/./more/", Compression::zstd);
+    ASSERT_TRUE(again.has_value()) << again.error().message();
+    EXPECT_TRUE(fs::is_regular_file(m_root + "/work/more/booking_1.4.3_amd64.deb"));
+}
+
+TEST_F(BuildTest, ABadSpecCreatesNoOutputDirectory) {
+    make_tree(m_root + "/a");
+    write(m_root + "/a/booking.toml",
+          std::string(k_spec) + "\n[[files]]\nsource = \"nope\"\ndestination = \"x\"\n");
+    auto r = build(m_root + "/a", m_root + "/work/packages", Compression::zstd);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), Errc::invalid_definition);
+    EXPECT_FALSE(fs::exists(m_root + "/work"));
+}
+
 TEST_F(BuildTest, AnUnwritableOutputDirectoryFailsWithoutLeftovers) {
     make_tree(m_root + "/a");
     write(m_root + "/file", "x");

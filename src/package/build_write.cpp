@@ -209,6 +209,28 @@ std::string md5sums_text(const std::vector<PayloadEntry>& entries,
     return out;
 }
 
+// Creates `dir` and its missing parents (0755, like mkdir -p; relative paths are taken from the
+// working directory, which os::FileSystem::create_directories does not do). Only called once
+// the spec is known good, so a bad spec creates nothing.
+Status make_output_directory(const std::string& dir) {
+    for (size_t end = dir.find('/', 1);; end = dir.find('/', end + 1)) {
+        std::string part = dir.substr(0, end);
+        if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+            int err = errno;
+            return fail(err == EACCES ? Errc::permission_denied : Errc::io,
+                        "creating the output directory '" + part + "': " + std::strerror(err));
+        }
+        if (end == std::string::npos) {
+            break;
+        }
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return fail(Errc::io, "the output directory '" + dir + "' is not a directory");
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<BuildResult> build_package(const PackageSpec& spec, const BuildOptions& o) {
@@ -220,9 +242,8 @@ Result<BuildResult> build_package(const PackageSpec& spec, const BuildOptions& o
     std::string dir = o.out_dir.empty() ? "." : o.out_dir;
     std::string stem =
         spec.name + "_" + version_without_epoch(spec.version) + "_" + spec.architecture;
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-        return fail(Errc::io,
-                    "creating the output directory '" + dir + "': " + std::strerror(errno));
+    if (auto st = make_output_directory(dir); !st) {
+        return fail(st.error());
     }
     BuildResult result;
     result.deb_path = dir + "/" + stem + ".deb";

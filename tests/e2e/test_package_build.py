@@ -290,6 +290,23 @@ class PackageBuildTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out) and os.listdir(self.out))
 
 
+    def test_missing_output_parents_are_created(self):
+        nested = os.path.join(self.tmp, "work", "packages")
+        r = build(self.spec, nested)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(nested)),
+                         ["booking_1.4.3_amd64.deb", "booking_1.4.3_amd64.manifest.json"])
+        # A bad spec creates no directory at all.
+        shutil.rmtree(os.path.join(self.tmp, "work"))
+        with open(self.spec) as f:
+            original = f.read()
+        with open(self.spec, "w") as f:
+            f.write(original.replace('source = "bin/booking"', 'source = "bin/nope"', 1))
+        r = build(self.spec, nested)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "work")))
+
+
 class PackageInstallTest(unittest.TestCase):
     """dpkg -i and apt-get install accept what package build writes."""
 
