@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -107,27 +108,31 @@ class Planner {
     }
 
     // Everything below the directory `real`, not following symlinks (they are packaged as
-    // symlinks, so nothing outside the spec's directory is ever read).
+    // symlinks, so nothing outside the spec's directory is ever read). Names are looked up
+    // relative to the open directory (no path walk per entry).
     void walk(const FileMapping& m, const std::string& real, const std::string& dest) {
-        DIR* d = ::opendir(real.c_str());
+        int fd = ::open(real.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
         if (d == nullptr) {
             error(m.pos, "[[files]] reading the directory '" + real + "': " + std::strerror(errno));
+            if (fd >= 0) {
+                ::close(fd);
+            }
             return;
         }
         std::vector<std::string> names;
         while (dirent* ent = ::readdir(d)) {
-            std::string n = ent->d_name;
+            std::string_view n = ent->d_name;
             if (n != "." && n != "..") {
-                names.push_back(std::move(n));
+                names.emplace_back(n);
             }
         }
-        ::closedir(d);
         std::sort(names.begin(), names.end());
         for (const auto& n : names) {
             std::string path = real + "/" + n;
             std::string to = join(dest, n);
             struct stat st {};
-            if (::lstat(path.c_str(), &st) != 0) {
+            if (::fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 error(m.pos, "[[files]] '" + path + "': " + std::strerror(errno));
             } else if (S_ISDIR(st.st_mode)) {
                 add_directory(to, m.pos, st.st_mtime);
@@ -135,8 +140,8 @@ class Planner {
             } else if (S_ISREG(st.st_mode)) {
                 add_file(m, path, to, st);
             } else if (S_ISLNK(st.st_mode)) {
-                std::vector<char> buf(4096);
-                ssize_t len = ::readlink(path.c_str(), buf.data(), buf.size() - 1);
+                std::array<char, 4096> buf{};
+                ssize_t len = ::readlinkat(fd, n.c_str(), buf.data(), buf.size() - 1);
                 if (len <= 0) {
                     error(m.pos, "[[files]] reading the symlink '" + path + "' failed");
                     continue;
@@ -149,6 +154,7 @@ class Planner {
                                  "sockets cannot be packaged)");
             }
         }
+        ::closedir(d);
     }
 
     void add_link(const std::string& path, const std::string& target, SourcePos pos, int64_t mtime,

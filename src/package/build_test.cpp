@@ -202,6 +202,27 @@ TEST_F(BuildTest, TheManifestListsEverything) {
     EXPECT_EQ(*back, m);
 }
 
+TEST_F(BuildTest, FilesLargerThanTheHashBatchesAreHashedWhole) {
+    make_tree(m_root + "/a");
+    std::string big(size_t{9} << 20, '\0');  // 9 MiB: several of the hasher's batches
+    for (size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<char>((i * 2654435761U) >> 13);
+    }
+    write(m_root + "/a/share/big.bin", big);
+    write(m_root + "/a/share/empty.txt", "");
+    auto r = build(m_root + "/a", m_root + "/out", Compression::zstd);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    const Entry* e = r->manifest.find("/usr/share/booking/big.bin");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->size, big.size());
+    EXPECT_EQ(e->sha256, state::sha256_hex(big));
+    const Entry* empty = r->manifest.find("/usr/share/booking/empty.txt");
+    ASSERT_NE(empty, nullptr);
+    EXPECT_EQ(empty->sha256, state::sha256_hex(""));
+    EXPECT_EQ(r->manifest.find("/usr/bin/booking")->sha256,
+              *state::sha256_file(m_root + "/a/bin/booking"));
+}
+
 TEST_F(BuildTest, MissingOutputParentsAreCreated) {
     make_tree(m_root + "/a");
     auto r = build(m_root + "/a", m_root + "/work/packages", Compression::zstd);

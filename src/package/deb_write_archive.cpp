@@ -1,10 +1,9 @@
-// The libarchive adapter that writes .deb archives (package/deb_write.hpp), and the one place
-// package hashes file content (OpenSSL's EVP sha256 and md5, fed the same chunks that go into
-// the tar, so every file is read once).
+// The libarchive adapter that writes .deb archives (package/deb_write.hpp). File content is read
+// once, into the buffers of a PayloadHasher (package/build_hasher.hpp) whose thread computes the
+// sha256 and md5 of the same bytes that go into the tar.
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "core/text.hpp"
+#include "package/build_hasher.hpp"
 #include "package/deb_write.hpp"
 
 namespace shipshape::package {
@@ -32,11 +32,6 @@ struct EntryFree {
     void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryFree>;
-
-struct DigestFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using DigestPtr = std::unique_ptr<EVP_MD_CTX, DigestFree>;
 
 struct Fd {
     int fd = -1;
@@ -119,16 +114,23 @@ Result<ArchivePtr> open_tar(int fd, const BuildOptions& o) {
     return a;
 }
 
+// Clears `e` and describes a member owned by root:root.
+void set_entry(archive_entry* e, const std::string& name, mode_t type, uint32_t mode,
+               int64_t mtime) {
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, type);
+    archive_entry_set_perm(e, mode);
+    archive_entry_set_mtime(e, mtime, 0);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_uname(e, "root");
+    archive_entry_set_gname(e, "root");
+}
+
 EntryPtr make_entry(const std::string& name, mode_t type, uint32_t mode, int64_t mtime) {
     EntryPtr e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), type);
-    archive_entry_set_perm(e.get(), mode);
-    archive_entry_set_mtime(e.get(), mtime, 0);
-    archive_entry_set_uid(e.get(), 0);
-    archive_entry_set_gid(e.get(), 0);
-    archive_entry_set_uname(e.get(), "root");
-    archive_entry_set_gname(e.get(), "root");
+    set_entry(e.get(), name, type, mode, mtime);
     return e;
 }
 
@@ -141,6 +143,50 @@ Status write_bytes(archive* a, const std::string& what, const char* data, size_t
         data += w;
         n -= static_cast<size_t>(w);
     }
+    return {};
+}
+
+// Copies the planned file `e` (entry `index`, open as `fd`) into the archive through the
+// hasher's buffers. A short read ends a regular file, so a file of the planned size takes one
+// read when it fits the buffer (no extra read to see the end); a file that grew or shrank since
+// it was planned is an error.
+Status copy_file(archive* a, int fd, const PayloadEntry& e, size_t index, PayloadHasher& hasher,
+                 FileDigest& digest) {
+    std::string what = "reading '" + e.source + "'";
+    std::string writing = "writing '/" + e.path + "' into data.tar";
+    uint64_t done = 0;
+    while (true) {
+        uint64_t wanted = done <= e.size ? e.size - done + 1 : 1;
+        std::span<char> room = hasher.buffer(
+            static_cast<size_t>(std::min<uint64_t>(wanted, PayloadHasher::k_batch_bytes)));
+        size_t ask = static_cast<size_t>(std::min<uint64_t>(room.size(), wanted));
+        ssize_t n = ::read(fd, room.data(), ask);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return fail(errno_error(what, errno));
+        }
+        auto got = static_cast<size_t>(n);
+        done += got;
+        if (got == 0 || done > e.size) {
+            break;
+        }
+        if (auto st = write_bytes(a, writing, room.data(), got); !st) {
+            return st;
+        }
+        hasher.commit(index, got);
+        if (e.keep_content) {
+            digest.content.append(room.data(), got);
+        }
+        if (got < ask) {
+            break;
+        }
+    }
+    if (done != e.size) {
+        return fail(Errc::io, what + ": the file changed size while the package was built");
+    }
+    digest.size = done;
     return {};
 }
 
@@ -166,10 +212,9 @@ Status write_data_tar(int fd, const std::vector<PayloadEntry>& entries, const Bu
     if (!a) {
         return fail(a.error());
     }
-    DigestPtr sha(EVP_MD_CTX_new());
-    DigestPtr md5(EVP_MD_CTX_new());
-    std::vector<char> buf(k_chunk);
     digests.assign(entries.size(), FileDigest{});
+    PayloadHasher hasher(digests);
+    EntryPtr entry(archive_entry_new());  // one entry, cleared and reused for every member
     for (size_t i = 0; i < entries.size(); ++i) {
         const auto& e = entries[i];
         std::string name = e.path.empty() ? "./" : "./" + e.path;
@@ -179,7 +224,7 @@ Status write_data_tar(int fd, const std::vector<PayloadEntry>& entries, const Bu
         if (e.type == EntryType::directory && !e.path.empty()) {
             name += "/";
         }
-        EntryPtr entry = make_entry(name, type, e.mode, e.mtime);
+        set_entry(entry.get(), name, type, e.mode, e.mtime);
         archive_entry_set_uid(entry.get(), e.uid);
         archive_entry_set_gid(entry.get(), e.gid);
         archive_entry_set_uname(entry.get(), e.owner.c_str());
@@ -201,49 +246,12 @@ Status write_data_tar(int fd, const std::vector<PayloadEntry>& entries, const Bu
         if (e.type != EntryType::file) {
             continue;
         }
-        std::string what = "reading '" + e.source + "'";
-        if (EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1 ||
-            EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1) {
-            return fail(Errc::internal, what + ": cannot initialise the digests");
+        if (auto st = copy_file(a->get(), file.fd, e, i, hasher, digests[i]); !st) {
+            return st;
         }
-        uint64_t done = 0;
-        while (true) {
-            ssize_t n = ::read(file.fd, buf.data(), buf.size());
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                return fail(errno_error(what, errno));
-            }
-            if (n == 0) {
-                break;
-            }
-            done += static_cast<uint64_t>(n);
-            if (done > e.size) {
-                break;
-            }
-            EVP_DigestUpdate(sha.get(), buf.data(), static_cast<size_t>(n));
-            EVP_DigestUpdate(md5.get(), buf.data(), static_cast<size_t>(n));
-            if (e.keep_content) {
-                digests[i].content.append(buf.data(), static_cast<size_t>(n));
-            }
-            if (auto st = write_bytes(a->get(), "writing '" + name + "' into data.tar", buf.data(),
-                                      static_cast<size_t>(n));
-                !st) {
-                return st;
-            }
-        }
-        if (done != e.size) {
-            return fail(Errc::io, what + ": the file changed size while the package was built");
-        }
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(sha.get(), md, &len);
-        digests[i].sha256 = to_hex(std::span<const unsigned char>(md, len));
-        EVP_DigestFinal_ex(md5.get(), md, &len);
-        digests[i].md5 = to_hex(std::span<const unsigned char>(md, len));
-        digests[i].size = done;
+        hasher.finish_entry(i);
     }
+    hasher.wait();
     if (archive_write_close(a->get()) != ARCHIVE_OK) {
         return fail(archive_error(a->get(), "finishing data.tar"));
     }
