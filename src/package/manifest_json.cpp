@@ -1,5 +1,5 @@
 // manifest_to_json / parse_manifest_json: the only file that knows the manifest's JSON form
-// (docs/specs/manifest.md). Output keys are in a fixed, readable order (ordered_json); input is
+// (docs/specs/manifest.md). Output keys are in a fixed, readable order (Writer below); input is
 // checked strictly, naming the key path of the first problem.
 #include <nlohmann/json.hpp>
 
@@ -13,7 +13,6 @@ namespace shipshape::package {
 
 namespace {
 
-using ojson = nlohmann::ordered_json;
 using json = nlohmann::json;
 
 bool is_sha256(std::string_view s) {
@@ -280,80 +279,229 @@ Manifest parse(const json& j) {
     return m;
 }
 
+// Writes JSON with the layout of nlohmann's dump(2) (two-space indent, `"key": value`, empty
+// containers as {} and []), straight into a string: a 20,000-entry manifest takes ~5 ms where
+// building an ordered_json tree and dumping it took ~45. Strings are escaped as dump() escapes
+// them (\" \\ \b \f \n \r \t, other control bytes as \u00xx, everything else as is); bytes that
+// are not valid UTF-8 become U+FFFD first.
+class Writer {
+  public:
+    explicit Writer(std::string& out) : m_out(out) {}
+
+    void open(char bracket) {
+        m_out += bracket;
+        m_empty.push_back(true);
+    }
+    void close(char bracket) {
+        bool empty = m_empty.back();
+        m_empty.pop_back();
+        if (!empty) {
+            m_out += '\n';
+            m_out.append(2 * m_empty.size(), ' ');
+        }
+        m_out += bracket;
+    }
+    // Starts the next array element.
+    void item() {
+        if (!m_empty.back()) {
+            m_out += ',';
+        }
+        m_empty.back() = false;
+        m_out += '\n';
+        m_out.append(2 * m_empty.size(), ' ');
+    }
+    // Starts the next object member.
+    void key(std::string_view k) {
+        item();
+        string(k);
+        m_out += ": ";
+    }
+    void string(std::string_view s) {
+        if (!is_valid_utf8(s)) {
+            escaped(replace_invalid_utf8(s));
+        } else {
+            escaped(s);
+        }
+    }
+    void number(uint64_t v) { m_out += std::to_string(v); }
+    void raw(std::string_view text) { m_out += text; }
+
+    void member(std::string_view k, std::string_view v) {
+        key(k);
+        string(v);
+    }
+    void strings(const std::vector<std::string>& values) {
+        open('[');
+        for (const auto& v : values) {
+            item();
+            string(v);
+        }
+        close(']');
+    }
+
+  private:
+    void escaped(std::string_view s) {
+        m_out += '"';
+        size_t plain = 0;  // start of the run not yet copied
+        for (size_t i = 0; i < s.size(); ++i) {
+            auto c = static_cast<unsigned char>(s[i]);
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                continue;
+            }
+            m_out.append(s.data() + plain, i - plain);
+            plain = i + 1;
+            switch (c) {
+                case '"':
+                    m_out += "\\\"";
+                    break;
+                case '\\':
+                    m_out += "\\\\";
+                    break;
+                case '\b':
+                    m_out += "\\b";
+                    break;
+                case '\f':
+                    m_out += "\\f";
+                    break;
+                case '\n':
+                    m_out += "\\n";
+                    break;
+                case '\r':
+                    m_out += "\\r";
+                    break;
+                case '\t':
+                    m_out += "\\t";
+                    break;
+                default: {
+                    static constexpr char k_hex[] = "0123456789abcdef";
+                    m_out += "\\u00";
+                    m_out += k_hex[c >> 4];
+                    m_out += k_hex[c & 0xf];
+                }
+            }
+        }
+        m_out.append(s.data() + plain, s.size() - plain);
+        m_out += '"';
+    }
+
+    std::string& m_out;
+    std::vector<bool> m_empty;  // per open container: nothing written in it yet
+};
+
 }  // namespace
 
 std::string manifest_to_json(const Manifest& m) {
-    ojson j;
-    j["format"] = k_manifest_format;
-    j["package"] = m.package;
-    j["version"] = m.version;
-    j["architecture"] = m.architecture;
-    ojson control = ojson::array();
+    std::string out;
+    out.reserve(512 + m.files.size() * 200);
+    Writer w(out);
+    w.open('{');
+    w.member("format", k_manifest_format);
+    w.member("package", m.package);
+    w.member("version", m.version);
+    w.member("architecture", m.architecture);
+    w.key("control");
+    w.open('[');
     for (const auto& f : m.control) {
-        control.push_back(ojson::array({f.name, f.value}));
+        w.item();
+        w.open('[');
+        w.item();
+        w.string(f.name);
+        w.item();
+        w.string(f.value);
+        w.close(']');
     }
-    j["control"] = std::move(control);
+    w.close(']');
     auto deps = m.relations.find("Depends");
-    j["depends"] = deps == m.relations.end() ? std::vector<std::string>{} : deps->second;
-    ojson relations = ojson::object();
+    w.key("depends");
+    w.strings(deps == m.relations.end() ? std::vector<std::string>{} : deps->second);
+    w.key("relations");
+    w.open('{');
     for (std::string_view field : k_relation_fields) {
         auto it = m.relations.find(std::string(field));
         if (field != "Depends" && it != m.relations.end()) {
-            relations[std::string(field)] = it->second;
+            w.key(field);
+            w.strings(it->second);
         }
     }
-    j["relations"] = std::move(relations);
-    ojson scripts = ojson::object();
-    ojson hashes = ojson::object();
-    for (const auto& [name, s] : m.scripts) {
-        scripts[name] = s.text;
-        hashes[name] = s.sha256;
+    w.close('}');
+    w.key("scripts");
+    w.open('{');
+    for (const auto& [name, script] : m.scripts) {
+        w.member(name, script.text);
     }
-    j["scripts"] = std::move(scripts);
-    j["script_sha256"] = std::move(hashes);
-    ojson conffiles = ojson::array();
+    w.close('}');
+    w.key("script_sha256");
+    w.open('{');
+    for (const auto& [name, script] : m.scripts) {
+        w.member(name, script.sha256);
+    }
+    w.close('}');
+    w.key("conffiles");
+    w.open('[');
     for (const auto& c : m.conffiles) {
-        ojson o{{"path", c.path}, {"sha256", c.sha256}, {"size", c.size}};
+        w.item();
+        w.open('{');
+        w.member("path", c.path);
+        w.member("sha256", c.sha256);
+        w.key("size");
+        w.number(c.size);
         if (c.content) {
-            o["content"] = *c.content;
+            w.member("content", *c.content);
         }
         if (c.modified_locally) {
-            o["modified_locally"] = true;
+            w.key("modified_locally");
+            w.raw("true");
         }
-        conffiles.push_back(std::move(o));
+        w.close('}');
     }
-    j["conffiles"] = std::move(conffiles);
-    ojson files = ojson::array();
+    w.close(']');
+    w.key("files");
+    w.open('[');
     for (const auto& e : m.files) {
-        ojson o{{"path", e.path}, {"type", entry_type_name(e.type)}};
+        w.item();
+        w.open('{');
+        w.member("path", e.path);
+        w.member("type", entry_type_name(e.type));
         if (e.type == EntryType::file) {
-            o["size"] = e.size;
-            o["sha256"] = e.sha256;
+            w.key("size");
+            w.number(e.size);
+            w.member("sha256", e.sha256);
         }
-        o["mode"] = mode_text(e.mode);
-        o["owner"] = e.owner;
-        o["group"] = e.group;
+        w.member("mode", mode_text(e.mode));
+        w.member("owner", e.owner);
+        w.member("group", e.group);
         if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
-            o["target"] = e.target;
+            w.member("target", e.target);
         }
         if (e.modified_locally) {
-            o["modified_locally"] = true;
+            w.key("modified_locally");
+            w.raw("true");
         }
-        files.push_back(std::move(o));
+        w.close('}');
     }
-    j["files"] = std::move(files);
+    w.close(']');
+    w.key("requirements");
     if (m.requirements) {
-        j["requirements"] = {{"path", m.requirements->path}, {"text", m.requirements->text}};
+        w.open('{');
+        w.member("path", m.requirements->path);
+        w.member("text", m.requirements->text);
+        w.close('}');
     } else {
-        j["requirements"] = nullptr;
+        w.raw("null");
     }
-    ojson unsafe = ojson::array();
+    w.key("unsafe");
+    w.open('[');
     for (const auto& u : m.unsafe) {
-        unsafe.push_back({{"member", u.member}, {"reason", u.reason}});
+        w.item();
+        w.open('{');
+        w.member("member", u.member);
+        w.member("reason", u.reason);
+        w.close('}');
     }
-    j["unsafe"] = std::move(unsafe);
-    // Text the producers could not make valid UTF-8 is replaced, never a reason to throw.
-    return j.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
+    w.close(']');
+    w.close('}');
+    out += '\n';
+    return out;
 }
 
 Result<Manifest> parse_manifest_json(std::string_view text, std::string_view path) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "package/manifest.hpp"
@@ -46,6 +47,23 @@ TEST(ManifestJson, RoundTripsEveryField) {
     // The same manifest gives the same bytes, and its hash is of those bytes.
     EXPECT_EQ(manifest_to_json(*back), text);
     EXPECT_EQ(manifest_sha256(m), state::sha256_hex(text));
+}
+
+// The writer lays JSON out as nlohmann's dump(2) does (what manifests have always looked like):
+// its output is a fixed point of parse + dump, escapes and empty containers included.
+TEST(ManifestJson, LayoutIsNlohmannsDump) {
+    using ojson = nlohmann::ordered_json;
+    for (Manifest m : {sample(), Manifest{}}) {
+        m.scripts["prerm"] = {std::string("quote \" backslash \\ tab \t cr \r bell \a nul ") +
+                                  '\0' + " del \x7f \x01\x1f formfeed \f bs \b é ☃ 🚢",
+                              state::sha256_hex("x")};
+        m.files.push_back({"/usr/share/doc/na\xc3\xafve \"q\"", EntryType::file, 0,
+                           state::sha256_hex(""), 0644, "root", "root", ""});
+        m.relations["Breaks"] = {};
+        const std::string text = manifest_to_json(m);
+        EXPECT_EQ(ojson::parse(text).dump(2, ' ', false, ojson::error_handler_t::replace) + "\n",
+                  text);
+    }
 }
 
 TEST(ManifestJson, ContractKeysAreThere) {
