@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "core/text.hpp"
 #include "package/build.hpp"
@@ -75,10 +76,17 @@ class TempFile {
         return {};
     }
 
-    // Makes the file 0644, flushes it and renames it to `path`.
+    // Makes the file 0644 and flushes it to disk.
+    Status flush(const std::string& path) {
+        if (::fchmod(m_fd, 0644) != 0 || ::fsync(m_fd) != 0) {
+            return fail(Errc::io, "writing '" + path + "': " + std::strerror(errno));
+        }
+        return {};
+    }
+
+    // Renames the (flushed) file to `path`: it is no longer removed.
     Status keep_as(const std::string& path) {
-        if (::fchmod(m_fd, 0644) != 0 || ::fsync(m_fd) != 0 ||
-            ::rename(m_path.c_str(), path.c_str()) != 0) {
+        if (::rename(m_path.c_str(), path.c_str()) != 0) {
             return fail(Errc::io, "writing '" + path + "': " + std::strerror(errno));
         }
         m_path.clear();
@@ -269,7 +277,16 @@ Result<BuildResult> build_package(const PackageSpec& spec, const BuildOptions& o
         return fail(st.error());
     }
     result.manifest = make_manifest(spec, *entries, digests);
-    std::string manifest_json = manifest_to_json(result.manifest);
+    const std::string manifest_json = manifest_to_json(result.manifest);
+    // The manifest file is written and flushed while the archives are finished (joined before
+    // either temporary goes away, on every path).
+    Status manifest_written;
+    std::jthread manifest_writer([&] {
+        manifest_written = manifest_file.write_all(manifest_json);
+        if (manifest_written) {
+            manifest_written = manifest_file.flush(result.manifest_path);
+        }
+    });
 
     std::vector<TarMember> members;
     members.push_back({"control", control_text(result.manifest), 0644});
@@ -296,8 +313,12 @@ Result<BuildResult> build_package(const PackageSpec& spec, const BuildOptions& o
     if (auto st = write_deb_ar(deb.fd(), control.fd(), data.fd(), o, clamp); !st) {
         return fail(st.error());
     }
-    if (auto st = manifest_file.write_all(manifest_json); !st) {
+    if (auto st = deb.flush(result.deb_path); !st) {
         return fail(st.error());
+    }
+    manifest_writer.join();
+    if (!manifest_written) {
+        return fail(manifest_written.error());
     }
     if (auto st = deb.keep_as(result.deb_path); !st) {
         return fail(st.error());

@@ -21,7 +21,7 @@ namespace shipshape::package {
 
 namespace {
 
-constexpr size_t k_chunk = size_t{256} * 1024;
+constexpr size_t k_chunk = size_t{1024} * 1024;
 
 struct ArchiveFree {
     void operator()(archive* a) const { archive_write_free(a); }
@@ -101,6 +101,11 @@ Result<ArchivePtr> open_tar(int fd, const BuildOptions& o) {
                 rc = archive_write_add_filter_none(a.get());
             }
             break;
+    }
+    // Large writes to the file (libarchive's default is 10 KiB blocks), nothing padded after
+    // the last byte: the block size changes no byte of the output.
+    if (rc == ARCHIVE_OK) {
+        rc = archive_write_set_bytes_per_block(a.get(), static_cast<int>(k_chunk));
     }
     if (rc == ARCHIVE_OK) {
         rc = archive_write_set_bytes_in_last_block(a.get(), 1);
@@ -291,6 +296,11 @@ Status write_deb_ar(int out_fd, int control_fd, int data_fd, const BuildOptions&
     int rc = archive_write_set_format_ar_svr4(a.get());
     if (rc == ARCHIVE_OK) {
         rc = archive_write_add_filter_none(a.get());
+    }
+    // Large writes to the file (libarchive's default is 10 KiB blocks), nothing padded after
+    // the last byte: the block size changes no byte of the output.
+    if (rc == ARCHIVE_OK) {
+        rc = archive_write_set_bytes_per_block(a.get(), static_cast<int>(k_chunk));
     }
     if (rc == ARCHIVE_OK) {
         rc = archive_write_set_bytes_in_last_block(a.get(), 1);
