@@ -70,6 +70,10 @@ Result<ArchivePtr> open_tar(int fd, const BuildOptions& o) {
             if (rc == ARCHIVE_OK) {
                 rc = archive_write_add_filter_zstd(a.get());
             }
+            // Level 3, dpkg-deb's default for -Zzstd (and libarchive's), said explicitly.
+            if (rc == ARCHIVE_OK) {
+                rc = archive_write_set_filter_option(a.get(), "zstd", "compression-level", "3");
+            }
             // Multi-threaded zstd writes the same bytes whatever the count (>= 1).
             int threads =
                 o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
