@@ -10,9 +10,9 @@
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/package_diff_view.hpp"
-#include "os/file_system.hpp"
 #include "package/diff.hpp"
 #include "package/manifest.hpp"
+#include "package/read.hpp"
 
 namespace shipshape::cli {
 
@@ -31,29 +31,14 @@ struct Side {
     std::string label;  // as shown: the path, or "booking@web1"
 };
 
-// Reads a .deb or a manifest file.
-Result<Side> load_file_side(const std::string& path, const std::string& bytes) {
-    if (bytes.rfind("!<arch>\n", 0) == 0) {
-        return fail(Errc::unsupported,
-                    path +
-                        ": reading .deb files is not supported yet; give the manifest "
-                        "(.manifest.json) beside it");
-    }
-    auto m = package::parse_manifest_json(bytes, path);
-    if (!m) {
-        return fail(m.error());
-    }
-    return Side{std::move(*m), path};
-}
-
 Result<Side> load_side(const std::string& spec) {
     // A file wins over NAME@HOST: "x@y.deb" may well be a file name.
-    auto bytes = os::read_whole_file(spec);
-    if (bytes) {
-        return load_file_side(spec, *bytes);
+    auto m = package::load_package_file(spec);
+    if (m) {
+        return Side{std::move(*m), spec};
     }
-    if (bytes.error().code() != Errc::not_found || spec.find('@') == std::string::npos) {
-        return fail(bytes.error());
+    if (m.error().code() != Errc::not_found || spec.find('@') == std::string::npos) {
+        return fail(m.error());
     }
     return fail(Errc::unsupported, "'" + spec +
                                        "': the installed side (NAME@HOST, NAME@env:ENV) is not "
