@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/package_diff_view.hpp"
+#include "os/fan_out.hpp"
 #include "package/diff.hpp"
 #include "package/manifest.hpp"
 #include "package/read.hpp"
@@ -51,14 +54,17 @@ int report_side_error(const Context& ctx, const Error& e) {
 }
 
 int run_diff(Context& ctx, const DiffOptions& o) {
-    auto a = load_side(o.a);
-    if (!a) {
-        return report_side_error(ctx, a.error());
+    // Both sides at once: reading a .deb is mostly decompressing and hashing, one core each.
+    std::vector<std::optional<Result<Side>>> sides(2);
+    const std::string* specs[] = {&o.a, &o.b};
+    os::fan_out(2, 2, [&](size_t i) { sides[i] = load_side(*specs[i]); });
+    for (const auto& side : sides) {
+        if (!*side) {
+            return report_side_error(ctx, side->error());
+        }
     }
-    auto b = load_side(o.b);
-    if (!b) {
-        return report_side_error(ctx, b.error());
-    }
+    const Side* a = &**sides[0];
+    const Side* b = &**sides[1];
     const package::PackageDiff diff = package::diff_manifests(a->manifest, b->manifest);
     if (ctx.json) {
         std::fputs(package::diff_to_json(diff).c_str(), stdout);
