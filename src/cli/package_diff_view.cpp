@@ -263,7 +263,8 @@ void print_entries(Out& out, const std::vector<Entry>& list, char sign, const ch
                      entry_detail(*g.items[0]) + ")");
         } else {
             out.line("    " + out.paint(mark + escape_control(g.key) + "/", color) + " (" +
-                     grouped_number(g.items.size()) + " entries, " + format_size(g.bytes()) + ")");
+                     (g.rest ? "other " : "") + grouped_number(g.items.size()) + " entries, " +
+                     format_size(g.bytes()) + ")");
         }
     }
 }
