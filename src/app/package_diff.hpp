@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/hosts.hpp"
+#include "app/package_remote.hpp"
 #include "app/project.hpp"
 #include "app/require_service.hpp"
 #include "core/error.hpp"
@@ -38,10 +39,7 @@ PackageSide parse_package_side(std::string_view text);
 
 // Reads the installed manifest of `package` on each host, in the order given (one result per
 // host: the manifest, or why it could not be had — Errc::not_found when it is not installed).
-struct InstalledManifest {
-    std::string host;
-    Result<package::Manifest> manifest;
-};
+// The command line's reader is app::installed_manifests (app/package_remote.hpp).
 using InstalledReader = std::function<std::vector<InstalledManifest>(
     const std::vector<SelectedHost>& hosts, const std::string& package)>;
 
