@@ -69,6 +69,17 @@ std::string why_unsupported(const PlanContext& ctx) {
     return {};
 }
 
+// Where systemd reads unit files: a change there needs `systemctl daemon-reload` first.
+bool in_unit_dir(const std::string& path) {
+    for (std::string_view dir : {"/etc/systemd/system/", "/run/systemd/system/",
+                                 "/usr/lib/systemd/system/", "/lib/systemd/system/"}) {
+        if (path.compare(0, dir.size(), dir) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool is_enabled_word(const std::string& w) {
     return w == "enabled" || w == "enabled-runtime" || w == "static" || w == "alias" ||
            w == "indirect" || w == "generated";
@@ -100,6 +111,20 @@ void plan_service(PlanContext& ctx, size_t index, const Resource& r) {
                 triggers.push_back(ref);
             }
         }
+    }
+    // One daemon-reload per plan, before the first service's change, when a unit file changes.
+    bool reloaded = false;
+    std::string unit_file;
+    for (const auto& c : ctx.changes) {
+        reloaded = reloaded || (c.op == Op::service && c.argv.size() == 2);
+        if (unit_file.empty() && c.op != Op::service && in_unit_dir(c.path)) {
+            unit_file = c.path;
+        }
+    }
+    if (!reloaded && !unit_file.empty()) {
+        Change& c = ctx.add(index, Action::run, Op::service, r.name, "service");
+        c.details.push_back("daemon-reload: " + unit_file + " changes");
+        c.argv = {"systemctl", "daemon-reload"};
     }
     Query enabled = systemctl(ctx, {"is-enabled", r.name});
     Query active = systemctl(ctx, {"is-active", r.name});

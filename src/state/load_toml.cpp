@@ -83,15 +83,17 @@ class Reader : public TomlReader {
         return checked(n, where, &path_rule);
     }
 
-    void check_source(const toml::node& n, const std::string& where, const std::string& source) {
+    void check_source(const toml::node& n, const std::string& where, const std::string& source,
+                      const std::string& key = "source") {
         if (source.find('\0') != std::string::npos) {
-            error(n, where + " 'source' must not contain a NUL byte, found " + quote_value(source));
+            error(n, where + " '" + key + "' must not contain a NUL byte, found " +
+                         quote_value(source));
         } else if (!source.empty() &&
                    (source.front() == '/' || source == ".." || source.rfind("../", 0) == 0 ||
                     source.find("/../") != std::string::npos ||
                     (source.size() >= 3 && source.compare(source.size() - 3, 3, "/..") == 0))) {
-            error(n,
-                  where + " 'source' must be a path inside the ops repo, found \"" + source + "\"");
+            error(n, where + " '" + key + "' must be a path inside the ops repo, found \"" +
+                         source + "\"");
         }
     }
 
@@ -288,7 +290,7 @@ class Reader : public TomlReader {
                                       ".deb's own)");
                     }
                     opt_string("deb", r.deb);
-                    check_source(*deb, where, r.deb);
+                    check_source(*deb, where, r.deb, "deb");
                     if (!r.deb.empty() &&
                         (r.deb.size() < 5 || r.deb.compare(r.deb.size() - 4, 4, ".deb") != 0)) {
                         error(*deb,
