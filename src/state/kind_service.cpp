@@ -154,9 +154,9 @@ void plan_service(PlanContext& ctx, size_t index, const Resource& r) {
         c.argv = {"systemctl", verb, r.name};
     };
     if (r.enabled && *r.enabled != is_enabled) {
-        add(Action::change, *r.enabled ? "enable" : "disable",
-            *r.enabled ? "enable (now " + enabled.word + ")"
-                       : "disable (now " + enabled.word + ")");
+        const std::string verb = *r.enabled ? "enable" : "disable";
+        add(Action::change, verb,
+            enabled.word.empty() ? verb : verb + " (now " + enabled.word + ")");
     }
     bool starts = false;
     if (r.running && *r.running != is_active) {
