@@ -83,6 +83,8 @@ THIRD_PARTY = [
     ("gmock/", ["*_test.cpp", "core/testing/*"], "GoogleTest only in tests and test helpers"),
     ("benchmark/", [], "Google Benchmark only in bench/, outside src/"),
     ("httplib.h", ["server/*"], "cpp-httplib only in the server"),
+    ("archive", ["package/*_archive.cpp", "package/*_archive_test.cpp"],
+     "libarchive only in the package archive adapters (package/*_archive.cpp)"),
 ]
 
 # Directories of the C library, POSIX and Linux: not third-party.

@@ -67,4 +67,23 @@ say shipshape fault --disk-full "$PWD/work/data:64K" --block-port 5432 -- bash -
    (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null || echo "port 5432: connection refused"' || true
 say shipshape fault --check --profile db-flaky   # a profile: loss 30%, port 5432 dark 2-5 s
 "$bin" fault --check --profile db-flaky
+# Packages: build the booking service's .deb with its manifest, then an upgrade -- a new
+# version whose conffile, postinst and requirements changed -- and review what it changes on a
+# box before installing it.
+say shipshape package build packages/booking.toml --set version=1.4.2 -o work/packages
+"$bin" package build packages/booking.toml --set version=1.4.2 -o work/packages
+say 'edit the conffile, the requirements and the postinst   # the upgrade'
+sed -i 's/^workers = 4$/workers = 8\ntimeout = "30s"/' packages/booking/booking.conf
+sed -i 's/^memory = "512 MiB"$/memory = "1 GiB"/' packages/booking/requirements.toml
+sed -i 's|^set -e$|set -e\nmkdir -p /var/lib/booking|' packages/booking.toml
+say shipshape package build packages/booking.toml --set version=1.4.3 -o work/packages
+"$bin" package build packages/booking.toml --set version=1.4.3 -o work/packages
+say shipshape package diff work/packages/booking_1.4.2_all.deb work/packages/booking_1.4.3_all.deb
+status=0
+"$bin" package diff work/packages/booking_1.4.2_all.deb work/packages/booking_1.4.3_all.deb ||
+  status=$?
+if [[ $status -ne 1 ]]; then
+  echo "demo: expected package diff to report the upgrade's changes (exit 1), got exit $status" >&2
+  exit 1
+fi
 printf '\nThe demo ops repo is in %s; try: %s -C %s --help\n' "$demo" "$bin" "$demo"

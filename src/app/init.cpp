@@ -182,6 +182,63 @@ Try it:
 Run state (journal, logs) lives in `.shipshape/` and is not committed.
 )";
 
+// The booking service as a Debian package (docs/specs/package-spec.md): a pretend program, its
+// conffile, its operating requirements and a postinst; `shipshape package build` makes the .deb
+// and its manifest, `shipshape package diff` reviews an upgrade.
+constexpr const char* k_package_spec =
+    R"spec(# The booking service as a Debian package. See docs/specs/package-spec.md.
+#   shipshape package build packages/booking.toml --set version=1.4.2 -o work/packages
+name = "booking"
+version = "{{version}}"
+architecture = "all"
+maintainer = "Booking Team <booking@example.org>"
+description = "room booking service"
+long_description = "Books rooms for teams (a pretend service for the shipshape demo)."
+section = "web"
+priority = "optional"
+depends = ["adduser", "python3 (>= 3.9)"]
+conffiles = ["/etc/booking/booking.conf"]
+requirements = "booking/requirements.toml"
+
+[[files]]
+source = "booking/booking"
+destination = "usr/bin/booking"
+mode = "0755"
+
+[[files]]
+source = "booking/booking.conf"
+destination = "etc/booking/booking.conf"
+
+[scripts]
+postinst = """#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+    adduser --system --group --no-create-home booking >/dev/null 2>&1 || true
+fi
+"""
+)spec";
+
+constexpr const char* k_package_program = R"(#!/bin/sh
+# The pretend booking service: prints its configuration.
+exec cat /etc/booking/booking.conf
+)";
+
+constexpr const char* k_package_conf =
+    R"(# booking service configuration (a conffile: dpkg keeps local edits)
+port = 8080
+workers = 4
+)";
+
+constexpr const char* k_package_requirements =
+    R"(# What the booking service needs from a host. See docs/specs/requirements-format.md.
+[resources]
+memory = "512 MiB"
+cpus = 1
+
+[[port]]
+number = 8080
+)";
+
 }  // namespace
 
 Result<std::vector<std::string>> init_project(const std::string& dir, const std::string& name) {
@@ -200,6 +257,10 @@ Result<std::vector<std::string>> init_project(const std::string& dir, const std:
         {"states/booking.toml", k_state},
         {"files/booking.conf", k_booking_conf},
         {"faults/db-flaky.toml", k_fault_profile},
+        {"packages/booking.toml", k_package_spec},
+        {"packages/booking/booking", k_package_program},
+        {"packages/booking/booking.conf", k_package_conf},
+        {"packages/booking/requirements.toml", k_package_requirements},
         {"README.md", k_readme},
         {".gitignore", ".shipshape/\nwork/\n"},
     };

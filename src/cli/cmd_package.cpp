@@ -11,7 +11,10 @@ namespace shipshape::cli {
 namespace {
 
 // One registrar per subcommand, in the order --help lists them.
-const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {};
+const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {
+    add_package_inspect,
+    add_package_diff,
+};
 
 }  // namespace
 

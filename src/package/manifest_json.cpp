@@ -44,7 +44,8 @@ void only_keys(const json& obj, const std::string& where, std::initializer_list<
     if (!obj.is_object()) {
         bad(where, "expected an object");
     }
-    for (const auto& [k, v] : obj.items()) {
+    for (const auto& item : obj.items()) {
+        const std::string& k = item.key();
         if (std::none_of(keys.begin(), keys.end(), [&](const char* key) { return k == key; })) {
             std::string known;
             for (const char* key : keys) {

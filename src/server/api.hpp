@@ -12,6 +12,8 @@
 // token (server/auth.hpp), and failed authentications are limited per client address.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,6 +87,11 @@ class Api {
     Response board(const Request& request);
     Response environments();
     Response history(const Request& request);
+    // A dashboard document computed at most once per store change (event sequence) and
+    // k_dashboard_cache_age: many viewers of an unchanged store share one computation. The age
+    // bounds what the store's events do not show (a run whose process died shows as
+    // interrupted) and the history's day windows. Called with m_store_mutex held.
+    Response cached(const std::string& key, const std::function<Response()>& compute);
 
     const app::Project& m_project;
     store::Store& m_store;
@@ -93,6 +100,13 @@ class Api {
     ServerInfo m_info;
     FairMutex m_store_mutex;  // first come, first served: no request starves behind newcomers
     std::unique_ptr<FailureLimiter> m_limiter;  // of failed authentications
+    struct CachedDocument {
+        std::string key;  // route and query
+        int64_t event_seq = -1;
+        std::chrono::steady_clock::time_point at;
+        std::string body;
+    };
+    std::vector<CachedDocument> m_dashboard_cache;  // guarded by m_store_mutex
 };
 
 // {"error": MESSAGE}, for the HTTP adapter's own refusals (413, 414, 400 from the parser).

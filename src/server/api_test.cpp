@@ -231,5 +231,27 @@ TEST_F(ApiTest, RoutesMethodsAndPaths) {
     EXPECT_NE(doc.body.find("\"/api/v1/runs/{id}/steps/{step}/log\""), std::string::npos);
 }
 
+TEST_F(ApiTest, BoardAndHistoryShowEveryStoreChangeAtOnce) {
+    // The two are cached per store change: a write must be seen by the very next request.
+    auto board = get("/api/v1/board");
+    ASSERT_EQ(board.status, 200) << board.body;
+    EXPECT_EQ(get("/api/v1/board").body, board.body);  // unchanged store: the same document
+    EXPECT_NE(board.body.find("bbbb"), std::string::npos);
+    EXPECT_EQ(board.body.find("cccc"), std::string::npos);
+    auto history = get("/api/v1/history", {{"days", "366"}});
+    ASSERT_EQ(history.status, 200) << history.body;
+    add_run("20260101-000002-cccc", "prod", "waiting", app::now_ms());
+    board = get("/api/v1/board");
+    EXPECT_NE(board.body.find("cccc"), std::string::npos) << board.body;
+    EXPECT_NE(get("/api/v1/history", {{"days", "366"}}).body, history.body);
+    // A run that ends leaves the planned column at once.
+    ASSERT_TRUE(db->update_run("20260101-000002-cccc", "done", 0, app::now_ms()));
+    auto after = get("/api/v1/board");
+    EXPECT_NE(after.body, board.body);
+    EXPECT_NE(after.body.find(R"("status":"done","user")"), std::string::npos) << after.body;
+    // Query strings are cached apart.
+    EXPECT_EQ(get("/api/v1/board", {{"env", "staging"}}).body.find("cccc"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace shipshape::server

@@ -82,6 +82,35 @@ Result<std::string> sha256_file(const std::string& path) {
     return sha256_hex(*data);
 }
 
+namespace {
+
+const EVP_MD* digest_md(Digest::Kind kind) {
+    return kind == Digest::Kind::md5 ? EVP_md5() : EVP_sha256();
+}
+
+}  // namespace
+
+Digest::Digest(Kind kind) : m_ctx(EVP_MD_CTX_new()), m_kind(kind) {
+    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), digest_md(m_kind), nullptr);
+}
+
+Digest::~Digest() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
+}
+
+void Digest::update(const void* data, size_t size) {
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data, size);
+}
+
+std::string Digest::finish_hex() {
+    auto* ctx = static_cast<EVP_MD_CTX*>(m_ctx);
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx, md.data(), &len);
+    EVP_DigestInit_ex(ctx, digest_md(m_kind), nullptr);
+    return to_hex(std::span<const unsigned char>(md.data(), len));
+}
+
 FileStamp stamp_of(const struct stat& st) {
     return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                      static_cast<uint64_t>(st.st_size),

@@ -37,6 +37,26 @@ Hash128 xxh3(std::string_view data);
 std::string sha256_hex(std::string_view data);
 [[nodiscard]] Result<std::string> sha256_file(const std::string& path);
 
+// An incremental digest (OpenSSL EVP) for content that arrives in pieces: archive members,
+// files read in chunks. finish_hex() returns the lower-case hex digest and starts over, so one
+// object hashes many contents without allocating. Not thread-safe: one per thread.
+class Digest {
+  public:
+    enum class Kind { sha256, md5 };  // md5: only to compare with dpkg's md5sums
+    explicit Digest(Kind kind = Kind::sha256);
+    ~Digest();
+    Digest(const Digest&) = delete;
+    Digest& operator=(const Digest&) = delete;
+
+    void update(const void* data, size_t size);
+    void update(std::string_view data) { update(data.data(), data.size()); }
+    std::string finish_hex();
+
+  private:
+    void* m_ctx;  // EVP_MD_CTX, kept out of this header
+    Kind m_kind;
+};
+
 struct FileStamp {
     uint64_t dev = 0;
     uint64_t ino = 0;

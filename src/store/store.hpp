@@ -139,6 +139,9 @@ struct RunFilter {
     std::string checklist;  // the checklist's name
     std::string status;
     int limit = 50;  // at most this many, newest first
+    // Leave checklist_text and params empty: for lists that show neither (the history reads
+    // 20,000 runs; their texts and params were most of its time).
+    bool brief = false;
 };
 
 struct LockResult {

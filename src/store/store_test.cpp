@@ -217,6 +217,16 @@ TEST_P(StoreContract, ListRunsFiltersByEnvChecklistAndStatusInTheDatabase) {
     ASSERT_TRUE(runs && runs->size() == 1u);
     EXPECT_EQ((*runs)[0].params,
               (std::vector<std::pair<std::string, std::string>>{{"version", "1.4.2"}, {"a", "b"}}));
+    EXPECT_FALSE((*runs)[0].checklist_text.empty());
+    // A brief list has the same runs and fields, without the checklist's text and params.
+    f.brief = true;
+    auto brief = store->list_runs(f);
+    ASSERT_TRUE(brief && brief->size() == 1u);
+    EXPECT_EQ((*brief)[0].id, (*runs)[0].id);
+    EXPECT_EQ((*brief)[0].status, (*runs)[0].status);
+    EXPECT_EQ((*brief)[0].started_at, (*runs)[0].started_at);
+    EXPECT_TRUE((*brief)[0].checklist_text.empty());
+    EXPECT_TRUE((*brief)[0].params.empty());
 }
 
 TEST_P(StoreContract, UpdatingARunAppendsAnEventAndUnknownRunsAreNotFound) {

@@ -60,7 +60,8 @@ class CliTest(RepoTestCase):
         self.assertEqual(sorted(r.json()["files"]), sorted(
             ["shipshape.toml", "inventory.toml", "checklists/deploy.toml", "README.md",
              ".gitignore", "states/booking.toml", "files/booking.conf",
-             "faults/db-flaky.toml"]))
+             "faults/db-flaky.toml", "packages/booking.toml", "packages/booking/booking",
+             "packages/booking/booking.conf", "packages/booking/requirements.toml"]))
         r = self.shipshape("validate", cwd=target)
         self.assertEqual(r.code, 0, r)
         self.assertIn("5 files valid", r.out)  # shipshape, inventory, deploy, state, profile

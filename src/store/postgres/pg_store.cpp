@@ -171,6 +171,10 @@ constexpr const char* k_step_upsert =
 constexpr const char* k_run_columns =
     "id, checklist_path, checklist_name, checklist_text, env, status, \"user\", host, pid, "
     "started_at, updated_at";
+// The same columns, without the checklist's text (read_run reads it as "").
+constexpr const char* k_brief_run_columns =
+    "id, checklist_path, checklist_name, '', env, status, \"user\", host, pid, started_at, "
+    "updated_at";
 
 RunRecord read_run(const PgResult& q, int row) {
     RunRecord r;
@@ -367,7 +371,8 @@ Result<std::vector<RunRecord>> PgStore::list_runs(const RunFilter& filter) {
                                  " ORDER BY started_at DESC, id DESC LIMIT $" +
                                  std::to_string(values.size());
     // Two round trips whatever the number of runs: the runs, then all their params.
-    const std::string sql = std::string("SELECT ") + k_run_columns + selected;
+    const std::string sql =
+        std::string("SELECT ") + (filter.brief ? k_brief_run_columns : k_run_columns) + selected;
     auto q = exec_values("listing runs", sql.c_str(), values);
     if (!q) {
         return fail(q.error());
@@ -379,7 +384,7 @@ Result<std::vector<RunRecord>> PgStore::list_runs(const RunFilter& filter) {
         out.push_back(read_run(*q, i));
         index.emplace(out.back().id, out.size() - 1);
     }
-    if (out.empty()) {
+    if (out.empty() || filter.brief) {
         return out;
     }
     const std::string params_sql =

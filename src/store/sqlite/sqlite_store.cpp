@@ -288,6 +288,10 @@ namespace {
 constexpr const char* k_run_columns =
     "id, checklist_path, checklist_name, checklist_text, env, status, user, host, pid, "
     "started_at, updated_at";
+// The same columns, without the checklist's text (read_run reads it as "").
+constexpr const char* k_brief_run_columns =
+    "id, checklist_path, checklist_name, '', env, status, user, host, pid, started_at, "
+    "updated_at";
 
 RunRecord read_run(const Statement& q) {
     RunRecord r;
@@ -332,7 +336,8 @@ Result<RunRecord> SqliteStore::get_run(std::string_view id) {
 Result<std::vector<RunRecord>> SqliteStore::list_runs(const RunFilter& filter) {
     // Only the conditions asked for are in the SQL, so that each shape of filter is one cached
     // statement with a plan of its own.
-    std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs";
+    std::string sql = std::string("SELECT ") +
+                      (filter.brief ? k_brief_run_columns : k_run_columns) + " FROM runs";
     std::vector<std::string_view> values;
     const std::pair<const char*, const std::string*> conditions[] = {
         {"env", &filter.env}, {"checklist_name", &filter.checklist}, {"status", &filter.status}};
@@ -357,6 +362,9 @@ Result<std::vector<RunRecord>> SqliteStore::list_runs(const RunFilter& filter) {
     }
     if (rc != SQLITE_DONE) {
         return db_error("listing runs");
+    }
+    if (filter.brief) {
+        return out;
     }
     Statement p(*m_cache, "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY position");
     for (auto& run : out) {
