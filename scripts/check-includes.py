@@ -68,7 +68,7 @@ THIRD_PARTY = [
      "PostgreSQL only in the store's postgres backend"),
     ("xxhash.h", ["state/*.cpp", "fleet/*.cpp", "app/fleet_service*.cpp", "app/agent*.cpp"],
      "xxHash for change detection (state) and names/bundle hashes (fleet, app's fleet side)"),
-    ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp"],
+    ("openssl/", ["package/deb_write_archive.cpp", "state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp"],
      "libcrypto for SHA-256 (state/hash.cpp), base64 of the bundle (fleet service) and access "
      "tokens: random bytes, salted hash, constant-time compare (app/users.cpp)"),
     ("apt-pkg/", ["require/version_test.cpp"],
