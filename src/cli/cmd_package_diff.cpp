@@ -69,7 +69,7 @@ std::vector<app::InstalledManifest> read_installed_on(const Context& ctx, Instal
 
 Result<Side> load_installed(const Context& ctx, const app::PackageSide& spec, Installed& inst) {
     if (!inst.repo) {
-        auto repo = open_repo(ctx, NeedStore::no);
+        auto repo = open_repo_or_here(ctx, NeedStore::no);  // NAME@localhost needs none
         if (!repo) {
             return fail(repo.error().context("'" + spec.text + "' names an installed version"));
         }
@@ -122,6 +122,8 @@ int run_diff(Context& ctx, const DiffOptions& o) {
     const Side& a = **sides[0];
     const Side& b = **sides[1];
     package::PackageDiff diff = package::diff_manifests(a.manifest, b.manifest);
+    app::unknown_installed_requirements(diff, a.manifest, !a.hosts.empty(), b.manifest,
+                                        !b.hosts.empty());
     if (a.env) {
         app::RequireService service(installed.repo->project, installed.fleet.get(),
                                     fanout_progress(ctx));
