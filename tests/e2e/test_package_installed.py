@@ -3,7 +3,9 @@ throw-away package built with `shipshape package build`, the old one installed w
 on this machine and its conffile edited by hand, then read back as NAME@HOST through a test
 fleet host's agent over ssh, as NAME@env:ENV (every host of the environment, in parallel) and
 as NAME@localhost (read in-process). The test fleet's hosts share this machine's file system
-(all but /root and /srv), so their dpkg database is this machine's."""
+(all but /root and /srv), so their dpkg database is this machine's; the package's file under
+/srv is therefore on this machine only, until a test puts it on a host: it shows which machine
+a side was read on."""
 import json
 import os
 import shutil
@@ -14,6 +16,7 @@ from harness import BIN, FleetTestCase, Result, require
 
 PKG = "shipshape-e2e-booking"
 CONF = f"/etc/{PKG}/booking.conf"
+SRV = f"/srv/{PKG}/data.txt"  # private to each fleet host
 
 
 def installed_version(name):
@@ -32,6 +35,7 @@ class InstalledPackageDiffTest(FleetTestCase):
         require(self, os.geteuid() == 0, "needs root to install packages")
         require(self, shutil.which("dpkg"), "needs dpkg")
         self.assertIsNone(installed_version(PKG), "left over from an earlier run")
+        self.assertTrue(os.path.isdir("/srv"), "the test fleet needs /srv")
         self.old = self.build("1.4.2", conf="port = 8080\nworkers = 4\n",
                               postinst="#!/bin/sh\nset -e\necho configured\n", extra=False)
         self.new = self.build("1.4.3", conf="port = 8080\nworkers = 8\n",
@@ -48,8 +52,16 @@ class InstalledPackageDiffTest(FleetTestCase):
             """))
 
     def tearDown(self):
+        # /srv belongs to no package here: dpkg would remove it with ours once empty, and the
+        # test fleet mounts its hosts' private /srv there. A file of ours keeps it.
+        keep = "/srv/.shipshape-e2e-keep"
+        open(keep, "w").close()
         subprocess.run(["dpkg", "--purge", PKG], capture_output=True)
+        os.unlink(keep)
         shutil.rmtree(f"/etc/{PKG}", ignore_errors=True)
+        if self.fleet:
+            for name in self.hosts:
+                self.fleet.ssh(name, f"rm -rf /srv/{PKG}")
         super().tearDown()
 
     def build(self, version, conf, postinst, extra):
@@ -58,7 +70,7 @@ class InstalledPackageDiffTest(FleetTestCase):
         src = os.path.join(self.tmp, "src-" + version)
         files = {"booking.conf": conf, "bin/booking": f"booking {version}\n",
                  ("share/added.txt" if extra else "share/removed.txt"): "x\n",
-                 "share/same.txt": "same\n"}
+                 "share/same.txt": "same\n", "data.txt": "data\n"}
         for rel, text in files.items():
             os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
             with open(os.path.join(src, rel), "w") as f:
@@ -83,6 +95,10 @@ class InstalledPackageDiffTest(FleetTestCase):
                 [[files]]
                 source = "bin/booking"
                 destination = "usr/lib/{PKG}/booking"
+
+                [[files]]
+                source = "data.txt"
+                destination = "srv/{PKG}/data.txt"
 
                 [[files]]
                 source = "share/"
@@ -138,6 +154,10 @@ class InstalledPackageDiffTest(FleetTestCase):
                       [f["path"] for f in doc["files"]["added"]])
         self.assertIn(f"/usr/share/{PKG}/removed.txt",
                       [f["path"] for f in doc["files"]["removed"]])
+        # Read on the host, where /srv is its own: the file installed here is not there.
+        self.assertIn(SRV, [f["path"] for f in doc["files"]["added"]])
+        here = self.diff("--json", f"{PKG}@localhost", self.new).json()
+        self.assertNotIn(SRV, [f["path"] for f in here["files"]["added"]])
 
     def test_an_environment_checks_the_new_requirements_on_its_hosts(self):
         self.install_old()
@@ -159,6 +179,8 @@ class InstalledPackageDiffTest(FleetTestCase):
         # dpkg does not keep the embedded manifest, so the installed side's requirements are
         # unknown: said so, and not counted as a change.
         self.install_old(edit=False)
+        put = self.fleet.ssh(self.hosts[1], f"mkdir -p /srv/{PKG} && echo data > {SRV}")
+        self.assertEqual(put.returncode, 0, put.stderr)
         for side in (f"{PKG}@{self.hosts[1]}", f"{PKG}@localhost"):
             r = self.diff(side, self.old)
             self.assertEqual(r.code, 0, (side, r))
