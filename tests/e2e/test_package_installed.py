@@ -11,12 +11,23 @@ import os
 import shutil
 import subprocess
 import textwrap
+import time
 
 from harness import BIN, FleetTestCase, Result, require
 
 PKG = "shipshape-e2e-booking"
 CONF = f"/etc/{PKG}/booking.conf"
 SRV = f"/srv/{PKG}/data.txt"  # private to each fleet host
+
+
+def dpkg(*args):
+    """dpkg ARGS, again while another test holds dpkg's lock (dpkg itself does not wait)."""
+    for _ in range(60):
+        r = subprocess.run(["dpkg", *args], capture_output=True, text=True)
+        if r.returncode == 0 or "lock" not in r.stderr:
+            return r
+        time.sleep(1)
+    return r
 
 
 def installed_version(name):
@@ -56,7 +67,7 @@ class InstalledPackageDiffTest(FleetTestCase):
         # test fleet mounts its hosts' private /srv there. A file of ours keeps it.
         keep = "/srv/.shipshape-e2e-keep"
         open(keep, "w").close()
-        subprocess.run(["dpkg", "--purge", PKG], capture_output=True)
+        dpkg("--purge", PKG)
         os.unlink(keep)
         shutil.rmtree(f"/etc/{PKG}", ignore_errors=True)
         if self.fleet:
@@ -114,7 +125,7 @@ class InstalledPackageDiffTest(FleetTestCase):
         return os.path.join(out, f"{PKG}_{version}_all.deb")
 
     def install_old(self, edit=True):
-        r = subprocess.run(["dpkg", "-i", self.old], capture_output=True, text=True)
+        r = dpkg("-i", self.old)
         self.assertEqual(r.returncode, 0, r.stderr)
         if edit:
             with open(CONF, "a") as f:
