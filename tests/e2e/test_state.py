@@ -381,6 +381,7 @@ class AptTest(StateTestCase):
     builds (no network): install a version, upgrade to another, remove."""
 
     PKG = "shipshape-test-dummy"
+    RESOURCE_LOCK = "dpkg"  # installs into this machine's dpkg database (one apt at a time)
 
     def build_repo(self):
         repo = os.path.join(self.tmp, "apt")
