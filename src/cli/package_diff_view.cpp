@@ -159,6 +159,7 @@ std::vector<Group> split(const Group& g) {
         by[prefix(e->path, g.depth + 1)].push_back(e);
     }
     std::vector<Group> out;
+    out.reserve(by.size());
     for (auto& [key, items] : by) {
         out.push_back({key, g.depth + 1, std::move(items)});
     }
