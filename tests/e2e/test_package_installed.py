@@ -40,6 +40,7 @@ def installed_version(name):
 
 class InstalledPackageDiffTest(FleetTestCase):
     fleet_size = 2
+    RESOURCE_LOCK = "dpkg"  # installs into this machine's dpkg database
 
     def setUp(self):
         super().setUp()
