@@ -160,6 +160,7 @@ Result<state::DesiredState> StateService::load(const HostTarget& target,
     lo.accounts = state::read_accounts(state::real_path(root, "/etc/passwd"),
                                        state::real_path(root, "/etc/group"));
     lo.accounts.nss = root == "/";
+    lo.runner = m_runner;
     return state::load_state(target.state_files, lo);
 }
 

@@ -14,6 +14,7 @@ namespace {
 const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {
     add_package_build,
     add_package_inspect,
+    add_package_diff,
 };
 
 }  // namespace

@@ -414,6 +414,9 @@ json host_plan_json(const std::string& kind, const app::HostPlan& hp,
         if (!c.error.empty()) {
             cj["error"] = c.error;
         }
+        if (c.unsupported) {
+            cj["unsupported"] = true;
+        }
         if (report) {
             const auto& r = report->results[i];
             cj["ok"] = r.ok;

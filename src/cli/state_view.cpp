@@ -53,7 +53,8 @@ std::string joined(const std::vector<std::string>& items) {
 
 std::string change_line(const Context& ctx, const state::Change& c) {
     if (!c.error.empty()) {
-        return paint(ctx, "1;31", "! " + c.what + " " + c.path) + "  " + c.error;
+        return paint(ctx, "1;31", "! " + c.what + " " + c.path) + "  " +
+               (c.unsupported ? "unsupported: " : "") + c.error;
     }
     std::string out = paint(ctx, color_of(c.action),
                             std::string(sign_of(c.action)) + " " + c.what + " " + c.path);
@@ -187,6 +188,10 @@ int host_exit_code(app::StateMode mode, const app::HostOutcome& h) {
     }
     if (h.report && h.report->cancelled) {
         return to_int(ExitCode::interrupted);
+    }
+    // A change this host cannot make at all ([[service]] without systemd): 3, not 1.
+    if (h.plan->plan && h.plan->plan->unsupported) {
+        return to_int(ExitCode::unsupported);
     }
     if (h.verdict == app::HostVerdict::failed ||
         (mode == app::StateMode::drift && h.verdict == app::HostVerdict::changed)) {

@@ -1,5 +1,6 @@
 // manifest_to_json / parse_manifest_json: the only file that knows the manifest's JSON form
-// (docs/specs/manifest.md). Output keys are in a fixed, readable order (Writer below); input is
+// (docs/specs/manifest.md). Output keys are in a fixed, readable order (Writer below; entry_to_json
+// for the other adapters lays a file entry out the same way); input is
 // checked strictly, naming the key path of the first problem.
 #include <nlohmann/json.hpp>
 
@@ -7,12 +8,13 @@
 #include <set>
 
 #include "core/text.hpp"
-#include "package/manifest.hpp"
+#include "package/manifest_json.hpp"
 
 namespace shipshape::package {
 
 namespace {
 
+using ojson = nlohmann::ordered_json;
 using json = nlohmann::json;
 
 bool is_sha256(std::string_view s) {
@@ -389,6 +391,24 @@ class Writer {
 };
 
 }  // namespace
+
+ojson entry_to_json(const Entry& e) {
+    ojson o{{"path", e.path}, {"type", entry_type_name(e.type)}};
+    if (e.type == EntryType::file) {
+        o["size"] = e.size;
+        o["sha256"] = e.sha256;
+    }
+    o["mode"] = mode_text(e.mode);
+    o["owner"] = e.owner;
+    o["group"] = e.group;
+    if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
+        o["target"] = e.target;
+    }
+    if (e.modified_locally) {
+        o["modified_locally"] = true;
+    }
+    return o;
+}
 
 std::string manifest_to_json(const Manifest& m) {
     std::string out;

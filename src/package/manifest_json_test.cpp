@@ -4,6 +4,7 @@
 #include <string>
 
 #include "package/manifest.hpp"
+#include "package/manifest_json.hpp"
 #include "state/hash.hpp"
 
 namespace shipshape::package {
@@ -61,8 +62,12 @@ TEST(ManifestJson, LayoutIsNlohmannsDump) {
                            state::sha256_hex(""), 0644, "root", "root", ""});
         m.relations["Breaks"] = {};
         const std::string text = manifest_to_json(m);
-        EXPECT_EQ(ojson::parse(text).dump(2, ' ', false, ojson::error_handler_t::replace) + "\n",
-                  text);
+        const ojson parsed = ojson::parse(text);
+        EXPECT_EQ(parsed.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n", text);
+        // A file entry reads as entry_to_json lays it out for the other adapters.
+        for (size_t i = 0; i < m.files.size(); ++i) {
+            EXPECT_EQ(parsed["files"][i], entry_to_json(m.files[i])) << m.files[i].path;
+        }
     }
 }
 

@@ -70,17 +70,22 @@ struct PackageSpec {
     std::string requirements_text;
 };
 
+// What a {{variable}} that no parameter gives means: an error (building), or a value that
+// cannot be checked yet and is left out (`shipshape validate`, which has no --set values).
+enum class UnsetVariables { error, unchecked };
+
 // Loads and checks the spec at `path` with `params` (--set NAME=VALUE) for its templates.
 // Errc::not_found when the file cannot be read; Errc::invalid_definition listing every problem.
 [[nodiscard]] Result<PackageSpec> load_package_spec(
-    const std::string& path, const std::vector<std::pair<std::string, std::string>>& params);
+    const std::string& path, const std::vector<std::pair<std::string, std::string>>& params,
+    UnsetVariables unset = UnsetVariables::error);
 
 // Parses spec text (no templates rendered beyond `params`; files named by the spec — scripts,
 // requirements — are read relative to `dir`). Problems go to `diags`.
 PackageSpec parse_package_spec(std::string_view text, const std::string& path,
                                const std::string& dir,
                                const std::vector<std::pair<std::string, std::string>>& params,
-                               Diagnostics& diags);
+                               Diagnostics& diags, UnsetVariables unset = UnsetVariables::error);
 
 // Rules for control values; each returns "" when `value` obeys, else why not (a phrase that
 // follows the value's name: "must start with a digit").

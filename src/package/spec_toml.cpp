@@ -31,8 +31,8 @@ constexpr std::string_view k_script_names[] = {"preinst", "postinst", "prerm",
 
 class SpecReader : public TomlReader {
   public:
-    SpecReader(std::string path, Diagnostics& diags, Variables vars)
-        : TomlReader(std::move(path), diags), m_vars(std::move(vars)) {}
+    SpecReader(std::string path, Diagnostics& diags, Variables vars, UnsetVariables unset)
+        : TomlReader(std::move(path), diags), m_vars(std::move(vars)), m_unset(unset) {}
 
     // A string with its {{templates}} rendered from --set parameters.
     std::optional<std::string> text(const toml::node& n, std::string_view where) {
@@ -41,6 +41,9 @@ class SpecReader : public TomlReader {
             return s;
         }
         auto rendered = render_template(*s, m_vars);
+        if (!rendered && m_unset == UnsetVariables::unchecked) {
+            return std::nullopt;  // depends on a value only the build gets
+        }
         if (!rendered) {
             error(n, std::string(where) + ": " + rendered.error().message() +
                          " (give it with --set NAME=VALUE)");
@@ -97,6 +100,7 @@ class SpecReader : public TomlReader {
 
   private:
     Variables m_vars;
+    UnsetVariables m_unset;
 };
 
 void parse_relations(SpecReader& r, const toml::table& doc, PackageSpec& spec) {
@@ -313,12 +317,12 @@ void parse_conffiles(SpecReader& r, const toml::node& n, PackageSpec& spec) {
 PackageSpec parse_package_spec(std::string_view text, const std::string& path,
                                const std::string& dir,
                                const std::vector<std::pair<std::string, std::string>>& params,
-                               Diagnostics& diags) {
+                               Diagnostics& diags, UnsetVariables unset) {
     Variables vars;
     for (const auto& [k, v] : params) {
         vars[k] = v;
     }
-    SpecReader r(path, diags, std::move(vars));
+    SpecReader r(path, diags, std::move(vars), unset);
     PackageSpec spec;
     spec.path = path;
     spec.dir = dir;
@@ -384,7 +388,8 @@ PackageSpec parse_package_spec(std::string_view text, const std::string& path,
 }
 
 Result<PackageSpec> load_package_spec(
-    const std::string& path, const std::vector<std::pair<std::string, std::string>>& params) {
+    const std::string& path, const std::vector<std::pair<std::string, std::string>>& params,
+    UnsetVariables unset) {
     auto text = os::read_whole_file(path);
     if (!text) {
         return fail(text.error().code(), "reading package spec: " + text.error().message());
@@ -400,7 +405,7 @@ Result<PackageSpec> load_package_spec(
     std::string dir(real);
     std::free(real);
     Diagnostics diags;
-    auto spec = parse_package_spec(*text, path, dir, params, diags);
+    auto spec = parse_package_spec(*text, path, dir, params, diags, unset);
     if (!diags.empty()) {
         return fail(diags.to_error());
     }

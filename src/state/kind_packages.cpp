@@ -1,14 +1,67 @@
-// [[package]]: a Debian package present (any version, the latest, or an exact one) or absent.
-// Planning reads the target's dpkg status (and `apt-cache policy` for "latest"); apply installs
-// and removes in one apt-get call each, and only on the machine itself (not under --root).
+// [[package]]: a Debian package present (any version, the latest, or an exact one), absent, or
+// at the version of a .deb file of the ops repo. Planning reads the target's dpkg status (and
+// `apt-cache policy` for "latest"); apply installs and removes in one apt-get call each, and only
+// on the machine itself (not under --root). A .deb is installed by its absolute path in the repo
+// (on a remote host: the agent's copy of the repo), so apt resolves its dependencies.
 #include <unistd.h>
 
 #include <sstream>
 
+#include "core/text.hpp"
 #include "facts/collect.hpp"
 #include "state/kinds.hpp"
+#include "state/load.hpp"
 
 namespace shipshape::state {
+
+DebFields parse_deb_fields(std::string_view text) {
+    DebFields out;
+    std::istringstream in{std::string(text)};
+    std::string line;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos || line.empty() || line[0] == ' ') {
+            continue;
+        }
+        std::string key = line.substr(0, colon);
+        std::string value(trim(std::string_view(line).substr(colon + 1)));
+        if (key == "Package") {
+            out.package = value;
+        } else if (key == "Version") {
+            out.version = value;
+        } else if (key == "Architecture") {
+            out.architecture = value;
+        }
+    }
+    return out;
+}
+
+Result<DebFields> read_deb_fields(os::ProcessRunner& runner, const std::string& dir,
+                                  const std::string& path) {
+    os::ProcessSpec spec;
+    spec.argv = {"dpkg-deb", "--field", path, "Package", "Version", "Architecture"};
+    spec.cwd = dir;
+    spec.timeout = Millis(60 * 1000);
+    spec.errors = os::Stderr::separate;
+    os::CollectSink out;
+    auto outcome = runner.run(spec, out, nullptr);
+    if (!outcome) {
+        return fail(outcome.error().context("reading " + path));
+    }
+    if (!outcome->success()) {
+        std::string why(trim(out.err));
+        why = why.substr(0, why.find('\n'));
+        return fail(Errc::invalid_definition,
+                    "deb \"" + path + "\" is not a Debian package: " +
+                        (why.empty() ? os::describe(*outcome, spec.timeout) : why));
+    }
+    DebFields fields = parse_deb_fields(out.out);
+    if (fields.package.empty() || fields.version.empty()) {
+        return fail(Errc::invalid_definition,
+                    "deb \"" + path + "\" has no Package or Version field in its control file");
+    }
+    return fields;
+}
 
 namespace {
 
@@ -51,6 +104,18 @@ void plan_package(PlanContext& ctx, size_t index, const Resource& r) {
     auto it = ctx.packages->find(r.name);
     bool installed = it != ctx.packages->end();
     const std::string& want = r.version;
+    if (!r.deb.empty()) {
+        // The .deb's own version, compared with the installed one as dpkg writes both.
+        if (installed && it->second == want) {
+            return;
+        }
+        Change& c = ctx.add(index, installed ? Action::change : Action::create, Op::package, r.name,
+                            "package");
+        c.details.push_back(installed ? it->second + " \u2192 " + want : want);
+        c.details.push_back(r.deb);
+        c.argv = {ctx.options.source_root + "/" + r.deb};
+        return;
+    }
     if (want == "absent") {
         if (installed) {
             Change& c = ctx.add(index, Action::remove, Op::package, r.name, "package");
@@ -137,9 +202,11 @@ void apply_packages(ApplyContext& ctx, const std::vector<size_t>& changes) {
         }
     };
     // An exact older version is a downgrade: the state says so, apt must be allowed to.
-    batch(install,
-          {"apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades"});
-    batch(remove, {"apt-get", "remove", "-y", "-q"});
+    // Another apt or dpkg at work (unattended-upgrades, a second apply) is waited for, up to two
+    // minutes, instead of failing at once on its lock.
+    batch(install, {"apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=120",
+                    "--no-install-recommends", "--allow-downgrades"});
+    batch(remove, {"apt-get", "remove", "-y", "-q", "-o", "DPkg::Lock::Timeout=120"});
 }
 
 }  // namespace shipshape::state

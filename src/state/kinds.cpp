@@ -16,6 +16,7 @@ const std::vector<KindEntry>& kind_registry() {
         {Kind::symlink, plan_symlink, apply_paths},
         {Kind::line, plan_line, apply_paths},
         {Kind::absent, plan_absent, apply_paths},
+        {Kind::service, plan_service, apply_services},
         {Kind::command, plan_command, apply_commands},
     };
     return registry;

@@ -4,8 +4,9 @@
 // compares one resource with the target and appends Changes) and how its changes are applied (an
 // ApplyFn). The registry (kinds.cpp) is one table of kind -> plan/apply. make_plan walks the
 // resources in order and calls their kind's PlanFn; apply_plan calls each distinct ApplyFn once,
-// in the table's order (accounts, packages, paths, commands), with the indices of the changes its
-// kinds planned. A new kind is a new kind_*.cpp plus one registry line (and its loader keys).
+// in the table's order (accounts, packages, paths, services, commands), with the indices of the
+// changes its kinds planned. A new kind is a new kind_*.cpp plus one registry line (and its loader
+// keys).
 //
 // Every kind reaches the target's file system through Target, never through a bare --root
 // string, so the root can become a directory handle (resolving beneath it) in one place.
@@ -119,6 +120,8 @@ class PlanContext {
     std::map<std::string, std::string> line_before;
     // [[package]]: installed name -> version, read from dpkg's status on first use.
     std::optional<std::map<std::string, std::string>> packages;
+    // [[service]]: why services cannot be managed here ("" when they can), asked on first use.
+    std::optional<std::string> no_systemd;
     // drift --strict: extra entries the tree walks found.
     std::vector<std::string> tree_unmanaged;
 
@@ -247,6 +250,9 @@ void apply_accounts(ApplyContext& ctx, const std::vector<size_t>& changes);
 // kind_packages.cpp
 void plan_package(PlanContext& ctx, size_t index, const Resource& r);
 void apply_packages(ApplyContext& ctx, const std::vector<size_t>& changes);
+// kind_service.cpp
+void plan_service(PlanContext& ctx, size_t index, const Resource& r);
+void apply_services(ApplyContext& ctx, const std::vector<size_t>& changes);
 // kind_commands.cpp
 void plan_command(PlanContext& ctx, size_t index, const Resource& r);
 void apply_commands(ApplyContext& ctx, const std::vector<size_t>& changes);

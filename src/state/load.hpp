@@ -12,6 +12,7 @@
 #include "core/diagnostic.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
+#include "os/process.hpp"
 #include "state/model.hpp"
 
 namespace shipshape::state {
@@ -38,7 +39,25 @@ struct LoadOptions {
     // flattened ("facts.os.hostname"). May be empty when no facts are available.
     std::function<Result<Variables>()> facts;
     Accounts accounts;
+    // Reads the control fields of [[package]] .deb files (dpkg-deb --field); null: a `deb`
+    // cannot be loaded (an error at its key).
+    os::ProcessRunner* runner = nullptr;
 };
+
+// The control fields of a .deb that [[package]] deb = "..." uses.
+struct DebFields {
+    std::string package;
+    std::string version;
+    std::string architecture;
+};
+// Reads them with `dpkg-deb --field PATH Package Version Architecture` run in `dir` (`path` is
+// relative to it, and named so in messages). Errc::invalid_definition naming the file and
+// dpkg-deb's complaint for a file that is not a Debian package (or lacks Package or Version);
+// the runner's error when dpkg-deb cannot be started.
+[[nodiscard]] Result<DebFields> read_deb_fields(os::ProcessRunner& runner, const std::string& dir,
+                                                const std::string& path);
+// Parses dpkg-deb --field output ("Package: booking\nVersion: 1.4.3\n...").
+DebFields parse_deb_fields(std::string_view text);
 
 // Loads `files` (repo-relative), in order; a file listed twice is loaded once.
 [[nodiscard]] Result<DesiredState> load_state(const std::vector<std::string>& files,

@@ -17,11 +17,27 @@ namespace shipshape::state {
 
 namespace {
 
-constexpr Kind k_kinds[] = {Kind::file,   Kind::directory, Kind::tree, Kind::symlink,
-                            Kind::absent, Kind::package,   Kind::user, Kind::group,
-                            Kind::line,   Kind::command};
+constexpr Kind k_kinds[] = {Kind::file,   Kind::directory, Kind::tree,   Kind::symlink,
+                            Kind::absent, Kind::package,   Kind::user,   Kind::group,
+                            Kind::line,   Kind::service,   Kind::command};
 
 using Rule = std::string (*)(std::string_view);
+
+// A [[package]] deb as rendered: a .deb path inside the ops repo.
+std::string deb_rule(std::string_view value) {
+    if (value.find('\0') != std::string_view::npos) {
+        return "must not contain a NUL byte, found " + quote_value(value);
+    }
+    if (value.empty() || value.front() == '/' || value == ".." || value.rfind("../", 0) == 0 ||
+        value.find("/../") != std::string_view::npos ||
+        (value.size() >= 3 && value.compare(value.size() - 3, 3, "/..") == 0)) {
+        return "must be a path inside the ops repo, found " + quote_value(value);
+    }
+    if (value.size() < 5 || value.compare(value.size() - 4, 4, ".deb") != 0) {
+        return "must name a .deb file, found " + quote_value(value);
+    }
+    return {};
+}
 
 bool is_templated(std::string_view value) {
     return value.find("{{") != std::string_view::npos;
@@ -67,15 +83,17 @@ class Reader : public TomlReader {
         return checked(n, where, &path_rule);
     }
 
-    void check_source(const toml::node& n, const std::string& where, const std::string& source) {
+    void check_source(const toml::node& n, const std::string& where, const std::string& source,
+                      const std::string& key = "source") {
         if (source.find('\0') != std::string::npos) {
-            error(n, where + " 'source' must not contain a NUL byte, found " + quote_value(source));
+            error(n, where + " '" + key + "' must not contain a NUL byte, found " +
+                         quote_value(source));
         } else if (!source.empty() &&
                    (source.front() == '/' || source == ".." || source.rfind("../", 0) == 0 ||
                     source.find("/../") != std::string::npos ||
                     (source.size() >= 3 && source.compare(source.size() - 3, 3, "/..") == 0))) {
-            error(n,
-                  where + " 'source' must be a path inside the ops repo, found \"" + source + "\"");
+            error(n, where + " '" + key + "' must be a path inside the ops repo, found \"" +
+                         source + "\"");
         }
     }
 
@@ -190,10 +208,11 @@ class Reader : public TomlReader {
             account(t, "owner", where, r.owner, r.owner_pos);
             account(t, "group", where, r.group, r.group_pos);
         };
-        auto name = [&](bool package) {
+        auto name = [&](Rule rule) {
             if (auto n = need("name")) {
+                r.name_pos = toml_pos(n->source());
                 if (auto s = string(*n, where + " 'name'")) {
-                    std::string why = package ? package_name_rule(*s) : account_name_rule(*s);
+                    std::string why = rule(*s);
                     if (!why.empty()) {
                         error(*n, where + " 'name': " + why);
                     }
@@ -256,15 +275,54 @@ class Reader : public TomlReader {
                 opt_path("path", r.path);
                 opt_bool("recurse", r.recurse);
                 break;
-            case Kind::package:
-                check_keys(t, where, {"name", "version"});
-                name(true);
+            case Kind::package: {
+                check_keys(t, where, {"name", "version", "deb"});
+                auto deb = t.get("deb");
+                if (!deb || t.get("name")) {
+                    name(&package_name_rule);
+                }
                 r.version = "present";
-                opt_checked("version", r.version, &package_version_rule);
+                if (deb) {
+                    r.deb_pos = toml_pos(deb->source());
+                    if (auto v = t.get("version")) {
+                        error(*v, where +
+                                      " takes 'deb' or 'version', not both (the version is the "
+                                      ".deb's own)");
+                    }
+                    opt_string("deb", r.deb);
+                    check_source(*deb, where, r.deb, "deb");
+                    if (!r.deb.empty() &&
+                        (r.deb.size() < 5 || r.deb.compare(r.deb.size() - 4, 4, ".deb") != 0)) {
+                        error(*deb,
+                              where + " 'deb' must name a .deb file, found " + quote_value(r.deb));
+                    }
+                } else {
+                    opt_checked("version", r.version, &package_version_rule);
+                }
+                break;
+            }
+            case Kind::service:
+                check_keys(t, where, {"name", "enabled", "running", "restart_on"});
+                name(&unit_name_rule);
+                if (auto n = t.get("enabled")) {
+                    r.enabled = boolean(*n, where + " 'enabled'");
+                }
+                if (auto n = t.get("running")) {
+                    r.running = boolean(*n, where + " 'running'");
+                }
+                if (auto n = t.get("restart_on")) {
+                    r.restart_on_pos = toml_pos(n->source());
+                    if (auto a = words(*n, where + " 'restart_on'", &argv_word_rule, true)) {
+                        r.restart_on = *a;
+                    }
+                }
+                if (!t.get("enabled") && !t.get("running") && !t.get("restart_on")) {
+                    error(r.pos, where + " needs 'enabled', 'running' or 'restart_on'");
+                }
                 break;
             case Kind::user:
                 check_keys(t, where, {"name", "system", "home", "shell", "uid", "group"});
-                name(false);
+                name(&account_name_rule);
                 opt_bool("system", r.system);
                 opt_checked("home", r.home, &account_path_rule);
                 opt_checked("shell", r.shell, &account_path_rule);
@@ -273,7 +331,7 @@ class Reader : public TomlReader {
                 break;
             case Kind::group:
                 check_keys(t, where, {"name", "system", "gid"});
-                name(false);
+                name(&account_name_rule);
                 opt_bool("system", r.system);
                 id("gid");
                 break;
@@ -383,12 +441,46 @@ bool render_fields(Resource& r, const Variables& vars, const std::string& file,
     }
     for (auto [list, key, rule] : {std::tuple{&r.run, "run", &argv_word_rule},
                                    std::tuple{&r.unless, "unless", &argv_word_rule},
+                                   std::tuple{&r.restart_on, "restart_on", &argv_word_rule},
                                    std::tuple{&r.when_changed, "when_changed", &path_rule}}) {
         for (auto& item : *list) {
             ok = render_one(item, key, rule, vars, r, file, diags) && ok;
         }
     }
     return ok;
+}
+
+// [[package]] deb = "...": checks the file beneath the repo and takes its Package and Version.
+bool load_deb(Resource& r, const LoadOptions& options, std::optional<Result<os::Fd>>& repo,
+              const std::string& file, Diagnostics& diags) {
+    if (!repo) {
+        repo = os::open_root(options.repo_root);
+    }
+    std::optional<std::string> why =
+        !*repo ? repo->error().message() : check_deb_source(repo->value().get(), r.deb);
+    if (why) {
+        diags.add(file, r.deb_pos, "[[package]] " + *why);
+        return false;
+    }
+    if (!options.runner) {
+        diags.add(file, r.deb_pos,
+                  "[[package]] deb \"" + r.deb + "\" cannot be read here (no process runner)");
+        return false;
+    }
+    auto fields = read_deb_fields(*options.runner, options.repo_root, r.deb);
+    if (!fields) {
+        diags.add(file, r.deb_pos, "[[package]] " + fields.error().message());
+        return false;
+    }
+    if (!r.name.empty() && r.name != fields->package) {
+        diags.add(file, r.name_pos,
+                  "[[package]] 'name' \"" + r.name + "\" does not match the package in " + r.deb +
+                      " (\"" + fields->package + "\"); leave 'name' out or fix it");
+        return false;
+    }
+    r.name = fields->package;
+    r.version = fields->version;
+    return true;
 }
 
 }  // namespace
@@ -403,7 +495,7 @@ std::vector<Resource> parse_state(std::string_view text, const std::string& path
     }
     reader.check_keys(*doc, "a state file",
                       {"file", "directory", "tree", "symlink", "absent", "package", "user", "group",
-                       "line", "command"});
+                       "line", "service", "command"});
     for (Kind kind : k_kinds) {
         auto node = doc->get(kind_name(kind));
         if (!node) {
@@ -460,6 +552,11 @@ Result<DesiredState> load_state(const std::vector<std::string>& files, const Loa
                     diags.add(file, r.source_pos, *why);
                     continue;
                 }
+            }
+            if (r.kind == Kind::package && !r.deb.empty() &&
+                (!render_one(r.deb, "deb", &deb_rule, options.vars, r, file, diags) ||
+                 !load_deb(r, options, repo, file, diags))) {
+                continue;
             }
             // {{name}} works in paths, targets, lines, versions, home, shell and commands;
             // file content needs template = true (content may carry other tools' braces).

@@ -27,6 +27,8 @@ std::string_view kind_name(Kind kind) {
             return "line";
         case Kind::absent:
             return "absent";
+        case Kind::service:
+            return "service";
         case Kind::command:
             return "command";
     }
@@ -38,6 +40,7 @@ bool Resource::is_path_kind() const {
         case Kind::group:
         case Kind::user:
         case Kind::package:
+        case Kind::service:
         case Kind::command:
             return false;
         default:
@@ -58,6 +61,13 @@ std::string Resource::label() const {
         out += is_path_kind() ? path : name;
     }
     return out;
+}
+
+bool Resource::answers_to(const std::string& ref) const {
+    if (kind == Kind::command || kind == Kind::service) {
+        return false;
+    }
+    return ref == label() || (kind == Kind::line && ref == "line " + path);
 }
 
 std::string Resource::key() const {
@@ -180,6 +190,25 @@ std::string package_version_rule(std::string_view value) {
               : "must be \"present\", \"latest\", \"absent\" or a Debian version (letters, "
                 "digits and . + ~ : -), found " +
                     quote_value(value);
+}
+
+std::string unit_name_rule(std::string_view value) {
+    static constexpr std::string_view k_suffixes[] = {
+        ".service", ".socket", ".timer", ".target", ".path", ".mount", ".automount", ".slice"};
+    bool chars = !value.empty() && value.size() <= 255 && value.front() != '-' &&
+                 std::all_of(value.begin(), value.end(), [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == ':' || c == '_' || c == '.' ||
+                            c == '@' || c == '-' || c == '\\';
+                 });
+    bool suffix = std::any_of(std::begin(k_suffixes), std::end(k_suffixes), [&](auto sfx) {
+        return value.size() > sfx.size() &&
+               value.compare(value.size() - sfx.size(), sfx.size(), sfx) == 0;
+    });
+    return chars && suffix ? std::string()
+                           : quote_value(value) +
+                                 " is not a systemd unit name (like \"booking.service\": "
+                                 "letters, digits and : _ . @ - \\, with a unit type suffix)";
 }
 
 std::string link_target_rule(std::string_view value) {

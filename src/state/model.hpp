@@ -13,7 +13,19 @@
 
 namespace shipshape::state {
 
-enum class Kind { group, user, package, directory, tree, file, symlink, line, absent, command };
+enum class Kind {
+    group,
+    user,
+    package,
+    directory,
+    tree,
+    file,
+    symlink,
+    line,
+    absent,
+    service,
+    command
+};
 
 std::string_view kind_name(Kind kind);
 
@@ -24,8 +36,9 @@ struct Resource {
 
     // file, directory, symlink, absent, line, tree: an absolute path (on the host, not --root).
     std::string path;
-    // package, user, group: the name.
+    // package, user, group: the name; service: the systemd unit ("booking.service").
     std::string name;
+    SourcePos name_pos;
 
     // file: the desired bytes (from `content`, or `source` read at load time; rendered when
     // `templated`). tree: `source` is the repo-relative directory mirrored under `path`.
@@ -46,6 +59,18 @@ struct Resource {
     std::string line;      // line: present exactly once
     bool recurse = false;  // absent: a directory and everything in it; tree: purge extra entries
     std::string version;   // package: "present", "latest", "absent" or an exact version
+    // package: a .deb in the ops repo (repo-relative, as written). load_state reads its control
+    // fields: `name` becomes its Package (when not given) and `version` its Version.
+    std::string deb;
+    SourcePos deb_pos;
+
+    // service: unset leaves that side as it is.
+    std::optional<bool> enabled;
+    std::optional<bool> running;
+    // service: labels of resources of the state ("file /etc/x", "package booking") whose change
+    // restarts the unit once, after them.
+    std::vector<std::string> restart_on;
+    SourcePos restart_on_pos;
 
     // user
     bool system = false;
@@ -65,6 +90,9 @@ struct Resource {
     // The key two resources collide on: the path for path kinds, kind+name otherwise.
     std::string key() const;
     bool is_path_kind() const;
+    // Whether `ref` (a [[service]]'s restart_on entry) names this resource: its label, or
+    // "KIND PATH" for a [[line]].
+    bool answers_to(const std::string& ref) const;
 };
 
 struct DesiredState {
@@ -73,8 +101,8 @@ struct DesiredState {
 };
 
 // Sorts resources into the order apply uses: groups, users, packages, directories (parents
-// first), trees, files, symlinks, lines, absents (children first), commands; stable within a
-// kind otherwise.
+// first), trees, files, symlinks, lines, absents (children first), services, commands; stable
+// within a kind otherwise.
 void order_resources(std::vector<Resource>& resources);
 
 // Whether `path` is absolute and normalized: not "/", no "." or ".." component, no "//", no
@@ -98,6 +126,9 @@ std::string account_name_rule(std::string_view value);
 std::string package_name_rule(std::string_view value);
 // package version: "present", "latest", "absent" or an exact version ([A-Za-z0-9.+~:-]).
 std::string package_version_rule(std::string_view value);
+// systemd unit name: 1 to 255 of [A-Za-z0-9:_.@-] with a unit suffix (".service", ".timer",
+// ".socket", ...), not starting with '-'.
+std::string unit_name_rule(std::string_view value);
 // symlink target: not empty, no control characters (relative targets are fine).
 std::string link_target_rule(std::string_view value);
 // user home and shell: absolute, no ':' (the passwd field separator), no control characters.

@@ -280,6 +280,7 @@ Result<Plan> make_plan(const std::vector<Resource>& resources, const PlanOptions
     for (const auto& c : ctx.changes) {
         if (!c.error.empty()) {
             ++plan.errors;
+            plan.unsupported += c.unsupported ? 1 : 0;
             continue;
         }
         switch (c.action) {

@@ -18,7 +18,7 @@ namespace shipshape::state {
 enum class Action { create, change, remove, run };
 std::string_view action_name(Action action);  // "create", "change", "remove", "run"
 
-enum class Op { write, mkdir, attrs, symlink, remove, package, group, user, command };
+enum class Op { write, mkdir, attrs, symlink, remove, package, group, user, service, command };
 
 struct Change {
     size_t resource = 0;  // index into DesiredState::resources
@@ -29,6 +29,8 @@ struct Change {
     std::vector<std::string> details;  // "mode 0644 -> 0640", "owner root -> booking", ...
     std::string diff;                  // unified diff of the content (plan --diff), if text
     std::string error;  // the plan found this cannot be applied (apply skips and reports it)
+    // With `error`: this host cannot do it at all (no systemd for a [[service]]); exit code 3.
+    bool unsupported = false;
 
     // What apply does. write: `content` or the file `copy_from` (relative to the ops repo,
     // Plan::source_root, and opened beneath it); then mode/uid/gid.
@@ -55,6 +57,7 @@ struct Plan {
     size_t removes = 0;
     size_t runs = 0;
     size_t errors = 0;
+    size_t unsupported = 0;  // errors that are Change::unsupported
 
     bool empty() const { return changes.empty(); }
     // "3 to create, 1 to change, 0 to remove" (+ ", 1 command to run" when any).
@@ -70,6 +73,8 @@ struct PlanOptions {
     unsigned threads = 0;                 // tree comparison threads; 0: one per core
     os::ProcessRunner* runner = nullptr;  // for `unless` guards; null: commands always run
     const os::CancelSource* cancel = nullptr;
+    // [[service]]: PID 1's name is read here to tell whether systemd is init.
+    std::string init_comm_path = "/proc/1/comm";
 };
 
 // Compares `state` with the target. Problems with single resources (a directory where a file

@@ -12,10 +12,10 @@ namespace shipshape::state {
 namespace {
 
 // The reason for a source the resolver refused, in the words of the `source` key.
-std::string refused(const std::string& source, const Error& e) {
+std::string refused(const std::string& source, const Error& e, const std::string& key = "source") {
     if (e.code() == Errc::permission_denied &&
         e.message().find(" is a symlink (-> ") != std::string::npos) {
-        return "source \"" + source + "\" leaves the ops repo: " + e.message() +
+        return key + " \"" + source + "\" leaves the ops repo: " + e.message() +
                "; sources must stay inside the ops repo (a relative symlink to a file in the "
                "repo is fine)";
     }
@@ -24,8 +24,8 @@ std::string refused(const std::string& source, const Error& e) {
     if (why.compare(0, source.size() + 2, source + ": ") == 0) {
         why = why.substr(source.size() + 2);
     }
-    return "source \"" + source + "\" cannot be read (" + why +
-           "); sources are relative to the ops repo";
+    return key + " \"" + source + "\" cannot be read (" + why + "); " +
+           (key == "source" ? "sources are" : "it is") + " relative to the ops repo";
 }
 
 }  // namespace
@@ -45,6 +45,18 @@ std::optional<std::string> read_file_source(int repo_fd, const std::string& sour
         return refused(source, text.error());
     }
     out = std::move(*text);
+    return std::nullopt;
+}
+
+std::optional<std::string> check_deb_source(int repo_fd, const std::string& deb) {
+    auto fd = os::open_file_beneath(repo_fd, deb, os::Follow::within, "");
+    if (!fd) {
+        return refused(deb, fd.error(), "deb");
+    }
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return "deb \"" + deb + "\" is not a regular file in the ops repo";
+    }
     return std::nullopt;
 }
 

@@ -14,6 +14,8 @@ namespace shipshape::state {
 // Reads file source `source` (repo-relative) into `out`.
 std::optional<std::string> read_file_source(int repo_fd, const std::string& source,
                                             std::string& out);
+// Checks that `deb` (a [[package]]'s .deb) is a regular file inside the repo.
+std::optional<std::string> check_deb_source(int repo_fd, const std::string& deb);
 // Checks that tree source `source` is a directory inside the repo.
 std::optional<std::string> check_tree_source(int repo_fd, const std::string& source);
 

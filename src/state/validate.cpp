@@ -2,6 +2,7 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <map>
 
 #include "os/file_system.hpp"
@@ -40,7 +41,8 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
         }
     }
     for (const auto& r : resources) {
-        if (r.kind == Kind::command || r.key().empty() || (r.is_path_kind() && r.path.empty())) {
+        if (r.kind == Kind::command || r.key().empty() || (r.is_path_kind() && r.path.empty()) ||
+            (!r.is_path_kind() && r.name.empty())) {
             continue;
         }
         // The parser and load_state check every path; resources built any other way are checked
@@ -91,6 +93,16 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
             diags.add(r.state_file, r.group_pos,
                       "unknown group \"" + *r.group + "\" for " + r.label() +
                           ": declare it with [[group]] or create it on the host first");
+        }
+        for (const auto& ref : r.restart_on) {
+            bool known = std::any_of(resources.begin(), resources.end(),
+                                     [&](const Resource& other) { return other.answers_to(ref); });
+            if (!known && !accounts.any) {
+                diags.add(r.state_file, r.restart_on_pos,
+                          "restart_on names \"" + ref +
+                              "\", which no resource of the state declares (name one as plan "
+                              "shows it: \"file /etc/booking/app.conf\", \"package booking\")");
+            }
         }
         for (const auto& path : accounts.any ? std::vector<std::string>{} : r.when_changed) {
             bool managed = by_key.count(path) > 0;

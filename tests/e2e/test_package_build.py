@@ -310,6 +310,9 @@ class PackageBuildTest(unittest.TestCase):
 class PackageInstallTest(unittest.TestCase):
     """dpkg -i and apt-get install accept what package build writes."""
 
+    # Its overlay has this machine's root as the lower layer: no apt may change that meanwhile.
+    RESOURCE_LOCK = "dpkg"
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="shipshape-pkg-")
         self.spec = make_project(os.path.join(self.tmp, "app"))
@@ -348,6 +351,9 @@ class PackageInstallTest(unittest.TestCase):
 
 class ShipshapePackageTest(unittest.TestCase):
     """shipshape ships as a package it builds itself (scripts/build-deb.sh)."""
+
+    # Its overlay has this machine's root as the lower layer: no apt may change that meanwhile.
+    RESOURCE_LOCK = "dpkg"
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="shipshape-self-")
