@@ -9,7 +9,9 @@
 import copy
 import json
 import os
+import pty
 import re
+import select
 import subprocess
 import textwrap
 import unittest
@@ -123,6 +125,29 @@ class SavedVersionsTest(VersionsTestCase):
         self.assertIn("versions unknown on 1 host (db1)", r.err)
         self.assertNotIn("\033[", r.out)  # no colours off a terminal
 
+    def test_colours_on_a_terminal_only(self):
+        master, slave = pty.openpty()
+        env = dict(self.env)
+        env.pop("NO_COLOR", None)
+        env["TERM"] = "xterm"
+        proc = subprocess.run([BIN, "versions", "booking", "env:prod"], cwd=self.repo,
+                              stdin=slave, stdout=slave, stderr=slave, env=env, timeout=60)
+        os.close(slave)
+        out = b""
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        os.close(master)
+        text = out.decode()
+        self.assertEqual(proc.returncode, 1, text)
+        self.assertIn("\033[1;32m1.4.3", text)  # the newest, green
+        self.assertIn("\033[1;31m1.4.2", text)  # the lagging host's version, red
+
     def test_json_for_scripts(self):
         r = self.shipshape("--json", "versions", "booking", "env:prod", "stage1")
         self.assertEqual(r.code, 1, r)
@@ -147,6 +172,9 @@ class SavedVersionsTest(VersionsTestCase):
         r = self.shipshape("versions", "dpkg", "web1", "web10", "stage1")
         self.assertEqual(r.code, 0, r)
         self.assertIn("dpkg: every environment's hosts agree", r.out)
+        r = self.shipshape("--json", "versions", "", "web1")  # '': the declared packages
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual([p["name"] for p in r.json()["packages"]], ["booking", "dpkg"])
         r = self.shipshape("--json", "versions", "dpk?", "web1", "web2")
         self.assertEqual(r.code, 1, r)
         self.assertEqual([p["name"] for p in r.json()["packages"]], ["dpkg"])
