@@ -19,7 +19,11 @@
 #     reverse chain, fan-out, fan-in), which must grow about linearly.
 #   - server (bench/server.sh): `shipshape serve` over 10,000 runs on SQLite and PostgreSQL,
 #     wrk at 50 connections, with `pgbench -S` on the same PostgreSQL as the reference.
-# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|all]   (default all)
+#   - package (bench/package.sh): `shipshape package diff` vs debdiff and diffoscope on 2,000-
+#     and 20,000-entry package pairs (zstd and xz) next to the dpkg-deb decompression floor,
+#     what each reported and missed, and `package build` vs `dpkg-deb --build` (needs root).
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|all]
+#        (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
 set -euo pipefail
@@ -71,6 +75,10 @@ if [[ $what == server || $what == all ]]; then
   bash "$root/bench/server.sh" "$bin" "$out"
 fi
 [[ $what == server ]] && exit 0
+if [[ $what == package || $what == all ]]; then
+  bash "$root/bench/package.sh" --bin "$bin" --out "$out"
+fi
+[[ $what == package ]] && exit 0
 
 echo "== kernels (Google Benchmark)"
 "$root/build/bench/bench/bench_checklist" --benchmark_out="$out/kernels.json" \

@@ -30,8 +30,14 @@ bench_pkgs=(
   # bench/server.sh: HTTP load (pgbench comes with postgresql).
   wrk
   ansible cfengine3 puppet aide
-  # bench/package.sh: package diff against debdiff (devscripts) and diffoscope.
-  devscripts diffoscope-minimal
+  # bench/package.sh: package diff against debdiff (devscripts) and diffoscope. What
+  # diffoscope uses on .debs comes from its Recommends, which --no-install-recommends leaves
+  # out: objdump/readelf for ELF members (binutils-multiarch: the disassembly that makes most of
+  # its output), python3-debian (.deb and control files), python3-tlsh (fuzzy matching of
+  # renamed files), xz-utils and zstd (the payloads).
+  devscripts diffoscope-minimal binutils-multiarch python3-debian python3-tlsh xz-utils zstd
+  # /usr/bin/time (bench/package.sh times diffoscope with it; bench/plan.sh too).
+  time
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -19,6 +19,7 @@
 #include "fleet/protocol.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
+#include "package/installed.hpp"
 
 extern char** environ;
 
@@ -105,6 +106,13 @@ class Agent {
         }
         if (req.op == "bundle") {
             return store_bundle(req);
+        }
+        if (req.op == "package-manifest") {
+            auto m = package::read_installed(req.root, req.package);
+            if (!m) {
+                return fleet::error_reply(m.error());
+            }
+            return package_manifest_reply(package::manifest_to_json(*m));
         }
         return run_self(req);  // parse_agent_request knows no other op
     }

@@ -1,8 +1,9 @@
 // The agent: the host's end of the fleet transport, the loop behind `shipshape agent`. It reads
 // JSON-lines requests (framed by fleet/protocol.hpp, docs/specs/agent-protocol.md) and answers
 // them: facts, exec (a command, its output streamed as events, stopped when the controller
-// goes), bundle (a copy of the ops repo, kept under ~/.cache/shipshape/repo) and shipshape
-// (this binary run in that copy). Requests are handled one at a time, in order.
+// goes), bundle (a copy of the ops repo, kept under ~/.cache/shipshape/repo), shipshape
+// (this binary run in that copy) and package-manifest (an installed package's manifest, read
+// from the host's dpkg database). Requests are handled one at a time, in order.
 #pragma once
 
 #include "fleet/agent_binary.hpp"

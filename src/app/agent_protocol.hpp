@@ -37,12 +37,14 @@ struct BundleFile {
 
 // One request as the agent reads it; `op` says which fields count.
 struct AgentRequest {
-    std::string op;                     // "facts", "exec", "bundle" or "shipshape"
+    std::string op;  // "facts", "exec", "bundle", "shipshape" or "package-manifest"
     std::vector<std::string> sections;  // facts
     RemoteExec exec;                    // exec
     std::string bundle;                 // bundle (its hash), shipshape (the copy to run in)
     std::vector<BundleFile> files;      // bundle
     std::vector<std::string> args;      // shipshape
+    std::string package;                // package-manifest: the package name
+    std::string root = "/";             // package-manifest: the root its dpkg database is under
 };
 
 // ---- the controller's side: requests (JSON objects without "id")
@@ -50,6 +52,9 @@ std::string facts_request(const std::vector<std::string>& sections);
 std::string exec_request(const RemoteExec& request);
 std::string bundle_request(const std::string& hash, const std::vector<BundleFile>& files);
 std::string shipshape_request(const std::string& bundle, const std::vector<std::string>& args);
+// The installed manifest of package `name`; `root` other than "/" reads a dpkg database under
+// that directory instead of the host's (tests use fixture roots).
+std::string package_manifest_request(const std::string& name, const std::string& root = "/");
 
 // ---- the controller's side: replies. Each turns an "ok": false reply into the agent's error.
 // The facts document (shipshape.facts/1 JSON text) of a facts reply.
@@ -58,15 +63,19 @@ std::string shipshape_request(const std::string& bundle, const std::vector<std::
 // Whether a shipshape reply asks for the ops repo first ("need": "bundle").
 bool needs_bundle(std::string_view reply);
 [[nodiscard]] Result<RemoteShipshape> shipshape_of_reply(std::string_view reply);
+// The manifest document (shipshape.manifest/1 JSON text) of a package-manifest reply.
+[[nodiscard]] Result<std::string> manifest_of_reply(std::string_view reply);
 
 // ---- the agent's side
 // Errc::invalid_argument: "a request is one JSON object per line", "malformed 'OP' request:
-// …", "unknown op 'OP' (known: facts, exec, bundle, shipshape)", "bundle file 'P': bad base64".
+// …", "unknown op 'OP' (known: facts, exec, bundle, shipshape, package-manifest)", "bundle file
+// 'P': bad base64".
 [[nodiscard]] Result<AgentRequest> parse_agent_request(std::string_view line);
 std::string ok_reply();
 std::string facts_reply(std::string_view facts_json);
 std::string exec_reply(const os::ProcessOutcome& outcome);
 std::string need_bundle_reply();
 std::string shipshape_reply(const RemoteShipshape& result);
+std::string package_manifest_reply(std::string_view manifest_json);
 
 }  // namespace shipshape::app

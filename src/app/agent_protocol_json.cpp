@@ -80,6 +80,25 @@ std::string shipshape_request(const std::string& bundle, const std::vector<std::
     return dump(json{{"op", "shipshape"}, {"bundle", bundle}, {"args", args}});
 }
 
+std::string package_manifest_request(const std::string& name, const std::string& root) {
+    json req{{"op", "package-manifest"}, {"name", name}};
+    if (root != "/") {
+        req["root"] = root;
+    }
+    return dump(req);
+}
+
+Result<std::string> manifest_of_reply(std::string_view reply) {
+    auto doc = ok_doc(reply);
+    if (!doc) {
+        return fail(doc.error());
+    }
+    if (!doc->contains("manifest") || !(*doc)["manifest"].is_object()) {
+        return fail(Errc::io, "the agent's package-manifest reply has no manifest");
+    }
+    return (*doc)["manifest"].dump();
+}
+
 Result<std::string> facts_of_reply(std::string_view reply) {
     auto doc = ok_doc(reply);
     if (!doc) {
@@ -147,9 +166,13 @@ Result<AgentRequest> parse_agent_request(std::string_view line) {
         } else if (r.op == "shipshape") {
             r.bundle = req.at("bundle").get<std::string>();
             r.args = req.at("args").get<std::vector<std::string>>();
+        } else if (r.op == "package-manifest") {
+            r.package = req.at("name").get<std::string>();
+            r.root = req.value("root", "/");
         } else {
             return fail(Errc::invalid_argument,
-                        "unknown op '" + r.op + "' (known: facts, exec, bundle, shipshape)");
+                        "unknown op '" + r.op +
+                            "' (known: facts, exec, bundle, shipshape, package-manifest)");
         }
     } catch (const json::exception& e) {
         return fail(Errc::invalid_argument, "malformed '" + r.op + "' request: " + e.what());
@@ -170,6 +193,10 @@ std::string exec_reply(const os::ProcessOutcome& outcome) {
                      {"exit", os::exit_kind_name(outcome.kind)},
                      {"code", outcome.code},
                      {"elapsed_ms", outcome.elapsed.count()}});
+}
+
+std::string package_manifest_reply(std::string_view manifest_json) {
+    return dump(json{{"ok", true}, {"manifest", json::parse(manifest_json, nullptr, false)}});
 }
 
 std::string need_bundle_reply() {

@@ -44,6 +44,26 @@ TEST(AgentProtocol, EveryRequestArrivesWhole) {
     EXPECT_EQ(s->args, (std::vector<std::string>{"plan", "--json"}));
 }
 
+TEST(AgentProtocol, PackageManifestRoundTrip) {
+    auto plain = over_the_wire(package_manifest_request("openssh-server"));
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->op, "package-manifest");
+    EXPECT_EQ(plain->package, "openssh-server");
+    EXPECT_EQ(plain->root, "/");
+    auto rooted = over_the_wire(package_manifest_request("booking", "/tmp/fixture"));
+    ASSERT_TRUE(rooted);
+    EXPECT_EQ(rooted->root, "/tmp/fixture");
+
+    auto m = manifest_of_reply(package_manifest_reply(R"({"format":"shipshape.manifest/1"})"));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(*m, R"({"format":"shipshape.manifest/1"})");
+    auto absent = manifest_of_reply(
+        fleet::error_reply(Error(Errc::not_found, "package 'x' is not installed under /")));
+    ASSERT_FALSE(absent);
+    EXPECT_EQ(absent.error().code(), Errc::not_found);
+    EXPECT_FALSE(manifest_of_reply(ok_reply()));
+}
+
 TEST(AgentProtocol, BadRequestsAreRefusedWithTheReason) {
     struct Row {
         std::string line;
@@ -54,10 +74,14 @@ TEST(AgentProtocol, BadRequestsAreRefusedWithTheReason) {
         {"[1,2]", "a request is one JSON object per line"},
         // An op this agent does not know.
         {R"({"id":1,"op":"reboot"})",
-         "unknown op 'reboot' (known: facts, exec, bundle, shipshape)"},
+         "unknown op 'reboot' (known: facts, exec, bundle, shipshape, package-manifest)"},
         // exec without its argv.
         {R"({"id":1,"op":"exec"})",
          "malformed 'exec' request: [json.exception.out_of_range.403] key 'argv' not found"},
+        // package-manifest without the package's name.
+        {R"({"id":1,"op":"package-manifest"})",
+         "malformed 'package-manifest' request: [json.exception.out_of_range.403] key 'name' not "
+         "found"},
         // A bundle file whose data is not base64.
         {R"({"id":1,"op":"bundle","hash":"ab","files":[{"path":"x","data":"@@@"}]})",
          "bundle file 'x': bad base64"},

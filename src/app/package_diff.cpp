@@ -28,7 +28,8 @@ PackageSide parse_package_side(std::string_view text) {
 Result<InstalledSide> load_installed_side(const Inventory& inventory, const PackageSide& side,
                                           const InstalledReader& read) {
     const bool env = side.kind == PackageSide::Kind::env;
-    auto hosts = select_hosts(inventory, {env ? "env:" + side.where : side.where});
+    // NAME@localhost is this machine even when the inventory does not list it.
+    auto hosts = select_hosts_or_this_machine(&inventory, {env ? "env:" + side.where : side.where});
     if (!hosts) {
         return fail(hosts.error().context("'" + side.text + "'"));
     }
@@ -111,6 +112,27 @@ void check_upgrade_requirements(package::PackageDiff& diff, const package::Manif
         row.reason = error.message();
         diff.requirements.checks.push_back(std::move(row));
     }
+}
+
+void unknown_installed_requirements(package::PackageDiff& diff, const package::Manifest& a,
+                                    bool a_installed, const package::Manifest& b,
+                                    bool b_installed) {
+    const char* side = nullptr;
+    if (a_installed && !a.requirements && b.requirements) {
+        side = "a";
+    } else if (b_installed && !b.requirements && a.requirements) {
+        side = "b";
+    }
+    if (side == nullptr) {
+        return;
+    }
+    diff.requirements.changes.clear();
+    diff.requirements.text_changed = false;
+    diff.requirements.text_diff.clear();
+    diff.requirements.errors.push_back(
+        std::string(side) +
+        ": the installed version's requirements are not known (dpkg does not keep the "
+        "package's embedded manifest); the other side's are not compared");
 }
 
 }  // namespace shipshape::app

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/hosts.hpp"
+#include "app/package_remote.hpp"
 #include "app/project.hpp"
 #include "app/require_service.hpp"
 #include "core/error.hpp"
@@ -38,10 +39,7 @@ PackageSide parse_package_side(std::string_view text);
 
 // Reads the installed manifest of `package` on each host, in the order given (one result per
 // host: the manifest, or why it could not be had — Errc::not_found when it is not installed).
-struct InstalledManifest {
-    std::string host;
-    Result<package::Manifest> manifest;
-};
+// The command line's reader is app::installed_manifests (app/package_remote.hpp).
 using InstalledReader = std::function<std::vector<InstalledManifest>(
     const std::vector<SelectedHost>& hosts, const std::string& package)>;
 
@@ -55,10 +53,11 @@ struct InstalledSide {
     std::vector<std::string> notes;
 };
 
-// Resolves a host or env side. The manifest is that of the first host (natural order) that has
-// the package; the other hosts are compared with it by manifest identity and named in `notes`
-// when they differ. Errc::invalid_argument for an unknown host or environment (or a host pattern
-// naming several hosts); the first host's error (Errc::not_found: "package 'x' is not installed
+// Resolves a host or env side ("NAME@localhost" is this machine, listed or not). The manifest is
+// that of the first host (natural order) that has the package; the other hosts are compared with it
+// by manifest identity and named in `notes` when they differ. Errc::invalid_argument for an unknown
+// host or environment (or a host pattern naming several hosts); the first host's error
+// (Errc::not_found: "package 'x' is not installed
 // ...") when no host has it.
 [[nodiscard]] Result<InstalledSide> load_installed_side(const Inventory& inventory,
                                                         const PackageSide& side,
@@ -71,5 +70,14 @@ struct InstalledSide {
 void check_upgrade_requirements(package::PackageDiff& diff, const package::Manifest& b,
                                 const std::vector<SelectedHost>& hosts, const std::string& label,
                                 RequireService& service);
+
+// dpkg does not keep a package's embedded manifest (shipshape-manifest.json is no control file
+// it knows), so an installed side has no requirements of its own: its needs are unknown, not
+// absent. When one side is installed (`a_installed` / `b_installed`) and has none while the
+// other has some, the requirement changes are dropped (they would all read "added" or "no longer
+// needed") and diff.requirements.errors says why instead; the diff then counts no requirement
+// change. Nothing is done otherwise.
+void unknown_installed_requirements(package::PackageDiff& diff, const package::Manifest& a,
+                                    bool a_installed, const package::Manifest& b, bool b_installed);
 
 }  // namespace shipshape::app

@@ -90,6 +90,20 @@ TEST(LoadInstalledSide, AnEnvironmentIsItsFirstHostWithThePackageAndNotesTheOthe
                   "web4 has booking 0.9, not 1.0 (diff it alone with booking@web4)"}));
 }
 
+TEST(LoadInstalledSide, LocalhostIsThisMachineListedOrNot) {
+    std::vector<SelectedHost> asked;
+    auto side = load_installed_side(
+        inventory(), parse_package_side("booking@localhost"),
+        [&](const std::vector<SelectedHost>& hosts, const std::string&) {
+            asked = hosts;
+            return std::vector<InstalledManifest>{{hosts.at(0).name, manifest("1.0")}};
+        });
+    ASSERT_TRUE(side) << side.error().message();
+    ASSERT_EQ(asked.size(), 1U);
+    EXPECT_TRUE(asked[0].local);
+    EXPECT_EQ(side->label, "booking 1.0 on localhost");
+}
+
 TEST(LoadInstalledSide, Errors) {
     struct Row {
         const char* side;
@@ -140,6 +154,32 @@ TEST(CheckUpgradeRequirements, ChecksBsNeedsOnTheHosts) {
     package::PackageDiff none;
     check_upgrade_requirements(none, manifest("1.1"), *hosts, "env:prod", service);
     EXPECT_FALSE(none.requirements.checked_against);
+}
+
+TEST(UnknownInstalledRequirements, AnInstalledSideWithoutRequirementsIsUnknownNotAbsent) {
+    package::Manifest installed = manifest("1.0");
+    package::Manifest deb = manifest("1.0");
+    deb.requirements =
+        package::EmbeddedRequirements{"requirements.toml", "[resources]\nmemory = \"1 MiB\"\n"};
+    package::PackageDiff diff = package::diff_manifests(installed, deb);
+    ASSERT_FALSE(diff.requirements.changes.empty());  // "added", as for two files
+    unknown_installed_requirements(diff, installed, true, deb, false);
+    EXPECT_TRUE(diff.requirements.changes.empty());
+    EXPECT_FALSE(diff.requirements.text_changed);
+    ASSERT_EQ(diff.requirements.errors.size(), 1U);
+    EXPECT_NE(diff.requirements.errors[0].find("a: the installed version's requirements are not "
+                                               "known"),
+              std::string::npos);
+    EXPECT_TRUE(package::empty(diff));  // the same version, untouched: no difference
+
+    // Reversed (B installed), and two files: only an installed side is unknown.
+    package::PackageDiff reversed = package::diff_manifests(deb, installed);
+    unknown_installed_requirements(reversed, deb, false, installed, true);
+    EXPECT_TRUE(package::empty(reversed));
+    package::PackageDiff files = package::diff_manifests(installed, deb);
+    unknown_installed_requirements(files, installed, false, deb, false);
+    EXPECT_FALSE(files.requirements.changes.empty());
+    EXPECT_FALSE(package::empty(files));
 }
 
 }  // namespace

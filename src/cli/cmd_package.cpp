@@ -12,6 +12,7 @@ namespace {
 
 // One registrar per subcommand, in the order --help lists them.
 const std::vector<void (*)(CLI::App& package, std::vector<Command>& out)> k_subcommands = {
+    add_package_build,
     add_package_inspect,
     add_package_diff,
 };

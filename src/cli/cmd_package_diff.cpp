@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "app/package_diff.hpp"
+#include "app/package_remote.hpp"
 #include "app/require_service.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
@@ -44,28 +45,41 @@ struct Installed {
     std::unique_ptr<app::FleetService> fleet;
 };
 
-// The installed manifests of `package` on `hosts`.
-std::vector<app::InstalledManifest> read_installed_on(const std::vector<app::SelectedHost>& hosts,
+// The installed manifests of `package` on `hosts`: this machine read in-process, other hosts
+// through their agents (the fleet is opened the first time a remote host is named).
+std::vector<app::InstalledManifest> read_installed_on(const Context& ctx, Installed& inst,
+                                                      const std::vector<app::SelectedHost>& hosts,
                                                       const std::string& package) {
-    std::vector<app::InstalledManifest> out;
-    for (const auto& h : hosts) {
-        out.push_back({h.name, fail(Errc::unsupported,
-                                    "reading the installed version of '" + package +
-                                        "' (NAME@HOST, NAME@env:ENV) is not supported yet; "
-                                        "give a .deb or a manifest file")});
+    const bool remote =
+        std::any_of(hosts.begin(), hosts.end(), [](const auto& h) { return !h.local; });
+    if (remote && !inst.fleet) {
+        auto f = open_fleet(ctx, inst.repo->project, 0);
+        if (!f) {
+            std::vector<app::InstalledManifest> out;
+            out.reserve(hosts.size());
+            for (const auto& h : hosts) {
+                out.push_back({h.name, fail(f.error())});
+            }
+            return out;
+        }
+        inst.fleet = std::move(*f);
     }
-    return out;
+    return app::installed_manifests(inst.fleet.get(), hosts, package);
 }
 
 Result<Side> load_installed(const Context& ctx, const app::PackageSide& spec, Installed& inst) {
     if (!inst.repo) {
-        auto repo = open_repo(ctx, NeedStore::no);
+        auto repo = open_repo_or_here(ctx, NeedStore::no);  // NAME@localhost needs none
         if (!repo) {
             return fail(repo.error().context("'" + spec.text + "' names an installed version"));
         }
         inst.repo = std::move(*repo);
     }
-    auto side = app::load_installed_side(inst.repo->project.inventory, spec, read_installed_on);
+    auto side = app::load_installed_side(
+        inst.repo->project.inventory, spec,
+        [&](const std::vector<app::SelectedHost>& hosts, const std::string& package) {
+            return read_installed_on(ctx, inst, hosts, package);
+        });
     if (!side) {
         return fail(side.error());
     }
@@ -108,6 +122,8 @@ int run_diff(Context& ctx, const DiffOptions& o) {
     const Side& a = **sides[0];
     const Side& b = **sides[1];
     package::PackageDiff diff = package::diff_manifests(a.manifest, b.manifest);
+    app::unknown_installed_requirements(diff, a.manifest, !a.hosts.empty(), b.manifest,
+                                        !b.hosts.empty());
     if (a.env) {
         app::RequireService service(installed.repo->project, installed.fleet.get(),
                                     fanout_progress(ctx));

@@ -10,6 +10,7 @@
 #include "cli/json.hpp"
 #include "faults/fault.hpp"
 #include "os/file_system.hpp"
+#include "package/spec.hpp"
 #include "state/load.hpp"
 
 namespace shipshape::cli {
@@ -102,6 +103,18 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
             }
         }
     }
+    // Package specs: everything but the values that use a template variable (only `package
+    // build --set` gives those) and the sources (build resolves them).
+    if (given.empty()) {
+        for (const auto& rel : toml_files(*fs, root, "packages")) {
+            files.push_back(rel);
+            auto spec = package::load_package_spec(root + "/" + rel, {},
+                                                   package::UnsetVariables::unchecked);
+            if (!spec) {
+                errors.push_back(spec.error().message());
+            }
+        }
+    }
     for (const auto& c : checklists) {
         std::string path = os::path_absolute(c, ctx.cwd);
         files.push_back(c);
@@ -145,7 +158,7 @@ void add_validate_command(CLI::App& app, std::vector<Command>& out) {
     auto files = std::make_shared<std::vector<std::string>>();
     auto* sub = app.add_subcommand("validate",
                                    "Check definitions (shipshape.toml, inventory.toml, checklists, "
-                                   "states, fault profiles) and "
+                                   "states, fault profiles, package specs) and "
                                    "run nothing");
     sub->add_option("FILES", *files, "checklists to check (default: the whole ops repo)");
     out.push_back({sub, [files](Context& ctx) { return run_validate(ctx, *files); }});

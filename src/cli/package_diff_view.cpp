@@ -159,6 +159,7 @@ std::vector<Group> split(const Group& g) {
         by[prefix(e->path, g.depth + 1)].push_back(e);
     }
     std::vector<Group> out;
+    out.reserve(by.size());
     for (auto& [key, items] : by) {
         out.push_back({key, g.depth + 1, std::move(items)});
     }
@@ -167,8 +168,7 @@ std::vector<Group> split(const Group& g) {
 
 // `entries` grouped by directory in at most `limit` groups (when the top level allows): starting
 // from one group, the largest group is split into its subdirectories while the result fits, so
-// big trees fold and scattered entries stay named. Every entry is in exactly one group; groups
-// come sorted by key.
+// big trees fold and scattered entries stay named. Each entry in one group; groups sorted by key.
 std::vector<Group> fold(const std::vector<const Entry*>& entries, size_t limit) {
     std::vector<Group> groups;
     groups.push_back({"", 0, entries});
@@ -233,8 +233,7 @@ std::vector<Group> fold(const std::vector<const Entry*>& entries, size_t limit) 
     return groups;
 }
 
-// Added or removed entries: all of them with --full or when few, else folded by directory,
-// so that every path is still named (itself or through its directory).
+// Added or removed entries: all with --full or when few, else folded by directory (each named).
 void print_entries(Out& out, const std::vector<Entry>& list, char sign, const char* color) {
     std::vector<const Entry*> entries;
     entries.reserve(list.size());
@@ -374,7 +373,8 @@ void print_summary(Out& out, const PackageDiff& d) {
     out.line("  a: " + out.view().label_a);
     out.line("  b: " + out.view().label_b);
     if (package::empty(d)) {
-        out.line("no differences");
+        const auto& e = d.requirements.errors;  // an installed side's unknown needs
+        out.line(e.empty() ? "no differences" : "no differences; cannot compare needs: " + e[0]);
         return;
     }
     auto row = [&](const char* name, const std::string& text) {
@@ -384,9 +384,10 @@ void print_summary(Out& out, const PackageDiff& d) {
     };
     row("dependencies",
         d.relations.empty() ? "unchanged" : plural_count(d.relations.size(), "change"));
-    std::string req = d.requirements.changes.empty()
-                          ? (d.requirements.text_changed ? "text changed" : "unchanged")
-                          : plural_count(d.requirements.changes.size(), "change");
+    const auto& rq = d.requirements;
+    std::string req = !rq.changes.empty() ? plural_count(rq.changes.size(), "change")
+                      : rq.text_changed   ? "text changed"
+                                          : (rq.errors.empty() ? "unchanged" : "not compared");
     if (d.requirements.checked_against) {
         size_t failed = static_cast<size_t>(
             std::count_if(d.requirements.checks.begin(), d.requirements.checks.end(),
@@ -486,7 +487,7 @@ std::string render_package_diff(const PackageDiff& d, const PackageDiffView& vie
         }
     }
     const auto& req = d.requirements;
-    if (req.text_changed || req.checked_against) {
+    if (req.text_changed || req.checked_against || !req.errors.empty()) {
         out.heading("Requirements");
         for (const auto& c : req.changes) {
             std::string text = c.change == Change::changed ? arrow(c.before, c.after)

@@ -203,6 +203,12 @@ std::vector<std::string> sandbox_like_cgroups() {
 }
 
 Status remove_cgroup(const std::string& path) {
+    // Gone already. Checked first: where the hierarchy's parent is read-only (a cgroup v1
+    // layout, /sys/fs/cgroup a read-only tmpfs), rmdir of a missing name fails with EROFS.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+        return {};
+    }
     kill_members(path);
     for (int i = 0; i < 100; ++i) {
         if (::rmdir(path.c_str()) == 0 || errno == ENOENT) {

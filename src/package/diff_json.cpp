@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "package/diff.hpp"
+#include "package/manifest_json.hpp"
 
 namespace shipshape::package {
 
@@ -19,27 +20,6 @@ ojson side_json(const SideInfo& s) {
     j["payload_size"] = s.payload_size;
     j["installed_size_kib"] = s.installed_size_kib ? ojson(*s.installed_size_kib) : ojson(nullptr);
     j["unsafe"] = s.unsafe;
-    return j;
-}
-
-// An entry as in the manifest's `files[]` (docs/specs/manifest.md).
-ojson entry_json(const Entry& e) {
-    ojson j;
-    j["path"] = e.path;
-    j["type"] = std::string(entry_type_name(e.type));
-    if (e.type == EntryType::file) {
-        j["size"] = e.size;
-        j["sha256"] = e.sha256;
-    }
-    j["mode"] = mode_text(e.mode);
-    j["owner"] = e.owner;
-    j["group"] = e.group;
-    if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
-        j["target"] = e.target;
-    }
-    if (e.modified_locally) {
-        j["modified_locally"] = true;
-    }
     return j;
 }
 
@@ -144,11 +124,11 @@ std::string diff_to_json(const PackageDiff& d) {
     ojson files;
     files["added"] = ojson::array();
     for (const auto& e : d.files.added) {
-        files["added"].push_back(entry_json(e));
+        files["added"].push_back(entry_to_json(e));
     }
     files["removed"] = ojson::array();
     for (const auto& e : d.files.removed) {
-        files["removed"].push_back(entry_json(e));
+        files["removed"].push_back(entry_to_json(e));
     }
     files["changed"] = ojson::array();
     for (const auto& c : d.files.changed) {
@@ -159,8 +139,8 @@ std::string diff_to_json(const PackageDiff& d) {
             what.push_back(std::string(name));
         }
         x["changes"] = std::move(what);
-        x["before"] = entry_json(c.before);
-        x["after"] = entry_json(c.after);
+        x["before"] = entry_to_json(c.before);
+        x["after"] = entry_to_json(c.after);
         files["changed"].push_back(std::move(x));
     }
     j["files"] = std::move(files);

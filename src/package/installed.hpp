@@ -14,7 +14,8 @@
 //                        file sharing its inode with an earlier listed path is a hard link to it
 //   modified_locally     a file whose md5 differs from info/NAME.md5sums, a conffile whose md5
 //                        differs from the status stanza's Conffiles (or that is gone)
-//   requirements         info/NAME.shipshape-manifest.json when dpkg kept it
+//   requirements         info/NAME.shipshape-manifest.json when present (dpkg 1.21 does not
+//                        keep that control member: installed manifests then have none)
 // Owner and group names come from ROOT/etc/passwd and ROOT/etc/group (numeric ids otherwise).
 #pragma once
 

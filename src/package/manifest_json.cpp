@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/text.hpp"
-#include "package/manifest.hpp"
+#include "package/manifest_json.hpp"
 
 namespace shipshape::package {
 
@@ -282,6 +282,24 @@ Manifest parse(const json& j) {
 
 }  // namespace
 
+ojson entry_to_json(const Entry& e) {
+    ojson o{{"path", e.path}, {"type", entry_type_name(e.type)}};
+    if (e.type == EntryType::file) {
+        o["size"] = e.size;
+        o["sha256"] = e.sha256;
+    }
+    o["mode"] = mode_text(e.mode);
+    o["owner"] = e.owner;
+    o["group"] = e.group;
+    if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
+        o["target"] = e.target;
+    }
+    if (e.modified_locally) {
+        o["modified_locally"] = true;
+    }
+    return o;
+}
+
 std::string manifest_to_json(const Manifest& m) {
     ojson j;
     j["format"] = k_manifest_format;
@@ -325,21 +343,7 @@ std::string manifest_to_json(const Manifest& m) {
     j["conffiles"] = std::move(conffiles);
     ojson files = ojson::array();
     for (const auto& e : m.files) {
-        ojson o{{"path", e.path}, {"type", entry_type_name(e.type)}};
-        if (e.type == EntryType::file) {
-            o["size"] = e.size;
-            o["sha256"] = e.sha256;
-        }
-        o["mode"] = mode_text(e.mode);
-        o["owner"] = e.owner;
-        o["group"] = e.group;
-        if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
-            o["target"] = e.target;
-        }
-        if (e.modified_locally) {
-            o["modified_locally"] = true;
-        }
-        files.push_back(std::move(o));
+        files.push_back(entry_to_json(e));
     }
     j["files"] = std::move(files);
     if (m.requirements) {

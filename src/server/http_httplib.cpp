@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -241,7 +242,12 @@ Status serve_http(Api& api, const ListenAddress& where, const std::optional<TlsF
                 if (events) {
                     events->hub.stop();  // ends the streams, which hold worker threads
                 }
-                server.stop();
+                // httplib's stop() does nothing until listen_after_bind() runs, and a signal may
+                // come between on_listening and then: stop again until the server has ended.
+                while (!ended.load()) {
+                    server.stop();
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                }
                 return;
             }
         }

@@ -202,9 +202,11 @@ void apply_packages(ApplyContext& ctx, const std::vector<size_t>& changes) {
         }
     };
     // An exact older version is a downgrade: the state says so, apt must be allowed to.
-    batch(install,
-          {"apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades"});
-    batch(remove, {"apt-get", "remove", "-y", "-q"});
+    // Another apt or dpkg at work (unattended-upgrades, a second apply) is waited for, up to two
+    // minutes, instead of failing at once on its lock.
+    batch(install, {"apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=120",
+                    "--no-install-recommends", "--allow-downgrades"});
+    batch(remove, {"apt-get", "remove", "-y", "-q", "-o", "DPkg::Lock::Timeout=120"});
 }
 
 }  // namespace shipshape::state

@@ -284,9 +284,10 @@ TEST_F(DebAndServiceTest, AppliesADebWithAptGetByItsPath) {
     auto report = apply(*s, p);
     EXPECT_EQ(report.failed, 0u);
     EXPECT_EQ(calls(before),
-              std::vector<std::string>{"apt-get install -y -q --no-install-recommends "
-                                       "--allow-downgrades " +
-                                       repo() + "/artifacts/booking_1.4.3_amd64.deb"});
+              std::vector<std::string>{
+                  "apt-get install -y -q -o DPkg::Lock::Timeout=120 --no-install-recommends "
+                  "--allow-downgrades " +
+                  repo() + "/artifacts/booking_1.4.3_amd64.deb"});
 }
 
 TEST_F(DebAndServiceTest, WithoutSystemdAsInitServicesAreUnsupported) {

@@ -4,6 +4,10 @@
     python3 run.py test_fleet.FleetStateTest      # a module, a TestCase or a single test
     python3 run.py --list                         # MODULE.CLASS of every TestCase with tests
 
+--list writes MODULE.CLASS@LOCK for a TestCase whose class sets RESOURCE_LOCK = "LOCK" (a
+machine-wide resource such as this machine's dpkg database): ctest never runs two TestCases
+holding the same lock at once.
+
 0   every test ran and passed
 1   a test failed or errored, or the selection holds no test
 77  nothing failed but some test was skipped (ctest's SKIP_RETURN_CODE: shown as Skipped, not
@@ -32,7 +36,8 @@ def test_cases():
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if (issubclass(cls, unittest.TestCase) and cls.__module__ == module_name
                     and loader.getTestCaseNames(cls)):
-                names.append(f"{module_name}.{name}")
+                lock = getattr(cls, "RESOURCE_LOCK", None)
+                names.append(f"{module_name}.{name}" + (f"@{lock}" if lock else ""))
     return names
 
 

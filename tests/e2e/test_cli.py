@@ -64,7 +64,9 @@ class CliTest(RepoTestCase):
              "packages/booking/booking.conf", "packages/booking/requirements.toml"]))
         r = self.shipshape("validate", cwd=target)
         self.assertEqual(r.code, 0, r)
-        self.assertIn("5 files valid", r.out)  # shipshape, inventory, deploy, state, profile
+        # shipshape, inventory, deploy, state, profile, and the package spec (its version is a
+        # {{template}} only `package build --set` gives: left unchecked, not an error)
+        self.assertIn("6 files valid", r.out)
         with open(os.path.join(target, "shipshape.toml"), "a") as f:
             f.write("# my edit\n")
         r = self.shipshape("init", target, cwd=self.tmp)
@@ -122,6 +124,26 @@ class CliTest(RepoTestCase):
         text = "\n".join(doc["errors"])
         self.assertIn("inventory.toml:4:9: host 'h' is in environments 'local' and 'prod'", text)
         self.assertIn("bad.toml:3:7: step 'a' 'run' must be an argv array", text)
+
+    def test_validate_checks_package_specs(self):
+        self.write("packages/app.toml", """
+            name = "app"
+            version = "{{version}}"
+            architecture = "all"
+            maintainer = "Ops <ops@example.org>"
+            description = "an app"
+            depends = ["libc6 (>> 2.36"]
+            [[files]]
+            source = "app.sh"
+            destination = "/usr/bin/app"
+            """)
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("packages/app.toml:6:12: depends relation \"libc6 (>> 2.36\" has an "
+                      "unclosed '('", r.err)
+        self.assertIn("packages/app.toml:9:15: [[files]] 'destination' \"/usr/bin/app\" must be "
+                      "relative to the package root", r.err)
+        self.assertNotIn("version", r.err)  # a template: checked when built with --set
 
     def test_bad_params_and_environments(self):
         self.write("checklists/p.toml", """

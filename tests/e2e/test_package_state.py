@@ -78,6 +78,7 @@ def local_apt_repo(test, debs):
 
 class DebPackageTest(RepoTestCase):
     """A .deb of the ops repo installed with apt, its dependency pulled from an apt source."""
+    RESOURCE_LOCK = "dpkg"  # installs into this machine's dpkg database (one apt at a time)
 
     def setUp(self):
         super().setUp()
@@ -175,6 +176,8 @@ class DebOnFleetHostTest(FleetTestCase):
     """The fleet path: the .deb travels in the ops repo bundle and the host's agent installs it
     from its copy. The test fleet's hosts share this machine's file system (all but /root and
     /srv), so its dpkg database too."""
+    RESOURCE_LOCK = "dpkg"  # installs into this machine's dpkg database (one apt at a time)
+
     fleet_size = 1
 
     def setUp(self):

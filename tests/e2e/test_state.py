@@ -136,13 +136,13 @@ class PlanApplyTest(StateTestCase):
             [[file]]
             path = "/etc/booking/limits.conf"
             content = "dup"
-            [[cron]]
+            [[daemon]]
             name = "nginx"
             """))
         before = self.snapshot()
         r = self.state("apply")
         self.assertEqual(r.code, 2, r)
-        self.assertIn("states/web.toml:31:3: unknown key 'cron' in a state file", r.err)
+        self.assertIn("states/web.toml:31:3: unknown key 'daemon' in a state file", r.err)
         self.assertIn("states/web.toml:26:8: [[file]] 'path' must be an absolute path, "
                       "found \"relative/path\"", r.err)
         self.assertIn("states/web.toml:28:1: duplicate file /etc/booking/limits.conf: already "
@@ -381,6 +381,7 @@ class AptTest(StateTestCase):
     builds (no network): install a version, upgrade to another, remove."""
 
     PKG = "shipshape-test-dummy"
+    RESOURCE_LOCK = "dpkg"  # installs into this machine's dpkg database (one apt at a time)
 
     def build_repo(self):
         repo = os.path.join(self.tmp, "apt")
