@@ -1,8 +1,9 @@
 // What a [[package]] deb change of a plan will change on the box: the package diff between the
 // version installed under the plan's root and the .deb of the ops repo, as `package diff` prints
-// it (everything, folded, as plan shows file diffs; the summary only with plan --no-diff). The state module knows nothing of
-// packages' contents; this view reads both sides (package::read_installed, read_deb) when it
-// prints the plan. A remote host's agent prints its own plan, so the diff is of that host.
+// it (everything, folded, as plan shows file diffs; the summary only with plan --no-diff). The
+// state module knows nothing of packages' contents; this view reads both sides
+// (package::read_installed, read_deb) when it prints the plan. A remote host's agent prints its own
+// plan, so the diff is of that host.
 #pragma once
 
 #include <string>
