@@ -42,6 +42,7 @@ constexpr CommandEntry k_commands[] = {
     {"store", add_store_commands},
     {"user", add_user_commands},
     {"package", add_package_commands},
+    {"versions", add_versions_command},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/exit_code.hpp"
+#include "cli/plan_package_view.hpp"
 
 namespace shipshape::cli {
 
@@ -116,6 +117,9 @@ void print_changes(const Context& ctx, const app::HostPlan& hp, bool diffs, bool
         std::printf("%s\n", line.c_str());
         if (diffs && !c.diff.empty()) {
             print_diff(ctx, c.diff);
+        }
+        if (!report) {  // a [[package]] deb: what the new version changes on the box
+            std::fputs(plan_package_diff(c, r, plan.root, diffs, ctx.color).c_str(), stdout);
         }
         if (report && !report->results[i].ok && !report->results[i].output.empty()) {
             print_diff(ctx, report->results[i].output);

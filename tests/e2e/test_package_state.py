@@ -108,6 +108,11 @@ class DebPackageTest(RepoTestCase):
         plan = self.state("plan", "1.0")
         self.assertEqual(plan.code, 0, plan)
         self.assertIn(f"+ package {APP}  (1.0, artifacts/{APP}_1.0_all.deb)", plan.out)
+        # The package diff against nothing installed: its dependency and its files are added.
+        self.assertIn(f"      a: {APP} (not installed under /)\n"
+                      f"      b: artifacts/{APP}_1.0_all.deb", plan.out)
+        self.assertIn("Depends: + " + DEP, plan.out)
+        self.assertIn(f"+ /usr/share/doc/{APP}/VERSION  (file, 4 B, 0644)", plan.out)
         r = self.state("apply", "1.0")
         self.assertEqual(r.code, 0, r)
         self.assertEqual(installed_version(APP), "1.0")
@@ -118,6 +123,17 @@ class DebPackageTest(RepoTestCase):
 
         plan = self.state("plan", "2.0")
         self.assertIn(f"~ package {APP}  (1.0 \u2192 2.0, artifacts/{APP}_2.0_all.deb)", plan.out)
+        # The package diff as part of the plan: the installed 1.0 (read from dpkg's database and
+        # the files) against the 2.0 .deb: one file's content; --no-diff keeps the summary.
+        self.assertIn(f"    package diff: {APP} 1.0 \u2192 2.0 (all)\n"
+                      f"      a: {APP} installed under /\n"
+                      f"      b: artifacts/{APP}_2.0_all.deb", plan.out)
+        self.assertIn("      files         0 added, 0 removed, 1 changed", plan.out)
+        self.assertIn(f"/usr/share/doc/{APP}/VERSION", plan.out.split("files         ")[1])
+        short = self.shipshape("plan", "--no-diff", "--state", "states/app.toml", "--set",
+                               "version=2.0", timeout=300)
+        self.assertIn("      files         0 added, 0 removed, 1 changed", short.out)
+        self.assertNotIn(f"/usr/share/doc/{APP}/VERSION", short.out)
         doc = self.state("plan", "2.0", "--json").json()
         change = doc["hosts"][0]["changes"][0]
         self.assertEqual(change["details"], ["1.0 \u2192 2.0", f"artifacts/{APP}_2.0_all.deb"])
@@ -190,6 +206,8 @@ class DebOnFleetHostTest(FleetTestCase):
         plan = self.ss("plan", self.name)
         self.assertEqual(plan.code, 0, plan)
         self.assertIn(f"+ package {APP}  (1.0, artifacts/{APP}_1.0_all.deb)", plan.out)
+        # The host's agent prints its plan, the package diff against that host included.
+        self.assertIn(f"      a: {APP} (not installed under /)", plan.out)
         r = self.ss("apply", self.name)
         self.assertEqual(r.code, 0, r)
         self.assertEqual(installed_version(APP), "1.0")
