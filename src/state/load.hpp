@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "core/diagnostic.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
+#include "os/beneath.hpp"
 #include "os/process.hpp"
 #include "state/model.hpp"
 
@@ -58,6 +60,11 @@ struct DebFields {
                                                 const std::string& path);
 // Parses dpkg-deb --field output ("Package: booking\nVersion: 1.4.3\n...").
 DebFields parse_deb_fields(std::string_view text);
+// [[package]] deb = "...": checks the file beneath the ops repo (opened once, into `repo`, for
+// every deb of a load) and takes its Package and Version into `r`. Problems go to `diags` at the
+// resource's positions in `file`; false then.
+bool load_deb(Resource& r, const LoadOptions& options, std::optional<Result<os::Fd>>& repo,
+              const std::string& file, Diagnostics& diags);
 
 // Loads `files` (repo-relative), in order; a file listed twice is loaded once.
 [[nodiscard]] Result<DesiredState> load_state(const std::vector<std::string>& files,

@@ -450,39 +450,6 @@ bool render_fields(Resource& r, const Variables& vars, const std::string& file,
     return ok;
 }
 
-// [[package]] deb = "...": checks the file beneath the repo and takes its Package and Version.
-bool load_deb(Resource& r, const LoadOptions& options, std::optional<Result<os::Fd>>& repo,
-              const std::string& file, Diagnostics& diags) {
-    if (!repo) {
-        repo = os::open_root(options.repo_root);
-    }
-    std::optional<std::string> why =
-        !*repo ? repo->error().message() : check_deb_source(repo->value().get(), r.deb);
-    if (why) {
-        diags.add(file, r.deb_pos, "[[package]] " + *why);
-        return false;
-    }
-    if (!options.runner) {
-        diags.add(file, r.deb_pos,
-                  "[[package]] deb \"" + r.deb + "\" cannot be read here (no process runner)");
-        return false;
-    }
-    auto fields = read_deb_fields(*options.runner, options.repo_root, r.deb);
-    if (!fields) {
-        diags.add(file, r.deb_pos, "[[package]] " + fields.error().message());
-        return false;
-    }
-    if (!r.name.empty() && r.name != fields->package) {
-        diags.add(file, r.name_pos,
-                  "[[package]] 'name' \"" + r.name + "\" does not match the package in " + r.deb +
-                      " (\"" + fields->package + "\"); leave 'name' out or fix it");
-        return false;
-    }
-    r.name = fields->package;
-    r.version = fields->version;
-    return true;
-}
-
 }  // namespace
 
 std::vector<Resource> parse_state(std::string_view text, const std::string& path,
