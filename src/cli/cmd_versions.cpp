@@ -103,8 +103,16 @@ void print_report(const Context& ctx, const app::VersionsReport& report) {
                             cell(ctx, nullptr, facts_of(h), facts_w).c_str(), status.c_str());
             }
         }
+        std::vector<std::string> unknown;
+        for (const auto& e : p.envs) {
+            for (const auto& h : e.hosts) {
+                if (!h.error.empty()) {
+                    unknown.push_back(h.host);
+                }
+            }
+        }
         std::string summary = p.name + ": ";
-        if (p.lagging.empty() && p.missing.empty()) {
+        if (p.lagging.empty() && p.missing.empty() && unknown.empty()) {
             summary += "every environment's hosts agree";
         } else {
             std::vector<std::string> parts;
@@ -115,6 +123,10 @@ void print_report(const Context& ctx, const app::VersionsReport& report) {
             if (!p.missing.empty()) {
                 parts.push_back(plural(p.missing.size(), "host misses it", "hosts miss it") + " (" +
                                 join(p.missing) + ")");
+            }
+            if (!unknown.empty()) {
+                parts.push_back("unknown on " + plural(unknown.size(), "host", "hosts") + " (" +
+                                join(unknown) + ")");
             }
             summary += join(parts);
         }

@@ -117,7 +117,8 @@ class SavedVersionsTest(VersionsTestCase):
         self.assertIn("not installed (newest 1.4.3)", r.out)
         self.assertEqual(booking["stage1"][2:], ("1:1.5~rc1", "newest"))
         self.assertEqual(booking["db1"][2], "?")
-        self.assertIn("booking: 1 host lags (web2), 1 host misses it (web10)", r.out)
+        self.assertIn("booking: 1 host lags (web2), 1 host misses it (web10), unknown on 1 host "
+                      "(db1)", r.out)
         dpkg = self.rows(r.out, "dpkg")
         self.assertEqual(dpkg["web1"][2:], (self.dpkg, "newest"))
         self.assertEqual(dpkg["web10"][2:], (self.dpkg, "newest"))
