@@ -23,6 +23,13 @@ namespace {
 
 constexpr size_t k_chunk = 1 << 20;
 
+// Whether the sorted `paths` hold one beneath `dir` ("dir/...").
+bool has_paths_beneath(const std::vector<std::string>& paths, const std::string& dir) {
+    std::string prefix = dir + "/";
+    auto it = std::lower_bound(paths.begin(), paths.end(), prefix);
+    return it != paths.end() && it->starts_with(prefix);
+}
+
 // Lines of `text`, without their "\n".
 std::vector<std::string_view> lines_of(std::string_view text) {
     std::vector<std::string_view> out;
@@ -358,6 +365,18 @@ class InstalledReader {
                     e.type = EntryType::directory;
                     break;
                 case S_IFLNK: {
+                    // A directory of the package (it has paths beneath it) that is a symlink to a
+                    // directory here, as /bin -> usr/bin on a merged-/usr system: dpkg follows
+                    // it, so it is that directory, as its target has it.
+                    struct stat dir {};
+                    if (has_paths_beneath(paths, path) && ::stat(full.c_str(), &dir) == 0 &&
+                        S_ISDIR(dir.st_mode)) {
+                        e.type = EntryType::directory;
+                        e.mode = dir.st_mode & 07777U;
+                        e.owner = name_of(users, dir.st_uid);
+                        e.group = name_of(groups, dir.st_gid);
+                        break;
+                    }
                     e.type = EntryType::symlink;
                     std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
                     ssize_t n = ::readlink(full.c_str(), target.data(), target.size());

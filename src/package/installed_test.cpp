@@ -136,6 +136,29 @@ TEST_F(InstalledTest, ReadsThePackageAsItIsNow) {
     EXPECT_EQ(*round, *m);
 }
 
+// Merged /usr: the package ships /bin as a directory, the box has /bin -> usr/bin. dpkg follows
+// such a link, so the installed side has the directory too, not a change of type; a link the
+// package itself ships (nothing listed beneath it) stays a link.
+TEST_F(InstalledTest, ADirectoryThatIsALinkToADirectoryHereIsThatDirectory) {
+    put("var/lib/dpkg/status",
+        "Package: merged\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n");
+    put("var/lib/dpkg/info/merged.list", "/.\n/bin\n/bin/tool\n/usr\n/usr/sbin\n");
+    put("usr/bin/tool", "tool\n");
+    ::chmod((root + "/usr/bin").c_str(), 0755);
+    ::symlink("usr/bin", (root + "/bin").c_str());
+    ::symlink("bin", (root + "/usr/sbin").c_str());
+    auto m = read_installed(root, "merged");
+    ASSERT_TRUE(m) << m.error().message();
+    const Entry* bin = m->find("/bin");
+    ASSERT_NE(bin, nullptr);
+    EXPECT_EQ(bin->type, EntryType::directory);
+    EXPECT_EQ(bin->mode, 0755U);
+    EXPECT_EQ(bin->target, "");
+    EXPECT_EQ(m->find("/bin/tool")->type, EntryType::file);
+    EXPECT_EQ(m->find("/usr/sbin")->type, EntryType::symlink);
+    EXPECT_EQ(m->find("/usr/sbin")->target, "bin");
+}
+
 TEST_F(InstalledTest, NotInstalled) {
     auto absent = read_installed(root, "nosuch");
     ASSERT_FALSE(absent);
