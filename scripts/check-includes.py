@@ -26,6 +26,8 @@ ALLOWED_MODULES = {
     "faults": {"core", "os"},
     "store": {"core"},
     "fleet": {"core", "os"},
+    # releases and sign-offs: SSHSIG verification so far.
+    "release": {"core"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).
@@ -69,9 +71,11 @@ THIRD_PARTY = [
      "PostgreSQL only in the store's postgres backend"),
     ("xxhash.h", ["state/*.cpp", "fleet/*.cpp", "app/fleet_service*.cpp", "app/agent*.cpp"],
      "xxHash for change detection (state) and names/bundle hashes (fleet, app's fleet side)"),
-    ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp"],
+    ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp",
+                  "release/sshsig.cpp"],
      "libcrypto for SHA-256 (state/hash.cpp), base64 of the bundle (fleet service) and access "
-     "tokens: random bytes, salted hash, constant-time compare (app/users.cpp)"),
+     "tokens: random bytes, salted hash, constant-time compare (app/users.cpp), SSHSIG "
+     "verification (release/sshsig.cpp)"),
     ("apt-pkg/", ["require/version_test.cpp"],
      "libapt-pkg is a test oracle only, never linked into shipshape"),
     # The faults engine's own (internal) headers may carry them; nothing outside faults/ may.
