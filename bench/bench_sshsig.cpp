@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
                   shipshape::release::verify_sshsig(*sig, read(dir + name), "shipshape-signoff");
         bad += ok ? 0 : 1;
     }
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::printf("verified %d signatures in %.1f ms (%d failed)\n", n, ms, bad);
     return bad == 0 ? 0 : 1;
 }
