@@ -4,19 +4,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "os/file_system.hpp"
 #include "release/sshsig.hpp"
 
 namespace {
 
 std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return shipshape::os::read_whole_file(path).value_or("");
 }
 
 }  // namespace

@@ -26,8 +26,8 @@ ALLOWED_MODULES = {
     "faults": {"core", "os"},
     "store": {"core"},
     "fleet": {"core", "os"},
-    # releases and sign-offs: SSHSIG verification so far.
-    "release": {"core"},
+    # releases and sign-offs: SSHSIG verification so far (files through os).
+    "release": {"core", "os"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).

@@ -233,6 +233,19 @@ std::vector<Group> fold(const std::vector<const Entry*>& entries, size_t limit) 
     return groups;
 }
 
+// At most k_fold_lines of `groups`, one line each as `line` makes it, then how many are left.
+template <typename Line>
+void print_groups(Out& out, const std::vector<Group>& groups, Line line) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+        if (i == k_fold_lines) {
+            out.line("    … and " + grouped_number(groups.size() - i) +
+                     " more directories (--full shows all)");
+            return;
+        }
+        out.line(line(groups[i]));
+    }
+}
+
 // Added or removed entries: all with --full or when few, else folded by directory (each named).
 void print_entries(Out& out, const std::vector<Entry>& list, char sign, const char* color) {
     std::vector<const Entry*> entries;
@@ -248,24 +261,15 @@ void print_entries(Out& out, const std::vector<Entry>& list, char sign, const ch
         }
         return;
     }
-    auto groups = fold(entries, k_fold_lines);
-    size_t shown = 0;
-    for (const auto& g : groups) {
-        if (shown == k_fold_lines) {
-            out.line("    … and " + grouped_number(groups.size() - shown) +
-                     " more directories (--full shows all)");
-            break;
-        }
-        ++shown;
+    print_groups(out, fold(entries, k_fold_lines), [&](const Group& g) {
         if (g.items.size() == 1 && !g.rest) {
-            out.line("    " + out.paint(mark + escape_control(g.items[0]->path), color) + "  (" +
-                     entry_detail(*g.items[0]) + ")");
-        } else {
-            out.line("    " + out.paint(mark + escape_control(g.key) + "/", color) + " (" +
-                     (g.rest ? "other " : "") + grouped_number(g.items.size()) + " entries, " +
-                     format_size(g.bytes()) + ")");
+            return "    " + out.paint(mark + escape_control(g.items[0]->path), color) + "  (" +
+                   entry_detail(*g.items[0]) + ")";
         }
-    }
+        return "    " + out.paint(mark + escape_control(g.key) + "/", color) + " (" +
+               (g.rest ? "other " : "") + grouped_number(g.items.size()) + " entries, " +
+               format_size(g.bytes()) + ")";
+    });
 }
 
 std::string change_detail(const FileChange& c) {
@@ -337,22 +341,13 @@ void print_changed(Out& out, const std::vector<FileChange>& changed) {
         return;
     }
     out.line("    content only: " + grouped_number(content.size()) + " files");
-    auto groups = fold(content, k_fold_lines);
-    shown = 0;
-    for (const auto& g : groups) {
-        if (shown == k_fold_lines) {
-            out.line("    … and " + grouped_number(groups.size() - shown) +
-                     " more directories (--full shows all)");
-            break;
-        }
-        ++shown;
+    print_groups(out, fold(content, k_fold_lines), [](const Group& g) {
         if (g.items.size() == 1 && !g.rest) {
-            out.line("    ~ " + escape_control(g.items[0]->path));
-        } else {
-            out.line("    ~ " + escape_control(g.key) + "/ (" + (g.rest ? "other " : "") +
-                     grouped_number(g.items.size()) + " files)");
+            return "    ~ " + escape_control(g.items[0]->path);
         }
-    }
+        return "    ~ " + escape_control(g.key) + "/ (" + (g.rest ? "other " : "") +
+               grouped_number(g.items.size()) + " files)";
+    });
 }
 
 void print_summary(Out& out, const PackageDiff& d) {

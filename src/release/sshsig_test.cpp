@@ -8,18 +8,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/testing/skip.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::release {
 namespace {
 
 std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return shipshape::os::read_whole_file(path).value_or("");
 }
 
 void write(const std::string& path, const std::string& text) {
