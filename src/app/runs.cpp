@@ -477,7 +477,7 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
                         " (recording the run's end failed too: " + st.error().message() + ")");
     }
     if (!st) {
-        return fail(st.error());
+        return fail(end_not_recorded(run.id, report.log_error, st.error()));
     }
     run.status = status;
     redact_params(run, loaded->redactor);
@@ -556,7 +556,7 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
     auto st = m_store.update_run(run_id, status, ::getpid(), now_ms());
     release_run_locks(loaded->locks);
     if (!st) {
-        return fail(st.error());
+        return fail(end_not_recorded(run_id, report.log_error, st.error()));
     }
     stored.status = status;
     redact_params(stored, loaded->redactor);

@@ -116,6 +116,15 @@ std::optional<Error> lost_log_error(const LogBatcher& batcher, const std::string
                                   " (the log files in " + run_dir + " have them)"};
 }
 
+Error end_not_recorded(const std::string& run_id, const std::optional<Error>& log_error,
+                       const Error& end) {
+    if (!log_error) {
+        return end;
+    }
+    return Error{end.code(), "run " + run_id + ": " + log_error->message() +
+                                 " (recording the run's end failed too: " + end.message() + ")"};
+}
+
 namespace {
 
 // Tees a step's output to its file and, line by line, to the batcher.

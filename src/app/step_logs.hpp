@@ -73,6 +73,11 @@ class LogBatcher {
 // When `batcher` lost lines: the error that says how many, why, and where the files are.
 std::optional<Error> lost_log_error(const LogBatcher& batcher, const std::string& run_dir);
 
+// Recording run `run_id`'s end failed with `end`: the error to report, leading with the lost
+// step output when there was some (a full disk usually takes both).
+Error end_not_recorded(const std::string& run_id, const std::optional<Error>& log_error,
+                       const Error& end);
+
 // `line` made storable: bytes that are not valid UTF-8, and NUL, become U+FFFD.
 std::string storable_line(std::string_view line);
 
