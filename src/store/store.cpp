@@ -142,4 +142,18 @@ Result<SchemaMigration> migrate_store(const std::string& location) {
     return migrate_sqlite_store(parsed->second);
 }
 
+// Placeholders until each backend keeps the ledger (the audit work of #17 replaces them).
+Result<AuditEntry> AuditStore::append_audit(const AuditEntry& /*entry*/) {
+    return fail(Errc::unsupported, "this store keeps no audit ledger yet");
+}
+
+Result<std::optional<AuditEntry>> AuditStore::audit_head() {
+    return fail(Errc::unsupported, "this store keeps no audit ledger yet");
+}
+
+Status AuditStore::scan_audit(int64_t /*after_seq*/,
+                              const std::function<bool(const AuditEntry&)>& /*fn*/) {
+    return fail(Errc::unsupported, "this store keeps no audit ledger yet");
+}
+
 }  // namespace shipshape::store

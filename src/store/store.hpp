@@ -310,6 +310,39 @@ class UserStore {
     [[nodiscard]] virtual Result<int64_t> revoke_tokens(std::string_view user) = 0;
 };
 
+// --- The audit chain (#17) ---
+// One entry of the hash-chained ledger (table `audit`). Every event that matters to an auditor is
+// one entry: run start and end, step results, check-offs, sign-offs, releases, applies, drift
+// findings, lock takeovers. `hash` = sha256 over the previous entry's hash and this entry's
+// fields (store/audit.hpp: audit_entry_hash, the one definition both backends and
+// `audit verify --file` use); the first entry's prev_hash is 64 zeros.
+struct AuditEntry {
+    int64_t seq = 0;        // 1, 2, ...: assigned by append_audit, in commit order, no gaps
+    int64_t at = 0;         // ms since the epoch
+    std::string kind;       // run-started, run-ended, step, check-off, sign-off, release, ...
+    std::string actor;      // who caused it (user name or key principal); may be empty
+    std::string subject;    // what it is about: run id, run id/step id, release id, host
+    std::string detail;     // JSON object text (the kind's fields); may be empty
+    std::string prev_hash;  // lower-case hex
+    std::string hash;       // lower-case hex
+};
+
+class AuditStore {
+  public:
+    virtual ~AuditStore() = default;
+    // Appends `entry` (its seq, prev_hash and hash are ignored and computed here, reading the
+    // head in the same transaction, so concurrent writers still form one chain). Returns the
+    // entry as written. Durable when it returns.
+    [[nodiscard]] virtual Result<AuditEntry> append_audit(const AuditEntry& entry);
+    // The newest entry, or nullopt when the ledger is empty.
+    [[nodiscard]] virtual Result<std::optional<AuditEntry>> audit_head();
+    // Calls `fn` for every entry with seq > after_seq, in seq order, exactly as stored (nothing
+    // recomputed: `audit verify` checks them); stops early when `fn` returns false. Streams:
+    // a million entries are never held at once.
+    [[nodiscard]] virtual Status scan_audit(int64_t after_seq,
+                                            const std::function<bool(const AuditEntry&)>& fn);
+};
+
 // A run with everything recorded during it, as store copy (store/copy.hpp) moves it between
 // stores. (A new per-run table is one more member here, read in copy.cpp and written by
 // import_run.)
@@ -354,6 +387,7 @@ class Store : public RunStore,
               public HostStore,
               public LockStore,
               public UserStore,
+              public AuditStore,
               public StoreAdmin {};
 
 // How a store is opened. read_write creates and migrates the store as needed; when the store
