@@ -34,7 +34,13 @@ struct StartRequest {
     bool undo_on_failure = false;
     int parallel = 0;  // 0: the checklist's own
     std::string user;  // who starts it (recorded in the run); empty: current_user()
+    // The release this run carries (`run --release`): recorded as the run's k_release_event
+    // event, which the `after` gate of the next stage looks for. Gates are checked by the caller.
+    std::string release_id;
 };
+
+// The kind of the run event that binds a run to a release (its detail is the release id).
+inline constexpr std::string_view k_release_event = "release";
 
 struct PlannedStep {
     std::string id;
