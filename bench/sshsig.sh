@@ -4,7 +4,8 @@
 # (bench_sshsig: one process, libcrypto, verify_sshsig_batch on one thread per core, file reads
 # and parsing included; then again on one thread) and by N `ssh-keygen -Y verify` processes, one
 # after another, the tool a user would otherwise script. Goal: native >= 50x faster.
-# Usage: bash bench/sshsig.sh [BUILD_DIR] [N]  (default build/bench, else build/release, else build/dev). Run under buildlock.
+# Usage: bash bench/sshsig.sh [BUILD_DIR] [N]  (default build/bench, else build/release, else
+# build/dev). Run under buildlock.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-}"
