@@ -249,10 +249,12 @@ Result<std::vector<AllowedSigner>> parse_allowed_signers(std::string_view text,
     return out;
 }
 
-Result<std::string> check_signature(std::string_view armored, std::string_view message,
-                                    std::string_view role, int64_t signed_at,
-                                    const Trust& trust) {
-    auto sig = parse_sshsig(armored);
+namespace {
+
+// The verdict on one signature, given whether it verified over its message (`verified`, for a
+// parsed signature): the checks of check_signature in its order.
+Result<std::string> judge(const Result<SshSignature>& sig, const Status& verified,
+                          std::string_view role, int64_t signed_at, const Trust& trust) {
     if (!sig) {
         return fail(Errc::invalid_argument, "garbled signature: " + sig.error().message());
     }
@@ -272,11 +274,11 @@ Result<std::string> check_signature(std::string_view armored, std::string_view m
         return fail(Errc::invalid_argument,
                     "signer not allowed: key " + fp + " is not in allowed_signers");
     }
-    if (auto st = verify_sshsig(*sig, message, k_signoff_namespace); !st) {
+    if (!verified) {
         return fail(Errc::invalid_argument,
                     "signature does not match what it claims to sign (another release, stage, "
                     "role, time or note?): " +
-                        st.error().message());
+                        verified.error().message());
     }
     std::vector<const AllowedSigner*> valid;
     std::string window;
@@ -314,9 +316,28 @@ Result<std::string> check_signature(std::string_view armored, std::string_view m
                                                            join(it->second) + ")"));
 }
 
+}  // namespace
+
+Result<std::string> check_signature(std::string_view armored, std::string_view message,
+                                    std::string_view role, int64_t signed_at,
+                                    const Trust& trust) {
+    auto sig = parse_sshsig(armored);
+    Status verified = sig ? verify_sshsig(*sig, message, k_signoff_namespace) : Status{};
+    return judge(sig, verified, role, signed_at, trust);
+}
+
 GateReport evaluate_gate(const GateInput& in, const Trust& trust) {
     GateReport report;
     const Stage& stage = *in.stage;
+    // Those of this stage and release, in a role the stage asks for, are verified at once
+    // (verify_sshsig_batch: every core, each key loaded once); then judged in order.
+    struct Candidate {
+        const std::string* source;
+        const SignOff* sign_off;
+        Result<SshSignature> sig;
+        std::string message;
+    };
+    std::vector<Candidate> candidates;
     for (const auto& [source, so] : in.sign_offs) {
         if (so.stage != stage.name) {
             continue;
@@ -336,15 +357,29 @@ GateReport evaluate_gate(const GateInput& in, const Trust& trust) {
                 {source, "stage " + stage.name + " asks for no '" + so.role + "' sign-offs"});
             continue;
         }
-        auto person = check_signature(so.signature, signoff_message(so), so.role, so.at, trust);
+        candidates.push_back({&source, &so, parse_sshsig(so.signature), signoff_message(so)});
+    }
+    std::vector<SshsigCheck> checks;
+    checks.reserve(candidates.size());
+    for (const auto& c : candidates) {
+        if (c.sig) {
+            checks.push_back({&*c.sig, c.message, k_signoff_namespace});
+        }
+    }
+    auto verdicts = verify_sshsig_batch(checks);
+    size_t next = 0;
+    for (const auto& c : candidates) {
+        Status verified = c.sig ? verdicts[next++] : Status{};
+        auto person = judge(c.sig, verified, c.sign_off->role, c.sign_off->at, trust);
         if (!person) {
-            report.rejected.push_back({source, person.error().message()});
+            report.rejected.push_back({*c.source, person.error().message()});
             continue;
         }
-        auto& people = report.have[so.role];
+        auto& people = report.have[c.sign_off->role];
         if (std::find(people.begin(), people.end(), *person) != people.end()) {
-            report.rejected.push_back({source, "duplicate signer: " + *person + " already signed "
-                                                   "as " + so.role + " (counted once)"});
+            report.rejected.push_back({*c.source, "duplicate signer: " + *person +
+                                                      " already signed as " + c.sign_off->role +
+                                                      " (counted once)"});
             continue;
         }
         people.push_back(*person);
