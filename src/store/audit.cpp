@@ -66,7 +66,7 @@ void AuditHasher::hash(const AuditEntry& e, std::string& out) {
     SHIPSHAPE_ASSERT(ok && size == 32);
     static constexpr char k_hex[] = "0123456789abcdef";
     out.resize(64);
-    for (unsigned i = 0; i < 32; ++i) {
+    for (size_t i = 0; i < 32; ++i) {
         out[2 * i] = k_hex[digest[i] >> 4];
         out[2 * i + 1] = k_hex[digest[i] & 15];
     }
