@@ -87,6 +87,20 @@ AuditEntry chain_audit_entry(const AuditEntry& entry, const AuditEntry* head) {
     return out;
 }
 
+Status check_audit_batch(const std::vector<AuditEntry>& batch, int64_t head_seq) {
+    int64_t expected = head_seq + 1;
+    for (const auto& e : batch) {
+        if (e.seq != expected) {
+            return fail(Errc::conflict, "importing audit entries: expected entry " +
+                                            std::to_string(expected) + ", got entry " +
+                                            std::to_string(e.seq) + " (the ledger's head is #" +
+                                            std::to_string(head_seq) + ")");
+        }
+        ++expected;
+    }
+    return {};
+}
+
 bool AuditVerifier::reject(int64_t seq, std::string message) {
     m_problem = AuditProblem{seq, std::move(message)};
     return false;

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -83,5 +84,9 @@ class AuditVerifier {
 // (the genesis hash when `head` is null), and hash. The backends use it inside their
 // transaction.
 AuditEntry chain_audit_entry(const AuditEntry& entry, const AuditEntry* head);
+
+// import_audit's precondition (store.hpp): `batch` numbers on from `head_seq` without gaps.
+// Errc::conflict saying where it does not.
+[[nodiscard]] Status check_audit_batch(const std::vector<AuditEntry>& batch, int64_t head_seq);
 
 }  // namespace shipshape::store

@@ -155,6 +155,19 @@ const char* const k_migrations[] = {
     CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
     CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
     )sql",
+    // #17: the hash-chained audit ledger (store/audit.hpp).
+    R"sql(
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace
