@@ -33,6 +33,40 @@ void append_field(std::string& out, int64_t value) {
     append_field(out, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
+void add_json_string(std::string& out, std::string_view value) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    out += '"';
+    for (char ch : value) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += k_hex[c >> 4];
+                    out += k_hex[c & 15];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
+
 EVP_MD_CTX* as_ctx(void* p) {
     return static_cast<EVP_MD_CTX*>(p);
 }
@@ -85,6 +119,114 @@ AuditEntry chain_audit_entry(const AuditEntry& entry, const AuditEntry* head) {
     out.prev_hash = head ? head->hash : std::string(k_audit_genesis);
     out.hash = audit_entry_hash(out);
     return out;
+}
+
+void AuditDetail::key(std::string_view k) {
+    if (m_text.size() > 1) {
+        m_text += ',';
+    }
+    add_json_string(m_text, k);
+    m_text += ':';
+}
+
+AuditDetail& AuditDetail::add(std::string_view k, std::string_view value) {
+    key(k);
+    add_json_string(m_text, value);
+    return *this;
+}
+
+AuditDetail& AuditDetail::add(std::string_view k, int64_t value) {
+    key(k);
+    m_text += std::to_string(value);
+    return *this;
+}
+
+AuditDetail& AuditDetail::add(std::string_view k,
+                              const std::vector<std::pair<std::string, std::string>>& object) {
+    key(k);
+    m_text += '{';
+    bool first = true;
+    for (const auto& [name, value] : object) {
+        if (!first) {
+            m_text += ',';
+        }
+        first = false;
+        add_json_string(m_text, name);
+        m_text += ':';
+        add_json_string(m_text, value);
+    }
+    m_text += '}';
+    return *this;
+}
+
+AuditEntry run_started_audit(const RunRecord& run) {
+    AuditEntry e;
+    e.at = run.started_at;
+    e.kind = "run-started";
+    e.actor = run.user;
+    e.subject = run.id;
+    e.detail = AuditDetail()
+                   .add("checklist", run.checklist_path)
+                   .add("env", run.env)
+                   .add("host", run.host)
+                   .add("params", run.params)
+                   .str();
+    return e;
+}
+
+bool is_final_run_status(std::string_view status) {
+    return status != "running" && status != "waiting" && status != "undoing";
+}
+
+AuditEntry run_ended_audit(std::string_view run_id, std::string_view status, int64_t at,
+                           std::string_view user) {
+    AuditEntry e;
+    e.at = at;
+    e.kind = "run-ended";
+    e.actor = std::string(user);
+    e.subject = std::string(run_id);
+    e.detail = AuditDetail().add("status", status).str();
+    return e;
+}
+
+AuditEntry step_audit(const StepRecord& step, std::string_view user) {
+    AuditEntry e;
+    e.at = step.finished_at;
+    e.kind = "step";
+    e.actor = std::string(user);
+    e.subject = step.run_id + "/" + step.step_id;
+    e.detail = AuditDetail()
+                   .add("state", step.state)
+                   .add("exit_code", int64_t{step.exit_code})
+                   .add("attempts", int64_t{step.attempts})
+                   .str();
+    return e;
+}
+
+AuditEntry check_off_audit(const CheckOff& c) {
+    AuditEntry e;
+    e.at = c.at;
+    e.kind = "check-off";
+    e.actor = c.by;
+    e.subject = c.run_id + "/" + c.step_id;
+    e.detail = AuditDetail().add("role", c.role).add("by", c.by).add("note", c.note).str();
+    return e;
+}
+
+AuditEntry lock_takeover_audit(const LockHolder& me, const LockHolder& old) {
+    AuditEntry e;
+    e.at = me.started_at;
+    e.kind = "lock-takeover";
+    e.actor = me.user;
+    e.subject = me.env;
+    e.detail = AuditDetail()
+                   .add("run", me.run_id)
+                   .add("old_run", old.run_id)
+                   .add("old_pid", old.pid)
+                   .add("old_host", old.host)
+                   .add("old_user", old.user)
+                   .str();
+    return e;
 }
 
 Status check_audit_batch(const std::vector<AuditEntry>& batch, int64_t head_seq) {

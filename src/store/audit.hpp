@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/store.hpp"
@@ -84,6 +85,40 @@ class AuditVerifier {
 // (the genesis hash when `head` is null), and hash. The backends use it inside their
 // transaction.
 AuditEntry chain_audit_entry(const AuditEntry& entry, const AuditEntry* head);
+
+// A JSON object built field by field, for entries' detail: strings escaped as JSON requires
+// (UTF-8 passed through), integers as numbers, fields in the order added.
+class AuditDetail {
+  public:
+    AuditDetail& add(std::string_view key, std::string_view value);
+    AuditDetail& add(std::string_view key, int64_t value);
+    // An object of string values (e.g. a run's parameters), in the given order.
+    AuditDetail& add(std::string_view key,
+                     const std::vector<std::pair<std::string, std::string>>& object);
+    std::string str() const { return m_text + "}"; }
+
+  private:
+    void key(std::string_view k);
+    std::string m_text = "{";
+};
+
+// The entries the audited journal writes append, the same in every backend (each in the write's
+// own transaction, so none can be dropped alone):
+//   create_run -> "run-started" (actor: the run's user; subject: run id; detail: checklist, env,
+//     host, params);
+//   update_run to a final status (not running, waiting or undoing) -> "run-ended" (status);
+//   record_step of a completed step (finish_seq < 0 on input) -> "step" (subject run/step;
+//     state, exit_code, attempts);
+//   add_check_off -> "check-off" (actor: who; role, by, note);
+//   acquire_env_lock taking over a stale holder -> "lock-takeover" (subject: env; the old
+//     holder's run, pid, host, user and the new run).
+AuditEntry run_started_audit(const RunRecord& run);
+bool is_final_run_status(std::string_view status);
+AuditEntry run_ended_audit(std::string_view run_id, std::string_view status, int64_t at,
+                           std::string_view user);
+AuditEntry step_audit(const StepRecord& step, std::string_view user);
+AuditEntry check_off_audit(const CheckOff& c);
+AuditEntry lock_takeover_audit(const LockHolder& me, const LockHolder& old);
 
 // import_audit's precondition (store.hpp): `batch` numbers on from `head_seq` without gaps.
 // Errc::conflict saying where it does not.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/audit.hpp"
+#include "store/copy.hpp"
 #include "store/store.hpp"
 #include "store/testing/store_contract.hpp"
 
@@ -136,6 +137,94 @@ TEST_P(AuditContract, ImportsKeepHashesAndMustContinueTheHead) {
     auto again = store->import_audit(ledger);
     ASSERT_FALSE(again);
     EXPECT_EQ(all(*store).size(), 4u);
+}
+
+// kind, actor, subject and detail of every entry, one line each.
+std::vector<std::string> summary(const std::vector<AuditEntry>& entries) {
+    std::vector<std::string> out;
+    out.reserve(entries.size());
+    for (const auto& e : entries) {
+        out.push_back(e.kind + " " + e.actor + " " + e.subject + " " + e.detail);
+    }
+    return out;
+}
+
+TEST_P(AuditContract, TheAuditedJournalWritesAppendTheirEntryInTheirTransaction) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    StepRecord running{"r1", "build", "running", 1, -1, "", 1000, 0, 0, 0, ""};
+    ASSERT_TRUE(store->record_step(running, Event{0, 1000, "r1", "build", "step-started", ""}));
+    StepRecord done{"r1", "build", "ok", 1, 0, "", 1000, 1100, 100, -1, ""};
+    ASSERT_TRUE(store->record_step(done, Event{0, 1100, "r1", "build", "step-finished", ""},
+                                   Durability::relaxed));
+    ASSERT_TRUE(store->update_run("r1", "waiting", 42, 1150));
+    ASSERT_TRUE(
+        store->add_check_off(CheckOff{"r1", "approve", "qa", "carol", "looks \"fine\"", 1200}));
+    ASSERT_TRUE(store->update_run("r1", "done", 42, 1300));
+    LockHolder first{"prod", "r1", 42, 7, "h", 1000, "ops"};
+    ASSERT_TRUE(store->acquire_env_lock(first, [](const LockHolder&) { return false; }));
+    LockHolder second{"prod", "r2", 43, 8, "h2", 2000, "dev"};
+    auto taken = store->acquire_env_lock(second, [](const LockHolder&) { return true; });
+    ASSERT_TRUE(taken && taken->acquired);
+    EXPECT_EQ(
+        summary(all(*store)),
+        (std::vector<std::string>{
+            R"(run-started ops r1 {"checklist":"checklists/deploy.toml","env":"local","host":"h","params":{"version":"1.4.2","a":"b"}})",
+            R"(step ops r1/build {"state":"ok","exit_code":0,"attempts":1})",
+            R"(check-off carol r1/approve {"role":"qa","by":"carol","note":"looks \"fine\""})",
+            R"(run-ended ops r1 {"status":"done"})",
+            R"(lock-takeover dev prod {"run":"r2","old_run":"r1","old_pid":42,"old_host":"h","old_user":"ops"})",
+        }));
+    auto entries = all(*store);
+    ASSERT_EQ(entries.size(), 5u);
+    EXPECT_EQ(entries[0].at, 1000);
+    EXPECT_EQ(entries[1].at, 1100);
+    EXPECT_EQ(entries[3].at, 1300);
+    EXPECT_EQ(verify(*store), "");
+}
+
+TEST_P(AuditContract, AJournalWriteThatFailsAppendsNothing) {
+    ASSERT_TRUE(store->create_run(run("r1")));
+    EXPECT_FALSE(store->create_run(run("r1")));  // already exists
+    EXPECT_FALSE(store->update_run("nope", "done", 1, 5));
+    EXPECT_EQ(all(*store).size(), 1u);
+}
+
+TEST_P(AuditContract, AnImportedRunGetsNoEntriesOfItsOwn) {
+    RunBundle bundle;
+    bundle.run = run("imported");
+    bundle.events = {Event{0, 1000, "imported", "", "run-started", ""}};
+    auto r = store->import_run(bundle);
+    ASSERT_TRUE(r && *r);
+    EXPECT_TRUE(all(*store).empty());
+}
+
+TEST_P(AuditContract, StoreCopyMovesTheLedgerAsItIsAndOnlyOntoItsOwnPrefix) {
+    auto source = open_store("sqlite:" + dir + "/source.db");
+    ASSERT_TRUE(source);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE((*source)->append_audit(entry("release", std::to_string(i))));
+    }
+    auto counts = copy_store(**source, *store, nullptr);
+    ASSERT_TRUE(counts) << counts.error().message();
+    EXPECT_EQ(counts->back().part, "audit entries");
+    EXPECT_EQ(counts->back().copied, 3);
+    EXPECT_EQ(all(*store).back().hash, all(**source).back().hash);
+    ASSERT_TRUE((*source)->append_audit(entry("release", "3")));
+    counts = copy_store(**source, *store, nullptr);
+    ASSERT_TRUE(counts);
+    EXPECT_EQ(counts->back().copied, 1);
+    EXPECT_EQ(counts->back().skipped, 3);
+    EXPECT_EQ(verify(*store), "");
+    // The target's ledger goes its own way: nothing more is copied, and the note says why.
+    ASSERT_TRUE(store->append_audit(entry("release", "target's own")));
+    ASSERT_TRUE((*source)->append_audit(entry("release", "4")));
+    counts = copy_store(**source, *store, nullptr);
+    ASSERT_TRUE(counts);
+    EXPECT_EQ(counts->back().copied, 0);
+    EXPECT_EQ(counts->back().note,
+              "not copied: the target's audit ledger is not a prefix of this one (ledgers cannot "
+              "be merged without rewriting their hashes)");
+    EXPECT_EQ(all(*store).size(), 5u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditContract, ::testing::ValuesIn(contract::backends()),

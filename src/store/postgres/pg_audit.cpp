@@ -14,15 +14,11 @@ namespace shipshape::store::pg_detail {
 
 namespace {
 
-constexpr const char* k_audit_insert =
-    "INSERT INTO audit(seq, at, kind, actor, subject, detail, prev_hash, hash) "
-    "VALUES($1,$2,$3,$4,$5,$6,$7,$8)";
-constexpr const char* k_audit_head =
-    "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit "
-    "ORDER BY seq DESC LIMIT 1";
 constexpr int k_scan_page = 10000;
 
-void read_audit(const PgResult& q, int row, AuditEntry& e) {
+}  // namespace
+
+void read_audit_row(const PgResult& q, int row, AuditEntry& e) {
     e.seq = q.integer(row, 0);
     e.at = q.integer(row, 1);
     e.kind = q.text(row, 2);
@@ -33,11 +29,9 @@ void read_audit(const PgResult& q, int row, AuditEntry& e) {
     e.hash = q.text(row, 7);
 }
 
-std::vector<std::string> insert_params(const AuditEntry& e) {
+std::vector<std::string> audit_insert_params(const AuditEntry& e) {
     return {num(e.seq), num(e.at), e.kind, e.actor, e.subject, e.detail, e.prev_hash, e.hash};
 }
-
-}  // namespace
 
 Result<AuditEntry> PgStore::insert_audit(const AuditEntry& entry) {
     const std::string what = "appending to the audit ledger";
@@ -49,7 +43,7 @@ Result<AuditEntry> PgStore::insert_audit(const AuditEntry& entry) {
         return fail(head.error());
     }
     AuditEntry chained = chain_audit_entry(entry, *head ? &**head : nullptr);
-    if (auto st = exec_values(what, k_audit_insert, insert_params(chained)); !st) {
+    if (auto st = exec_values(what, k_audit_insert, audit_insert_params(chained)); !st) {
         return fail(st.error());
     }
     return chained;
@@ -69,7 +63,7 @@ Result<std::optional<AuditEntry>> PgStore::audit_head() {
         return std::optional<AuditEntry>();
     }
     AuditEntry e;
-    read_audit(*q, 0, e);
+    read_audit_row(*q, 0, e);
     return std::optional<AuditEntry>(std::move(e));
 }
 
@@ -85,7 +79,7 @@ Status PgStore::scan_audit(int64_t after_seq, const std::function<bool(const Aud
             return fail(q.error());
         }
         for (int i = 0; i < q->rows(); ++i) {
-            read_audit(*q, i, e);
+            read_audit_row(*q, i, e);
             if (!fn(e)) {
                 return {};
             }
@@ -116,7 +110,7 @@ Result<int64_t> PgStore::import_audit(const std::vector<AuditEntry>& batch) {
         std::vector<Piped> inserts;
         inserts.reserve(batch.size());
         for (const auto& e : batch) {
-            inserts.push_back({k_audit_insert, insert_params(e)});
+            inserts.push_back({k_audit_insert, audit_insert_params(e)});
         }
         if (auto st = pipeline(what, inserts); !st) {
             return fail(st.error());

@@ -234,6 +234,17 @@ inline constexpr const char* k_events_lock_and_notify =
     "SELECT pg_advisory_xact_lock(7316385113240588624), pg_notify('shipshape_changes', '')";
 // The audit ledger's writers' turn (see insert_audit): always the last lock a transaction takes.
 inline constexpr const char* k_audit_lock = "SELECT pg_advisory_xact_lock(7316385113240588626)";
+// The ledger's newest entry (columns of read_audit_row), and inserting one ($1..$8 as there).
+inline constexpr const char* k_audit_head =
+    "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit "
+    "ORDER BY seq DESC LIMIT 1";
+inline constexpr const char* k_audit_insert =
+    "INSERT INTO audit(seq, at, kind, actor, subject, detail, prev_hash, hash) "
+    "VALUES($1,$2,$3,$4,$5,$6,$7,$8)";
+// Reads row `row` of an audit query (seq, at, kind, actor, subject, detail, prev_hash, hash)
+// into `e`; the parameters of k_audit_insert for `e`.
+void read_audit_row(const PgResult& q, int row, AuditEntry& e);
+std::vector<std::string> audit_insert_params(const AuditEntry& e);
 inline constexpr const char* k_log_lock_and_notify =
     "SELECT pg_advisory_xact_lock(7316385113240588625), pg_notify('shipshape_changes', '')";
 

@@ -220,6 +220,8 @@ class SqliteStore final : public Store {
     // Appends `entry` to the ledger inside the caller's write transaction (reads the head,
     // chains, inserts): every journal write that is audited calls it in its own transaction.
     Result<AuditEntry> insert_audit(const AuditEntry& entry);
+    // Who started run `run_id` ("" for an unknown run), for the entries of its journal.
+    Result<std::string> run_user(std::string_view run_id);
 
   private:
     sqlite3* m_db;
