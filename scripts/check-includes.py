@@ -72,10 +72,10 @@ THIRD_PARTY = [
     ("xxhash.h", ["state/*.cpp", "fleet/*.cpp", "app/fleet_service*.cpp", "app/agent*.cpp"],
      "xxHash for change detection (state) and names/bundle hashes (fleet, app's fleet side)"),
     ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp",
-                  "release/sshsig.cpp"],
+                  "release/sshsig.cpp", "store/audit.cpp"],
      "libcrypto for SHA-256 (state/hash.cpp), base64 of the bundle (fleet service) and access "
      "tokens: random bytes, salted hash, constant-time compare (app/users.cpp), SSHSIG "
-     "verification (release/sshsig.cpp)"),
+     "verification (release/sshsig.cpp), the audit chain's hash (store/audit.cpp)"),
     ("apt-pkg/", ["require/version_test.cpp"],
      "libapt-pkg is a test oracle only, never linked into shipshape"),
     # The faults engine's own (internal) headers may carry them; nothing outside faults/ may.

@@ -81,6 +81,9 @@ int run_store_copy(Context& ctx, const std::string& from, const std::string& to)
     for (const auto& c : *copied) {
         std::printf("  %s: copied %lld, skipped %lld already present\n", c.part.c_str(),
                     static_cast<long long>(c.copied), static_cast<long long>(c.skipped));
+        if (!c.note.empty()) {
+            std::printf("    %s\n", c.note.c_str());
+        }
     }
     return 0;
 }

@@ -240,7 +240,11 @@ std::string json_store_copy(const std::string& from, const std::string& to,
                             const std::vector<store::CopyCounts>& counts) {
     json parts = json::array();
     for (const auto& c : counts) {
-        parts.push_back(json{{"part", c.part}, {"copied", c.copied}, {"skipped", c.skipped}});
+        json part{{"part", c.part}, {"copied", c.copied}, {"skipped", c.skipped}};
+        if (!c.note.empty()) {
+            part["note"] = c.note;
+        }
+        parts.push_back(std::move(part));
     }
     return dump(json{{"kind", "store-copy"}, {"from", from}, {"to", to}, {"parts", parts}});
 }

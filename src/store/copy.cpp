@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "store/postgres/pg_store.hpp"
 
@@ -150,12 +153,76 @@ Result<CopyCounts> copy_applied_params(Store& from, Store& to, const CopyProgres
     return counts;
 }
 
+// The ledger as it is, when the target's is empty or a prefix of the source's (see copy.hpp).
+Result<CopyCounts> copy_audit(Store& from, Store& to, const CopyProgress& progress) {
+    constexpr size_t k_batch = 5000;
+    CopyCounts counts{"audit entries"};
+    auto source_head = from.audit_head();
+    if (!source_head) {
+        return fail(source_head.error());
+    }
+    auto target_head = to.audit_head();
+    if (!target_head) {
+        return fail(target_head.error());
+    }
+    const int64_t total = *source_head ? (*source_head)->seq : 0;
+    const int64_t have = *target_head ? (*target_head)->seq : 0;
+    if (have > 0) {
+        std::optional<AuditEntry> same_seq;
+        auto st = from.scan_audit(have - 1, [&](const AuditEntry& e) {
+            same_seq = e;
+            return false;
+        });
+        if (!st) {
+            return fail(st.error());
+        }
+        if (!same_seq || same_seq->seq != have || same_seq->hash != (*target_head)->hash) {
+            counts.note =
+                "not copied: the target's audit ledger is not a prefix of this one "
+                "(ledgers cannot be merged without rewriting their hashes)";
+            return counts;
+        }
+    }
+    counts.skipped = std::min(have, total);
+    std::vector<AuditEntry> batch;
+    batch.reserve(k_batch);
+    Status failed;
+    auto flush = [&]() -> bool {
+        auto written = to.import_audit(batch);
+        if (!written) {
+            failed = fail(written.error());
+            return false;
+        }
+        counts.copied += *written;
+        batch.clear();
+        if (progress) {
+            progress(counts.part, counts.skipped + counts.copied, total);
+        }
+        return true;
+    };
+    auto st = from.scan_audit(have, [&](const AuditEntry& e) {
+        batch.push_back(e);
+        return batch.size() < k_batch || flush();
+    });
+    if (!st) {
+        return fail(st.error());
+    }
+    if (failed && !batch.empty()) {
+        flush();
+    }
+    if (!failed) {
+        return fail(failed.error());
+    }
+    return counts;
+}
+
 // Each kind of record the copy moves, in this order. One more kind: one more function and row.
 constexpr Part k_parts[] = {
     {"runs", copy_runs},
     {"facts snapshots", copy_facts},
     {"state reports", copy_host_states},
     {"applied params", copy_applied_params},
+    {"audit entries", copy_audit},
 };
 
 bool is_postgres(const std::string& location) {

@@ -10,6 +10,12 @@
 //   - a facts snapshot or a state report: host, time and hash (the ids differ between stores).
 //   - applied parameters: the host; the source's are written only when the target has none for
 //     the host or older ones.
+//   - the audit ledger (#17): copied as it is (seq and hashes kept, so the copy verifies like
+//     the original), only into an empty ledger or one the source's extends (same hash at the
+//     target's head seq): then the source's newer entries are appended. Two ledgers that differ
+//     cannot be merged without rewriting hashes: then nothing is copied and `note` says so (the
+//     source keeps its ledger; `audit export` preserves it). A run copied in never gets ledger
+//     entries of its own (import_run writes none).
 // The copy reads the source and writes the target, part by part (k_parts in copy.cpp: adding one
 // kind of record is one function there).
 #pragma once
@@ -30,6 +36,7 @@ struct CopyCounts {
     std::string part;  // "runs", "facts snapshots", "state reports", "applied params"
     int64_t copied = 0;
     int64_t skipped = 0;  // already in the target
+    std::string note{};   // why a part was left out, when it was
 };
 
 // Told after each record of a part: how many of `total` are done.

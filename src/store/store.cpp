@@ -142,7 +142,7 @@ Result<SchemaMigration> migrate_store(const std::string& location) {
     return migrate_sqlite_store(parsed->second);
 }
 
-// Placeholders until each backend keeps the ledger (the audit work of #17 replaces them).
+// For stores that keep no ledger (test fakes): both backends override every one.
 Result<AuditEntry> AuditStore::append_audit(const AuditEntry& /*entry*/) {
     return fail(Errc::unsupported, "this store keeps no audit ledger yet");
 }
@@ -153,6 +153,10 @@ Result<std::optional<AuditEntry>> AuditStore::audit_head() {
 
 Status AuditStore::scan_audit(int64_t /*after_seq*/,
                               const std::function<bool(const AuditEntry&)>& /*fn*/) {
+    return fail(Errc::unsupported, "this store keeps no audit ledger yet");
+}
+
+Result<int64_t> AuditStore::import_audit(const std::vector<AuditEntry>& /*batch*/) {
     return fail(Errc::unsupported, "this store keeps no audit ledger yet");
 }
 

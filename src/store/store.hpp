@@ -341,6 +341,13 @@ class AuditStore {
     // a million entries are never held at once.
     [[nodiscard]] virtual Status scan_audit(int64_t after_seq,
                                             const std::function<bool(const AuditEntry&)>& fn);
+    // Writes `batch` exactly as given (seq, prev_hash and hash kept, nothing recomputed or
+    // checked but the numbering), in one transaction: for `store copy` (a ledger moved as it is,
+    // so its hashes stay verifiable) and for building big ledgers in benchmarks. Returns how
+    // many were written. Errc::conflict, writing nothing, unless batch[0].seq is the head's
+    // seq + 1 (1 on an empty ledger) and the seqs run on without gaps. An empty batch writes
+    // nothing.
+    [[nodiscard]] virtual Result<int64_t> import_audit(const std::vector<AuditEntry>& batch);
 };
 
 // A run with everything recorded during it, as store copy (store/copy.hpp) moves it between

@@ -134,6 +134,12 @@ class PgStore final : public Store {
     [[nodiscard]] Result<std::vector<AppliedParams>> list_applied_params() override;
     [[nodiscard]] Result<bool> import_facts(const FactsSnapshot& snapshot) override;
     [[nodiscard]] Result<bool> import_host_state(const FactsSnapshot& report) override;
+    // pg_audit.cpp (#17)
+    [[nodiscard]] Result<AuditEntry> append_audit(const AuditEntry& entry) override;
+    [[nodiscard]] Result<std::optional<AuditEntry>> audit_head() override;
+    [[nodiscard]] Status scan_audit(int64_t after_seq,
+                                    const std::function<bool(const AuditEntry&)>& fn) override;
+    [[nodiscard]] Result<int64_t> import_audit(const std::vector<AuditEntry>& batch) override;
 
     // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
     // message when it fails.
@@ -184,6 +190,10 @@ class PgStore final : public Store {
 
   private:
     [[nodiscard]] Status insert_event(const Event& event);
+    // Appends `entry` to the ledger inside the caller's transaction: takes the ledger's advisory
+    // lock (held to the commit, so writers take turns and the chain never forks), reads the
+    // head, chains and inserts. Every audited journal write calls it last in its transaction.
+    [[nodiscard]] Result<AuditEntry> insert_audit(const AuditEntry& entry);
     // Snapshot rows (id, host, at, hash, document) of `sql`, which takes $1 = host, $2 = limit.
     [[nodiscard]] Result<std::vector<FactsSnapshot>> list_snapshots(const char* what,
                                                                     const char* sql,
@@ -222,6 +232,19 @@ class PgStore final : public Store {
 inline constexpr const char* k_change_channel = "shipshape_changes";
 inline constexpr const char* k_events_lock_and_notify =
     "SELECT pg_advisory_xact_lock(7316385113240588624), pg_notify('shipshape_changes', '')";
+// The audit ledger's writers' turn (see insert_audit): always the last lock a transaction takes.
+inline constexpr const char* k_audit_lock = "SELECT pg_advisory_xact_lock(7316385113240588626)";
+// The ledger's newest entry (columns of read_audit_row), and inserting one ($1..$8 as there).
+inline constexpr const char* k_audit_head =
+    "SELECT seq, at, kind, actor, subject, detail, prev_hash, hash FROM audit "
+    "ORDER BY seq DESC LIMIT 1";
+inline constexpr const char* k_audit_insert =
+    "INSERT INTO audit(seq, at, kind, actor, subject, detail, prev_hash, hash) "
+    "VALUES($1,$2,$3,$4,$5,$6,$7,$8)";
+// Reads row `row` of an audit query (seq, at, kind, actor, subject, detail, prev_hash, hash)
+// into `e`; the parameters of k_audit_insert for `e`.
+void read_audit_row(const PgResult& q, int row, AuditEntry& e);
+std::vector<std::string> audit_insert_params(const AuditEntry& e);
 inline constexpr const char* k_log_lock_and_notify =
     "SELECT pg_advisory_xact_lock(7316385113240588625), pg_notify('shipshape_changes', '')";
 

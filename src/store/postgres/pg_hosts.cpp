@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "store/audit.hpp"
 #include "store/postgres/pg_db.hpp"
 
 namespace shipshape::store::pg_detail {
@@ -146,6 +147,12 @@ Result<LockResult> PgStore::acquire_env_lock(
                 return fail(up.error());
             }
             result.acquired = true;
+            if (result.holder) {
+                if (auto audited = insert_audit(lock_takeover_audit(me, *result.holder));
+                    !audited) {
+                    return fail(audited.error());
+                }
+            }
             return std::optional<LockResult>(result);
         });
         if (!r) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/text.hpp"
+#include "store/audit.hpp"
 #include "store/postgres/pg_db.hpp"
 #include "store/postgres/pg_store.hpp"
 
@@ -148,6 +149,19 @@ const char* const k_migrations[] = {
     CREATE INDEX runs_by_env ON runs(env, started_at DESC, id DESC);
     CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
     CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
+    )sql",
+    // #17: the hash-chained audit ledger (store/audit.hpp).
+    R"sql(
+    CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
     )sql",
 };
 
@@ -314,8 +328,15 @@ Status PgStore::create_run(const RunRecord& run) {
                 return fail(p.error());
             }
         }
-        return insert_event(Event{0, run.started_at, run.id, "", "run-started",
-                                  run.checklist_path + " on " + run.env});
+        if (auto st = insert_event(Event{0, run.started_at, run.id, "", "run-started",
+                                         run.checklist_path + " on " + run.env});
+            !st) {
+            return st;
+        }
+        if (auto audited = insert_audit(run_started_audit(run)); !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 
@@ -413,7 +434,23 @@ Status PgStore::update_run(std::string_view id, std::string_view status, int64_t
         if (q->affected() == 0) {
             return fail(Errc::not_found, "no run '" + std::string(id) + "'");
         }
-        return insert_event(Event{0, at, std::string(id), "", "run-" + std::string(status), ""});
+        if (auto st =
+                insert_event(Event{0, at, std::string(id), "", "run-" + std::string(status), ""});
+            !st) {
+            return st;
+        }
+        if (!is_final_run_status(status)) {
+            return {};
+        }
+        auto user = exec(what, "SELECT \"user\" FROM runs WHERE id = $1", {id});
+        if (!user) {
+            return fail(user.error());
+        }
+        if (auto audited = insert_audit(run_ended_audit(id, status, at, user->text(0, 0)));
+            !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 
@@ -496,6 +533,7 @@ Result<int64_t> PgStore::record_step(const StepRecord& step, const Event& event,
     if (numbered) {
         statements.push_back({"SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", {step.run_id}});
     }
+    const size_t upsert_index = statements.size();
     statements.push_back(
         {k_step_upsert,
          {step.run_id, step.step_id, step.state, num(step.attempts), num(step.exit_code),
@@ -505,14 +543,40 @@ Result<int64_t> PgStore::record_step(const StepRecord& step, const Event& event,
     statements.push_back(
         {"INSERT INTO events(at, run_id, step_id, kind, detail) VALUES($1,$2,$3,$4,$5)",
          {num(event.at), event.run_id, event.step_id, event.kind, event.detail}});
-    statements.push_back({"COMMIT", {}});
+    // A completed step is audited (store/audit.hpp): the ledger's turn, its head and the run's
+    // user come back with the first round trip; the chained entry and COMMIT are the second.
+    if (numbered) {
+        statements.push_back({k_audit_lock, {}});
+        statements.push_back({k_audit_head, {}});
+        statements.push_back({"SELECT \"user\" FROM runs WHERE id = $1", {step.run_id}});
+    } else {
+        statements.push_back({"COMMIT", {}});
+    }
     auto results = pipeline(what, statements);
     if (!results) {
         (void)exec(what, "ROLLBACK");
         return fail(results.error());
     }
-    const PgResult& upserted = (*results)[statements.size() - 4];
-    return upserted.rows() == 1 ? upserted.integer(0, 0) : int64_t{0};
+    const PgResult& upserted = (*results)[upsert_index];
+    const int64_t finish_seq = upserted.rows() == 1 ? upserted.integer(0, 0) : int64_t{0};
+    if (numbered) {
+        const PgResult& head_rows = (*results)[statements.size() - 2];
+        const PgResult& user_rows = (*results)[statements.size() - 1];
+        AuditEntry head;
+        if (head_rows.rows() == 1) {
+            read_audit_row(head_rows, 0, head);
+        }
+        const AuditEntry chained =
+            chain_audit_entry(step_audit(step, user_rows.rows() == 1 ? user_rows.text(0, 0) : ""),
+                              head_rows.rows() == 1 ? &head : nullptr);
+        auto committed =
+            pipeline(what, {{k_audit_insert, audit_insert_params(chained)}, {"COMMIT", {}}});
+        if (!committed) {
+            (void)exec(what, "ROLLBACK");
+            return fail(committed.error());
+        }
+    }
+    return finish_seq;
 }
 
 Status PgStore::add_check_off(const CheckOff& c) {
@@ -528,7 +592,13 @@ Status PgStore::add_check_off(const CheckOff& c) {
         if (auto seq = write_step(checked_off_step(c)); !seq) {
             return fail(seq.error());
         }
-        return insert_event(check_off_event(c));
+        if (auto st = insert_event(check_off_event(c)); !st) {
+            return st;
+        }
+        if (auto audited = insert_audit(check_off_audit(c)); !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 

@@ -166,6 +166,11 @@ class SqliteStore final : public Store {
     Result<std::vector<AppliedParams>> list_applied_params() override;
     Result<bool> import_facts(const FactsSnapshot& snapshot) override;
     Result<bool> import_host_state(const FactsSnapshot& report) override;
+    // sqlite_audit.cpp (#17)
+    Result<AuditEntry> append_audit(const AuditEntry& entry) override;
+    Result<std::optional<AuditEntry>> audit_head() override;
+    Status scan_audit(int64_t after_seq, const std::function<bool(const AuditEntry&)>& fn) override;
+    Result<int64_t> import_audit(const std::vector<AuditEntry>& batch) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
@@ -212,6 +217,11 @@ class SqliteStore final : public Store {
     // `snapshot` into `table` (facts_snapshots or host_states) unless its host, at and hash are
     // there already.
     Result<bool> import_snapshot(const char* table, const FactsSnapshot& snapshot);
+    // Appends `entry` to the ledger inside the caller's write transaction (reads the head,
+    // chains, inserts): every journal write that is audited calls it in its own transaction.
+    Result<AuditEntry> insert_audit(const AuditEntry& entry);
+    // Who started run `run_id` ("" for an unknown run), for the entries of its journal.
+    Result<std::string> run_user(std::string_view run_id);
 
   private:
     sqlite3* m_db;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "store/audit.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 
 namespace shipshape::store::sqlite_detail {
@@ -117,6 +118,11 @@ Result<LockResult> SqliteStore::acquire_env_lock(
             return db_error("locking environment " + me.env);
         }
         result.acquired = true;
+        if (result.holder) {
+            if (auto audited = insert_audit(lock_takeover_audit(me, *result.holder)); !audited) {
+                return fail(audited.error());
+            }
+        }
         return result;
     });
 }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/audit.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -155,6 +156,19 @@ const char* const k_migrations[] = {
     CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
     CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
     )sql",
+    // #17: the hash-chained audit ledger (store/audit.hpp).
+    R"sql(
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace
@@ -254,6 +268,19 @@ Status SqliteStore::insert_event(const Event& e) {
     return {};
 }
 
+Result<std::string> SqliteStore::run_user(std::string_view run_id) {
+    Statement q(*m_cache, "SELECT user FROM runs WHERE id = ?");
+    q.bind(1, run_id);
+    const int rc = q.step();
+    if (rc == SQLITE_DONE) {
+        return std::string();  // a step of an unknown run: the step's own write reports it
+    }
+    if (rc != SQLITE_ROW) {
+        return db_error("reading the user of run " + std::string(run_id));
+    }
+    return q.text(0);
+}
+
 Status SqliteStore::create_run(const RunRecord& run) {
     return transaction("creating run " + run.id, [&]() -> Status {
         Statement q(*m_cache,
@@ -279,8 +306,15 @@ Status SqliteStore::create_run(const RunRecord& run) {
                 return db_error("storing params of run " + run.id);
             }
         }
-        return insert_event(Event{0, run.started_at, run.id, "", "run-started",
-                                  run.checklist_path + " on " + run.env});
+        if (auto st = insert_event(Event{0, run.started_at, run.id, "", "run-started",
+                                         run.checklist_path + " on " + run.env});
+            !st) {
+            return st;
+        }
+        if (auto audited = insert_audit(run_started_audit(run)); !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 
@@ -391,7 +425,22 @@ Status SqliteStore::update_run(std::string_view id, std::string_view status, int
         if (sqlite3_changes(m_db) == 0) {
             return fail(Errc::not_found, "no run '" + std::string(id) + "'");
         }
-        return insert_event(Event{0, at, std::string(id), "", "run-" + std::string(status), ""});
+        if (auto st =
+                insert_event(Event{0, at, std::string(id), "", "run-" + std::string(status), ""});
+            !st) {
+            return st;
+        }
+        if (!is_final_run_status(status)) {
+            return {};
+        }
+        auto user = run_user(id);
+        if (!user) {
+            return fail(user.error());
+        }
+        if (auto audited = insert_audit(run_ended_audit(id, status, at, *user)); !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 
@@ -464,6 +513,15 @@ Result<int64_t> SqliteStore::record_step(const StepRecord& step, const Event& ev
         if (auto st = insert_event(event); !st) {
             return fail(st.error());
         }
+        if (step.finish_seq < 0) {
+            auto user = run_user(step.run_id);
+            if (!user) {
+                return fail(user.error());
+            }
+            if (auto audited = insert_audit(step_audit(step, *user)); !audited) {
+                return fail(audited.error());
+            }
+        }
         return seq;
     });
     if (durability == Durability::relaxed) {
@@ -487,7 +545,13 @@ Status SqliteStore::add_check_off(const CheckOff& c) {
         if (auto seq = write_step(checked_off_step(c)); !seq) {
             return fail(seq.error());
         }
-        return insert_event(check_off_event(c));
+        if (auto st = insert_event(check_off_event(c)); !st) {
+            return st;
+        }
+        if (auto audited = insert_audit(check_off_audit(c)); !audited) {
+            return fail(audited.error());
+        }
+        return {};
     });
 }
 
