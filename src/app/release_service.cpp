@@ -28,9 +28,9 @@ bool is_deb(const std::string& path) {
 }
 
 bool hex_prefix(std::string_view s) {
-    return s.size() >= 8 && s.size() <= 64 &&
-           std::all_of(s.begin(), s.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return s.size() >= 8 && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
 }
 
 }  // namespace
@@ -45,8 +45,8 @@ std::string ReleaseService::repo_relative(const std::string& absolute) const {
 }
 
 Result<release::ReleaseDocument> ReleaseService::build_document(
-    const std::string& name, const std::vector<std::string>& packages,
-    const std::string& checklist, std::vector<std::pair<std::string, std::string>> params) const {
+    const std::string& name, const std::vector<std::string>& packages, const std::string& checklist,
+    std::vector<std::pair<std::string, std::string>> params) const {
     release::ReleaseDocument doc;
     doc.name = name;
     auto hash_file = [this](const std::string& path) -> Result<release::HashedFile> {

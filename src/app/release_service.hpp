@@ -36,7 +36,7 @@ struct ReleaseCreateRequest {
 
 struct ReleaseCreated {
     release::ReleaseRecord record;
-    std::string file;     // the record's path, relative to the repo
+    std::string file;      // the record's path, relative to the repo
     bool existed = false;  // the same content was released before under this id
     // The newest earlier id of the name, and what changed since it.
     std::optional<release::ReleaseRecord> previous;
@@ -56,7 +56,7 @@ struct ReleaseStatus {
     bool id_matches = true;
     // The inputs hashed now against the record: what changed since the release was made.
     std::vector<std::string> changed;
-    std::string superseded_by;  // a newer id of the same name, "" when this is the newest
+    std::string superseded_by;        // a newer id of the same name, "" when this is the newest
     std::vector<StageStatus> stages;  // earliest first
     std::string reached;              // the furthest stage whose run finished; "" none
 };
@@ -117,7 +117,8 @@ class ReleaseService {
                                                    const std::string& key) const;
 
     // The release's inputs hashed again now (same paths, params and name).
-    [[nodiscard]] Result<release::ReleaseDocument> rehash(const release::ReleaseDocument& doc) const;
+    [[nodiscard]] Result<release::ReleaseDocument> rehash(
+        const release::ReleaseDocument& doc) const;
 
   private:
     Result<release::ReleaseDocument> build_document(

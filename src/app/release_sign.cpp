@@ -41,7 +41,12 @@ Result<std::string> ReleaseService::sign_message(const std::string& message,
         key_file = temp;
     }
     os::ProcessSpec sign;
-    sign.argv = {"ssh-keygen", "-Y", "sign", "-f", key_file, "-n",
+    sign.argv = {"ssh-keygen",
+                 "-Y",
+                 "sign",
+                 "-f",
+                 key_file,
+                 "-n",
                  std::string(release::k_signoff_namespace)};
     sign.input = os::Input::text;
     sign.input_text = message;
@@ -53,13 +58,13 @@ Result<std::string> ReleaseService::sign_message(const std::string& message,
         ::unlink(temp.c_str());
     }
     if (!ran) {
-        return fail(ran.error().code(), "running ssh-keygen -Y sign (openssh-client): " +
-                                            ran.error().message());
+        return fail(ran.error().code(),
+                    "running ssh-keygen -Y sign (openssh-client): " + ran.error().message());
     }
     if (!ran->success()) {
-        return fail(Errc::invalid_argument,
-                    "ssh-keygen -Y sign -f " + key_file + " failed (" +
-                        os::describe(*ran, sign.timeout) + "): " + first_line(sink.err));
+        return fail(Errc::invalid_argument, "ssh-keygen -Y sign -f " + key_file + " failed (" +
+                                                os::describe(*ran, sign.timeout) +
+                                                "): " + first_line(sink.err));
     }
     if (sink.out.find("-----BEGIN SSH SIGNATURE-----") == std::string::npos) {
         return fail(Errc::internal, "ssh-keygen -Y sign printed no signature");

@@ -132,8 +132,7 @@ Result<bool> ReleaseService::stage_run_done(const std::string& release_id,
 }
 
 Result<StageStatus> ReleaseService::evaluate(
-    const release::ReleaseRecord& record, const release::Stage& stage,
-    const release::Trust& trust,
+    const release::ReleaseRecord& record, const release::Stage& stage, const release::Trust& trust,
     const std::vector<std::pair<std::string, release::SignOff>>& offs) {
     StageStatus out;
     out.stage = &stage;
@@ -180,8 +179,7 @@ Result<ReleaseStatus> ReleaseService::status(const release::ReleaseRecord& recor
         }
     }
     release::Trust trust;
-    bool any_sign_offs = std::any_of(m_project.config.stages.begin(),
-                                     m_project.config.stages.end(),
+    bool any_sign_offs = std::any_of(m_project.config.stages.begin(), m_project.config.stages.end(),
                                      [](const auto& s) { return !s.sign_offs.empty(); });
     if (any_sign_offs) {
         auto loaded = load_trust();
@@ -243,9 +241,9 @@ Result<SignOffDone> ReleaseService::sign_off(const SignOffRequest& request) {
     }
     const release::Stage* stage = m_project.config.find_stage(request.stage);
     if (!stage) {
-        return fail(Errc::invalid_argument, "no stage '" + request.stage +
-                                                "' in shipshape.toml (stages: " +
-                                                stage_names(m_project.config) + ")");
+        return fail(Errc::invalid_argument,
+                    "no stage '" + request.stage +
+                        "' in shipshape.toml (stages: " + stage_names(m_project.config) + ")");
     }
     auto wanted = std::find_if(stage->sign_offs.begin(), stage->sign_offs.end(),
                                [&request](const auto& r) { return r.first == request.role; });
@@ -273,19 +271,20 @@ Result<SignOffDone> ReleaseService::sign_off(const SignOffRequest& request) {
     if (!trust) {
         return fail(trust.error());
     }
-    release::SignOff s{record->id, record->document.name, stage->name, request.role, now_ms(),
-                       request.note, ""};
+    release::SignOff s{record->id, record->document.name, stage->name, request.role,
+                       now_ms(),   request.note,          ""};
     auto signature = sign_message(release::signoff_message(s), request.key);
     if (!signature) {
         return fail(signature.error());
     }
     s.signature = std::move(*signature);
-    auto person = release::check_signature(s.signature, release::signoff_message(s), s.role, s.at,
-                                           *trust);
+    auto person =
+        release::check_signature(s.signature, release::signoff_message(s), s.role, s.at, *trust);
     if (!person) {
-        return fail(Errc::permission_denied, "this sign-off would not count, so nothing was "
-                                             "recorded: " +
-                                                 person.error().message());
+        return fail(Errc::permission_denied,
+                    "this sign-off would not count, so nothing was "
+                    "recorded: " +
+                        person.error().message());
     }
     auto offs = load_sign_offs(record->document.name);
     if (!offs) {

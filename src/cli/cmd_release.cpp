@@ -49,7 +49,7 @@ int run_create(Context& ctx, const CreateOptions& o) {
         return report_error(ctx, repo.error());
     }
     app::ReleaseService service(repo->project, repo->store.get(), *repo->runner);
-    app::ReleaseCreateRequest request{o.name, o.packages, o.checklist, std::move(*params),
+    app::ReleaseCreateRequest request{o.name,  o.packages, o.checklist, std::move(*params),
                                       ctx.cwd, ""};
     auto created = service.create(request);
     if (!created) {
@@ -61,8 +61,8 @@ int run_create(Context& ctx, const CreateOptions& o) {
 
 // Opens the repo (with its store unless offline) and the release's status.
 Result<std::pair<OpenRepo, app::ReleaseStatus>> load_status(const Context& ctx,
-                                                             const std::string& release,
-                                                             bool offline) {
+                                                            const std::string& release,
+                                                            bool offline) {
     auto repo = open_repo(ctx, offline ? NeedStore::no : NeedStore::yes);
     if (!repo) {
         return fail(repo.error());
@@ -121,8 +121,8 @@ int run_verify(Context& ctx, const ShowOptions& o) {
     auto& status = loaded->second;
     const auto& project = loaded->first.project;
     if (!o.stage.empty() && !project.config.find_stage(o.stage)) {
-        return report_error(ctx, Error(Errc::invalid_argument,
-                                       "no stage '" + o.stage + "' in shipshape.toml"));
+        return report_error(
+            ctx, Error(Errc::invalid_argument, "no stage '" + o.stage + "' in shipshape.toml"));
     }
     std::string problem;
     std::string where;
@@ -144,11 +144,11 @@ int run_verify(Context& ctx, const ShowOptions& o) {
     if (ctx.json) {
         std::printf("%s\n", json_release_status(status, o.offline, "release-verify").c_str());
     } else if (ok) {
-        std::printf("release %s (%s): %s hold%s: content hashes, signatures, roles and quorum%s\n",
-                    status.record.document.name.c_str(),
-                    release::short_hash(status.record.id).c_str(),
-                    o.stage.empty() ? "every stage's gates" : ("stage " + o.stage + "'s gates").c_str(),
-                    "", o.offline ? " (offline: earlier stages' runs not checked)" : "");
+        std::printf(
+            "release %s (%s): %s hold%s: content hashes, signatures, roles and quorum%s\n",
+            status.record.document.name.c_str(), release::short_hash(status.record.id).c_str(),
+            o.stage.empty() ? "every stage's gates" : ("stage " + o.stage + "'s gates").c_str(), "",
+            o.offline ? " (offline: earlier stages' runs not checked)" : "");
     } else {
         print_release_status(ctx, status, o.offline);
         std::fprintf(stderr, "shipshape: release %s may not go to %s: %s\n",
@@ -166,14 +166,14 @@ void add_release_commands(CLI::App& app, std::vector<Command>& out) {
 
     auto create = std::make_shared<CreateOptions>();
     auto* c = group->add_subcommand(
-        "create", "Hash a release's packages, checklist, params, requirements and state into "
-                  "its id; write releases/NAME/ID.json. Prints the id on the last line");
+        "create",
+        "Hash a release's packages, checklist, params, requirements and state into "
+        "its id; write releases/NAME/ID.json. Prints the id on the last line");
     c->add_option("NAME", create->name, "release name, e.g. booking-1.4.3")->required();
     c->add_option("--package,-p", create->packages,
                   "a .deb (its manifest is hashed) or any artifact file (repeatable)")
         ->expected(1, -1);
-    c->add_option("--checklist", create->checklist, "the checklist the release runs")
-        ->required();
+    c->add_option("--checklist", create->checklist, "the checklist the release runs")->required();
     c->add_option("--set,-s", create->sets, "a param of the checklist: NAME=VALUE (repeatable)");
     out.push_back({c, [create](Context& ctx) { return run_create(ctx, *create); }});
 

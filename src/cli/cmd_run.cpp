@@ -13,8 +13,8 @@
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
 #include "cli/release_view.hpp"
-#include "os/file_system.hpp"
 #include "cli/run_view.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::cli {
 
@@ -90,9 +90,9 @@ int bind_release(const Context& ctx, OpenRepo& repo, const RunOptions& o,
         path = path.substr(repo.project.root.size() + 1);
     }
     if (path != doc.checklist.path) {
-        return report_error(ctx, Error(Errc::invalid_argument,
-                                       "--release " + doc.name + " runs " + doc.checklist.path +
-                                           ", not " + path));
+        return report_error(
+            ctx, Error(Errc::invalid_argument,
+                       "--release " + doc.name + " runs " + doc.checklist.path + ", not " + path));
     }
     if (request.params.empty()) {
         request.params = doc.params;
@@ -125,8 +125,7 @@ int bind_release(const Context& ctx, OpenRepo& repo, const RunOptions& o,
                          doc.name.c_str(), release::short_hash(record->id).c_str(), env.c_str(),
                          gate->stage->name.c_str(), missing_text(gate->gate).c_str());
             for (const auto& r : gate->gate.rejected) {
-                std::fprintf(stderr, "  not counted: %s: %s\n", r.source.c_str(),
-                             r.reason.c_str());
+                std::fprintf(stderr, "  not counted: %s: %s\n", r.source.c_str(), r.reason.c_str());
             }
             std::fprintf(stderr, "  see 'shipshape release show %s'\n", doc.name.c_str());
         }

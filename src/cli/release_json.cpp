@@ -65,18 +65,18 @@ std::string json_release_status(const app::ReleaseStatus& s, bool offline,
     for (const auto& st : s.stages) {
         stages.push_back(stage_json(st, offline));
     }
-    return dump(json{{"kind", kind},
-                     {"id", s.record.id},
-                     {"name", s.record.document.name},
-                     {"created_at", release::iso_time(s.record.created_at)},
-                     {"created_by", s.record.created_by},
-                     {"id_matches", s.id_matches},
-                     {"changed", s.changed},
-                     {"superseded_by", s.superseded_by.empty() ? json(nullptr)
-                                                               : json(s.superseded_by)},
-                     {"reached", s.reached.empty() ? json(nullptr) : json(s.reached)},
-                     {"document", json::parse(release::canonical_json(s.record.document))},
-                     {"stages", stages}});
+    return dump(
+        json{{"kind", kind},
+             {"id", s.record.id},
+             {"name", s.record.document.name},
+             {"created_at", release::iso_time(s.record.created_at)},
+             {"created_by", s.record.created_by},
+             {"id_matches", s.id_matches},
+             {"changed", s.changed},
+             {"superseded_by", s.superseded_by.empty() ? json(nullptr) : json(s.superseded_by)},
+             {"reached", s.reached.empty() ? json(nullptr) : json(s.reached)},
+             {"document", json::parse(release::canonical_json(s.record.document))},
+             {"stages", stages}});
 }
 
 std::string json_release_list(const std::vector<app::ReleaseStatus>& releases) {

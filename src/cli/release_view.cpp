@@ -37,7 +37,8 @@ void print_document(const release::ReleaseDocument& doc) {
                     short_hash(doc.requirements->sha256).c_str());
     }
     for (const auto& f : doc.state) {
-        std::printf("  state         %s  sha256 %s\n", f.path.c_str(), short_hash(f.sha256).c_str());
+        std::printf("  state         %s  sha256 %s\n", f.path.c_str(),
+                    short_hash(f.sha256).c_str());
     }
 }
 
@@ -74,9 +75,10 @@ void print_release_created(const Context& ctx, const app::ReleaseCreated& create
     std::printf("release %s\n", r.document.name.c_str());
     print_document(r.document);
     if (created.existed) {
-        std::printf("the same content was released before (%s, by %s): same id, its sign-offs "
-                    "still count\n",
-                    release::iso_time(r.created_at).c_str(), r.created_by.c_str());
+        std::printf(
+            "the same content was released before (%s, by %s): same id, its sign-offs "
+            "still count\n",
+            release::iso_time(r.created_at).c_str(), r.created_by.c_str());
     } else {
         if (created.previous) {
             std::printf("changed since %s (%s), whose sign-offs do not carry over:\n",
@@ -101,8 +103,8 @@ void print_release_status(const Context& ctx, const app::ReleaseStatus& s, bool 
         return;
     }
     const auto& r = s.record;
-    std::printf("release %s\nid      %s\ncreated %s by %s\n", r.document.name.c_str(),
-                r.id.c_str(), release::iso_time(r.created_at).c_str(), r.created_by.c_str());
+    std::printf("release %s\nid      %s\ncreated %s by %s\n", r.document.name.c_str(), r.id.c_str(),
+                release::iso_time(r.created_at).c_str(), r.created_by.c_str());
     print_document(r.document);
     if (!s.id_matches) {
         std::printf("%s\n", paint(ctx, "1;31",
@@ -156,8 +158,9 @@ void print_release_list(const Context& ctx, const std::vector<app::ReleaseStatus
         return;
     }
     if (releases.empty()) {
-        std::printf("no releases yet: shipshape release create NAME --checklist FILE "
-                    "[--package FILE]…\n");
+        std::printf(
+            "no releases yet: shipshape release create NAME --checklist FILE "
+            "[--package FILE]…\n");
         return;
     }
     std::printf("%-24s %-12s  %-20s %-10s %s\n", "RELEASE", "ID", "CREATED", "REACHED", "NEXT");

@@ -131,8 +131,8 @@ std::vector<std::string> describe_changes(const ReleaseDocument& before,
             std::string what = it->version != p.version
                                    ? " (version " + p.version + " → " + it->version + ")"
                                    : "";
-            out.push_back("package changed: " + p.path + " sha256 " + short_hash(p.sha256) +
-                          " → " + short_hash(it->sha256) + what);
+            out.push_back("package changed: " + p.path + " sha256 " + short_hash(p.sha256) + " → " +
+                          short_hash(it->sha256) + what);
         }
     }
     for (const auto& p : now.packages) {

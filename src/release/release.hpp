@@ -61,12 +61,14 @@ std::string canonical_json(const ReleaseDocument& doc);
 
 std::string record_to_json(const ReleaseRecord& record);
 // Errc::invalid_definition naming `where` and the field for anything malformed.
-[[nodiscard]] Result<ReleaseRecord> parse_record_json(std::string_view text, std::string_view where);
+[[nodiscard]] Result<ReleaseRecord> parse_record_json(std::string_view text,
+                                                      std::string_view where);
 
 // What differs between the document a release was made from and `now` (the same inputs hashed
 // again, or a newer release of the name), one line each, e.g. "checklist changed:
 // checklists/deploy.toml sha256 a1b2c3d4… → c3d4e5f6…". Empty when they are equal.
-std::vector<std::string> describe_changes(const ReleaseDocument& before, const ReleaseDocument& now);
+std::vector<std::string> describe_changes(const ReleaseDocument& before,
+                                          const ReleaseDocument& now);
 
 // A valid release name: letters, digits, '.', '-', '_', '+', '~', 1-128 characters, starting
 // with a letter or digit (it names a directory under releases/ and signoffs/).

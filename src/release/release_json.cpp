@@ -115,10 +115,9 @@ ReleaseDocument read_document(const json& j, Reader& r) {
                 continue;
             }
             const std::string at = "document.packages[].";
-            doc.packages.push_back(PackageInput{r.str(p, "path", at), r.str(p, "sha256", at),
-                                                r.str(p, "manifest_sha256", at),
-                                                r.str(p, "package", at), r.str(p, "version", at),
-                                                r.str(p, "architecture", at)});
+            doc.packages.push_back(PackageInput{
+                r.str(p, "path", at), r.str(p, "sha256", at), r.str(p, "manifest_sha256", at),
+                r.str(p, "package", at), r.str(p, "version", at), r.str(p, "architecture", at)});
         }
     }
     if (auto it = j.find("checklist"); it != j.end()) {
@@ -162,12 +161,10 @@ std::string canonical_json(const ReleaseDocument& doc) {
 }
 
 std::string record_to_json(const ReleaseRecord& record) {
-    json j{{"format", "shipshape.release-record/1"},
-           {"id", record.id},
-           {"created_at", iso_time(record.created_at)},
-           {"created_at_ms", record.created_at},
-           {"created_by", record.created_by},
-           {"document", document_json(record.document)}};
+    json j{
+        {"format", "shipshape.release-record/1"},    {"id", record.id},
+        {"created_at", iso_time(record.created_at)}, {"created_at_ms", record.created_at},
+        {"created_by", record.created_by},           {"document", document_json(record.document)}};
     return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -100,8 +100,8 @@ std::optional<int64_t> parse_signer_time(std::string_view s) {
     if (s.size() == 14) {
         tm.tm_sec = num(12, 2);
     }
-    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60) {
+    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60) {
         return std::nullopt;
     }
     tm.tm_isdst = -1;
@@ -189,8 +189,9 @@ Result<std::vector<AllowedSigner>> parse_allowed_signers(std::string_view text,
         };
         auto fields = fields_of(line);
         if (fields.size() < 3) {
-            bad(0, "expected 'principals [options] keytype key', as ssh-keygen(1) ALLOWED "
-                   "SIGNERS describes");
+            bad(0,
+                "expected 'principals [options] keytype key', as ssh-keygen(1) ALLOWED "
+                "SIGNERS describes");
             continue;
         }
         AllowedSigner s;
@@ -208,8 +209,9 @@ Result<std::vector<AllowedSigner>> parse_allowed_signers(std::string_view text,
                 std::string name = opt.substr(0, eq);
                 std::string value = eq == std::string::npos ? "" : unquote(opt.substr(eq + 1));
                 if (name == "cert-authority") {
-                    bad(fields[1].second, "cert-authority: certificates are not supported yet; "
-                                          "list each signer's own key");
+                    bad(fields[1].second,
+                        "cert-authority: certificates are not supported yet; "
+                        "list each signer's own key");
                     ok = false;
                 } else if (name == "namespaces") {
                     s.namespaces = split_commas(value);
@@ -260,8 +262,8 @@ Result<std::string> judge(const Result<SshSignature>& sig, const Status& verifie
     }
     if (sig->name_space != k_signoff_namespace) {
         return fail(Errc::invalid_argument, "wrong namespace: signed for '" + sig->name_space +
-                                                "', expected '" +
-                                                std::string(k_signoff_namespace) + "'");
+                                                "', expected '" + std::string(k_signoff_namespace) +
+                                                "'");
     }
     const std::string fp = key_fingerprint(sig->public_key);
     std::vector<const AllowedSigner*> lines;
@@ -295,8 +297,8 @@ Result<std::string> judge(const Result<SshSignature>& sig, const Status& verifie
     if (valid.empty()) {
         return fail(Errc::invalid_argument, "key " + fp + " (" + join(lines.front()->principals) +
                                                 ") was not valid when it signed, at " +
-                                                iso_time(signed_at) + " (allowed_signers:" +
-                                                window + ")");
+                                                iso_time(signed_at) +
+                                                " (allowed_signers:" + window + ")");
     }
     auto it = trust.signers.roles.find(std::string(role));
     if (it != trust.signers.roles.end()) {
@@ -308,19 +310,18 @@ Result<std::string> judge(const Result<SshSignature>& sig, const Status& verifie
             }
         }
     }
-    return fail(Errc::invalid_argument,
-                "signer lacks the role: " + join(valid.front()->principals) +
-                    " does not hold role '" + std::string(role) + "' in signers.toml" +
-                    (it == trust.signers.roles.end() ? " (no such role there)"
-                                                     : " (" + it->first + " = " +
-                                                           join(it->second) + ")"));
+    return fail(
+        Errc::invalid_argument,
+        "signer lacks the role: " + join(valid.front()->principals) + " does not hold role '" +
+            std::string(role) + "' in signers.toml" +
+            (it == trust.signers.roles.end() ? " (no such role there)"
+                                             : " (" + it->first + " = " + join(it->second) + ")"));
 }
 
 }  // namespace
 
 Result<std::string> check_signature(std::string_view armored, std::string_view message,
-                                    std::string_view role, int64_t signed_at,
-                                    const Trust& trust) {
+                                    std::string_view role, int64_t signed_at, const Trust& trust) {
     auto sig = parse_sshsig(armored);
     Status verified = sig ? verify_sshsig(*sig, message, k_signoff_namespace) : Status{};
     return judge(sig, verified, role, signed_at, trust);
@@ -390,8 +391,8 @@ GateReport evaluate_gate(const GateInput& in, const Trust& trust) {
         if (have < needed) {
             int more = needed - have;
             report.missing.push_back("needs " + std::to_string(more) + " more " + role +
-                                     " sign-off" + (more == 1 ? "" : "s") + " (have: " +
-                                     (people.empty() ? "none" : join(people)) + ")");
+                                     " sign-off" + (more == 1 ? "" : "s") +
+                                     " (have: " + (people.empty() ? "none" : join(people)) + ")");
         }
     }
     if (!in.after_done && !stage.after.empty()) {

@@ -120,8 +120,8 @@ class GateTest : public ::testing::Test {
         }
         m_allowed = "carol@example.org " + pub("carol") + "dan@example.org " + pub("dan") +
                     "olga@example.org namespaces=\"shipshape-signoff\" " + pub("olga") +
-                    "devi@example.org " + pub("devi") +
-                    "eve@example.org valid-before=20200101Z " + pub("expired");
+                    "devi@example.org " + pub("devi") + "eve@example.org valid-before=20200101Z " +
+                    pub("expired");
         write(m_dir + "/allowed_signers", m_allowed);
         auto allowed = parse_allowed_signers(m_allowed, "allowed_signers");
         ASSERT_TRUE(allowed) << allowed.error().message();
@@ -150,8 +150,8 @@ class GateTest : public ::testing::Test {
     }
     std::string pub(const std::string& who) { return read(m_dir + "/" + who + ".pub"); }
 
-    SignOff sign(const std::string& who, const std::string& role,
-                 const std::string& stage = "prod", const std::string& ns = "shipshape-signoff") {
+    SignOff sign(const std::string& who, const std::string& role, const std::string& stage = "prod",
+                 const std::string& ns = "shipshape-signoff") {
         SignOff s{m_id, "booking-1.4.3", stage, role, m_at, "looks good", ""};
         write(m_dir + "/msg", signoff_message(s));
         std::filesystem::remove(m_dir + "/msg.sig");
@@ -171,8 +171,8 @@ class GateTest : public ::testing::Test {
         gmtime_r(&t, &tm);
         char stamp[32];
         std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%SZ", &tm);
-        std::string cmd = "ssh-keygen -Y verify -f " + m_dir + "/allowed_signers -I " +
-                          principal + " -n shipshape-signoff -s " + m_dir +
+        std::string cmd = "ssh-keygen -Y verify -f " + m_dir + "/allowed_signers -I " + principal +
+                          " -n shipshape-signoff -s " + m_dir +
                           "/check.sig -Overify-time=" + stamp + " < " + m_dir +
                           "/check >/dev/null 2>&1";
         return std::system(cmd.c_str()) == 0;
@@ -199,11 +199,12 @@ class GateTest : public ::testing::Test {
 };
 
 TEST_F(GateTest, QuorumOfDistinctPeoplePerRoleOpensTheGate) {
-    auto report = gate({sign("carol", "qa"), sign("dan", "qa"), sign("olga", "ops"),
-                        sign("devi", "dev")});
+    auto report =
+        gate({sign("carol", "qa"), sign("dan", "qa"), sign("olga", "ops"), sign("devi", "dev")});
     EXPECT_TRUE(report.ok) << (report.missing.empty() ? "" : report.missing[0]);
     EXPECT_TRUE(report.rejected.empty());
-    EXPECT_EQ(report.have["qa"], (std::vector<std::string>{"carol@example.org", "dan@example.org"}));
+    EXPECT_EQ(report.have["qa"],
+              (std::vector<std::string>{"carol@example.org", "dan@example.org"}));
     EXPECT_TRUE(oracle(sign("carol", "qa"), "carol@example.org"));
 }
 
@@ -242,8 +243,8 @@ TEST_F(GateTest, EveryRejectionHasItsReasonAndAgreesWithSshKeygen) {
     };
     expect_rejected(sign("carol", "qa", "prod", "file"), "wrong namespace: signed for 'file'",
                     "carol@example.org", "wrong namespace");
-    expect_rejected(sign("mallory", "qa"), "signer not allowed: key SHA256:",
-                    "mallory@example.org", "signer not in allowed_signers");
+    expect_rejected(sign("mallory", "qa"), "signer not allowed: key SHA256:", "mallory@example.org",
+                    "signer not in allowed_signers");
     // olga's key is allowed, but she holds no qa role: ssh-keygen accepts the signature itself.
     auto olga = sign("olga", "qa");
     expect_rejected(olga, "signer lacks the role: olga@example.org does not hold role 'qa'", "",

@@ -47,8 +47,9 @@ Result<Signers> parse_signers_toml(std::string_view text, std::string_view path)
                     continue;
                 }
                 if (people->empty()) {
-                    r.error(value, "[signers] " + role + " lists nobody: give its principals, as "
-                                                         "allowed_signers names them");
+                    r.error(value, "[signers] " + role +
+                                       " lists nobody: give its principals, as "
+                                       "allowed_signers names them");
                 }
                 for (const auto& p : *people) {
                     if (p.empty() || p.find_first_of(" \t,\"") != std::string::npos) {
