@@ -336,5 +336,51 @@ class ReleaseIdTest(ReleaseTestCase):
         self.assertEqual(r.code, 2, r)
 
 
+class SignedCheckOffTest(ReleaseTestCase):
+    def test_a_signed_step_takes_only_a_valid_signature_of_its_role(self):
+        self.write("checklists/gate.toml", textwrap.dedent("""\
+            name = "gate"
+            [[step]]
+            id = "qa-ok"
+            manual = "QA confirms the smoke tests"
+            role = "qa"
+            signed = true
+            [[step]]
+            id = "after"
+            sh = "echo after"
+            needs = ["qa-ok"]
+            """))
+        r = self.shipshape("run", "checklists/gate.toml")
+        self.assertEqual(r.code, 4, r)
+        r = self.shipshape("check-off", "last", "qa-ok", "--as", "qa", "--by", "carol")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("step 'qa-ok' needs a signed check-off", r.err)
+        key = lambda who: os.path.join(self.keys, who)  # noqa: E731
+        r = self.shipshape("check-off", "last", "qa-ok", "--as", "qa", "--key", key("olga"))
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("signer lacks the role: olga@example.org does not hold role 'qa'", r.err)
+        r = self.shipshape("check-off", "last", "qa-ok", "--as", "qa", "--key", key("mallory"))
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("signer not allowed", r.err)
+        r = self.shipshape("check-off", "last", "qa-ok", "--as", "qa", "--key", key("dan"),
+                           "--note", "smoke ok")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("by dan@example.org", r.out)
+        run_id = self.shipshape("--json", "runs").json()["runs"][0]["id"]
+        with open(os.path.join(self.repo, "signoffs", "runs", run_id, "qa-ok.json")) as f:
+            signed = json.load(f)
+        self.assertEqual((signed["step"], signed["role"], signed["note"]),
+                         ("qa-ok", "qa", "smoke ok"))
+        self.assertIn("BEGIN SSH SIGNATURE", signed["signature"])
+        self.assertEqual(self.shipshape("resume", run_id).code, 0)
+
+    def test_signed_only_on_manual_steps(self):
+        self.write("checklists/bad.toml",
+                   'name = "bad"\n[[step]]\nid = "a"\nrun = ["true"]\nsigned = true\n')
+        r = self.shipshape("validate", "checklists/bad.toml")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("bad.toml:5:10: step 'a': 'signed' applies only to manual steps", r.err)
+
+
 if __name__ == "__main__":
     unittest.main()
