@@ -139,7 +139,8 @@ Response Api::handle(const Request& request) {
         events,
         board,
         environments,
-        history
+        history,
+        releases
     };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
@@ -168,6 +169,8 @@ Response Api::handle(const Request& request) {
         route = Route::environments;
     } else if (seg.size() == 1 && seg[0] == "history") {
         route = Route::history;
+    } else if (seg.size() == 1 && seg[0] == "releases") {
+        route = Route::releases;
     }
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
@@ -211,6 +214,8 @@ Response Api::handle(const Request& request) {
             return environments();
         case Route::history:
             return history(request);
+        case Route::releases:
+            return releases();
         case Route::events:  // answered above
         case Route::none:
             break;

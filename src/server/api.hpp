@@ -83,10 +83,13 @@ class Api {
     // The identity of the request's Bearer token, or the refusal to send (401, 429, 503).
     tl::expected<app::Identity, Response> authenticate(const Request& request);
     std::string store_message(const Error& error) const;
-    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp).
+    // The dashboard's read routes (board.hpp, environments.hpp, history.hpp, releases.hpp).
     Response board(const Request& request);
     Response environments();
     Response history(const Request& request);
+    // Every release and its gates (releases.hpp). A broken allowed_signers, signers.toml or
+    // release record is the server's problem, not the request's: 500 with file:line:col.
+    Response releases();
     // A dashboard document computed at most once per store change (event sequence) and
     // k_dashboard_cache_age: many viewers of an unchanged store share one computation. The age
     // bounds what the store's events do not show (a run whose process died shows as

@@ -12,6 +12,7 @@
 #include "server/board.hpp"
 #include "server/environments.hpp"
 #include "server/history.hpp"
+#include "server/releases.hpp"
 
 namespace shipshape::server {
 
@@ -143,6 +144,25 @@ Response Api::history(const Request& request) {
             return from_error(runs.error());
         }
         return Response{200, json_history(compute_history(*runs, *query, app::now_ms())), ""};
+    });
+}
+
+Response Api::releases() {
+    std::lock_guard lock(m_store_mutex);
+    // Cached like the board: a sign-off is a file, not a store change, so a new one shows
+    // within k_dashboard_cache_age.
+    return cached("releases", [&]() -> Response {
+        app::ReleaseService service(m_project, &m_store, m_runner);
+        auto view = compute_releases(m_project, service);
+        if (!view) {
+            // A missing allowed_signers (while a stage wants sign-offs) is a server-side
+            // problem too: it is not the request that names a missing thing.
+            if (view.error().code() == Errc::not_found) {
+                return Response{500, json_error(view.error().message()), ""};
+            }
+            return from_error(view.error());
+        }
+        return Response{200, json_releases(*view), ""};
     });
 }
 

@@ -253,5 +253,17 @@ TEST_F(ApiTest, BoardAndHistoryShowEveryStoreChangeAtOnce) {
     EXPECT_EQ(get("/api/v1/board", {{"env", "staging"}}).body.find("cccc"), std::string::npos);
 }
 
+TEST_F(ApiTest, ReleasesWithoutStagesOrReleasesIsAnEmptyDocument) {
+    // No releases/ directory, no [stage.*]: the board has nothing to show, and that is no error.
+    auto r = get("/api/v1/releases");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"({"stages":[],"releases":[]})");
+    EXPECT_EQ(get("/api/v1/releases", {{"name", "x"}}).status, 400);
+    auto post = api->handle({"POST", "/api/v1/releases", {}});
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.allow, "GET, HEAD");
+    EXPECT_EQ(get("/api/v1/releases/").status, 404);
+}
+
 }  // namespace
 }  // namespace shipshape::server

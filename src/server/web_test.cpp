@@ -33,9 +33,10 @@ TEST(WebTest, AssetsHaveTheirContentTypes) {
         const char* type;
     };
     const Row rows[] = {
-        {"/assets/app.js", "text/javascript; charset=utf-8"},  // the script
-        {"/assets/app.css", "text/css; charset=utf-8"},        // the style sheet
-        {"/assets/icon.svg", "image/svg+xml"},                 // the icon
+        {"/assets/app.js", "text/javascript; charset=utf-8"},       // the script
+        {"/assets/releases.js", "text/javascript; charset=utf-8"},  // the releases view
+        {"/assets/app.css", "text/css; charset=utf-8"},             // the style sheet
+        {"/assets/icon.svg", "image/svg+xml"},                      // the icon
     };
     for (const auto& row : rows) {
         auto r = web_response("GET", row.path, "");

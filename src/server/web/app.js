@@ -1,5 +1,6 @@
-// The shipshape dashboard: one page, four views (board, environments, a run, history) over
-// the JSON API under /api/v1/ (docs/specs/api.md). No framework and no build step.
+// The shipshape dashboard: one page, five views (board, environments, a run, history, and
+// releases in releases.js) over the JSON API under /api/v1/ (docs/specs/api.md). No framework
+// and no build step.
 //
 // Safety: every string that comes from the API is put into the page with textContent or as an
 // attribute value through setAttribute, never parsed as HTML, so a step log line holding
@@ -750,15 +751,16 @@ async function route() {
   stopView();
   const {parts, params} = parseHash();
   let view = parts[0] || 'board';
-  if (!['board', 'environments', 'history', 'runs'].includes(view)) view = 'board';
+  if (!['board', 'environments', 'history', 'releases', 'runs'].includes(view)) view = 'board';
   state.view = view === 'runs' ? 'run' : view;
-  for (const tab of ['board', 'environments', 'history']) {
+  for (const tab of ['board', 'environments', 'history', 'releases']) {
     const link = $('tab-' + tab);
     if (tab === view) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   if (view === 'environments') await showEnvironments();
   else if (view === 'history') await showHistory(params);
+  else if (view === 'releases') await showReleases();
   else if (view === 'runs' && parts[1]) await showRun(parts[1]);
   else await showBoard(params);
 }
