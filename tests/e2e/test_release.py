@@ -13,7 +13,8 @@ import subprocess
 import textwrap
 import unittest
 
-from harness import RepoTestCase
+from harness import RepoTestCase, require
+from pgserver import start_for_tests
 
 CHECKLIST = textwrap.dedent("""\
     name = "deploy"
@@ -380,6 +381,42 @@ class SignedCheckOffTest(ReleaseTestCase):
         r = self.shipshape("validate", "checklists/bad.toml")
         self.assertEqual(r.code, 2, r)
         self.assertIn("bad.toml:5:10: step 'a': 'signed' applies only to manual steps", r.err)
+
+
+class PostgresReleaseTest(ReleaseTestCase):
+    """The same gates on a PostgreSQL store (a team's): the journal that says a stage's run
+    finished, and the ledger that keeps the release and its sign-offs, are the server's."""
+    server = None
+    unavailable = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server, cls.unavailable = start_for_tests("shipshape-e2e-release-pg-")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.stop()
+
+    def setUp(self):
+        super().setUp()
+        require(self, self.server is not None, f"a test PostgreSQL server: {self.unavailable}")
+        self.env["SHIPSHAPE_STORE"] = self.server.createdb(f"release_{os.getpid()}")
+        self.assertEqual(self.shipshape("store", "migrate").code, 0)
+
+    def test_gates_on_a_shared_store(self):
+        self.create()
+        self.assertEqual(self.run_on("prod").code, 5)
+        self.assertEqual(self.run_on("local").code, 0)
+        self.assertEqual(self.run_on("staging").code, 0)
+        self.sign_all()
+        r = self.run_on("prod")
+        self.assertEqual(r.code, 0, r)
+        # A second working copy of the ops repo sees the stages done through the shared store.
+        other = os.path.join(self.tmp, "other")
+        shutil.copytree(self.repo, other, ignore=shutil.ignore_patterns(".shipshape"))
+        shown = self.shipshape("--json", "release", "show", "booking-1.4.3", cwd=other).json()
+        self.assertEqual(shown["reached"], "prod")
 
 
 if __name__ == "__main__":
