@@ -22,7 +22,7 @@ CHECKLIST = textwrap.dedent("""\
     required = true
     [[step]]
     id = "install"
-    sh = "echo installing {{version}}"
+    sh = "echo installing {{version | sh}}"
     """)
 
 
@@ -257,6 +257,25 @@ class RejectionTest(ReleaseTestCase):
         self.assertEqual(r.code, 2, r)
         self.assertRegex(r.err, r"signers.toml:2:6: ")
         self.assertEqual(self.signoff_files(), [])
+
+
+class ValidateTest(ReleaseTestCase):
+    def test_validate_checks_who_may_sign(self):
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 0, r)
+        self.write("signers.toml", "[signers]\nqa = [\"carol@example.org\"]\n")
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertRegex(r.err, r"shipshape.toml:6:8: stage 'prod' asks for 1 'ops' sign-off, "
+                                r"but signers.toml gives nobody that role")
+        self.write("allowed_signers", "carol@example.org ssh-ed25519 AAAA!!\n")
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("allowed_signers:1:19: ", r.err)
+        os.remove(os.path.join(self.repo, "allowed_signers"))
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("sign-offs need allowed_signers", r.err)
 
 
 class ReleaseIdTest(ReleaseTestCase):
