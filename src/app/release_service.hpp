@@ -11,6 +11,7 @@
 // Not thread-safe: one ReleaseService per thread (it uses the store).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -78,6 +79,12 @@ struct SignOffDone {
     StageStatus stage;  // the stage's gate after this sign-off
 };
 
+// What `validate` checks of releases: allowed_signers and signers.toml parse (when present, or
+// when a stage asks for sign-offs), and every role a stage asks sign-offs of is in signers.toml.
+// One message per problem, "file:line:col: ...". `files` receives the files checked.
+std::vector<std::string> validate_release_files(const Project& project,
+                                                std::vector<std::string>& files);
+
 class ReleaseService {
   public:
     ReleaseService(const Project& project, store::Store* store, os::ProcessRunner& runner);
@@ -136,6 +143,11 @@ class ReleaseService {
     const Project& m_project;
     store::Store* m_store;  // null: offline (no journal, no ledger)
     os::ProcessRunner& m_runner;
+    // What this service read already (one command's lifetime): files by absolute path, .debs
+    // by path, and the release records.
+    mutable std::map<std::string, release::HashedFile> m_file_cache;
+    mutable std::map<std::string, release::PackageInput> m_package_cache;
+    mutable std::optional<std::vector<release::ReleaseRecord>> m_records;
 };
 
 }  // namespace shipshape::app

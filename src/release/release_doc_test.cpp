@@ -12,8 +12,8 @@ namespace {
 ReleaseDocument sample() {
     ReleaseDocument d;
     d.name = "booking-1.4.3";
-    d.packages = {{"artifacts/booking_1.4.3_amd64.deb", std::string(64, 'a'),
-                   std::string(64, 'b'), "booking", "1.4.3", "amd64"},
+    d.packages = {{"artifacts/booking_1.4.3_amd64.deb", std::string(64, 'a'), std::string(64, 'b'),
+                   "booking", "1.4.3", "amd64"},
                   {"artifacts/notes.txt", std::string(64, 'c'), "", "", "", ""}};
     d.checklist = {"checklists/deploy.toml", std::string(64, 'd')};
     d.params = {{"region", "eu"}, {"version", "1.4.3"}};
@@ -56,7 +56,12 @@ TEST(ReleaseDocument, RecordAndSignOffRoundTrip) {
     EXPECT_EQ(back->id, r.id);
     EXPECT_EQ(back->created_at, r.created_at);
     EXPECT_EQ(back->document, r.document);
-    SignOff s{std::string(64, '1'), "booking-1.4.3", "prod", "qa", 1796652982101, "ok\nline 2",
+    SignOff s{std::string(64, '1'),
+              "booking-1.4.3",
+              "prod",
+              "qa",
+              1796652982101,
+              "ok\nline 2",
               "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"};
     auto so = parse_signoff_json(signoff_to_json(s), "signoffs/x/a.json");
     ASSERT_TRUE(so) << so.error().message();
