@@ -32,7 +32,7 @@ function keygen(dir, who) {
 
 // Stages qa (on local) and staging (after qa, two qa sign-offs). booking-1.0 ran on local and
 // has one staging sign-off (carol's); web-2.0 ran nowhere and is signed for staging by a
-// principal whose name is markup.
+// principal whose name is markup; api-3.0 has a current and a superseded id.
 async function withReleases(repo, context) {
   repo.write('shipshape.toml', `
     name = "browser-test"
@@ -65,6 +65,12 @@ async function withReleases(repo, context) {
   assert.equal(r.code, 0, r.out + r.err);
   r = repo.shipshape('run', 'checklists/deploy.toml', '--env', 'local', '--release', 'booking-1.0');
   assert.equal(r.code, 0, r.out + r.err);
+  // api-3.0 twice, its artifact changed in between: the first id is superseded.
+  repo.write('artifacts/api.tar', 'api 3.0\n');
+  context.apiOld = create('api-3.0', 'artifacts/api.tar', '3.0');
+  await new Promise((resolve) => setTimeout(resolve, 10));  // created_at is in ms
+  repo.write('artifacts/api.tar', 'api 3.0 rebuilt\n');
+  context.apiNew = create('api-3.0', 'artifacts/api.tar', '3.0');
 }
 
 function column(page, stage) {
@@ -91,6 +97,11 @@ test('a release sits in the column of the furthest stage it reached, naming what
   // The tab is marked as the current view.
   assert.equal(await s.page.locator('#tab-releases').getAttribute('aria-current'), 'page');
   await screenshot(s.page, 'releases');
+  // Phone width: the columns stack, nothing is wider than the screen.
+  await s.page.setViewportSize({width: 390, height: 844});
+  const overflow = await s.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, 'the page is wider than a phone by ' + overflow + ' px');
+  await screenshot(s.page, 'releases-phone');
   assert.deepEqual(s.errors, []);
 });
 
@@ -113,5 +124,27 @@ test('without stages or releases the view says so, without a script error', asyn
   await s.page.locator('#release-board', {hasText: 'No release stages'}).waitFor();
   assert.match(await s.page.locator('#release-board').innerText(), /No releases yet/);
   assert.equal(await s.page.locator('section[data-column="not-started"] .count').innerText(), '0');
+  assert.deepEqual(s.errors, []);
+});
+
+test('a superseded id is folded away in its column and marked, its successor is current', async (t) => {
+  const s = await session(t, withReleases);
+  await s.page.goto(s.url + '/#/releases');
+  const notStarted = s.page.locator('section[data-column="not-started"]');
+  await notStarted.locator(`li[data-release="${s.apiNew}"]`).waitFor();
+  // Current: web-2.0 and the new api-3.0; the old id is in the folded list only.
+  assert.equal(await notStarted.locator('.count').innerText(), '2');
+  assert.equal(await notStarted.locator(`ul.cards > li[data-release="${s.apiNew}"]`).count(), 1);
+  const folded = notStarted.locator('details.superseded');
+  assert.match(await folded.locator('summary').innerText(), /^1 superseded id$/);
+  const old = folded.locator(`li[data-release="${s.apiOld}"]`);
+  assert.equal(await old.isVisible(), false);
+  await folded.locator('summary').click();
+  const text = await old.innerText();
+  assert.ok(text.includes('superseded by ' + s.apiNew.slice(0, 12)), text);
+  assert.match(text, /inputs changed/);
+  assert.doesNotMatch(await notStarted.locator(`li[data-release="${s.apiNew}"]`).innerText(),
+    /superseded|inputs changed/);
+  await screenshot(s.page, 'releases-superseded');
   assert.deepEqual(s.errors, []);
 });

@@ -58,7 +58,8 @@ function releaseCard(release, reachedIndex) {
     el('p', {class: 'card-link'}, el('span', {class: 'card-title'}, release.name),
       el('code', {class: 'card-env', title: release.id}, release.short_id)),
     marks.length ? el('p', {class: 'release-marks'}, marks) : null,
-    (release.changed || []).length
+    // What changed is among the next stage's missing items; past the last stage, say it here.
+    (release.changed || []).length && reachedIndex + 1 >= (release.stages || []).length
       ? el('ul', {class: 'changed'}, release.changed.map((c) => el('li', {}, String(c)))) : null,
     nextStageLine(release, reachedIndex),
     signed.length ? el('ul', {class: 'signed'}, signed) : null,
@@ -68,28 +69,36 @@ function releaseCard(release, reachedIndex) {
       (release.created_by || '?')));
 }
 
-function releaseColumn(key, title, hint, cards) {
+// A column: the current ids' cards (counted), then the superseded ids' cards folded away, so
+// that a release rebuilt many times does not bury the rest.
+function releaseColumn(key, title, hint, column) {
   const id = 'relcol-' + (key === NOT_STARTED ? NOT_STARTED : 'stage-' + key);
   const attrs = {class: 'column release-column', 'aria-labelledby': id,
     'data-column': key === NOT_STARTED ? NOT_STARTED : 'stage'};
   if (key !== NOT_STARTED) attrs['data-stage'] = key;
+  const old = column.superseded;
   return el('section', attrs,
-    el('h2', {id}, title, ' ', el('span', {class: 'count'}, String(cards.length))),
+    el('h2', {id}, title, ' ', el('span', {class: 'count', title: 'current releases'},
+      String(column.current.length))),
     el('p', {class: 'hint'}, hint),
-    cards.length ? el('ul', {class: 'cards'}, cards) : el('p', {class: 'empty'}, 'Nothing here.'));
+    column.current.length ? el('ul', {class: 'cards'}, column.current)
+      : el('p', {class: 'empty'}, 'Nothing here.'),
+    old.length ? el('details', {class: 'superseded'},
+      el('summary', {}, old.length + ' superseded id' + (old.length === 1 ? '' : 's')),
+      el('ul', {class: 'cards'}, old)) : null);
 }
 
 function renderReleases(doc) {
   const stages = Array.isArray(doc.stages) ? doc.stages : [];
   const releases = Array.isArray(doc.releases) ? doc.releases : [];
-  const byStage = new Map(stages.map((s) => [String(s.name), []]));
-  const notStarted = [];
+  const newColumn = () => ({current: [], superseded: []});
+  const byStage = new Map(stages.map((s) => [String(s.name), newColumn()]));
+  const notStarted = newColumn();
   for (const r of releases) {
     const names = (r.stages || []).map((s) => s.name);
     const reachedIndex = r.reached ? names.indexOf(r.reached) : -1;
-    const card = releaseCard(r, reachedIndex);
-    if (reachedIndex >= 0 && byStage.has(r.reached)) byStage.get(r.reached).push(card);
-    else notStarted.push(card);
+    const column = reachedIndex >= 0 && byStage.has(r.reached) ? byStage.get(r.reached) : notStarted;
+    (r.superseded_by ? column.superseded : column.current).push(releaseCard(r, reachedIndex));
   }
   const parts = [];
   if (!stages.length) {
