@@ -39,6 +39,7 @@ constexpr const char* k_serve_help =
     "  GET /api/v1/board?env=&checklist=        the dashboard's Kanban board\n"
     "  GET /api/v1/environments                 hosts: version, drift, requirements, facts\n"
     "  GET /api/v1/history?checklist=&days=     runs, failures, durations per day\n"
+    "  GET /api/v1/releases                     releases by stage: gates, sign-offs, who is missing\n"
     "  GET /                                    the dashboard (a page in the browser)\n"
     "  GET /api/v1/me                           who the Bearer token belongs to (token)\n"
     "  POST /api/v1/runs/ID/steps/STEP/check-off   check off a waiting step (token, role)\n"
