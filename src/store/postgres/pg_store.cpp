@@ -1,8 +1,9 @@
 // The PostgreSQL store (see store/store.hpp for the contract): runs with their journal (the
-// versioned schema in pg_schema.cpp). The schema version lives in the one-row table shipshape_schema and
-// is moved forward only by migrate() (`shipshape store migrate`): on a shared database a command
-// that quietly upgraded the schema would break every older shipshape of the team at once, so an
-// ordinary open refuses an older schema and says to migrate, and refuses a newer one too.
+// versioned schema in pg_schema.cpp). The schema version lives in the one-row table
+// shipshape_schema and is moved forward only by migrate() (`shipshape store migrate`): on a shared
+// database a command that quietly upgraded the schema would break every older shipshape of the team
+// at once, so an ordinary open refuses an older schema and says to migrate, and refuses a newer one
+// too.
 #include <cstdlib>
 #include <iterator>
 #include <map>
