@@ -480,6 +480,9 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         return fail(end_not_recorded(run.id, report.log_error, st.error()));
     }
     run.status = status;
+    if (auto audit = m_store.audit_head(); audit && *audit) {
+        report.audit_head = std::move(**audit);
+    }
     redact_params(run, loaded->redactor);
     report.run = std::move(run);
     report.checklist = &loaded->rendered;
@@ -559,6 +562,9 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
         return fail(end_not_recorded(run_id, report.log_error, st.error()));
     }
     stored.status = status;
+    if (auto audit = m_store.audit_head(); audit && *audit) {
+        report.audit_head = std::move(**audit);
+    }
     redact_params(stored, loaded->redactor);
     report.run = std::move(stored);
     report.checklist = &loaded->rendered;

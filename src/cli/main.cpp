@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include "cli/audit_view.hpp"
 #include "cli/entry.hpp"
 
 #include "cli/exit_code.hpp"
@@ -43,6 +44,7 @@ constexpr CommandEntry k_commands[] = {
     {"user", add_user_commands},
     {"package", add_package_commands},
     {"versions", add_versions_command},
+    {"audit", add_audit_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,
