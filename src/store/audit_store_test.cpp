@@ -1,7 +1,8 @@
-// The audit ledger's contract (#17), against every backend (store/testing/store_contract.hpp):
-// appends form one chain (also from two connections at once), the head is the newest entry,
-// scans stream in seq order and stop when asked, imports keep hashes, and the journal writes
-// that are audited append their entry in their own transaction.
+// The audit ledger's contract (#17), against every backend
+// (store/testing/store_contract_test_fixture.hpp): appends form one chain (also from two
+// connections at once), the head is the newest entry, scans stream in seq order and stop when
+// asked, imports keep hashes, and the journal writes that are audited append their entry in their
+// own transaction.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,7 +12,7 @@
 #include "store/audit.hpp"
 #include "store/copy.hpp"
 #include "store/store.hpp"
-#include "store/testing/store_contract.hpp"
+#include "store/testing/store_contract_test_fixture.hpp"
 
 namespace shipshape::store {
 namespace {
