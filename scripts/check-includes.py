@@ -26,18 +26,18 @@ ALLOWED_MODULES = {
     "faults": {"core", "os"},
     "store": {"core"},
     "fleet": {"core", "os"},
-    # releases and sign-offs: SSHSIG verification so far (files through os).
+    # releases and sign-offs: documents, stages' gates, who may sign, SSHSIG verification.
     "release": {"core", "os"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).
     "app": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package"},
+            "package", "release"},
     # cli carries `serve`, which starts the server.
     "cli": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package", "app", "server"},
+            "package", "release", "app", "server"},
     "server": {"core", "os", "facts", "require", "checklist", "state", "faults", "store",
-               "fleet", "package", "app"},
+               "fleet", "package", "release", "app"},
 }
 
 # Files that may use one more module than their directory's rule allows: (files, modules, why).

@@ -8,6 +8,7 @@
 
 #include "core/diagnostic.hpp"
 #include "core/error.hpp"
+#include "release/release.hpp"
 
 namespace shipshape::app {
 
@@ -23,6 +24,13 @@ struct ProjectConfig {
     // [roles]: role name -> state files (repo-relative), in application order.
     std::map<std::string, std::vector<std::string>> roles;
     std::map<std::string, SourcePos> role_pos;
+    // [stage.NAME]: the stages a release moves through, earliest first (by their `after` chains,
+    // then by name). Empty: the repo has no release stages.
+    std::vector<release::Stage> stages;
+
+    const release::Stage* find_stage(std::string_view stage) const;
+    // The stage whose runs use environment `env`, or nullptr.
+    const release::Stage* stage_for_env(std::string_view env) const;
 };
 
 struct Host {

@@ -30,7 +30,18 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key with no near miss: every accepted one.
         {"name = \"x\"\nbogus = \"y\"\n",
          "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets, roles, package)"},
+         "store, default_env, secrets, roles, package, stage)"},
+        // Stages: an unknown earlier stage, a cycle, a bad count, an unknown key.
+        {"name = \"x\"\n[stage.prod]\nafter = \"stagin\"\n[stage.staging]\n",
+         "s.toml:3:9: stage 'prod' comes after 'stagin', which is not a stage (stages: prod, "
+         "staging)"},
+        {"name = \"x\"\n[stage.a]\nafter = \"b\"\n[stage.b]\nafter = \"a\"\n",
+         "s.toml:3:9: stage 'a': its 'after' chain is a cycle\n"
+         "s.toml:5:9: stage 'b': its 'after' chain is a cycle"},
+        {"name = \"x\"\n[stage.prod]\nsign_offs = { qa = 0 }\n",
+         "s.toml:3:20: stage 'prod' sign_offs.qa must be a number of people from 1 to 100"},
+        {"name = \"x\"\n[stage.prod]\nsignoffs = { qa = 1 }\n",
+         "s.toml:3:1: unknown key 'signoffs' in stage 'prod' (did you mean 'sign_offs'?)"},
         // Name is required.
         {"store = \"x.db\"\n", "s.toml:1:1: shipshape.toml needs a 'name'"},
         // Wrong type.
@@ -44,6 +55,29 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         ASSERT_FALSE(c) << row.text;
         EXPECT_EQ(c.error().message(), row.message);
     }
+}
+
+TEST(ParseProjectConfig, ReadsStagesEarliestFirst) {
+    auto c = parse_project_config(R"(name = "x"
+[stage.prod]
+after = "staging"
+sign_offs = { qa = 2, ops = 1, dev = 1 }
+[stage.qa]
+[stage.staging]
+after = "qa"
+env = "stage"
+)",
+                                  "s.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_EQ(c->stages.size(), 3U);
+    EXPECT_EQ(c->stages[0].name, "qa");
+    EXPECT_EQ(c->stages[1].name, "staging");
+    EXPECT_EQ(c->stages[2].name, "prod");
+    EXPECT_EQ(c->stages[0].env, "qa");
+    EXPECT_EQ(c->stages[1].env, "stage");
+    EXPECT_EQ(c->stage_for_env("stage"), &c->stages[1]);
+    using Offs = std::vector<std::pair<std::string, int>>;
+    EXPECT_EQ(c->stages[2].sign_offs, (Offs{{"dev", 1}, {"ops", 1}, {"qa", 2}}));
 }
 
 TEST(ParseInventory, ReadsEnvironmentsGroupsAndHosts) {

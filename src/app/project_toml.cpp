@@ -134,7 +134,109 @@ bool valid_name(std::string_view s) {
     return true;
 }
 
+// [stage.NAME] after = "...", env = "...", sign_offs = { role = N }: checked, then ordered
+// earliest first (depth in the `after` chain, then name). A cycle is reported once per stage on it.
+std::vector<release::Stage> read_stages(Checker& c, const toml::table& stages) {
+    std::vector<release::Stage> out;
+    for (auto&& [key, node] : stages) {
+        release::Stage st;
+        st.name = std::string(key.str());
+        st.pos = toml_pos(key.source());
+        const std::string where = "stage '" + st.name + "'";
+        if (!valid_name(st.name)) {
+            c.error(key.source(), where +
+                                      ": names may contain only letters, digits, '-', '_' "
+                                      "and '.'");
+        }
+        auto t = node.as_table();
+        if (!t) {
+            c.error(node.source(), where + " must be a table (write [stage." + st.name + "])");
+            continue;
+        }
+        c.check_keys(*t, where, {"after", "env", "sign_offs"});
+        st.after = c.string(*t, "after", where);
+        st.env = c.string(*t, "env", where, st.name);
+        if (auto offs = c.table(*t, "sign_offs", where)) {
+            for (auto&& [role, count] : *offs) {
+                std::string r(role.str());
+                auto n = count.as_integer();
+                if (!valid_name(r)) {
+                    c.error(role.source(), where + " sign_offs: role '" + r +
+                                               "': names may contain only letters, digits, "
+                                               "'-', '_' and '.'");
+                } else if (!n || n->get() < 1 || n->get() > 100) {
+                    c.error(count.source(), where + " sign_offs." + r +
+                                                " must be a number of people from 1 to 100");
+                } else {
+                    st.sign_offs.emplace_back(r, static_cast<int>(n->get()));
+                }
+            }
+        }
+        out.push_back(std::move(st));
+    }
+    std::map<std::string, const release::Stage*> by_name;
+    for (const auto& st : out) {
+        by_name[st.name] = &st;
+    }
+    std::map<std::string, int> depth;
+    for (const auto& st : out) {
+        int d = 0;
+        const release::Stage* at = &st;
+        std::set<std::string> seen{st.name};
+        while (!at->after.empty()) {
+            auto it = by_name.find(at->after);
+            if (it == by_name.end()) {
+                if (at == &st) {
+                    c.error(
+                        stages.get(st.name)->as_table()->get("after")->source(),
+                        "stage '" + st.name + "' comes after '" + st.after +
+                            "', which is not a stage (stages: " +
+                            [&] {
+                                std::string names;
+                                for (const auto& [n, _] : by_name) {
+                                    names += (names.empty() ? "" : ", ") + n;
+                                }
+                                return names;
+                            }() +
+                            ")");
+                }
+                break;
+            }
+            if (!seen.insert(it->first).second) {
+                c.error(stages.get(st.name)->as_table()->get("after")->source(),
+                        "stage '" + st.name + "': its 'after' chain is a cycle");
+                break;
+            }
+            at = it->second;
+            ++d;
+        }
+        depth[st.name] = d;
+    }
+    std::sort(out.begin(), out.end(), [&depth](const auto& a, const auto& b) {
+        return std::pair(depth[a.name], a.name) < std::pair(depth[b.name], b.name);
+    });
+    return out;
+}
+
 }  // namespace
+
+const release::Stage* ProjectConfig::find_stage(std::string_view stage) const {
+    for (const auto& s : stages) {
+        if (s.name == stage) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
+
+const release::Stage* ProjectConfig::stage_for_env(std::string_view env) const {
+    for (const auto& s : stages) {
+        if (s.env == env) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
 
 Result<ProjectConfig> parse_project_config(std::string_view text, std::string_view path) {
     Diagnostics diags;
@@ -143,8 +245,9 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
         return fail(doc.error());
     }
     Checker c(std::string(path), diags);
-    c.check_keys(*doc, "shipshape.toml",
-                 {"name", "description", "store", "default_env", "secrets", "roles", "package"});
+    c.check_keys(
+        *doc, "shipshape.toml",
+        {"name", "description", "store", "default_env", "secrets", "roles", "package", "stage"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");
@@ -171,6 +274,9 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
                 }
             }
         }
+    }
+    if (auto stages = c.table(*doc, "stage", "shipshape.toml")) {
+        config.stages = read_stages(c, *stages);
     }
     if (!doc->get("name")) {
         diags.add(std::string(path), SourcePos{1, 1}, "shipshape.toml needs a 'name'");
@@ -478,6 +584,14 @@ Result<Project> load_project(const std::string& root) {
                     diags.add(root + "/shipshape.toml", p.config.role_pos[role],
                               "role '" + role + "': state file '" + f + "' does not exist");
                 }
+            }
+        }
+        for (const auto& st : p.config.stages) {
+            if (!p.inventory.environments.empty() && !p.inventory.find_env(st.env)) {
+                diags.add(root + "/shipshape.toml", st.pos,
+                          "stage '" + st.name + "' runs on environment '" + st.env +
+                              "', which inventory.toml does not define (set [stage." + st.name +
+                              "] env = \"...\")");
             }
         }
         if (!diags.empty()) {

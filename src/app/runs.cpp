@@ -334,6 +334,14 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
         release_run_locks((*loaded)->locks);
         return fail(st.error());
     }
+    if (!request.release_id.empty()) {
+        // The journal's record that this run carries the release (a stage's `after` gate).
+        store::Event bound{0, now, run.id, "", std::string(k_release_event), request.release_id};
+        if (auto st = m_store.append_event(bound); !st) {
+            release_run_locks((*loaded)->locks);
+            return fail(st.error());
+        }
+    }
     return execute(std::move(*loaded), std::move(run), {}, observer, request.undo_on_failure,
                    request.parallel, std::move(notes));
 }

@@ -34,7 +34,13 @@ struct StartRequest {
     bool undo_on_failure = false;
     int parallel = 0;  // 0: the checklist's own
     std::string user;  // who starts it (recorded in the run); empty: current_user()
+    // The release this run carries (`run --release`): recorded as the run's k_release_event
+    // event, which the `after` gate of the next stage looks for. Gates are checked by the caller.
+    std::string release_id;
 };
+
+// The kind of the run event that binds a run to a release (its detail is the release id).
+inline constexpr std::string_view k_release_event = "release";
 
 struct PlannedStep {
     std::string id;
@@ -91,6 +97,7 @@ struct CheckOffReport {
     // that need it run once its running steps finish), so no `resume` is needed.
     bool live = false;
     int64_t pid = 0;
+    std::string signature_file;  // a signed check-off: signoffs/runs/RUN/STEP.json
 };
 
 struct RunDetails {
@@ -126,6 +133,17 @@ class RunService {
                                                    const std::string& step_id,
                                                    const std::string& role, const std::string& by,
                                                    const std::string& note);
+    // A signed check-off (the step may have `signed = true`, and must then be checked off so):
+    // signs the run, step, role, the checklist's hash, the time and the note with `key` through
+    // ssh-keygen -Y sign (release_service.hpp), checks the signature against allowed_signers and
+    // signers.toml as sign-offs are, records the check-off by the signer's principal, appends a
+    // "signed-check-off" audit entry with the signature and writes signoffs/runs/RUN/STEP.json.
+    // Errc::permission_denied when the signature would not count (the reason in the message).
+    [[nodiscard]] Result<CheckOffReport> signed_check_off(const std::string& run_id,
+                                                          const std::string& step_id,
+                                                          const std::string& role,
+                                                          const std::string& note,
+                                                          const std::string& key);
     // The run `check-off last STEP` means: the one run whose step `step_id` waits for a
     // check-off. Errc::conflict when none does; Errc::invalid_argument listing them (newest
     // first, with environment and checklist) when several do, as guessing could confirm a
@@ -156,6 +174,17 @@ class RunService {
 
   private:
     struct Loaded;
+    // A check-off's run, once its step is known to be manual, of `role` and waiting.
+    struct CheckOffTarget {
+        store::RunRecord run;
+        bool signed_check_off = false;
+    };
+    [[nodiscard]] Result<CheckOffTarget> check_off_target(const std::string& run_id,
+                                                          const std::string& step_id,
+                                                          const std::string& role,
+                                                          const std::string& note);
+    [[nodiscard]] Result<CheckOffReport> record_check_off(const store::RunRecord& run,
+                                                          const store::CheckOff& check_off);
     // The request's environment (or the default), if the inventory has it.
     [[nodiscard]] Result<std::string> resolve_env(const StartRequest& request) const;
     [[nodiscard]] Result<std::unique_ptr<Loaded>> load_run(const store::RunRecord& run);

@@ -38,6 +38,25 @@ Result<CheckOffReport> RunService::check_off(const std::string& run_id, const st
                         " is refused: " + problem +
                         "; names may not contain control characters and must be valid UTF-8");
     }
+    auto target = check_off_target(run_id, step_id, role, note);
+    if (!target) {
+        return fail(target.error());
+    }
+    if (target->signed_check_off) {
+        return fail(Errc::permission_denied,
+                    "step '" + step_id + "' needs a signed check-off: shipshape check-off " +
+                        run_id + " " + step_id + " --as " + role +
+                        " --key ~/.ssh/id_ed25519 (an unsigned one, from the command line or the "
+                        "server, is refused)");
+    }
+    return record_check_off(target->run,
+                            store::CheckOff{run_id, step_id, role, name, note, now_ms()});
+}
+
+Result<RunService::CheckOffTarget> RunService::check_off_target(const std::string& run_id,
+                                                                const std::string& step_id,
+                                                                const std::string& role,
+                                                                const std::string& note) {
     if (auto problem = find_control_character(note, LineBreaks::allowed); !problem.empty()) {
         return fail(Errc::invalid_argument,
                     "the note is refused: " + problem +
@@ -94,17 +113,22 @@ Result<CheckOffReport> RunService::check_off(const std::string& run_id, const st
                                         " is not waiting for a check-off (it is " + state +
                                         "): the steps it needs must complete first");
     }
+    return CheckOffTarget{std::move(*run), step->signed_check_off};
+}
+
+Result<CheckOffReport> RunService::record_check_off(const store::RunRecord& run,
+                                                    const store::CheckOff& check_off) {
     CheckOffReport report;
-    report.check_off = store::CheckOff{run_id, step_id, role, name, note, now_ms()};
+    report.check_off = check_off;
     if (auto st = m_store.add_check_off(report.check_off); !st) {
         return fail(st.error());
     }
-    report.env = run->env;
-    report.checklist_name = run->checklist_name;
-    report.checklist_path = run->checklist_path;
+    report.env = run.env;
+    report.checklist_name = run.checklist_name;
+    report.checklist_path = run.checklist_path;
     // Read after the check-off is recorded: a live run reads the journal again after it
     // records that it stops (RunService::execute), so one of the two sees the other.
-    if (auto now = m_store.get_run(run_id)) {
+    if (auto now = m_store.get_run(run.id)) {
         report.live = process_live(*now);
         report.pid = now->pid;
     }

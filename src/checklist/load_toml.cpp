@@ -121,7 +121,7 @@ class Reader : public TomlReader {
         check_keys(t, where,
                    {"id", "description", "run", "sh", "manual", "role", "unless", "verify", "undo",
                     "needs", "timeout", "retries", "retry_delay", "env", "cwd", "on", "serial",
-                    "max_fail"});
+                    "max_fail", "signed"});
         if (auto n = t.get("description")) {
             if (auto s = string(*n, where + " 'description'")) {
                 step.description = *s;
@@ -173,6 +173,15 @@ class Reader : public TomlReader {
             }
         } else if (auto r = t.get("role")) {
             error(pos_of(r->source()), where + ": 'role' applies only to manual steps");
+        }
+        if (auto n = t.get("signed")) {
+            if (!manual) {
+                error(pos_of(n->source()), where + ": 'signed' applies only to manual steps");
+            } else if (auto b = n->as_boolean()) {
+                step.signed_check_off = b->get();
+            } else {
+                error(pos_of(n->source()), where + " 'signed' must be true or false");
+            }
         }
         if (step.kind == StepKind::command) {
             if (auto n = t.get("unless")) {

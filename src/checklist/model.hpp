@@ -40,6 +40,7 @@ struct Step {
     Command run;                    // kind == command
     std::string manual;             // kind == manual: what the person confirms
     std::string role;               // kind == manual: who may check it off
+    bool signed_check_off = false;  // kind == manual: `signed = true`, an OpenSSH-signed check-off
     std::optional<Command> unless;  // skip the step when this exits 0
     std::optional<Command> verify;  // must exit 0 after `run`
     std::optional<Command> undo;    // reverses `run`

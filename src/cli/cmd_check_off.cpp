@@ -18,6 +18,7 @@ struct CheckOffOptions {
     std::string role;
     std::string by;
     std::string note;
+    std::string key;
 };
 
 int run_check_off(Context& ctx, const CheckOffOptions& o) {
@@ -59,7 +60,8 @@ int run_check_off(Context& ctx, const CheckOffOptions& o) {
     if (!run_id) {
         return report_error(ctx, run_id.error());
     }
-    auto r = service.check_off(*run_id, o.step, o.role, by, o.note);
+    auto r = o.key.empty() ? service.check_off(*run_id, o.step, o.role, by, o.note)
+                           : service.signed_check_off(*run_id, o.step, o.role, o.note, o.key);
     if (!r) {
         Error e = r.error();
         // A wrong role is a refused request, not a missing privilege of this machine.
@@ -80,6 +82,9 @@ int run_check_off(Context& ctx, const CheckOffOptions& o) {
                 escape_control(r->checklist_name).c_str(), escape_control(r->env).c_str(),
                 escape_control(c.role).c_str(), escape_control(c.by).c_str(),
                 c.note.empty() ? "" : (": " + escape_control(c.note)).c_str());
+    if (!r->signature_file.empty()) {
+        std::printf("signed: wrote %s (commit it to the ops repo)\n", r->signature_file.c_str());
+    }
     if (r->live) {
         std::printf(
             "run %s is still running (pid %lld): it continues with the steps that need "
@@ -112,6 +117,10 @@ void add_check_off_command(CLI::App& app, std::vector<Command>& out) {
         "who you are (default: $USER, or the SHIPSHAPE_TOKEN user); no control characters");
     sub->add_option("--note", opts->note,
                     "a note recorded with the check-off (newlines and tabs allowed)");
+    sub->add_option("--key,-k", opts->key,
+                    "sign the check-off with this OpenSSH key (ssh-keygen -Y sign; required by "
+                    "steps with signed = true): the key's principal in allowed_signers, holding "
+                    "the role in signers.toml, is recorded");
     out.push_back({sub, [opts](Context& ctx) { return run_check_off(ctx, *opts); }});
 }
 

@@ -1,16 +1,20 @@
 // shipshape run FILE: run a checklist (or --plan it).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
+#include "app/release_service.hpp"
 #include "app/runs.hpp"
 #include "cli/context.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
+#include "cli/release_view.hpp"
 #include "cli/run_view.hpp"
+#include "os/file_system.hpp"
 
 namespace shipshape::cli {
 
@@ -25,6 +29,7 @@ struct RunOptions {
     int parallel = 0;
     bool wait = false;
     std::string wait_timeout;
+    std::string release;
 };
 
 void print_plan(const Context& ctx, const app::PlanReport& plan) {
@@ -69,6 +74,67 @@ void print_plan(const Context& ctx, const app::PlanReport& plan) {
         runs, skips, manual);
 }
 
+// run --release: the checklist must be the release's, the params its (taken from it when none
+// are given), and every gate of the environment's stage must hold. Returns -1 to go on, else
+// the exit code of the refusal (printed here); nothing was run or recorded then.
+int bind_release(const Context& ctx, OpenRepo& repo, const RunOptions& o,
+                 app::StartRequest& request) {
+    app::ReleaseService releases(repo.project, repo.store.get(), *repo.runner);
+    auto record = releases.resolve(o.release);
+    if (!record) {
+        return report_error(ctx, record.error());
+    }
+    const auto& doc = record->document;
+    std::string path = os::path_absolute(o.file, ctx.cwd);
+    if (path.rfind(repo.project.root + "/", 0) == 0) {
+        path = path.substr(repo.project.root.size() + 1);
+    }
+    if (path != doc.checklist.path) {
+        return report_error(
+            ctx, Error(Errc::invalid_argument,
+                       "--release " + doc.name + " runs " + doc.checklist.path + ", not " + path));
+    }
+    if (request.params.empty()) {
+        request.params = doc.params;
+    } else {
+        auto given = request.params;
+        std::sort(given.begin(), given.end());
+        if (given != doc.params) {
+            std::string want;
+            for (const auto& [k, v] : doc.params) {
+                want += (want.empty() ? "" : " ") + k + "=" + v;
+            }
+            return report_error(ctx, Error(Errc::invalid_argument,
+                                           "--release " + doc.name + " was made with --set " +
+                                               want + ": leave --set out to use them"));
+        }
+    }
+    const std::string env = request.env.empty() ? repo.project.config.default_env : request.env;
+    auto gate = releases.gate_for_env(*record, env);
+    if (!gate) {
+        return report_error(ctx, gate.error());
+    }
+    if (!gate->gate.ok) {
+        const int code = to_int(ExitCode::gated);
+        if (ctx.json) {
+            std::printf("%s\n", json_gate_refused(doc.name, record->id, *gate, code).c_str());
+        } else {
+            std::fprintf(stderr,
+                         "shipshape: release %s (%s) may not run on %s (stage %s), nothing was "
+                         "run: %s\n",
+                         doc.name.c_str(), release::short_hash(record->id).c_str(), env.c_str(),
+                         gate->stage->name.c_str(), missing_text(gate->gate).c_str());
+            for (const auto& r : gate->gate.rejected) {
+                std::fprintf(stderr, "  not counted: %s: %s\n", r.source.c_str(), r.reason.c_str());
+            }
+            std::fprintf(stderr, "  see 'shipshape release show %s'\n", doc.name.c_str());
+        }
+        return code;
+    }
+    request.release_id = record->id;
+    return -1;
+}
+
 int run_run(Context& ctx, const RunOptions& o) {
     app::StartRequest request;
     request.checklist_file = o.file;
@@ -100,6 +166,11 @@ int run_run(Context& ctx, const RunOptions& o) {
             return report_error(ctx, who.error());
         }
         request.user = (*who)->user;
+    }
+    if (!o.release.empty()) {
+        if (int refused = bind_release(ctx, *repo, o, request); refused >= 0) {
+            return refused;
+        }
     }
     app::RunService service(repo->project, *repo->store, *repo->runner, *ctx.cancel);
     service.wait_for_check_offs(std::move(*wait));
@@ -151,6 +222,10 @@ void add_run_command(CLI::App& app, std::vector<Command>& out) {
     sub->add_option("--wait-timeout", opts->wait_timeout,
                     "with --wait: stop waiting (exit 4) after this long, e.g. 30m")
         ->option_text("DURATION");
+    sub->add_option("--release", opts->release,
+                    "run this release (NAME or ID): refused (exit 5) unless every gate of the "
+                    "environment's stage holds; the checklist and params must be the release's")
+        ->option_text("RELEASE");
     out.push_back({sub, [opts](Context& ctx) { return run_run(ctx, *opts); }});
 }
 

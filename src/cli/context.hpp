@@ -117,6 +117,8 @@ void add_store_commands(CLI::App& app, std::vector<Command>& out);
 void add_user_commands(CLI::App& app, std::vector<Command>& out);
 void add_package_commands(CLI::App& app, std::vector<Command>& out);
 void add_versions_command(CLI::App& app, std::vector<Command>& out);
+void add_release_commands(CLI::App& app, std::vector<Command>& out);
+void add_sign_off_command(CLI::App& app, std::vector<Command>& out);
 // `package build`, `package inspect` and `package diff` (cmd_package_*.cpp), added to the
 // `package` group by cmd_package.cpp.
 void add_package_build(CLI::App& package, std::vector<Command>& out);

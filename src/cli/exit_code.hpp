@@ -11,6 +11,7 @@ enum class ExitCode : int {
     usage = 2,        // invalid usage or invalid definition
     unsupported = 3,  // this machine cannot do it: missing privilege, tool or kernel feature
     waiting = 4,      // waiting for a manual check-off
+    gated = 5,        // run --release: a gate of the release's stage does not hold
     internal = 70,
     interrupted = 130,
 };
@@ -50,6 +51,7 @@ inline constexpr const char* k_exit_code_help =
     "  2    invalid usage or invalid definition\n"
     "  3    this machine cannot do it (missing privilege, tool or kernel feature)\n"
     "  4    waiting for a manual check-off\n"
+    "  5    run --release refused: the stage's gates do not hold (sign-offs, earlier stage)\n"
     "  70   internal error\n"
     "  130  interrupted (resumable with 'shipshape resume RUN')\n";
 

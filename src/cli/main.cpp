@@ -44,6 +44,8 @@ constexpr CommandEntry k_commands[] = {
     {"user", add_user_commands},
     {"package", add_package_commands},
     {"versions", add_versions_command},
+    {"release", add_release_commands},
+    {"sign-off", add_sign_off_command},
     {"audit", add_audit_commands},
 };
 

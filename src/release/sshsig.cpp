@@ -6,10 +6,17 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include "core/assert.hpp"
 
 namespace shipshape::release {
 
@@ -121,6 +128,31 @@ std::string base64(std::string_view data) {
     return out;
 }
 
+// The digests, fetched once per process: an explicit fetch spares the method-store lookup (and
+// its lock) that EVP_sha256() & co. cost on every use in OpenSSL 3. Falls back to the built-in
+// objects when the fetch fails.
+struct MdFree {
+    void operator()(EVP_MD* p) const { EVP_MD_free(p); }
+};
+struct Digests {
+    std::unique_ptr<EVP_MD, MdFree> sha256{EVP_MD_fetch(nullptr, "SHA2-256", nullptr)};
+    std::unique_ptr<EVP_MD, MdFree> sha384{EVP_MD_fetch(nullptr, "SHA2-384", nullptr)};
+    std::unique_ptr<EVP_MD, MdFree> sha512{EVP_MD_fetch(nullptr, "SHA2-512", nullptr)};
+};
+const Digests& digests() {
+    static const Digests k_digests;
+    return k_digests;
+}
+const EVP_MD* sha256() {
+    return digests().sha256 ? digests().sha256.get() : EVP_sha256();
+}
+const EVP_MD* sha384() {
+    return digests().sha384 ? digests().sha384.get() : EVP_sha384();
+}
+const EVP_MD* sha512() {
+    return digests().sha512 ? digests().sha512.get() : EVP_sha512();
+}
+
 std::optional<std::string> digest(const EVP_MD* md, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -132,10 +164,10 @@ std::optional<std::string> digest(const EVP_MD* md, std::string_view data) {
 
 const EVP_MD* hash_named(std::string_view name) {
     if (name == "sha256") {
-        return EVP_sha256();
+        return sha256();
     }
     if (name == "sha512") {
-        return EVP_sha512();
+        return sha512();
     }
     return nullptr;
 }
@@ -170,83 +202,123 @@ struct Curve {
     const EVP_MD* (*md)();
 };
 constexpr Curve k_curves[] = {
-    {"ecdsa-sha2-nistp256", "nistp256", "prime256v1", EVP_sha256},
-    {"ecdsa-sha2-nistp384", "nistp384", "secp384r1", EVP_sha384},
-    {"ecdsa-sha2-nistp521", "nistp521", "secp521r1", EVP_sha512},
+    {"ecdsa-sha2-nistp256", "nistp256", "prime256v1", sha256},
+    {"ecdsa-sha2-nistp384", "nistp384", "secp384r1", sha384},
+    {"ecdsa-sha2-nistp521", "nistp521", "secp521r1", sha512},
 };
 
-// The key, the digest to verify with (null: none, as for ed25519) and the signature as
-// libcrypto wants it, from the SSH forms. Errors are phrases.
-struct Prepared {
+Error key_error(std::string_view key_type, std::string_view why) {
+    return Error(Errc::invalid_argument, std::string(key_type) + " key: " + std::string(why));
+}
+
+// A key blob made ready to verify with, once per distinct key. Its two kinds of error keep the
+// order in which a check reports them: `shape_error` (a malformed blob, an unsupported type)
+// before anything about the signature, `key_error` (a short RSA modulus, a key libcrypto
+// refuses) after the signature's own errors. Immutable once built; `key` is only ever read, so
+// one LoadedKey serves any number of threads (openssl-threads(7): a shared key, one
+// EVP_PKEY_CTX per thread).
+struct LoadedKey {
+    std::string type;
+    std::optional<Error> shape_error;
+    std::optional<Error> key_error;
+    const Curve* curve = nullptr;  // ECDSA keys
     Pkey key;
-    const EVP_MD* md = nullptr;
-    std::string signature;
 };
 
-Result<Prepared> prepare(const SshSignature& sig) {
-    auto bad = [&](const std::string& why) {
-        return fail(Errc::invalid_argument, sig.key_type + " key: " + why);
-    };
-    Wire key(sig.public_key);
-    auto type = key.string();
-    if (!type || *type != sig.key_type) {
-        return bad("malformed public key");
-    }
-    Prepared p;
-    if (sig.key_type == "ssh-ed25519") {
-        auto pk = key.string();
-        if (!pk || pk->size() != 32 || !key.done()) {
-            return bad("malformed public key");
+LoadedKey load_key(std::string_view blob) {
+    LoadedKey k;
+    Wire w(blob);
+    auto type = w.string();
+    k.type = std::string(type.value_or(""));
+    auto malformed = [&] { k.shape_error = key_error(k.type, "malformed public key"); };
+    if (!type) {
+        malformed();
+    } else if (*type == "ssh-ed25519") {
+        auto pk = w.string();
+        if (!pk || pk->size() != 32 || !w.done()) {
+            malformed();
+            return k;
         }
-        if (sig.signature_type != "ssh-ed25519" || sig.signature.size() != 64) {
-            return bad("signature of type '" + sig.signature_type + "' (" +
-                       std::to_string(sig.signature.size()) + " bytes) does not fit the key");
-        }
-        p.key = Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+        k.key = Pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                                  reinterpret_cast<const unsigned char*>(pk->data()),
                                                  pk->size()));
-        p.signature = sig.signature;
-    } else if (sig.key_type == "ssh-rsa") {
-        auto e = key.string();
-        auto n = key.string();
-        if (!e || !n || !key.done()) {
-            return bad("malformed public key");
-        }
-        if (sig.signature_type == "rsa-sha2-256") {
-            p.md = EVP_sha256();
-        } else if (sig.signature_type == "rsa-sha2-512") {
-            p.md = EVP_sha512();
-        } else {
-            return bad("signature type '" + sig.signature_type +
-                       "' is not allowed (rsa-sha2-256 or rsa-sha2-512)");
+    } else if (*type == "ssh-rsa") {
+        auto e = w.string();
+        auto n = w.string();
+        if (!e || !n || !w.done()) {
+            malformed();
+            return k;
         }
         Bn bn_e = bignum(*e);
         Bn bn_n = bignum(*n);
         if (!bn_e || !bn_n || BN_num_bits(bn_n.get()) < 1024) {
-            return bad("the modulus is shorter than 1024 bits");
+            k.key_error = key_error(k.type, "the modulus is shorter than 1024 bits");
+            return k;
         }
-        p.key = key_from_params("RSA", [&](OSSL_PARAM_BLD* b) {
+        k.key = key_from_params("RSA", [&](OSSL_PARAM_BLD* b) {
             return OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) == 1 &&
                    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, bn_e.get()) == 1;
         });
-        p.signature = sig.signature;
     } else {
-        const Curve* curve = nullptr;
         for (const auto& c : k_curves) {
-            if (c.key_type == sig.key_type) {
-                curve = &c;
+            if (c.key_type == *type) {
+                k.curve = &c;
             }
         }
-        if (curve == nullptr) {
-            return fail(Errc::unsupported, "key type '" + sig.key_type +
-                                               "' is not supported (ssh-ed25519, "
-                                               "ecdsa-sha2-nistp256/384/521, ssh-rsa)");
+        if (k.curve == nullptr) {
+            k.shape_error = Error(Errc::unsupported, "key type '" + k.type +
+                                                         "' is not supported (ssh-ed25519, "
+                                                         "ecdsa-sha2-nistp256/384/521, ssh-rsa)");
+            return k;
         }
-        auto name = key.string();
-        auto point = key.string();
-        if (!name || *name != curve->ssh_name || !point || !key.done()) {
-            return bad("malformed public key");
+        auto name = w.string();
+        auto point = w.string();
+        if (!name || *name != k.curve->ssh_name || !point || !w.done()) {
+            malformed();
+            return k;
         }
+        std::string_view pub = *point;
+        k.key = key_from_params("EC", [&](OSSL_PARAM_BLD* b) {
+            return OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, k.curve->group,
+                                                   0) == 1 &&
+                   OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pub.data(),
+                                                    pub.size()) == 1;
+        });
+    }
+    if (!k.shape_error && !k.key_error && !k.key) {
+        k.key_error = key_error(k.type, "the public key is not valid");
+    }
+    return k;
+}
+
+// The digest to verify with (null: none, as for ed25519) and the signature as libcrypto wants
+// it. `der` holds an ECDSA signature re-encoded; otherwise `signature` points into `sig`.
+struct Converted {
+    const EVP_MD* md = nullptr;
+    std::string der;
+    std::string_view signature;
+};
+
+Result<Converted> convert_signature(const SshSignature& sig, const LoadedKey& key) {
+    auto bad = [&](const std::string& why) { return fail(key_error(sig.key_type, why)); };
+    Converted c;
+    if (sig.key_type == "ssh-ed25519") {
+        if (sig.signature_type != "ssh-ed25519" || sig.signature.size() != 64) {
+            return bad("signature of type '" + sig.signature_type + "' (" +
+                       std::to_string(sig.signature.size()) + " bytes) does not fit the key");
+        }
+        c.signature = sig.signature;
+    } else if (sig.key_type == "ssh-rsa") {
+        if (sig.signature_type == "rsa-sha2-256") {
+            c.md = sha256();
+        } else if (sig.signature_type == "rsa-sha2-512") {
+            c.md = sha512();
+        } else {
+            return bad("signature type '" + sig.signature_type +
+                       "' is not allowed (rsa-sha2-256 or rsa-sha2-512)");
+        }
+        c.signature = sig.signature;
+    } else {
         if (sig.signature_type != sig.key_type) {
             return bad("signature of type '" + sig.signature_type + "' does not fit the key");
         }
@@ -269,21 +341,69 @@ Result<Prepared> prepare(const SshSignature& sig) {
         if (der_len <= 0) {
             return bad("malformed ECDSA signature");
         }
-        p.signature.assign(reinterpret_cast<char*>(der), static_cast<size_t>(der_len));
+        c.der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(der_len));
         OPENSSL_free(der);
-        p.md = curve->md();
-        std::string pub(*point);
-        p.key = key_from_params("EC", [&](OSSL_PARAM_BLD* b) {
-            return OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, curve->group,
-                                                   0) == 1 &&
-                   OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pub.data(),
-                                                    pub.size()) == 1;
-        });
+        c.md = key.curve->md();
+        c.signature = c.der;
     }
-    if (!p.key) {
-        return bad("the public key is not valid");
+    return c;
+}
+
+// What one verifying thread reuses from check to check: its digest context and the buffer the
+// signed data is assembled in.
+struct Worker {
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx{EVP_MD_CTX_new()};
+    std::string signed_data;
+};
+
+// One check, in verify_sshsig's order: namespace, hash, key shape, signature, key, the math.
+Status check_one(const SshSignature& sig, std::string_view message, std::string_view name_space,
+                 const LoadedKey& key, Worker& worker) {
+    if (sig.name_space != name_space) {
+        return fail(Errc::invalid_argument, "signature namespace is '" + sig.name_space +
+                                                "', expected '" + std::string(name_space) + "'");
     }
-    return p;
+    const EVP_MD* hash = hash_named(sig.hash_algorithm);
+    auto hashed = hash ? digest(hash, message) : std::nullopt;
+    if (!hashed) {
+        return fail(Errc::invalid_argument,
+                    "hash algorithm '" + sig.hash_algorithm + "' is not supported");
+    }
+    if (key.type != sig.key_type) {
+        return fail(key_error(sig.key_type, "malformed public key"));
+    }
+    if (key.shape_error) {
+        return fail(*key.shape_error);
+    }
+    auto converted = convert_signature(sig, key);
+    if (!converted) {
+        return fail(converted.error());
+    }
+    if (key.key_error) {
+        return fail(*key.key_error);
+    }
+    std::string& data = worker.signed_data;
+    data.assign(k_magic);
+    put_string(data, sig.name_space);
+    put_string(data, "");
+    put_string(data, sig.hash_algorithm);
+    put_string(data, *hashed);
+    EVP_MD_CTX* ctx = worker.ctx.get();
+    if (ctx == nullptr || EVP_MD_CTX_reset(ctx) != 1 ||
+        EVP_DigestVerifyInit(ctx, nullptr, converted->md, nullptr, key.key.get()) != 1) {
+        return fail(Errc::internal, "libcrypto could not set up a " + sig.key_type + " check");
+    }
+    int ok =
+        EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(converted->signature.data()),
+                         converted->signature.size(),
+                         reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    if (ok != 1) {
+        return fail(Errc::invalid_argument,
+                    "the " + sig.key_type +
+                        " signature does not match "
+                        "the message (signed over other content, or altered)");
+    }
+    return {};
 }
 
 }  // namespace
@@ -340,39 +460,52 @@ Result<SshSignature> parse_sshsig(std::string_view armored) {
 
 Status verify_sshsig(const SshSignature& sig, std::string_view message,
                      std::string_view name_space) {
-    if (sig.name_space != name_space) {
-        return fail(Errc::invalid_argument, "signature namespace is '" + sig.name_space +
-                                                "', expected '" + std::string(name_space) + "'");
+    Worker worker;
+    return check_one(sig, message, name_space, load_key(sig.public_key), worker);
+}
+
+std::vector<Status> verify_sshsig_batch(const std::vector<SshsigCheck>& checks, unsigned threads) {
+    // Every distinct key is loaded once, before any thread starts: the workers only read the
+    // cache, so it needs no lock.
+    std::unordered_map<std::string_view, LoadedKey> keys;
+    std::vector<const LoadedKey*> key_of;
+    key_of.reserve(checks.size());
+    for (const auto& c : checks) {
+        SHIPSHAPE_ASSERT(c.sig != nullptr);
+        auto it = keys.find(c.sig->public_key);
+        if (it == keys.end()) {
+            it = keys.emplace(c.sig->public_key, load_key(c.sig->public_key)).first;
+        }
+        key_of.push_back(&it->second);
     }
-    const EVP_MD* hash = hash_named(sig.hash_algorithm);
-    auto hashed = hash ? digest(hash, message) : std::nullopt;
-    if (!hashed) {
-        return fail(Errc::invalid_argument,
-                    "hash algorithm '" + sig.hash_algorithm + "' is not supported");
+    if (threads == 0) {
+        threads = std::max(1U, std::thread::hardware_concurrency());
     }
-    auto p = prepare(sig);
-    if (!p) {
-        return fail(p.error());
+    threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(checks.size(), 1)));
+
+    std::vector<Status> results(checks.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        Worker worker;
+        for (size_t i = next++; i < checks.size(); i = next++) {
+            results[i] = check_one(*checks[i].sig, checks[i].message, checks[i].name_space,
+                                   *key_of[i], worker);
+        }
+    };
+    std::vector<std::thread> helpers;
+    helpers.reserve(threads - 1);
+    for (unsigned t = 1; t < threads; ++t) {
+        try {
+            helpers.emplace_back(work);
+        } catch (const std::system_error&) {
+            break;  // fewer threads: the calling thread and those started do all the work
+        }
     }
-    std::string signed_data(k_magic);
-    put_string(signed_data, sig.name_space);
-    put_string(signed_data, "");
-    put_string(signed_data, sig.hash_algorithm);
-    put_string(signed_data, *hashed);
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, p->md, nullptr, p->key.get()) != 1) {
-        return fail(Errc::internal, "libcrypto could not set up a " + sig.key_type + " check");
+    work();
+    for (auto& h : helpers) {
+        h.join();
     }
-    int ok = EVP_DigestVerify(
-        ctx.get(), reinterpret_cast<const unsigned char*>(p->signature.data()), p->signature.size(),
-        reinterpret_cast<const unsigned char*>(signed_data.data()), signed_data.size());
-    if (ok != 1) {
-        return fail(Errc::invalid_argument,
-                    "the " + sig.key_type +
-                        " signature does not match "
-                        "the message (signed over other content, or altered)");
-    }
-    return {};
+    return results;
 }
 
 Result<std::string> parse_public_key(std::string_view text) {
@@ -400,7 +533,7 @@ Result<std::string> parse_public_key(std::string_view text) {
 }
 
 std::string key_fingerprint(std::string_view public_key) {
-    std::string b64 = base64(digest(EVP_sha256(), public_key).value_or(""));
+    std::string b64 = base64(digest(sha256(), public_key).value_or(""));
     while (b64.ends_with('=')) {
         b64.pop_back();
     }

@@ -3,12 +3,14 @@
 // process per signature. Keys: ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa (signed as
 // rsa-sha2-256 or rsa-sha2-512). Security keys (sk-*) are not supported yet.
 //
-// Pure functions of their inputs; thread-safe. Every failure says what is wrong in words a
+// Pure functions of their inputs; thread-safe. verify_sshsig_batch spreads many checks over
+// threads of its own, loading each distinct key once. Every failure says what is wrong in words a
 // person can act on ("signature namespace is 'file', expected 'shipshape-signoff'").
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -35,6 +37,22 @@ struct SshSignature {
 // signature type), Errc::unsupported for a key type this build cannot check.
 [[nodiscard]] Status verify_sshsig(const SshSignature& sig, std::string_view message,
                                    std::string_view name_space);
+
+// One check for verify_sshsig_batch: `sig` (never null) signs `message` for `name_space`. The
+// pointed-to signature and the viewed text must outlive the call.
+struct SshsigCheck {
+    const SshSignature* sig;
+    std::string_view message;
+    std::string_view name_space;
+};
+
+// verify_sshsig of every check, result i for check i, each exactly what verify_sshsig returns
+// (same Errc, same message). Faster for many checks: each distinct key blob is turned into a
+// libcrypto key once and shared read-only, digests are fetched once, and `threads` threads
+// (0: the hardware's count; never more than there are checks) each reuse one digest context.
+// The calling thread is one of them; if the system refuses a thread, fewer do the work.
+[[nodiscard]] std::vector<Status> verify_sshsig_batch(const std::vector<SshsigCheck>& checks,
+                                                      unsigned threads = 0);
 
 // The key blob of an OpenSSH public key text, "ssh-ed25519 AAAA… [comment]" (the key part of an
 // allowed_signers line). Errc::invalid_argument when it is not one, or its type word disagrees

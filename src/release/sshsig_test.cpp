@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "core/testing/skip.hpp"
 #include "os/file_system.hpp"
@@ -134,6 +135,123 @@ TEST_F(SshsigTest, AgreesWithSshKeygenOnEveryKeyTypeAndEveryRejection) {
                 EXPECT_NE(mine.error().message().find(c.reason), std::string::npos)
                     << mine.error().message();
             }
+        }
+    }
+}
+
+// The batch's verdicts are verify_sshsig's, code and message, in input order, whatever the
+// number of threads: every key type in one batch (so the key cache holds several), each with a
+// valid signature, and rejections from every stage of a check.
+TEST_F(SshsigTest, BatchGivesExactlyTheVerdictsOfVerifySshsig) {
+    const std::string ns = "shipshape-signoff";
+    const std::string msg = "release 3f2a… stage prod role qa\n";
+    const std::string other_msg = msg + "x";
+    std::vector<SshSignature> sigs;
+    struct Row {
+        size_t sig;
+        const std::string* message;
+        std::string name_space;
+        bool valid;
+    };
+    std::vector<Row> rows;
+    for (const char* type :
+         {"ed25519", "ecdsa -b 256", "ecdsa -b 384", "ecdsa -b 521", "rsa -b 2048"}) {
+        SCOPED_TRACE(type);
+        std::string id = std::to_string(std::hash<std::string>{}(type));
+        std::string k = key("k" + id, type);
+        std::string other = key("o" + id, type);
+        auto add = [&](const std::string& armored) {
+            auto sig = parse_sshsig(armored);
+            EXPECT_TRUE(sig) << (sig ? "" : sig.error().message());
+            sigs.push_back(sig.value_or(SshSignature{}));
+            return sigs.size() - 1;
+        };
+        size_t good = add(sign(k, msg, ns));
+        size_t by_other = add(sign(other, msg, ns));
+        size_t file_ns = add(sign(k, msg, "file"));
+        SshSignature flipped = sigs[good];  // garbled: one bit of the signature
+        flipped.signature[flipped.signature.size() / 2] ^= 0x01;
+        sigs.push_back(flipped);
+        size_t garbled_sig = sigs.size() - 1;
+        SshSignature claims_other = sigs[good];  // signed by k, names the other key
+        claims_other.public_key = sigs[by_other].public_key;
+        sigs.push_back(claims_other);
+        size_t wrong_key = sigs.size() - 1;
+        SshSignature cut_key = sigs[good];  // garbled key blob
+        cut_key.public_key.resize(cut_key.public_key.size() - 1);
+        sigs.push_back(cut_key);
+        size_t garbled_key = sigs.size() - 1;
+        SshSignature bad_type = sigs[good];  // a signature type that fits no key
+        bad_type.signature_type = "ssh-dss";
+        sigs.push_back(bad_type);
+        size_t wrong_type = sigs.size() - 1;
+        SshSignature md5 = sigs[good];
+        md5.hash_algorithm = "md5";
+        sigs.push_back(md5);
+        size_t bad_hash = sigs.size() - 1;
+        rows.push_back({good, &msg, ns, true});
+        rows.push_back({by_other, &msg, ns, true});  // another signer: valid, by its own key
+        rows.push_back({file_ns, &msg, ns, false});
+        rows.push_back({good, &other_msg, ns, false});
+        rows.push_back({garbled_sig, &msg, ns, false});
+        rows.push_back({wrong_key, &msg, ns, false});
+        rows.push_back({garbled_key, &msg, ns, false});
+        rows.push_back({wrong_type, &msg, ns, false});
+        rows.push_back({bad_hash, &msg, ns, false});
+        rows.push_back({good, &msg, "file", false});
+    }
+    std::vector<SshsigCheck> checks;
+    checks.reserve(rows.size());
+    for (const auto& r : rows) {
+        checks.push_back({&sigs[r.sig], *r.message, r.name_space});
+    }
+    for (unsigned threads : {1U, 4U}) {
+        SCOPED_TRACE(threads);
+        auto batch = verify_sshsig_batch(checks, threads);
+        ASSERT_EQ(batch.size(), checks.size());
+        for (size_t i = 0; i < checks.size(); ++i) {
+            SCOPED_TRACE(i);
+            auto single = verify_sshsig(*checks[i].sig, checks[i].message, checks[i].name_space);
+            EXPECT_EQ(single.has_value(), rows[i].valid)
+                << (single ? "" : single.error().message());
+            ASSERT_EQ(batch[i].has_value(), single.has_value())
+                << (batch[i] ? "" : batch[i].error().message());
+            if (!single) {
+                EXPECT_EQ(batch[i].error().code(), single.error().code());
+                EXPECT_EQ(batch[i].error().message(), single.error().message());
+            }
+        }
+    }
+    EXPECT_TRUE(verify_sshsig_batch({}, 4).empty());
+}
+
+// The key cache tells keys apart by their whole blob: the same message signed by two keys of one
+// type verifies under each key, and fails with the keys swapped, in any order in one batch.
+TEST_F(SshsigTest, BatchKeyCacheNeverConfusesTwoKeys) {
+    const std::string ns = "shipshape-signoff";
+    const std::string msg = "release 3f2a… stage prod role qa\n";
+    for (const char* type : {"ed25519", "ecdsa -b 256"}) {
+        SCOPED_TRACE(type);
+        std::string id = std::to_string(std::hash<std::string>{}(type));
+        auto a = parse_sshsig(sign(key("a" + id, type), msg, ns));
+        auto b = parse_sshsig(sign(key("b" + id, type), msg, ns));
+        ASSERT_TRUE(a && b);
+        ASSERT_NE(a->public_key, b->public_key);
+        SshSignature a_as_b = *a;
+        a_as_b.public_key = b->public_key;
+        SshSignature b_as_a = *b;
+        b_as_a.public_key = a->public_key;
+        std::vector<SshsigCheck> checks = {{&*a, msg, ns},     {&*b, msg, ns}, {&a_as_b, msg, ns},
+                                           {&b_as_a, msg, ns}, {&*b, msg, ns}, {&*a, msg, ns}};
+        for (unsigned threads : {1U, 4U}) {
+            auto r = verify_sshsig_batch(checks, threads);
+            ASSERT_EQ(r.size(), 6U);
+            EXPECT_TRUE(r[0]) << r[0].error().message();
+            EXPECT_TRUE(r[1]) << r[1].error().message();
+            EXPECT_FALSE(r[2]);
+            EXPECT_FALSE(r[3]);
+            EXPECT_TRUE(r[4]) << r[4].error().message();
+            EXPECT_TRUE(r[5]) << r[5].error().message();
         }
     }
 }
