@@ -8,6 +8,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-}"
+[[ -z $build || $build == /* ]] || build="$PWD/$build"
 n="${2:-1000000}"
 if [[ -z $build ]]; then
   for b in bench release dev; do
