@@ -86,4 +86,52 @@ if [[ $status -ne 1 ]]; then
   echo "demo: expected package diff to report the upgrade's changes (exit 1), got exit $status" >&2
   exit 1
 fi
+# Releases: qa -> staging -> prod, where prod needs two QA sign-offs and one from ops, each an
+# OpenSSH signature over the release id (the hash of the package, checklist, params and state).
+cat >> shipshape.toml <<'EOF'
+
+[stage.qa]
+env = "local"
+[stage.staging]
+after = "qa"
+[stage.prod]
+after = "staging"
+sign_offs = { qa = 2, ops = 1 }
+EOF
+cat >> inventory.toml <<'EOF'
+
+[env.staging]
+hosts = ["stage1"]
+[env.prod]
+hosts = ["prod1"]
+[host.stage1]
+address = "127.0.0.2"
+[host.prod1]
+address = "127.0.0.3"
+EOF
+mkdir -p work/keys
+: > allowed_signers
+for who in carol dan olga; do
+  ssh-keygen -q -N '' -t ed25519 -C "$who@example.org" -f "work/keys/$who"
+  echo "$who@example.org $(cat "work/keys/$who.pub")" >> allowed_signers
+done
+printf '[signers]\nqa = ["carol@example.org", "dan@example.org"]\nops = ["olga@example.org"]\n' \
+  > signers.toml
+say shipshape release create booking-1.4.3 --package work/packages/booking_1.4.3_all.deb --checklist checklists/deploy.toml --set version=1.4.3
+"$bin" release create booking-1.4.3 --package work/packages/booking_1.4.3_all.deb \
+  --checklist checklists/deploy.toml --set version=1.4.3
+say shipshape run checklists/deploy.toml --env prod --release booking-1.4.3
+status=0
+"$bin" run checklists/deploy.toml --env prod --release booking-1.4.3 || status=$?
+if [[ $status -ne 5 ]]; then
+  echo "demo: expected prod to refuse the release without sign-offs (exit 5), got $status" >&2
+  exit 1
+fi
+for signer in carol:qa dan:qa olga:ops; do
+  say shipshape sign-off booking-1.4.3 --stage prod --as "${signer#*:}" --key "work/keys/${signer%%:*}"
+  "$bin" sign-off booking-1.4.3 --stage prod --as "${signer#*:}" --key "work/keys/${signer%%:*}"
+done
+say shipshape release show booking-1.4.3   # signed; prod still waits for a staging run
+"$bin" release show booking-1.4.3
+
 printf '\nThe demo ops repo is in %s; try: %s -C %s --help\n' "$demo" "$bin" "$demo"

@@ -12,6 +12,8 @@ build_pkgs=(
   # Packages (#16): .deb archives are written and read with libarchive; dpkg-dev brings
   # dpkg-shlibdeps (the Depends of shipshape's own package).
   libarchive-dev dpkg-dev
+  # Releases (#17): sign-offs are signed with ssh-keygen -Y sign (the demo signs some).
+  openssh-client
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2

@@ -78,6 +78,12 @@ struct SignOffDone {
     StageStatus stage;  // the stage's gate after this sign-off
 };
 
+// What `validate` checks of releases: allowed_signers and signers.toml parse (when present, or
+// when a stage asks for sign-offs), and every role a stage asks sign-offs of is in signers.toml.
+// One message per problem, "file:line:col: ...". `files` receives the files checked.
+std::vector<std::string> validate_release_files(const Project& project,
+                                                std::vector<std::string>& files);
+
 class ReleaseService {
   public:
     ReleaseService(const Project& project, store::Store* store, os::ProcessRunner& runner);

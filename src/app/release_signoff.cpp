@@ -32,6 +32,40 @@ std::string stage_names(const ProjectConfig& config) {
 
 }  // namespace
 
+std::vector<std::string> validate_release_files(const Project& project,
+                                                std::vector<std::string>& files) {
+    std::vector<std::string> errors;
+    auto fs = os::make_local_file_system();
+    const bool asks = std::any_of(project.config.stages.begin(), project.config.stages.end(),
+                                  [](const auto& s) { return !s.sign_offs.empty(); });
+    const std::string allowed = project.root + "/allowed_signers";
+    const std::string signers = project.root + "/signers.toml";
+    if (!asks && !fs->exists(allowed) && !fs->exists(signers)) {
+        return errors;
+    }
+    files.push_back(allowed);
+    files.push_back(signers);
+    auto runner = os::make_process_runner();  // load_trust starts no process
+    ReleaseService service(project, nullptr, *runner);
+    auto trust = service.load_trust();
+    if (!trust) {
+        errors.push_back(trust.error().message());
+        return errors;
+    }
+    for (const auto& stage : project.config.stages) {
+        for (const auto& [role, n] : stage.sign_offs) {
+            if (!trust->signers.roles.count(role)) {
+                errors.push_back(project.root +
+                                 "/shipshape.toml:" + std::to_string(stage.pos.line) + ":" +
+                                 std::to_string(stage.pos.column) + ": stage '" + stage.name +
+                                 "' asks for " + std::to_string(n) + " '" + role + "' sign-off" +
+                                 (n == 1 ? "" : "s") + ", but signers.toml gives nobody that role");
+            }
+        }
+    }
+    return errors;
+}
+
 Result<release::Trust> ReleaseService::load_trust() const {
     release::Trust trust;
     auto fs = os::make_local_file_system();

@@ -22,8 +22,8 @@ Result<CheckOffReport> RunService::signed_check_off(const std::string& run_id,
     if (!trust) {
         return fail(trust.error());
     }
-    release::SignedCheckOff c{run_id, step_id, role,
-                              state::sha256_hex(target->run.checklist_text), now_ms(), note, ""};
+    release::SignedCheckOff c{
+        run_id, step_id, role, state::sha256_hex(target->run.checklist_text), now_ms(), note, ""};
     const std::string message = release::checkoff_message(c);
     auto signature = releases.sign_message(message, key);
     if (!signature) {
@@ -32,9 +32,9 @@ Result<CheckOffReport> RunService::signed_check_off(const std::string& run_id,
     c.signature = std::move(*signature);
     auto person = release::check_signature(c.signature, message, role, c.at, *trust);
     if (!person) {
-        return fail(Errc::permission_denied,
-                    "this check-off would not count, so nothing was recorded: " +
-                        person.error().message());
+        return fail(
+            Errc::permission_denied,
+            "this check-off would not count, so nothing was recorded: " + person.error().message());
     }
     const std::string text = release::signed_checkoff_to_json(c);
     store::AuditEntry e;
@@ -44,17 +44,17 @@ Result<CheckOffReport> RunService::signed_check_off(const std::string& run_id,
     e.subject = run_id + "/" + step_id;
     e.detail = text;
     if (auto appended = m_store.append_audit(e); !appended) {
-        return fail(appended.error().code(), "recording the signature in the audit ledger: " +
-                                                 appended.error().message());
+        return fail(appended.error().code(),
+                    "recording the signature in the audit ledger: " + appended.error().message());
     }
-    auto report = record_check_off(target->run,
-                                   store::CheckOff{run_id, step_id, role, *person, note, c.at});
+    auto report =
+        record_check_off(target->run, store::CheckOff{run_id, step_id, role, *person, note, c.at});
     if (!report) {
         return fail(report.error());
     }
     report->signature_file = "signoffs/runs/" + run_id + "/" + step_id + ".json";
-    if (auto st = os::write_whole_file_atomic(m_project.root + "/" + report->signature_file,
-                                              text + "\n");
+    if (auto st =
+            os::write_whole_file_atomic(m_project.root + "/" + report->signature_file, text + "\n");
         !st) {
         return fail(st.error());
     }

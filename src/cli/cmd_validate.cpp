@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/project.hpp"
+#include "app/release_service.hpp"
 #include "checklist/load.hpp"
 #include "checklist/validate.hpp"
 #include "cli/context.hpp"
@@ -63,6 +64,12 @@ int run_validate(Context& ctx, const std::vector<std::string>& given) {
         } else {
             for (const auto& w : project->inventory.warnings) {
                 std::fprintf(stderr, "%s\n", w.c_str());
+            }
+        }
+        if (project) {
+            // Who may sign: allowed_signers, signers.toml, and the roles stages ask for.
+            for (auto& e : app::validate_release_files(*project, files)) {
+                errors.push_back(std::move(e));
             }
         }
         for (const auto& rel : toml_files(*fs, root, "checklists")) {

@@ -199,7 +199,8 @@ void print_sign_off(const Context& ctx, const app::SignOffDone& done) {
     if (done.stage.gate.ok) {
         std::printf("%s: %s\n", s.stage.c_str(), paint(ctx, "1;32", "every gate holds").c_str());
     } else {
-        std::printf("%s: still %s\n", s.stage.c_str(), missing_text(done.stage.gate).c_str());
+        std::printf("%s: still blocked: %s\n", s.stage.c_str(),
+                    missing_text(done.stage.gate).c_str());
     }
     if (done.audit) {
         std::printf("audit: #%lld %s\n", static_cast<long long>(done.audit->seq),

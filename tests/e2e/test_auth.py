@@ -99,6 +99,26 @@ class AuthServerTest(test_serve.ServeTestCase):
         qa = {s["id"]: s for s in show["steps"]}["qa"]
         self.assertEqual((qa["state"], qa["check_offs"]), ("waiting", []))
 
+    def test_a_signed_step_refuses_an_unsigned_check_off_from_the_server(self):
+        self.write("checklists/signed.toml", """
+            name = "signed"
+            [[step]]
+            id = "qa"
+            manual = "QA confirms, signed"
+            role = "qa"
+            signed = true
+            """)
+        r = self.shipshape("run", "checklists/signed.toml", "--env", "staging")
+        self.assertEqual(r.code, 4, r)
+        run_id = r.out.split("run ")[1].split()[0]
+        status, _, doc = self.post(f"/api/v1/runs/{run_id}/steps/qa/check-off", b"{}",
+                                   token=self.qa_token)
+        self.assertEqual(status, 403, doc)
+        self.assertIn("step 'qa' needs a signed check-off", doc["error"])
+        show = self.shipshape("--json", "show", run_id).json()
+        qa = {s["id"]: s for s in show["steps"]}["qa"]
+        self.assertEqual((qa["state"], qa["check_offs"]), ("waiting", []))
+
     def test_a_check_off_needs_a_token_of_a_user_holding_the_role(self):
         status, resp, doc = self.post(self.check_off_path, b'{"note": "x"}')
         self.assertEqual(status, 401, doc)

@@ -13,7 +13,8 @@ import subprocess
 import textwrap
 import unittest
 
-from harness import RepoTestCase
+from harness import RepoTestCase, require
+from pgserver import start_for_tests
 
 CHECKLIST = textwrap.dedent("""\
     name = "deploy"
@@ -21,7 +22,7 @@ CHECKLIST = textwrap.dedent("""\
     required = true
     [[step]]
     id = "install"
-    sh = "echo installing {{version}}"
+    sh = "echo installing {{version | sh}}"
     """)
 
 
@@ -258,6 +259,25 @@ class RejectionTest(ReleaseTestCase):
         self.assertEqual(self.signoff_files(), [])
 
 
+class ValidateTest(ReleaseTestCase):
+    def test_validate_checks_who_may_sign(self):
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 0, r)
+        self.write("signers.toml", "[signers]\nqa = [\"carol@example.org\"]\n")
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertRegex(r.err, r"shipshape.toml:6:8: stage 'prod' asks for 1 'ops' sign-off, "
+                                r"but signers.toml gives nobody that role")
+        self.write("allowed_signers", "carol@example.org ssh-ed25519 AAAA!!\n")
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("allowed_signers:1:19: ", r.err)
+        os.remove(os.path.join(self.repo, "allowed_signers"))
+        r = self.shipshape("validate")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("sign-offs need allowed_signers", r.err)
+
+
 class ReleaseIdTest(ReleaseTestCase):
     def test_the_id_is_bound_to_every_input(self):
         rid = self.create()
@@ -380,6 +400,42 @@ class SignedCheckOffTest(ReleaseTestCase):
         r = self.shipshape("validate", "checklists/bad.toml")
         self.assertEqual(r.code, 2, r)
         self.assertIn("bad.toml:5:10: step 'a': 'signed' applies only to manual steps", r.err)
+
+
+class PostgresReleaseTest(ReleaseTestCase):
+    """The same gates on a PostgreSQL store (a team's): the journal that says a stage's run
+    finished, and the ledger that keeps the release and its sign-offs, are the server's."""
+    server = None
+    unavailable = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server, cls.unavailable = start_for_tests("shipshape-e2e-release-pg-")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.stop()
+
+    def setUp(self):
+        super().setUp()
+        require(self, self.server is not None, f"a test PostgreSQL server: {self.unavailable}")
+        self.env["SHIPSHAPE_STORE"] = self.server.createdb(f"release_{os.getpid()}")
+        self.assertEqual(self.shipshape("store", "migrate").code, 0)
+
+    def test_gates_on_a_shared_store(self):
+        self.create()
+        self.assertEqual(self.run_on("prod").code, 5)
+        self.assertEqual(self.run_on("local").code, 0)
+        self.assertEqual(self.run_on("staging").code, 0)
+        self.sign_all()
+        r = self.run_on("prod")
+        self.assertEqual(r.code, 0, r)
+        # A second working copy of the ops repo sees the stages done through the shared store.
+        other = os.path.join(self.tmp, "other")
+        shutil.copytree(self.repo, other, ignore=shutil.ignore_patterns(".shipshape"))
+        shown = self.shipshape("--json", "release", "show", "booking-1.4.3", cwd=other).json()
+        self.assertEqual(shown["reached"], "prod")
 
 
 if __name__ == "__main__":
