@@ -351,12 +351,17 @@ Result<int64_t> PgStore::record_step(const StepRecord& step, const Event& event,
         const AuditEntry chained =
             chain_audit_entry(step_audit(step, user_rows.rows() == 1 ? user_rows.text(0, 0) : ""),
                               head_rows.rows() == 1 ? &head : nullptr);
+        // The transaction is still open: a connection lost now must fail it, not be reset and
+        // commit the entry alone (see reconnect_if_broken).
+        m_in_transaction = true;
         auto committed =
             pipeline(what, {{k_audit_insert, audit_insert_params(chained)}, {"COMMIT", {}}});
         if (!committed) {
             (void)exec(what, "ROLLBACK");
+            m_in_transaction = false;
             return fail(committed.error());
         }
+        m_in_transaction = false;
     }
     return finish_seq;
 }
