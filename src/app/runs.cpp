@@ -330,6 +330,12 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
         release_run_locks((*loaded)->locks);
         return fail(st.error());
     }
+    {
+        // The ledger keeps its entry for good, exported too: secret values masked (#17).
+        store::RunRecord shown = run;
+        redact_params(shown, Redactor(engine_options(run, 0).secrets));
+        run.audit_params = std::move(shown.params);
+    }
     if (auto st = m_store.create_run(run); !st) {
         release_run_locks((*loaded)->locks);
         return fail(st.error());

@@ -182,7 +182,7 @@ AuditEntry run_started_audit(const RunRecord& run) {
                    .add("checklist", run.checklist_path)
                    .add("env", run.env)
                    .add("host", run.host)
-                   .add("params", run.params)
+                   .add("params", run.audit_params ? *run.audit_params : run.params)
                    .str();
     return e;
 }

@@ -183,6 +183,18 @@ TEST_P(AuditContract, TheAuditedJournalWritesAppendTheirEntryInTheirTransaction)
     EXPECT_EQ(verify(*store), "");
 }
 
+TEST_P(AuditContract, TheRunStartedEntryRecordsTheParamsAsTheCallerMaskedThem) {
+    RunRecord r = run("r1");
+    r.audit_params = {{"version", "1.4.2"}, {"a", "***"}};
+    ASSERT_TRUE(store->create_run(r));
+    auto entries = all(*store);
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].detail,
+              R"({"checklist":"checklists/deploy.toml","env":"local","host":"h",)"
+              R"("params":{"version":"1.4.2","a":"***"}})");
+    EXPECT_EQ(store->get_run("r1")->params, run("r1").params);  // the run keeps its own
+}
+
 TEST_P(AuditContract, AJournalWriteThatFailsAppendsNothing) {
     ASSERT_TRUE(store->create_run(run("r1")));
     EXPECT_FALSE(store->create_run(run("r1")));  // already exists
