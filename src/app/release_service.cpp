@@ -49,12 +49,16 @@ Result<release::ReleaseDocument> ReleaseService::build_document(
     std::vector<std::pair<std::string, std::string>> params) const {
     release::ReleaseDocument doc;
     doc.name = name;
+    // Within one command a file is hashed once, however many releases name it (release list).
     auto hash_file = [this](const std::string& path) -> Result<release::HashedFile> {
+        if (auto it = m_file_cache.find(path); it != m_file_cache.end()) {
+            return it->second;
+        }
         auto sha = state::sha256_file(path);
         if (!sha) {
             return fail(sha.error());
         }
-        return release::HashedFile{repo_relative(path), *sha};
+        return m_file_cache[path] = release::HashedFile{repo_relative(path), *sha};
     };
     auto list = hash_file(checklist);
     if (!list) {
@@ -82,33 +86,41 @@ Result<release::ReleaseDocument> ReleaseService::build_document(
         }
         doc.state.push_back(std::move(*h));
     }
-    // Packages: every .deb read (and each file hashed) at once, on every core.
+    // Packages: every .deb not read yet by this service read (each file hashed) at once, on
+    // every core.
     std::vector<std::string> debs;
     for (const auto& p : packages) {
-        if (is_deb(p)) {
+        if (!m_package_cache.count(p) && is_deb(p) &&
+            std::find(debs.begin(), debs.end(), p) == debs.end()) {
             debs.push_back(p);
         }
     }
     auto manifests = package::read_debs(debs);
-    size_t next_deb = 0;
+    for (size_t i = 0; i < debs.size(); ++i) {
+        auto& m = manifests[i];
+        if (!m) {
+            return fail(m.error());
+        }
+        auto sha = state::sha256_file(debs[i]);
+        if (!sha) {
+            return fail(sha.error().code(), "package: " + sha.error().message());
+        }
+        m_package_cache[debs[i]] = release::PackageInput{
+            repo_relative(debs[i]), *sha, package::manifest_sha256(*m), m->package, m->version,
+            m->architecture};
+    }
     for (const auto& p : packages) {
-        auto sha = state::sha256_file(p);
+        if (auto it = m_package_cache.find(p); it != m_package_cache.end()) {
+            doc.packages.push_back(it->second);
+            continue;
+        }
+        auto sha = hash_file(p);  // a plain artifact
         if (!sha) {
             return fail(sha.error().code(), "package: " + sha.error().message());
         }
         release::PackageInput in;
-        in.path = repo_relative(p);
-        in.sha256 = *sha;
-        if (next_deb < debs.size() && debs[next_deb] == p) {
-            auto& m = manifests[next_deb++];
-            if (!m) {
-                return fail(m.error());
-            }
-            in.manifest_sha256 = package::manifest_sha256(*m);
-            in.package = m->package;
-            in.version = m->version;
-            in.architecture = m->architecture;
-        }
+        in.path = sha->path;
+        in.sha256 = sha->sha256;
         doc.packages.push_back(std::move(in));
     }
     return doc;
@@ -175,10 +187,14 @@ Result<ReleaseCreated> ReleaseService::create(const ReleaseCreateRequest& reques
     if (auto st = os::write_whole_file_atomic(path, text); !st) {
         return fail(st.error());
     }
+    m_records.reset();
     return out;
 }
 
 Result<std::vector<release::ReleaseRecord>> ReleaseService::list() const {
+    if (m_records) {
+        return *m_records;
+    }
     std::vector<release::ReleaseRecord> out;
     auto fs = os::make_local_file_system();
     const std::string dir = m_project.root + "/releases";
@@ -216,6 +232,7 @@ Result<std::vector<release::ReleaseRecord>> ReleaseService::list() const {
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return std::pair(a.created_at, a.id) > std::pair(b.created_at, b.id);
     });
+    m_records = out;
     return out;
 }
 

@@ -11,6 +11,7 @@
 // Not thread-safe: one ReleaseService per thread (it uses the store).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -142,6 +143,11 @@ class ReleaseService {
     const Project& m_project;
     store::Store* m_store;  // null: offline (no journal, no ledger)
     os::ProcessRunner& m_runner;
+    // What this service read already (one command's lifetime): files by absolute path, .debs
+    // by path, and the release records.
+    mutable std::map<std::string, release::HashedFile> m_file_cache;
+    mutable std::map<std::string, release::PackageInput> m_package_cache;
+    mutable std::optional<std::vector<release::ReleaseRecord>> m_records;
 };
 
 }  // namespace shipshape::app
