@@ -330,6 +330,12 @@ Result<RunReport> RunService::start(const StartRequest& request, checklist::RunO
         release_run_locks((*loaded)->locks);
         return fail(st.error());
     }
+    {
+        // The ledger keeps its entry for good, exported too: secret values masked (#17).
+        store::RunRecord shown = run;
+        redact_params(shown, Redactor(engine_options(run, 0).secrets));
+        run.audit_params = std::move(shown.params);
+    }
     if (auto st = m_store.create_run(run); !st) {
         release_run_locks((*loaded)->locks);
         return fail(st.error());
@@ -488,6 +494,9 @@ Result<RunReport> RunService::execute(std::unique_ptr<Loaded> loaded, store::Run
         return fail(end_not_recorded(run.id, report.log_error, st.error()));
     }
     run.status = status;
+    if (auto audit = m_store.audit_head(); audit && *audit) {
+        report.audit_head = std::move(**audit);
+    }
     redact_params(run, loaded->redactor);
     report.run = std::move(run);
     report.checklist = &loaded->rendered;
@@ -567,6 +576,9 @@ Result<RunReport> RunService::undo(const std::string& run_id, checklist::RunObse
         return fail(end_not_recorded(run_id, report.log_error, st.error()));
     }
     stored.status = status;
+    if (auto audit = m_store.audit_head(); audit && *audit) {
+        report.audit_head = std::move(**audit);
+    }
     redact_params(stored, loaded->redactor);
     report.run = std::move(stored);
     report.checklist = &loaded->rendered;

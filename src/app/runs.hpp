@@ -72,6 +72,9 @@ struct RunReport {
     // log files under run_dir still hold it.
     std::optional<Error> log_error;
     const checklist::Checklist* checklist = nullptr;  // valid while the service lives
+    // The audit ledger's newest entry once the run's end was recorded (#17), so that the head
+    // can be printed and written down elsewhere; nullopt when it could not be read.
+    std::optional<store::AuditEntry> audit_head{};
 };
 
 struct StepView {

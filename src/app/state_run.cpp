@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 
+#include "app/audit_entries.hpp"
 #include "app/env_lock.hpp"
 #include "app/facts_service.hpp"
 #include "app/state_service.hpp"
@@ -192,6 +193,16 @@ Result<StateOutcome> StateService::run(StateMode mode, const StateRequest& reque
         }
     }
     redact(out);
+    // The ledger (#17): applies and drift findings, as redacted (app/audit_entries.hpp).
+    if (m_store && !request.self) {
+        for (const auto& e : state_audit_entries(out, this_process().user, now_ms())) {
+            if (auto st = m_store->append_audit(e); !st) {
+                out.notes.push_back(e.subject +
+                                    ": not recorded in the audit ledger: " + st.error().message());
+                break;
+            }
+        }
+    }
     return out;
 }
 

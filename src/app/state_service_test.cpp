@@ -125,6 +125,27 @@ TEST_F(StateServiceTest, DriftAndPlanReuseTheParametersOfTheLastApply) {
     EXPECT_EQ(edited->hosts[0].verdict, HostVerdict::changed);
 }
 
+// #17: applies and drift findings are entries of the audit ledger; plans and hosts in sync
+// (for drift) are not.
+TEST_F(StateServiceTest, AppliesAndDriftFindingsAreAudited) {
+    ASSERT_TRUE(run(StateMode::apply, request({"localhost"}, {{"version", "1"}})));
+    ASSERT_TRUE(run(StateMode::plan, request({"localhost"})));
+    ASSERT_TRUE(run(StateMode::drift, request({"localhost"})));  // in sync: no finding
+    write(root + "/etc/app.conf", "version=hand-edited\n");
+    ASSERT_TRUE(run(StateMode::drift, request({"localhost"})));
+    std::vector<std::string> seen;
+    ASSERT_TRUE(db->scan_audit(0, [&](const store::AuditEntry& e) {
+        seen.push_back(e.kind + " " + e.subject + " " + e.detail);
+        return true;
+    }));
+    EXPECT_EQ(
+        seen,
+        (std::vector<std::string>{
+            R"(apply localhost {"host":"localhost","env":"local","result":"changed","changed":1,"failed":0})",
+            R"(drift localhost {"host":"localhost","env":"local","drifted":1,"resources":["/etc/app.conf"]})",
+        }));
+}
+
 TEST_F(StateServiceTest, AFailedApplyDoesNotReplaceTheRecordedParameters) {
     ASSERT_TRUE(run(StateMode::apply, request({"localhost"}, {{"version", "1"}})));
     // A state that cannot load (unknown variable) fails the host; 1 stays recorded.

@@ -145,6 +145,10 @@ std::string json_run_report(const app::RunReport& report, int exit_code) {
     if (report.undo) {
         j["undo"] = outcome_json(*report.undo);
     }
+    // #17: the audit ledger's head when the run ended (null when it could not be read).
+    j["audit_head"] = report.audit_head
+                          ? json{{"seq", report.audit_head->seq}, {"hash", report.audit_head->hash}}
+                          : json(nullptr);
     // The last line of a JSON-lines stream: one line, like the events before it.
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

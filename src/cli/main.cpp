@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include "cli/audit_view.hpp"
 #include "cli/entry.hpp"
 
 #include "cli/exit_code.hpp"
@@ -45,6 +46,7 @@ constexpr CommandEntry k_commands[] = {
     {"versions", add_versions_command},
     {"release", add_release_commands},
     {"sign-off", add_sign_off_command},
+    {"audit", add_audit_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

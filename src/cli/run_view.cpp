@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/audit_view.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
 #include "core/duration.hpp"
@@ -443,6 +444,9 @@ void print_run_summary(const Context& ctx, const app::RunReport& report, std::st
         std::printf("  or roll back:  shipshape undo %s\n", report.run.id.c_str());
     }
     std::printf("  logs: %s/\n", report.run_dir.c_str());
+    if (report.audit_head) {
+        std::printf("  %s\n", audit_head_line(*report.audit_head).c_str());
+    }
     std::fflush(stdout);
 }
 

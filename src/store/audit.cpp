@@ -159,6 +159,19 @@ AuditDetail& AuditDetail::add(std::string_view k,
     return *this;
 }
 
+AuditDetail& AuditDetail::add(std::string_view k, const std::vector<std::string>& array) {
+    key(k);
+    m_text += '[';
+    for (size_t i = 0; i < array.size(); ++i) {
+        if (i > 0) {
+            m_text += ',';
+        }
+        add_json_string(m_text, array[i]);
+    }
+    m_text += ']';
+    return *this;
+}
+
 AuditEntry run_started_audit(const RunRecord& run) {
     AuditEntry e;
     e.at = run.started_at;
@@ -169,7 +182,7 @@ AuditEntry run_started_audit(const RunRecord& run) {
                    .add("checklist", run.checklist_path)
                    .add("env", run.env)
                    .add("host", run.host)
-                   .add("params", run.params)
+                   .add("params", run.audit_params ? *run.audit_params : run.params)
                    .str();
     return e;
 }

@@ -95,6 +95,8 @@ class AuditDetail {
     // An object of string values (e.g. a run's parameters), in the given order.
     AuditDetail& add(std::string_view key,
                      const std::vector<std::pair<std::string, std::string>>& object);
+    // An array of strings.
+    AuditDetail& add(std::string_view key, const std::vector<std::string>& array);
     std::string str() const { return m_text + "}"; }
 
   private:

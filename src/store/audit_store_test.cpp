@@ -1,7 +1,8 @@
-// The audit ledger's contract (#17), against every backend (store/testing/store_contract.hpp):
-// appends form one chain (also from two connections at once), the head is the newest entry,
-// scans stream in seq order and stop when asked, imports keep hashes, and the journal writes
-// that are audited append their entry in their own transaction.
+// The audit ledger's contract (#17), against every backend
+// (store/testing/store_contract_test_fixture.hpp): appends form one chain (also from two
+// connections at once), the head is the newest entry, scans stream in seq order and stop when
+// asked, imports keep hashes, and the journal writes that are audited append their entry in their
+// own transaction.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,7 +12,7 @@
 #include "store/audit.hpp"
 #include "store/copy.hpp"
 #include "store/store.hpp"
-#include "store/testing/store_contract.hpp"
+#include "store/testing/store_contract_test_fixture.hpp"
 
 namespace shipshape::store {
 namespace {
@@ -180,6 +181,18 @@ TEST_P(AuditContract, TheAuditedJournalWritesAppendTheirEntryInTheirTransaction)
     EXPECT_EQ(entries[1].at, 1100);
     EXPECT_EQ(entries[3].at, 1300);
     EXPECT_EQ(verify(*store), "");
+}
+
+TEST_P(AuditContract, TheRunStartedEntryRecordsTheParamsAsTheCallerMaskedThem) {
+    RunRecord r = run("r1");
+    r.audit_params = {{"version", "1.4.2"}, {"a", "***"}};
+    ASSERT_TRUE(store->create_run(r));
+    auto entries = all(*store);
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].detail,
+              R"({"checklist":"checklists/deploy.toml","env":"local","host":"h",)"
+              R"("params":{"version":"1.4.2","a":"***"}})");
+    EXPECT_EQ(store->get_run("r1")->params, run("r1").params);  // the run keeps its own
 }
 
 TEST_P(AuditContract, AJournalWriteThatFailsAppendsNothing) {

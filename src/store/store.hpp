@@ -41,6 +41,10 @@ struct RunRecord {
     int64_t pid = 0;
     int64_t started_at = 0;
     int64_t updated_at = 0;
+    // create_run only, never stored or read back: the params as the audit ledger's
+    // "run-started" entry records them, with secret values masked by the caller (the entry is
+    // kept and exported for good). nullopt: `params` as they are.
+    std::optional<std::vector<std::pair<std::string, std::string>>> audit_params{};
 };
 
 struct StepRecord {

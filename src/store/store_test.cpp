@@ -20,13 +20,14 @@
 #include "core/testing/skip.hpp"
 #include "store/copy.hpp"
 #include "store/sqlite/sqlite_store.hpp"
-#include "store/testing/store_contract.hpp"
+#include "store/testing/store_contract_test_fixture.hpp"
 
 namespace shipshape::store {
 namespace {
 
-// The fixture (StoreContract) and the backends it runs on: store/testing/store_contract.hpp,
-// shared with the audit ledger's contract (audit_store_test.cpp).
+// The fixture (StoreContract) and the backends it runs on:
+// store/testing/store_contract_test_fixture.hpp, shared with the audit ledger's contract
+// (audit_store_test.cpp).
 using contract::Backend;
 using contract::backends;
 using contract::StoreContract;

@@ -1,8 +1,9 @@
-// The PostgreSQL store (see store/store.hpp for the contract): connecting, the versioned schema
-// and runs with their journal. The schema version lives in the one-row table shipshape_schema and
-// is moved forward only by migrate() (`shipshape store migrate`): on a shared database a command
-// that quietly upgraded the schema would break every older shipshape of the team at once, so an
-// ordinary open refuses an older schema and says to migrate, and refuses a newer one too.
+// The PostgreSQL store (see store/store.hpp for the contract): runs with their journal (the
+// versioned schema in pg_schema.cpp). The schema version lives in the one-row table
+// shipshape_schema and is moved forward only by migrate() (`shipshape store migrate`): on a shared
+// database a command that quietly upgraded the schema would break every older shipshape of the team
+// at once, so an ordinary open refuses an older schema and says to migrate, and refuses a newer one
+// too.
 #include <cstdlib>
 #include <iterator>
 #include <map>
@@ -19,155 +20,6 @@ namespace shipshape::store {
 namespace pg_detail {
 
 namespace {
-
-// Each entry moves the schema from version i to i + 1. Never edit a released entry: append.
-const char* const k_migrations[] = {
-    R"sql(
-    CREATE TABLE shipshape_schema (version BIGINT NOT NULL);
-    INSERT INTO shipshape_schema(version) VALUES (0);
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY,
-        checklist_path TEXT NOT NULL,
-        checklist_name TEXT NOT NULL,
-        checklist_text TEXT NOT NULL,
-        env TEXT NOT NULL,
-        status TEXT NOT NULL,
-        "user" TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid BIGINT NOT NULL,
-        started_at BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL
-    );
-    CREATE INDEX runs_by_start ON runs(started_at DESC, id DESC);
-    CREATE TABLE run_params (
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        position BIGINT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (run_id, position)
-    );
-    CREATE TABLE steps (
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        step_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts BIGINT NOT NULL,
-        exit_code BIGINT NOT NULL,
-        detail TEXT NOT NULL,
-        started_at BIGINT NOT NULL,
-        finished_at BIGINT NOT NULL,
-        duration_ms BIGINT NOT NULL,
-        finish_seq BIGINT NOT NULL,
-        undo_state TEXT NOT NULL,
-        PRIMARY KEY (run_id, step_id)
-    );
-    CREATE TABLE check_offs (
-        seq BIGSERIAL PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        step_id TEXT NOT NULL,
-        role TEXT NOT NULL,
-        "by" TEXT NOT NULL,
-        note TEXT NOT NULL,
-        at BIGINT NOT NULL
-    );
-    CREATE INDEX check_offs_by_run ON check_offs(run_id, at, seq);
-    CREATE TABLE events (
-        seq BIGSERIAL PRIMARY KEY,
-        at BIGINT NOT NULL,
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );
-    CREATE INDEX events_by_run ON events(run_id, seq);
-    CREATE TABLE env_locks (
-        env TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        pid BIGINT NOT NULL,
-        pid_start_ticks BIGINT NOT NULL,
-        host TEXT NOT NULL,
-        "user" TEXT NOT NULL,
-        started_at BIGINT NOT NULL
-    );
-    CREATE TABLE facts_snapshots (
-        id BIGSERIAL PRIMARY KEY,
-        host TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        hash TEXT NOT NULL,
-        document TEXT NOT NULL
-    );
-    CREATE INDEX facts_by_host ON facts_snapshots(host, at);
-    CREATE TABLE host_states (
-        id BIGSERIAL PRIMARY KEY,
-        host TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        hash TEXT NOT NULL,
-        document TEXT NOT NULL
-    );
-    CREATE INDEX host_states_by_host ON host_states(host, at);
-    CREATE TABLE applies (
-        host TEXT PRIMARY KEY,
-        at BIGINT NOT NULL
-    );
-    CREATE TABLE applied_params (
-        host TEXT NOT NULL REFERENCES applies(host) ON DELETE CASCADE,
-        position BIGINT NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (host, position)
-    );
-    )sql",
-    R"sql(
-    CREATE TABLE users (
-        name TEXT PRIMARY KEY,
-        roles TEXT NOT NULL,
-        created_at BIGINT NOT NULL
-    );
-    CREATE TABLE tokens (
-        id TEXT PRIMARY KEY,
-        "user" TEXT NOT NULL REFERENCES users(name),
-        salt TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        last_used_at BIGINT,
-        revoked BOOLEAN NOT NULL DEFAULT FALSE
-    );
-    CREATE INDEX tokens_by_user ON tokens("user", created_at);
-    )sql",
-    // #15 (h2-live): the lines steps print, numbered apart from events.
-    R"sql(
-    CREATE TABLE log_lines (
-        seq BIGSERIAL PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        line TEXT NOT NULL
-    );
-    CREATE INDEX log_lines_by_step ON log_lines(run_id, step_id, seq);
-    )sql",
-    // #15: the run list's filters (env, checklist, status) read newest first by index.
-    R"sql(
-    CREATE INDEX runs_by_env ON runs(env, started_at DESC, id DESC);
-    CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
-    CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
-    )sql",
-    // #17: the hash-chained audit ledger (store/audit.hpp).
-    R"sql(
-    CREATE TABLE audit (
-        seq BIGINT PRIMARY KEY,
-        at BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    );
-    )sql",
-};
-
-// Any constant will do, as long as it stays the same: the key of the advisory lock that
-// serialises migrators of one database.
-constexpr const char* k_migration_lock = "7316385113240588623";
 
 // Writes a step's record; finish_seq $10 = -1 numbers it after the run's completed steps.
 // Returns the finish_seq written.
@@ -208,82 +60,12 @@ RunRecord read_run(const PgResult& q, int row) {
 
 }  // namespace
 
-int64_t schema_version() {
-    return static_cast<int64_t>(std::size(k_migrations));
-}
-
-const char* migration_sql(int64_t from_version) {
-    return k_migrations[from_version];
-}
-
 int64_t PgResult::integer(int row, int col) const {
     return std::strtoll(PQgetvalue(m_r, row, col), nullptr, 10);
 }
 
 int64_t PgResult::affected() const {
     return std::strtoll(PQcmdTuples(m_r), nullptr, 10);
-}
-
-Result<int64_t> PgStore::stored_schema_version() {
-    auto exists = exec("reading the schema version", "SELECT to_regclass('shipshape_schema')");
-    if (!exists) {
-        return fail(exists.error());
-    }
-    if (exists->is_null(0, 0)) {
-        return int64_t{0};
-    }
-    auto q = exec("reading the schema version", "SELECT MAX(version) FROM shipshape_schema");
-    if (!q) {
-        return fail(q.error());
-    }
-    const int64_t have = q->integer(0, 0);
-    if (have > schema_version()) {
-        return fail(Errc::store, "the store '" + m_where + "' has schema version " +
-                                     std::to_string(have) + ", newer than this shipshape (" +
-                                     std::to_string(schema_version()) + "): upgrade shipshape");
-    }
-    return have;
-}
-
-Result<int64_t> PgStore::migrate() {
-    return transaction("migrating the schema", [&]() -> Result<int64_t> {
-        const std::string lock =
-            std::string("SELECT pg_advisory_xact_lock(") + k_migration_lock + ")";
-        if (auto st = exec("migrating the schema", lock.c_str()); !st) {
-            return fail(st.error());
-        }
-        auto have = stored_schema_version();
-        if (!have) {
-            return have;
-        }
-        for (int64_t v = *have; v < schema_version(); ++v) {
-            if (auto st = exec_script("migrating the schema to version " + std::to_string(v + 1),
-                                      k_migrations[v]);
-                !st) {
-                return fail(st.error());
-            }
-        }
-        if (auto st = exec("migrating the schema", "UPDATE shipshape_schema SET version = $1",
-                           {num(schema_version())});
-            !st) {
-            return fail(st.error());
-        }
-        return *have;
-    });
-}
-
-Status PgStore::check_schema() {
-    auto have = stored_schema_version();
-    if (!have) {
-        return fail(have.error());
-    }
-    if (*have < schema_version()) {
-        return fail(Errc::store, "the store '" + m_where + "' has schema version " +
-                                     std::to_string(*have) + " and this shipshape needs " +
-                                     std::to_string(schema_version()) +
-                                     ": run 'shipshape store migrate' to upgrade it");
-    }
-    return {};
 }
 
 Status PgStore::insert_event(const Event& e) {
@@ -569,12 +351,17 @@ Result<int64_t> PgStore::record_step(const StepRecord& step, const Event& event,
         const AuditEntry chained =
             chain_audit_entry(step_audit(step, user_rows.rows() == 1 ? user_rows.text(0, 0) : ""),
                               head_rows.rows() == 1 ? &head : nullptr);
+        // The transaction is still open: a connection lost now must fail it, not be reset and
+        // commit the entry alone (see reconnect_if_broken).
+        m_in_transaction = true;
         auto committed =
             pipeline(what, {{k_audit_insert, audit_insert_params(chained)}, {"COMMIT", {}}});
         if (!committed) {
             (void)exec(what, "ROLLBACK");
+            m_in_transaction = false;
             return fail(committed.error());
         }
+        m_in_transaction = false;
     }
     return finish_seq;
 }
