@@ -162,7 +162,7 @@ TEST(ParseChecklist, ReportsSeveralErrorsAtOnceInFileOrder) {
               "c.toml:8:9: step 'b' needs unknown step 'zzz'\n"
               "c.toml:9:1: unknown key 'bogus' in step 'b' (expected one of: id, description, "
               "run, sh, manual, role, unless, verify, undo, needs, timeout, retries, "
-              "retry_delay, env, cwd, on, serial, max_fail)");
+              "retry_delay, env, cwd, on, serial, max_fail, signed)");
 }
 
 TEST(ParseChecklist, SurvivesArbitraryMutationsOfAValidFile) {

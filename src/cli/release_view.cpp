@@ -1,5 +1,7 @@
 #include "cli/release_view.hpp"
 
+#include "cli/audit_view.hpp"
+
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -90,8 +92,7 @@ void print_release_created(const Context& ctx, const app::ReleaseCreated& create
         }
         std::printf("wrote %s (commit it to the ops repo)\n", created.file.c_str());
         if (created.audit) {
-            std::printf("audit: #%lld %s\n", static_cast<long long>(created.audit->seq),
-                        short_hash(created.audit->hash).c_str());
+            std::printf("%s\n", audit_head_line(*created.audit).c_str());
         }
     }
     std::printf("%s\n", r.id.c_str());
@@ -203,8 +204,7 @@ void print_sign_off(const Context& ctx, const app::SignOffDone& done) {
                     missing_text(done.stage.gate).c_str());
     }
     if (done.audit) {
-        std::printf("audit: #%lld %s\n", static_cast<long long>(done.audit->seq),
-                    short_hash(done.audit->hash).c_str());
+        std::printf("%s\n", audit_head_line(*done.audit).c_str());
     }
 }
 

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import textwrap
 import unittest
@@ -118,7 +119,7 @@ class WalkthroughTest(ReleaseTestCase):
         for who, role in (("carol", "qa"), ("olga", "ops"), ("devi", "dev")):
             r = self.sign(who, role)
             self.assertEqual(r.code, 0, r)
-        self.assertRegex(r.out, r"audit: #\d+ [0-9a-f]{12}")
+        self.assertRegex(r.out, r"audit: #\d+ [0-9a-f]{8}…")
         r = self.run_on("prod")
         self.assertEqual(r.code, 5, r)
         self.assertIn("needs 1 more qa sign-off (have: carol@example.org)", r.err)
@@ -157,6 +158,23 @@ class WalkthroughTest(ReleaseTestCase):
         self.assertEqual([x["id"] for x in listed], [new, rid])
         self.assertEqual(listed[0]["reached"], "prod")
         self.assertEqual(listed[1]["superseded_by"], new)
+        # 7. The ledger holds the releases and every sign-off, signature included; one row
+        # edited by hand is caught by audit verify.
+        self.assertEqual(self.shipshape("audit", "verify").code, 0)
+        db = sqlite3.connect(os.path.join(self.repo, ".shipshape", "state.db"))
+        rows = db.execute("SELECT seq, kind, subject, detail FROM audit "
+                          "WHERE kind IN ('release', 'sign-off') ORDER BY seq").fetchall()
+        self.assertEqual([r[1] for r in rows].count("release"), 2)
+        signoffs = [r for r in rows if r[1] == "sign-off"]
+        self.assertEqual(len(signoffs), 8)
+        self.assertTrue(all("BEGIN SSH SIGNATURE" in r[3] for r in signoffs))
+        seq = signoffs[0][0]
+        db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = ?", (seq,))
+        db.commit()
+        db.close()
+        v = self.shipshape("audit", "verify")
+        self.assertEqual(v.code, 1, v)
+        self.assertIn(f"entry {seq}: its hash does not match its content", v.out + v.err)
 
     def test_json_documents(self):
         r = self.shipshape("--json", "release", "create", "booking-1.4.3", "--checklist",
