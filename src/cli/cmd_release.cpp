@@ -144,11 +144,13 @@ int run_verify(Context& ctx, const ShowOptions& o) {
     if (ctx.json) {
         std::printf("%s\n", json_release_status(status, o.offline, "release-verify").c_str());
     } else if (ok) {
-        std::printf(
-            "release %s (%s): %s hold%s: content hashes, signatures, roles and quorum%s\n",
-            status.record.document.name.c_str(), release::short_hash(status.record.id).c_str(),
-            o.stage.empty() ? "every stage's gates" : ("stage " + o.stage + "'s gates").c_str(), "",
-            o.offline ? " (offline: earlier stages' runs not checked)" : "");
+        const std::string which =
+            o.stage.empty() ? "every stage's gates" : "stage " + o.stage + "'s gates";
+        std::printf("release %s (%s): %s hold: content hashes, signatures, roles, quorum%s\n",
+                    status.record.document.name.c_str(),
+                    release::short_hash(status.record.id).c_str(), which.c_str(),
+                    o.offline ? " (offline: earlier stages' runs not checked)"
+                              : " and earlier stages' runs");
     } else {
         print_release_status(ctx, status, o.offline);
         std::fprintf(stderr, "shipshape: release %s may not go to %s: %s\n",
