@@ -79,6 +79,10 @@ struct SignOffDone {
     StageStatus stage;  // the stage's gate after this sign-off
 };
 
+// allowed_signers + signers.toml at the repo's root. Errc::invalid_definition with
+// file:line:col; Errc::not_found saying how to create them.
+[[nodiscard]] Result<release::Trust> load_trust(const Project& project);
+
 // What `validate` checks of releases: allowed_signers and signers.toml parse (when present, or
 // when a stage asks for sign-offs), and every role a stage asks sign-offs of is in signers.toml.
 // One message per problem, "file:line:col: ...". `files` receives the files checked.
@@ -102,10 +106,6 @@ class ReleaseService {
     // Everything known of a release: integrity, changed inputs, each stage's gate. Without a
     // store (offline) no stage's run counts as finished.
     [[nodiscard]] Result<ReleaseStatus> status(const release::ReleaseRecord& record);
-
-    // allowed_signers + signers.toml. Errc::invalid_definition with file:line:col;
-    // Errc::not_found saying how to create them.
-    [[nodiscard]] Result<release::Trust> load_trust() const;
 
     // Signs with ssh-keygen -Y sign, checks the signature as the gate will (refusing to record
     // one that would not count, with the reason), writes signoffs/NAME/… and appends a

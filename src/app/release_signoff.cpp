@@ -45,9 +45,7 @@ std::vector<std::string> validate_release_files(const Project& project,
     }
     files.push_back(allowed);
     files.push_back(signers);
-    auto runner = os::make_process_runner();  // load_trust starts no process
-    ReleaseService service(project, nullptr, *runner);
-    auto trust = service.load_trust();
+    auto trust = load_trust(project);
     if (!trust) {
         errors.push_back(trust.error().message());
         return errors;
@@ -66,11 +64,11 @@ std::vector<std::string> validate_release_files(const Project& project,
     return errors;
 }
 
-Result<release::Trust> ReleaseService::load_trust() const {
+Result<release::Trust> load_trust(const Project& project) {
     release::Trust trust;
     auto fs = os::make_local_file_system();
-    const std::string allowed = m_project.root + "/allowed_signers";
-    const std::string signers = m_project.root + "/signers.toml";
+    const std::string allowed = project.root + "/allowed_signers";
+    const std::string signers = project.root + "/signers.toml";
     for (const auto& path : {allowed, signers}) {
         if (!fs->exists(path)) {
             return fail(Errc::not_found,
@@ -216,7 +214,7 @@ Result<ReleaseStatus> ReleaseService::status(const release::ReleaseRecord& recor
     bool any_sign_offs = std::any_of(m_project.config.stages.begin(), m_project.config.stages.end(),
                                      [](const auto& s) { return !s.sign_offs.empty(); });
     if (any_sign_offs) {
-        auto loaded = load_trust();
+        auto loaded = load_trust(m_project);
         if (!loaded) {
             return fail(loaded.error());
         }
@@ -301,7 +299,7 @@ Result<SignOffDone> ReleaseService::sign_off(const SignOffRequest& request) {
                                         "; create it again ('shipshape release create') and "
                                         "sign off the new id");
     }
-    auto trust = load_trust();
+    auto trust = load_trust(m_project);
     if (!trust) {
         return fail(trust.error());
     }

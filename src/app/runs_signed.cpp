@@ -17,14 +17,14 @@ Result<CheckOffReport> RunService::signed_check_off(const std::string& run_id,
     if (!target) {
         return fail(target.error());
     }
-    ReleaseService releases(m_project, &m_store, m_runner);
-    auto trust = releases.load_trust();
+    auto trust = load_trust(m_project);
     if (!trust) {
         return fail(trust.error());
     }
     release::SignedCheckOff c{
         run_id, step_id, role, state::sha256_hex(target->run.checklist_text), now_ms(), note, ""};
     const std::string message = release::checkoff_message(c);
+    ReleaseService releases(m_project, &m_store, m_runner);
     auto signature = releases.sign_message(message, key);
     if (!signature) {
         return fail(signature.error());

@@ -45,6 +45,24 @@ json stage_json(const app::StageStatus& st, bool offline) {
                 {"voided", st.gate.voided}};
 }
 
+json status_json(const app::ReleaseStatus& s, bool offline, const std::string& kind) {
+    json stages = json::array();
+    for (const auto& st : s.stages) {
+        stages.push_back(stage_json(st, offline));
+    }
+    return json{{"kind", kind},
+                {"id", s.record.id},
+                {"name", s.record.document.name},
+                {"created_at", release::iso_time(s.record.created_at)},
+                {"created_by", s.record.created_by},
+                {"id_matches", s.id_matches},
+                {"changed", s.changed},
+                {"superseded_by", s.superseded_by.empty() ? json(nullptr) : json(s.superseded_by)},
+                {"reached", s.reached.empty() ? json(nullptr) : json(s.reached)},
+                {"document", json::parse(release::canonical_json(s.record.document))},
+                {"stages", stages}};
+}
+
 }  // namespace
 
 std::string json_release_created(const app::ReleaseCreated& created) {
@@ -61,28 +79,13 @@ std::string json_release_created(const app::ReleaseCreated& created) {
 
 std::string json_release_status(const app::ReleaseStatus& s, bool offline,
                                 const std::string& kind) {
-    json stages = json::array();
-    for (const auto& st : s.stages) {
-        stages.push_back(stage_json(st, offline));
-    }
-    return dump(
-        json{{"kind", kind},
-             {"id", s.record.id},
-             {"name", s.record.document.name},
-             {"created_at", release::iso_time(s.record.created_at)},
-             {"created_by", s.record.created_by},
-             {"id_matches", s.id_matches},
-             {"changed", s.changed},
-             {"superseded_by", s.superseded_by.empty() ? json(nullptr) : json(s.superseded_by)},
-             {"reached", s.reached.empty() ? json(nullptr) : json(s.reached)},
-             {"document", json::parse(release::canonical_json(s.record.document))},
-             {"stages", stages}});
+    return dump(status_json(s, offline, kind));
 }
 
 std::string json_release_list(const std::vector<app::ReleaseStatus>& releases) {
     json list = json::array();
     for (const auto& s : releases) {
-        list.push_back(json::parse(json_release_status(s, false, "release")));
+        list.push_back(status_json(s, false, "release"));
     }
     return dump(json{{"kind", "releases"}, {"releases", list}});
 }
