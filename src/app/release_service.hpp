@@ -135,6 +135,8 @@ class ReleaseService {
     Result<std::vector<std::pair<std::string, release::SignOff>>> load_sign_offs(
         const std::string& name) const;
     Result<bool> stage_run_done(const std::string& release_id, const release::Stage& stage);
+    Result<bool> journal_has_release_run(const std::string& release_id,
+                                         const release::Stage& stage);
     Result<StageStatus> evaluate(const release::ReleaseRecord& record, const release::Stage& stage,
                                  const release::Trust& trust,
                                  const std::vector<std::pair<std::string, release::SignOff>>& offs);
@@ -148,6 +150,7 @@ class ReleaseService {
     mutable std::map<std::string, release::HashedFile> m_file_cache;
     mutable std::map<std::string, release::PackageInput> m_package_cache;
     mutable std::optional<std::vector<release::ReleaseRecord>> m_records;
+    std::map<std::pair<std::string, std::string>, bool> m_runs_done;  // (id, stage) -> done
 };
 
 }  // namespace shipshape::app

@@ -140,6 +140,20 @@ Result<bool> ReleaseService::stage_run_done(const std::string& release_id,
     if (!m_store) {
         return false;
     }
+    // Each stage is asked twice (its own run, and the next stage's `after`): read the journal once.
+    const auto key = std::pair(release_id, stage.name);
+    if (auto it = m_runs_done.find(key); it != m_runs_done.end()) {
+        return it->second;
+    }
+    auto done = journal_has_release_run(release_id, stage);
+    if (done) {
+        m_runs_done[key] = *done;
+    }
+    return done;
+}
+
+Result<bool> ReleaseService::journal_has_release_run(const std::string& release_id,
+                                                     const release::Stage& stage) {
     store::RunFilter filter;
     filter.env = stage.env;
     filter.status = "done";
