@@ -28,16 +28,18 @@ ALLOWED_MODULES = {
     "fleet": {"core", "os"},
     # releases and sign-offs: documents, stages' gates, who may sign, SSHSIG verification.
     "release": {"core", "os"},
+    # production images: specs, manifests (hashes from state), records under .shipshape/images.
+    "image": {"core", "os", "state"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).
     "app": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package", "release"},
+            "package", "release", "image"},
     # cli carries `serve`, which starts the server.
     "cli": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package", "release", "app", "server"},
+            "package", "release", "image", "app", "server"},
     "server": {"core", "os", "facts", "require", "checklist", "state", "faults", "store",
-               "fleet", "package", "release", "app"},
+               "fleet", "package", "release", "image", "app"},
 }
 
 # Files that may use one more module than their directory's rule allows: (files, modules, why).
