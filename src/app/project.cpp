@@ -84,4 +84,43 @@ Result<std::string> find_project_root(const std::string& start) {
                                      "create an ops repo, or pass -C DIR");
 }
 
+Status merge_lab_inventory(Inventory& main, Inventory lab, const std::string& main_path,
+                           const std::string& lab_path) {
+    std::string errors;
+    auto clash = [&](const std::string& what) {
+        errors += (errors.empty() ? "" : "\n") + what + " is defined in both " + main_path +
+                  " and " + lab_path +
+                  " (the lab's, written by `shipshape lab up`): rename "
+                  "one, or `shipshape lab down`";
+    };
+    std::set<std::string> main_hosts;
+    for (const auto& e : main.environments) {
+        main_hosts.insert(e.hosts.begin(), e.hosts.end());
+    }
+    for (const auto& h : main.hosts) {
+        main_hosts.insert(h.name);
+    }
+    for (auto& h : lab.hosts) {
+        if (main_hosts.count(h.name)) {
+            clash("host '" + h.name + "'");
+            continue;
+        }
+        main.hosts.push_back(std::move(h));
+    }
+    for (auto& e : lab.environments) {
+        if (main.find_env(e.name)) {
+            clash("environment '" + e.name + "'");
+            continue;
+        }
+        main.environments.push_back(std::move(e));
+    }
+    if (!errors.empty()) {
+        return fail(Errc::invalid_definition, errors);
+    }
+    if (!lab.ssh.config.empty()) {
+        main.ssh.config = lab.ssh.config;
+    }
+    return {};
+}
+
 }  // namespace shipshape::app

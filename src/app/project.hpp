@@ -27,6 +27,8 @@ struct ProjectConfig {
     // [stage.NAME]: the stages a release moves through, earliest first (by their `after` chains,
     // then by name). Empty: the repo has no release stages.
     std::vector<release::Stage> stages;
+    // [lab] subnet: the lab's IPv4 /24 ("10.1.2.0/24"); "" : one derived from the repo's path.
+    std::string lab_subnet;
 
     const release::Stage* find_stage(std::string_view stage) const;
     // The stage whose runs use environment `env`, or nullptr.
@@ -92,6 +94,15 @@ struct Project {
 // Loads and validates shipshape.toml and inventory.toml (optional) under `root`.
 // Errc::invalid_definition lists every problem, one "file:line:col: message" per line.
 [[nodiscard]] Result<Project> load_project(const std::string& root);
+
+// The inventory `shipshape lab up` writes beside inventory.toml (and `lab down` removes).
+inline constexpr const char* k_lab_inventory = "inventory.lab.toml";
+
+// Adds the lab inventory's environments and hosts to `main`. An environment or host defined
+// in both is Errc::invalid_definition naming both files. The lab's [ssh] config (which includes
+// the main one) replaces the main one; its other [ssh] settings are ignored.
+[[nodiscard]] Status merge_lab_inventory(Inventory& main, Inventory lab,
+                                         const std::string& main_path, const std::string& lab_path);
 
 // Pure parsers behind load_project, for tests: `path` is used in messages only.
 [[nodiscard]] Result<ProjectConfig> parse_project_config(std::string_view text,

@@ -225,9 +225,9 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
         return fail(doc.error());
     }
     Checker c(std::string(path), diags);
-    c.check_keys(
-        *doc, "shipshape.toml",
-        {"name", "description", "store", "default_env", "secrets", "roles", "package", "stage"});
+    c.check_keys(*doc, "shipshape.toml",
+                 {"name", "description", "store", "default_env", "secrets", "roles", "package",
+                  "stage", "lab"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");
@@ -235,6 +235,10 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     config.store = c.string(*doc, "store", "shipshape.toml", ".shipshape/state.db");
     config.default_env = c.string(*doc, "default_env", "shipshape.toml", "local");
     config.secrets = c.strings(*doc, "secrets", "shipshape.toml");
+    if (auto lab = c.table(*doc, "lab", "shipshape.toml")) {
+        c.check_keys(*lab, "[lab]", {"subnet"});
+        config.lab_subnet = c.string(*lab, "subnet", "[lab]");
+    }
     if (auto roles = c.table(*doc, "roles", "shipshape.toml")) {
         for (auto&& [key, node] : *roles) {
             std::string role(key.str());
@@ -491,6 +495,22 @@ Result<Project> load_project(const std::string& root) {
             errors += (errors.empty() ? "" : "\n") + inv.error().message();
         }
     }
+    const std::string lab_path = root + "/" + k_lab_inventory;
+    const bool no_environments = p.inventory.environments.empty();
+    if (errors.empty() && fs->exists(lab_path)) {
+        auto lab_text = fs->read_file(lab_path);
+        if (!lab_text) {
+            return fail(lab_text.error());
+        }
+        auto lab = parse_inventory(*lab_text, lab_path);
+        if (!lab) {
+            errors = lab.error().message();
+        } else if (auto merged = merge_lab_inventory(p.inventory, std::move(*lab),
+                                                     root + "/inventory.toml", lab_path);
+                   !merged) {
+            errors = merged.error().message();
+        }
+    }
     if (errors.empty()) {
         // Across the two files: every group's role exists, every role's state file exists.
         Diagnostics diags;
@@ -526,7 +546,7 @@ Result<Project> load_project(const std::string& root) {
     if (!errors.empty()) {
         return fail(Errc::invalid_definition, errors);
     }
-    if (p.inventory.environments.empty()) {
+    if (no_environments && !p.inventory.find_env("local")) {
         // Without an inventory every repo still has the workstation environment.
         p.inventory.environments.push_back(Environment{"local", {"localhost"}});
     }

@@ -97,4 +97,12 @@ std::string container_unsupported_reason();
                                                                   const ContainerLimits& limits);
 void remove_limit_cgroups(const std::string& name);
 
+// The processes whose network namespace is the one bound at `netns_path` (/run/netns/NAME),
+// from one scan of /proc; empty when the path does not exist.
+std::vector<pid_t> pids_in_network_namespace(const std::string& netns_path);
+
+// Waits until a TCP connection to ipv4:port (from the caller's network namespace) succeeds.
+// Errc::timeout after `timeout_ms`, naming the address and the last error.
+[[nodiscard]] Status wait_for_tcp(const std::string& ipv4, int port, int timeout_ms);
+
 }  // namespace shipshape::os
