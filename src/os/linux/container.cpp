@@ -57,6 +57,7 @@ struct Plan {
     std::vector<const char*> argv;
     std::vector<const char*> envp;
     int error_fd = -1;
+    int log_fd = -1;  // start_container's log file, opened by the caller
 };
 
 constexpr const char* k_devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -245,9 +246,8 @@ constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR
         if (in >= 0) {
             ::dup2(in, 0);
         }
-        int out = p.spec->log_file.empty()
-                      ? ::open("/dev/null", O_WRONLY)
-                      : ::open(p.spec->log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+        // The log was opened before the pivot: its path is the caller's.
+        int out = p.log_fd >= 0 ? p.log_fd : ::open("/dev/null", O_WRONLY);
         if (out >= 0) {
             ::dup2(out, 1);
             ::dup2(out, 2);
@@ -411,6 +411,12 @@ Status make_plan(const ContainerSpec& s, bool detach, Plan& p) {
         p.envp.push_back(e.c_str());
     }
     p.envp.push_back(nullptr);
+    if (detach && !s.log_file.empty()) {
+        p.log_fd = ::open(s.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (p.log_fd < 0) {
+            return fail(errno_error("opening the log " + s.log_file, errno));
+        }
+    }
     if (s.network == ContainerNetwork::named) {
         const std::string path = "/run/netns/" + s.netns;
         p.netns_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -469,6 +475,9 @@ Result<pid_t> launch(const ContainerSpec& spec, bool detach, Plan& p) {
     ::close(fds[1]);
     if (p.netns_fd >= 0) {
         ::close(p.netns_fd);
+    }
+    if (p.log_fd >= 0) {
+        ::close(p.log_fd);
     }
     if (pid < 0) {
         ::close(fds[0]);
