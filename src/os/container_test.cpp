@@ -190,6 +190,9 @@ TEST_F(ContainerTest, StartedContainerOutlivesTheCallAndDiesWithItsInit) {
     EXPECT_EQ(out("started"), "started\n");
     EXPECT_EQ(::kill(*pid, 0), 0);
     EXPECT_NE(::getsid(*pid), ::getsid(0));
+    // Nothing of ours stays open in the daemon: its output goes to the log.
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(*pid) + "/fd/1"), m_dir / "log");
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(*pid) + "/fd/0"), "/dev/null");
     ASSERT_EQ(::kill(*pid, SIGKILL), 0);
     int st = 0;
     ASSERT_EQ(::waitpid(*pid, &st, 0), *pid);

@@ -58,6 +58,7 @@ struct Plan {
     std::vector<const char*> envp;
     int error_fd = -1;
     int log_fd = -1;  // start_container's log file, opened by the caller
+    int null_fd = -1;  // /dev/null, for start_container
 };
 
 constexpr const char* k_devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -241,18 +242,6 @@ constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR
         ::signal(sig, SIG_DFL);
     }
     ::signal(SIGPIPE, SIG_DFL);
-    if (p.detach) {
-        int in = ::open("/dev/null", O_RDONLY);
-        if (in >= 0) {
-            ::dup2(in, 0);
-        }
-        // The log was opened before the pivot: its path is the caller's.
-        int out = p.log_fd >= 0 ? p.log_fd : ::open("/dev/null", O_WRONLY);
-        if (out >= 0) {
-            ::dup2(out, 1);
-            ::dup2(out, 2);
-        }
-    }
     if (::chdir(p.spec->cwd.empty() ? "/" : p.spec->cwd.c_str()) != 0) {
         child_fail(p, "entering the working directory", errno);
     }
@@ -267,6 +256,12 @@ constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR
     const ContainerSpec& s = *p.spec;
     if (p.detach) {
         ::setsid();
+        // Nothing of the caller's stays open in a daemon (a caller reading our output to its
+        // end would wait for ever): stdin from /dev/null, output to the log (opened by the
+        // caller: its path is the caller's) or /dev/null.
+        ::dup2(p.null_fd, 0);
+        ::dup2(p.log_fd >= 0 ? p.log_fd : p.null_fd, 1);
+        ::dup2(p.log_fd >= 0 ? p.log_fd : p.null_fd, 2);
     }
     if (p.userns) {
         if (!write_text("/proc/self/setgroups", "deny") ||
@@ -411,6 +406,12 @@ Status make_plan(const ContainerSpec& s, bool detach, Plan& p) {
         p.envp.push_back(e.c_str());
     }
     p.envp.push_back(nullptr);
+    if (detach) {
+        p.null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (p.null_fd < 0) {
+            return fail(errno_error("opening /dev/null", errno));
+        }
+    }
     if (detach && !s.log_file.empty()) {
         p.log_fd = ::open(s.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (p.log_fd < 0) {
@@ -478,6 +479,9 @@ Result<pid_t> launch(const ContainerSpec& spec, bool detach, Plan& p) {
     }
     if (p.log_fd >= 0) {
         ::close(p.log_fd);
+    }
+    if (p.null_fd >= 0) {
+        ::close(p.null_fd);
     }
     if (pid < 0) {
         ::close(fds[0]);
