@@ -78,7 +78,8 @@ void add_image_run(CLI::App& image, std::vector<Command>& out) {
                     "the hostname inside (default: the image's name)");
     sub->add_option("--bind", opts->binds,
                     "bind SRC (here) at DST (inside), read-only; SRC:DST:rw for writable")
-        ->option_text("SRC:DST");
+        ->option_text("SRC:DST")
+        ->allow_extra_args(false);
     sub->footer(
         "\nExamples:\n  shipshape image run prod -- make test\n  shipshape image run prod "
         "--bind .:/src:rw -- sh -c 'cd /src && ./run-tests'\n\nExits with the command's status "
