@@ -15,8 +15,8 @@
 #include "app/image_service.hpp"
 #include "image/manifest.hpp"
 #include "image/registry.hpp"
-#include "os/file_system.hpp"
 #include "lab_packages.inc"
+#include "os/file_system.hpp"
 
 namespace shipshape::app {
 
@@ -165,7 +165,8 @@ std::vector<image::PackagePin> installed_in(const std::string& rootfs) {
     size_t pos = 0;
     while (pos <= status->size()) {
         size_t nl = status->find('\n', pos);
-        std::string line = status->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        std::string line =
+            status->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
         pos = nl == std::string::npos ? status->size() + 1 : nl + 1;
         if (line.empty()) {
             flush();
@@ -192,7 +193,8 @@ bool on_path(const std::string& tool) {
     size_t start = 0;
     while (start <= p.size()) {
         size_t colon = p.find(':', start);
-        std::string dir = p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        std::string dir =
+            p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
         if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0) {
             return true;
         }
@@ -272,16 +274,16 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
     for (const auto& role : spec.roles) {
         auto it = m_project.config.roles.find(role);
         if (it == m_project.config.roles.end()) {
-            return fail(Errc::invalid_definition,
-                        spec_file + ": role '" + role +
-                            "' is not in shipshape.toml's [roles]; known roles: " +
-                            [&] {
-                                std::vector<std::string> k;
-                                for (const auto& [r, files] : m_project.config.roles) {
-                                    k.push_back(r);
-                                }
-                                return k.empty() ? std::string("none") : join(k, ", ");
-                            }());
+            return fail(
+                Errc::invalid_definition,
+                spec_file + ": role '" + role +
+                    "' is not in shipshape.toml's [roles]; known roles: " + [&] {
+                        std::vector<std::string> k;
+                        for (const auto& [r, files] : m_project.config.roles) {
+                            k.push_back(r);
+                        }
+                        return k.empty() ? std::string("none") : join(k, ", ");
+                    }());
         }
         state_files.insert(state_files.end(), it->second.begin(), it->second.end());
     }
@@ -338,13 +340,12 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
         say("base " + base.key.substr(0, 12) + ": mmdebstrap " + spec.release + " " +
             spec.architecture + " (" + spec.variant + " + " + std::to_string(includes.size()) +
             " packages)");
-        std::vector<std::string> argv = {"mmdebstrap",
-                                         "--variant=" + spec.variant,
-                                         std::string("--mode=") + (::geteuid() == 0 ? "root" : "unshare"),
-                                         "--architectures=" + spec.architecture,
-                                         "--skip=check/signed-by",
-                                         // Host keys are per host, not per image (the lab makes its own).
-                                         "--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*"};
+        std::vector<std::string> argv = {
+            "mmdebstrap", "--variant=" + spec.variant,
+            std::string("--mode=") + (::geteuid() == 0 ? "root" : "unshare"),
+            "--architectures=" + spec.architecture, "--skip=check/signed-by",
+            // Host keys are per host, not per image (the lab makes its own).
+            "--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*"};
         if (!includes.empty()) {
             argv.push_back("--include=" + join(includes, ","));
         }
@@ -360,8 +361,8 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
         if (!outcome || !outcome->success()) {
             fs::remove_all(tmp, ec);
             return fail(outcome ? Errc::io : outcome.error().code(),
-                        "building the package base failed (mmdebstrap " + spec.release + "): " +
-                            (outcome ? tool_failure(sink) : outcome.error().message()));
+                        "building the package base failed (mmdebstrap " + spec.release +
+                            "): " + (outcome ? tool_failure(sink) : outcome.error().message()));
         }
         auto manifest = image::manifest_of(tmp + "/rootfs");
         if (!manifest) {
@@ -437,8 +438,9 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
         }
         std::vector<std::string> argv = {"useradd", "--root", merged};
         if (u.gid) {
-            if (auto st = over({"groupadd", "--root", merged, "-f", "-g", std::to_string(*u.gid), u.name},
-                               "creating group " + u.name);
+            if (auto st =
+                    over({"groupadd", "--root", merged, "-f", "-g", std::to_string(*u.gid), u.name},
+                         "creating group " + u.name);
                 !st) {
                 cleanup();
                 return fail(st.error());
@@ -467,17 +469,17 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
             options.progress("layer: apply " + join(spec.roles, ", ") + " (" +
                              join(state_files, ", ") + ")");
         }
-        std::vector<std::string> argv = {
-            options.self_exe.empty() ? std::string("/proc/self/exe") : options.self_exe, "apply",
-            "--root", merged};
+        std::vector<std::string> argv = {options.self_exe.empty()
+                                             ? fs::read_symlink("/proc/self/exe", ec).string()
+                                             : options.self_exe,
+                                         "apply", "--root", merged};
         for (const auto& f : state_files) {
             argv.insert(argv.end(), {"--state", f});
         }
         for (const auto& s : options.set) {
             argv.insert(argv.end(), {"--set", s});
         }
-        if (auto st = over(argv, "applying the desired state of " + join(spec.roles, ", "));
-            !st) {
+        if (auto st = over(argv, "applying the desired state of " + join(spec.roles, ", ")); !st) {
             cleanup();
             return fail(st.error());
         }
@@ -497,14 +499,16 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
     }
     result.layer_seconds = seconds_since(t0);
     image::ImageRecord& rec = result.image;
-    rec.id = image::sha256_text("shipshape image 1\nbase " + base_manifest + "\nlayer\n" + layer->text);
+    rec.id =
+        image::sha256_text("shipshape image 1\nbase " + base_manifest + "\nlayer\n" + layer->text);
     rec.name = spec.name;
     rec.created = iso_utc(now);
     rec.parent = base_key;
     {
         std::error_code rel_ec;
         auto rel = fs::relative(fs::absolute(spec_file), m_project.root, rel_ec);
-        rec.spec = !rel_ec && !rel.empty() && rel.string().rfind("..", 0) != 0 ? rel.string() : spec_file;
+        rec.spec =
+            !rel_ec && !rel.empty() && rel.string().rfind("..", 0) != 0 ? rel.string() : spec_file;
     }
     rec.spec_sha256 = image::sha256_text(spec_text);
     rec.snapshot = spec.hosts.empty() ? "" : join(spec.hosts, ",") + " at " + spec.taken;
@@ -513,7 +517,7 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
     rec.limits = spec.limits;
     rec.roles = spec.roles;
     rec.packages = fs::exists(tmp + "/layer/var/lib/dpkg/status") ? installed_in(tmp + "/layer")
-                                                                   : installed_in(base_rootfs);
+                                                                  : installed_in(base_rootfs);
     auto base_m = os::read_whole_file(images + "/bases/" + base_key + "/base.json");
     rec.files = layer->files;
     rec.bytes = layer->bytes;
@@ -532,7 +536,8 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
             cleanup();
             return fail(st.error());
         }
-        if (auto st = os::write_whole_file_atomic(tmp + "/image.json", image::record_json(rec)); !st) {
+        if (auto st = os::write_whole_file_atomic(tmp + "/image.json", image::record_json(rec));
+            !st) {
             cleanup();
             return fail(st.error());
         }
@@ -571,7 +576,8 @@ const std::vector<std::string>& lab_packages() {
         size_t pos = 0;
         while (pos < text.size()) {
             size_t nl = text.find('\n', pos);
-            std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            std::string line =
+                text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
             pos = nl == std::string::npos ? text.size() : nl + 1;
             if (!line.empty() && line[0] != '#') {
                 out.push_back(line);

@@ -24,10 +24,10 @@ std::string images_dir(const Project& project);
 std::string debian_architecture(const std::string& machine);
 
 struct SnapshotOptions {
-    std::string name;                // the image name (default: the output file's stem)
-    std::vector<std::string> keep;   // globs: pin only packages matching one (empty: all)
-    bool lab = true;                 // the spec's `lab` flag
-    std::string taken;               // ISO time of the snapshot
+    std::string name;               // the image name (default: the output file's stem)
+    std::vector<std::string> keep;  // globs: pin only packages matching one (empty: all)
+    bool lab = true;                // the spec's `lab` flag
+    std::string taken;              // ISO time of the snapshot
 };
 
 struct Snapshot {
@@ -53,9 +53,9 @@ using OverlayExec = std::function<Result<int>(
     const std::string& merged, const std::vector<std::string>& argv, const std::string& cwd)>;
 
 struct BuildOptions {
-    std::string spec_path;  // as given (relative to cwd or absolute)
-    std::string name;       // overrides the spec's name
-    bool no_cache = false;  // build the package base again even when cached
+    std::string spec_path;         // as given (relative to cwd or absolute)
+    std::string name;              // overrides the spec's name
+    bool no_cache = false;         // build the package base again even when cached
     std::vector<std::string> set;  // k=v passed to the state apply as --set
     std::string self_exe;  // the shipshape binary that applies the state (default /proc/self/exe)
     std::function<void(const std::string&)> progress;  // one line at a time
@@ -63,8 +63,8 @@ struct BuildOptions {
 
 struct BuildResult {
     image::ImageRecord image;
-    bool base_cached = false;  // the package base was reused
-    bool existed = false;      // an identical image was already registered
+    bool base_cached = false;            // the package base was reused
+    bool existed = false;                // an identical image was already registered
     std::optional<bool> base_identical;  // --no-cache on a cached base: same manifest?
     double base_seconds = 0;
     double layer_seconds = 0;

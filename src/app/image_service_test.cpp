@@ -37,9 +37,13 @@ Project project() {
 
 TEST(ImageSnapshot, PinsTheMajorityAndRecordsDissent) {
     std::vector<HostFactsResult> hosts = {
-        host("web1", {{"libc6", "2.36-9+deb12u14", "", ""}, {"openssl", "3.0.15-1", "", ""}, {"strace", "6.1-0.1", "", ""}}),
-        host("web2", {{"libc6", "2.36-9+deb12u14", "", ""}, {"openssl", "3.0.17-1", "", ""}}, 2ULL << 30),
-        host("web3", {{"libc6", "2.36-9+deb12u14", "", ""}, {"openssl", "3.0.17-1", "", ""},
+        host("web1", {{"libc6", "2.36-9+deb12u14", "", ""},
+                      {"openssl", "3.0.15-1", "", ""},
+                      {"strace", "6.1-0.1", "", ""}}),
+        host("web2", {{"libc6", "2.36-9+deb12u14", "", ""}, {"openssl", "3.0.17-1", "", ""}},
+             2ULL << 30),
+        host("web3", {{"libc6", "2.36-9+deb12u14", "", ""},
+                      {"openssl", "3.0.17-1", "", ""},
                       {"half", "1.0", "amd64", "half-installed"}})};
     auto snap = snapshot_from_facts(project(), hosts, {"prod", {}, true, "2026-12-07T00:00:00Z"});
     ASSERT_TRUE(snap) << snap.error().message();
@@ -67,8 +71,9 @@ TEST(ImageSnapshot, PinsTheMajorityAndRecordsDissent) {
 }
 
 TEST(ImageSnapshot, ATieTakesTheNewerVersionAndKeepFilters) {
-    std::vector<HostFactsResult> hosts = {host("a", {{"libc6", "2.36-9", "", ""}, {"vim", "2:9.0.1", "", ""}}),
-                                          host("b", {{"libc6", "2.36-10", "", ""}, {"vim", "2:9.0.1", "", ""}})};
+    std::vector<HostFactsResult> hosts = {
+        host("a", {{"libc6", "2.36-9", "", ""}, {"vim", "2:9.0.1", "", ""}}),
+        host("b", {{"libc6", "2.36-10", "", ""}, {"vim", "2:9.0.1", "", ""}})};
     auto snap = snapshot_from_facts(project(), hosts, {"prod", {"lib*"}, false, "t"});
     ASSERT_TRUE(snap);
     ASSERT_EQ(snap->spec.packages.size(), 1U);

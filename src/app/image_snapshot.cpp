@@ -10,12 +10,14 @@
 
 namespace shipshape::app {
 
-std::string images_dir(const Project& project) { return project.state_dir() + "/images"; }
+std::string images_dir(const Project& project) {
+    return project.state_dir() + "/images";
+}
 
 std::string debian_architecture(const std::string& machine) {
     static const std::map<std::string, std::string> k_names = {
-        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "armhf"},   {"armv6l", "armel"},
-        {"i686", "i386"},    {"i386", "i386"},     {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
+        {"x86_64", "amd64"},    {"aarch64", "arm64"},  {"armv7l", "armhf"},    {"armv6l", "armel"},
+        {"i686", "i386"},       {"i386", "i386"},      {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
         {"riscv64", "riscv64"}, {"mips64", "mips64el"}};
     auto it = k_names.find(machine);
     return it == k_names.end() ? "" : it->second;
@@ -75,7 +77,8 @@ Result<Snapshot> snapshot_from_facts(const Project& project,
         if (h.facts) {
             good.push_back(&*h.facts);
         } else {
-            failed.push_back(h.host.name + " (" + (h.error ? h.error->message() : "no facts") + ")");
+            failed.push_back(h.host.name + " (" + (h.error ? h.error->message() : "no facts") +
+                             ")");
         }
     }
     if (good.empty()) {
@@ -83,7 +86,8 @@ Result<Snapshot> snapshot_from_facts(const Project& project,
         for (const auto& f : failed) {
             why += (why.empty() ? "" : "; ") + f;
         }
-        return fail(Errc::unreachable, "no host gave its facts: " + (why.empty() ? "no hosts" : why));
+        return fail(Errc::unreachable,
+                    "no host gave its facts: " + (why.empty() ? "no hosts" : why));
     }
     Snapshot out;
     image::Spec& spec = out.spec;
@@ -117,12 +121,13 @@ Result<Snapshot> snapshot_from_facts(const Project& project,
     spec.release = majority(releases, by_text).first;
     spec.architecture = majority(arches, by_text).first;
     if (spec.release.empty()) {
-        return fail(Errc::unsupported, "the hosts' facts name no Debian release (os.codename): "
-                                       "only Debian-based hosts can be snapshotted");
+        return fail(Errc::unsupported,
+                    "the hosts' facts name no Debian release (os.codename): "
+                    "only Debian-based hosts can be snapshotted");
     }
     if (spec.architecture.empty()) {
-        return fail(Errc::unsupported, "unknown machine architecture '" +
-                                           good.front()->os.architecture + "'");
+        return fail(Errc::unsupported,
+                    "unknown machine architecture '" + good.front()->os.architecture + "'");
     }
     if (releases.size() > 1 || arches.size() > 1) {
         out.header.push_back("hosts disagree on release or architecture; the majority's is kept");

@@ -1,0 +1,26 @@
+// The `image` and `lab` command groups, split by file: cmd_image.cpp makes the group and adds
+// snapshot/build/list/rm; the other files add their subcommands to it.
+#pragma once
+
+#include <vector>
+
+#include "app/image_service.hpp"
+#include "cli/context.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace shipshape::cli {
+
+void add_image_commands(CLI::App& app, std::vector<Command>& out);
+
+// The overlay launcher image build applies its layer with.
+app::OverlayExec overlay_exec(os::ProcessRunner& runner);
+
+// JSON of image records (image list --json, image build --json).
+std::string json_image(const image::ImageRecord& r, const std::vector<std::string>& names);
+std::string json_images(const std::vector<image::ImageRecord>& images,
+                        const std::vector<std::vector<std::string>>& names);
+
+}  // namespace shipshape::cli
