@@ -348,9 +348,11 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
             spec.architecture + " (" + spec.variant + " + " + std::to_string(includes.size()) +
             " packages)");
         std::vector<std::string> argv = {
-            "mmdebstrap", "--variant=" + spec.variant,
+            "mmdebstrap",
+            "--variant=" + spec.variant,
             std::string("--mode=") + (::geteuid() == 0 ? "root" : "unshare"),
-            "--architectures=" + spec.architecture, "--skip=check/signed-by",
+            "--architectures=" + spec.architecture,
+            "--skip=check/signed-by",
             std::string("--customize-hook=") + k_customize};
         if (!includes.empty()) {
             argv.push_back("--include=" + join(includes, ","));
