@@ -79,9 +79,9 @@ Result<std::string> lab_subnet_prefix(const std::string& subnet) {
     unsigned b = 0;
     unsigned c = 0;
     unsigned d = 0;
-    char rest = 0;
-    if (std::sscanf(subnet.c_str(), "%u.%u.%u.%u/24%c", &a, &b, &c, &d, &rest) != 4 || a > 255 ||
-        b > 255 || c > 255 || d != 0) {
+    int used = 0;
+    if (std::sscanf(subnet.c_str(), "%u.%u.%u.%u/24%n", &a, &b, &c, &d, &used) != 4 ||
+        used != static_cast<int>(subnet.size()) || a > 255 || b > 255 || c > 255 || d != 0) {
         return fail(Errc::invalid_definition,
                     "shipshape.toml [lab] subnet must be an IPv4 /24 like \"10.77.3.0/24\", "
                     "found \"" +
