@@ -57,7 +57,7 @@ struct Plan {
     std::vector<const char*> argv;
     std::vector<const char*> envp;
     int error_fd = -1;
-    int log_fd = -1;  // start_container's log file, opened by the caller
+    int log_fd = -1;   // start_container's log file, opened by the caller
     int null_fd = -1;  // /dev/null, for start_container
 };
 
