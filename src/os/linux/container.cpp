@@ -304,7 +304,9 @@ constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR
         sigemptyset(&sa.sa_mask);
         ::sigaction(sig, &sa, nullptr);
     }
-    pid_t child = ::fork();
+    // vfork: the command's exec does not pay for copying our page tables (the child only makes
+    // system calls on prepared data, then execs or _exits).
+    pid_t child = ::vfork();
     if (child < 0) {
         child_fail(p, "starting the command", errno);
     }
