@@ -96,7 +96,7 @@ TEST_F(ContainerTest, HostnameAndPidOneAndOnlyLoopback) {
     auto s = shell(
         "cat /proc/sys/kernel/hostname > /out/hostname; echo $$ > /out/pid; "
         "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > /out/net; "
-        "echo hidden > /dev/null && ls /dev > /out/dev");
+        "echo hidden > /dev/null && ls /dev > /out/dev; ls /sys/class/net > /out/sys");
     s.hostname = "box1";
     auto r = run_container(s);
     ASSERT_TRUE(r) << r.error().message();
@@ -106,6 +106,7 @@ TEST_F(ContainerTest, HostnameAndPidOneAndOnlyLoopback) {
     EXPECT_EQ(out("pid"), "2\n");
     EXPECT_EQ(out("net"), "lo\n");
     EXPECT_NE(out("dev").find("urandom"), std::string::npos) << out("dev");
+    EXPECT_EQ(out("sys"), "lo\n");  // sysfs of the container's own network namespace
 }
 
 TEST_F(ContainerTest, HostNetworkSeesOurInterfaces) {

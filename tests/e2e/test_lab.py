@@ -105,6 +105,7 @@ class LabTest(RepoTestCase):
         self.assertIn("lab2", r.out)
         r = self.shipshape("facts", "lab1", "lab2")
         self.assertEqual(r.code, 0, r)
+        self.assertNotIn("problem", r.out)  # /proc, /sys, /dev are there for the collectors
 
         # A package installed on lab1 only: facts diff sees it there, and only there.
         state = self.lab_json()

@@ -185,6 +185,12 @@ void make_root(const Plan& p) {
     if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         child_fail(p, "mounting /proc", errno);
     }
+    // /sys, read-only, showing this network namespace's interfaces. Optional: a user namespace
+    // that does not own the network namespace (network host) may not mount it.
+    const std::string sys = p.root + "/sys";
+    ::mkdir(sys.c_str(), 0555);
+    (void)::mount("sysfs", sys.c_str(), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  nullptr);
     const std::string dev = p.root + "/dev";
     ::mkdir(dev.c_str(), 0755);
     if (::mount("shipshape-dev", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") != 0) {
