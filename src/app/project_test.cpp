@@ -16,6 +16,10 @@ TEST(ParseProjectConfig, ReadsKeysAndDefaults) {
     c = parse_project_config("name = \"booking\"\npackage = \"booking-api\"\n", "s.toml");
     ASSERT_TRUE(c) << c.error().message();
     EXPECT_EQ(c->package, "booking-api");
+    EXPECT_EQ(c->lab_subnet, "");
+    c = parse_project_config("name = \"b\"\n[lab]\nsubnet = \"10.1.2.0/24\"\n", "s.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_EQ(c->lab_subnet, "10.1.2.0/24");
 }
 
 TEST(ParseProjectConfig, RejectsBadInput) {
@@ -30,7 +34,10 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key with no near miss: every accepted one.
         {"name = \"x\"\nbogus = \"y\"\n",
          "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets, roles, package, stage)"},
+         "store, default_env, secrets, roles, package, stage, lab)"},
+        // [lab] takes only a subnet.
+        {"name = \"x\"\n[lab]\nsubnet = \"10.1.2.0/24\"\nbridge = \"b\"\n",
+         "s.toml:4:1: unknown key 'bridge' in [lab] (expected one of: subnet)"},
         // Stages: an unknown earlier stage, a cycle, a bad count, an unknown key.
         {"name = \"x\"\n[stage.prod]\nafter = \"stagin\"\n[stage.staging]\n",
          "s.toml:3:9: stage 'prod' comes after 'stagin', which is not a stage (stages: prod, "
