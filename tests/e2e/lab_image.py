@@ -17,9 +17,13 @@ import tempfile
 
 DEBS = "/var/cache/shipshape/debs"
 CACHE = "/var/tmp/shipshape-test-rootfs"
-# openssh-server for the lab's sshd, and the shared libraries of the shipshape agent.
-PACKAGES = ["openssh-server", "libfmt9", "libarchive13", "libssl3", "libxxhash0", "libsqlite3-0",
-            "libpq5", "libcpp-httplib0.11", "libtomlplusplus3", "libstdc++6"]
+# openssh-server for the lab's sshd and the shared libraries of the shipshape agent: the list
+# scripts/install-deps.sh downloads the offline .debs for and `image build` installs for lab = true.
+LAB_PACKAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging",
+                            "lab-packages.txt")
+with open(LAB_PACKAGES) as _f:
+    PACKAGES = [line.split("#")[0].strip() for line in _f
+                if line.split("#")[0].strip()]
 
 
 class Unsupported(Exception):
