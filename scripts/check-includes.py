@@ -30,12 +30,14 @@ ALLOWED_MODULES = {
     "release": {"core", "os"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
+    # images (#18): records and specs; check (patch or rebuild) compares Debian versions.
+    "image": {"core", "os", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).
     "app": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package", "release"},
+            "package", "release", "image"},
     # cli carries `serve`, which starts the server.
     "cli": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
-            "package", "release", "app", "server"},
+            "package", "release", "image", "app", "server"},
     "server": {"core", "os", "facts", "require", "checklist", "state", "faults", "store",
                "fleet", "package", "release", "app"},
 }
