@@ -28,10 +28,11 @@ ALLOWED_MODULES = {
     "fleet": {"core", "os"},
     # releases and sign-offs: documents, stages' gates, who may sign, SSHSIG verification.
     "release": {"core", "os"},
+    # production images: specs, manifests (hashes from state), records under .shipshape/images;
+    # check (patch or rebuild) compares Debian versions (require).
+    "image": {"core", "os", "state", "require"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
-    # images (#18): records and specs; check (patch or rebuild) compares Debian versions.
-    "image": {"core", "os", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).
     "app": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
             "package", "release", "image"},
@@ -39,7 +40,7 @@ ALLOWED_MODULES = {
     "cli": {"core", "os", "facts", "require", "checklist", "state", "faults", "store", "fleet",
             "package", "release", "image", "app", "server"},
     "server": {"core", "os", "facts", "require", "checklist", "state", "faults", "store",
-               "fleet", "package", "release", "app"},
+               "fleet", "package", "release", "image", "app"},
 }
 
 # Files that may use one more module than their directory's rule allows: (files, modules, why).

@@ -54,8 +54,8 @@ struct User {
 struct Spec {
     std::string name;
     std::string distribution = "debian";
-    std::string release;       // suite or codename: "bookworm"
-    std::string architecture;  // Debian's: "amd64"
+    std::string release;                // suite or codename: "bookworm"
+    std::string architecture;           // Debian's: "amd64"
     std::string variant = "essential";  // mmdebstrap's variant the pins go on top of
     bool lab = false;  // also install what a lab host needs (openssh-server, the agent's libraries)
     std::vector<std::string> sources;  // apt source lines; empty = this machine's apt sources
@@ -69,11 +69,11 @@ struct Spec {
 };
 
 struct ImageRecord {
-    std::string id;        // sha256 hex of the file manifest
-    std::string name;      // the spec's name (or --name)
-    std::string created;   // ISO time (SOURCE_DATE_EPOCH when set)
-    std::string parent;    // the base key this image's layer sits on
-    std::string spec;      // the spec file's path, relative to the ops repo
+    std::string id;       // sha256 hex of the file manifest
+    std::string name;     // the spec's name (or --name)
+    std::string created;  // ISO time (SOURCE_DATE_EPOCH when set)
+    std::string parent;   // the base key this image's layer sits on
+    std::string spec;     // the spec file's path, relative to the ops repo
     std::string spec_sha256;
     std::string snapshot;  // the snapshot the spec came from: its hosts and time, or ""
     std::string release;
@@ -81,9 +81,9 @@ struct ImageRecord {
     Limits limits;
     std::vector<PackagePin> packages;  // what dpkg says is installed in the image, by name
     std::vector<std::string> roles;
-    uint64_t files = 0;  // entries in the manifest
-    uint64_t bytes = 0;  // sum of regular files' sizes
-    std::string dir;     // absolute path of <images>/<id> (not stored; filled when read)
+    uint64_t files = 0;       // entries in the manifest
+    uint64_t bytes = 0;       // sum of regular files' sizes
+    std::string dir;          // absolute path of <images>/<id> (not stored; filled when read)
     std::string base_rootfs;  // absolute path of the base's rootfs (not stored)
 };
 
