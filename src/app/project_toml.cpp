@@ -225,9 +225,9 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
         return fail(doc.error());
     }
     Checker c(std::string(path), diags);
-    c.check_keys(
-        *doc, "shipshape.toml",
-        {"name", "description", "store", "default_env", "secrets", "roles", "package", "stage"});
+    c.check_keys(*doc, "shipshape.toml",
+                 {"name", "description", "store", "default_env", "secrets", "roles", "package",
+                  "stage", "image"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include "cli/audit_view.hpp"
 #include "cli/entry.hpp"
+#include "cli/image_cmds.hpp"
 
 #include "cli/exit_code.hpp"
 
@@ -47,6 +48,7 @@ constexpr CommandEntry k_commands[] = {
     {"release", add_release_commands},
     {"sign-off", add_sign_off_command},
     {"audit", add_audit_commands},
+    {"image", add_image_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,
