@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "app/image_service.hpp"
 #include "facts/facts_json.hpp"
 #include "os/fan_out.hpp"
 #include "os/file_system.hpp"
@@ -9,11 +10,6 @@
 namespace shipshape::app {
 
 namespace {
-
-// The images directory of a project (layout: image/image.hpp).
-std::string images_directory(const Project& project) {
-    return project.state_dir() + "/images";
-}
 
 std::vector<image::PackagePin> installed_pins(const facts::HostFacts& f) {
     std::vector<image::PackagePin> out;
@@ -79,7 +75,7 @@ Result<ImageCheckReport> ImageCheckService::check(const ImageCheckRequest& reque
         return fail(policy.error());
     }
     report.policy = std::move(*policy);
-    auto img = image::resolve_image(images_directory(m_project), request.against);
+    auto img = image::resolve_image(images_dir(m_project), request.against);
     if (!img) {
         return fail(img.error());
     }

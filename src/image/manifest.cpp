@@ -27,12 +27,18 @@ struct Entry {
 };
 
 char type_of(mode_t m) {
-    if (S_ISREG(m)) return 'f';
-    if (S_ISDIR(m)) return 'd';
-    if (S_ISLNK(m)) return 'l';
-    if (S_ISCHR(m)) return 'c';
-    if (S_ISBLK(m)) return 'b';
-    if (S_ISFIFO(m)) return 'p';
+    if (S_ISREG(m))
+        return 'f';
+    if (S_ISDIR(m))
+        return 'd';
+    if (S_ISLNK(m))
+        return 'l';
+    if (S_ISCHR(m))
+        return 'c';
+    if (S_ISBLK(m))
+        return 'b';
+    if (S_ISFIFO(m))
+        return 'p';
     return 's';
 }
 
@@ -63,7 +69,9 @@ Result<std::string> content_of(const std::string& full, const struct stat& st) {
 
 }  // namespace
 
-std::string sha256_text(const std::string& text) { return state::sha256_hex(text); }
+std::string sha256_text(const std::string& text) {
+    return state::sha256_hex(text);
+}
 
 Result<Manifest> manifest_of(const std::string& root) {
     struct stat top {};

@@ -89,10 +89,10 @@ Result<ImageRecord> resolve_image(const std::string& images_dir, const std::stri
     for (const auto& r : *all) {
         known += (known.empty() ? "" : ", ") + r.name + " (" + r.id.substr(0, 12) + ")";
     }
-    return fail(Errc::not_found,
-                "no image '" + ref + "' in " + images_dir + "; " +
-                    (known.empty() ? "none is built yet: shipshape image build SPEC"
-                                   : "built: " + known));
+    return fail(
+        Errc::not_found,
+        "no image '" + ref + "' in " + images_dir + "; " +
+            (known.empty() ? "none is built yet: shipshape image build SPEC" : "built: " + known));
 }
 
 Result<void> set_name(const std::string& images_dir, const std::string& name,
@@ -137,9 +137,8 @@ Result<std::vector<std::string>> remove_image(const std::string& images_dir,
     }
     removed.push_back("image " + image.id.substr(0, 12));
     auto rest = list_images(images_dir);
-    if (rest && std::none_of(rest->begin(), rest->end(), [&](const ImageRecord& r) {
-            return r.parent == image.parent;
-        })) {
+    if (rest && std::none_of(rest->begin(), rest->end(),
+                             [&](const ImageRecord& r) { return r.parent == image.parent; })) {
         fs::remove_all(images_dir + "/bases/" + image.parent, ec);
         if (!ec) {
             removed.push_back("base " + image.parent.substr(0, 12));

@@ -10,7 +10,8 @@ using nlohmann::json;
 std::string record_json(const ImageRecord& r) {
     json packages = json::array();
     for (const auto& p : r.packages) {
-        packages.push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}});
+        packages.push_back(
+            {{"name", p.name}, {"version", p.version}, {"architecture", p.architecture}});
     }
     json limits = json::object();
     if (r.limits.memory_bytes) {

@@ -46,7 +46,9 @@ class ImagesDir : public ::testing::Test {
     std::string m_dir;
 };
 
-std::string hex(char c) { return std::string(64, c); }
+std::string hex(char c) {
+    return std::string(64, c);
+}
 
 TEST_F(ImagesDir, ResolvesByNameIdAndPrefixNewestFirst) {
     add(hex('a'), "prod", "2026-12-01T00:00:00Z", hex('1'));

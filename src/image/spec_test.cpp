@@ -53,9 +53,9 @@ void expect_same(const Spec& a, const Spec& b) {
 }
 
 TEST(ImageSpec, RenderedSpecReadsBackTheSame) {
-    std::string text = render_spec(sample(), {"written by a test", "second line"},
-                                   {{"openssh-server", {{"web2", "1:9.2p1-2+deb12u6"}}},
-                                    {"strace", {{"web2", "6.1-0.1"}}}});
+    std::string text = render_spec(
+        sample(), {"written by a test", "second line"},
+        {{"openssh-server", {{"web2", "1:9.2p1-2+deb12u6"}}}, {"strace", {{"web2", "6.1-0.1"}}}});
     auto back = parse_spec(text, "prod.toml");
     ASSERT_TRUE(back) << back.error().message() << "\n" << text;
     expect_same(sample(), *back);
@@ -79,7 +79,8 @@ std::string error_of(const std::string& text) {
     return r ? "" : r.error().message();
 }
 
-const char* const k_head = "[image]\nname = \"prod\"\nrelease = \"bookworm\"\narchitecture = \"amd64\"\n";
+const char* const k_head =
+    "[image]\nname = \"prod\"\nrelease = \"bookworm\"\narchitecture = \"amd64\"\n";
 
 TEST(ImageSpec, BadInputIsNamedWithItsPosition) {
     EXPECT_NE(error_of(std::string(k_head) + "colour = \"blue\"\n").find("images/prod.toml:5:1"),
@@ -122,7 +123,8 @@ TEST(ImageSpec, NamesAreChecked) {
     EXPECT_FALSE(valid_image_name("a/b"));
     EXPECT_FALSE(valid_image_name("Prod"));
     EXPECT_FALSE(valid_image_name(std::string(65, 'a')));
-    std::string e = error_of("[image]\nname = \".hidden\"\nrelease = \"bookworm\"\narchitecture = \"amd64\"\n");
+    std::string e =
+        error_of("[image]\nname = \".hidden\"\nrelease = \"bookworm\"\narchitecture = \"amd64\"\n");
     EXPECT_NE(e.find("start with a letter or digit"), std::string::npos) << e;
 }
 

@@ -14,11 +14,13 @@ bool valid_package_name(std::string_view s) {
     // alphanumeric. An architecture qualifier ":amd64" is allowed after it.
     auto colon = s.find(':');
     std::string_view name = s.substr(0, colon);
-    if (name.size() < 2 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'))) {
+    if (name.size() < 2 ||
+        !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'))) {
         return false;
     }
     for (char c : name) {
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+              c == '.')) {
             return false;
         }
     }
@@ -39,7 +41,8 @@ bool valid_version(std::string_view v) {
     std::string_view rest = v;
     if (auto colon = v.find(':'); colon != std::string_view::npos) {
         std::string_view epoch = v.substr(0, colon);
-        if (epoch.empty() || !std::all_of(epoch.begin(), epoch.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (epoch.empty() ||
+            !std::all_of(epoch.begin(), epoch.end(), [](char c) { return c >= '0' && c <= '9'; })) {
             return false;
         }
         rest = v.substr(colon + 1);
@@ -60,9 +63,9 @@ bool valid_word(std::string_view s) {
 }
 
 void read_image_table(TomlReader& r, const toml::table& t, Spec& out) {
-    r.check_keys(t, "[image]",
-                 {"name", "distribution", "release", "architecture", "variant", "lab", "sources",
-                  "roles"});
+    r.check_keys(
+        t, "[image]",
+        {"name", "distribution", "release", "architecture", "variant", "lab", "sources", "roles"});
     auto text = [&](const char* key, std::string& into, bool required) {
         const toml::node* n = t.get(key);
         if (!n) {
@@ -85,10 +88,11 @@ void read_image_table(TomlReader& r, const toml::table& t, Spec& out) {
     text("release", out.release, true);
     text("architecture", out.architecture, true);
     text("variant", out.variant, false);
-    if (const toml::node* n = t.get("name"); n && !out.name.empty() && !valid_image_name(out.name)) {
+    if (const toml::node* n = t.get("name");
+        n && !out.name.empty() && !valid_image_name(out.name)) {
         r.error(*n, "[image] name '" + out.name + "': must start with a letter or digit");
     }
-    static const std::set<std::string> k_variants = {"essential", "minbase", "required",
+    static const std::set<std::string> k_variants = {"essential", "minbase",  "required",
                                                      "important", "standard", "buildd"};
     if (const toml::node* n = t.get("variant"); n && !k_variants.count(out.variant)) {
         r.error(*n, "[image] variant '" + out.variant +
