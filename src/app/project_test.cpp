@@ -30,7 +30,7 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key with no near miss: every accepted one.
         {"name = \"x\"\nbogus = \"y\"\n",
          "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets, roles, package, stage)"},
+         "store, default_env, secrets, roles, package, stage, image)"},
         // Stages: an unknown earlier stage, a cycle, a bad count, an unknown key.
         {"name = \"x\"\n[stage.prod]\nafter = \"stagin\"\n[stage.staging]\n",
          "s.toml:3:9: stage 'prod' comes after 'stagin', which is not a stage (stages: prod, "
