@@ -210,6 +210,13 @@ bool on_path(const std::string& tool) {
 
 namespace {
 
+// Run by mmdebstrap on the finished root ($1): host keys are per host, not per image (the lab
+// makes its own); apt's partial directories are owned by _apt or root depending on whether
+// apt ran after the _apt user existed, so they are made root's (builds compare equal).
+constexpr const char* k_customize =
+    "rm -f \"$1\"/etc/ssh/ssh_host_*; for d in \"$1\"/var/cache/apt/archives/partial "
+    "\"$1\"/var/lib/apt/lists/partial; do if [ -d \"$d\" ]; then chown 0:0 \"$d\"; fi; done";
+
 struct BaseInfo {
     std::string key;
     std::string dir;
@@ -316,7 +323,7 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
                         spec_file + " gives no [image] sources");
     }
     const std::vector<std::string> includes = includes_of(spec);
-    const std::string key_text = "shipshape image base 1\nrelease " + spec.release + "\narch " +
+    const std::string key_text = "shipshape image base 2\nrelease " + spec.release + "\narch " +
                                  spec.architecture + "\nvariant " + spec.variant + "\nsources\n" +
                                  (spec.sources.empty() ? source_text : join(spec.sources, "\n")) +
                                  "\ninclude\n" + join(includes, "\n") + "\n";
@@ -341,11 +348,12 @@ Result<BuildResult> ImageService::build(const BuildOptions& options) {
             spec.architecture + " (" + spec.variant + " + " + std::to_string(includes.size()) +
             " packages)");
         std::vector<std::string> argv = {
-            "mmdebstrap", "--variant=" + spec.variant,
+            "mmdebstrap",
+            "--variant=" + spec.variant,
             std::string("--mode=") + (::geteuid() == 0 ? "root" : "unshare"),
-            "--architectures=" + spec.architecture, "--skip=check/signed-by",
-            // Host keys are per host, not per image (the lab makes its own).
-            "--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*"};
+            "--architectures=" + spec.architecture,
+            "--skip=check/signed-by",
+            std::string("--customize-hook=") + k_customize};
         if (!includes.empty()) {
             argv.push_back("--include=" + join(includes, ","));
         }

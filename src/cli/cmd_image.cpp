@@ -19,7 +19,6 @@
 
 namespace shipshape::cli {
 
-
 namespace {
 
 struct SnapshotArgs {
@@ -57,10 +56,10 @@ int run_snapshot(Context& ctx, const SnapshotArgs& a) {
         name = std::filesystem::path(a.output).stem().string();
     }
     if (!image::valid_image_name(name)) {
-        return report_error(ctx, Error(Errc::invalid_argument,
-                                       "image name '" + name +
-                                           "' (from -o or --name): 1-64 of a-z 0-9 - _ ., "
-                                           "starting with a letter or digit"));
+        return report_error(
+            ctx, Error(Errc::invalid_argument, "image name '" + name +
+                                                   "' (from -o or --name): 1-64 of a-z 0-9 - _ ., "
+                                                   "starting with a letter or digit"));
     }
     app::FactsService facts(repo->project, nullptr);
     std::vector<app::HostFactsResult> gathered;
@@ -101,8 +100,8 @@ int run_snapshot(Context& ctx, const SnapshotArgs& a) {
         auto got = facts.gather(*hosts, {"os", "cpu", "memory", "packages", "limits"}, false);
         gathered.insert(gathered.end(), got.begin(), got.end());
     }
-    auto snap = app::snapshot_from_facts(repo->project, gathered,
-                                         {name, a.keep, !a.no_lab, now_iso()});
+    auto snap =
+        app::snapshot_from_facts(repo->project, gathered, {name, a.keep, !a.no_lab, now_iso()});
     if (!snap) {
         return report_error(ctx, snap.error());
     }
@@ -112,10 +111,11 @@ int run_snapshot(Context& ctx, const SnapshotArgs& a) {
         return report_error(ctx, st.error());
     }
     if (ctx.json) {
-        std::printf("{\"kind\":\"image-snapshot\",\"file\":\"%s\",\"name\":\"%s\",\"hosts\":%zu,"
-                    "\"packages\":%zu,\"dissents\":%zu}\n",
-                    a.output.c_str(), name.c_str(), snap->spec.hosts.size(),
-                    snap->spec.packages.size(), snap->dissents.size());
+        std::printf(
+            "{\"kind\":\"image-snapshot\",\"file\":\"%s\",\"name\":\"%s\",\"hosts\":%zu,"
+            "\"packages\":%zu,\"dissents\":%zu}\n",
+            a.output.c_str(), name.c_str(), snap->spec.hosts.size(), snap->spec.packages.size(),
+            snap->dissents.size());
     } else {
         std::printf("%s: image %s from %zu host%s: %s %s, %zu packages pinned, %zu disagreements, "
                     "roles: %s\n",
@@ -150,25 +150,24 @@ int run_build(Context& ctx, const BuildArgs& a) {
     options.name = a.name;
     options.no_cache = a.no_cache;
     options.set = a.set;
-    options.progress = [](const std::string& line) {
-        std::fprintf(stderr, "%s\n", line.c_str());
-    };
+    options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
     auto built = service.build(options);
     if (!built) {
         return report_error(ctx, built.error());
     }
     const auto& img = built->image;
     if (ctx.json) {
-        std::printf("%s\n", json_image(img, image::names_of(app::images_dir(repo->project), img.id))
-                                .c_str());
+        std::printf(
+            "%s\n",
+            json_image(img, image::names_of(app::images_dir(repo->project), img.id)).c_str());
     } else {
-        std::printf("image %s: %s %s, %zu packages, base %s (%s, %.1f s), layer %llu files "
-                    "(%.1f s)%s\n",
-                    img.name.c_str(), img.release.c_str(), img.architecture.c_str(),
-                    img.packages.size(), img.parent.substr(0, 12).c_str(),
-                    built->base_cached ? "cached" : "built", built->base_seconds,
-                    static_cast<unsigned long long>(img.files), built->layer_seconds,
-                    built->existed ? "; identical to an image already built" : "");
+        std::printf(
+            "image %s: %s %s, %zu packages, base %s (%s, %.1f s), layer %llu files "
+            "(%.1f s)%s\n",
+            img.name.c_str(), img.release.c_str(), img.architecture.c_str(), img.packages.size(),
+            img.parent.substr(0, 12).c_str(), built->base_cached ? "cached" : "built",
+            built->base_seconds, static_cast<unsigned long long>(img.files), built->layer_seconds,
+            built->existed ? "; identical to an image already built" : "");
         if (built->base_identical) {
             std::printf("rebuilt base (--no-cache): %s the cached one\n",
                         *built->base_identical ? "identical to" : "DIFFERS from");
@@ -198,8 +197,9 @@ int run_list(Context& ctx) {
         return 0;
     }
     if (all->empty()) {
-        std::printf("no images yet: shipshape image snapshot HOSTS -o images/prod.toml, then "
-                    "shipshape image build images/prod.toml\n");
+        std::printf(
+            "no images yet: shipshape image snapshot HOSTS -o images/prod.toml, then "
+            "shipshape image build images/prod.toml\n");
         return 0;
     }
     std::printf("%-12s  %-12s  %-20s  %-12s  %-8s  %s\n", "ID", "NAME", "CREATED", "BASE",
@@ -235,16 +235,17 @@ int run_rm(Context& ctx, const std::string& ref) {
 
 void add_image_commands(CLI::App& app, std::vector<Command>& out) {
     auto* group = app.add_subcommand(
-        "image", "Production images: snapshot hosts into a spec, build a root filesystem from "
-                 "it, run commands in it, decide patch or rebuild");
+        "image",
+        "Production images: snapshot hosts into a spec, build a root filesystem from "
+        "it, run commands in it, decide patch or rebuild");
     group->require_subcommand(1);
 
     auto snap = std::make_shared<SnapshotArgs>();
-    auto* s = group->add_subcommand(
-        "snapshot", "Write an image spec from hosts' facts: release, architecture, the "
-                    "majority's package versions, roles, limits");
-    s->add_option("HOSTS", snap->hosts, "host patterns, or @ID saved facts snapshots")
-        ->required();
+    auto* s =
+        group->add_subcommand("snapshot",
+                              "Write an image spec from hosts' facts: release, architecture, the "
+                              "majority's package versions, roles, limits");
+    s->add_option("HOSTS", snap->hosts, "host patterns, or @ID saved facts snapshots")->required();
     s->add_option("-o,--output", snap->output, "the spec file to write, e.g. images/prod.toml")
         ->required();
     s->add_option("--name", snap->name, "the image name (default: the file's stem)");
@@ -257,8 +258,9 @@ void add_image_commands(CLI::App& app, std::vector<Command>& out) {
 
     auto build = std::make_shared<BuildArgs>();
     auto* b = group->add_subcommand(
-        "build", "Build a root filesystem from a spec (mmdebstrap, then users and roles as a "
-                 "layer). Prints the image id on its last line");
+        "build",
+        "Build a root filesystem from a spec (mmdebstrap, then users and roles as a "
+        "layer). Prints the image id on its last line");
     b->add_option("SPEC", build->spec, "the image spec file")->required();
     b->add_option("--name", build->name, "the image name (default: the spec's)");
     b->add_flag("--no-cache", build->no_cache,
@@ -266,13 +268,15 @@ void add_image_commands(CLI::App& app, std::vector<Command>& out) {
     b->add_option("--set,-s", build->set, "a parameter of the roles' state: NAME=VALUE");
     out.push_back({b, [build](Context& ctx) { return run_build(ctx, *build); }});
 
-    auto* l = group->add_subcommand("list", "Built images with their lineage: spec, snapshot, base");
+    auto* l =
+        group->add_subcommand("list", "Built images with their lineage: spec, snapshot, base");
     out.push_back({l, [](Context& ctx) { return run_list(ctx); }});
 
     auto rm_ref = std::make_shared<std::string>();
     auto* r = group->add_subcommand(
-        "rm", "Remove an image (and its base when no other image uses it); refused while the "
-              "lab uses it");
+        "rm",
+        "Remove an image (and its base when no other image uses it); refused while the "
+        "lab uses it");
     r->add_option("IMAGE", *rm_ref, "NAME or ID")->required();
     out.push_back({r, [rm_ref](Context& ctx) { return run_rm(ctx, *rm_ref); }});
 

@@ -11,7 +11,9 @@ namespace shipshape::cli {
 namespace {
 
 // overlayfs separates lower dirs with ':' and options with ','.
-bool mountable(const std::string& p) { return p.find_first_of(":,\n") == std::string::npos; }
+bool mountable(const std::string& p) {
+    return p.find_first_of(":,\n") == std::string::npos;
+}
 
 // Passes the command's output on to our stderr (build progress).
 struct PassOn final : os::OutputSink {
@@ -46,10 +48,11 @@ app::OverlayExec overlay_exec(os::ProcessRunner& runner) {
                         "root here; run image build as root, or leave roles and users out");
         }
         os::ProcessSpec spec;
-        spec.argv = {"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                     "mount -t overlay -o \"lowerdir=$1,upperdir=$2,workdir=$3\" "
-                     "shipshape-layer \"$4\" && shift 4 && exec \"$@\"",
-                     "sh", lowerdir, upper, work, merged};
+        const std::string script =
+            "mount -t overlay -o \"lowerdir=$1,upperdir=$2,workdir=$3\" shipshape-layer \"$4\" "
+            "&& shift 4 && exec \"$@\"";
+        spec.argv = {"unshare", "--mount", "--propagation", "private", "--", "sh",  "-c",
+                     script,    "sh",      lowerdir,        upper,     work, merged};
         spec.argv.insert(spec.argv.end(), argv.begin(), argv.end());
         spec.cwd = cwd;
         spec.errors = os::Stderr::merged;

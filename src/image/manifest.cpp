@@ -27,18 +27,24 @@ struct Entry {
 };
 
 char type_of(mode_t m) {
-    if (S_ISREG(m))
+    if (S_ISREG(m)) {
         return 'f';
-    if (S_ISDIR(m))
+    }
+    if (S_ISDIR(m)) {
         return 'd';
-    if (S_ISLNK(m))
+    }
+    if (S_ISLNK(m)) {
         return 'l';
-    if (S_ISCHR(m))
+    }
+    if (S_ISCHR(m)) {
         return 'c';
-    if (S_ISBLK(m))
+    }
+    if (S_ISBLK(m)) {
         return 'b';
-    if (S_ISFIFO(m))
+    }
+    if (S_ISFIFO(m)) {
         return 'p';
+    }
     return 's';
 }
 
