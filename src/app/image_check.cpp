@@ -136,7 +136,8 @@ Result<ImageCheckReport> ImageCheckService::check(const ImageCheckRequest& reque
     }
     os::fan_out(n, m_fleet ? m_fleet->forks(n) : 1, [&](size_t i) {
         const auto& h = (*hosts)[i];
-        if (h.local || report.hosts[i].source != "live" || !*found[i]) {
+        if (h.local || report.hosts[i].source != "live" || !*found[i] ||
+            m_project.inventory.roles_of(h.name).empty()) {
             return;
         }
         remote[i] = state.agent_host_state(h, params[i]);
@@ -154,22 +155,20 @@ Result<ImageCheckReport> ImageCheckService::check(const ImageCheckRequest& reque
         std::vector<std::string> drift_plan;
         const auto roles = m_project.inventory.roles_of(h.name);
         const auto files = state_files_of(m_project, roles);
-        if (out.source == "live" && h.local) {
-            if (files.empty()) {
-                out.drift = 0;
+        if (files.empty()) {
+            out.drift = 0;  // no roles: no desired state to drift from
+        } else if (out.source == "live" && h.local) {
+            StateRequest req;
+            req.params = params[i];
+            auto hp = state.plan(HostTarget{h, roles, files}, req);
+            if (hp.error || !hp.plan) {
+                out.notes.push_back("desired state: " +
+                                    (hp.error ? hp.error->message() : std::string("no plan")));
             } else {
-                StateRequest req;
-                req.params = params[i];
-                auto hp = state.plan(HostTarget{h, roles, files}, req);
-                if (hp.error || !hp.plan) {
-                    out.notes.push_back("desired state: " +
-                                        (hp.error ? hp.error->message() : std::string("no plan")));
-                } else {
-                    out.drift = hp.plan->changes.size() + hp.plan->unmanaged.size();
-                    for (const auto& c : hp.plan->changes) {
-                        drift_plan.push_back(std::string(state::action_name(c.action)) + " " +
-                                             c.what + " " + c.path);
-                    }
+                out.drift = hp.plan->changes.size() + hp.plan->unmanaged.size();
+                for (const auto& c : hp.plan->changes) {
+                    drift_plan.push_back(std::string(state::action_name(c.action)) + " " + c.what +
+                                         " " + c.path);
                 }
             }
         } else {

@@ -78,13 +78,16 @@ class ImageCheckTest : public ::testing::Test {
         char tmpl[] = "/tmp/shipshape-image-check-XXXXXX";
         dir = ::mkdtemp(tmpl);
         repo = dir + "/ops";
-        write(repo + "/shipshape.toml", "name = \"t\"\n[image]\npatch_max = 2\n");
+        write(repo + "/shipshape.toml",
+              "name = \"t\"\n[roles]\nweb = [\"states/web.toml\"]\n[image]\npatch_max = 2\n");
+        write(repo + "/states/web.toml", "[[file]]\npath = \"/etc/app.conf\"\ncontent = \"x\"\n");
         // Remote hosts (10.0.0.x): checked from what the store holds of them.
         write(repo + "/inventory.toml",
               "[env.prod]\nhosts = [\"same\", \"patched\", \"libc\", \"many\", \"unseen\"]\n"
               "[host.same]\naddress = \"10.0.0.1\"\n[host.patched]\naddress = \"10.0.0.2\"\n"
               "[host.libc]\naddress = \"10.0.0.3\"\n[host.many]\naddress = \"10.0.0.4\"\n"
-              "[host.unseen]\naddress = \"10.0.0.5\"\n");
+              "[host.unseen]\naddress = \"10.0.0.5\"\n"
+              "[group.web]\nhosts = [\"same\", \"patched\"]\nroles = [\"web\"]\n");
         auto p = load_project(repo);
         ASSERT_TRUE(p) << p.error().message();
         project = std::move(*p);
@@ -174,7 +177,8 @@ TEST_F(ImageCheckTest, VerdictPerHostFromSavedFacts) {
               (std::vector<std::string>{"install nginx=1.22.1-9",
                                         "2 desired-state changes: see 'shipshape plan patched'",
                                         "shipshape apply patched"}));
-    // libc6 changed: rebuild however small the delta.
+    // libc6 changed: rebuild however small the delta. No roles: no desired state, drift 0.
+    EXPECT_EQ(by["libc"]->drift, std::optional<size_t>(0));
     EXPECT_EQ(by["libc"]->verdict.recommendation, image::Recommendation::rebuild);
     EXPECT_TRUE(by["libc"]->plan.empty());
     // Three removals and three additions, above patch_max = 2 (and libc6 gone): rebuild.
