@@ -66,12 +66,12 @@ with open(f"{ops}/inventory.toml", "w") as f:
     for i, h in enumerate(hosts):
         f.write(f'[host.{h}]\naddress = "10.254.{i // 250}.{i % 250 + 1}"\n')
 facts = json.loads(subprocess.run([bin, "--json", "facts"], cwd=ops, capture_output=True,
-                                  text=True, check=True).stdout)
+                                  text=True, check=True).stdout)["hosts"][0]
 for i, h in enumerate(hosts):
     doc = json.loads(json.dumps(facts))
     doc["host"] = h
     # Every host differs a little: i packages get another version.
-    for p in doc.get("packages", [])[: i % 7]:
+    for p in doc["packages"][: i % 7]:
         p["version"] = p["version"] + "+bench" + str(i)
     path = f"{ops}/facts-{h}.json"
     with open(path, "w") as f:

@@ -313,3 +313,74 @@ class ImageCheckTest(ImageTestCase):
         # This machine has far more than 5 packages beyond the essential set.
         self.assertEqual(host["recommendation"], "rebuild")
         self.assertEqual(r.code, 1)
+
+
+class ImageCheckPlantedTest(ImageTestCase):
+    """The README's step 7 on saved facts: a host that is the image plus one planted package
+    change is told to patch; after a libc6 change, to rebuild."""
+
+    def test_patch_then_rebuild_after_a_libc_change(self):
+        self.write("inventory.toml", textwrap.dedent("""\
+            [env.prod]
+            hosts = ["web1"]
+            [host.web1]
+            address = "10.254.0.1"
+            """))
+        self.spec()
+        image_id = self.build("images/mini.toml")
+        with open(os.path.join(self.repo, ".shipshape", "images", image_id, "image.json")) as f:
+            packages = json.load(f)["packages"]
+        r = self.shipshape("--json", "facts", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        [facts] = r.json()["hosts"]  # this machine's document (shipshape.facts/1)
+
+        def save(changes):
+            doc = dict(facts, host="web1")
+            doc["packages"] = [dict(name=p["name"], version=changes.get(p["name"], p["version"]),
+                                    architecture=p["architecture"] or "amd64",
+                                    status="installed") for p in packages]
+            path = os.path.join(self.tmp, "web1.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            r = self.shipshape("facts", "import", "web1", path)
+            self.assertEqual(r.code, 0, r)
+
+        def check():
+            r = self.shipshape("--json", "image", "check", "web1", "--against", "mini", "--saved")
+            self.assertEqual(r.code, 1, r)
+            [host] = r.json()["hosts"]
+            return host
+
+        versions = {p["name"]: p["version"] for p in packages}
+        save({"bash": versions["bash"] + "+planted1"})
+        host = check()
+        self.assertEqual(host["source"], "stored")
+        self.assertEqual(host["recommendation"], "patch", host)
+        self.assertEqual(host["packages"]["upgrades"],
+                         [{"name": "bash", "image": versions["bash"],
+                           "host": versions["bash"] + "+planted1"}])
+        self.assertEqual(host["plan"], [f"install bash={versions['bash']}"])
+        save({"libc6": versions["libc6"] + "+planted1"})
+        host = check()
+        self.assertEqual(host["recommendation"], "rebuild", host)
+        self.assertEqual(host["reasons"],
+                         ['libc6 upgrade cannot be patched in place (rebuild_on "libc6")'])
+        r = self.shipshape("image", "check", "web1", "--against", "mini", "--saved")
+        self.assertIn("web1             rebuild", r.out)
+        self.assertIn('why: libc6 upgrade cannot be patched in place (rebuild_on "libc6")', r.out)
+
+
+class ImageScheduleTest(RepoTestCase):
+    """image schedule --weekly prints the timer and service; without a schedule it says how."""
+
+    def test_weekly_units(self):
+        r = self.shipshape("image", "schedule", "--weekly", "--hosts", "env:staging")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("# /etc/systemd/system/shipshape-image.timer\n[Unit]\n", r.out)
+        self.assertIn("OnCalendar=weekly\n", r.out)
+        self.assertIn(f"WorkingDirectory={os.path.realpath(self.repo)}\n", r.out)
+        self.assertIn("image snapshot env:staging -o images/prod.toml\n", r.out)
+        self.assertIn("image build images/prod.toml\n", r.out)
+        r = self.shipshape("image", "schedule")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("--weekly or --calendar", r.err)
