@@ -41,7 +41,6 @@ TOML
 printf '[env.local]\nhosts = ["localhost"]\n' > inventory.toml
 mkdir -p states
 printf '[[file]]\npath = "/etc/bench/app.conf"\ncontent = "workers = 4\\n"\n' > states/web.toml
-repo_dir="$work/repo"
 
 echo "== image build, cold (no cache), against mmdebstrap alone (hyperfine)"
 hyperfine --runs 3 --export-json "$out/image-cold.json" \
