@@ -56,6 +56,18 @@ std::vector<std::string> state_files_of(const Project& project,
     return files;
 }
 
+// The reason a host's live facts could not be had (the note the fallback left).
+std::string gathered_note(const HostImageCheck& host) {
+    const std::string suffix = "; checked from its saved facts";
+    for (const auto& n : host.notes) {
+        if (n.size() > suffix.size() &&
+            n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            return n.substr(0, n.size() - suffix.size());
+        }
+    }
+    return "unreachable";
+}
+
 }  // namespace
 
 ImageCheckService::ImageCheckService(const Project& project, store::Store* store,
@@ -118,6 +130,11 @@ Result<ImageCheckReport> ImageCheckService::check(const ImageCheckRequest& reque
         if (!found[i]) {
             found[i] = stored_facts(m_store, (*hosts)[i].name);
             report.hosts[i].source = "stored";
+            if (!*found[i] && !request.saved) {
+                // Out of reach and never saved: say both.
+                found[i] = fail(Errc::unreachable, gathered_note(report.hosts[i]) + "; " +
+                                                       found[i]->error().message());
+            }
         }
     }
 

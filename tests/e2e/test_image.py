@@ -19,7 +19,7 @@ import time
 import unittest
 
 import debrepo
-from harness import BIN, RepoTestCase, require
+from harness import BIN, FleetTestCase, RepoTestCase, Result, require
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAB_LIST = os.path.join(HERE, "..", "..", "packaging", "lab-packages.txt")
@@ -368,6 +368,44 @@ class ImageCheckPlantedTest(ImageTestCase):
         r = self.shipshape("image", "check", "web1", "--against", "mini", "--saved")
         self.assertIn("web1             rebuild", r.out)
         self.assertIn('why: libc6 upgrade cannot be patched in place (rebuild_on "libc6")', r.out)
+
+
+class ImageCheckFleetTest(ImageTestCase, FleetTestCase):
+    """image check of remote hosts, live: packages from their agents' facts, drift from their
+    agents' desired-state reports. The test fleet's hosts share this machine's dpkg database,
+    but /srv is each host's own: the role's file there is missing on every host (drift 1)."""
+    fleet_size = 2
+
+    def test_live_remote_hosts_through_their_agents(self):
+        self.write("shipshape.toml", 'name = "test"\n[roles]\nweb = ["states/web.toml"]\n')
+        self.write("states/web.toml", textwrap.dedent("""\
+            [[file]]
+            path = "/srv/shipshape-e2e-image/app.conf"
+            content = "workers = 4\\n"
+            """))
+        hosts = [h["name"] for h in self.fleet.hosts]
+        self.write("inventory.toml", self.fleet.inventory_toml(
+            env="prod", groups={"web": {"hosts": hosts, "roles": ["web"]}}))
+        self.spec()
+        image_id = self.build("images/mini.toml")
+        # From the fleet's controller namespace, where the hosts' addresses are reachable.
+        r = Result(subprocess.run(
+            self.fleet.cmd([BIN, "--json", "image", "check", "env:prod", "--against", "mini"]),
+            cwd=self.repo, capture_output=True, text=True, env=self.env, timeout=300,
+            stdin=subprocess.DEVNULL))
+        self.assertEqual(r.code, 1, r)
+        doc = r.json()
+        self.assertEqual(doc["image"]["id"], image_id)
+        self.assertEqual([h["host"] for h in doc["hosts"]], hosts)
+        with open(os.path.join(self.repo, ".shipshape", "images", image_id, "image.json")) as f:
+            image = {p["name"] for p in json.load(f)["packages"]}
+        additions = sorted(set(dpkg_installed()) - image)
+        for host in doc["hosts"]:
+            self.assertEqual(host["source"], "live", host)
+            self.assertEqual(host["drift"], 1, host["host"])
+            self.assertEqual(host["recommendation"], "rebuild", host["host"])
+            self.assertEqual(sorted(a["name"] for a in host["packages"]["additions"]), additions,
+                             host["host"])
 
 
 class ImageScheduleTest(RepoTestCase):
