@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/facts_service.hpp"
+#include "app/image_check_policy.hpp"
 #include "app/project.hpp"
 #include "app/state_service.hpp"
 #include "core/clock.hpp"
@@ -24,13 +25,6 @@
 #include "store/store.hpp"
 
 namespace shipshape::app {
-
-// shipshape.toml's [image] table: patch_max (an integer >= 0) and rebuild_on (package-name
-// globs); the defaults of image::CheckPolicy for what it leaves out. Errc::invalid_definition
-// with file:line:col for wrong types or unknown keys of the table.
-[[nodiscard]] Result<image::CheckPolicy> load_check_policy(const Project& project);
-[[nodiscard]] Result<image::CheckPolicy> parse_check_policy(std::string_view text,
-                                                            std::string_view path);
 
 struct ImageCheckRequest {
     std::vector<std::string> patterns;  // host patterns (select_hosts)

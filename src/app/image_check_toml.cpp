@@ -1,17 +1,18 @@
 // The toml++ adapter for shipshape.toml's [image] table (image check's thresholds).
-#include "app/image_check.hpp"
+#include "app/image_check_policy.hpp"
+#include "app/project.hpp"
 #include "core/toml_reader.hpp"
 #include "os/file_system.hpp"
 
 namespace shipshape::app {
 
-Result<image::CheckPolicy> parse_check_policy(std::string_view text, std::string_view path) {
-    Diagnostics diags;
+image::CheckPolicy read_check_policy(std::string_view text, std::string_view path,
+                                     Diagnostics& diags) {
     TomlReader r{std::string(path), diags};
     image::CheckPolicy policy;
     auto doc = r.parse(text);
     if (!doc) {
-        return fail(diags.to_error());
+        return policy;
     }
     const toml::node* node = doc->get("image");
     if (node == nullptr) {
@@ -19,7 +20,7 @@ Result<image::CheckPolicy> parse_check_policy(std::string_view text, std::string
     }
     const toml::table* t = r.table(*node, "[image]");
     if (t == nullptr) {
-        return fail(diags.to_error());
+        return policy;
     }
     r.check_keys(*t, "[image]", {"patch_max", "rebuild_on"});
     if (const toml::node* n = t->get("patch_max")) {
@@ -37,6 +38,12 @@ Result<image::CheckPolicy> parse_check_policy(std::string_view text, std::string
             }
         }
     }
+    return policy;
+}
+
+Result<image::CheckPolicy> parse_check_policy(std::string_view text, std::string_view path) {
+    Diagnostics diags;
+    auto policy = read_check_policy(text, path, diags);
     if (!diags.empty()) {
         return fail(diags.to_error());
     }
