@@ -22,7 +22,9 @@
 #   - package (bench/package.sh): `shipshape package diff` vs debdiff and diffoscope on 2,000-
 #     and 20,000-entry package pairs (zstd and xz) next to the dpkg-deb decompression floor,
 #     what each reported and missed, and `package build` vs `dpkg-deb --build` (needs root).
-# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|all]
+#   - image (bench/image.sh): cold `image build` vs mmdebstrap alone, a warm rebuild after a
+#     one-file change, `image check` of 50 hosts from saved facts (needs root).
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|image|all]
 #        (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
@@ -78,6 +80,10 @@ fi
 if [[ $what == package || $what == all ]]; then
   bash "$root/bench/package.sh" --bin "$bin" --out "$out"
 fi
+if [[ $what == image || $what == all ]]; then
+  bash "$root/bench/image.sh" "$bin" "$out"
+fi
+[[ $what == image ]] && exit 0
 [[ $what == package ]] && exit 0
 
 echo "== kernels (Google Benchmark)"

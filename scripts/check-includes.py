@@ -28,8 +28,9 @@ ALLOWED_MODULES = {
     "fleet": {"core", "os"},
     # releases and sign-offs: documents, stages' gates, who may sign, SSHSIG verification.
     "release": {"core", "os"},
-    # production images: specs, manifests (hashes from state), records under .shipshape/images.
-    "image": {"core", "os", "state"},
+    # production images: specs, manifests (hashes from state), records under .shipshape/images;
+    # check (patch or rebuild) compares Debian versions (require).
+    "image": {"core", "os", "state", "require"},
     # packages: hashes and unified diffs (state), Debian versions and requirements (require).
     "package": {"core", "os", "facts", "state", "require"},
     # app joins the branches; faults is there for app::FaultService (the use case of `fault`).

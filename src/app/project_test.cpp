@@ -34,10 +34,13 @@ TEST(ParseProjectConfig, RejectsBadInput) {
         // Unknown key with no near miss: every accepted one.
         {"name = \"x\"\nbogus = \"y\"\n",
          "s.toml:2:1: unknown key 'bogus' in shipshape.toml (expected one of: name, description, "
-         "store, default_env, secrets, roles, package, stage, lab)"},
+         "store, default_env, secrets, roles, package, stage, image, lab)"},
         // [lab] takes only a subnet.
         {"name = \"x\"\n[lab]\nsubnet = \"10.1.2.0/24\"\nbridge = \"b\"\n",
          "s.toml:4:1: unknown key 'bridge' in [lab] (expected one of: subnet)"},
+        // [image] (image check's thresholds) is checked with the rest of the file.
+        {"name = \"x\"\n[image]\npatch_max = \"many\"\n",
+         "s.toml:3:13: [image] patch_max must be an integer, found a string"},
         // Stages: an unknown earlier stage, a cycle, a bad count, an unknown key.
         {"name = \"x\"\n[stage.prod]\nafter = \"stagin\"\n[stage.staging]\n",
          "s.toml:3:9: stage 'prod' comes after 'stagin', which is not a stage (stages: prod, "

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "app/hosts.hpp"
+#include "app/image_check_policy.hpp"
 #include "app/project.hpp"
 #include "core/diagnostic.hpp"
 #include "core/duration.hpp"
@@ -227,7 +228,7 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     Checker c(std::string(path), diags);
     c.check_keys(*doc, "shipshape.toml",
                  {"name", "description", "store", "default_env", "secrets", "roles", "package",
-                  "stage", "lab"});
+                  "stage", "image", "lab"});
     ProjectConfig config;
     config.name = c.string(*doc, "name", "shipshape.toml");
     config.description = c.string(*doc, "description", "shipshape.toml");
@@ -261,6 +262,9 @@ Result<ProjectConfig> parse_project_config(std::string_view text, std::string_vi
     }
     if (auto stages = c.table(*doc, "stage", "shipshape.toml")) {
         config.stages = read_stages(c, *stages);
+    }
+    if (doc->get("image") != nullptr) {
+        (void)read_check_policy(text, path, diags);  // image check reads it again when it runs
     }
     if (!doc->get("name")) {
         diags.add(std::string(path), SourcePos{1, 1}, "shipshape.toml needs a 'name'");

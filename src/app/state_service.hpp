@@ -178,16 +178,17 @@ class StateService {
     // Saves the hash cache (plan and drift call it; apply does it itself).
     void save_cache();
 
+    // A remote host as its agent describes it, live (with its drift count).
+    [[nodiscard]] Result<state::HostState> agent_host_state(const SelectedHost& host,
+                                                            const Variables& params) const;
+    // A host as the store last saw it (drift --save reports, facts snapshots).
+    [[nodiscard]] Result<state::HostState> stored_host_state(const SelectedHost& host) const;
+
   private:
     [[nodiscard]] Result<state::DesiredState> load(const HostTarget& target,
                                                    const StateRequest& request) const;
     [[nodiscard]] Result<state::HostState> host_state(const SelectedHost& host,
                                                       const Variables& params);
-    // A remote host as its agent describes it, live.
-    [[nodiscard]] Result<state::HostState> agent_host_state(const SelectedHost& host,
-                                                            const Variables& params) const;
-    // A remote host as the store last saw it (drift --save reports, facts snapshots).
-    [[nodiscard]] Result<state::HostState> stored_host_state(const SelectedHost& host) const;
 
     // The local half of run(): plans (and applies) one local host.
     void run_local(StateMode mode, HostOutcome& host, const StateRequest& request,

@@ -281,6 +281,8 @@ void add_image_commands(CLI::App& app, std::vector<Command>& out) {
     out.push_back({r, [rm_ref](Context& ctx) { return run_rm(ctx, *rm_ref); }});
 
     add_image_run(*group, out);
+    add_image_check(*group, out);
+    add_image_schedule(*group, out);
 }
 
 }  // namespace shipshape::cli

@@ -20,6 +20,10 @@ void add_image_run(CLI::App& image, std::vector<Command>& out);
 // `lab up|down|status` (cmd_lab.cpp).
 void add_lab_commands(CLI::App& app, std::vector<Command>& out);
 
+// `image check HOSTS --against IMAGE` and `image schedule --weekly` (cmd_image_check.cpp).
+void add_image_check(CLI::App& image, std::vector<Command>& out);
+void add_image_schedule(CLI::App& image, std::vector<Command>& out);
+
 // The overlay launcher image build applies its layer with.
 app::OverlayExec overlay_exec(os::ProcessRunner& runner);
 
