@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "app/image_run.hpp"
 #include "app/image_service.hpp"
 #include "require/version.hpp"
 
