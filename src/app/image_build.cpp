@@ -250,6 +250,39 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
     return out;
 }
 
+// Whom the layer's state is rendered for ({{host}}, {{env}} in templates): the first snapshot
+// host the inventory knows, else the image's name with no environment. Passed as apply's
+// --as-host, so exactly one target is applied and nothing is recorded in the store (an image
+// is not a host). Names are inventory or image names: no quote or backslash to escape.
+std::string as_host_json(const Project& project, const image::Spec& spec) {
+    std::string name = spec.name;
+    std::string env;
+    for (const auto& h : spec.hosts) {
+        auto it = std::find_if(project.inventory.hosts.begin(), project.inventory.hosts.end(),
+                               [&](const auto& known) { return known.name == h; });
+        if (it != project.inventory.hosts.end() || h == "localhost") {
+            name = h;
+            for (const auto& e : project.inventory.environments) {
+                if (std::find(e.hosts.begin(), e.hosts.end(), h) != e.hosts.end()) {
+                    env = e.name;
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    auto clean = [](const std::string& s) { return s.find_first_of("\"\\") == std::string::npos; };
+    if (!clean(name) || !clean(env)) {
+        name = spec.name;
+        env.clear();
+    }
+    std::string roles;
+    for (const auto& r : spec.roles) {
+        roles += (roles.empty() ? "\"" : ",\"") + r + "\"";
+    }
+    return "{\"name\":\"" + name + "\",\"env\":\"" + env + "\",\"roles\":[" + roles + "]}";
+}
+
 }  // namespace
 
 Result<BuildResult> ImageService::build(const BuildOptions& options) {
@@ -480,7 +513,11 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
         std::vector<std::string> argv = {options.self_exe.empty()
                                              ? fs::read_symlink("/proc/self/exe", ec).string()
                                              : options.self_exe,
-                                         "apply", "--root", merged};
+                                         "apply",
+                                         "--root",
+                                         merged,
+                                         "--as-host",
+                                         as_host_json(m_project, spec)};
         for (const auto& f : state_files) {
             argv.insert(argv.end(), {"--state", f});
         }

@@ -76,6 +76,10 @@ class WalkthroughTest(unittest.TestCase):
         self.assertIn('roles = ["booking"]', spec)
         spec = spec.replace("roles = [", f'sources = ["{self.source}"]\nroles = [', 1)
         self.write("images/prod.toml", spec)
+        # Another local host of another environment (as the demo adds): the image's state is
+        # still rendered once, for the snapshot's host.
+        with open(os.path.join(self.repo, "inventory.toml"), "a") as f:
+            f.write('\n[env.prod]\nhosts = ["prod1"]\n[host.prod1]\naddress = "127.0.0.3"\n')
         # 2. Build it: the id is the last line.
         r = self.sh("image", "build", "images/prod.toml", "--set", "version=1.4.2")
         self.assertEqual(r.code, 0, r)
@@ -88,6 +92,8 @@ class WalkthroughTest(unittest.TestCase):
         test = 'test -L /opt/booking/current && grep -q "release = 1.4.2" /etc/booking/app.conf'
         self.assertEqual(self.sh("image", "run", "prod", "--", "sh", "-c", test).code, 0)
         self.assertEqual(self.sh("image", "run", "prod", "--", "sh", "-c", "exit 7").code, 7)
+        conf = self.sh("image", "run", "prod", "--", "cat", "/etc/booking/app.conf")
+        self.assertIn("host = localhost\nenvironment = local\n", conf.out)
         # 4. Three lab hosts from it.
         r = self.sh("lab", "up", "3", "--image", "prod")
         self.assertEqual(r.code, 0, r)
