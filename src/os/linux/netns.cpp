@@ -53,13 +53,27 @@ Status wait_for_tcp(const std::string& ipv4, int port, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     int last = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        // Non-blocking, each attempt bounded: a SYN sent before the host's link or neighbour
+        // entry was ready is otherwise retransmitted by the kernel for minutes.
+        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s < 0) {
             return fail(Errc::io, std::string("socket: ") + std::strerror(errno));
         }
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
         int r = ::connect(s, reinterpret_cast<const struct sockaddr*>(&addr), sizeof addr);
         last = r == 0 ? 0 : errno;
+        if (r != 0 && errno == EINPROGRESS) {
+            struct pollfd pfd {};
+            pfd.fd = s;
+            pfd.events = POLLOUT;
+            int ready = ::poll(&pfd, 1, 250);
+            int err = ETIMEDOUT;
+            socklen_t len = sizeof err;
+            if (ready == 1 && ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+                r = 0;
+            }
+            last = r == 0 ? 0 : err;
+        }
         ::close(s);
         if (r == 0) {
             return {};
