@@ -11,6 +11,7 @@
 
 #include "app/image_service.hpp"
 #include "app/image_tools.hpp"
+#include "facts/collect.hpp"
 #include "image/manifest.hpp"
 #include "image/registry.hpp"
 #include "lab_packages.inc"
@@ -47,34 +48,11 @@ std::vector<image::PackagePin> installed_in(const std::string& rootfs) {
     if (!status) {
         return out;
     }
-    image::PackagePin cur;
-    bool installed = false;
-    auto flush = [&] {
-        if (!cur.name.empty() && installed) {
-            out.push_back(cur);
-        }
-        cur = {};
-        installed = false;
-    };
-    size_t pos = 0;
-    while (pos <= status->size()) {
-        size_t nl = status->find('\n', pos);
-        std::string line =
-            status->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? status->size() + 1 : nl + 1;
-        if (line.empty()) {
-            flush();
-        } else if (line.rfind("Package: ", 0) == 0) {
-            cur.name = line.substr(9);
-        } else if (line.rfind("Version: ", 0) == 0) {
-            cur.version = line.substr(9);
-        } else if (line.rfind("Architecture: ", 0) == 0) {
-            cur.architecture = line.substr(14);
-        } else if (line.rfind("Status: ", 0) == 0) {
-            installed = line.ends_with(" installed");
+    for (const auto& p : facts::parse_dpkg_status(*status)) {
+        if (p.status == "installed") {
+            out.push_back(image::PackagePin{p.name, p.version, p.architecture});
         }
     }
-    flush();
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return std::tie(a.name, a.architecture) < std::tie(b.name, b.architecture);
     });
