@@ -25,7 +25,7 @@ std::string_view test_status_name(TestStatus s) {
 
 std::string full_name(const TestCase& t) {
     const std::string& scope = t.classname.empty() ? t.suite : t.classname;
-    return scope.empty() ? t.name : scope + "." + t.name;
+    return scope.empty() || scope == t.name ? t.name : scope + "." + t.name;
 }
 
 void merge(TestReport& into, const TestReport& more) {

@@ -43,20 +43,22 @@ TestCase read_case(const pugi::xml_node& n, const std::string& suite) {
         t.status = TestStatus::error;
     } else if ((outcome = n.child("skipped"))) {
         t.status = TestStatus::skipped;
-    } else if (std::string_view(n.attribute("result").value()) == "skipped" ||
-               std::string_view(n.attribute("status").value()) == "notrun") {
-        t.status = TestStatus::skipped;  // GoogleTest: GTEST_SKIP, DISABLED_ tests
+    } else if (std::string_view status = n.attribute("status").value();
+               std::string_view(n.attribute("result").value()) == "skipped" || status == "notrun" ||
+               status == "disabled") {
+        // GoogleTest: GTEST_SKIP (result), DISABLED_ tests (status); ctest: DISABLED tests.
+        t.status = TestStatus::skipped;
     }
     if (!outcome) {
         return t;
     }
     std::string text = text_of(outcome);
-    std::string_view message = outcome.attribute("message").value();
-    t.message = detail::bounded(message.empty() ? detail::first_line(text) : message, k_max_output);
-    // ctest puts a failed test's output beside its <failure message="Failed"/>.
+    // ctest puts a failed test's output beside an empty <failure message=""/>.
     if (detail::first_line(text).empty() && t.status != TestStatus::skipped) {
         text = text_of(n.child("system-out")) + text_of(n.child("system-err"));
     }
+    std::string_view message = outcome.attribute("message").value();
+    t.message = detail::bounded(message.empty() ? detail::first_line(text) : message, k_max_output);
     t.output = detail::bounded(text, k_max_output);
     return t;
 }
