@@ -36,25 +36,25 @@ struct CiJob {
     std::string definition;
     std::vector<std::string> labels;  // a worker must have every one of them to claim the job
     std::string status = "queued";
-    std::string worker;        // the claimant ("host:pid" or --name); "" before the first claim
-    int64_t lease_until = 0;   // while running: a claim after this time requeues the job
-    int attempts = 0;          // claims so far
+    std::string worker;       // the claimant ("host:pid" or --name); "" before the first claim
+    int64_t lease_until = 0;  // while running: a claim after this time requeues the job
+    int attempts = 0;         // claims so far
     bool cancel_requested = false;  // ci cancel of a running job: its worker stops it
-    std::string run_id;        // the checklist run (RunStore) holding its steps and logs
-    std::string failing;       // the failing step or test ("step unit", "test kv.PutGet")
-    std::string detail;        // one line: why it failed, or a summary when it passed
-    std::string results;       // JSON (app/ci_*): tests, fault reports, artifacts; opaque
+    std::string run_id;             // the checklist run (RunStore) holding its steps and logs
+    std::string failing;            // the failing step or test ("step unit", "test kv.PutGet")
+    std::string detail;             // one line: why it failed, or a summary when it passed
+    std::string results;            // JSON (app/ci_*): tests, fault reports, artifacts; opaque
     int64_t queued_at = 0;
-    int64_t started_at = 0;   // of the latest claim
+    int64_t started_at = 0;  // of the latest claim
     int64_t finished_at = 0;
 };
 
 struct CiPipeline {
-    int64_t id = 0;      // assigned by enqueue_ci_pipeline
-    std::string repo;    // where workers fetch the commit from (a path or a git URL)
-    std::string ref;     // "refs/heads/main"; "working-tree" for a local `ci run`
-    std::string commit;  // full hex id; "" for a local run of uncommitted changes
-    std::string source;  // "hook", "local", "manual"
+    int64_t id = 0;                 // assigned by enqueue_ci_pipeline
+    std::string repo;               // where workers fetch the commit from (a path or a git URL)
+    std::string ref;                // "refs/heads/main"; "working-tree" for a local `ci run`
+    std::string commit;             // full hex id; "" for a local run of uncommitted changes
+    std::string source;             // "hook", "local", "manual"
     std::string status = "queued";  // derived (ci_pipeline_status) unless `reason` is set
     // Why the pipeline failed before any job ran (an invalid .shipshape-ci.toml: its
     // "file:line:col: message" lines). A pipeline enqueued with a reason has no jobs and is
@@ -69,6 +69,10 @@ struct CiPipeline {
 // while some finished and some wait; queued while all wait; else failed when any failed or was
 // cancelled (cancelled when every job was), passed when all passed (or there are none).
 std::string ci_pipeline_status(const std::vector<CiJob>& jobs);
+
+// Whether a worker with `worker_labels` may run a job needing `job_labels`: it has every one.
+bool ci_labels_match(const std::vector<std::string>& job_labels,
+                     const std::vector<std::string>& worker_labels);
 
 struct CiClaim {
     std::string worker;

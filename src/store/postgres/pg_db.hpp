@@ -13,10 +13,12 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -140,6 +142,22 @@ class PgStore final : public Store {
     [[nodiscard]] Status scan_audit(int64_t after_seq,
                                     const std::function<bool(const AuditEntry&)>& fn) override;
     [[nodiscard]] Result<int64_t> import_audit(const std::vector<AuditEntry>& batch) override;
+    // pg_ci.cpp (#19)
+    [[nodiscard]] Result<int64_t> enqueue_ci_pipeline(const CiPipeline& pipeline) override;
+    [[nodiscard]] Result<std::optional<CiJob>> claim_ci_job(const CiClaim& claim) override;
+    [[nodiscard]] Result<CiLease> renew_ci_lease(int64_t job_id, std::string_view worker,
+                                                 int64_t until) override;
+    [[nodiscard]] Status set_ci_job_run(int64_t job_id, std::string_view worker,
+                                        std::string_view run_id) override;
+    [[nodiscard]] Result<bool> finish_ci_job(const CiFinish& finish) override;
+    [[nodiscard]] Result<int64_t> cancel_ci(int64_t pipeline_id, std::string_view job_name,
+                                            int64_t at) override;
+    [[nodiscard]] Result<CiPipeline> get_ci_pipeline(int64_t id) override;
+    [[nodiscard]] Result<CiJob> get_ci_job(int64_t id) override;
+    [[nodiscard]] Result<std::vector<CiPipeline>> find_ci_pipelines(
+        const CiFilter& filter) override;
+    [[nodiscard]] Result<std::vector<CiPipeline>> prune_ci(int64_t before) override;
+    [[nodiscard]] Status wait_for_ci_work(std::chrono::milliseconds timeout) override;
 
     // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
     // message when it fails.
@@ -205,6 +223,12 @@ class PgStore final : public Store {
                                           const std::vector<LogLine>& batch);
     [[nodiscard]] Result<int64_t> write_step(const StepRecord& step);
     [[nodiscard]] Result<bool> import_snapshot(const char* table, const FactsSnapshot& snapshot);
+    // Locks the pipeline's row and stores the status derived from its jobs (ci_pipeline_status),
+    // inside the caller's transaction; `at` is its updated_at. Locking the row first makes
+    // concurrent finishers of one pipeline's jobs take turns, each reading the other's job.
+    [[nodiscard]] Status refresh_ci_pipeline(int64_t pipeline_id, int64_t at);
+    // The jobs of the pipelines `ids` (a PostgreSQL array literal, "{1,2}"), by id.
+    [[nodiscard]] Result<std::vector<CiJob>> ci_jobs_of(const std::string& ids);
     [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> read_params(
         const std::string& what, const char* sql, std::string_view key);
 
@@ -220,6 +244,7 @@ class PgStore final : public Store {
     bool m_in_transaction = false;
     std::string m_uri;
     Access m_access = Access::read_write;
+    bool m_listening_ci = false;  // wait_for_ci_work sent LISTEN on this connection
 
   public:
     PGconn* raw_connection() const { return m_conn; }
@@ -247,6 +272,18 @@ void read_audit_row(const PgResult& q, int row, AuditEntry& e);
 std::vector<std::string> audit_insert_params(const AuditEntry& e);
 inline constexpr const char* k_log_lock_and_notify =
     "SELECT pg_advisory_xact_lock(7316385113240588625), pg_notify('shipshape_changes', '')";
+
+// Consumes what the server sent on `conn` and drops the notifications received; returns how
+// many there were.
+int drain_notifications(PGconn* conn);
+// Waits until `conn`'s socket is readable (then consumes its input), `cancel_fd` (when >= 0) is,
+// or `timeout` passes. Returns whether `cancel_fd` became readable; Errc::store naming `what`
+// when the connection failed.
+[[nodiscard]] Result<bool> wait_for_input(PgStore& store, std::chrono::milliseconds timeout,
+                                          int cancel_fd, const std::string& what);
+
+// The channel enqueue_ci_pipeline notifies in its transaction (wait_for_ci_work LISTENs).
+inline constexpr const char* k_ci_channel = "shipshape_ci";
 
 // Connects to `uri` with the session settings every shipshape connection gets (pg_open.cpp).
 [[nodiscard]] Result<std::unique_ptr<PgStore>> connect_postgres(const std::string& uri,

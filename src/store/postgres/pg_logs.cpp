@@ -231,6 +231,31 @@ Result<std::unique_ptr<ChangeWaiter>> PgStore::open_change_waiter() {
     return open_postgres_change_waiter(m_uri);
 }
 
+int drain_notifications(PGconn* conn) {
+    (void)PQconsumeInput(conn);
+    int count = 0;
+    while (PGnotify* n = PQnotifies(conn)) {
+        PQfreemem(n);
+        ++count;
+    }
+    return count;
+}
+
+Result<bool> wait_for_input(PgStore& store, std::chrono::milliseconds timeout, int cancel_fd,
+                            const std::string& what) {
+    PGconn* conn = store.raw_connection();
+    pollfd fds[2] = {{PQsocket(conn), POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    const int n = ::poll(fds, cancel_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+    if (n > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+        return true;
+    }
+    if (n > 0 && PQconsumeInput(conn) == 0) {
+        return fail(Errc::store, what + " in the store '" + store.where() +
+                                     "': " + std::string(trim(PQerrorMessage(conn))));
+    }
+    return false;
+}
+
 namespace {
 
 class PgChangeWaiter final : public ChangeWaiter {
@@ -252,28 +277,18 @@ class PgChangeWaiter final : public ChangeWaiter {
             if (left.count() <= 0) {
                 return now;
             }
-            pollfd fds[2] = {{PQsocket(m_store->raw_connection()), POLLIN, 0},
-                             {cancel_fd, POLLIN, 0}};
-            const int n = ::poll(fds, cancel_fd >= 0 ? 2 : 1, static_cast<int>(left.count()));
-            if (n > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
-                return now;
+            auto cancelled = wait_for_input(*m_store, left, cancel_fd, "waiting for changes");
+            if (!cancelled) {
+                return fail(cancelled.error());
             }
-            if (n > 0 && PQconsumeInput(m_store->raw_connection()) == 0) {
-                return fail(Errc::store,
-                            "waiting for changes in the store '" + m_store->where() + "': " +
-                                std::string(trim(PQerrorMessage(m_store->raw_connection()))));
+            if (*cancelled) {
+                return now;
             }
         }
     }
 
   private:
-    void drain() {
-        PGconn* conn = m_store->raw_connection();
-        (void)PQconsumeInput(conn);
-        while (PGnotify* n = PQnotifies(conn)) {
-            PQfreemem(n);
-        }
-    }
+    void drain() { (void)drain_notifications(m_store->raw_connection()); }
     std::unique_ptr<PgStore> m_store;
 };
 

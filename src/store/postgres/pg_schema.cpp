@@ -154,6 +154,44 @@ const char* const k_migrations[] = {
         hash TEXT NOT NULL
     );
     )sql",
+    // #19: the CI queue (store/ci.hpp). Labels are a comma list (join_roles). Commits are
+    // compared byte-wise (COLLATE "C"), so that a prefix is a range of the index.
+    R"sql(
+    CREATE TABLE ci_pipelines (
+        id BIGSERIAL PRIMARY KEY,
+        repo TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        commit_id TEXT COLLATE "C" NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX ci_pipelines_by_commit ON ci_pipelines(commit_id, created_at);
+    CREATE INDEX ci_pipelines_by_created ON ci_pipelines(created_at DESC, id DESC);
+    CREATE TABLE ci_jobs (
+        id BIGSERIAL PRIMARY KEY,
+        pipeline_id BIGINT NOT NULL REFERENCES ci_pipelines(id),
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        status TEXT NOT NULL,
+        worker TEXT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        cancel_requested BOOLEAN NOT NULL,
+        run_id TEXT NOT NULL,
+        failing TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        results TEXT NOT NULL,
+        queued_at BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL
+    );
+    CREATE INDEX ci_jobs_by_status ON ci_jobs(status, id);
+    CREATE INDEX ci_jobs_by_pipeline ON ci_jobs(pipeline_id, id);
+    )sql",
 };
 
 // Any constant will do, as long as it stays the same: the key of the advisory lock that

@@ -85,6 +85,31 @@ TEST_F(PostgresStore, AnEmptyDatabaseIsRefusedUntilMigratedThenMigratesOnce) {
     EXPECT_TRUE((*after)->list_runs(10)->empty());
 }
 
+// A store of the shipshape before the CI queue (#19) migrates, keeps its runs and gets the queue.
+TEST_F(PostgresStore, AStoreFromBeforeTheCiQueueMigratesToIt) {
+    const int64_t before_ci = k_version - 1;
+    std::string script;
+    for (int64_t v = 0; v < before_ci; ++v) {
+        script += pg_detail::migration_sql(v);
+    }
+    sql(script + "UPDATE shipshape_schema SET version = " + std::to_string(before_ci) + ";" +
+        "INSERT INTO runs VALUES('r1', 'c.toml', 'c', '', 'prod', 'done', 'ops', 'h', 0, 1, 2);");
+    EXPECT_FALSE(open_store(uri));
+    auto migrated = migrate_store(uri);
+    ASSERT_TRUE(migrated) << migrated.error().message();
+    EXPECT_EQ(migrated->from, before_ci);
+    EXPECT_EQ(migrated->to, k_version);
+    auto store = open_store(uri);
+    ASSERT_TRUE(store) << store.error().message();
+    EXPECT_EQ((*store)->get_run("r1")->status, "done");
+    CiPipeline pipeline;
+    pipeline.commit = "abcd0123";
+    pipeline.jobs = {CiJob{}};
+    auto enqueued = (*store)->enqueue_ci_pipeline(pipeline);
+    ASSERT_TRUE(enqueued) << enqueued.error().message();
+    EXPECT_EQ((*store)->find_ci_pipelines(CiFilter{"", "", "abcd", "", 5})->size(), 1u);
+}
+
 TEST_F(PostgresStore, ANewerSchemaIsRefusedByOpenAndMigrate) {
     ASSERT_TRUE(migrate_store(uri));
     sql("UPDATE shipshape_schema SET version = 99");

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -171,6 +172,19 @@ class SqliteStore final : public Store {
     Result<std::optional<AuditEntry>> audit_head() override;
     Status scan_audit(int64_t after_seq, const std::function<bool(const AuditEntry&)>& fn) override;
     Result<int64_t> import_audit(const std::vector<AuditEntry>& batch) override;
+    // sqlite_ci.cpp (#19)
+    Result<int64_t> enqueue_ci_pipeline(const CiPipeline& pipeline) override;
+    Result<std::optional<CiJob>> claim_ci_job(const CiClaim& claim) override;
+    Result<CiLease> renew_ci_lease(int64_t job_id, std::string_view worker, int64_t until) override;
+    Status set_ci_job_run(int64_t job_id, std::string_view worker,
+                          std::string_view run_id) override;
+    Result<bool> finish_ci_job(const CiFinish& finish) override;
+    Result<int64_t> cancel_ci(int64_t pipeline_id, std::string_view job_name, int64_t at) override;
+    Result<CiPipeline> get_ci_pipeline(int64_t id) override;
+    Result<CiJob> get_ci_job(int64_t id) override;
+    Result<std::vector<CiPipeline>> find_ci_pipelines(const CiFilter& filter) override;
+    Result<std::vector<CiPipeline>> prune_ci(int64_t before) override;
+    Status wait_for_ci_work(std::chrono::milliseconds timeout) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
@@ -220,6 +234,11 @@ class SqliteStore final : public Store {
     // Appends `entry` to the ledger inside the caller's write transaction (reads the head,
     // chains, inserts): every journal write that is audited calls it in its own transaction.
     Result<AuditEntry> insert_audit(const AuditEntry& entry);
+    // The pipeline's jobs, by id.
+    Result<std::vector<CiJob>> ci_jobs_of(int64_t pipeline_id);
+    // Stores the pipeline's status derived from its jobs (ci_pipeline_status), inside the
+    // caller's transaction; `at` is its updated_at.
+    Status refresh_ci_pipeline(int64_t pipeline_id, int64_t at);
     // Who started run `run_id` ("" for an unknown run), for the entries of its journal.
     Result<std::string> run_user(std::string_view run_id);
 

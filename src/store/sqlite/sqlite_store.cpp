@@ -1,9 +1,8 @@
-// The SQLite store (see store/store.hpp for the contract): opening, the versioned schema and
-// runs with their journal. WAL mode with synchronous=FULL, so a committed transaction survives a
-// crash of the process and of the machine. The schema is versioned with PRAGMA user_version and
-// migrated forward in one transaction on open.
+// The SQLite store (see store/store.hpp for the contract): opening, migrating the schema (its
+// migrations are in sqlite_schema.cpp), and runs with their journal. WAL mode with
+// synchronous=FULL, so a committed transaction survives a crash of the process and of the machine.
+// The schema is versioned with PRAGMA user_version and migrated forward in one transaction on open.
 #include <chrono>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,168 +17,6 @@
 namespace shipshape::store {
 
 namespace sqlite_detail {
-
-namespace {
-
-// Each entry moves the schema from version i to i + 1. Never edit a released entry: append.
-const char* const k_migrations[] = {
-    R"sql(
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY,
-        checklist_path TEXT NOT NULL,
-        checklist_name TEXT NOT NULL,
-        checklist_text TEXT NOT NULL,
-        env TEXT NOT NULL,
-        status TEXT NOT NULL,
-        user TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        started_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE run_params (
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        position INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (run_id, position)
-    );
-    CREATE TABLE steps (
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        step_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        exit_code INTEGER NOT NULL,
-        detail TEXT NOT NULL,
-        started_at INTEGER NOT NULL,
-        finished_at INTEGER NOT NULL,
-        duration_ms INTEGER NOT NULL,
-        finish_seq INTEGER NOT NULL,
-        undo_state TEXT NOT NULL,
-        PRIMARY KEY (run_id, step_id)
-    );
-    CREATE TABLE check_offs (
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        step_id TEXT NOT NULL,
-        role TEXT NOT NULL,
-        by TEXT NOT NULL,
-        note TEXT NOT NULL,
-        at INTEGER NOT NULL
-    );
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY,
-        at INTEGER NOT NULL,
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );
-    CREATE INDEX events_by_run ON events(run_id, seq);
-    CREATE INDEX steps_by_finish ON steps(run_id, finish_seq);
-    CREATE TABLE env_locks (
-        env TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        pid_start_ticks INTEGER NOT NULL,
-        host TEXT NOT NULL,
-        started_at INTEGER NOT NULL
-    );
-    )sql",
-    R"sql(
-    CREATE TABLE facts_snapshots (
-        id INTEGER PRIMARY KEY,
-        host TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        document TEXT NOT NULL
-    );
-    CREATE INDEX facts_by_host ON facts_snapshots(host, at);
-    )sql",
-    R"sql(
-    CREATE TABLE host_states (
-        id INTEGER PRIMARY KEY,
-        host TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        document TEXT NOT NULL
-    );
-    CREATE INDEX host_states_by_host ON host_states(host, at);
-    )sql",
-    R"sql(
-    CREATE TABLE applies (
-        host TEXT PRIMARY KEY,
-        at INTEGER NOT NULL
-    );
-    CREATE TABLE applied_params (
-        host TEXT NOT NULL REFERENCES applies(host) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (host, position)
-    );
-    )sql",
-    R"sql(
-    ALTER TABLE env_locks ADD COLUMN user TEXT NOT NULL DEFAULT '';
-    )sql",
-    R"sql(
-    CREATE TABLE users (
-        name TEXT PRIMARY KEY,
-        roles TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE tokens (
-        id TEXT PRIMARY KEY,
-        user TEXT NOT NULL REFERENCES users(name),
-        salt TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        last_used_at INTEGER,
-        revoked INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX tokens_by_user ON tokens(user, created_at);
-    )sql",
-    // #15 (h2-live): the lines steps print, numbered apart from events.
-    R"sql(
-    CREATE TABLE log_lines (
-        seq INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        line TEXT NOT NULL
-    );
-    CREATE INDEX log_lines_by_step ON log_lines(run_id, step_id, seq);
-    )sql",
-    // #15: the run list and its filters (env, checklist, status) read newest first by index.
-    R"sql(
-    CREATE INDEX runs_by_start ON runs(started_at DESC, id DESC);
-    CREATE INDEX runs_by_env ON runs(env, started_at DESC, id DESC);
-    CREATE INDEX runs_by_status ON runs(status, started_at DESC, id DESC);
-    CREATE INDEX runs_by_checklist ON runs(checklist_name, started_at DESC, id DESC);
-    )sql",
-    // #17: the hash-chained audit ledger (store/audit.hpp).
-    R"sql(
-    CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY,
-        at INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    );
-    )sql",
-};
-
-}  // namespace
-
-int64_t schema_version() {
-    return static_cast<int64_t>(std::size(k_migrations));
-}
-
-const char* migration_sql(int64_t from_version) {
-    return k_migrations[from_version];
-}
 
 Status SqliteStore::migrate() {
     // Switching a new database to WAL needs it alone, and SQLite answers "database is locked"
@@ -217,7 +54,7 @@ Status SqliteStore::migrate() {
             return fail(have.error());
         }
         for (int64_t v = *have; v < schema_version(); ++v) {
-            if (auto st = exec(k_migrations[v], "migrating the schema"); !st) {
+            if (auto st = exec(migration_sql(v), "migrating the schema"); !st) {
                 return st;
             }
         }

@@ -120,6 +120,12 @@ TEST_F(SqliteMigration, EveryOlderVersionMigratesAndKeepsItsData) {
         EXPECT_TRUE(store.save_host_state(FactsSnapshot{0, "web2", 1, "", "r"}));
         EXPECT_TRUE(store.save_applied_params(AppliedParams{"web2", 1, {{"v", "1"}}}));
         EXPECT_EQ((*store.applied_params("web2"))->params.size(), 1u);
+        CiPipeline pipeline;
+        pipeline.commit = "abcd0123";
+        pipeline.jobs = {CiJob{}};
+        auto enqueued = store.enqueue_ci_pipeline(pipeline);
+        ASSERT_TRUE(enqueued) << enqueued.error().message();
+        EXPECT_EQ(store.find_ci_pipelines(CiFilter{"", "", "abcd", "", 5})->size(), 1u);
         opened->reset();
         // Opening again at the current version changes nothing.
         auto again = open_store(path);
