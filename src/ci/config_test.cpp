@@ -206,7 +206,11 @@ TEST(ParseCiConfig, NamesEveryProblemWithItsPosition) {
         // A job is a table.
         {"[job]\ntest = \"c.toml\"\n", "f.toml:2:8: [job.test] must be a table, found a string"},
         // [job] itself is a table.
-        {"job = 1\n", "f.toml:1:7: [job] must be a table, found an integer"},
+        {"job = 1\n",
+         "f.toml:1:7: [job] must be a table of jobs (write [job.NAME]), found an integer"},
+        // [[job]] is an array of tables, not jobs with names.
+        {"[[job]]\nchecklist = \"c.toml\"\n",
+         "f.toml:1:1: [job] must be a table of jobs (write [job.NAME]), found an array"},
         // Job names are words (they appear in commands and status output).
         {"[job.\"unit tests\"]\nchecklist = \"c.toml\"\n",
          "f.toml:1:6: job name 'unit tests': expected 1-64 of A-Z a-z 0-9 _ . -"},
