@@ -17,6 +17,8 @@ build_pkgs=(
   # Images (#18): `image build` runs mmdebstrap (the README demo builds an image); uidmap
   # (newuidmap) lets it and `image run` map users without root.
   mmdebstrap uidmap
+  # CI (#19): JUnit XML from a job's test runner is read with pugixml.
+  libpugixml-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2

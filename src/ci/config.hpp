@@ -26,13 +26,13 @@ enum class JobNetwork { none, host };  // a network namespace with only lo, or t
 
 // One job as it runs: a matrix cell is one Job of its own (its name says which cell).
 struct Job {
-    std::string name;        // "test", or "test[image=prod,faults=ci/disk.toml]" for a cell
-    std::string base_name;   // the [job.NAME] it came from
-    SourcePos pos;           // of its [job.NAME] table
-    std::string checklist;   // repo-relative path of an ordinary checklist file (required)
+    std::string name;       // "test", or "test[image=prod,faults=ci/disk.toml]" for a cell
+    std::string base_name;  // the [job.NAME] it came from
+    SourcePos pos;          // of its [job.NAME] table
+    std::string checklist;  // repo-relative path of an ordinary checklist file (required)
     std::string image{k_host_image};  // "host" or the name (or id) of a built image
-    std::string faults;        // repo-relative fault profile every step runs under; "" none
-    std::string requirements;  // repo-relative requirements.toml checked first; "" none
+    std::string faults;               // repo-relative fault profile every step runs under; "" none
+    std::string requirements;         // repo-relative requirements.toml checked first; "" none
     std::vector<std::string> artifacts;  // repo-relative globs kept after the job
     std::string junit;                   // repo-relative glob of JUnit XML files; "" none
     std::vector<std::string> labels;     // a worker must have them all

@@ -4,8 +4,8 @@
 //
 // Accepted: a <testsuites> root holding <testsuite>s (nested suites too), or a lone
 // <testsuite>. A <testcase> is failed when it holds <failure>, errored when it holds <error>,
-// skipped when it holds <skipped> (or GoogleTest's result="skipped"/status="notrun"), else
-// passed. Entities, character references and CDATA are decoded.
+// skipped when it holds <skipped> (or GoogleTest's result="skipped"/status="notrun", ctest's
+// status="disabled"), else passed. Entities, character references and CDATA are decoded.
 #pragma once
 
 #include <string>
@@ -24,8 +24,12 @@ struct TestCase {
     std::string classname;  // the classname attribute ("" when absent)
     std::string name;
     TestStatus status = TestStatus::passed;
-    std::string message;  // the failure's message attribute, else the first line of its text
-    std::string output;   // the failure's text (trimmed to k_max_output bytes)
+    // The failure's (error's, skip's) message attribute, else the first line of its text.
+    std::string message;
+    // The failure's text, or the case's <system-out> and <system-err> when the failure has none
+    // (ctest); at most k_max_output bytes, a longer text cut with a note of its size. The
+    // message is bounded the same way.
+    std::string output;
     double seconds = 0;
 };
 
@@ -37,7 +41,8 @@ struct TestReport {
 };
 
 // The test's full name as reports show it: "classname.name", or "suite.name" without a
-// classname (GoogleTest sets classname to the suite).
+// classname (GoogleTest sets classname to the suite); just "name" when the classname is the
+// name itself (ctest) or there is neither.
 std::string full_name(const TestCase& t);
 
 // Errc::invalid_definition "path:line:col: message" for XML that is not well formed or not

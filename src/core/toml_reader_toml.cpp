@@ -1,5 +1,6 @@
 #include "core/size.hpp"
 #include "core/suggest.hpp"
+#include "core/text.hpp"
 #include "core/toml_reader.hpp"
 
 namespace shipshape {
@@ -69,8 +70,9 @@ void TomlReader::check_keys(const toml::table& table, std::string_view where,
             }
             hint = " (expected one of: " + list + ")";
         }
+        // Escaped: a quoted key may hold a newline, which must not forge a line of the list.
         error(toml_pos(key.source()),
-              "unknown key '" + std::string(key.str()) + "' in " + std::string(where) + hint);
+              "unknown key '" + escape_control(key.str()) + "' in " + std::string(where) + hint);
     }
 }
 
