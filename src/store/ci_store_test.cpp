@@ -170,6 +170,19 @@ TEST_P(CiContract, ClaimsTakeTheOldestJobWhoseLabelsTheClaimantHas) {
     EXPECT_EQ(claim_name(claimant("big", 300, {"gpu", "linux"})), "");
 }
 
+// Claims read candidates in batches: one that fits is found behind many that do not.
+TEST_P(CiContract, AJobThatFitsIsFoundBehindManyThatDoNot) {
+    std::vector<CiJob> gpu;
+    gpu.reserve(100);
+    for (int i = 0; i < 100; ++i) {
+        gpu.push_back(job("gpu" + std::to_string(i), {"gpu"}));
+    }
+    enqueue(pipeline("aaaa0000", 100, gpu));
+    enqueue(pipeline("bbbb0000", 200, {job("plain")}));
+    EXPECT_EQ(claim_name(claimant("w", 300)), "plain");
+    EXPECT_EQ(claim_name(claimant("w", 300)), "");
+}
+
 TEST_P(CiContract, OnlyTheHolderUsesTheLeaseAndAnExpiredOneIsTakenOver) {
     const int64_t pid = enqueue(pipeline("aaaa0000", 100, {job("unit")}));
     auto first = store->claim_ci_job(claimant("w1", 1000));
@@ -266,6 +279,18 @@ TEST_P(CiContract, AJobAskedToStopWhoseWorkerIsLostIsCancelledNotHandedOut) {
     ASSERT_EQ(*store->cancel_ci(pid, "", 300), 1);
     EXPECT_EQ(claim_name(claimant("w2", 5000)), "");
     EXPECT_EQ(status_of(pid), "cancelled");
+    EXPECT_EQ(store->get_ci_pipeline(pid)->jobs[0].detail,
+              "cancelled, and its worker was lost 1 time");
+}
+
+TEST_P(CiContract, PipelinesWithUnnamedTwinOrBadlyLabelledJobsAreRefused) {
+    for (const auto& jobs : std::vector<std::vector<CiJob>>{
+             {job("")}, {job("a"), job("a")}, {job("a", {"x,y"})}, {job("a", {""})}}) {
+        auto r = store->enqueue_ci_pipeline(pipeline("aaaa0000", 100, jobs));
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code(), Errc::invalid_argument) << r.error().message();
+    }
+    EXPECT_EQ(found({}), (std::vector<int64_t>{}));
 }
 
 TEST_P(CiContract, ThePipelineStatusFollowsEveryChangeOfItsJobs) {
