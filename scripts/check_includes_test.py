@@ -69,6 +69,20 @@ class CheckIncludesTest(unittest.TestCase):
         self.assertTrue(lines[3].startswith("src/state/plan.cpp:1: <toml++/toml.h> is not allowed "
                                             "here"), lines[3])
 
+    def test_the_ci_module_uses_core_only_and_pugixml_only_in_its_adapter(self):
+        self.write("ci/junit_pugixml.cpp", '#include <pugixml.hpp>\n#include "ci/junit.hpp"\n')
+        self.write("ci/config_toml.cpp", '#include "core/toml_reader.hpp"\n')
+        self.write("app/ci_run.cpp", '#include "ci/config.hpp"\n')
+        self.assertEqual(self.check(), (0, []))
+        self.write("ci/junit.cpp", '#include <pugixml.hpp>\n#include "os/process.hpp"\n')
+        code, lines = self.check()
+        self.assertEqual(code, 1)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(lines[0].startswith("src/ci/junit.cpp:1: <pugixml.hpp> is not allowed here "
+                                            "(rule: only in *_pugixml.cpp"), lines[0])
+        self.assertEqual(lines[1], "src/ci/junit.cpp:2: ci may not include os/process.hpp "
+                                   "(rule: ci may use core)")
+
     def test_unknown_third_party_headers_and_modules_are_named(self):
         self.write("core/clock.cpp", "#include <boost/asio.hpp>\n")
         self.write("agentd/main.cpp", '#include "core/error.hpp"\n')

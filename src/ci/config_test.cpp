@@ -14,17 +14,17 @@ namespace {
 // The example of docs/specs/ci-format.md, kept identical to it.
 const char* const k_example = R"(# .shipshape-ci.toml at the root of the application's repository
 [job.test]
-checklist = "ci/test.toml"
-image = "host"
-faults = "ci/flaky-disk.toml"
-requirements = "requirements.toml"
-artifacts = ["build/*.deb", "test-results/*.xml"]
-junit = "test-results/*.xml"
-labels = ["linux"]
-network = "none"
-timeout = "30m"
+checklist = "ci/test.toml"          # required: the checklist the job runs
+image = "host"                      # "host" (default) or the name or id of a built image
+faults = "ci/flaky-disk.toml"       # optional: the fault profile every step runs under
+requirements = "requirements.toml"  # optional: checked against the image's facts first
+artifacts = ["build/*.deb", "test-results/*.xml"]  # globs kept after the job
+junit = "test-results/*.xml"        # optional: JUnit XML files read into per-test results
+labels = ["linux"]                  # a worker must have every label to take the job
+network = "none"                    # "none" (default): only lo; "host": the worker's network
+timeout = "30m"                     # the whole job; default none (steps keep their own)
 
-[job.test.params]
+[job.test.params]                   # the checklist's params, as strings (like --set K=V)
 mode = "release"
 jobs = "2"
 
@@ -36,9 +36,9 @@ network = "host"
 checklist = "ci/test.toml"
 junit = "test-results/*.xml"
 
-[job.matrix.matrix]
+[job.matrix.matrix]                 # optional: one job per combination
 image = ["host", "prod"]
-faults = ["", "ci/disk-full.toml"]
+faults = ["", "ci/disk-full.toml"]  # "" = no fault profile
 )";
 
 TEST(ParseCiConfig, ReadsTheSpecExample) {
@@ -206,7 +206,11 @@ TEST(ParseCiConfig, NamesEveryProblemWithItsPosition) {
         // A job is a table.
         {"[job]\ntest = \"c.toml\"\n", "f.toml:2:8: [job.test] must be a table, found a string"},
         // [job] itself is a table.
-        {"job = 1\n", "f.toml:1:7: [job] must be a table, found an integer"},
+        {"job = 1\n",
+         "f.toml:1:7: [job] must be a table of jobs (write [job.NAME]), found an integer"},
+        // [[job]] is an array of tables, not jobs with names.
+        {"[[job]]\nchecklist = \"c.toml\"\n",
+         "f.toml:1:1: [job] must be a table of jobs (write [job.NAME]), found an array"},
         // Job names are words (they appear in commands and status output).
         {"[job.\"unit tests\"]\nchecklist = \"c.toml\"\n",
          "f.toml:1:6: job name 'unit tests': expected 1-64 of A-Z a-z 0-9 _ . -"},

@@ -288,7 +288,10 @@ Result<Config> parse_ci_config(std::string_view text, std::string_view path) {
     if (doc) {
         r.check_keys(*doc, "the CI definition", {"job"});
         const toml::node* jobs = doc->get("job");
-        const toml::table* table = jobs ? r.table(*jobs, "[job]") : nullptr;
+        const toml::table* table = jobs ? jobs->as_table() : nullptr;
+        if (jobs && !table) {
+            r.wrong_type("[job]", *jobs, "a table of jobs (write [job.NAME])");
+        }
         if (table) {
             for (const auto& [key, node] : in_file_order(*table)) {
                 auto definition = r.read_job(*key, *node);

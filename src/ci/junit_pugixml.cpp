@@ -36,17 +36,17 @@ TestCase read_case(const pugi::xml_node& n, const std::string& suite) {
     t.classname = n.attribute("classname").value();
     t.name = n.attribute("name").value();
     t.seconds = detail::parse_seconds(n.attribute("time").value());
+    // GoogleTest marks GTEST_SKIP (result) and DISABLED_ tests (status) by attribute, ctest its
+    // DISABLED tests; an outcome element says more and wins.
+    std::string_view status = n.attribute("status").value();
+    bool skipped_by_attribute = std::string_view(n.attribute("result").value()) == "skipped" ||
+                                status == "notrun" || status == "disabled";
     pugi::xml_node outcome;
     if ((outcome = n.child("failure"))) {
         t.status = TestStatus::failed;
     } else if ((outcome = n.child("error"))) {
         t.status = TestStatus::error;
-    } else if ((outcome = n.child("skipped"))) {
-        t.status = TestStatus::skipped;
-    } else if (std::string_view status = n.attribute("status").value();
-               std::string_view(n.attribute("result").value()) == "skipped" || status == "notrun" ||
-               status == "disabled") {
-        // GoogleTest: GTEST_SKIP (result), DISABLED_ tests (status); ctest: DISABLED tests.
+    } else if ((outcome = n.child("skipped")) || skipped_by_attribute) {
         t.status = TestStatus::skipped;
     }
     if (!outcome) {

@@ -113,6 +113,7 @@ void add_state_commands(CLI::App& app, std::vector<Command>& out);
 void add_fault_command(CLI::App& app, std::vector<Command>& out);
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out);
 void add_serve_command(CLI::App& app, std::vector<Command>& out);
+void add_ci_commands(CLI::App& app, std::vector<Command>& out);
 void add_store_commands(CLI::App& app, std::vector<Command>& out);
 void add_user_commands(CLI::App& app, std::vector<Command>& out);
 void add_package_commands(CLI::App& app, std::vector<Command>& out);

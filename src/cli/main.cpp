@@ -50,6 +50,7 @@ constexpr CommandEntry k_commands[] = {
     {"audit", add_audit_commands},
     {"image", add_image_commands},
     {"lab", add_lab_commands},
+    {"ci", add_ci_commands},
 };
 
 // `shipshape fault` is a separate executable so that the fault libraries (libnftables,

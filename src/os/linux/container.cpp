@@ -177,9 +177,6 @@ void make_root(const Plan& p) {
     if (!s.mount_at.empty()) {
         return;
     }
-    for (const auto& b : p.binds) {
-        bind(p, b.source, b.target, b.read_only, b.is_dir);
-    }
     const std::string proc = p.root + "/proc";
     ::mkdir(proc.c_str(), 0555);
     if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
@@ -217,6 +214,11 @@ void make_root(const Plan& p) {
     ::mkdir(tmp.c_str(), 01777);
     if (::mount("shipshape-tmp", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
         child_fail(p, "mounting /tmp", errno);
+    }
+    // Binds last, so that one below /tmp or /dev (a CI workspace in /tmp) lands on the
+    // container's own tmpfs instead of being hidden by it.
+    for (const auto& b : p.binds) {
+        bind(p, b.source, b.target, b.read_only, b.is_dir);
     }
     if (::chdir(p.root.c_str()) != 0) {
         child_fail(p, "entering the new root", errno);
