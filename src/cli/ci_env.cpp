@@ -51,8 +51,8 @@ app::CiEnvironment ci_environment(const Context& ctx, const std::string& store_l
     env.shipshape_exe = self_exe();
     env.fault_exe = os::path_parent(env.shipshape_exe) + "/shipshape-fault";
     std::string base;
-    std::string path = store_location.starts_with("sqlite:") ? store_location.substr(7)
-                                                             : store_location;
+    std::string path =
+        store_location.starts_with("sqlite:") ? store_location.substr(7) : store_location;
     if (path.find("://") == std::string::npos) {
         base = os::path_parent(path);
         env.images_dir = base + "/images";  // an ops repo's store: .shipshape/images beside it

@@ -7,7 +7,8 @@ import subprocess
 import time
 
 import ci_app
-from harness import BIN, RepoTestCase
+import lab_image
+from harness import BIN, RepoTestCase, require
 
 
 class CiTestCase(RepoTestCase):
@@ -240,6 +241,73 @@ sh = "if dd if=/dev/zero of=data/blob bs=1k count=512 2>/dev/null; then echo wro
         # The fault report is kept as an artifact.
         self.assertTrue(any("/test/faults/" in a for a in job["artifacts"]),
                         job["artifacts"])
+
+
+class CiImageMatrixTest(CiTestCase):
+    RESOURCE_LOCK = "dpkg"  # the first test on a machine makes the image base with mmdebstrap
+
+    def setUp(self):
+        super().setUp()
+        require(self, os.geteuid() == 0, "the test image's base is made as root")
+        try:
+            lab_image.make_image(os.path.join(self.tmp, "images"), "prod")
+        except lab_image.Unsupported as e:
+            require(self, False, f"a test image: {e}")
+
+    def test_a_matrix_of_images_and_fault_profiles(self):
+        os.makedirs(os.path.join(self.app, "data"))
+        ci_app.write(self.app, "data/.keep", "")
+        ci_app.write(self.app, "ci/full.toml",
+                     '[[fault]]\nkind = "disk-full"\npath = "{{workspace}}/data"\nsize = "64K"\n')
+        ci_app.write(self.app, "ci/test.toml", f'''\
+name = "where"
+[[step]]
+id = "where"
+sh = "if test -x {BIN}; then echo root=host; else echo root=image; fi; grep -h VERSION_CODENAME /etc/os-release; test -f calc.py"
+[[step]]
+id = "fill"
+needs = ["where"]
+sh = "if dd if=/dev/zero of=data/blob bs=1k count=256 2>/dev/null; then echo wrote; else echo refused; fi"
+''')
+        ci_app.write(self.app, ".shipshape-ci.toml", '''\
+[job.test]
+checklist = "ci/test.toml"
+[job.test.matrix]
+image = ["host", "prod"]
+faults = ["", "ci/full.toml"]
+''')
+        r = self.ci("run")
+        self.assertEqual(r.code, 0, r)
+        jobs = {j["name"]: j for j in self.ci_json("status")[0]["jobs"]}
+        self.assertEqual(sorted(jobs), sorted([
+            "test[image=host,faults=]", "test[image=host,faults=ci/full.toml]",
+            "test[image=prod,faults=]", "test[image=prod,faults=ci/full.toml]"]))
+        for name, job in jobs.items():
+            self.assertEqual(job["status"], "passed", job)
+            log = self.ci("log", job["run_id"]).out
+            in_image = "image=prod" in name
+            faulty = "full.toml" in name
+            self.assertIn("root=image" if in_image else "root=host", log, name)
+            self.assertIn("VERSION_CODENAME=bookworm", log)
+            self.assertIn("refused" if faulty else "wrote", log, name)
+            # Every step runs under the profile: only the one that wrote fills the disk.
+            self.assertEqual(sorted((f["step"], f["fired"]) for f in job["faults"]),
+                             [("fill", True), ("where", False)] if faulty else [], name)
+        # Only the workspace was writable: the image itself is unchanged.
+        image_dir = os.path.join(self.tmp, "images")
+        r = subprocess.run(["grep", "-rl", "root=", image_dir], capture_output=True, text=True)
+        self.assertEqual(r.stdout, "", "a job wrote into its image")
+
+    def test_an_unknown_image_in_a_matrix_fails_only_its_cell(self):
+        ci_app.write(self.app, ".shipshape-ci.toml",
+                     '[job.test]\nchecklist = "ci/test.toml"\n[job.test.matrix]\n'
+                     'image = ["prod", "nope"]\n')
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        jobs = {j["name"]: j for j in self.ci_json("status")[0]["jobs"]}
+        self.assertEqual(jobs["test[image=nope]"]["failing"], "image")
+        self.assertEqual(jobs["test[image=prod]"]["status"], "failed")  # python3 is not there
+        self.assertIn("step lint", jobs["test[image=prod]"]["failing"])
 
 
 if __name__ == "__main__":
