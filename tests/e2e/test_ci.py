@@ -125,13 +125,38 @@ sh = "test -f fixed"
         self.assertEqual(r.code, 1, r)
         self.assertIn("image 'no-such-image'", r.out)
 
+    def test_requirements_are_checked_first_and_name_the_need(self):
+        ci_app.write(self.app, "requirements.toml",
+                     '[[package]]\nname = "no-such-package-here"\nversion = ">= 1.0"\n')
+        ci_app.write(self.app, ".shipshape-ci.toml", '[job.test]\nchecklist = "ci/test.toml"\n'
+                                                     'requirements = "requirements.toml"\n')
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("at requirements", r.out)
+        self.assertIn("no-such-package-here", r.out)
+        self.assertEqual(self.ci_json("status")[0]["jobs"][0]["run_id"], "")  # nothing ran
+        ci_app.write(self.app, "requirements.toml",
+                     '[[package]]\nname = "git"\nversion = ">= 1.0"\n')
+        self.assertEqual(self.ci("run").code, 0)
+
+    def test_a_job_timeout_stops_it(self):
+        ci_app.write(self.app, "ci/test.toml",
+                     'name = "slow"\n[[step]]\nid = "slow"\nsh = "sleep 30"\n')
+        ci_app.write(self.app, ".shipshape-ci.toml",
+                     '[job.test]\nchecklist = "ci/test.toml"\ntimeout = "1s"\n')
+        t0 = time.monotonic()
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        self.assertLess(time.monotonic() - t0, 25)  # stopped, not waited out
+        self.assertIn("at timeout", r.out)
+
     def test_outside_a_working_tree(self):
         r = self.shipshape("ci", "run", cwd=self.tmp)
         self.assertEqual(r.code, 2, r)
         self.assertIn("not in a git working tree", r.err)
 
 
-class CiPushTest(CiTestCase):
+class CiPushBase(CiTestCase):
     def setUp(self):
         super().setUp()
         self.bare = os.path.join(self.tmp, "app.git")
@@ -150,6 +175,9 @@ class CiPushTest(CiTestCase):
         self.assertEqual(r.code, 0, r)
         return r
 
+
+
+class CiPushTest(CiPushBase):
     def test_push_fail_named_then_fix_passes_with_git_notes(self):
         ci_app.write(self.app, "calc.py", ci_app.CALC_BROKEN_ADD)
         broken = ci_app.commit_all(self.app, "a bug")
@@ -206,6 +234,63 @@ class CiPushTest(CiTestCase):
                            cwd=self.tmp)
         self.assertEqual(r.code, 2, r)
         self.assertIn("is not a bare git repository", r.err)
+
+
+class CiQueueTest(CiPushBase):
+    def worker(self, *args):
+        return subprocess.Popen([BIN, "ci", "worker", *args], cwd=self.tmp, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def test_cancel_stops_a_running_job(self):
+        ci_app.write(self.app, "ci/test.toml",
+                     'name = "slow"\n[[step]]\nid = "slow"\nsh = "echo begun; sleep 60"\n')
+        commit = ci_app.commit_all(self.app, "slow")
+        self.push()
+        w = self.worker("--lease", "600ms")
+        try:
+            self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
+                          == "running", what="the job to run")
+            r = self.shipshape("ci", "cancel", "1", cwd=self.tmp)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("1 job cancelled", r.out)
+            self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
+                          == "cancelled", timeout=30, what="the job to stop")
+        finally:
+            w.send_signal(2)
+            out, err = w.communicate(timeout=60)
+        self.assertIn("1 cancelled", out)
+        self.assertEqual(w.returncode, 130, err)
+
+    def test_labels_choose_the_worker(self):
+        ci_app.write(self.app, ".shipshape-ci.toml", '[job.test]\nchecklist = "ci/test.toml"\n'
+                                                     'labels = ["gpu"]\n')
+        commit = ci_app.commit_all(self.app, "needs a gpu")
+        self.push()
+        self.worker_once()
+        self.assertEqual(self.ci_json("status", commit, cwd=self.tmp)["status"], "queued")
+        r = self.shipshape("ci", "worker", "--once", "--labels", "gpu,linux", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(self.ci_json("status", commit, cwd=self.tmp)["status"], "passed")
+        r = self.shipshape("ci", "worker", "--once", "--labels", "shipshape:local", cwd=self.tmp)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("reserved", r.err)
+
+    def test_prune_removes_ended_pipelines_and_their_artifacts(self):
+        self.push()
+        self.worker_once()
+        doc = self.ci_json("status", "main", cwd=self.tmp)
+        self.assertEqual(doc["status"], "passed")
+        artifacts = os.path.join(self.tmp, "ci-artifacts", str(doc["pipeline"]))
+        self.assertTrue(os.path.isdir(artifacts))
+        r = self.shipshape("ci", "prune", "--older-than", "1h", cwd=self.tmp)
+        self.assertIn("removed 0 ended pipelines", r.out)
+        time.sleep(0.01)
+        r = self.shipshape("ci", "prune", "--older-than", "1ms", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("removed 1 ended pipeline ", r.out)
+        self.assertFalse(os.path.exists(artifacts))
+        self.assertEqual(self.ci_json("status", cwd=self.tmp), [])
 
 
 class CiFaultTest(CiTestCase):
