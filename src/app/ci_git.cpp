@@ -156,9 +156,15 @@ Result<std::string> git_copy_working_tree(os::ProcessRunner& runner, const std::
     if (auto st = os::make_local_file_system()->create_directories(os::path_parent(dest)); !st) {
         return tl::unexpected(st.error());
     }
-    std::string user_index = top + "/.git/index";
+    // Where git keeps the index (a linked worktree's is not in .git/ of the tree).
+    std::string user_index;
+    if (auto path = git(runner, {"-C", top, "rev-parse", "--path-format=absolute", "--git-path",
+                                 "index"});
+        path && path->code == 0) {
+        user_index = std::string(trim(path->out));
+    }
     std::error_code ec;
-    if (std::filesystem::exists(user_index)) {
+    if (!user_index.empty() && std::filesystem::exists(user_index)) {
         std::filesystem::copy_file(user_index, index,
                                    std::filesystem::copy_options::overwrite_existing, ec);
     }

@@ -251,11 +251,17 @@ class CiQueueTest(CiPushBase):
         try:
             self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
                           == "running", what="the job to run")
+            follow = subprocess.Popen([BIN, "ci", "log", "1", "--follow"], cwd=self.tmp,
+                                      env=self.env, stdout=subprocess.PIPE, text=True,
+                                      stdin=subprocess.DEVNULL)
             r = self.shipshape("ci", "cancel", "1", cwd=self.tmp)
             self.assertEqual(r.code, 0, r)
             self.assertIn("1 job cancelled", r.out)
             self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
                           == "cancelled", timeout=30, what="the job to stop")
+            followed, _ = follow.communicate(timeout=30)  # --follow ends with the job
+            self.assertEqual(follow.returncode, 0)
+            self.assertIn("begun", followed)
         finally:
             w.send_signal(2)
             out, err = w.communicate(timeout=60)
