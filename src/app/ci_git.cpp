@@ -158,8 +158,8 @@ Result<std::string> git_copy_working_tree(os::ProcessRunner& runner, const std::
     }
     // Where git keeps the index (a linked worktree's is not in .git/ of the tree).
     std::string user_index;
-    if (auto path = git(runner, {"-C", top, "rev-parse", "--path-format=absolute", "--git-path",
-                                 "index"});
+    if (auto path =
+            git(runner, {"-C", top, "rev-parse", "--path-format=absolute", "--git-path", "index"});
         path && path->code == 0) {
         user_index = std::string(trim(path->out));
     }

@@ -10,6 +10,7 @@ os::ContainerSpec ci_sandbox_spec(const CiSandboxOptions& o, std::vector<std::st
     spec.lower_dirs = std::move(lower_dirs);
     spec.network = o.network;
     spec.hostname = "ci";
+    spec.privileges = os::ContainerPrivileges::restricted;
     // /tmp first: a workspace below /tmp is then bound over it, not hidden by it.
     if (!o.tmp_dir.empty()) {
         spec.binds.push_back({o.tmp_dir, "/tmp", false});

@@ -36,6 +36,12 @@ enum class ContainerNetwork {
     named,  // the named namespace /run/netns/<ContainerSpec::netns> (root only)
 };
 
+// What root inside the container may do. `full`: every capability (the image build and the lab
+// need them). `restricted` (CI jobs): the capabilities of an ordinary root program only (see
+// container_caps.hpp: no mounting, device nodes, modules, raw I/O or clock), and /proc/sys and
+// /proc/sysrq-trigger read-only, so that root in the container cannot reach past its mounts.
+enum class ContainerPrivileges { full, restricted };
+
 struct BindMount {
     std::string source;       // a path of the caller's filesystem
     std::string destination;  // an absolute path inside the container (created when missing)
@@ -67,6 +73,7 @@ struct ContainerSpec {
     std::vector<std::string> env;  // "K=V"; the command sees exactly these
     std::string cwd = "/";
     ContainerLimits limits;
+    ContainerPrivileges privileges = ContainerPrivileges::full;
     // For start_container: where the command's stdout and stderr go (appended); empty:
     // /dev/null. run_container inherits the caller's standard streams.
     std::string log_file;

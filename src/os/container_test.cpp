@@ -109,6 +109,31 @@ TEST_F(ContainerTest, HostnameAndPidOneAndOnlyLoopback) {
     EXPECT_EQ(out("sys"), "lo\n");  // sysfs of the container's own network namespace
 }
 
+TEST_F(ContainerTest, RestrictedRootCannotMountMakeDevicesOrTuneTheKernel) {
+    if (::geteuid() != 0) {
+        SHIPSHAPE_SKIP_OR_FAIL("only root has the capabilities a restricted container drops");
+    }
+    const std::string probe =
+        "mknod /tmp/disk b 8 0 2>/dev/null; echo $? > /out/mknod; "
+        "mkdir -p /tmp/m && mount -t tmpfs t /tmp/m 2>/dev/null; echo $? > /out/mount; "
+        "(echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null; echo $? > /out/sysctl; "
+        "touch /tmp/f && chown 65534 /tmp/f; echo $? > /out/chown";
+    auto s = shell(probe);
+    s.privileges = ContainerPrivileges::restricted;
+    auto r = run_container(s);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_NE(out("mknod"), "0\n");
+    EXPECT_NE(out("mount"), "0\n");
+    EXPECT_NE(out("sysctl"), "0\n");
+    EXPECT_EQ(out("chown"), "0\n");  // what an ordinary root program does still works
+    // The same commands with full privileges (the image build's): all of them work.
+    auto full = shell(probe);
+    auto rf = run_container(full);
+    ASSERT_TRUE(rf) << rf.error().message();
+    EXPECT_EQ(out("mknod"), "0\n");
+    EXPECT_EQ(out("mount"), "0\n");
+}
+
 TEST_F(ContainerTest, HostNetworkSeesOurInterfaces) {
     auto s = shell("tail -n +3 /proc/net/dev | wc -l > /out/n");
     s.network = ContainerNetwork::host;

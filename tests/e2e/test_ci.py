@@ -67,6 +67,10 @@ sh = "echo escaped > {outside}; echo inside > kept.txt; echo tmp > /tmp/ci-probe
 id = "check"
 needs = ["write"]
 sh = "test -f kept.txt && test -f /tmp/ci-probe"
+[[step]]
+id = "no-way-out"
+needs = ["write"]
+sh = "! mknod disk b 8 0 2>/dev/null && ! mount -t tmpfs t /mnt 2>/dev/null && ! (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null"
 ''')
         ci_app.write(self.app, ".shipshape-ci.toml",
                      '[job.test]\nchecklist = "ci/test.toml"\nartifacts = ["kept.txt"]\n')

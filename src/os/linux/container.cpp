@@ -1,4 +1,5 @@
 #include "os/container.hpp"
+#include "os/linux/container_caps.hpp"
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -311,6 +312,17 @@ constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR
         sa.sa_handler = forward_signal;
         sigemptyset(&sa.sa_mask);
         ::sigaction(sig, &sa, nullptr);
+    }
+    if (s.privileges == ContainerPrivileges::restricted) {
+        if (s.mount_at.empty()) {  // the kernel's tunables, read-only (pid 1 sees the new root)
+            bind(p, "/proc/sys", "/proc/sys", true, true);
+            if (::access("/proc/sysrq-trigger", F_OK) == 0) {  // absent on some kernels
+                bind(p, "/proc/sysrq-trigger", "/proc/sysrq-trigger", true, false);
+            }
+        }
+        if (int err = linux_detail::restrict_capabilities(); err != 0) {
+            child_fail(p, "dropping capabilities", err);
+        }
     }
     // vfork: the command's exec does not pay for copying our page tables (the child only makes
     // system calls on prepared data, then execs or _exits).
