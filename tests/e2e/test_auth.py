@@ -216,7 +216,7 @@ class AuthServerTest(test_serve.ServeTestCase):
         for template, item in spec["paths"].items():
             for method, op in item.items():
                 if "security" not in op or "{pipeline}" in template:
-                    continue  # a CI pipeline's cancel: src/server/ci_test.cpp covers it
+                    continue  # a CI pipeline's cancel: src/server/ci_json_test.cpp covers it
                 path = template.replace("{id}", self.waiting_id).replace("{step}", "qa")
                 body = b'{"note": "ok"}' if method == "post" else None
                 # Without a token: 401, as documented.

@@ -1,4 +1,5 @@
-// The CI routes of the Api (api_ci.cpp) and the board's CI cards (ci_pipelines.cpp), over a
+// The CI routes of the Api (api_ci.cpp) and the board's CI cards (ci_pipelines.cpp), read as
+// their JSON documents (hence the name: nlohmann/json parses them here), over a
 // real SQLite store whose queue is filled as workers fill it.
 #include <gtest/gtest.h>
 
