@@ -140,7 +140,10 @@ Response Api::handle(const Request& request) {
         board,
         environments,
         history,
-        releases
+        releases,
+        ci_pipelines,
+        ci_pipeline,
+        ci_cancel
     };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
@@ -172,16 +175,26 @@ Response Api::handle(const Request& request) {
     } else if (seg.size() == 1 && seg[0] == "releases") {
         route = Route::releases;
     }
+    // The CI routes (api_ci.cpp).
+    if (seg.size() == 2 && seg[0] == "ci" && seg[1] == "pipelines") {
+        route = Route::ci_pipelines;
+    } else if (seg.size() == 3 && seg[0] == "ci" && seg[1] == "pipelines" && !seg[2].empty()) {
+        route = Route::ci_pipeline;
+    } else if (seg.size() == 4 && seg[0] == "ci" && seg[1] == "pipelines" && !seg[2].empty() &&
+               seg[3] == "cancel") {
+        route = Route::ci_cancel;
+    }
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
     }
-    if (route == Route::check_off && request.method != "POST") {
+    const bool post_route = route == Route::check_off || route == Route::ci_cancel;
+    if (post_route && request.method != "POST") {
         Response r = error_response(405, "method " + quoted(request.method) +
                                              " not allowed here: this route answers POST only");
         r.allow = "POST";
         return r;
     }
-    if (route != Route::check_off && request.method != "GET" && request.method != "HEAD") {
+    if (!post_route && request.method != "GET" && request.method != "HEAD") {
         Response r = error_response(405, "method " + quoted(request.method) +
                                              " not allowed here: this route answers GET only");
         r.allow = "GET, HEAD";
@@ -190,7 +203,8 @@ Response Api::handle(const Request& request) {
     if (route == Route::events) {
         return error_response(503, "the event stream is not available on this server");
     }
-    if (route != Route::runs && route != Route::board && route != Route::history && any_query) {
+    if (route != Route::runs && route != Route::board && route != Route::history &&
+        route != Route::ci_pipelines && any_query) {
         return error_response(400, "this route takes no query parameters");
     }
     switch (route) {
@@ -216,6 +230,12 @@ Response Api::handle(const Request& request) {
             return history(request);
         case Route::releases:
             return releases();
+        case Route::ci_pipelines:
+            return ci_pipelines(request);
+        case Route::ci_pipeline:
+            return ci_pipeline(seg[2]);
+        case Route::ci_cancel:
+            return ci_cancel(request, seg[2]);
         case Route::events:  // answered above
         case Route::none:
             break;

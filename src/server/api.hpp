@@ -8,8 +8,9 @@
 // short (one run list or one run), so serializing them costs little next to a connection per
 // request, which would also cost a PostgreSQL connect per request.
 //
-// Reads are anonymous; GET /api/v1/me and the one write, POST .../check-off, need a Bearer
-// token (server/auth.hpp), and failed authentications are limited per client address.
+// Reads are anonymous; GET /api/v1/me and the writes (POST .../check-off, POST
+// /api/v1/ci/pipelines/{id}/cancel) need a Bearer token (server/auth.hpp), and failed
+// authentications are limited per client address.
 #pragma once
 
 #include <chrono>
@@ -90,6 +91,10 @@ class Api {
     // Every release and its gates (releases.hpp). A broken allowed_signers, signers.toml or
     // release record is the server's problem, not the request's: 500 with file:line:col.
     Response releases();
+    // The CI routes (api_ci.cpp, ci_pipelines.hpp).
+    Response ci_pipelines(const Request& request);
+    Response ci_pipeline(const std::string& id);
+    Response ci_cancel(const Request& request, const std::string& id);
     // A dashboard document computed at most once per store change (event sequence) and
     // k_dashboard_cache_age: many viewers of an unchanged store share one computation. The age
     // bounds what the store's events do not show (a run whose process died shows as

@@ -10,6 +10,7 @@
 #include "server/api.hpp"
 #include "server/api_json.hpp"
 #include "server/board.hpp"
+#include "server/ci_pipelines.hpp"
 #include "server/environments.hpp"
 #include "server/history.hpp"
 #include "server/releases.hpp"
@@ -112,7 +113,14 @@ Response Api::board(const Request& request) {
             }
             return views;
         };
-        auto board = compute_board(*runs, steps_of, *filter);
+        // The CI cards: the newest pipelines (each ref's newest decides).
+        store::CiFilter ci_scan;
+        ci_scan.limit = k_ci_board_scan;
+        auto pipelines = m_store.find_ci_pipelines(ci_scan);
+        if (!pipelines) {
+            return from_error(pipelines.error());
+        }
+        auto board = compute_board(*runs, steps_of, *filter, *pipelines);
         if (!board) {
             return from_error(board.error());
         }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "core/text.hpp"
+#include "server/ci_pipelines.hpp"
 #include "server/query.hpp"
 
 namespace shipshape::server {
@@ -64,14 +66,29 @@ Result<BoardFilter> parse_board_query(
 }
 
 Result<Board> compute_board(const std::vector<store::RunRecord>& runs, const StepsOf& steps_of,
-                            const BoardFilter& filter) {
+                            const BoardFilter& filter,
+                            const std::vector<store::CiPipeline>& pipelines) {
     Board board;
     for (size_t i = 0; i < column_count; ++i) {
         board.columns.push_back(BoardColumn{std::string(k_column_names[i]), 0, {}});
     }
+    if (filter.env.empty() && filter.checklist.empty()) {
+        for (auto& card : ci_board_cards(pipelines)) {
+            add(board.columns[failed], std::move(card));
+        }
+    }
+    std::set<std::string> ci_runs;  // the runs of CI jobs: their pipelines speak for them
+    for (const auto& p : pipelines) {
+        for (const auto& job : p.jobs) {
+            if (!job.run_id.empty()) {
+                ci_runs.insert(job.run_id);
+            }
+        }
+    }
     for (const auto& r : runs) {
         if ((!filter.env.empty() && r.env != filter.env) ||
-            (!filter.checklist.empty() && r.checklist_name != filter.checklist)) {
+            (!filter.checklist.empty() && r.checklist_name != filter.checklist) ||
+            ci_runs.contains(r.id)) {
             continue;
         }
         ++board.runs_considered;

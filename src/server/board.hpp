@@ -4,10 +4,14 @@
 //               waiting: the hand-offs coming up, one card per step, naming its role;
 //   running  -- runs running or undoing (the card names a step that is running, if any);
 //   waiting  -- manual steps waiting for a check-off, one card per step, naming step and role;
-//   failed   -- runs failed, interrupted or undo-failed;
+//   failed   -- failing CI pipelines first (the newest pipeline of a ref failed: one card, kind
+//               "ci", naming the failing job and test), then runs failed, interrupted or
+//               undo-failed;
 //   done     -- runs done or undone.
 // A column's count is its number of cards (its WIP); it lists at most k_board_cards of them,
-// newest run first. Only the newest k_board_scan runs are looked at.
+// newest run first. Only the newest k_board_scan runs are looked at. A run that is a CI job's
+// (of `pipelines`) has no card of its own: its pipeline is the CI view's, and a failing one is
+// a card. CI cards are shown only when no filter is given (they have no environment).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,7 @@
 
 #include "app/runs.hpp"
 #include "core/error.hpp"
+#include "store/ci.hpp"
 #include "store/store.hpp"
 
 namespace shipshape::server {
@@ -31,7 +36,8 @@ struct BoardFilter {
 };
 
 struct BoardCard {
-    std::string run;
+    std::string kind = "run";  // "run", or "ci": a failing CI pipeline (ci_pipelines.hpp)
+    std::string run;           // ci: the failing job's run ("" before it started)
     std::string checklist;
     std::string env;
     std::string status;  // the run's status
@@ -40,6 +46,15 @@ struct BoardCard {
     std::string user;    // who started the run
     int64_t started_at_ms = 0;
     int64_t updated_at_ms = 0;
+    // ci cards: the pipeline, its ref and commit, and its failing job: the job's name, the
+    // failing step or test ("test calc.test_add"; "definition" for an invalid
+    // .shipshape-ci.toml), and one line of why.
+    int64_t pipeline = 0;
+    std::string ref;
+    std::string commit;
+    std::string job;
+    std::string failing;
+    std::string detail;
 };
 
 struct BoardColumn {
@@ -62,8 +77,10 @@ using StepsOf = std::function<Result<std::vector<app::StepView>>(const store::Ru
     const std::vector<std::pair<std::string, std::string>>& query);
 
 // Builds the board from `runs` (newest first). Errc from `steps_of` is passed on.
+// `pipelines`: the newest CI pipelines, newest first (k_ci_board_scan of them).
 [[nodiscard]] Result<Board> compute_board(const std::vector<store::RunRecord>& runs,
-                                          const StepsOf& steps_of, const BoardFilter& filter);
+                                          const StepsOf& steps_of, const BoardFilter& filter,
+                                          const std::vector<store::CiPipeline>& pipelines = {});
 
 std::string json_board(const Board& board);
 

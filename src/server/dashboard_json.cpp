@@ -23,6 +23,20 @@ std::string json_board(const Board& board) {
     for (const auto& col : board.columns) {
         json cards = json::array();
         for (const auto& c : col.cards) {
+            if (c.kind == "ci") {
+                cards.push_back({{"kind", c.kind},
+                                 {"pipeline", c.pipeline},
+                                 {"ref", c.ref},
+                                 {"commit", c.commit},
+                                 {"job", c.job},
+                                 {"failing", c.failing},
+                                 {"detail", c.detail},
+                                 {"run", c.run},
+                                 {"status", c.status},
+                                 {"started_at_ms", c.started_at_ms},
+                                 {"updated_at_ms", c.updated_at_ms}});
+                continue;
+            }
             json card{{"run", c.run},
                       {"checklist", c.checklist},
                       {"env", c.env},
@@ -36,6 +50,7 @@ std::string json_board(const Board& board) {
             if (!c.role.empty()) {
                 card["role"] = c.role;
             }
+            card["kind"] = c.kind;
             cards.push_back(std::move(card));
         }
         columns.push_back({{"name", col.name}, {"count", col.count}, {"cards", cards}});

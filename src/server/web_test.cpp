@@ -35,6 +35,7 @@ TEST(WebTest, AssetsHaveTheirContentTypes) {
     const Row rows[] = {
         {"/assets/app.js", "text/javascript; charset=utf-8"},       // the script
         {"/assets/releases.js", "text/javascript; charset=utf-8"},  // the releases view
+        {"/assets/ci.js", "text/javascript; charset=utf-8"},        // the CI view
         {"/assets/app.css", "text/css; charset=utf-8"},             // the style sheet
         {"/assets/icon.svg", "image/svg+xml"},                      // the icon
     };

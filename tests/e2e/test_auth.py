@@ -215,8 +215,8 @@ class AuthServerTest(test_serve.ServeTestCase):
         called = 0
         for template, item in spec["paths"].items():
             for method, op in item.items():
-                if "security" not in op:
-                    continue
+                if "security" not in op or "{pipeline}" in template:
+                    continue  # a CI pipeline's cancel: src/server/ci_json_test.cpp covers it
                 path = template.replace("{id}", self.waiting_id).replace("{step}", "qa")
                 body = b'{"note": "ok"}' if method == "post" else None
                 # Without a token: 401, as documented.

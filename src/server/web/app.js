@@ -1,5 +1,5 @@
-// The shipshape dashboard: one page, five views (board, environments, a run, history, and
-// releases in releases.js) over the JSON API under /api/v1/ (docs/specs/api.md). No framework
+// The shipshape dashboard: one page, seven views (board, environments, a run, history,
+// releases in releases.js, and CI pipelines and a pipeline in ci.js) over the JSON API under /api/v1/ (docs/specs/api.md). No framework
 // and no build step.
 //
 // Safety: every string that comes from the API is put into the page with textContent or as an
@@ -243,11 +243,12 @@ const COLUMN_HINTS = {
   planned: 'manual steps not reached yet in active runs',
   running: 'runs executing steps',
   waiting: 'manual steps waiting for a person',
-  failed: 'runs that failed or were interrupted',
+  failed: 'failing CI pipelines, and runs that failed or were interrupted',
   done: 'runs that finished',
 };
 
 function boardCard(column, card) {
+  if (card.kind === 'ci') return ciBoardCard(card);
   const link = el('a', {href: '#/runs/' + encodeURIComponent(card.run), class: 'card-link'},
     el('span', {class: 'card-title'}, card.checklist),
     el('span', {class: 'card-env'}, card.env));
@@ -751,9 +752,9 @@ async function route() {
   stopView();
   const {parts, params} = parseHash();
   let view = parts[0] || 'board';
-  if (!['board', 'environments', 'history', 'releases', 'runs'].includes(view)) view = 'board';
-  state.view = view === 'runs' ? 'run' : view;
-  for (const tab of ['board', 'environments', 'history', 'releases']) {
+  if (!['board', 'environments', 'history', 'releases', 'runs', 'ci'].includes(view)) view = 'board';
+  state.view = view === 'runs' ? 'run' : view === 'ci' && parts[1] ? 'pipeline' : view;
+  for (const tab of ['board', 'environments', 'history', 'releases', 'ci']) {
     const link = $('tab-' + tab);
     if (tab === view) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -762,6 +763,8 @@ async function route() {
   else if (view === 'history') await showHistory(params);
   else if (view === 'releases') await showReleases();
   else if (view === 'runs' && parts[1]) await showRun(parts[1]);
+  else if (view === 'ci' && parts[1]) await showPipeline(parts[1]);
+  else if (view === 'ci') await showCi(params);
   else await showBoard(params);
 }
 
