@@ -15,7 +15,8 @@ nothing here is asserted):
       two commands bare in sequence.
 
 PostgreSQL is a throwaway server (tests/e2e/pgserver.py: Unix socket, fsync=off); SQLite is a
-file on the same disk (synchronous, as shipped). Usage:
+file on the same disk (synchronous, as shipped). PATH is the system's (python3 is Debian's).
+Usage:
 
   python3 bench/ci.py [--bin build/release/src/cli/shipshape] [--out bench/results]
                       [--pushes 20] [--jobs 200]"""
@@ -165,11 +166,12 @@ class Bench:
             doc = self.status(store, commit)
             passed = sum(1 for j in doc["jobs"] if j["status"] == "passed")
             if passed != n:
-                raise RuntimeError(f"{passed} of {n} jobs passed: {doc['status']}")
+                bad = [j for j in doc["jobs"] if j["status"] != "passed"]
+                raise RuntimeError(f"{mode}: {passed} of {n} jobs passed: {bad[:3]}")
             out[mode] = {"wall_s": wall, "jobs": n, "jobs_per_s": n / wall}
         return out, bare, commit
 
-    def hyperfine(self, name, cmds, runs=30, warmup=3, shell=False, prepare=None):
+    def hyperfine(self, name, cmds, runs=30, warmup=3, shell=False, prepare=None, cwd=None):
         path = os.path.join(self.args.out, f"ci_{name}.json")
         argv = ["hyperfine", "--warmup", str(warmup), "--runs", str(runs), "--export-json", path]
         if prepare:
@@ -178,7 +180,7 @@ class Bench:
             argv.append("-N")
         for n, c in cmds:
             argv += ["-n", n, c]
-        subprocess.run(argv, check=True, stdout=sys.stderr, cwd=self.tmp)
+        subprocess.run(argv, check=True, stdout=sys.stderr, cwd=cwd or self.tmp)
         return {r["command"]: r for r in json.load(open(path))["results"]}
 
 
@@ -191,12 +193,15 @@ def main():
     ap.add_argument("--jobs", type=int, default=200)
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
+    # The system's PATH: `python3` is Debian's, not a version manager's shim, bare and in jobs.
+    os.environ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     os.makedirs(args.out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="shipshape-ci-bench-", dir="/var/tmp")
     pg = None
     res = {"bin": args.bin, "pushes": args.pushes, "jobs": args.jobs, "stores": {}}
     try:
-        pg = PgServer(os.path.join(tmp, "pg")).start()
+        # Its own temporary directory: the server runs as nobody, who cannot enter `tmp`.
+        pg = PgServer(tempfile.mkdtemp(prefix="shipshape-ci-bench-pg-")).start()
         b = Bench(args, tmp)
         stores = {"sqlite": lambda n: os.path.join(tmp, f"{n}.db"),
                   "postgresql": lambda n: pg.createdb(n)}
@@ -248,17 +253,15 @@ def main():
         sb = f"{args.bin} ci sandbox --image host --workspace {app} --tmp {atmp} --network none --"
         h1 = b.hyperfine("sandbox", [("true", "true"), ("ci sandbox -- true", f"{sb} true")],
                          runs=100, warmup=5)
-        os.chdir(app)
         h2 = b.hyperfine("sandbox_tests", [
             ("python3 run_tests.py", "python3 run_tests.py"),
             ("ci sandbox -- python3 run_tests.py", f"{sb} python3 run_tests.py")],
-            runs=30, warmup=3)
+            runs=30, warmup=3, cwd=app)
         store = os.path.join(tmp, "cirun.db")
         h3 = b.hyperfine("run", [
             ("bare: py_compile && run_tests", "python3 -m py_compile calc.py && python3 run_tests.py"),
             ("shipshape ci run", f"{args.bin} ci run --store {store}")],
-            runs=10, warmup=2, shell=True)
-        os.chdir(root)
+            runs=10, warmup=2, shell=True, cwd=app)
         res["sandbox"] = {k: v["mean"] for k, v in {**h1, **h2, **h3}.items()}
     finally:
         if pg:
