@@ -179,4 +179,36 @@ EOF
   fi
 fi
 
+# CI on check-in (the README's CI section): the sample app's jobs on its working tree, then a
+# bare repository with the hook, a push, a worker, a broken test named, and its fix.
+app="$demo/work/calc"
+rm -rf "$app" "$app.git" "$demo/work/ci.db"*
+cp -r "$(dirname "$demo")/examples/ci-calc" "$app"
+g() { git -c user.name=demo -c user.email=demo@example.org -C "$app" "$@"; }
+g init -q -b main && g add -A && g commit -qm calc
+say "shipshape ci run      # in work/calc"
+status=0
+(cd "$app" && "$bin" ci run) || status=$?
+if [[ $status -eq 3 ]]; then
+  printf '(skipped CI: this machine cannot make the sandbox, as said above)\n'
+elif [[ $status -ne 0 ]]; then
+  exit $status
+else
+  git init -q --bare "$app.git"
+  export SHIPSHAPE_STORE="$demo/work/ci.db"
+  say shipshape ci hook install work/calc.git
+  "$bin" ci hook install "$app.git"
+  say "git push work/calc.git main && shipshape ci worker --once && shipshape ci status main"
+  g push -q "$app.git" main
+  "$bin" ci worker --once && "$bin" ci status main
+  say "a bug in calc.py, pushed: the pipeline fails, naming the test"
+  sed -i 's/a + b/a - b/' "$app/calc.py" && g commit -qam 'a bug' && g push -q "$app.git" main
+  "$bin" ci worker --once && "$bin" ci status main
+  say "the fix, pushed: it passes; git log shows each result as a note"
+  g revert --no-edit HEAD >/dev/null && g push -q "$app.git" main
+  "$bin" ci worker --once && "$bin" ci status main --wait
+  git --git-dir "$app.git" log --notes=shipshape-ci --format='%h %s%n%N' -3 main
+  unset SHIPSHAPE_STORE
+fi
+
 printf '\nThe demo ops repo is in %s; try: %s -C %s --help\n' "$demo" "$bin" "$demo"

@@ -81,11 +81,11 @@ Result<std::string> git_toplevel(os::ProcessRunner& runner, const std::string& d
         return tl::unexpected(r.error());
     }
     if (r->code != 0) {
-        return tl::unexpected(Error(Errc::not_found,
-                                    "'" + dir +
-                                        "' is not in a git working tree: `ci run` runs the jobs "
-                                        "of an application's repository (git init, then add "
-                                        ".shipshape-ci.toml)"));
+        return tl::unexpected(
+            Error(Errc::not_found, "'" + dir +
+                                       "' is not in a git working tree: `ci run` runs the jobs "
+                                       "of an application's repository (git init, then add "
+                                       ".shipshape-ci.toml)"));
     }
     return std::string(trim(r->out));
 }
@@ -115,7 +115,8 @@ Result<std::optional<std::string>> git_show_file(os::ProcessRunner& runner,
 Status git_checkout(os::ProcessRunner& runner, const std::string& repo, const std::string& commit,
                     const std::string& dest) {
     if (is_local_repo(repo)) {
-        auto clone = git(runner, {"clone", "--quiet", "--shared", "--no-checkout", "--", repo, dest});
+        auto clone =
+            git(runner, {"clone", "--quiet", "--shared", "--no-checkout", "--", repo, dest});
         if (!clone) {
             return tl::unexpected(clone.error());
         }
@@ -131,7 +132,8 @@ Status git_checkout(os::ProcessRunner& runner, const std::string& repo, const st
                 return tl::unexpected(r.error());
             }
             if (r->code != 0) {
-                return tl::unexpected(git_failed("fetching " + commit + " from '" + repo + "'", *r));
+                return tl::unexpected(
+                    git_failed("fetching " + commit + " from '" + repo + "'", *r));
             }
         }
     }
@@ -154,9 +156,15 @@ Result<std::string> git_copy_working_tree(os::ProcessRunner& runner, const std::
     if (auto st = os::make_local_file_system()->create_directories(os::path_parent(dest)); !st) {
         return tl::unexpected(st.error());
     }
-    std::string user_index = top + "/.git/index";
+    // Where git keeps the index (a linked worktree's is not in .git/ of the tree).
+    std::string user_index;
+    if (auto path = git(runner, {"-C", top, "rev-parse", "--path-format=absolute", "--git-path",
+                                 "index"});
+        path && path->code == 0) {
+        user_index = std::string(trim(path->out));
+    }
     std::error_code ec;
-    if (std::filesystem::exists(user_index)) {
+    if (!user_index.empty() && std::filesystem::exists(user_index)) {
         std::filesystem::copy_file(user_index, index,
                                    std::filesystem::copy_options::overwrite_existing, ec);
     }
@@ -182,8 +190,9 @@ Result<std::string> git_copy_working_tree(os::ProcessRunner& runner, const std::
         std::filesystem::remove(index, ec);
         return tl::unexpected(st.error());
     }
-    auto co = git(runner, {"-C", top, "checkout-index", "--all", "--force", "--prefix=" + dest + "/"},
-                  with_index);
+    auto co =
+        git(runner, {"-C", top, "checkout-index", "--all", "--force", "--prefix=" + dest + "/"},
+            with_index);
     std::filesystem::remove(index, ec);
     if (!co) {
         return tl::unexpected(co.error());

@@ -138,15 +138,14 @@ void keep_artifacts(const std::string& artifacts_dir, const CiJobRequest& reques
     if (artifacts_dir.empty()) {
         return;
     }
-    const std::string rel_dir = (request.pipeline_id > 0 ? std::to_string(request.pipeline_id)
-                                                         : std::string("local")) +
-                                "/" + dir_name(request.job.name);
+    const std::string rel_dir =
+        (request.pipeline_id > 0 ? std::to_string(request.pipeline_id) : std::string("local")) +
+        "/" + dir_name(request.job.name);
     auto keep = [&](const std::string& from, const std::string& rel) {
         std::string to = artifacts_dir + "/" + rel_dir + "/" + rel;
         std::error_code ec;
         std::filesystem::create_directories(os::path_parent(to), ec);
-        std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing,
-                                   ec);
+        std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
         result.artifacts.push_back(rel_dir + "/" + rel +
                                    (ec ? " (not kept: " + ec.message() + ")" : ""));
     };
@@ -193,8 +192,8 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
                          : image::resolve_image(m_env.images_dir, job.image);
         if (!image) {
             return failed_before_run(
-                "image", "job " + job.name + ": image '" + job.image + "': " +
-                             image.error().message() +
+                "image", "job " + job.name + ": image '" + job.image +
+                             "': " + image.error().message() +
                              " (build it with `shipshape image build`, or use image = \"host\")");
         }
         image_ref = image->id;
@@ -218,9 +217,9 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
         });
         for (const auto& row : rows) {
             if (row.verdict == require::Verdict::fail) {
-                return failed_before_run(
-                    "requirements", "job " + job.name + ": " + row.kind + " " + row.subject +
-                                        ": needs " + row.needed + ", the image has " + row.found);
+                return failed_before_run("requirements", "job " + job.name + ": " + row.kind + " " +
+                                                             row.subject + ": needs " + row.needed +
+                                                             ", the image has " + row.found);
             }
         }
     }
@@ -242,8 +241,8 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     run.pid = ::getpid();
     run.started_at = start;
     run.updated_at = start;
-    auto vars = checklist::bind_params(*parsed, job.params,
-                                       {{"env", "ci"}, {"run", run.id}, {"repo", ws}});
+    auto vars =
+        checklist::bind_params(*parsed, job.params, {{"env", "ci"}, {"run", run.id}, {"repo", ws}});
     if (!vars) {
         return failed_before_run("definition", first_line(vars.error().message()));
     }
@@ -266,8 +265,8 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
         auto ptext = os::read_whole_file(os::path_join(ws, job.faults));
         if (!ptext) {
             return failed_before_run("definition", "job " + job.name + ": fault profile '" +
-                                                       job.faults + "': " +
-                                                       ptext.error().message());
+                                                       job.faults +
+                                                       "': " + ptext.error().message());
         }
         profile = run_dir + "/faults.toml";
         std::string filled = *ptext;
@@ -314,20 +313,22 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
                     step = kv.substr(15);
                 }
             }
-            prefix = {m_env.fault_exe, "fault", "--quiet", "--profile", profile, "--report",
+            prefix = {m_env.fault_exe,
+                      "fault",
+                      "--quiet",
+                      "--profile",
+                      profile,
+                      "--report",
                       run_dir + "/faults/" + std::to_string(++report_seq) + "-" + dir_name(step) +
                           ".json",
                       "--"};
         }
-        std::vector<std::string> sandbox{m_env.shipshape_exe, "ci",        "sandbox",
-                                         "--image",           image_ref,   "--workspace",
-                                         ws,                  "--tmp",
-                                         run_dir + "/tmp",    "--network",
-                                         // Under faults the command lives in the fault
-                                         // sandbox's own network namespace already.
-                                         (job.network == ci::JobNetwork::host || !profile.empty())
-                                             ? "host"
-                                             : "none"};
+        std::vector<std::string> sandbox{
+            m_env.shipshape_exe, "ci", "sandbox", "--image", image_ref, "--workspace", ws, "--tmp",
+            run_dir + "/tmp", "--network",
+            // Under faults the command lives in the fault
+            // sandbox's own network namespace already.
+            (job.network == ci::JobNetwork::host || !profile.empty()) ? "host" : "none"};
         if (!m_env.images_dir.empty()) {
             sandbox.insert(sandbox.end(), {"--images", m_env.images_dir});
         }
@@ -414,9 +415,9 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     } else if (outcome.status != checklist::RunStatus::done || !result.failing.empty()) {
         result.status = "failed";
         if (result.failing.empty()) {
-            std::string step = outcome.failed.empty() ? (outcome.waiting.empty() ? std::string()
-                                                                                 : outcome.waiting[0])
-                                                      : outcome.failed[0];
+            std::string step = outcome.failed.empty()
+                                   ? (outcome.waiting.empty() ? std::string() : outcome.waiting[0])
+                                   : outcome.failed[0];
             result.failing = "step " + step;
             auto it = outcome.results.find(step);
             result.detail = outcome.status == checklist::RunStatus::waiting

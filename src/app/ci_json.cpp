@@ -66,8 +66,8 @@ Result<ci::Job> parse_ci_job(std::string_view text) {
         for (const auto& [k, v] : member(j, "params").items()) {
             job.params.emplace_back(k, v.get<std::string>());
         }
-        job.network = j.value("network", "none") == "host" ? ci::JobNetwork::host
-                                                           : ci::JobNetwork::none;
+        job.network =
+            j.value("network", "none") == "host" ? ci::JobNetwork::host : ci::JobNetwork::none;
         job.timeout = Millis(j.value("timeout_ms", int64_t{0}));
         return job;
     } catch (const json::exception& e) {
@@ -126,13 +126,15 @@ Result<CiJobResult> parse_ci_results(std::string_view text) {
             auto dot = name.rfind('.');
             t.classname = dot == std::string::npos ? "" : name.substr(0, dot);
             t.name = dot == std::string::npos ? name : name.substr(dot + 1);
-            t.status = parse_test_status(c.value("status", "passed")).value_or(ci::TestStatus::passed);
+            t.status =
+                parse_test_status(c.value("status", "passed")).value_or(ci::TestStatus::passed);
             t.message = c.value("message", "");
             t.seconds = c.value("seconds", 0.0);
             r.tests.cases.push_back(std::move(t));
         }
         for (const auto& f : member(j, "faults")) {
-            r.faults.push_back({f.value("step", ""), f.value("fault", ""), f.value("fired", false)});
+            r.faults.push_back(
+                {f.value("step", ""), f.value("fault", ""), f.value("fired", false)});
         }
         r.artifacts = j.value("artifacts", std::vector<std::string>{});
         return r;

@@ -174,9 +174,9 @@ Result<CiLocalReport> run_ci_locally(
             return tl::unexpected(last.error());
         }
         if (last->empty()) {
-            return tl::unexpected(Error(Errc::not_found,
-                                        "no earlier `ci run` of '" + *top +
-                                            "' in this store: --rerun-failed has nothing to rerun"));
+            return tl::unexpected(
+                Error(Errc::not_found, "no earlier `ci run` of '" + *top +
+                                           "' in this store: --rerun-failed has nothing to rerun"));
         }
         std::vector<ci::Job> failed;
         for (const auto& job : *jobs) {

@@ -20,16 +20,16 @@ os::ContainerSpec ci_sandbox_spec(const CiSandboxOptions& o, std::vector<std::st
     // The workspace has the same path inside; another directory exists inside only when the
     // root is this machine's.
     bool in_workspace = o.cwd == o.workspace || o.cwd.starts_with(o.workspace + "/");
-    spec.cwd = (in_workspace || (o.image == ci::k_host_image && !o.cwd.empty())) ? o.cwd
-                                                                                : o.workspace;
+    spec.cwd =
+        (in_workspace || (o.image == ci::k_host_image && !o.cwd.empty())) ? o.cwd : o.workspace;
     return spec;
 }
 
 Result<int> run_ci_sandbox(const CiSandboxOptions& o) {
     if (o.workspace.empty() || o.workspace[0] != '/') {
-        return tl::unexpected(Error(Errc::invalid_argument,
-                                    "--workspace must be an absolute path, not '" + o.workspace +
-                                        "'"));
+        return tl::unexpected(
+            Error(Errc::invalid_argument,
+                  "--workspace must be an absolute path, not '" + o.workspace + "'"));
     }
     if (o.argv.empty()) {
         return tl::unexpected(Error(Errc::invalid_argument, "no command given after --"));

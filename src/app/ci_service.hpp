@@ -68,10 +68,10 @@ std::vector<CiFaultRow> parse_fault_report_rows(const std::string& path);
 
 struct CiJobRequest {
     ci::Job job;
-    std::string workspace;     // absolute: the tree the job runs in (a private copy)
-    std::string commit;        // recorded in the run's params ("" for uncommitted changes)
-    std::string ref;           // likewise
-    int64_t pipeline_id = 0;   // names the artifacts directory
+    std::string workspace;    // absolute: the tree the job runs in (a private copy)
+    std::string commit;       // recorded in the run's params ("" for uncommitted changes)
+    std::string ref;          // likewise
+    int64_t pipeline_id = 0;  // names the artifacts directory
     int64_t job_id = 0;
     // --rerun-failed: the run whose complete steps are kept (they are not run again).
     std::string previous_run;
@@ -127,18 +127,17 @@ std::optional<store::CiPipeline> make_ci_pipeline(const std::optional<std::strin
 // Enqueues one pipeline per pushed ref and commit of `repo` (deleted refs and notes refs are
 // skipped). Reads each commit's .shipshape-ci.toml with git; returns at once (no job runs
 // here). Errc::store when the store fails.
-[[nodiscard]] Result<std::vector<EnqueueOutcome>> enqueue_pushes(store::CiStore& store,
-                                                                 os::ProcessRunner& runner,
-                                                                 const std::string& repo,
-                                                                 const std::vector<PushedRef>& pushes);
+[[nodiscard]] Result<std::vector<EnqueueOutcome>> enqueue_pushes(
+    store::CiStore& store, os::ProcessRunner& runner, const std::string& repo,
+    const std::vector<PushedRef>& pushes);
 
 // The label local runs' jobs carry, which no worker may take (`ci worker --labels` refuses
 // labels starting with "shipshape:"), so that a worker on the same store never runs them.
 inline constexpr std::string_view k_local_label = "shipshape:local";
 
 struct CiLocalRequest {
-    std::string dir;                 // inside the application's working tree
-    std::vector<std::string> jobs;   // empty: every job
+    std::string dir;                // inside the application's working tree
+    std::vector<std::string> jobs;  // empty: every job
     bool rerun_failed = false;
 };
 
@@ -171,13 +170,13 @@ struct CiLocalReport {
 // ---- Workers (app/ci_worker.cpp) ----
 
 struct CiWorkerOptions {
-    std::string store_location;        // every slot opens its own connection to it
-    std::string name;                  // "" : host:pid
-    std::vector<std::string> labels;   // jobs whose labels are all here
-    int concurrency = 1;               // jobs at once (one slot, thread and connection each)
-    bool once = false;                 // drain the queue, then return
-    Millis lease{30000};               // renewed every third of it while a job runs
-    bool notes = true;                 // write the git note when a pipeline ends
+    std::string store_location;       // every slot opens its own connection to it
+    std::string name;                 // "" : host:pid
+    std::vector<std::string> labels;  // jobs whose labels are all here
+    int concurrency = 1;              // jobs at once (one slot, thread and connection each)
+    bool once = false;                // drain the queue, then return
+    Millis lease{30000};              // renewed every third of it while a job runs
+    bool notes = true;                // write the git note when a pipeline ends
     int max_attempts = 3;
 };
 

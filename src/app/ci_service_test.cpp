@@ -11,10 +11,10 @@ TEST(CiPostReceive, ReadsOldNewRefLinesAndDropsMalformedOnes) {
     auto pushes = parse_post_receive(
         "0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 "
         "refs/heads/main\n"
-        "only two\n"                 // too few fields: left out
-        "\n"                         // blank: left out
+        "only two\n"                  // too few fields: left out
+        "\n"                          // blank: left out
         "aaaa bbbb refs/tags/v1\r\n"  // CR tolerated
-        "a b c d\n");                // too many fields: left out
+        "a b c d\n");                 // too many fields: left out
     ASSERT_EQ(pushes.size(), 2u);
     EXPECT_EQ(pushes[0].ref, "refs/heads/main");
     EXPECT_EQ(pushes[0].new_id, std::string(40, '1'));

@@ -26,8 +26,8 @@ class LeaseKeeper {
   public:
     LeaseKeeper(std::unique_ptr<store::Store> store, int64_t job_id, std::string worker,
                 Millis lease, const os::CancelSource& outer, const os::CancelSource& job_cancel)
-        : m_store(std::move(store)), m_thread([this, job_id, worker = std::move(worker), lease,
-                                               &outer, &job_cancel] {
+        : m_store(std::move(store)),
+          m_thread([this, job_id, worker = std::move(worker), lease, &outer, &job_cancel] {
               const int every = static_cast<int>(std::max<int64_t>(lease.count() / 3, 50));
               while (!m_stop) {
                   pollfd p{outer.fd(), POLLIN, 0};
@@ -171,9 +171,9 @@ Status run_claimed(Slot& slot, store::Store& store, os::ProcessRunner& runner,
     if (!finished) {
         return tl::unexpected(finished.error());
     }
-    (result.status == "passed" ? slot.report.passed
-                               : (result.status == "cancelled" ? slot.report.cancelled
-                                                               : slot.report.failed))++;
+    (result.status == "passed"
+         ? slot.report.passed
+         : (result.status == "cancelled" ? slot.report.cancelled : slot.report.failed))++;
     slot.say("job " + std::to_string(job.id) + " " + job.name + ": " + result.status +
              (result.failing.empty() ? "" : " at " + result.failing) +
              (result.detail.empty() ? "" : ": " + result.detail));
@@ -244,10 +244,10 @@ Result<CiWorkerReport> run_ci_worker(const CiWorkerOptions& options, const CiEnv
                                      const os::CancelSource& cancel, const CiWorkerSay& say) {
     for (const auto& label : options.labels) {
         if (label.starts_with("shipshape:")) {
-            return tl::unexpected(Error(Errc::invalid_argument,
-                                        "label '" + label +
-                                            "': labels starting with \"shipshape:\" are "
-                                            "reserved (local `ci run` jobs carry them)"));
+            return tl::unexpected(
+                Error(Errc::invalid_argument, "label '" + label +
+                                                  "': labels starting with \"shipshape:\" are "
+                                                  "reserved (local `ci run` jobs carry them)"));
         }
     }
     const std::string base = options.name.empty() ? default_worker_name() : options.name;
@@ -260,8 +260,12 @@ Result<CiWorkerReport> run_ci_worker(const CiWorkerOptions& options, const CiEnv
     std::vector<Slot> slots;
     slots.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
-        slots.push_back({options, env, cancel, serialized,
-                         n == 1 ? base : base + "/" + std::to_string(i + 1), {}});
+        slots.push_back({options,
+                         env,
+                         cancel,
+                         serialized,
+                         n == 1 ? base : base + "/" + std::to_string(i + 1),
+                         {}});
     }
     std::vector<Status> results(static_cast<size_t>(n));
     std::vector<std::thread> threads;

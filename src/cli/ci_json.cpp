@@ -51,10 +51,10 @@ json job_json(const store::CiJob& job) {
 }
 
 json pipeline_json(const store::CiPipeline& p) {
-    json j{{"pipeline", p.id},     {"status", p.status}, {"repo", p.repo},
-           {"ref", p.ref},         {"commit", p.commit}, {"source", p.source},
-           {"reason", p.reason},   {"created_at", p.created_at},
-           {"updated_at", p.updated_at}, {"jobs", json::array()}};
+    json j{{"pipeline", p.id},     {"status", p.status},         {"repo", p.repo},
+           {"ref", p.ref},         {"commit", p.commit},         {"source", p.source},
+           {"reason", p.reason},   {"created_at", p.created_at}, {"updated_at", p.updated_at},
+           {"jobs", json::array()}};
     for (const auto& job : p.jobs) {
         j["jobs"].push_back(job_json(job));
     }

@@ -20,7 +20,8 @@ std::string paint(const std::string& status, bool color) {
 
 std::string job_line(const std::string& name, const std::string& status, const std::string& failing,
                      const std::string& detail, bool color) {
-    std::string line = "  " + paint(status, color) + std::string(status.size() < 9 ? 9 - status.size() : 1, ' ') +
+    std::string line = "  " + paint(status, color) +
+                       std::string(status.size() < 9 ? 9 - status.size() : 1, ' ') +
                        escape_control(name);
     if (status != "passed" && !failing.empty()) {
         line += "  at " + escape_control(failing);

@@ -1,8 +1,8 @@
 // shipshape ci run [JOB...] | ci status [REF|COMMIT] | ci log JOB|RUN | ci cancel PIPELINE: CI on
 // check-in, in an application's repository (not the ops repo). The worker, the hook and the
 // sandbox are in cmd_ci_worker.cpp.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -50,14 +50,15 @@ int run_ci_run(Context& ctx, const CiStoreOption& so, const RunOptions& o) {
     }
     auto env = ci_environment(ctx, *location);
     // --json prints one document at the end; the live view is for people.
-    std::unique_ptr<RunView> view =
-        ctx.json ? std::make_unique<RunView>() : make_run_view(ctx);
+    std::unique_ptr<RunView> view = ctx.json ? std::make_unique<RunView>() : make_run_view(ctx);
     app::CiLocalRequest req{ctx.cwd, o.jobs, o.rerun_failed};
     auto report = app::run_ci_locally(
-        **store, *runner, *ctx.cancel, env, req, [&](const ci::Job& job) -> checklist::RunObserver& {
+        **store, *runner, *ctx.cancel, env, req,
+        [&](const ci::Job& job) -> checklist::RunObserver& {
             if (!ctx.json) {
                 std::fprintf(stderr, "ci: job %s (image %s%s)\n", job.name.c_str(),
-                             job.image.c_str(), job.faults.empty() ? "" : (", faults " + job.faults).c_str());
+                             job.image.c_str(),
+                             job.faults.empty() ? "" : (", faults " + job.faults).c_str());
             }
             return *view;
         });
@@ -216,10 +217,11 @@ int run_ci_cancel(Context& ctx, const CiStoreOption& so, const CancelOptions& o)
         std::printf("{\"pipeline\": %lld, \"cancelled\": %lld}\n",
                     static_cast<long long>(o.pipeline), static_cast<long long>(*n));
     } else {
-        std::printf("ci: pipeline %lld: %lld %s cancelled (running ones stop at their worker's "
-                    "next lease renewal)\n",
-                    static_cast<long long>(o.pipeline), static_cast<long long>(*n),
-                    *n == 1 ? "job" : "jobs");
+        std::printf(
+            "ci: pipeline %lld: %lld %s cancelled (running ones stop at their worker's "
+            "next lease renewal)\n",
+            static_cast<long long>(o.pipeline), static_cast<long long>(*n),
+            *n == 1 ? "job" : "jobs");
     }
     return 0;
 }
@@ -251,7 +253,8 @@ void add_ci_commands(CLI::App& app, std::vector<Command>& out) {
     out.push_back({run, [so, ro](Context& ctx) { return run_ci_run(ctx, *so, *ro); }});
 
     auto st = std::make_shared<StatusOptions>();
-    auto* status = ci->add_subcommand("status", "Show the pipeline of a commit or ref, or the newest");
+    auto* status =
+        ci->add_subcommand("status", "Show the pipeline of a commit or ref, or the newest");
     status->add_option("WHAT", st->what, "a commit id (or prefix) or a ref (main, refs/tags/v1)");
     status->add_flag("--wait", st->wait,
                      "wait until the pipeline ends; exit 0 when it passed, 1 when not");

@@ -1,7 +1,7 @@
 // shipshape ci worker | ci hook install BARE-REPO | ci enqueue | ci sandbox | ci prune: the
 // server side of CI (cmd_ci.cpp has run, status, log and cancel).
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -68,8 +68,8 @@ int run_ci_worker_cmd(Context& ctx, const CiStoreOption& so, WorkerOptions o) {
     o.worker.store_location = *location;
     for (size_t at = 0; at < o.labels.size();) {
         size_t comma = o.labels.find(',', at);
-        std::string one(trim(o.labels.substr(at, comma == std::string::npos ? std::string::npos
-                                                                            : comma - at)));
+        std::string one(
+            trim(o.labels.substr(at, comma == std::string::npos ? std::string::npos : comma - at)));
         if (!one.empty()) {
             o.worker.labels.push_back(one);
         }
@@ -112,7 +112,8 @@ constexpr std::string_view k_hook_marker = "# shipshape-ci post-receive hook";
 int run_ci_hook_install(Context& ctx, const CiStoreOption& so, const HookOptions& o) {
     auto runner = os::make_process_runner();
     const std::string repo = os::path_absolute(o.repo, ctx.cwd);
-    if (!std::filesystem::is_directory(repo + "/hooks") || !std::filesystem::exists(repo + "/HEAD")) {
+    if (!std::filesystem::is_directory(repo + "/hooks") ||
+        !std::filesystem::exists(repo + "/HEAD")) {
         return report_error(ctx, Error(Errc::not_found, "'" + repo +
                                                             "' is not a bare git repository "
                                                             "(no HEAD and hooks/): make one with "
@@ -152,11 +153,12 @@ int run_ci_hook_install(Context& ctx, const CiStoreOption& so, const HookOptions
         std::printf("{\"hook\": \"%s\", \"schema\": %lld}\n", escape_control(hook).c_str(),
                     static_cast<long long>(migrated->to));
     } else {
-        std::printf("ci: installed %s (store %s, schema %lld)\n"
-                    "  a push now queues its jobs; run them with: shipshape ci worker --store %s\n",
-                    hook.c_str(), store::redact_postgres_uri(*location).c_str(),
-                    static_cast<long long>(migrated->to),
-                    shell_quote(store::redact_postgres_uri(*location)).c_str());
+        std::printf(
+            "ci: installed %s (store %s, schema %lld)\n"
+            "  a push now queues its jobs; run them with: shipshape ci worker --store %s\n",
+            hook.c_str(), store::redact_postgres_uri(*location).c_str(),
+            static_cast<long long>(migrated->to),
+            shell_quote(store::redact_postgres_uri(*location)).c_str());
     }
     return 0;
 }
@@ -171,7 +173,8 @@ int run_ci_enqueue(Context& ctx, const CiStoreOption& so, const EnqueueOptions& 
     if (!o.commit.empty()) {
         pushes.push_back({"", o.commit, o.ref.empty() ? "manual" : o.ref});
     } else {
-        std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        std::string text((std::istreambuf_iterator<char>(std::cin)),
+                         std::istreambuf_iterator<char>());
         pushes = app::parse_post_receive(text);
     }
     auto store = store::open_store(*location);
@@ -192,7 +195,8 @@ int run_ci_enqueue(Context& ctx, const CiStoreOption& so, const EnqueueOptions& 
                         static_cast<long long>(e.pipeline_id), e.reason.c_str());
         } else {
             std::printf("shipshape-ci: %s: pipeline %lld queued (%zu %s)\n", what.c_str(),
-                        static_cast<long long>(e.pipeline_id), e.jobs, e.jobs == 1 ? "job" : "jobs");
+                        static_cast<long long>(e.pipeline_id), e.jobs,
+                        e.jobs == 1 ? "job" : "jobs");
         }
     }
     return 0;
@@ -202,7 +206,8 @@ int run_ci_sandbox_cmd(Context& ctx, SandboxOptions o) {
     if (o.network != "none" && o.network != "host") {
         return report_error(ctx, Error(Errc::invalid_argument, "--network: none or host"));
     }
-    o.sandbox.network = o.network == "host" ? os::ContainerNetwork::host : os::ContainerNetwork::none;
+    o.sandbox.network =
+        o.network == "host" ? os::ContainerNetwork::host : os::ContainerNetwork::none;
     o.sandbox.workspace = os::path_absolute(o.sandbox.workspace, ctx.cwd);
     if (!o.sandbox.tmp_dir.empty()) {
         o.sandbox.tmp_dir = os::path_absolute(o.sandbox.tmp_dir, ctx.cwd);
@@ -247,56 +252,6 @@ int run_ci_prune(Context& ctx, const CiStoreOption& so, const PruneOptions& o) {
 }
 
 }  // namespace
-
-Result<std::string> ci_store_location(const Context& ctx, const CiStoreOption& o,
-                                      os::ProcessRunner& runner) {
-    auto resolve = [&](const std::string& s) {
-        return s.find("://") != std::string::npos || s.starts_with("sqlite:")
-                   ? s
-                   : os::path_absolute(s, ctx.cwd);
-    };
-    if (!o.store.empty()) {
-        return resolve(o.store);
-    }
-    if (!ctx.store.empty()) {
-        return resolve(ctx.store);
-    }
-    auto top = app::git_toplevel(runner, ctx.cwd);
-    if (!top) {
-        return tl::unexpected(Error(Errc::invalid_argument,
-                                    "which store? Give --store (a path or postgresql://...) or "
-                                    "set SHIPSHAPE_STORE; inside a git working tree the default "
-                                    "is .shipshape/ci.db there"));
-    }
-    if (auto st = os::make_local_file_system()->create_directories(*top + "/.shipshape"); !st) {
-        return tl::unexpected(st.error());
-    }
-    return *top + "/.shipshape/ci.db";
-}
-
-app::CiEnvironment ci_environment(const Context& ctx, const std::string& store_location) {
-    (void)ctx;
-    app::CiEnvironment env;
-    env.shipshape_exe = self_exe();
-    env.fault_exe = os::path_parent(env.shipshape_exe) + "/shipshape-fault";
-    std::string base;
-    std::string path = store_location.starts_with("sqlite:") ? store_location.substr(7)
-                                                             : store_location;
-    if (path.find("://") == std::string::npos) {
-        base = os::path_parent(path);
-        env.images_dir = base + "/images";  // an ops repo's store: .shipshape/images beside it
-    } else if (::geteuid() == 0) {
-        base = "/var/lib/shipshape";
-    } else if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {
-        base = std::string(state) + "/shipshape";
-    } else {
-        base = std::string(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") +
-               "/.local/state/shipshape";
-    }
-    env.work_dir = base + "/ci-work";
-    env.artifacts_dir = base + "/ci-artifacts";
-    return env;
-}
 
 void add_ci_worker_commands(CLI::App& ci, const std::shared_ptr<CiStoreOption>& so,
                             const std::function<void(CLI::App*)>& store_flag,

@@ -2,6 +2,7 @@
 #include "store/ci.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,35 @@ bool ci_labels_match(const std::vector<std::string>& job_labels,
     return std::all_of(job_labels.begin(), job_labels.end(), [&](const std::string& l) {
         return std::find(worker_labels.begin(), worker_labels.end(), l) != worker_labels.end();
     });
+}
+
+Status check_ci_pipeline(const CiPipeline& pipeline) {
+    if (!pipeline.reason.empty()) {
+        return {};  // its jobs are not written
+    }
+    std::set<std::string> names;
+    for (const auto& j : pipeline.jobs) {
+        if (j.name.empty()) {
+            return fail(Errc::invalid_argument, "a CI job needs a name");
+        }
+        if (!names.insert(j.name).second) {
+            return fail(Errc::invalid_argument, "two CI jobs are named '" + j.name + "'");
+        }
+        for (const auto& l : j.labels) {
+            if (l.empty() || l.find(',') != std::string::npos) {
+                return fail(Errc::invalid_argument, "CI job '" + j.name + "' has the label '" + l +
+                                                        "': labels are not empty and hold "
+                                                        "no comma");
+            }
+        }
+    }
+    return {};
+}
+
+std::string ci_lost_detail(int attempts, bool cancel_requested) {
+    const std::string lost =
+        "its worker was lost " + std::to_string(attempts) + (attempts == 1 ? " time" : " times");
+    return cancel_requested ? "cancelled, and " + lost : lost;
 }
 
 }  // namespace shipshape::store

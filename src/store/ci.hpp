@@ -34,7 +34,9 @@ struct CiJob {
     std::string name;         // "test", or "test[image=prod,faults=disk]" for a matrix cell
     // What the worker needs to run it (the resolved job as JSON, app/ci_*); opaque to the store.
     std::string definition;
-    std::vector<std::string> labels;  // a worker must have every one of them to claim the job
+    // A worker must have every one of them to claim the job. Stored as a comma list: a label is
+    // not empty and holds no comma (check_ci_pipeline).
+    std::vector<std::string> labels;
     std::string status = "queued";
     std::string worker;       // the claimant ("host:pid" or --name); "" before the first claim
     int64_t lease_until = 0;  // while running: a claim after this time requeues the job
@@ -73,6 +75,15 @@ std::string ci_pipeline_status(const std::vector<CiJob>& jobs);
 // Whether a worker with `worker_labels` may run a job needing `job_labels`: it has every one.
 bool ci_labels_match(const std::vector<std::string>& job_labels,
                      const std::vector<std::string>& worker_labels);
+
+// What enqueue_ci_pipeline checks before writing anything: Errc::invalid_argument unless every
+// job has a name, no two jobs share one (cancel_ci finds jobs by name), and every label is
+// non-empty without a comma.
+Status check_ci_pipeline(const CiPipeline& pipeline);
+
+// The detail of a job whose lease expired `attempts` times (claim_ci_job ends it): failed, or
+// cancelled when a cancel was asked.
+std::string ci_lost_detail(int attempts, bool cancel_requested);
 
 struct CiClaim {
     std::string worker;
@@ -115,7 +126,8 @@ class CiStore {
 
     // Writes the pipeline and its jobs (their status queued) in one transaction and wakes
     // waiting workers (PostgreSQL: NOTIFY). Returns the pipeline's id. A pipeline with a
-    // `reason` is written as failed, its jobs ignored.
+    // `reason` is written as failed, its jobs ignored. Errc::invalid_argument, writing nothing,
+    // when check_ci_pipeline refuses it.
     [[nodiscard]] virtual Result<int64_t> enqueue_ci_pipeline(const CiPipeline& pipeline) = 0;
     // The oldest claimable job whose labels the claimant has, now running under its lease
     // (attempts + 1, started_at = now, worker, lease_until = now + lease_ms); nullopt when

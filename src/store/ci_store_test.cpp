@@ -154,7 +154,9 @@ TEST_P(CiContract, APipelineWithAReasonIsFailedWithoutJobs) {
 TEST_P(CiContract, ClaimsTakeTheOldestJobWhoseLabelsTheClaimantHas) {
     enqueue(pipeline("aaaa0000", 100, {job("gpu-test", {"linux", "gpu"}), job("unit")}));
     enqueue(pipeline("bbbb0000", 200, {job("lint", {"linux"})}));
+    enqueue(pipeline("cccc0000", 250, {job("later")}));
     EXPECT_EQ(claim_name(claimant("plain", 300)), "unit");  // gpu-test needs labels it lacks
+    EXPECT_EQ(claim_name(claimant("plain", 300)), "later");
     EXPECT_EQ(claim_name(claimant("plain", 300)), "");
     EXPECT_EQ(claim_name(claimant("linux", 300, {"linux"})), "lint");
     auto j = store->claim_ci_job(claimant("big", 300, {"gpu", "linux", "arm"}));
@@ -166,6 +168,19 @@ TEST_P(CiContract, ClaimsTakeTheOldestJobWhoseLabelsTheClaimantHas) {
     EXPECT_EQ((*j)->started_at, 300);
     EXPECT_EQ((*j)->lease_until, 1300);
     EXPECT_EQ(claim_name(claimant("big", 300, {"gpu", "linux"})), "");
+}
+
+// Claims read candidates in batches: one that fits is found behind many that do not.
+TEST_P(CiContract, AJobThatFitsIsFoundBehindManyThatDoNot) {
+    std::vector<CiJob> gpu;
+    gpu.reserve(100);
+    for (int i = 0; i < 100; ++i) {
+        gpu.push_back(job("gpu" + std::to_string(i), {"gpu"}));
+    }
+    enqueue(pipeline("aaaa0000", 100, gpu));
+    enqueue(pipeline("bbbb0000", 200, {job("plain")}));
+    EXPECT_EQ(claim_name(claimant("w", 300)), "plain");
+    EXPECT_EQ(claim_name(claimant("w", 300)), "");
 }
 
 TEST_P(CiContract, OnlyTheHolderUsesTheLeaseAndAnExpiredOneIsTakenOver) {
@@ -264,6 +279,18 @@ TEST_P(CiContract, AJobAskedToStopWhoseWorkerIsLostIsCancelledNotHandedOut) {
     ASSERT_EQ(*store->cancel_ci(pid, "", 300), 1);
     EXPECT_EQ(claim_name(claimant("w2", 5000)), "");
     EXPECT_EQ(status_of(pid), "cancelled");
+    EXPECT_EQ(store->get_ci_pipeline(pid)->jobs[0].detail,
+              "cancelled, and its worker was lost 1 time");
+}
+
+TEST_P(CiContract, PipelinesWithUnnamedTwinOrBadlyLabelledJobsAreRefused) {
+    for (const auto& jobs : std::vector<std::vector<CiJob>>{
+             {job("")}, {job("a"), job("a")}, {job("a", {"x,y"})}, {job("a", {""})}}) {
+        auto r = store->enqueue_ci_pipeline(pipeline("aaaa0000", 100, jobs));
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code(), Errc::invalid_argument) << r.error().message();
+    }
+    EXPECT_EQ(found({}), (std::vector<int64_t>{}));
 }
 
 TEST_P(CiContract, ThePipelineStatusFollowsEveryChangeOfItsJobs) {
@@ -324,16 +351,14 @@ TEST_P(CiContract, PruneRemovesOnlyPipelinesThatEndedBeforeTheTime) {
 TEST_P(CiContract, ConnectionsClaimingAtOnceTakeEveryJobExactlyOnce) {
     constexpr int k_jobs = 40;
     const int k_connections = GetParam().name == "postgres" ? 4 : 2;
-    std::vector<CiJob> jobs;
-    jobs.reserve(k_jobs);
-    for (int i = 0; i < k_jobs; ++i) {
-        jobs.push_back(job("j" + std::to_string(i)));
+    // Pipelines of two jobs, claimed one after the other by different connections and finished
+    // at about the same time: finishers of one pipeline's jobs race on its status too.
+    std::vector<int64_t> pipelines;
+    for (int i = 0; i < k_jobs / 2; ++i) {
+        pipelines.push_back(
+            enqueue(pipeline("aaaa000" + std::to_string(i), 100 + i,
+                             {job("a" + std::to_string(i)), job("b" + std::to_string(i))})));
     }
-    // Two pipelines, so that finishers of one pipeline's jobs race on its status too.
-    std::vector<CiJob> second(jobs.begin() + k_jobs / 2, jobs.end());
-    jobs.resize(k_jobs / 2);
-    const int64_t p1 = enqueue(pipeline("aaaa0000", 100, jobs));
-    const int64_t p2 = enqueue(pipeline("bbbb0000", 100, second));
     std::vector<std::unique_ptr<Store>> stores;
     for (int i = 0; i < k_connections; ++i) {
         stores.push_back(reopen());
@@ -372,8 +397,37 @@ TEST_P(CiContract, ConnectionsClaimingAtOnceTakeEveryJobExactlyOnce) {
     for (const auto& [id, n] : claims) {
         EXPECT_EQ(n, 1) << "job " << id;
     }
-    EXPECT_EQ(status_of(p1), "passed");
-    EXPECT_EQ(status_of(p2), "passed");
+    for (const int64_t id : pipelines) {
+        EXPECT_EQ(status_of(id), "passed") << "pipeline " << id;
+    }
+}
+
+// Two connections finish the two jobs of one pipeline at the same moment: the pipeline's status
+// is derived from both (neither derives it from a snapshot without the other's job).
+TEST_P(CiContract, TwoFinishersOfOnePipelineAtOnceLeaveItsStatusRight) {
+    auto first = reopen();
+    auto second = reopen();
+    ASSERT_TRUE(first && second);
+    for (int round = 0; round < 20; ++round) {
+        const int64_t pid = enqueue(pipeline("aaaa0000", round, {job("a"), job("b")}));
+        auto a = first->claim_ci_job(claimant("w1", 1000));
+        auto b = second->claim_ci_job(claimant("w2", 1000));
+        ASSERT_TRUE(a && *a && b && *b);
+        std::atomic<int> ready{0};
+        auto finish_at_once = [&](Store* s, const CiJob& j) {
+            ++ready;
+            while (ready.load() < 2) {
+            }
+            auto f = s->finish_ci_job(finish(j, "passed", 2000));
+            ASSERT_TRUE(f) << f.error().message();
+            EXPECT_TRUE(*f);
+        };
+        std::thread ta(finish_at_once, first.get(), **a);
+        std::thread tb(finish_at_once, second.get(), **b);
+        ta.join();
+        tb.join();
+        ASSERT_EQ(status_of(pid), "passed") << "round " << round;
+    }
 }
 
 TEST_P(CiContract, AWaitingWorkerWakesForAnEnqueue) {

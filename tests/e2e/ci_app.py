@@ -1,69 +1,24 @@
-"""A sample application repository for CI tests and benchmarks: a tiny Python module, its
-tests (a runner that writes JUnit XML, as pytest --junitxml would), a checklist that runs
-them, and .shipshape-ci.toml. Pure standard library; git through its CLI."""
+"""A sample application repository for CI tests and benchmarks: examples/ci-calc (a tiny
+Python module, its tests writing JUnit XML as pytest --junitxml would, a checklist that runs
+them, and .shipshape-ci.toml) made a git working tree, with parts replaceable. Pure standard
+library; git through its CLI."""
 import os
+import shutil
 import subprocess
-import textwrap
 
-CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
-CALC_BROKEN_ADD = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                       "ci-calc")
 
-RUN_TESTS = textwrap.dedent('''\
-    """Runs the tests of calc.py and writes test-results/calc.xml (JUnit)."""
-    import os
-    import sys
-    import traceback
-    from xml.sax.saxutils import quoteattr
 
-    import calc
+def _example(rel):
+    with open(os.path.join(EXAMPLE, rel)) as f:
+        return f.read()
 
-    def test_add():
-        assert calc.add(2, 3) == 5, "add(2, 3) should be 5, got %r" % calc.add(2, 3)
 
-    def test_mul():
-        assert calc.mul(2, 3) == 6, "mul(2, 3) should be 6"
-
-    cases = []
-    for name, fn in [("test_add", test_add), ("test_mul", test_mul)]:
-        try:
-            fn()
-            cases.append((name, None))
-        except AssertionError as e:
-            cases.append((name, str(e)))
-    os.makedirs("test-results", exist_ok=True)
-    failures = sum(1 for _, f in cases if f)
-    with open("test-results/calc.xml", "w") as out:
-        out.write('<?xml version="1.0"?>\\n<testsuites><testsuite name="calc" tests="%d" '
-                  'failures="%d">\\n' % (len(cases), failures))
-        for name, failure in cases:
-            out.write('<testcase classname="calc" name="%s" time="0.001">' % name)
-            if failure:
-                out.write('<failure message=%s>%s</failure>' % (quoteattr(failure), failure))
-            out.write('</testcase>\\n')
-        out.write("</testsuite></testsuites>\\n")
-    for name, failure in cases:
-        print(("FAIL " if failure else "ok   ") + name + ("" if not failure else ": " + failure))
-    sys.exit(1 if failures else 0)
-    ''')
-
-CHECKLIST = textwrap.dedent('''\
-    name = "test"
-    [[step]]
-    id = "lint"
-    run = ["python3", "-m", "py_compile", "calc.py"]
-    [[step]]
-    id = "unit"
-    needs = ["lint"]
-    run = ["python3", "run_tests.py"]
-    ''')
-
-CI = textwrap.dedent('''\
-    [job.test]
-    checklist = "ci/test.toml"
-    image = "host"
-    junit = "test-results/*.xml"
-    artifacts = ["test-results/*.xml"]
-    ''')
+CALC = _example("calc.py")
+CALC_BROKEN_ADD = CALC.replace("return a + b", "return a - b")
+CHECKLIST = _example("ci/test.toml")
+CI = _example(".shipshape-ci.toml")
 
 
 def git(cwd, *args, check=True):
@@ -86,13 +41,13 @@ def write(root, rel, text):
 
 def make_app(root, ci=CI, checklist=CHECKLIST, calc=CALC):
     """Makes a git working tree at `root` with one commit; returns `root`."""
-    os.makedirs(root, exist_ok=True)
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("README.md", "__pycache__",
+                                                                 "test-results"),
+                    dirs_exist_ok=True)
     git(root, "init", "-q", "-b", "main")
     write(root, "calc.py", calc)
-    write(root, "run_tests.py", RUN_TESTS)
     write(root, "ci/test.toml", checklist)
     write(root, ".shipshape-ci.toml", ci)
-    write(root, ".gitignore", "test-results/\n__pycache__/\n.shipshape/\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "the calculator")
     return root

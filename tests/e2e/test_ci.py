@@ -7,7 +7,8 @@ import subprocess
 import time
 
 import ci_app
-from harness import BIN, RepoTestCase
+import lab_image
+from harness import BIN, RepoTestCase, require
 
 
 class CiTestCase(RepoTestCase):
@@ -124,13 +125,38 @@ sh = "test -f fixed"
         self.assertEqual(r.code, 1, r)
         self.assertIn("image 'no-such-image'", r.out)
 
+    def test_requirements_are_checked_first_and_name_the_need(self):
+        ci_app.write(self.app, "requirements.toml",
+                     '[[package]]\nname = "no-such-package-here"\nversion = ">= 1.0"\n')
+        ci_app.write(self.app, ".shipshape-ci.toml", '[job.test]\nchecklist = "ci/test.toml"\n'
+                                                     'requirements = "requirements.toml"\n')
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("at requirements", r.out)
+        self.assertIn("no-such-package-here", r.out)
+        self.assertEqual(self.ci_json("status")[0]["jobs"][0]["run_id"], "")  # nothing ran
+        ci_app.write(self.app, "requirements.toml",
+                     '[[package]]\nname = "git"\nversion = ">= 1.0"\n')
+        self.assertEqual(self.ci("run").code, 0)
+
+    def test_a_job_timeout_stops_it(self):
+        ci_app.write(self.app, "ci/test.toml",
+                     'name = "slow"\n[[step]]\nid = "slow"\nsh = "sleep 30"\n')
+        ci_app.write(self.app, ".shipshape-ci.toml",
+                     '[job.test]\nchecklist = "ci/test.toml"\ntimeout = "1s"\n')
+        t0 = time.monotonic()
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        self.assertLess(time.monotonic() - t0, 25)  # stopped, not waited out
+        self.assertIn("at timeout", r.out)
+
     def test_outside_a_working_tree(self):
         r = self.shipshape("ci", "run", cwd=self.tmp)
         self.assertEqual(r.code, 2, r)
         self.assertIn("not in a git working tree", r.err)
 
 
-class CiPushTest(CiTestCase):
+class CiPushBase(CiTestCase):
     def setUp(self):
         super().setUp()
         self.bare = os.path.join(self.tmp, "app.git")
@@ -149,6 +175,9 @@ class CiPushTest(CiTestCase):
         self.assertEqual(r.code, 0, r)
         return r
 
+
+
+class CiPushTest(CiPushBase):
     def test_push_fail_named_then_fix_passes_with_git_notes(self):
         ci_app.write(self.app, "calc.py", ci_app.CALC_BROKEN_ADD)
         broken = ci_app.commit_all(self.app, "a bug")
@@ -207,6 +236,69 @@ class CiPushTest(CiTestCase):
         self.assertIn("is not a bare git repository", r.err)
 
 
+class CiQueueTest(CiPushBase):
+    def worker(self, *args):
+        return subprocess.Popen([BIN, "ci", "worker", *args], cwd=self.tmp, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def test_cancel_stops_a_running_job(self):
+        ci_app.write(self.app, "ci/test.toml",
+                     'name = "slow"\n[[step]]\nid = "slow"\nsh = "echo begun; sleep 60"\n')
+        commit = ci_app.commit_all(self.app, "slow")
+        self.push()
+        w = self.worker("--lease", "600ms")
+        try:
+            self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
+                          == "running", what="the job to run")
+            follow = subprocess.Popen([BIN, "ci", "log", "1", "--follow"], cwd=self.tmp,
+                                      env=self.env, stdout=subprocess.PIPE, text=True,
+                                      stdin=subprocess.DEVNULL)
+            r = self.shipshape("ci", "cancel", "1", cwd=self.tmp)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("1 job cancelled", r.out)
+            self.wait_for(lambda: self.ci_json("status", commit, cwd=self.tmp)["status"]
+                          == "cancelled", timeout=30, what="the job to stop")
+            followed, _ = follow.communicate(timeout=30)  # --follow ends with the job
+            self.assertEqual(follow.returncode, 0)
+            self.assertIn("begun", followed)
+        finally:
+            w.send_signal(2)
+            out, err = w.communicate(timeout=60)
+        self.assertIn("1 cancelled", out)
+        self.assertEqual(w.returncode, 130, err)
+
+    def test_labels_choose_the_worker(self):
+        ci_app.write(self.app, ".shipshape-ci.toml", '[job.test]\nchecklist = "ci/test.toml"\n'
+                                                     'labels = ["gpu"]\n')
+        commit = ci_app.commit_all(self.app, "needs a gpu")
+        self.push()
+        self.worker_once()
+        self.assertEqual(self.ci_json("status", commit, cwd=self.tmp)["status"], "queued")
+        r = self.shipshape("ci", "worker", "--once", "--labels", "gpu,linux", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(self.ci_json("status", commit, cwd=self.tmp)["status"], "passed")
+        r = self.shipshape("ci", "worker", "--once", "--labels", "shipshape:local", cwd=self.tmp)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("reserved", r.err)
+
+    def test_prune_removes_ended_pipelines_and_their_artifacts(self):
+        self.push()
+        self.worker_once()
+        doc = self.ci_json("status", "main", cwd=self.tmp)
+        self.assertEqual(doc["status"], "passed")
+        artifacts = os.path.join(self.tmp, "ci-artifacts", str(doc["pipeline"]))
+        self.assertTrue(os.path.isdir(artifacts))
+        r = self.shipshape("ci", "prune", "--older-than", "1h", cwd=self.tmp)
+        self.assertIn("removed 0 ended pipelines", r.out)
+        time.sleep(0.01)
+        r = self.shipshape("ci", "prune", "--older-than", "1ms", cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("removed 1 ended pipeline ", r.out)
+        self.assertFalse(os.path.exists(artifacts))
+        self.assertEqual(self.ci_json("status", cwd=self.tmp), [])
+
+
 class CiFaultTest(CiTestCase):
     def test_a_job_under_a_fault_profile_records_what_fired(self):
         os.makedirs(os.path.join(self.app, "data"))
@@ -240,6 +332,73 @@ sh = "if dd if=/dev/zero of=data/blob bs=1k count=512 2>/dev/null; then echo wro
         # The fault report is kept as an artifact.
         self.assertTrue(any("/test/faults/" in a for a in job["artifacts"]),
                         job["artifacts"])
+
+
+class CiImageMatrixTest(CiTestCase):
+    RESOURCE_LOCK = "dpkg"  # the first test on a machine makes the image base with mmdebstrap
+
+    def setUp(self):
+        super().setUp()
+        require(self, os.geteuid() == 0, "the test image's base is made as root")
+        try:
+            lab_image.make_image(os.path.join(self.tmp, "images"), "prod")
+        except lab_image.Unsupported as e:
+            require(self, False, f"a test image: {e}")
+
+    def test_a_matrix_of_images_and_fault_profiles(self):
+        os.makedirs(os.path.join(self.app, "data"))
+        ci_app.write(self.app, "data/.keep", "")
+        ci_app.write(self.app, "ci/full.toml",
+                     '[[fault]]\nkind = "disk-full"\npath = "{{workspace}}/data"\nsize = "64K"\n')
+        ci_app.write(self.app, "ci/test.toml", f'''\
+name = "where"
+[[step]]
+id = "where"
+sh = "if test -x {BIN}; then echo root=host; else echo root=image; fi; grep -h VERSION_CODENAME /etc/os-release; test -f calc.py"
+[[step]]
+id = "fill"
+needs = ["where"]
+sh = "if dd if=/dev/zero of=data/blob bs=1k count=256 2>/dev/null; then echo wrote; else echo refused; fi"
+''')
+        ci_app.write(self.app, ".shipshape-ci.toml", '''\
+[job.test]
+checklist = "ci/test.toml"
+[job.test.matrix]
+image = ["host", "prod"]
+faults = ["", "ci/full.toml"]
+''')
+        r = self.ci("run")
+        self.assertEqual(r.code, 0, r)
+        jobs = {j["name"]: j for j in self.ci_json("status")[0]["jobs"]}
+        self.assertEqual(sorted(jobs), sorted([
+            "test[image=host,faults=]", "test[image=host,faults=ci/full.toml]",
+            "test[image=prod,faults=]", "test[image=prod,faults=ci/full.toml]"]))
+        for name, job in jobs.items():
+            self.assertEqual(job["status"], "passed", job)
+            log = self.ci("log", job["run_id"]).out
+            in_image = "image=prod" in name
+            faulty = "full.toml" in name
+            self.assertIn("root=image" if in_image else "root=host", log, name)
+            self.assertIn("VERSION_CODENAME=bookworm", log)
+            self.assertIn("refused" if faulty else "wrote", log, name)
+            # Every step runs under the profile: only the one that wrote fills the disk.
+            self.assertEqual(sorted((f["step"], f["fired"]) for f in job["faults"]),
+                             [("fill", True), ("where", False)] if faulty else [], name)
+        # Only the workspace was writable: the image itself is unchanged.
+        image_dir = os.path.join(self.tmp, "images")
+        r = subprocess.run(["grep", "-rl", "root=", image_dir], capture_output=True, text=True)
+        self.assertEqual(r.stdout, "", "a job wrote into its image")
+
+    def test_an_unknown_image_in_a_matrix_fails_only_its_cell(self):
+        ci_app.write(self.app, ".shipshape-ci.toml",
+                     '[job.test]\nchecklist = "ci/test.toml"\n[job.test.matrix]\n'
+                     'image = ["prod", "nope"]\n')
+        r = self.ci("run")
+        self.assertEqual(r.code, 1, r)
+        jobs = {j["name"]: j for j in self.ci_json("status")[0]["jobs"]}
+        self.assertEqual(jobs["test[image=nope]"]["failing"], "image")
+        self.assertEqual(jobs["test[image=prod]"]["status"], "failed")  # python3 is not there
+        self.assertIn("step lint", jobs["test[image=prod]"]["failing"])
 
 
 if __name__ == "__main__":

@@ -109,6 +109,9 @@ Status PgStore::refresh_ci_pipeline(int64_t pipeline_id, int64_t at) {
 }
 
 Result<int64_t> PgStore::enqueue_ci_pipeline(const CiPipeline& p) {
+    if (auto st = check_ci_pipeline(p); !st) {
+        return fail(st.error());
+    }
     const std::string what = "enqueuing a CI pipeline";
     return transaction(what, [&]() -> Result<int64_t> {
         std::vector<CiJob> jobs = p.reason.empty() ? p.jobs : std::vector<CiJob>{};
@@ -174,12 +177,12 @@ Result<std::optional<CiJob>> PgStore::claim_ci_job(const CiClaim& c) {
                 after = j.id;
                 if (j.status == "running" && (j.cancel_requested || j.attempts >= c.max_attempts)) {
                     // Its worker died: cancelled as asked, or failed after too many deaths.
-                    auto end = exec(what,
-                                    "UPDATE ci_jobs SET status = $1, detail = $2, finished_at = $3 "
-                                    "WHERE id = $4",
-                                    {j.cancel_requested ? "cancelled" : "failed",
-                                     "its worker was lost " + std::to_string(j.attempts) + " times",
-                                     num(c.now), num(j.id)});
+                    auto end = exec(
+                        what,
+                        "UPDATE ci_jobs SET status = $1, detail = $2, finished_at = $3 "
+                        "WHERE id = $4",
+                        {j.cancel_requested ? "cancelled" : "failed",
+                         ci_lost_detail(j.attempts, j.cancel_requested), num(c.now), num(j.id)});
                     if (!end) {
                         return fail(end.error());
                     }

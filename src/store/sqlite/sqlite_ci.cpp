@@ -16,6 +16,9 @@ namespace shipshape::store::sqlite_detail {
 
 namespace {
 
+// Candidates read per round of a claim.
+constexpr size_t k_claim_batch = 32;
+
 constexpr const char* k_job_columns =
     "SELECT id, pipeline_id, name, definition, labels, status, worker, lease_until, attempts, "
     "cancel_requested, run_id, failing, detail, results, queued_at, started_at, finished_at "
@@ -91,6 +94,9 @@ Status SqliteStore::refresh_ci_pipeline(int64_t pipeline_id, int64_t at) {
 }
 
 Result<int64_t> SqliteStore::enqueue_ci_pipeline(const CiPipeline& p) {
+    if (auto st = check_ci_pipeline(p); !st) {
+        return fail(st.error());
+    }
     return transaction("enqueuing a CI pipeline", [&]() -> Result<int64_t> {
         std::vector<CiJob> jobs = p.reason.empty() ? p.jobs : std::vector<CiJob>{};
         for (auto& j : jobs) {
@@ -126,59 +132,78 @@ Result<int64_t> SqliteStore::enqueue_ci_pipeline(const CiPipeline& p) {
 Result<std::optional<CiJob>> SqliteStore::claim_ci_job(const CiClaim& c) {
     using Claimed = std::optional<CiJob>;
     return transaction("claiming a CI job", [&]() -> Result<Claimed> {
-        std::vector<CiJob> candidates;
-        {
-            Statement q(*m_cache, std::string(k_job_columns) +
-                                      "WHERE status = 'queued' OR (status = 'running' AND "
-                                      "lease_until < ?) ORDER BY id");
-            q.bind(1, c.now);
-            int rc;
-            while ((rc = q.step()) == SQLITE_ROW) {
-                candidates.push_back(read_job(q));
+        // Candidates are read in batches, oldest first, until one fits.
+        for (int64_t after = 0;;) {
+            auto batch = claim_candidates(c.now, after);
+            if (!batch) {
+                return fail(batch.error());
             }
-            if (rc != SQLITE_DONE) {
-                return db_error("claiming a CI job");
+            for (const auto& j : *batch) {
+                after = j.id;
+                auto taken = claim_candidate(j, c);
+                if (!taken || *taken) {
+                    return taken;
+                }
+            }
+            if (batch->size() < k_claim_batch) {
+                return Claimed();
             }
         }
-        for (const auto& j : candidates) {
-            const bool lost = j.status == "running";
-            if (lost && (j.cancel_requested || j.attempts >= c.max_attempts)) {
-                // Its worker died: cancelled as asked, or failed after too many deaths.
-                Statement end(*m_cache,
-                              "UPDATE ci_jobs SET status = ?, detail = ?, finished_at = ? "
-                              "WHERE id = ?");
-                end.bind(1, j.cancel_requested ? "cancelled" : "failed");
-                end.bind(2, "its worker was lost " + std::to_string(j.attempts) + " times");
-                end.bind(3, c.now).bind(4, j.id);
-                if (end.step() != SQLITE_DONE) {
-                    return db_error("ending a lost CI job");
-                }
-                if (auto st = refresh_ci_pipeline(j.pipeline_id, c.now); !st) {
-                    return fail(st.error());
-                }
-                continue;
-            }
-            if (!ci_labels_match(j.labels, c.labels)) {
-                continue;
-            }
-            Statement take(*m_cache,
-                           "UPDATE ci_jobs SET status = 'running', worker = ?, lease_until = ?, "
-                           "attempts = attempts + 1, started_at = ? WHERE id = ?");
-            take.bind(1, c.worker).bind(2, c.now + c.lease_ms).bind(3, c.now).bind(4, j.id);
-            if (take.step() != SQLITE_DONE) {
-                return db_error("claiming a CI job");
-            }
-            if (auto st = refresh_ci_pipeline(j.pipeline_id, c.now); !st) {
-                return fail(st.error());
-            }
-            auto claimed = get_ci_job(j.id);
-            if (!claimed) {
-                return fail(claimed.error());
-            }
-            return Claimed(std::move(*claimed));
+    });
+}
+
+Result<std::vector<CiJob>> SqliteStore::claim_candidates(int64_t now, int64_t after) {
+    Statement q(*m_cache, std::string(k_job_columns) +
+                              "WHERE (status = 'queued' OR (status = 'running' AND "
+                              "lease_until < ?)) AND id > ? ORDER BY id LIMIT ?");
+    q.bind(1, now).bind(2, after).bind(3, static_cast<int64_t>(k_claim_batch));
+    std::vector<CiJob> out;
+    out.reserve(k_claim_batch);
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        out.push_back(read_job(q));
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error("claiming a CI job");
+    }
+    return out;
+}
+
+Result<std::optional<CiJob>> SqliteStore::claim_candidate(const CiJob& j, const CiClaim& c) {
+    using Claimed = std::optional<CiJob>;
+    if (j.status == "running" && (j.cancel_requested || j.attempts >= c.max_attempts)) {
+        // Its worker died: cancelled as asked, or failed after too many deaths.
+        Statement end(*m_cache,
+                      "UPDATE ci_jobs SET status = ?, detail = ?, finished_at = ? WHERE id = ?");
+        end.bind(1, j.cancel_requested ? "cancelled" : "failed");
+        end.bind(2, ci_lost_detail(j.attempts, j.cancel_requested));
+        end.bind(3, c.now).bind(4, j.id);
+        if (end.step() != SQLITE_DONE) {
+            return db_error("ending a lost CI job");
+        }
+        if (auto st = refresh_ci_pipeline(j.pipeline_id, c.now); !st) {
+            return fail(st.error());
         }
         return Claimed();
-    });
+    }
+    if (!ci_labels_match(j.labels, c.labels)) {
+        return Claimed();
+    }
+    Statement take(*m_cache,
+                   "UPDATE ci_jobs SET status = 'running', worker = ?, lease_until = ?, "
+                   "attempts = attempts + 1, started_at = ? WHERE id = ?");
+    take.bind(1, c.worker).bind(2, c.now + c.lease_ms).bind(3, c.now).bind(4, j.id);
+    if (take.step() != SQLITE_DONE) {
+        return db_error("claiming a CI job");
+    }
+    if (auto st = refresh_ci_pipeline(j.pipeline_id, c.now); !st) {
+        return fail(st.error());
+    }
+    auto claimed = get_ci_job(j.id);
+    if (!claimed) {
+        return fail(claimed.error());
+    }
+    return Claimed(std::move(*claimed));
 }
 
 Result<CiLease> SqliteStore::renew_ci_lease(int64_t job_id, std::string_view worker,

@@ -234,6 +234,11 @@ class SqliteStore final : public Store {
     // Appends `entry` to the ledger inside the caller's write transaction (reads the head,
     // chains, inserts): every journal write that is audited calls it in its own transaction.
     Result<AuditEntry> insert_audit(const AuditEntry& entry);
+    // Up to a batch of claimable jobs (queued, or running with a lease expired by `now`) after
+    // id `after`, by id; and trying to claim one of them for `claim` (nullopt: it does not fit,
+    // or it was ended as lost), inside claim_ci_job's transaction.
+    Result<std::vector<CiJob>> claim_candidates(int64_t now, int64_t after);
+    Result<std::optional<CiJob>> claim_candidate(const CiJob& job, const CiClaim& claim);
     // The pipeline's jobs, by id.
     Result<std::vector<CiJob>> ci_jobs_of(int64_t pipeline_id);
     // Stores the pipeline's status derived from its jobs (ci_pipeline_status), inside the

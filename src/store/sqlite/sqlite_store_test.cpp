@@ -123,6 +123,7 @@ TEST_F(SqliteMigration, EveryOlderVersionMigratesAndKeepsItsData) {
         CiPipeline pipeline;
         pipeline.commit = "abcd0123";
         pipeline.jobs = {CiJob{}};
+        pipeline.jobs[0].name = "unit";
         auto enqueued = store.enqueue_ci_pipeline(pipeline);
         ASSERT_TRUE(enqueued) << enqueued.error().message();
         EXPECT_EQ(store.find_ci_pipelines(CiFilter{"", "", "abcd", "", 5})->size(), 1u);
