@@ -24,7 +24,9 @@
 #     what each reported and missed, and `package build` vs `dpkg-deb --build` (needs root).
 #   - image (bench/image.sh): cold `image build` vs mmdebstrap alone, a warm rebuild after a
 #     one-file change, `image check` of 50 hosts from saved facts (needs root).
-# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|image|all]
+#   - ci (bench/ci.sh): push-to-first-step latency, 200 jobs by two workers against the
+#     processes a job starts, and the sandbox's cost, on SQLite and PostgreSQL (needs root).
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|image|ci|all]
 #        (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
@@ -84,6 +86,10 @@ if [[ $what == image || $what == all ]]; then
   bash "$root/bench/image.sh" "$bin" "$out"
 fi
 [[ $what == image ]] && exit 0
+if [[ $what == ci || $what == all ]]; then
+  bash "$root/bench/ci.sh" "$bin" "$out"
+fi
+[[ $what == ci ]] && exit 0
 [[ $what == package ]] && exit 0
 
 echo "== kernels (Google Benchmark)"
