@@ -96,15 +96,26 @@ std::string first_line(std::string_view text) {
     return std::string(nl == std::string_view::npos ? text : text.substr(0, nl));
 }
 
-// Cancels `job` when `outer` fires or `timeout` passes; stops with the job.
+// Cancels `job` when `outer` fires or `timeout` passes. `stop` (fired by the destructor)
+// ends the watch at once: a job's end must not wait for a poll interval.
 class JobWatch {
   public:
-    JobWatch(const os::CancelSource& outer, const os::CancelSource& job, Millis timeout)
-        : m_thread([this, &outer, &job, timeout] {
-              auto until = std::chrono::steady_clock::now() + timeout;
-              while (!m_done) {
-                  pollfd p{outer.fd(), POLLIN, 0};
-                  ::poll(&p, 1, 100);
+    JobWatch(const os::CancelSource& outer, const os::CancelSource& job,
+             const os::CancelSource& stop, Millis timeout)
+        : m_stop(stop), m_thread([this, &outer, &job, &stop, timeout] {
+              const auto until = std::chrono::steady_clock::now() + timeout;
+              for (;;) {
+                  int wait_ms = -1;
+                  if (timeout.count() > 0) {
+                      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          until - std::chrono::steady_clock::now());
+                      wait_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+                  }
+                  pollfd fds[2] = {{outer.fd(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
+                  ::poll(fds, 2, wait_ms);
+                  if (stop.cancelled()) {
+                      return;
+                  }
                   if (outer.cancelled()) {
                       job.cancel();
                       return;
@@ -117,7 +128,7 @@ class JobWatch {
               }
           }) {}
     ~JobWatch() {
-        m_done = true;
+        m_stop.cancel();
         m_thread.join();
     }
     JobWatch(const JobWatch&) = delete;
@@ -125,7 +136,7 @@ class JobWatch {
     bool timed_out() const { return m_timed_out; }
 
   private:
-    std::atomic<bool> m_done{false};
+    const os::CancelSource& m_stop;
     std::atomic<bool> m_timed_out{false};
     std::thread m_thread;
 };
@@ -241,14 +252,33 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     run.pid = ::getpid();
     run.started_at = start;
     run.updated_at = start;
+    // Run ids carry 16 random bits per second: at CI's rates (tens of jobs a second across
+    // workers) two can meet, so a taken id is drawn again.
+    for (int attempt = 0;; ++attempt) {
+        auto st = m_store.create_run(run);
+        if (st) {
+            break;
+        }
+        if (st.error().code() != Errc::already_exists || attempt == 20) {
+            return tl::unexpected(st.error());
+        }
+        run.id = make_run_id(now_ms());
+    }
+    // From here on a failure of the job's definition ends its recorded run too.
+    auto fail_run = [&](std::string failing, std::string detail) {
+        (void)m_store.update_run(run.id, "failed", ::getpid(), now_ms());
+        CiJobResult r = failed_before_run(std::move(failing), std::move(detail));
+        r.run_id = run.id;
+        return r;
+    };
     auto vars =
         checklist::bind_params(*parsed, job.params, {{"env", "ci"}, {"run", run.id}, {"repo", ws}});
     if (!vars) {
-        return failed_before_run("definition", first_line(vars.error().message()));
+        return fail_run("definition", first_line(vars.error().message()));
     }
     auto rendered = checklist::render_checklist(*parsed, *vars);
     if (!rendered) {
-        return failed_before_run("definition", first_line(rendered.error().message()));
+        return fail_run("definition", first_line(rendered.error().message()));
     }
     const std::string run_dir = m_env.work_dir + "/runs/" + run.id;
     for (const char* sub : {"/faults", "/tmp"}) {
@@ -264,9 +294,8 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     if (!job.faults.empty()) {
         auto ptext = os::read_whole_file(os::path_join(ws, job.faults));
         if (!ptext) {
-            return failed_before_run("definition", "job " + job.name + ": fault profile '" +
-                                                       job.faults +
-                                                       "': " + ptext.error().message());
+            return fail_run("definition", "job " + job.name + ": fault profile '" + job.faults +
+                                              "': " + ptext.error().message());
         }
         profile = run_dir + "/faults.toml";
         std::string filled = *ptext;
@@ -277,9 +306,6 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
         if (auto st = os::write_whole_file_atomic(profile, filled); !st) {
             return tl::unexpected(st.error());
         }
-    }
-    if (auto st = m_store.create_run(run); !st) {
-        return tl::unexpected(st.error());
     }
     if (request.on_run) {
         request.on_run(run.id);
@@ -351,8 +377,9 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     }
 
     auto job_cancel = os::CancelSource::create();
-    if (!job_cancel) {
-        return tl::unexpected(job_cancel.error());
+    auto watch_stop = os::CancelSource::create();
+    if (!job_cancel || !watch_stop) {
+        return tl::unexpected(job_cancel ? watch_stop.error() : job_cancel.error());
     }
     const Redactor redactor;
     checklist::RunOutcome outcome;
@@ -361,7 +388,7 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
         RunJournal journal(m_store, run.id, run_dir, redactor);
         LogBatcher batcher([this] { return m_store.connect_again(); });
         StoreStepLogs logs(run_dir, run.id, batcher);
-        JobWatch watch(cancel, *job_cancel, job.timeout);
+        JobWatch watch(cancel, *job_cancel, *watch_stop, job.timeout);
         checklist::EngineDeps deps{journal, observer, logs, wrapped, *job_cancel};
         outcome = checklist::execute(*rendered, prior, deps, options);
         batcher.flush();

@@ -21,22 +21,21 @@ std::string default_worker_name() {
 }
 
 // Renews the lease of one job on a connection of its own until stopped; fires `job_cancel`
-// when the lease is lost, a cancel is asked, or the worker itself is asked to stop.
+// when the lease is lost, a cancel is asked, or the worker itself is asked to stop. `stop`
+// (fired by the destructor) ends it at once, so a finished job does not wait for a renewal.
 class LeaseKeeper {
   public:
     LeaseKeeper(std::unique_ptr<store::Store> store, int64_t job_id, std::string worker,
-                Millis lease, const os::CancelSource& outer, const os::CancelSource& job_cancel)
+                Millis lease, const os::CancelSource& outer, const os::CancelSource& job_cancel,
+                const os::CancelSource& stop)
         : m_store(std::move(store)),
-          m_thread([this, job_id, worker = std::move(worker), lease, &outer, &job_cancel] {
+          m_stop(stop),
+          m_thread([this, job_id, worker = std::move(worker), lease, &outer, &job_cancel, &stop] {
               const int every = static_cast<int>(std::max<int64_t>(lease.count() / 3, 50));
-              while (!m_stop) {
-                  pollfd p{outer.fd(), POLLIN, 0};
-                  // Wakes every 50 ms to notice the stop; renews every third of the lease.
-                  for (int waited = 0; waited < every && !m_stop && !outer.cancelled();
-                       waited += 50) {
-                      ::poll(&p, 1, 50);
-                  }
-                  if (m_stop) {
+              for (;;) {
+                  pollfd fds[2] = {{outer.fd(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
+                  ::poll(fds, 2, every);
+                  if (stop.cancelled()) {
                       return;
                   }
                   if (outer.cancelled()) {
@@ -53,7 +52,7 @@ class LeaseKeeper {
               }
           }) {}
     ~LeaseKeeper() {
-        m_stop = true;
+        m_stop.cancel();
         m_thread.join();
     }
     LeaseKeeper(const LeaseKeeper&) = delete;
@@ -63,7 +62,7 @@ class LeaseKeeper {
 
   private:
     std::unique_ptr<store::Store> m_store;
-    std::atomic<bool> m_stop{false};
+    const os::CancelSource& m_stop;
     std::atomic<bool> m_lost{false};
     std::atomic<bool> m_cancel_requested{false};
     std::thread m_thread;
@@ -97,8 +96,9 @@ Status run_claimed(Slot& slot, store::Store& store, os::ProcessRunner& runner,
              std::to_string(pipeline->id) + ", " + pipeline->ref + " " + short_commit +
              "): started" + (job.attempts > 1 ? ", attempt " + std::to_string(job.attempts) : ""));
     auto job_cancel = os::CancelSource::create();
-    if (!job_cancel) {
-        return tl::unexpected(job_cancel.error());
+    auto keeper_stop = os::CancelSource::create();
+    if (!job_cancel || !keeper_stop) {
+        return tl::unexpected(job_cancel ? keeper_stop.error() : job_cancel.error());
     }
     auto lease_store = store.connect_again();
     if (!lease_store) {
@@ -109,7 +109,7 @@ Status run_claimed(Slot& slot, store::Store& store, os::ProcessRunner& runner,
     bool cancel_requested = false;
     {
         LeaseKeeper keeper(std::move(*lease_store), job.id, slot.worker, slot.options.lease,
-                           slot.cancel, *job_cancel);
+                           slot.cancel, *job_cancel, *keeper_stop);
         const std::string ws = slot.env.work_dir + "/ws/" + std::to_string(job.id) + "-" +
                                std::to_string(job.attempts);
         std::error_code ec;

@@ -13,9 +13,9 @@ namespace shipshape::os::linux_detail {
 
 namespace {
 
-constexpr int k_kept[] = {CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_FSETID,
-                          CAP_KILL,       CAP_SETGID,       CAP_SETUID,           CAP_SETPCAP,
-                          CAP_SETFCAP,    CAP_NET_BIND_SERVICE, CAP_NET_RAW,      CAP_SYS_CHROOT,
+constexpr int k_kept[] = {CAP_CHOWN,      CAP_DAC_OVERRIDE,     CAP_FOWNER,  CAP_FSETID,
+                          CAP_KILL,       CAP_SETGID,           CAP_SETUID,  CAP_SETPCAP,
+                          CAP_SETFCAP,    CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SYS_CHROOT,
                           CAP_AUDIT_WRITE};
 
 bool kept(int cap) {
