@@ -69,6 +69,12 @@ Error git_failed(std::string_view what, const GitOutput& r) {
     return Error(Errc::io, std::string(what) + ": " + why);
 }
 
+// A repository named by its working tree means its .git; a bare one is its own.
+std::string git_dir_of(const std::string& repo) {
+    std::error_code ec;
+    return std::filesystem::exists(repo + "/.git", ec) ? repo + "/.git" : repo;
+}
+
 bool is_local_repo(const std::string& repo) {
     return repo.find("://") == std::string::npos && std::filesystem::is_directory(repo);
 }
@@ -94,7 +100,8 @@ Result<std::optional<std::string>> git_show_file(os::ProcessRunner& runner,
                                                  const std::string& git_dir,
                                                  const std::string& commit,
                                                  const std::string& path) {
-    auto type = git(runner, {"--git-dir", git_dir, "cat-file", "-t", commit + "^{commit}"});
+    const std::string dir = git_dir_of(git_dir);
+    auto type = git(runner, {"--git-dir", dir, "cat-file", "-t", commit + "^{commit}"});
     if (!type) {
         return tl::unexpected(type.error());
     }
@@ -102,7 +109,7 @@ Result<std::optional<std::string>> git_show_file(os::ProcessRunner& runner,
         return tl::unexpected(
             Error(Errc::not_found, "no commit '" + commit + "' in '" + git_dir + "'"));
     }
-    auto r = git(runner, {"--git-dir", git_dir, "cat-file", "blob", commit + ":" + path});
+    auto r = git(runner, {"--git-dir", dir, "cat-file", "blob", commit + ":" + path});
     if (!r) {
         return tl::unexpected(r.error());
     }
@@ -205,8 +212,8 @@ Result<std::string> git_copy_working_tree(os::ProcessRunner& runner, const std::
 
 Status git_write_note(os::ProcessRunner& runner, const std::string& git_dir,
                       const std::string& commit, const std::string& text) {
-    auto r = git(runner, {"--git-dir", git_dir, "notes", "--ref", k_ci_notes_ref, "add", "--force",
-                          "--message", text, commit});
+    auto r = git(runner, {"--git-dir", git_dir_of(git_dir), "notes", "--ref", k_ci_notes_ref, "add",
+                          "--force", "--message", text, commit});
     if (!r) {
         return tl::unexpected(r.error());
     }

@@ -224,8 +224,8 @@ os::ContainerSpec ci_sandbox_spec(const CiSandboxOptions& o, std::vector<std::st
 
 // The top of the working tree holding `dir`. Errc::not_found when it is not in one.
 [[nodiscard]] Result<std::string> git_toplevel(os::ProcessRunner& runner, const std::string& dir);
-// `path` at `commit` of the repository `git_dir` (bare or not); nullopt when the commit has no
-// such file. Errc::not_found for an unknown commit.
+// `path` at `commit` of the repository `git_dir` (bare, or a working tree: its .git); nullopt
+// when the commit has no such file. Errc::not_found for an unknown commit.
 [[nodiscard]] Result<std::optional<std::string>> git_show_file(os::ProcessRunner& runner,
                                                                const std::string& git_dir,
                                                                const std::string& commit,

@@ -224,6 +224,17 @@ class CiPushTest(CiPushBase):
         r = self.worker_once()
         self.assertIn("0 passed, 0 failed", r.out)  # nothing to run
 
+    def test_enqueue_by_hand_from_a_working_tree(self):
+        head = ci_app.git(self.app, "rev-parse", "HEAD").stdout.strip()
+        r = self.shipshape("ci", "enqueue", "--repo", self.app, "--ref", "refs/heads/main", head,
+                           cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("pipeline 1 queued (1 job)", r.out)
+        self.worker_once()
+        self.assertEqual(self.ci_json("status", head, cwd=self.tmp)["status"], "passed")
+        notes = ci_app.git(self.app, "log", "--notes=shipshape-ci", "-1").stdout
+        self.assertIn("shipshape-ci: passed (pipeline 1)", notes)
+
     def test_a_hook_that_is_not_ours_is_kept(self):
         other = os.path.join(self.tmp, "other.git")
         ci_app.git(self.tmp, "init", "-q", "--bare", other)
