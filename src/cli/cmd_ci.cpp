@@ -213,6 +213,16 @@ int run_ci_cancel(Context& ctx, const CiStoreOption& so, const CancelOptions& o)
     if (!n) {
         return report_error(ctx, n.error());
     }
+    store::AuditEntry entry;  // who cancelled: the audit ledger keeps it
+    entry.at = app::now_ms();
+    entry.kind = "ci-cancelled";
+    entry.actor = app::current_user();
+    entry.subject =
+        "ci-pipeline/" + std::to_string(o.pipeline) + (o.job.empty() ? "" : "/" + o.job);
+    entry.detail = "{\"jobs\":" + std::to_string(*n) + "}";
+    if (auto appended = (*store)->append_audit(entry); !appended) {
+        return report_error(ctx, appended.error());
+    }
     if (ctx.json) {
         std::printf("{\"pipeline\": %lld, \"cancelled\": %lld}\n",
                     static_cast<long long>(o.pipeline), static_cast<long long>(*n));

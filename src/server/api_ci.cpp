@@ -93,6 +93,16 @@ Response Api::ci_cancel(const Request& request, const std::string& id) {
         return changed.error().code() == Errc::not_found ? no_pipeline(id)
                                                          : from_error(changed.error());
     }
+    // Who cancelled is kept in the audit ledger (the queue keeps only that it was).
+    store::AuditEntry entry;
+    entry.at = app::now_ms();
+    entry.kind = "ci-cancelled";
+    entry.actor = who->user;
+    entry.subject = "ci-pipeline/" + std::to_string(*n);
+    entry.detail = "{\"jobs\":" + std::to_string(*changed) + "}";
+    if (auto appended = m_store.append_audit(entry); !appended) {
+        return from_error(appended.error());
+    }
     auto after = m_store.get_ci_pipeline(*n);
     if (!after) {
         return from_error(after.error());

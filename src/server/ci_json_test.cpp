@@ -239,6 +239,12 @@ TEST_F(CiApiTest, CancelNeedsATokenAndARoleThatMayCancel) {
     EXPECT_EQ(doc["by"], "dana");
     EXPECT_EQ(doc["status"], "cancelled");
     EXPECT_EQ(db->get_ci_pipeline(queued)->status, "cancelled");
+    // Who cancelled is in the audit ledger.
+    auto head = db->audit_head();
+    ASSERT_TRUE(head && *head);
+    EXPECT_EQ((*head)->kind, "ci-cancelled");
+    EXPECT_EQ((*head)->actor, "dana");
+    EXPECT_EQ((*head)->subject, "ci-pipeline/" + std::to_string(queued));
     // An ended pipeline has nothing to cancel; an unknown one is 404.
     EXPECT_EQ(post(path, dev_token).status, 409);
     EXPECT_EQ(post("/api/v1/ci/pipelines/9999/cancel", dev_token).status, 404);

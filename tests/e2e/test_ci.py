@@ -282,6 +282,11 @@ class CiQueueTest(CiPushBase):
             out, err = w.communicate(timeout=60)
         self.assertIn("1 cancelled", out)
         self.assertEqual(w.returncode, 130, err)
+        # Who cancelled is in the audit ledger of the store.
+        r = self.shipshape("audit", "log")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("ci-cancelled", r.out)
+        self.assertIn("ci-pipeline/1", r.out)
 
     def test_labels_choose_the_worker(self):
         ci_app.write(self.app, ".shipshape-ci.toml", '[job.test]\nchecklist = "ci/test.toml"\n'
