@@ -25,10 +25,10 @@ std::string default_worker_name() {
 // (fired by the destructor) ends it at once, so a finished job does not wait for a renewal.
 class LeaseKeeper {
   public:
-    LeaseKeeper(std::unique_ptr<store::Store> store, int64_t job_id, std::string worker,
-                Millis lease, const os::CancelSource& outer, const os::CancelSource& job_cancel,
+    LeaseKeeper(store::Store& store, int64_t job_id, std::string worker, Millis lease,
+                const os::CancelSource& outer, const os::CancelSource& job_cancel,
                 const os::CancelSource& stop)
-        : m_store(std::move(store)),
+        : m_store(store),
           m_stop(stop),
           m_thread([this, job_id, worker = std::move(worker), lease, &outer, &job_cancel, &stop] {
               const int every = static_cast<int>(std::max<int64_t>(lease.count() / 3, 50));
@@ -42,7 +42,7 @@ class LeaseKeeper {
                       job_cancel.cancel();
                       return;
                   }
-                  auto r = m_store->renew_ci_lease(job_id, worker, now_ms() + lease.count());
+                  auto r = m_store.renew_ci_lease(job_id, worker, now_ms() + lease.count());
                   if (r && (!r->held || r->cancel_requested)) {
                       m_lost = !r->held;
                       m_cancel_requested = r->cancel_requested;
@@ -61,7 +61,7 @@ class LeaseKeeper {
     bool cancel_requested() const { return m_cancel_requested; }
 
   private:
-    std::unique_ptr<store::Store> m_store;
+    store::Store& m_store;  // the slot's lease connection, used by this thread alone
     const os::CancelSource& m_stop;
     std::atomic<bool> m_lost{false};
     std::atomic<bool> m_cancel_requested{false};
@@ -85,8 +85,10 @@ bool local_repo(const std::string& repo) {
 }
 
 // Runs one claimed job to its end and finishes it. Errors are the store's.
-Status run_claimed(Slot& slot, store::Store& store, os::ProcessRunner& runner,
-                   const store::CiJob& job) {
+// `lease_store`: a second connection of the slot's, kept across jobs, for the lease keeper's
+// thread (a connection per job cost a PostgreSQL connect each).
+Status run_claimed(Slot& slot, store::Store& store, store::Store& lease_store,
+                   os::ProcessRunner& runner, const store::CiJob& job) {
     auto pipeline = store.get_ci_pipeline(job.pipeline_id);
     if (!pipeline) {
         return tl::unexpected(pipeline.error());
@@ -100,16 +102,12 @@ Status run_claimed(Slot& slot, store::Store& store, os::ProcessRunner& runner,
     if (!job_cancel || !keeper_stop) {
         return tl::unexpected(job_cancel ? keeper_stop.error() : job_cancel.error());
     }
-    auto lease_store = store.connect_again();
-    if (!lease_store) {
-        return tl::unexpected(lease_store.error());
-    }
     CiJobResult result;
     bool lost = false;
     bool cancel_requested = false;
     {
-        LeaseKeeper keeper(std::move(*lease_store), job.id, slot.worker, slot.options.lease,
-                           slot.cancel, *job_cancel, *keeper_stop);
+        LeaseKeeper keeper(lease_store, job.id, slot.worker, slot.options.lease, slot.cancel,
+                           *job_cancel, *keeper_stop);
         const std::string ws = slot.env.work_dir + "/ws/" + std::to_string(job.id) + "-" +
                                std::to_string(job.attempts);
         std::error_code ec;
@@ -194,6 +192,10 @@ Status run_slot(Slot& slot) {
     if (!store) {
         return tl::unexpected(store.error());
     }
+    auto lease_store = (*store)->connect_again();
+    if (!lease_store) {
+        return tl::unexpected(lease_store.error());
+    }
     auto runner = os::make_process_runner();
     while (!slot.cancel.cancelled()) {
         store::CiClaim claim;
@@ -215,7 +217,7 @@ Status run_slot(Slot& slot) {
             }
             continue;
         }
-        if (auto st = run_claimed(slot, **store, *runner, **job); !st) {
+        if (auto st = run_claimed(slot, **store, **lease_store, *runner, **job); !st) {
             return st;
         }
     }

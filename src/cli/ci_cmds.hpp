@@ -25,6 +25,14 @@ struct CiStoreOption {
 [[nodiscard]] Result<std::string> ci_store_location(const Context& ctx, const CiStoreOption& o,
                                                     os::ProcessRunner& runner);
 
+struct CiStoreHandle {
+    std::string location;
+    std::unique_ptr<store::Store> store;
+};
+// ci_store_location, opened. Errors as both.
+[[nodiscard]] Result<CiStoreHandle> open_ci_store(const Context& ctx, const CiStoreOption& o,
+                                                  store::Access access);
+
 // This binary, shipshape-fault beside it, and the work and artifacts directories: beside a
 // SQLite store (<dir>/ci-work, <dir>/ci-artifacts), else under $XDG_STATE_HOME/shipshape (or
 // ~/.local/state/shipshape, /var/lib/shipshape for root).

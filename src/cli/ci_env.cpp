@@ -45,6 +45,20 @@ Result<std::string> ci_store_location(const Context& ctx, const CiStoreOption& o
     return *top + "/.shipshape/ci.db";
 }
 
+Result<CiStoreHandle> open_ci_store(const Context& ctx, const CiStoreOption& o,
+                                    store::Access access) {
+    auto runner = os::make_process_runner();
+    auto location = ci_store_location(ctx, o, *runner);
+    if (!location) {
+        return tl::unexpected(location.error());
+    }
+    auto store = store::open_store(*location, access);
+    if (!store) {
+        return tl::unexpected(store.error());
+    }
+    return CiStoreHandle{std::move(*location), std::move(*store)};
+}
+
 app::CiEnvironment ci_environment(const Context& ctx, const std::string& store_location) {
     (void)ctx;
     app::CiEnvironment env;

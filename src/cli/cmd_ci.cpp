@@ -39,22 +39,18 @@ struct CancelOptions {
 };
 
 int run_ci_run(Context& ctx, const CiStoreOption& so, const RunOptions& o) {
+    auto opened = open_ci_store(ctx, so, store::Access::read_write);
+    if (!opened) {
+        return report_error(ctx, opened.error());
+    }
+    auto& store = opened->store;
+    auto env = ci_environment(ctx, opened->location);
     auto runner = os::make_process_runner();
-    auto location = ci_store_location(ctx, so, *runner);
-    if (!location) {
-        return report_error(ctx, location.error());
-    }
-    auto store = store::open_store(*location);
-    if (!store) {
-        return report_error(ctx, store.error());
-    }
-    auto env = ci_environment(ctx, *location);
     // --json prints one document at the end; the live view is for people.
     std::unique_ptr<RunView> view = ctx.json ? std::make_unique<RunView>() : make_run_view(ctx);
     app::CiLocalRequest req{ctx.cwd, o.jobs, o.rerun_failed};
     auto report = app::run_ci_locally(
-        **store, *runner, *ctx.cancel, env, req,
-        [&](const ci::Job& job) -> checklist::RunObserver& {
+        *store, *runner, *ctx.cancel, env, req, [&](const ci::Job& job) -> checklist::RunObserver& {
             if (!ctx.json) {
                 std::fprintf(stderr, "ci: job %s (image %s%s)\n", job.name.c_str(),
                              job.image.c_str(),
@@ -94,19 +90,15 @@ store::CiFilter filter_for(const std::string& what) {
 }
 
 int run_ci_status(Context& ctx, const CiStoreOption& so, const StatusOptions& o) {
-    auto runner = os::make_process_runner();
-    auto location = ci_store_location(ctx, so, *runner);
-    if (!location) {
-        return report_error(ctx, location.error());
+    auto opened = open_ci_store(ctx, so, store::Access::read_only);
+    if (!opened) {
+        return report_error(ctx, opened.error());
     }
-    auto store = store::open_store(*location, store::Access::read_only);
-    if (!store) {
-        return report_error(ctx, store.error());
-    }
+    auto& store = opened->store;
     auto filter = filter_for(o.what);
     filter.limit = o.what.empty() ? o.limit : 1;
     for (;;) {
-        auto found = (*store)->find_ci_pipelines(filter);
+        auto found = store->find_ci_pipelines(filter);
         if (!found) {
             return report_error(ctx, found.error());
         }
@@ -144,15 +136,11 @@ int run_ci_status(Context& ctx, const CiStoreOption& so, const StatusOptions& o)
 }
 
 int run_ci_log(Context& ctx, const CiStoreOption& so, const LogOptions& o) {
-    auto runner = os::make_process_runner();
-    auto location = ci_store_location(ctx, so, *runner);
-    if (!location) {
-        return report_error(ctx, location.error());
+    auto opened = open_ci_store(ctx, so, store::Access::read_only);
+    if (!opened) {
+        return report_error(ctx, opened.error());
     }
-    auto store = store::open_store(*location, store::Access::read_only);
-    if (!store) {
-        return report_error(ctx, store.error());
-    }
+    auto& store = opened->store;
     // A job id (digits), else a run id.
     bool job_id = !o.what.empty() && o.what.find_first_not_of("0123456789") == std::string::npos;
     int64_t after = 0;
@@ -161,21 +149,21 @@ int run_ci_log(Context& ctx, const CiStoreOption& so, const LogOptions& o) {
         std::string run_id = o.what;
         bool ended = true;
         if (job_id) {
-            auto job = (*store)->get_ci_job(std::stoll(o.what));
+            auto job = store->get_ci_job(std::stoll(o.what));
             if (!job) {
                 return report_error(ctx, job.error());
             }
             run_id = job->run_id;
             ended = job->status != "queued" && job->status != "running";
         } else {
-            auto run = (*store)->get_run(run_id);
+            auto run = store->get_run(run_id);
             if (!run) {
                 return report_error(ctx, run.error());
             }
             ended = run->status != "running";
         }
         if (!run_id.empty()) {
-            auto lines = (*store)->log_lines_since(after, 1000, run_id);
+            auto lines = store->log_lines_since(after, 1000, run_id);
             if (!lines) {
                 return report_error(ctx, lines.error());
             }
@@ -200,16 +188,12 @@ int run_ci_log(Context& ctx, const CiStoreOption& so, const LogOptions& o) {
 }
 
 int run_ci_cancel(Context& ctx, const CiStoreOption& so, const CancelOptions& o) {
-    auto runner = os::make_process_runner();
-    auto location = ci_store_location(ctx, so, *runner);
-    if (!location) {
-        return report_error(ctx, location.error());
+    auto opened = open_ci_store(ctx, so, store::Access::read_write);
+    if (!opened) {
+        return report_error(ctx, opened.error());
     }
-    auto store = store::open_store(*location);
-    if (!store) {
-        return report_error(ctx, store.error());
-    }
-    auto n = (*store)->cancel_ci(o.pipeline, o.job, app::now_ms());
+    auto& store = opened->store;
+    auto n = store->cancel_ci(o.pipeline, o.job, app::now_ms());
     if (!n) {
         return report_error(ctx, n.error());
     }
@@ -220,7 +204,7 @@ int run_ci_cancel(Context& ctx, const CiStoreOption& so, const CancelOptions& o)
     entry.subject =
         "ci-pipeline/" + std::to_string(o.pipeline) + (o.job.empty() ? "" : "/" + o.job);
     entry.detail = "{\"jobs\":" + std::to_string(*n) + "}";
-    if (auto appended = (*store)->append_audit(entry); !appended) {
+    if (auto appended = store->append_audit(entry); !appended) {
         return report_error(ctx, appended.error());
     }
     if (ctx.json) {
