@@ -75,11 +75,11 @@ std::string git_dir_of(const std::string& repo) {
     return std::filesystem::exists(repo + "/.git", ec) ? repo + "/.git" : repo;
 }
 
-bool is_local_repo(const std::string& repo) {
+}  // namespace
+
+bool git_is_local_repo(const std::string& repo) {
     return repo.find("://") == std::string::npos && std::filesystem::is_directory(repo);
 }
-
-}  // namespace
 
 Result<std::string> git_toplevel(os::ProcessRunner& runner, const std::string& dir) {
     auto r = git(runner, {"-C", dir, "rev-parse", "--show-toplevel"});
@@ -121,7 +121,7 @@ Result<std::optional<std::string>> git_show_file(os::ProcessRunner& runner,
 
 Status git_checkout(os::ProcessRunner& runner, const std::string& repo, const std::string& commit,
                     const std::string& dest) {
-    if (is_local_repo(repo)) {
+    if (git_is_local_repo(repo)) {
         auto clone =
             git(runner, {"clone", "--quiet", "--shared", "--no-checkout", "--", repo, dest});
         if (!clone) {

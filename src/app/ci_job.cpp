@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "app/ci_service.hpp"
+#include "app/env_lock.hpp"
 #include "app/run_journal.hpp"
 #include "app/runs.hpp"
 #include "app/step_logs.hpp"
@@ -246,9 +247,7 @@ Result<CiJobResult> CiService::run_job(const CiJobRequest& request,
     run.params = job.params;
     run.status = "running";
     run.user = m_env.user.empty() ? current_user() : m_env.user;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    run.host = host;
+    run.host = this_process().host;
     run.pid = ::getpid();
     run.started_at = start;
     run.updated_at = start;

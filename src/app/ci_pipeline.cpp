@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "app/ci_service.hpp"
+#include "app/env_lock.hpp"
 #include "app/runs.hpp"
 #include "core/text.hpp"
 #include "os/file_system.hpp"
@@ -14,12 +15,6 @@ namespace {
 
 bool is_zero_id(std::string_view id) {
     return !id.empty() && id.find_first_not_of('0') == std::string_view::npos;
-}
-
-std::string host_name() {
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    return host;
 }
 
 }  // namespace
@@ -196,7 +191,7 @@ Result<CiLocalReport> run_ci_locally(
         *jobs = std::move(failed);
     }
 
-    const std::string worker = "local:" + host_name() + ":" + std::to_string(::getpid());
+    const std::string worker = "local:" + this_process().host + ":" + std::to_string(::getpid());
     // A label of this run alone: no worker can have it (see k_local_label), and no other local
     // run claims these jobs.
     const std::string label =

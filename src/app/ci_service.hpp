@@ -222,6 +222,9 @@ os::ContainerSpec ci_sandbox_spec(const CiSandboxOptions& o, std::vector<std::st
 
 // ---- Git (app/ci_git.cpp): through the git CLI, every call an argv ----
 
+// Whether `repo` is a repository on this machine (a directory), not a URL: clones share its
+// objects, and notes are written into it.
+bool git_is_local_repo(const std::string& repo);
 // The top of the working tree holding `dir`. Errc::not_found when it is not in one.
 [[nodiscard]] Result<std::string> git_toplevel(os::ProcessRunner& runner, const std::string& dir);
 // `path` at `commit` of the repository `git_dir` (bare, or a working tree: its .git); nullopt

@@ -8,17 +8,12 @@
 #include <thread>
 
 #include "app/ci_service.hpp"
+#include "app/env_lock.hpp"
 #include "app/runs.hpp"
 
 namespace shipshape::app {
 
 namespace {
-
-std::string default_worker_name() {
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    return std::string(host) + ":" + std::to_string(::getpid());
-}
 
 // Renews the lease of one job on a connection of its own until stopped; fires `job_cancel`
 // when the lease is lost, a cancel is asked, or the worker itself is asked to stop. `stop`
@@ -79,10 +74,6 @@ struct Slot {
     std::string worker;
     CiWorkerReport report;
 };
-
-bool local_repo(const std::string& repo) {
-    return repo.find("://") == std::string::npos && std::filesystem::is_directory(repo);
-}
 
 // Runs one claimed job to its end and finishes it. Errors are the store's.
 // `lease_store`: a second connection of the slot's, kept across jobs, for the lease keeper's
@@ -178,7 +169,7 @@ Status run_claimed(Slot& slot, store::Store& store, store::Store& lease_store,
     // The last job of a pipeline to finish writes its note.
     auto after = store.get_ci_pipeline(pipeline->id);
     if (slot.options.notes && after && after->status != "queued" && after->status != "running" &&
-        !after->commit.empty() && local_repo(after->repo)) {
+        !after->commit.empty() && git_is_local_repo(after->repo)) {
         if (auto st = git_write_note(runner, after->repo, after->commit, ci_note_text(*after));
             !st) {
             slot.say("pipeline " + std::to_string(after->id) + ": " + st.error().message());
@@ -252,7 +243,9 @@ Result<CiWorkerReport> run_ci_worker(const CiWorkerOptions& options, const CiEnv
                                                   "reserved (local `ci run` jobs carry them)"));
         }
     }
-    const std::string base = options.name.empty() ? default_worker_name() : options.name;
+    const std::string base = options.name.empty()
+                                 ? this_process().host + ":" + std::to_string(::getpid())
+                                 : options.name;
     std::mutex say_mutex;
     CiWorkerSay serialized = [&](const std::string& line) {
         std::lock_guard lock(say_mutex);

@@ -20,11 +20,6 @@ namespace shipshape::cli {
 
 namespace {
 
-std::string self_exe() {
-    std::error_code ec;
-    return std::filesystem::read_symlink("/proc/self/exe", ec).string();
-}
-
 struct WorkerOptions {
     app::CiWorkerOptions worker;
     std::string lease = "30s";
@@ -140,8 +135,9 @@ int run_ci_hook_install(Context& ctx, const CiStoreOption& so, const HookOptions
                          "# Enqueues one pipeline per pushed ref and returns at once: workers "
                          "(`shipshape ci worker`) run the jobs.\n"
                          "exec " +
-                         shell_quote(self_exe()) + " ci enqueue --store \"${SHIPSHAPE_STORE:-" +
-                         *location + "}\" --repo " + shell_quote(repo) + "\n";
+                         shell_quote(ci_environment(ctx, *location).shipshape_exe) +
+                         " ci enqueue --store \"${SHIPSHAPE_STORE:-" + *location + "}\" --repo " +
+                         shell_quote(repo) + "\n";
     if (location->find_first_of("\"$`\\") != std::string::npos) {
         return report_error(ctx, Error(Errc::invalid_argument,
                                        "the store location may not hold \", $, ` or \\ in a hook"));
