@@ -64,6 +64,7 @@ THIRD_PARTY = [
     ("toml++/", ["*_toml.cpp", "core/toml_reader.hpp"],
      "toml++ only in the TOML adapters"),
     ("nlohmann/", ["*_json.cpp", "*_json_test.cpp", "package/manifest_json.hpp", "cli/json.cpp",
+                   "cli/json_internal.hpp",
                    "cli/cmd_state.cpp",
                    "cli/cmd_fleet.cpp", "state/report.cpp", "app/state_service.cpp",
                    "app/fleet_service.cpp", "app/agent.cpp", "fleet/fleet.cpp"],
@@ -77,11 +78,13 @@ THIRD_PARTY = [
      "PostgreSQL only in the store's postgres backend"),
     ("xxhash.h", ["state/*.cpp", "fleet/*.cpp", "app/fleet_service*.cpp", "app/agent*.cpp"],
      "xxHash for change detection (state) and names/bundle hashes (fleet, app's fleet side)"),
-    ("openssl/", ["state/hash.cpp", "app/fleet_service*.cpp", "app/agent*.cpp", "app/users.cpp",
-                  "release/sshsig.cpp", "store/audit.cpp"],
-     "libcrypto for SHA-256 (state/hash.cpp), base64 of the bundle (fleet service) and access "
-     "tokens: random bytes, salted hash, constant-time compare (app/users.cpp), SSHSIG "
-     "verification (release/sshsig.cpp), the audit chain's hash (store/audit.cpp)"),
+    ("openssl/", ["app/users.cpp", "release/sshsig.cpp", "store/audit.cpp"],
+     "libcrypto for access tokens: random bytes, salted hash, constant-time compare "
+     "(app/users.cpp), SSHSIG verification (release/sshsig.cpp), the audit chain's hash "
+     "(store/audit.cpp); never in what the static agent links"),
+    ("nettle/", ["state/hash.cpp", "app/agent_protocol_json.cpp"],
+     "nettle for SHA-256 and MD5 (state/hash.cpp) and base64 (the agent protocol): the static "
+     "agent links it, where a static OpenSSL would add 4 MB"),
     ("apt-pkg/", ["require/version_test.cpp"],
      "libapt-pkg is a test oracle only, never linked into shipshape"),
     # The faults engine's own (internal) headers may carry them; nothing outside faults/ may.

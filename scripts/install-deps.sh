@@ -19,6 +19,9 @@ build_pkgs=(
   mmdebstrap uidmap
   # CI (#19): JUnit XML from a job's test runner is read with pugixml.
   libpugixml-dev
+  # The static host agent (#20): SHA-256/MD5 from nettle (libnettle.a; a static OpenSSL is
+  # 4 MB more), glibc's and libstdc++'s static libraries come with build-essential.
+  nettle-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libapt-pkg-dev clang-format clang-tidy python3 procps util-linux iproute2

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -42,8 +43,15 @@ class Agent {
         m_cache = std::string(home && *home ? home : "/tmp") + "/.cache/shipshape";
     }
 
-    int serve() {
+    int serve(int protocol) {
         send(fleet::greeting_line(m_self, ::getpid()));
+        if (protocol != 0 && protocol != fleet::k_protocol_version) {
+            std::fprintf(stderr,
+                         "shipshape-agent: this agent speaks protocol %d, the controller asked for "
+                         "%d: the controller copies its own agent\n",
+                         fleet::k_protocol_version, protocol);
+            return 3;
+        }
         std::string line;
         while (read_line(line)) {
             auto id = fleet::request_id(line);
@@ -279,10 +287,10 @@ class Agent {
 
 }  // namespace
 
-int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self) {
+int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self, int protocol) {
     ::signal(SIGPIPE, SIG_IGN);
     Agent agent(in_fd, out_fd, self);
-    return agent.serve();
+    return agent.serve(protocol);
 }
 
 }  // namespace shipshape::app

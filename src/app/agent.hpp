@@ -10,9 +10,12 @@
 
 namespace shipshape::app {
 
-// Reads requests from `in_fd` and answers on `out_fd` until end of input; returns 0. `self` is
-// this executable (shipshape requests run it). Exits the process at once when `out_fd` breaks
-// (the controller is gone): the one place the library exits.
-int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self);
+// Greets on `out_fd`, then reads requests from `in_fd` and answers on `out_fd` until end of
+// input; returns 0. `self` is this executable (shipshape requests run it). `protocol` is the
+// protocol version the controller asked for (0: none asked); when it is not this agent's, the
+// agent ends after its greeting (which names its own) with exit 3, and says why on stderr.
+// Exits the process at once when `out_fd` breaks (the controller is gone): the one place the
+// library exits.
+int serve_agent(int in_fd, int out_fd, const fleet::AgentBinary& self, int protocol = 0);
 
 }  // namespace shipshape::app

@@ -1,4 +1,4 @@
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 
 #include <nlohmann/json.hpp>
 
@@ -17,12 +17,10 @@ std::string dump(const json& doc) {
     return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// Base64 from nettle (as in the static agent, which links no OpenSSL).
 std::string base64(std::string_view data) {
-    std::string out(4 * ((data.size() + 2) / 3), '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(data.data()),
-                            static_cast<int>(data.size()));
-    out.resize(static_cast<size_t>(std::max(n, 0)));
+    std::string out(BASE64_ENCODE_RAW_LENGTH(data.size()), '\0');
+    base64_encode_raw(out.data(), data.size(), reinterpret_cast<const uint8_t*>(data.data()));
     return out;
 }
 
@@ -30,18 +28,16 @@ std::optional<std::string> unbase64(std::string_view text) {
     if (text.size() % 4 != 0) {
         return std::nullopt;
     }
-    std::string out(3 * (text.size() / 4), '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()),
-                            static_cast<int>(text.size()));
-    if (n < 0) {
+    base64_decode_ctx ctx{};
+    base64_decode_init(&ctx);
+    std::string out(BASE64_DECODE_LENGTH(text.size()), '\0');
+    size_t n = out.size();
+    if (base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(out.data()), text.size(),
+                             text.data()) != 1 ||
+        base64_decode_final(&ctx) != 1) {
         return std::nullopt;
     }
-    size_t pad = 0;
-    for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
-        ++pad;
-    }
-    out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
+    out.resize(n);
     return out;
 }
 

@@ -3,13 +3,23 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <utility>
 
 #include "app/runs.hpp"
 #include "os/process.hpp"
+#include "state/accounts.hpp"
 
 namespace shipshape::app {
+
+std::string current_user() {
+    if (const char* u = std::getenv("USER"); u && *u) {
+        return u;
+    }
+    // /etc/passwd, not getpwuid: the static agent links no NSS (docs/agent.md).
+    return state::read_ids("/etc/passwd", "/etc/group", false).user_name(::getuid());
+}
 
 LockOwner this_process() {
     LockOwner me;

@@ -60,11 +60,14 @@ Result<std::unique_ptr<FleetService>> FleetService::create(const Project& projec
     }
     o.connect_timeout = *ct;
     o.persist = *persist;
-    auto self = fleet::this_binary(version);
-    if (!self) {
-        return fail(self.error());
+    auto agent = fleet::agent_binary(version);
+    fleet::AgentBinary copied;
+    if (agent) {
+        copied = std::move(*agent);
+    } else {
+        copied.unavailable = agent.error();
     }
-    auto f = std::make_unique<fleet::Fleet>(std::move(o), std::move(*self), cancel);
+    auto f = std::make_unique<fleet::Fleet>(std::move(o), std::move(copied), cancel);
     return std::unique_ptr<FleetService>(
         new FleetService(project, std::move(f), *timeout, s.forks));
 }

@@ -43,19 +43,6 @@ Result<facts::HostFacts> stored_facts(store::Store* store, const std::string& ho
     return facts::from_json(snap->document);
 }
 
-// The state files of `host`'s roles, in application order.
-std::vector<std::string> state_files_of(const Project& project,
-                                        const std::vector<std::string>& roles) {
-    std::vector<std::string> files;
-    for (const auto& role : roles) {
-        auto it = project.config.roles.find(role);
-        if (it != project.config.roles.end()) {
-            files.insert(files.end(), it->second.begin(), it->second.end());
-        }
-    }
-    return files;
-}
-
 // The reason a host's live facts could not be had (the note the fallback left).
 std::string gathered_note(const HostImageCheck& host) {
     const std::string suffix = "; checked from its saved facts";

@@ -69,7 +69,9 @@ class PackageRemoteTest : public ::testing::Test {
         ::close(in[1]);
         std::string out_path = root + "/agent.out";
         int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        EXPECT_EQ(serve_agent(in[0], out, fleet::AgentBinary{"/nonexistent", "0", "test"}), 0);
+        EXPECT_EQ(
+            serve_agent(in[0], out, fleet::AgentBinary{"/nonexistent", "0", "test", std::nullopt}),
+            0);
         ::close(in[0]);
         ::close(out);
         std::ifstream f(out_path);

@@ -1,6 +1,5 @@
 #include "app/runs.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,16 +51,6 @@ std::string make_run_id(int64_t now) {
         suffix += k_hex[rd() % 16];
     }
     return std::string(stamp) + "-" + suffix;
-}
-
-std::string current_user() {
-    if (const char* u = std::getenv("USER"); u && *u) {
-        return u;
-    }
-    if (passwd* pw = ::getpwuid(::getuid())) {
-        return pw->pw_name;
-    }
-    return std::to_string(::getuid());
 }
 
 // A run's definition, rendered for execution, with everything that must outlive the engine.

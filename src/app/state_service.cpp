@@ -80,6 +80,18 @@ StateService::StateService(const Project& project, store::Store* store, os::Proc
       m_cache(project.state_dir() + "/cache/hashes"),
       m_redactor(secret_values(project)) {}
 
+std::vector<std::string> state_files_of(const Project& project,
+                                        const std::vector<std::string>& roles) {
+    std::vector<std::string> files;
+    for (const auto& role : roles) {
+        auto it = project.config.roles.find(role);
+        if (it != project.config.roles.end()) {
+            files.insert(files.end(), it->second.begin(), it->second.end());
+        }
+    }
+    return files;
+}
+
 Result<std::vector<HostTarget>> StateService::targets(const StateRequest& request) const {
     if (request.self) {
         return std::vector<HostTarget>{
@@ -117,16 +129,8 @@ Result<std::vector<HostTarget>> StateService::targets(const StateRequest& reques
     for (auto& h : hosts) {
         HostTarget t;
         t.roles = m_project.inventory.roles_of(h.name);
-        if (!request.state_files.empty()) {
-            t.state_files = request.state_files;
-        } else {
-            for (const auto& role : t.roles) {
-                auto it = m_project.config.roles.find(role);
-                if (it != m_project.config.roles.end()) {
-                    t.state_files.insert(t.state_files.end(), it->second.begin(), it->second.end());
-                }
-            }
-        }
+        t.state_files =
+            request.state_files.empty() ? state_files_of(m_project, t.roles) : request.state_files;
         if (t.state_files.empty()) {
             return fail(Errc::invalid_argument,
                         "host " + h.name +
@@ -301,17 +305,7 @@ Result<state::HostState> StateService::host_state(const SelectedHost& host,
         StateRequest req;
         req.params = params;
         HostTarget t{host, m_project.inventory.roles_of(host.name), {}};
-        auto targets_of = [&]() -> std::vector<std::string> {
-            std::vector<std::string> files;
-            for (const auto& role : t.roles) {
-                auto it = m_project.config.roles.find(role);
-                if (it != m_project.config.roles.end()) {
-                    files.insert(files.end(), it->second.begin(), it->second.end());
-                }
-            }
-            return files;
-        };
-        t.state_files = targets_of();
+        t.state_files = state_files_of(m_project, t.roles);
         std::vector<state::Resource> resources;
         std::vector<std::string> loaded;
         if (!t.state_files.empty()) {

@@ -73,6 +73,10 @@ struct HostPlan {
     std::optional<Error> error;  // loading or planning failed, or the host is remote
 };
 
+// The state files of `roles`, in the order [roles] lists them (roles without any add none).
+std::vector<std::string> state_files_of(const Project& project,
+                                        const std::vector<std::string>& roles);
+
 enum class StateMode { plan, apply, drift };
 const char* mode_name(StateMode mode);
 

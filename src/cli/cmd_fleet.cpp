@@ -250,23 +250,7 @@ int run_disconnect(Context& ctx, const std::string& host_patterns) {
 
 }  // namespace
 
-int run_agent() {
-    auto self = fleet::this_binary(SHIPSHAPE_VERSION);
-    if (!self) {
-        std::fprintf(stderr, "shipshape agent: %s\n", self.error().message().c_str());
-        return to_int(ExitCode::internal);
-    }
-    return app::serve_agent(STDIN_FILENO, STDOUT_FILENO, *self);
-}
-
 void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
-    auto* agent = app.add_subcommand(
-        "agent",
-        "The remote end of the fleet transport: JSON lines on stdin/stdout (started "
-        "over ssh by shipshape itself)");
-    agent->group("");  // not for people: hidden from the command list
-    out.push_back({agent, [](Context&) { return run_agent(); }});
-
     auto opts = std::make_shared<ExecOptions>();
     auto* exec = app.add_subcommand(
         "exec", "Run a command on hosts over ssh (in parallel) and show each host's result");

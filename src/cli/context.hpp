@@ -58,6 +58,9 @@ std::string store_location(const Context& ctx, const app::Project& project);
 [[nodiscard]] Result<std::optional<app::Identity>> authenticated_user(const Context& ctx,
                                                                       OpenRepo& repo);
 
+// Finds the ops repo (-C or walking up from the working directory) and loads it, warning about
+// secrets too short to redact well. No store: the agent (shipshape-agent) uses it too.
+[[nodiscard]] Result<app::Project> open_project(const Context& ctx);
 // Finds the ops repo (-C or walking up from the working directory), loads it and, unless told
 // not to, opens its store (OpenRepo::store is null then) at store_location.
 [[nodiscard]] Result<OpenRepo> open_repo(const Context& ctx, NeedStore need = NeedStore::yes);
@@ -125,7 +128,5 @@ void add_sign_off_command(CLI::App& app, std::vector<Command>& out);
 void add_package_build(CLI::App& package, std::vector<Command>& out);
 void add_package_inspect(CLI::App& package, std::vector<Command>& out);
 void add_package_diff(CLI::App& package, std::vector<Command>& out);
-// `shipshape agent`: serves the fleet protocol on stdin/stdout until end of input.
-int run_agent();
 
 }  // namespace shipshape::cli

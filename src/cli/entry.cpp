@@ -41,16 +41,13 @@ void install_signal_handlers(const os::CancelSource& cancel) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-int run(int argc, char** argv, std::span<const CommandEntry> entries) {
-    CLI::App app(
-        "shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
-        "in parallel where it can, stopping for people where it must.",
-        "shipshape");
-    app.set_version_flag("--version,-V", std::string("shipshape ") + SHIPSHAPE_VERSION);
+int run(int argc, char** argv, std::span<const CommandEntry> entries, const Program& program) {
+    CLI::App app(program.description, program.name);
+    app.set_version_flag("--version,-V", std::string(program.name) + " " + SHIPSHAPE_VERSION);
     app.require_subcommand(1);
     app.fallthrough();
-    app.footer(std::string("\n") + k_exit_code_help +
-               "\nRun 'shipshape COMMAND --help' for a command's options. Manual: docs/manual.md");
+    app.footer(std::string("\n") + k_exit_code_help + "\nRun '" + program.name +
+               " COMMAND --help' for a command's options. Manual: docs/manual.md");
     Context ctx;
     app.add_option("-C", ctx.directory,
                    "use the ops repo in DIR (default: search upward for shipshape.toml)")
@@ -134,9 +131,9 @@ int first_command_index(int argc, char** argv) {
     return std::min(i, argc);
 }
 
-int run_cli(int argc, char** argv, std::span<const CommandEntry> commands) {
+int run_cli(int argc, char** argv, std::span<const CommandEntry> commands, const Program& program) {
     try {
-        return run(argc, argv, commands);
+        return run(argc, argv, commands, program);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "shipshape: internal error: %s\n", e.what());
     } catch (...) {

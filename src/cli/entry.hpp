@@ -1,4 +1,5 @@
-// The start shared by the two executables, `shipshape` and `shipshape-fault`: global options
+// The start shared by the executables, `shipshape`, `shipshape-fault` and `shipshape-agent`: global
+// options
 // (-C, --json), the subcommands a binary carries, signal handlers feeding the shared
 // CancelSource, and the single place where an unexpected exception becomes "internal error"
 // (exit 70).
@@ -28,8 +29,17 @@ struct CommandEntry {
 // --json), or argc when there is none.
 int first_command_index(int argc, char** argv);
 
+// The name and one-paragraph description a binary's --help opens with.
+struct Program {
+    const char* name = "shipshape";
+    const char* description =
+        "shipshape: checklists as code. Runs an ops repo's deploy checklists, fast,\n"
+        "in parallel where it can, stopping for people where it must.";
+};
+
 // Parses argv with `commands` and runs the chosen one. Returns the exit code; catches
 // everything, so `main` is one line.
-int run_cli(int argc, char** argv, std::span<const CommandEntry> commands);
+int run_cli(int argc, char** argv, std::span<const CommandEntry> commands,
+            const Program& program = {});
 
 }  // namespace shipshape::cli

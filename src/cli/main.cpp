@@ -1,5 +1,7 @@
 // The `shipshape` binary: every command but `fault`, which lives in `shipshape-fault` beside
-// it (see exec_fault_binary), and the agent a remote host runs (this same binary, copied).
+// it (see exec_fault_binary). Hosts run `shipshape-agent` (agent_main.cpp), which the
+// controller copies to them; `shipshape agent` is the same agent commands, with reports
+// into a store too.
 #include <unistd.h>
 
 #include <limits.h>
@@ -10,9 +12,11 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include "cli/agent_cmds.hpp"
 #include "cli/audit_view.hpp"
 #include "cli/entry.hpp"
 #include "cli/image_cmds.hpp"
+#include "state/accounts.hpp"
 
 #include "cli/exit_code.hpp"
 
@@ -21,6 +25,7 @@ namespace {
 using namespace shipshape::cli;
 
 void add_fault_stub(CLI::App& app, std::vector<Command>& out);
+void add_agent(CLI::App& app, std::vector<Command>& out);
 
 constexpr CommandEntry k_commands[] = {
     {"init", add_init_command},
@@ -39,7 +44,7 @@ constexpr CommandEntry k_commands[] = {
     {"drift", add_state_commands},
     {"fault", add_fault_stub},
     {"exec", add_fleet_commands},
-    {"agent", add_fleet_commands},
+    {"agent", add_agent},
     {"serve", add_serve_command},
     {"store", add_store_commands},
     {"user", add_user_commands},
@@ -82,13 +87,19 @@ void add_fault_stub(CLI::App& app, std::vector<Command>& /*out*/) {
                        "failing I/O, memory limits, clock skew. Exits with the command's status.");
 }
 
+void add_agent(CLI::App& app, std::vector<Command>& out) {
+    add_agent_command(app, out, store_pull_reporter());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     // The agent starts once per host and operation: skip building the command line.
     if (argc == 2 && std::string_view(argv[1]) == "agent") {
-        return run_agent();
+        return run_agent_serve(0);
     }
+    // Users and groups from LDAP and friends too (the static agent reads only the files).
+    shipshape::state::use_nss();
     int at = first_command_index(argc, argv);
     if (at < argc && std::string_view(argv[at]) == "fault") {
         exec_fault_binary(argv);

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <link.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <vector>
@@ -54,32 +56,25 @@ std::string build_id() {
 
 }  // namespace
 
-Result<AgentBinary> this_binary(const std::string& version) {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) {
-        return fail(os::errno_error("reading /proc/self/exe", errno));
-    }
-    AgentBinary b;
-    b.path.assign(buf, static_cast<size_t>(n));
-    b.version = version;
-    std::string id = build_id();
-    if (id.size() >= 16) {
-        b.hash = id.substr(0, 16);
-        return b;
-    }
-    // No build id: hash the content (slower: the whole file is read).
-    int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+namespace {
+
+// The XXH3 of a file's content, as 16 hex digits.
+Result<std::string> content_hash(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return fail(os::errno_error("opening " + b.path, errno));
+        return fail(os::errno_error("opening " + path, errno));
     }
     XXH3_state_t* st = XXH3_createState();
     XXH3_64bits_reset(st);
     std::vector<char> chunk(1 << 20);
+    int err = 0;
     for (;;) {
         ssize_t r = ::read(fd, chunk.data(), chunk.size());
         if (r < 0 && errno == EINTR) {
             continue;
+        }
+        if (r < 0) {
+            err = errno;
         }
         if (r <= 0) {
             break;
@@ -87,8 +82,66 @@ Result<AgentBinary> this_binary(const std::string& version) {
         XXH3_64bits_update(st, chunk.data(), static_cast<size_t>(r));
     }
     ::close(fd);
-    b.hash = hex64(XXH3_64bits_digest(st));
+    std::string hash = hex64(XXH3_64bits_digest(st));
     XXH3_freeState(st);
+    if (err != 0) {
+        return fail(os::errno_error("reading " + path, err));
+    }
+    return hash;
+}
+
+std::string self_path() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+Result<AgentBinary> this_binary(const std::string& version) {
+    AgentBinary b;
+    b.path = self_path();
+    if (b.path.empty()) {
+        return fail(os::errno_error("reading /proc/self/exe", errno));
+    }
+    b.version = version;
+    std::string id = build_id();
+    if (id.size() >= 16) {
+        b.hash = id.substr(0, 16);
+        return b;
+    }
+    // No build id: hash the content (slower: the whole file is read).
+    auto hash = content_hash("/proc/self/exe");
+    if (!hash) {
+        return fail(hash.error());
+    }
+    b.hash = *hash;
+    return b;
+}
+
+Result<AgentBinary> agent_binary(const std::string& version) {
+    AgentBinary b;
+    b.version = version;
+    const char* given = std::getenv("SHIPSHAPE_AGENT");
+    if (given && *given) {
+        b.path = given;
+    } else {
+        std::string self = self_path();
+        b.path = self.substr(0, self.rfind('/') + 1) + "shipshape-agent";
+    }
+    struct stat st {};
+    if (::stat(b.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return fail(Errc::not_found,
+                    "the host agent " + b.path +
+                        " is missing: it is installed beside shipshape (build the target "
+                        "shipshape-agent, or install the shipshape package), or name it with "
+                        "SHIPSHAPE_AGENT=PATH");
+    }
+    auto hash = content_hash(b.path);
+    if (!hash) {
+        return fail(hash.error());
+    }
+    b.hash = *hash;
     return b;
 }
 

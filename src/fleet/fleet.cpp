@@ -65,7 +65,7 @@ struct Fleet::Impl {
         if (fd < 0) {
             return fail(os::errno_error("opening " + agent.path, errno));
         }
-        std::string name = "shipshape-" + agent.hash;
+        std::string name = "shipshape-agent-" + agent.hash;
         std::string remote =
             "umask 022; d=\"$HOME/.cache/shipshape\"; mkdir -p \"$d\" && t=\"$d/.upload.$$\" && "
             "cat > \"$t\" && chmod 755 \"$t\" && mv -f \"$t\" \"$d/" +
@@ -90,11 +90,16 @@ struct Fleet::Impl {
     }
 
     Result<std::unique_ptr<Session>> open_session(const Endpoint& e, HostState& hs) {
-        std::string name = "shipshape-" + agent.hash;
+        if (agent.unavailable) {
+            return fail(agent.unavailable->context(who(e)));
+        }
+        std::string name = "shipshape-agent-" + agent.hash;
+        const std::string protocol = std::to_string(k_protocol_version);
         std::string remote = "a=\"$HOME/.cache/shipshape/" + name +
-                             "\"; [ -x \"$a\" ] && exec \"$a\" agent; echo "
-                             "\"shipshape-need-agent $(uname -m)\"";
-        for (int attempt = 0; attempt < 2; ++attempt) {
+                             "\"; [ -x \"$a\" ] && exec \"$a\" agent --protocol " + protocol +
+                             "; echo \"shipshape-need-agent $(uname -m)\"";
+        bool copied = false;
+        for (int attempt = 0; attempt < 3; ++attempt) {
             auto child = ssh.start(e, remote, os::Input::pipe);
             if (!child) {
                 return fail(child.error());
@@ -118,15 +123,17 @@ struct Fleet::Impl {
                                 who(e) + " is " +
                                     (theirs.empty() ? "of unknown architecture" : theirs) +
                                     ", this shipshape is " + arch +
-                                    ": the agent (this binary) cannot run there; run a " + theirs +
+                                    ": the agent (shipshape-agent, built for " + arch +
+                                    ") cannot run there; run a " + theirs +
                                     " build of shipshape as the controller for such hosts");
                 }
-                if (attempt > 0) {
+                if (copied) {
                     return fail(Errc::io, who(e) + ": the agent is still missing after copying it");
                 }
                 if (auto st = upload(e); !st) {
                     return fail(st.error());
                 }
+                copied = true;
                 std::lock_guard g(hs.lock);
                 hs.stats.agent_installed = true;
                 continue;
@@ -135,6 +142,26 @@ struct Fleet::Impl {
                 return fail(Errc::io, who(e) + ": expected the agent's greeting, got \"" +
                                           line->substr(0, 200) +
                                           "\" (does the login shell print something?)");
+            }
+            if (int theirs = greeting_protocol(*line); theirs != k_protocol_version) {
+                // The file under this build's name is not this build's agent (a damaged or
+                // replaced cache): copy ours over it once.
+                s->close(std::chrono::seconds(5));
+                if (copied) {
+                    return fail(Errc::unsupported, who(e) + ": the agent there speaks protocol " +
+                                                       std::to_string(theirs) +
+                                                       ", this controller speaks " + protocol +
+                                                       ", even after copying it again; remove " +
+                                                       "~/.cache/shipshape on the host");
+                }
+                if (auto st = upload(e); !st) {
+                    return fail(st.error());
+                }
+                copied = true;
+                std::lock_guard g(hs.lock);
+                hs.stats.agent_installed = true;
+                hs.stats.agent_replaced = true;
+                continue;
             }
             return s;
         }

@@ -2,10 +2,12 @@
 // shipshape agent there.
 //
 // - One ControlMaster connection per host (ssh_master.hpp).
-// - On first contact the agent binary (this very executable, agent_binary.hpp) is looked up as
-//   ~/.cache/shipshape/shipshape-<hash> on the host and copied there over the master connection
-//   when missing; the host must have this machine's architecture and libraries.
-// - `shipshape agent` then speaks JSON lines on the ssh channel (session.hpp, framed by
+// - On first contact the agent binary (shipshape-agent, static, agent_binary.hpp) is looked up
+//   as ~/.cache/shipshape/shipshape-agent-<hash> on the host and copied there over the master
+//   connection when missing, or when it greets with another protocol version (protocol.hpp);
+//   the host must have this machine's architecture.
+// - `shipshape-agent agent --protocol N` then speaks JSON lines on the ssh channel (session.hpp,
+// framed by
 //   protocol.hpp): one request object per line ({"id":N,"op":...}), any number of event lines
 //   ({"id":N,"event":...}), one reply line ({"id":N,"ok":true|false,...}). See
 //   docs/specs/agent-protocol.md.
@@ -35,6 +37,7 @@ using EventFn = std::function<void(std::string_view line)>;
 
 struct HostStats {
     bool agent_installed = false;  // this Fleet copied the agent to the host
+    bool agent_replaced = false;   // ... over one that spoke another protocol
 };
 
 class Fleet {

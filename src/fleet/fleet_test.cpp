@@ -18,10 +18,13 @@ namespace {
 
 // The patterns that tell the fleet's ssh processes apart in a FakeProcessRunner.
 constexpr const char* k_master = "-M -N -f";
-constexpr const char* k_session = "exec \"$a\" agent";
+constexpr const char* k_session = "exec \"$a\" agent --protocol 2";
 constexpr const char* k_upload = "cat > ";
 constexpr const char* k_exit = "-O exit";
-constexpr const char* k_greeting = R"({"agent":"shipshape","version":"test","hash":"00"})";
+constexpr const char* k_greeting =
+    R"({"agent":"shipshape","protocol":2,"version":"test","hash":"00"})";
+// An agent of before the protocol version (the full shipshape binary of older controllers).
+constexpr const char* k_old_greeting = R"({"agent":"shipshape","version":"0.0.9","hash":"00"})";
 
 std::string arch() {
     struct utsname u {};
@@ -42,7 +45,7 @@ struct FakeFleet {
         SshOptions o;
         o.control_dir = dir + "/ssh";
         o.connect_timeout = Millis(1000);
-        AgentBinary agent{"/bin/true", "0123456789abcdef", "test"};
+        AgentBinary agent{"/bin/true", "0123456789abcdef", "test", std::nullopt};
         fleet = std::make_unique<Fleet>(o, agent, cancel, fake);
     }
     ~FakeFleet() {
@@ -99,6 +102,49 @@ TEST(Fleet, AMissingAgentIsCopiedOnceThenUsed) {
     EXPECT_EQ(specs[2].input, os::Input::fd);
 }
 
+TEST(Fleet, AnAgentOfAnotherProtocolIsReplacedOnce) {
+    FakeFleet f;
+    f.fake->add(os::FakeScript(k_master));
+    f.fake->add(os::FakeScript(k_session).limit(1).prints(std::string(k_old_greeting) + "\n"));
+    f.fake->add(os::FakeScript(k_upload));
+    f.fake->add(os::FakeScript(k_session)
+                    .prints(std::string(k_greeting) + "\n" + R"({"id":1,"ok":true})" + "\n")
+                    .hang());
+    auto r = f.fleet->call(f.web1, R"({"op":"facts"})", Millis(60000));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE(f.fleet->stats("web1").agent_replaced);
+    auto specs = f.fake->specs();
+    ASSERT_EQ(specs.size(), 4u);  // master, old agent, the copy, the new agent
+    EXPECT_EQ(specs[2].input, os::Input::fd);
+}
+
+TEST(Fleet, AnAgentStillOfAnotherProtocolAfterTheCopyIsUnsupported) {
+    FakeFleet f;
+    f.fake->add(os::FakeScript(k_master));
+    f.fake->add(os::FakeScript(k_session).prints(std::string(k_old_greeting) + "\n"));
+    f.fake->add(os::FakeScript(k_upload));
+    auto r = f.fleet->call(f.web1, R"({"op":"facts"})", Millis(60000));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::unsupported);
+    EXPECT_EQ(r.error().message(),
+              "host web1 (10.0.0.1): the agent there speaks protocol 1, this controller speaks 2, "
+              "even after copying it again; remove ~/.cache/shipshape on the host");
+}
+
+TEST(Fleet, NoAgentToCopyIsReportedByTheFirstCall) {
+    FakeFleet f;
+    SshOptions o;
+    o.control_dir = f.dir + "/ssh2";
+    AgentBinary none;
+    none.unavailable = Error(Errc::not_found, "the host agent /x/shipshape-agent is missing");
+    Fleet fleet(o, none, nullptr, f.fake);
+    f.fake->add(os::FakeScript(k_master));
+    auto r = fleet.call(f.web1, R"({"op":"facts"})", Millis(60000));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::not_found);
+    EXPECT_NE(r.error().message().find("shipshape-agent is missing"), std::string::npos);
+}
+
 TEST(Fleet, AHungHostIsUnreachableAfterTheConnectGuard) {
     FakeFleet f;
     f.fake->add(os::FakeScript(k_master).hang());
@@ -149,8 +195,9 @@ TEST(Fleet, AnotherArchitectureIsUnsupported) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Errc::unsupported);
     EXPECT_EQ(r.error().message(), "host web1 (10.0.0.1) is sparc64, this shipshape is " + arch() +
-                                       ": the agent (this binary) cannot run there; run a sparc64 "
-                                       "build of shipshape as the controller for such hosts");
+                                       ": the agent (shipshape-agent, built for " + arch() +
+                                       ") cannot run there; run a sparc64 build of shipshape as "
+                                       "the controller for such hosts");
 }
 
 TEST(Fleet, ABadGreetingNamesWhatCameInstead) {

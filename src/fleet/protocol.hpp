@@ -14,10 +14,16 @@
 
 namespace shipshape::fleet {
 
+// The protocol this build speaks. Both ends check it: the controller starts the agent with
+// `agent --protocol N`, the agent greets with its own number (and ends after its greeting when
+// the two differ), and the controller replaces an agent of another protocol by copying its own.
+// Agents before this number greeted without one: protocol 1.
+inline constexpr int k_protocol_version = 2;
+
 // ---- the agent's side
 
 // The first line an agent writes (without "\n"):
-// {"agent":"shipshape","version":…,"hash":…,"pid":…}.
+// {"agent":"shipshape","protocol":2,"version":…,"hash":…,"pid":…}.
 std::string greeting_line(const AgentBinary& self, long long pid);
 
 // The "id" of a request line as JSON text ("null" when it has none), or nullopt when the line
@@ -41,6 +47,8 @@ std::string request_line(long long id, std::string_view request);
 
 // Whether `line` is an agent's greeting.
 bool is_greeting(std::string_view line);
+// The protocol a greeting names (1 when it names none: agents before protocol 2).
+int greeting_protocol(std::string_view line);
 
 enum class FrameKind { event, reply, not_json };
 struct Frame {

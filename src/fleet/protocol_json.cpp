@@ -19,8 +19,11 @@ std::string dump(const json& doc) {
 }  // namespace
 
 std::string greeting_line(const AgentBinary& self, long long pid) {
-    return dump(
-        json{{"agent", "shipshape"}, {"version", self.version}, {"hash", self.hash}, {"pid", pid}});
+    return dump(json{{"agent", "shipshape"},
+                     {"protocol", k_protocol_version},
+                     {"version", self.version},
+                     {"hash", self.hash},
+                     {"pid", pid}});
 }
 
 std::optional<std::string> request_id(std::string_view line) {
@@ -72,6 +75,15 @@ std::string request_line(long long id, std::string_view request) {
 bool is_greeting(std::string_view line) {
     auto doc = parse(line);
     return !doc.is_discarded() && doc.is_object() && doc.value("agent", "") == "shipshape";
+}
+
+int greeting_protocol(std::string_view line) {
+    auto doc = parse(line);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return 1;
+    }
+    auto it = doc.find("protocol");
+    return it != doc.end() && it->is_number_integer() ? it->get<int>() : 1;
 }
 
 Frame read_frame(std::string_view line) {

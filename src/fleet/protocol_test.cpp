@@ -6,13 +6,18 @@ namespace shipshape::fleet {
 namespace {
 
 TEST(Protocol, TheAgentsGreetingIsRecognised) {
-    AgentBinary self{"/x", "0123456789abcdef", "1.2.3"};
+    AgentBinary self{"/x", "0123456789abcdef", "1.2.3", std::nullopt};
     std::string line = greeting_line(self, 42);
-    EXPECT_EQ(line,
-              R"({"agent":"shipshape","hash":"0123456789abcdef","pid":42,"version":"1.2.3"})");
+    EXPECT_EQ(
+        line,
+        R"({"agent":"shipshape","hash":"0123456789abcdef","pid":42,"protocol":2,"version":"1.2.3"})");
     EXPECT_TRUE(is_greeting(line));
     EXPECT_FALSE(is_greeting("Welcome!"));              // a login banner
     EXPECT_FALSE(is_greeting(R"({"agent":"other"})"));  // some other program's JSON
+    // The protocol it speaks; an agent from before protocol numbers speaks 1.
+    EXPECT_EQ(greeting_protocol(line), k_protocol_version);
+    EXPECT_EQ(greeting_protocol(R"({"agent":"shipshape","version":"0.0.9"})"), 1);
+    EXPECT_EQ(greeting_protocol(R"({"agent":"shipshape","protocol":"2"})"), 1);  // not a number
 }
 
 TEST(Protocol, RequestsAreNumberedAndRepliesCarryTheirId) {

@@ -1,10 +1,7 @@
 #include "state/accounts.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-
+#include <atomic>
 #include <charconv>
-#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -47,10 +44,30 @@ std::optional<uint32_t> to_id(std::string_view s) {
     return v;
 }
 
-// getpwnam/getgrnam share static buffers: tree planning and apply ask from several threads.
-std::mutex g_nss_mutex;
+}  // namespace
+
+namespace {
+
+std::atomic<std::optional<PasswdEntry> (*)(const std::string&)> g_nss_user{nullptr};
+std::atomic<std::optional<uint32_t> (*)(const std::string&)> g_nss_group{nullptr};
 
 }  // namespace
+
+void set_nss_lookups(std::optional<PasswdEntry> (*user)(const std::string&),
+                     std::optional<uint32_t> (*group)(const std::string&)) {
+    g_nss_user = user;
+    g_nss_group = group;
+}
+
+std::optional<PasswdEntry> nss_user(const std::string& name) {
+    auto* f = g_nss_user.load();
+    return f ? f(name) : std::nullopt;
+}
+
+std::optional<uint32_t> nss_group(const std::string& name) {
+    auto* f = g_nss_group.load();
+    return f ? f(name) : std::nullopt;
+}
 
 IdMap read_ids(const std::string& passwd_path, const std::string& group_path, bool use_nss) {
     // Missing files give empty maps.
@@ -101,13 +118,7 @@ std::optional<PasswdEntry> IdMap::user(const std::string& name) const {
     if (it != users.end()) {
         return it->second;
     }
-    if (nss) {
-        std::lock_guard lock(g_nss_mutex);
-        if (struct passwd* p = ::getpwnam(name.c_str())) {
-            return PasswdEntry{p->pw_uid, p->pw_gid, p->pw_dir, p->pw_shell};
-        }
-    }
-    return std::nullopt;
+    return nss ? nss_user(name) : std::nullopt;
 }
 
 std::optional<uint32_t> IdMap::gid(const std::string& name) const {
@@ -115,13 +126,7 @@ std::optional<uint32_t> IdMap::gid(const std::string& name) const {
     if (it != groups.end()) {
         return it->second;
     }
-    if (nss) {
-        std::lock_guard lock(g_nss_mutex);
-        if (struct group* g = ::getgrnam(name.c_str())) {
-            return g->gr_gid;
-        }
-    }
-    return std::nullopt;
+    return nss ? nss_group(name) : std::nullopt;
 }
 
 std::string IdMap::user_name(uint32_t id) const {

@@ -30,8 +30,21 @@ class IdMap {
     std::map<std::string, uint32_t> groups;
     std::map<uint32_t, std::string> user_names;
     std::map<uint32_t, std::string> group_names;
-    bool nss = false;  // also ask getpwnam/getgrnam
+    bool nss = false;  // also ask NSS (see use_nss)
 };
+
+// NSS (getpwnam/getgrnam: LDAP, sssd and friends) for users and groups that /etc/passwd and
+// /etc/group do not list. Off until use_nss() is called: `shipshape` calls it at start. The
+// static agent (shipshape-agent) never does, so getpwnam is not even linked into it: a static
+// binary would have to load the host's NSS modules of its own glibc version. There, users and
+// groups come from the two files only.
+void use_nss();
+// NSS's answer for a user or group, when use_nss() was called; nullopt otherwise.
+std::optional<PasswdEntry> nss_user(const std::string& name);
+std::optional<uint32_t> nss_group(const std::string& name);
+// What use_nss() calls (accounts_nss.cpp); nullptr turns NSS off again.
+void set_nss_lookups(std::optional<PasswdEntry> (*user)(const std::string&),
+                     std::optional<uint32_t> (*group)(const std::string&));
 
 // Parses the two files; missing files give empty maps. `use_nss`: also consult getpwnam/
 // getgrnam (the real machine, where users may come from LDAP and friends).

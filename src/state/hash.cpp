@@ -1,7 +1,8 @@
 #include "state/hash.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -67,11 +68,20 @@ Result<Hash128> xxh3_file(const std::string& path) {
     return xxh3_file(AT_FDCWD, path.c_str());
 }
 
+// SHA-256 and MD5 come from nettle, not OpenSSL: the static agent (shipshape-agent) links
+// them, and a static libcrypto adds 4.3 MB for these two functions (OpenSSL 3's providers).
+struct Digest::Context {
+    sha256_ctx sha{};
+    md5_ctx md5{};
+};
+
 std::string sha256_hex(std::string_view data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned len = 0;
-    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-    return to_hex(std::span<const unsigned char>(md.data(), len));
+    sha256_ctx ctx{};
+    sha256_init(&ctx);
+    sha256_update(&ctx, data.size(), reinterpret_cast<const uint8_t*>(data.data()));
+    std::array<unsigned char, SHA256_DIGEST_SIZE> md{};
+    sha256_digest(&ctx, md.size(), md.data());
+    return to_hex(std::span<const unsigned char>(md.data(), md.size()));
 }
 
 Result<std::string> sha256_file(const std::string& path) {
@@ -82,33 +92,32 @@ Result<std::string> sha256_file(const std::string& path) {
     return sha256_hex(*data);
 }
 
-namespace {
-
-const EVP_MD* digest_md(Digest::Kind kind) {
-    return kind == Digest::Kind::md5 ? EVP_md5() : EVP_sha256();
+Digest::Digest(Kind kind) : m_ctx(std::make_unique<Context>()), m_kind(kind) {
+    sha256_init(&m_ctx->sha);
+    md5_init(&m_ctx->md5);
 }
 
-}  // namespace
-
-Digest::Digest(Kind kind) : m_ctx(EVP_MD_CTX_new()), m_kind(kind) {
-    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), digest_md(m_kind), nullptr);
-}
-
-Digest::~Digest() {
-    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx));
-}
+Digest::~Digest() = default;
 
 void Digest::update(const void* data, size_t size) {
-    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), data, size);
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    if (m_kind == Kind::md5) {
+        md5_update(&m_ctx->md5, size, bytes);
+    } else {
+        sha256_update(&m_ctx->sha, size, bytes);
+    }
 }
 
 std::string Digest::finish_hex() {
-    auto* ctx = static_cast<EVP_MD_CTX*>(m_ctx);
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx, md.data(), &len);
-    EVP_DigestInit_ex(ctx, digest_md(m_kind), nullptr);
-    return to_hex(std::span<const unsigned char>(md.data(), len));
+    // nettle's *_digest also resets the context for the next content.
+    if (m_kind == Kind::md5) {
+        std::array<unsigned char, MD5_DIGEST_SIZE> md{};
+        md5_digest(&m_ctx->md5, md.size(), md.data());
+        return to_hex(std::span<const unsigned char>(md.data(), md.size()));
+    }
+    std::array<unsigned char, SHA256_DIGEST_SIZE> md{};
+    sha256_digest(&m_ctx->sha, md.size(), md.data());
+    return to_hex(std::span<const unsigned char>(md.data(), md.size()));
 }
 
 FileStamp stamp_of(const struct stat& st) {

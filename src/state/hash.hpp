@@ -37,7 +37,7 @@ Hash128 xxh3(std::string_view data);
 std::string sha256_hex(std::string_view data);
 [[nodiscard]] Result<std::string> sha256_file(const std::string& path);
 
-// An incremental digest (OpenSSL EVP) for content that arrives in pieces: archive members,
+// An incremental digest (nettle) for content that arrives in pieces: archive members,
 // files read in chunks. finish_hex() returns the lower-case hex digest and starts over, so one
 // object hashes many contents without allocating. Not thread-safe: one per thread.
 class Digest {
@@ -53,7 +53,8 @@ class Digest {
     std::string finish_hex();
 
   private:
-    void* m_ctx;  // EVP_MD_CTX, kept out of this header
+    struct Context;  // nettle's contexts, kept out of this header
+    std::unique_ptr<Context> m_ctx;
     Kind m_kind;
 };
 

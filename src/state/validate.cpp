@@ -1,11 +1,10 @@
 // Cross-resource checks of desired state (see load.hpp), and reading the target's accounts.
-#include <grp.h>
-#include <pwd.h>
 
 #include <algorithm>
 #include <map>
 
 #include "os/file_system.hpp"
+#include "state/accounts.hpp"
 #include "state/load.hpp"
 
 namespace shipshape::state {
@@ -83,13 +82,13 @@ void validate_state(const std::vector<Resource>& resources, const Accounts& acco
     }
     for (const auto& r : resources) {
         if (r.owner && !accounts.any && !users.count(*r.owner) &&
-            !(accounts.nss && ::getpwnam(r.owner->c_str()))) {
+            !(accounts.nss && nss_user(*r.owner))) {
             diags.add(r.state_file, r.owner_pos,
                       "unknown user \"" + *r.owner + "\" for " + r.label() +
                           ": declare it with [[user]] or create it on the host first");
         }
         if (r.group && !accounts.any && !groups.count(*r.group) &&
-            !(accounts.nss && ::getgrnam(r.group->c_str()))) {
+            !(accounts.nss && nss_group(*r.group))) {
             diags.add(r.state_file, r.group_pos,
                       "unknown group \"" + *r.group + "\" for " + r.label() +
                           ": declare it with [[group]] or create it on the host first");
