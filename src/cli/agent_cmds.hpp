@@ -24,7 +24,7 @@ using StoreReporterFactory = std::function<Result<std::function<Status(const std
 // Adds `agent` and its subcommands. `store_reporter` may be empty (shipshape-agent: reports
 // go to a server URL only).
 void add_agent_command(CLI::App& app, std::vector<Command>& out,
-                       StoreReporterFactory store_reporter);
+                       const StoreReporterFactory& store_reporter);
 
 // Serves the fleet protocol on stdin/stdout (`agent` without a subcommand). `protocol` is the
 // one the controller asked for (0: none asked).

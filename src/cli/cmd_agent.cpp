@@ -267,7 +267,7 @@ int run_agent_serve(int protocol) {
 }
 
 void add_agent_command(CLI::App& app, std::vector<Command>& out,
-                       StoreReporterFactory store_reporter) {
+                       const StoreReporterFactory& store_reporter) {
     auto* agent = app.add_subcommand(
         "agent",
         "The host's end of shipshape: without a subcommand, the fleet protocol on "

@@ -229,3 +229,96 @@ class InstallTimerTest(PullTestCase):
         if verify is not None:
             self.assertNotIn("Unknown key", verify.stderr)
             self.assertNotIn("Invalid", verify.stderr)
+
+
+class PullReportTest(PullTestCase):
+    """Reports to the team server (a real `shipshape serve` on loopback, SQLite store of the
+    test's ops repo) with the host's own token, spooled while the server is down, and straight
+    into the store with the full binary."""
+
+    def setUp(self):
+        super().setUp()
+        r = self.shipshape("user", "add", "web-7", "--roles", "host")
+        self.assertEqual(r.code, 0, r)
+        self.token_file = os.path.join(self.tmp, "token")
+        with open(self.token_file, "w") as f:
+            f.write(self.shipshape("user", "token", "web-7").out.strip() + "\n")
+        os.chmod(self.token_file, 0o600)
+        self.server = None
+
+    def tearDown(self):
+        self.stop_server()
+        super().tearDown()
+
+    def start_server(self):
+        self.server = self.start("serve", "--listen", "127.0.0.1:0")
+        line = self.server.stdout.readline()
+        self.assertTrue(line.startswith("listening on http://127.0.0.1:"), line)
+        return line.split()[-1].rstrip("/")
+
+    def stop_server(self):
+        if self.server and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            self.server.communicate(timeout=30)
+        self.server = None
+
+    def reports(self, *args):
+        r = self.shipshape("--json", "fleet", "reports", *args)
+        self.assertEqual(r.code, 0, r)
+        return r.json()
+
+    def spooled(self):
+        spool = os.path.join(self.work, "spool")
+        return sorted(os.listdir(spool)) if os.path.isdir(spool) else []
+
+    def test_reports_spools_while_the_server_is_down_and_catches_up(self):
+        url = self.start_server()
+        r, doc = self.pull("--report", url, "--token-file", self.token_file)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertTrue(doc["reported"], doc)
+        latest = self.reports()
+        self.assertEqual([(x["host"], x["result"]) for x in latest], [("web-7", "converged")])
+        self.assertEqual(latest[0]["run"], doc["run"])
+
+        # The server goes away: the cycle still converges, the report waits in the spool and
+        # the exit code says it was not delivered.
+        self.stop_server()
+        r, doc = self.pull("--report", url, "--token-file", self.token_file)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertFalse(doc["reported"])
+        self.assertEqual(doc["result"], "converged")
+        self.assertEqual(len(self.spooled()), 1)
+        late_run = doc["run"]
+
+        # Back (on another port): the spooled report goes first, then this cycle's.
+        url = self.start_server()
+        r, doc = self.pull("--report", url, "--token-file", self.token_file)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("sent 1 spooled report", " ".join(doc["notes"]))
+        self.assertEqual(self.spooled(), [])
+        runs = [x["run"] for x in self.reports("--host", "web-7", "--limit", "10")]
+        self.assertEqual(len(runs), 3, runs)
+        self.assertIn(late_run, runs)
+
+    def test_another_hosts_token_is_refused_and_the_report_dropped(self):
+        r = self.shipshape("user", "add", "db-1", "--roles", "host")
+        self.assertEqual(r.code, 0, r)
+        with open(self.token_file, "w") as f:
+            f.write(self.shipshape("user", "token", "db-1").out.strip() + "\n")
+        url = self.start_server()
+        r, doc = self.pull("--report", url, "--token-file", self.token_file)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("403", doc["report_error"])
+        self.assertEqual(self.spooled(), [], "a refused report is never sent again")
+        self.assertEqual(self.reports(), [])
+
+    def test_the_full_binary_reports_into_a_store(self):
+        store = os.path.join(self.repo, ".shipshape", "state.db")
+        r, doc = self.pull("--report", store, binary=BIN)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertTrue(doc["reported"], doc)
+        self.assertEqual([x["run"] for x in self.reports()], [doc["run"]])
+        # The static agent cannot open a store, and says what to use instead.
+        r, _ = self.pull("--report", store)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("shipshape agent pull", r.stdout + r.stderr)
