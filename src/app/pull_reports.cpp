@@ -49,7 +49,8 @@ Status check_pull_report(const PullReport& r) {
         return fail(invalid("run", quoted(r.run) + " is not 16 lowercase hex digits"));
     }
     if (!r.commit.empty() && !is_hex(r.commit, 40)) {
-        return fail(invalid("commit", quoted(r.commit) + " is not 40 lowercase hex digits or \"\""));
+        return fail(
+            invalid("commit", quoted(r.commit) + " is not 40 lowercase hex digits or \"\""));
     }
     if (!r.applied_commit.empty() && !is_hex(r.applied_commit, 40)) {
         return fail(invalid("applied_commit",
@@ -77,17 +78,17 @@ Status check_pull_report(const PullReport& r) {
                                              std::to_string(expected_exit_code(r.result)) + ")"));
     }
     if (r.error.size() > k_max_report_error) {
-        return fail(invalid("error", "longer than 64 KiB (" + std::to_string(r.error.size()) +
-                                         " bytes)"));
+        return fail(
+            invalid("error", "longer than 64 KiB (" + std::to_string(r.error.size()) + " bytes)"));
     }
     if (auto bad = find_control_character(r.error, LineBreaks::allowed); !bad.empty()) {
         return fail(invalid("error", bad));
     }
-    for (const auto& [name, value] : {std::pair<const char*, int64_t>{"apply.resources",
-                                                                      r.apply.resources},
-                                      {"apply.changed", r.apply.changed},
-                                      {"apply.failed", r.apply.failed},
-                                      {"drift.drifted", r.drifted}}) {
+    for (const auto& [name, value] :
+         {std::pair<const char*, int64_t>{"apply.resources", r.apply.resources},
+          {"apply.changed", r.apply.changed},
+          {"apply.failed", r.apply.failed},
+          {"drift.drifted", r.drifted}}) {
         if (value < 0) {
             return fail(invalid(name, "must not be negative"));
         }
@@ -147,8 +148,8 @@ Result<RecordedPullReport> record_pull_report(store::HostReportStore& store,
     }
     auto got = store.record_report(to_record(report, received_at));
     if (!got) {
-        return fail(got.error().code(), "recording the report of host '" + report.host +
-                                            "': " + got.error().message());
+        return fail(got.error().code(),
+                    "recording the report of host '" + report.host + "': " + got.error().message());
     }
     return RecordedPullReport{got->id, got->inserted};
 }

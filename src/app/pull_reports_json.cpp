@@ -93,8 +93,8 @@ Result<int64_t> get_integer(const json& object, const std::string& key, const st
 }
 
 constexpr std::array<const char*, 14> k_top_keys = {
-    "format", "host",   "run",       "commit", "applied_commit", "branch", "started_at",
-    "finished_at", "result", "exit_code", "error", "apply", "drift", "facts"};
+    "format",      "host",   "run",       "commit", "applied_commit", "branch", "started_at",
+    "finished_at", "result", "exit_code", "error",  "apply",          "drift",  "facts"};
 constexpr std::array<const char*, 3> k_apply_keys = {"resources", "changed", "failed"};
 constexpr std::array<const char*, 2> k_drift_keys = {"drifted", "resources"};
 
@@ -201,22 +201,22 @@ Result<PullReport> read_report(const json& doc) {
 }
 
 json summary(const store::HostReportRecord& r) {
-    return json{{"id", r.id},
-                {"host", r.host},
-                {"run", r.run},
-                {"commit", r.commit},
-                {"applied_commit", r.applied_commit},
-                {"branch", r.branch},
-                {"started_at", r.started_at},
-                {"finished_at", r.finished_at},
-                {"received_at", r.received_at},
-                {"result", r.result},
-                {"exit_code", r.exit_code},
-                {"error", r.error},
-                {"apply",
-                 {{"resources", r.resources}, {"changed", r.changed}, {"failed", r.failed}}},
-                {"drift", {{"drifted", r.drifted}, {"resources", r.drift}}},
-                {"facts_hash", r.facts_hash}};
+    return json{
+        {"id", r.id},
+        {"host", r.host},
+        {"run", r.run},
+        {"commit", r.commit},
+        {"applied_commit", r.applied_commit},
+        {"branch", r.branch},
+        {"started_at", r.started_at},
+        {"finished_at", r.finished_at},
+        {"received_at", r.received_at},
+        {"result", r.result},
+        {"exit_code", r.exit_code},
+        {"error", r.error},
+        {"apply", {{"resources", r.resources}, {"changed", r.changed}, {"failed", r.failed}}},
+        {"drift", {{"drifted", r.drifted}, {"resources", r.drift}}},
+        {"facts_hash", r.facts_hash}};
 }
 
 }  // namespace

@@ -39,8 +39,8 @@ PullReport sample() {
 bool same(const PullReport& a, const PullReport& b) {
     return a.host == b.host && a.run == b.run && a.commit == b.commit &&
            a.applied_commit == b.applied_commit && a.branch == b.branch &&
-           a.started_at == b.started_at && a.finished_at == b.finished_at &&
-           a.result == b.result && a.exit_code == b.exit_code && a.error == b.error &&
+           a.started_at == b.started_at && a.finished_at == b.finished_at && a.result == b.result &&
+           a.exit_code == b.exit_code && a.error == b.error &&
            a.apply.resources == b.apply.resources && a.apply.changed == b.apply.changed &&
            a.apply.failed == b.apply.failed && a.drifted == b.drifted && a.drift == b.drift &&
            a.facts == b.facts;
@@ -82,10 +82,11 @@ TEST(PullReportTest, EveryRefusalNamesTheField) {
         // Not an object at all.
         {"[1]", "pull report: expected an object, not an array"},
         // A typo is an unknown key, not silence.
-        {edited("\"error\":", "\"eror\":"), "\"eror\": unknown key (known: format, host, run, "
-                                            "commit, applied_commit, branch, started_at, "
-                                            "finished_at, result, exit_code, error, apply, drift, "
-                                            "facts)"},
+        {edited("\"error\":", "\"eror\":"),
+         "\"eror\": unknown key (known: format, host, run, "
+         "commit, applied_commit, branch, started_at, "
+         "finished_at, result, exit_code, error, apply, drift, "
+         "facts)"},
         // A key removed is missing.
         {edited(",\"branch\":\"main\"", ""), "branch: missing"},
         // Another format (a future version) is refused by name.
@@ -155,7 +156,8 @@ TEST(PullReportTest, MoreThan100DriftEntriesOrALongErrorAreRefused) {
     PullReport r = sample();
     r.drift.assign(101, "file:/x");
     r.drifted = 101;
-    EXPECT_EQ(check_pull_report(r).error().message(), "drift.resources: more than 100 entries (101)");
+    EXPECT_EQ(check_pull_report(r).error().message(),
+              "drift.resources: more than 100 entries (101)");
     r = sample();
     r.error.assign(64 * 1024 + 1, 'x');
     EXPECT_EQ(check_pull_report(r).error().message(), "error: longer than 64 KiB (65537 bytes)");
@@ -210,14 +212,10 @@ TEST(PullReportTest, FlippedBytesAreRefusedOrReadBackStably) {
 // Every value replaced by one of each wrong type: refused, naming the field.
 TEST(PullReportTest, WrongTypesAreRefusedNamingTheField) {
     const std::vector<std::pair<std::string, std::string>> fields = {
-        {"\"host\":\"web-1\"", "host"},
-        {"\"run\":\"0f3a9c2b7d4e1a65\"", "run"},
-        {"\"branch\":\"main\"", "branch"},
-        {"\"started_at\":1796601600000", "started_at"},
-        {"\"result\":\"failed\"", "result"},
-        {"\"exit_code\":1", "exit_code"},
-        {"\"resources\":12", "apply.resources"},
-        {"\"drifted\":2", "drift.drifted"},
+        {"\"host\":\"web-1\"", "host"},          {"\"run\":\"0f3a9c2b7d4e1a65\"", "run"},
+        {"\"branch\":\"main\"", "branch"},       {"\"started_at\":1796601600000", "started_at"},
+        {"\"result\":\"failed\"", "result"},     {"\"exit_code\":1", "exit_code"},
+        {"\"resources\":12", "apply.resources"}, {"\"drifted\":2", "drift.drifted"},
     };
     for (const auto& [field, name] : fields) {
         const std::string key = field.substr(0, field.find(':') + 1);

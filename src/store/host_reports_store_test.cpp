@@ -131,8 +131,8 @@ TEST_P(HostReportContract, ConnectionsRecordingTheSameReportAtOnceStoreItOnce) {
     std::vector<std::vector<int64_t>> seen(k_connections);
     auto work = [&](Store* s, int who) {
         for (int i = 0; i < k_reports; ++i) {
-            auto got = s->record_report(report("web-1", "00000000000000" + std::to_string(10 + i),
-                                               1000 + i));
+            auto got = s->record_report(
+                report("web-1", "00000000000000" + std::to_string(10 + i), 1000 + i));
             ASSERT_TRUE(got) << got.error().message();
             inserted += got->inserted ? 1 : 0;
             seen[static_cast<size_t>(who)].push_back(got->id);
@@ -178,8 +178,7 @@ TEST_P(HostReportContract, AHostsReportsAreNewestFirstAndLimited) {
         record(report("web-1", "000000000000000" + std::to_string(i), 1000 * i));
     }
     record(report("web-2", "0000000000000009", 9000));
-    EXPECT_EQ(runs_of("web-1", 3), (std::vector<std::string>{"0000000000000005",
-                                                             "0000000000000004",
+    EXPECT_EQ(runs_of("web-1", 3), (std::vector<std::string>{"0000000000000005", "0000000000000004",
                                                              "0000000000000003"}));
     EXPECT_EQ(runs_of("web-1").size(), 5u);
     EXPECT_TRUE(runs_of("nobody").empty());
