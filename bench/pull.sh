@@ -12,7 +12,8 @@
 #   5. (d) open loop at rising rates (PULL_BENCH_RATES, default "50 100 200 400 800") for
 #      PULL_BENCH_STEP_S (default 15) s each until p99 passes 100 ms or errors appear, with the
 #      CPU time serve and postgres used in each step and the busiest pg_stat_activity states;
-#   6. the same (a) at 32 senders and (b) at 33.3/s on a SQLite store (PULL_BENCH_SQLITE=0: not).
+#   6. on a SQLite store (PULL_BENCH_SQLITE=0: not): (a) at 32 senders, 33.3/s for
+#      PULL_BENCH_SQLITE_OPEN_S (default 30) s, then 100, 200, 400/s.
 # Reports: a real facts document of this machine (`shipshape --json facts`), a drift summary,
 # an apply result; a new run id each, the commit moves every 500, about 1 in 50 changes facts.
 # Results: OUT_DIR/pull.txt. Only 127.0.0.1 is contacted. Run it under buildlock (2 cores).
@@ -27,6 +28,8 @@ closed_s="${PULL_BENCH_CLOSED_S:-15}"
 open_s="${PULL_BENCH_OPEN_S:-60}"
 rates="${PULL_BENCH_RATES:-50 100 200 400 800}"
 step_s="${PULL_BENCH_STEP_S:-15}"
+sqlite_hosts="${PULL_BENCH_SQLITE_HOSTS:-$hosts}"
+sqlite_open_s="${PULL_BENCH_SQLITE_OPEN_S:-30}"
 [[ -x $tool ]] || { echo "pull.sh: no $tool (build the target bench_pull)" >&2; exit 2; }
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
@@ -45,7 +48,13 @@ log() { printf '%s\n' "$*" | tee -a "$out/pull.txt"; }
 
 mkdir -p "$work/repo"
 printf 'name = "bench"\n' >"$work/repo/shipshape.toml"
-(cd "$work/repo" && "$bin" --json facts >"$work/facts.json")
+# This machine's facts document; its package list cut to PULL_BENCH_PACKAGES (default 250) so
+# that it weighs what a server's does (10-30 KB; a developer container lists thousands).
+(cd "$work/repo" && "$bin" --json facts) | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)["hosts"][0]
+doc["packages"] = doc["packages"][:int(sys.argv[1])]
+print(json.dumps(doc, separators=(",", ":")))' "${PULL_BENCH_PACKAGES:-250}" >"$work/facts.json"
 log "# pull reports benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $hosts hosts," \
   "facts $(wc -c <"$work/facts.json") bytes, $bin"
 
@@ -88,8 +97,8 @@ postmaster=$(head -1 "$work/pg/data/postmaster.pid" 2>/dev/null || pgrep -o -f "
 (cd "$work/repo" && SHIPSHAPE_STORE="$pg_url" "$bin" store migrate >/dev/null)
 t0=$(date +%s.%N)
 sep='?'; [[ $pg_url == *\?* ]] && sep='&'
-"$tool" seed "${pg_url}${sep}options=-c%20synchronous_commit%3Doff" "$hosts" "$work/tokens"
-log "seeded $hosts users with a token each in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+"$tool" seed "${pg_url}${sep}options=-c%20synchronous_commit%3Doff" "$hosts" "$work/tokens" "$work/facts.json"
+log "seeded $hosts users with a token and a first report (its facts) each in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 start_server "$pg_url"
 
 log "## (a) PostgreSQL, closed loop"
@@ -114,8 +123,9 @@ for rate in $rates; do
     "SELECT state, wait_event_type, wait_event, count(*) FROM pg_stat_activity
      WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1, 2, 3
      ORDER BY 4 DESC LIMIT 4" | tr '\n' ';' >"$work/activity") &
+  sampler=$!
   result=$(send open "$rate" "$step_s")
-  wait
+  wait "$sampler" || true
   s1=$(cpu_of "$server_pid"); p1=$(cpu_of "$postmaster")
   tck=$(getconf CLK_TCK)
   log "$result cpu: serve $(( (s1 - s0) * 100 / tck / step_s ))% postgres $(( (p1 - p0) * 100 / tck / step_s ))% (of one core) pg_stat_activity: $(cat "$work/activity")"
@@ -134,12 +144,12 @@ if [[ ${PULL_BENCH_SQLITE:-1} == 1 ]]; then
   (cd "$work/repo" && "$bin" store migrate >/dev/null)
   sqlite_db="$work/repo/.shipshape/state.db"
   t0=$(date +%s.%N)
-  "$tool" seed "$sqlite_db" "$hosts" "$work/tokens"
-  log "## SQLite: seeded $hosts users in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  "$tool" seed "$sqlite_db" "$sqlite_hosts" "$work/tokens" "$work/facts.json"
+  log "## SQLite: seeded $sqlite_hosts users and first reports in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
   start_server "$sqlite_db"
   log "$(send closed 32 "$closed_s")"
   size0=$(stat -c %s "$sqlite_db")
-  log "$(send open 33.3 "$open_s")"
+  log "$(send open 33.3 "$sqlite_open_s")"
   size1=$(stat -c %s "$sqlite_db")
   log "SQLite file $size0 -> $size1 bytes during 33.3/s"
   for rate in 100 200 400; do

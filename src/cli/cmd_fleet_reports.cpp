@@ -51,7 +51,8 @@ std::string line(const store::HostReportRecord& r, int64_t now) {
 int run_reports(Context& ctx, const ReportsOptions& o) {
     std::unique_ptr<store::Store> store;
     if (!ctx.store.empty()) {
-        auto opened = store::open_store(store_location(ctx, app::Project{}), store::Access::read_only);
+        auto opened =
+            store::open_store(store_location(ctx, app::Project{}), store::Access::read_only);
         if (!opened) {
             return report_error(ctx, opened.error());
         }

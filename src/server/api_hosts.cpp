@@ -46,10 +46,10 @@ Response Api::post_host_report(const Request& request, const std::string& host) 
         return who.error();
     }
     if (!may_report_for(*who, host)) {
-        return answer(403, json_error("user '" + who->user + "' may not report for host " +
-                                      quoted(host) +
-                                      ": that needs the role host and the host's name as the "
-                                      "user's, or the role admin"));
+        return answer(
+            403, json_error("user '" + who->user + "' may not report for host " + quoted(host) +
+                            ": that needs the role host and the host's name as the "
+                            "user's, or the role admin"));
     }
     auto report = app::parse_pull_report(request.body);
     if (!report) {
@@ -86,15 +86,15 @@ Response Api::host_reports(const Request& request, const std::string& host) {
     int limit = k_default_reports;
     for (const auto& [name, value] : request.query) {
         if (name != "limit") {
-            return answer(400, json_error("unknown query parameter " + quoted(name) +
-                                          " (known: limit)"));
+            return answer(
+                400, json_error("unknown query parameter " + quoted(name) + " (known: limit)"));
         }
         auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
-        if (value.empty() || ec != std::errc{} || end != value.data() + value.size() ||
-            limit < 1 || limit > k_max_reports) {
-            return answer(400, json_error("limit must be a whole number from 1 to " +
-                                          std::to_string(k_max_reports) + ", not " +
-                                          quoted(value)));
+        if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || limit < 1 ||
+            limit > k_max_reports) {
+            return answer(400,
+                          json_error("limit must be a whole number from 1 to " +
+                                     std::to_string(k_max_reports) + ", not " + quoted(value)));
         }
     }
     std::lock_guard lock(m_store_mutex);
