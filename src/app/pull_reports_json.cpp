@@ -51,7 +51,8 @@ std::string expected(std::string_view what, const json& v) {
 template <size_t N>
 Status check_keys(const json& object, const std::array<const char*, N>& known,
                   const std::string& prefix) {
-    for (const auto& [key, value] : object.items()) {
+    for (const auto& item : object.items()) {
+        const std::string& key = item.key();
         if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
             std::string list;
             for (const char* k : known) {

@@ -28,10 +28,10 @@ std::string age(int64_t now, int64_t at) {
     if (s < 120) {
         return std::to_string(s) + "s";
     }
-    if (s < 2 * 3600) {
+    if (s < int64_t{2} * 3600) {
         return std::to_string(s / 60) + "m";
     }
-    if (s < 2 * 86400) {
+    if (s < int64_t{2} * 86400) {
         return std::to_string(s / 3600) + "h";
     }
     return std::to_string(s / 86400) + "d";
