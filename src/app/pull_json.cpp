@@ -3,35 +3,32 @@
 #include <nlohmann/json.hpp>
 
 #include "app/pull.hpp"
+#include "app/pull_reports.hpp"
 #include "core/duration.hpp"
 
 namespace shipshape::app {
 
 std::string pull_report_json(const PullCycle& c) {
-    using nlohmann::json;
-    json facts = nullptr;
+    // One writer of the document: app/pull_reports.hpp's, which the receiving side reads.
+    PullReport r;
+    r.host = c.host;
+    r.run = c.run;
+    r.commit = c.commit;
+    r.applied_commit = c.applied_commit;
+    r.branch = c.branch;
+    r.started_at = c.started_at;
+    r.finished_at = c.finished_at;
+    r.result = c.result;
+    r.exit_code = c.exit_code;
+    r.error = c.error;
+    r.apply = PullApply{static_cast<int64_t>(c.resources), static_cast<int64_t>(c.changed),
+                        static_cast<int64_t>(c.failed)};
+    r.drifted = static_cast<int64_t>(c.drifted);
+    r.drift = c.drifted_resources;
     if (!c.facts_json.empty()) {
-        facts = json::parse(c.facts_json, nullptr, false);
-        if (facts.is_discarded()) {
-            facts = nullptr;
-        }
+        r.facts = c.facts_json;
     }
-    json doc = {{"format", "shipshape.pull-report/1"},
-                {"host", c.host},
-                {"run", c.run},
-                {"commit", c.commit},
-                {"applied_commit", c.applied_commit},
-                {"branch", c.branch},
-                {"started_at", c.started_at},
-                {"finished_at", c.finished_at},
-                {"result", c.result},
-                {"exit_code", c.exit_code},
-                {"error", c.error},
-                {"apply",
-                 {{"resources", c.resources}, {"changed", c.changed}, {"failed", c.failed}}},
-                {"drift", {{"drifted", c.drifted}, {"resources", c.drifted_resources}}},
-                {"facts", facts}};
-    return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+    return to_json(r);
 }
 
 std::string pull_report_host(const std::string& report_json) {

@@ -25,6 +25,9 @@
 
 namespace shipshape::cli {
 
+// shipshape fleet reports (cmd_fleet_reports.cpp).
+void add_fleet_reports_command(CLI::App& fleet_cmd, std::vector<Command>& out);
+
 namespace {
 
 using json = nlohmann::json;
@@ -270,7 +273,8 @@ void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
         "host was unreachable.");
     out.push_back({exec, [opts](Context& ctx) { return run_exec(ctx, *opts); }});
 
-    auto* fleet_cmd = app.add_subcommand("fleet", "Manage the fleet transport's connections");
+    auto* fleet_cmd = app.add_subcommand(
+        "fleet", "The fleet transport's connections, and what pulling hosts reported");
     fleet_cmd->require_subcommand(1);
     auto disconnect_hosts = std::make_shared<std::string>();
     auto* disconnect = fleet_cmd->add_subcommand(
@@ -280,6 +284,7 @@ void add_fleet_commands(CLI::App& app, std::vector<Command>& out) {
     out.push_back({disconnect, [disconnect_hosts](Context& ctx) {
                        return run_disconnect(ctx, *disconnect_hosts);
                    }});
+    add_fleet_reports_command(*fleet_cmd, out);  // cmd_fleet_reports.cpp
 }
 
 }  // namespace shipshape::cli

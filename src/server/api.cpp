@@ -143,7 +143,9 @@ Response Api::handle(const Request& request) {
         releases,
         ci_pipelines,
         ci_pipeline,
-        ci_cancel
+        ci_cancel,
+        hosts_reports,
+        host_reports
     };
     Route route = Route::none;
     if (seg.size() == 1 && seg[0] == "health") {
@@ -184,10 +186,27 @@ Response Api::handle(const Request& request) {
                seg[3] == "cancel") {
         route = Route::ci_cancel;
     }
+    // The pull-report routes (api_hosts.cpp). A host's reports are read (GET) and sent (POST)
+    // at the same path.
+    if (seg.size() == 2 && seg[0] == "hosts" && seg[1] == "reports") {
+        route = Route::hosts_reports;
+    } else if (seg.size() == 3 && seg[0] == "hosts" && !seg[1].empty() && seg[2] == "reports") {
+        route = Route::host_reports;
+    }
     if (route == Route::none) {
         return error_response(404, "no such route: " + quoted(path));
     }
+    if (route == Route::host_reports && request.method == "POST") {
+        return post_host_report(request, seg[1]);
+    }
     const bool post_route = route == Route::check_off || route == Route::ci_cancel;
+    if (route == Route::host_reports && request.method != "GET" && request.method != "HEAD") {
+        Response r = error_response(405, "method " + quoted(request.method) +
+                                             " not allowed here: this route answers GET and "
+                                             "POST only");
+        r.allow = "GET, HEAD, POST";
+        return r;
+    }
     if (post_route && request.method != "POST") {
         Response r = error_response(405, "method " + quoted(request.method) +
                                              " not allowed here: this route answers POST only");
@@ -204,7 +223,7 @@ Response Api::handle(const Request& request) {
         return error_response(503, "the event stream is not available on this server");
     }
     if (route != Route::runs && route != Route::board && route != Route::history &&
-        route != Route::ci_pipelines && any_query) {
+        route != Route::ci_pipelines && route != Route::host_reports && any_query) {
         return error_response(400, "this route takes no query parameters");
     }
     switch (route) {
@@ -236,6 +255,10 @@ Response Api::handle(const Request& request) {
             return ci_pipeline(seg[2]);
         case Route::ci_cancel:
             return ci_cancel(request, seg[2]);
+        case Route::hosts_reports:
+            return latest_host_reports();
+        case Route::host_reports:
+            return host_reports(request, seg[1]);
         case Route::events:  // answered above
         case Route::none:
             break;

@@ -9,8 +9,8 @@
 // request, which would also cost a PostgreSQL connect per request.
 //
 // Reads are anonymous; GET /api/v1/me and the writes (POST .../check-off, POST
-// /api/v1/ci/pipelines/{id}/cancel) need a Bearer token (server/auth.hpp), and failed
-// authentications are limited per client address.
+// /api/v1/ci/pipelines/{id}/cancel, POST /api/v1/hosts/{host}/reports) need a Bearer token
+// (server/auth.hpp), and failed authentications are limited per client address.
 #pragma once
 
 #include <chrono>
@@ -95,6 +95,10 @@ class Api {
     Response ci_pipelines(const Request& request);
     Response ci_pipeline(const std::string& id);
     Response ci_cancel(const Request& request, const std::string& id);
+    // The pull-report routes (api_hosts.cpp, #20).
+    Response post_host_report(const Request& request, const std::string& host);
+    Response latest_host_reports();
+    Response host_reports(const Request& request, const std::string& host);
     // A dashboard document computed at most once per store change (event sequence) and
     // k_dashboard_cache_age: many viewers of an unchanged store share one computation. The age
     // bounds what the store's events do not show (a run whose process died shows as

@@ -36,6 +36,7 @@ TEST(WebTest, AssetsHaveTheirContentTypes) {
         {"/assets/app.js", "text/javascript; charset=utf-8"},       // the script
         {"/assets/releases.js", "text/javascript; charset=utf-8"},  // the releases view
         {"/assets/ci.js", "text/javascript; charset=utf-8"},        // the CI view
+        {"/assets/hosts.js", "text/javascript; charset=utf-8"},     // the Hosts view
         {"/assets/app.css", "text/css; charset=utf-8"},             // the style sheet
         {"/assets/icon.svg", "image/svg+xml"},                      // the icon
     };

@@ -1,10 +1,10 @@
 // The state store, split by aggregate: RunStore (runs, their steps' journal, check-offs, the
 // event log), HostStore (facts snapshots, state reports, the parameters of the last apply per
-// host), LockStore (environment locks), UserStore (users, roles, token hashes) and CiStore (the CI
-// queue, store/ci.hpp). `Store` joins them; the embedded SQLite implementation (the default, in
-// the ops repo's .shipshape/state.db) implements all of them, and the PostgreSQL implementation
-// for teams (store/postgres/) follows the same contract, checked by the one backend-parameterised
-// suite in store_test.cpp.
+// host), LockStore (environment locks), UserStore (users, roles, token hashes), CiStore (the CI
+// queue, store/ci.hpp) and HostReportStore (pull reports, store/host_reports.hpp). `Store` joins
+// them; the embedded SQLite implementation (the default, in the ops repo's .shipshape/state.db)
+// implements all of them, and the PostgreSQL implementation for teams (store/postgres/) follows the
+// same contract, checked by the one backend-parameterised suite in store_test.cpp.
 //
 // Contracts: every mutating call is one transaction, durable when it returns (SQLite: WAL with
 // synchronous=FULL) unless it is asked for Durability::relaxed. Times are milliseconds since the
@@ -26,6 +26,7 @@
 
 #include "core/error.hpp"
 #include "store/ci.hpp"
+#include "store/host_reports.hpp"
 
 namespace shipshape::store {
 
@@ -402,7 +403,8 @@ class Store : public RunStore,
               public UserStore,
               public AuditStore,
               public StoreAdmin,
-              public CiStore {};
+              public CiStore,
+              public HostReportStore {};
 
 // How a store is opened. read_write creates and migrates the store as needed; when the store
 // cannot be written (a read-only mount, an immutable file or directory, no write permission) it

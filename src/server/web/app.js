@@ -1,5 +1,5 @@
 // The shipshape dashboard: one page, seven views (board, environments, a run, history,
-// releases in releases.js, and CI pipelines and a pipeline in ci.js) over the JSON API under /api/v1/ (docs/specs/api.md). No framework
+// releases in releases.js, CI pipelines and a pipeline in ci.js, hosts' pull reports in hosts.js) over the JSON API under /api/v1/ (docs/specs/api.md). No framework
 // and no build step.
 //
 // Safety: every string that comes from the API is put into the page with textContent or as an
@@ -752,9 +752,9 @@ async function route() {
   stopView();
   const {parts, params} = parseHash();
   let view = parts[0] || 'board';
-  if (!['board', 'environments', 'history', 'releases', 'runs', 'ci'].includes(view)) view = 'board';
+  if (!['board', 'environments', 'history', 'releases', 'runs', 'ci', 'hosts'].includes(view)) view = 'board';
   state.view = view === 'runs' ? 'run' : view === 'ci' && parts[1] ? 'pipeline' : view;
-  for (const tab of ['board', 'environments', 'history', 'releases', 'ci']) {
+  for (const tab of ['board', 'environments', 'history', 'releases', 'ci', 'hosts']) {
     const link = $('tab-' + tab);
     if (tab === view) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -762,6 +762,7 @@ async function route() {
   if (view === 'environments') await showEnvironments();
   else if (view === 'history') await showHistory(params);
   else if (view === 'releases') await showReleases();
+  else if (view === 'hosts') await showHosts();
   else if (view === 'runs' && parts[1]) await showRun(parts[1]);
   else if (view === 'ci' && parts[1]) await showPipeline(parts[1]);
   else if (view === 'ci') await showCi(params);

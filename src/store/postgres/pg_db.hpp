@@ -158,6 +158,14 @@ class PgStore final : public Store {
         const CiFilter& filter) override;
     [[nodiscard]] Result<std::vector<CiPipeline>> prune_ci(int64_t before) override;
     [[nodiscard]] Status wait_for_ci_work(std::chrono::milliseconds timeout) override;
+    // pg_host_reports.cpp (#20)
+    [[nodiscard]] Result<RecordedReport> record_report(const HostReportRecord& report) override;
+    [[nodiscard]] Result<std::vector<HostReportRecord>> latest_reports() override;
+    [[nodiscard]] Result<std::vector<HostReportRecord>> host_reports(std::string_view host,
+                                                                     int limit) override;
+    [[nodiscard]] Result<std::optional<HostReportRecord>> host_facts(
+        std::string_view host) override;
+    [[nodiscard]] Result<int64_t> prune_reports(int64_t before) override;
 
     // Runs `sql` with text parameters $1, $2, ... Errc::store naming `what` and the server's
     // message when it fails.

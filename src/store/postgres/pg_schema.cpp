@@ -192,6 +192,40 @@ const char* const k_migrations[] = {
     CREATE INDEX ci_jobs_by_status ON ci_jobs(status, id);
     CREATE INDEX ci_jobs_by_pipeline ON ci_jobs(pipeline_id, id);
     )sql",
+    // #20: pull reports (store/host_reports.hpp): a summary row per report, and per host the
+    // latest report and the facts it sent last.
+    R"sql(
+    CREATE TABLE host_reports (
+        id BIGSERIAL PRIMARY KEY,
+        host TEXT NOT NULL,
+        run TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        applied_commit TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        result TEXT NOT NULL,
+        exit_code BIGINT NOT NULL,
+        error TEXT NOT NULL,
+        resources BIGINT NOT NULL,
+        changed BIGINT NOT NULL,
+        failed BIGINT NOT NULL,
+        drifted BIGINT NOT NULL,
+        drift TEXT NOT NULL,
+        facts_hash TEXT NOT NULL,
+        UNIQUE (host, commit_id, run)
+    );
+    CREATE INDEX host_reports_by_host ON host_reports(host, id DESC);
+    CREATE INDEX host_reports_by_received ON host_reports(received_at);
+    CREATE TABLE host_latest (
+        host TEXT PRIMARY KEY,
+        report_id BIGINT NOT NULL,
+        facts_hash TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        facts_at BIGINT NOT NULL
+    );
+    )sql",
 };
 
 // Any constant will do, as long as it stays the same: the key of the advisory lock that

@@ -185,6 +185,12 @@ class SqliteStore final : public Store {
     Result<std::vector<CiPipeline>> find_ci_pipelines(const CiFilter& filter) override;
     Result<std::vector<CiPipeline>> prune_ci(int64_t before) override;
     Status wait_for_ci_work(std::chrono::milliseconds timeout) override;
+    // sqlite_host_reports.cpp (#20)
+    Result<RecordedReport> record_report(const HostReportRecord& report) override;
+    Result<std::vector<HostReportRecord>> latest_reports() override;
+    Result<std::vector<HostReportRecord>> host_reports(std::string_view host, int limit) override;
+    Result<std::optional<HostReportRecord>> host_facts(std::string_view host) override;
+    Result<int64_t> prune_reports(int64_t before) override;
 
     // Internal to store/sqlite/: the implementation files share these.
     tl::unexpected<Error> db_error(std::string_view what) const {
