@@ -133,9 +133,9 @@ in_ns hyperfine -N --warmup 2 --runs "$runs" \
 
 for size in 10 "$n"; do
   if [[ $size == 10 ]]; then
-    list=checklists/on10.toml floor=raw-ten on="group:ten"
+    list=$ops/checklists/on10.toml floor=raw-ten on="group:ten"
   else
-    list=checklists/onall.toml floor=raw-all on="env:prod"
+    list=$ops/checklists/onall.toml floor=raw-all on="env:prod"
   fi
   echo "== a checklist step with on = \"$on\" ($size hosts)"
   in_ns hyperfine -N --warmup 2 --runs "$runs" \
