@@ -15,6 +15,9 @@
 #   - fleet (bench/fleet.sh): 10 and 50 hosts (network namespaces running sshd): a command on
 #     every host vs raw multiplexed ssh and Ansible, facts vs ansible -m setup, a 100-file state
 #     vs an Ansible playbook.
+#   - agent (bench/agent.sh): the host agent's size, copying it to 50 hosts (cold, warm, against
+#     one ssh handshake per host) and a checklist step with `on` on 10 and 50 hosts against raw
+#     multiplexed ssh, each before (the full binary as the agent) and after (shipshape-agent).
 #   - plan (bench/plan.sh): `validate` and `run --plan` of 25,000 to 100,000 steps (chain,
 #     reverse chain, fan-out, fan-in), which must grow about linearly.
 #   - server (bench/server.sh): `shipshape serve` over 10,000 runs on SQLite and PostgreSQL,
@@ -26,7 +29,7 @@
 #     one-file change, `image check` of 50 hosts from saved facts (needs root).
 #   - ci (bench/ci.sh): push-to-first-step latency, 200 jobs by two workers against the
 #     processes a job starts, and the sandbox's cost, on SQLite and PostgreSQL (needs root).
-# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|server|package|image|ci|all]
+# Usage: bench/run.sh [checklist|plan|startup|facts|state|fault|fleet|agent|server|package|image|ci|all]
 #        (default all)
 # Installs what it needs from Debian (hyperfine, ansible, make, facter, cfengine3, puppet, aide).
 # Results go to bench/results/.
@@ -71,6 +74,10 @@ if [[ $what == fleet || $what == all ]]; then
   bash "$root/bench/fleet.sh" "$bin" "$out"
 fi
 [[ $what == fleet ]] && exit 0
+if [[ $what == agent || $what == all ]]; then
+  bash "$root/bench/agent.sh" "$bin" "$out"
+fi
+[[ $what == agent ]] && exit 0
 if [[ $what == state || $what == all ]]; then
   bash "$root/bench/state.sh" "$bin" "$out"
 fi

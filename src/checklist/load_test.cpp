@@ -199,6 +199,30 @@ TEST(BindParams, ChecksRequiredAndUnknownParams) {
     EXPECT_EQ(rendered->steps[2].manual, "QA confirms 1.4.2");
 }
 
+TEST(RenderChecklist, AStepOnHostsGetsOneFlatCopyPerHost) {
+    auto c = parse_checklist(
+        "[[step]]\nid = \"t\"\non = \"env:prod\"\nrun = [\"echo\", \"{{host}}\"]\n", "t.toml");
+    ASSERT_TRUE(c) << c.error().message();
+    HostResolver resolve = [](const std::string&) -> Result<std::vector<HostVars>> {
+        std::vector<HostVars> out;
+        for (int i = 1; i <= 5; ++i) {
+            std::string name = "h" + std::to_string(i);
+            out.push_back({name, {{"host", name}}});
+        }
+        return out;
+    };
+    auto r = render_checklist(*c, {}, resolve);
+    ASSERT_TRUE(r) << r.error().message();
+    const auto& copies = r->steps[0].per_host;
+    ASSERT_EQ(copies.size(), 5u);
+    for (size_t i = 0; i < copies.size(); ++i) {
+        // Each copy is one host's step, not a step holding the copies made before it.
+        EXPECT_TRUE(copies[i].per_host.empty()) << copies[i].id;
+        EXPECT_EQ(copies[i].id, "t@h" + std::to_string(i + 1));
+        EXPECT_EQ(copies[i].run.argv[1], "h" + std::to_string(i + 1));
+    }
+}
+
 }  // namespace
 }  // namespace shipshape::checklist
 

@@ -153,6 +153,11 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
             if (!targets) {
                 return fail(targets.error().context(where + " 'on'"));
             }
+            // Collected apart and moved in at the end: a copy of `s` made while its per_host
+            // grew carried every earlier copy (2^N steps for N hosts).
+            std::vector<Step> per_host;
+            per_host.reserve(targets->size());
+            s.per_host.clear();
             for (const auto& h : *targets) {
                 // A host's copy sees that host's facts only, never this machine's.
                 Variables hv;
@@ -171,8 +176,9 @@ Result<Checklist> render_checklist(const Checklist& checklist, const Variables& 
                 if (auto st = render_step(copy, hv, where + " on host " + h.name); !st) {
                     return fail(st.error());
                 }
-                s.per_host.push_back(std::move(copy));
+                per_host.push_back(std::move(copy));
             }
+            s.per_host = std::move(per_host);
             Variables shown = vars;
             for (const auto& [k, v] : host_placeholders(s)) {
                 shown[k] = v;
