@@ -28,8 +28,7 @@ namespace {
 constexpr size_t k_drift_listed = 100;
 
 int64_t wall_ms(const Clock& clock) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               clock.wall().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
         .count();
 }
 
@@ -134,8 +133,8 @@ std::string PullService::host_hint() const {
     return m_options.host.empty() ? hostname() : m_options.host;
 }
 
-Result<os::ProcessOutcome> PullService::git(const std::vector<std::string>& args,
-                                            std::string* out, std::string* err) {
+Result<os::ProcessOutcome> PullService::git(const std::vector<std::string>& args, std::string* out,
+                                            std::string* err) {
     os::ProcessSpec spec;
     spec.argv = {"git", "--git-dir=" + m_options.work_dir + "/repo.git"};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());

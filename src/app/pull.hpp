@@ -77,8 +77,7 @@ std::string pull_report_host(const std::string& report_json);
 // Delivers one report document of `host`; Errc::unreachable or Errc::io when it may succeed
 // later (the report stays spooled), Errc::invalid_argument or Errc::permission_denied when it
 // never will (the report is dropped from the spool, with the reason).
-using PullReporter =
-    std::function<Status(const std::string& host, const std::string& report_json)>;
+using PullReporter = std::function<Status(const std::string& host, const std::string& report_json)>;
 
 // POST /api/v1/hosts/{host}/reports of the server at http://HOST[:PORT][/PREFIX], with
 // `token` as its Bearer token. Errc::invalid_argument for a URL that is not http:// (the static

@@ -37,8 +37,7 @@ Result<PullReporter> http_pull_reporter(const std::string& url, const std::strin
                         "token HOST)");
     }
     os::HttpUrl where = *parsed;
-    return PullReporter([where, token](const std::string& host,
-                                       const std::string& doc) -> Status {
+    return PullReporter([where, token](const std::string& host, const std::string& doc) -> Status {
         if (!host_name_problem(host).empty()) {
             return fail(Errc::invalid_argument, "the report names no valid host");
         }
@@ -47,8 +46,7 @@ Result<PullReporter> http_pull_reporter(const std::string& url, const std::strin
         req.host = where.host;
         req.port = where.port;
         req.target = where.prefix + "/api/v1/hosts/" + host + "/reports";
-        req.headers = {{"Authorization", "Bearer " + token},
-                       {"Content-Type", "application/json"}};
+        req.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
         req.body = doc;
         auto r = os::http_exchange(req);
         if (!r) {

@@ -86,24 +86,25 @@ TimerUnits pull_timer_units(const std::string& binary, const std::vector<std::st
         "SuccessExitStatus=2\n"
         "Nice=10\n"
         "IOSchedulingClass=idle\n";
-    u.timer = "# Written by `shipshape agent install-timer`.\n"
-              "[Unit]\n"
-              "Description=shipshape pull every " +
-              seconds(every) +
-              "\n"
-              "\n"
-              "[Timer]\n"
-              "OnBootSec=1min\n"
-              "OnUnitActiveSec=" +
-              seconds(every) +
-              "\n"
-              "RandomizedDelaySec=" +
-              seconds(splay) +
-              "\n"
-              "Persistent=true\n"
-              "\n"
-              "[Install]\n"
-              "WantedBy=timers.target\n";
+    u.timer =
+        "# Written by `shipshape agent install-timer`.\n"
+        "[Unit]\n"
+        "Description=shipshape pull every " +
+        seconds(every) +
+        "\n"
+        "\n"
+        "[Timer]\n"
+        "OnBootSec=1min\n"
+        "OnUnitActiveSec=" +
+        seconds(every) +
+        "\n"
+        "RandomizedDelaySec=" +
+        seconds(splay) +
+        "\n"
+        "Persistent=true\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n";
     return u;
 }
 

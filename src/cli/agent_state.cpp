@@ -38,7 +38,8 @@ void add_agent_state_commands(CLI::App& app, std::vector<Command>& out) {
     for (auto mode : {app::StateMode::plan, app::StateMode::apply, app::StateMode::drift}) {
         auto opts = std::make_shared<StateOptions>();
         auto* sub = add_state_subcommand(app, opts, mode);
-        out.push_back({sub, [opts, mode](Context& ctx) { return run_agent_state(ctx, *opts, mode); }});
+        out.push_back(
+            {sub, [opts, mode](Context& ctx) { return run_agent_state(ctx, *opts, mode); }});
     }
 }
 

@@ -128,9 +128,8 @@ void print_cycle(const Context& ctx, const app::PullCycle& c) {
     std::string applied =
         c.applied_commit.empty() ? std::string("nothing") : c.applied_commit.substr(0, 12);
     std::printf("pull: %s %s at %s (%zu resources, %zu changed, %zu failed, %zu drifted)%s\n",
-                c.host.c_str(), c.result.c_str(), applied.c_str(), c.resources, c.changed,
-                c.failed, c.drifted,
-                c.reported ? "" : (", report not delivered: " + c.report_error).c_str());
+                c.host.c_str(), c.result.c_str(), applied.c_str(), c.resources, c.changed, c.failed,
+                c.drifted, c.reported ? "" : (", report not delivered: " + c.report_error).c_str());
     if (!c.error.empty()) {
         std::printf("  %s\n", c.error.c_str());
     }
@@ -206,8 +205,8 @@ int run_install_timer(Context& ctx, const PullArgs& a) {
     auto every = parse_duration(a.every);
     auto splay = parse_duration(a.splay);
     if (!every || !splay || every->count() <= 0) {
-        return report_error(ctx, Error(Errc::invalid_argument,
-                                       "--every/--splay: expected durations like 15m, 3m"));
+        return report_error(
+            ctx, Error(Errc::invalid_argument, "--every/--splay: expected durations like 15m, 3m"));
     }
     auto options = pull_options(ctx, a);
     if (!options) {
@@ -243,14 +242,15 @@ int run_install_timer(Context& ctx, const PullArgs& a) {
         }
     }
     if (ctx.json) {
-        std::printf("%s\n", timer_units_json(dir + "/shipshape-pull.service",
-                                             dir + "/shipshape-pull.timer")
-                                .c_str());
+        std::printf("%s\n",
+                    timer_units_json(dir + "/shipshape-pull.service", dir + "/shipshape-pull.timer")
+                        .c_str());
     } else {
-        std::printf("wrote %s/shipshape-pull.service and shipshape-pull.timer (every %s, splay "
-                    "%s)\nstart it: systemctl daemon-reload && systemctl enable --now "
-                    "shipshape-pull.timer\n",
-                    dir.c_str(), a.every.c_str(), a.splay.c_str());
+        std::printf(
+            "wrote %s/shipshape-pull.service and shipshape-pull.timer (every %s, splay "
+            "%s)\nstart it: systemctl daemon-reload && systemctl enable --now "
+            "shipshape-pull.timer\n",
+            dir.c_str(), a.every.c_str(), a.splay.c_str());
     }
     return 0;
 }
@@ -301,15 +301,13 @@ void add_agent_command(CLI::App& app, std::vector<Command>& out,
                           "where to write the units (default /etc/systemd/system)");
     timer_cmd->add_option("--binary", timer->binary,
                           "the agent binary the service runs (default: this one)");
-    out.push_back(
-        {timer_cmd, [timer](Context& ctx) { return run_install_timer(ctx, *timer); }});
+    out.push_back({timer_cmd, [timer](Context& ctx) { return run_install_timer(ctx, *timer); }});
 
     auto protocol = std::make_shared<int>(0);
     agent->add_option("--protocol", *protocol, "the protocol version the controller speaks")
         ->group("");
     // Last: the first parsed command runs, and `agent` is parsed with its subcommands too.
     out.push_back({agent, [protocol](Context&) { return run_agent_serve(*protocol); }});
-
 }
 
 }  // namespace shipshape::cli

@@ -10,8 +10,8 @@
 namespace shipshape::cli {
 
 StoreReporterFactory store_pull_reporter() {
-    return [](const Context& ctx, const std::string& given)
-               -> Result<std::function<Status(const std::string&)>> {
+    return [](const Context& ctx,
+              const std::string& given) -> Result<std::function<Status(const std::string&)>> {
         std::string location = given;
         if (given.find("://") == std::string::npos) {
             location = os::path_absolute(given.rfind("sqlite:", 0) == 0 ? given.substr(7) : given,

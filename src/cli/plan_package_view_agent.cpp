@@ -7,8 +7,8 @@ namespace shipshape::cli {
 
 std::string plan_package_diff(const state::Change& c, const state::Resource& r,
                               const std::string& /*root*/, bool diffs, bool /*color*/) {
-    if (!diffs || r.kind != state::Kind::package || r.deb.empty() ||
-        c.op != state::Op::package || c.argv.empty() || !c.error.empty()) {
+    if (!diffs || r.kind != state::Kind::package || r.deb.empty() || c.op != state::Op::package ||
+        c.argv.empty() || !c.error.empty()) {
         return "";
     }
     return "    (the contents diff of " + r.deb +

@@ -137,12 +137,11 @@ Result<AgentBinary> agent_binary(const std::string& version) {
                         "shipshape-agent, or install the shipshape package), or name it with "
                         "SHIPSHAPE_AGENT=PATH");
     }
-    auto hash = content_hash(b.path);
-    if (!hash) {
-        return fail(hash.error());
-    }
-    b.hash = *hash;
     return b;
+}
+
+Result<std::string> agent_hash(const std::string& path) {
+    return content_hash(path);
 }
 
 }  // namespace shipshape::fleet

@@ -26,8 +26,12 @@ struct AgentBinary {
 [[nodiscard]] Result<AgentBinary> this_binary(const std::string& version);
 
 // The agent a controller copies to hosts: $SHIPSHAPE_AGENT when set, else `shipshape-agent` in
-// the directory of the running executable. HASH is the XXH3 of its content. Errc::not_found
-// saying where it was looked for (and how to get it) when it is missing.
+// the directory of the running executable. Its hash is left empty: agent_hash() reads the file
+// when a host session first needs the name (a command that reaches no host does not pay the
+// ~4 ms). Errc::not_found saying where it was looked for (and how to get it) when it is missing.
 [[nodiscard]] Result<AgentBinary> agent_binary(const std::string& version);
+
+// The XXH3 of the file at `path`, as 16 hex digits. Errc::io (or the errno's code).
+[[nodiscard]] Result<std::string> agent_hash(const std::string& path);
 
 }  // namespace shipshape::fleet

@@ -65,7 +65,11 @@ struct Fleet::Impl {
         if (fd < 0) {
             return fail(os::errno_error("opening " + agent.path, errno));
         }
-        std::string name = "shipshape-agent-" + agent.hash;
+        auto agent_file = agent_name();
+        if (!agent_file) {
+            return fail(agent_file.error());
+        }
+        const std::string& name = *agent_file;
         std::string remote =
             "umask 022; d=\"$HOME/.cache/shipshape\"; mkdir -p \"$d\" && t=\"$d/.upload.$$\" && "
             "cat > \"$t\" && chmod 755 \"$t\" && mv -f \"$t\" \"$d/" +
@@ -89,11 +93,29 @@ struct Fleet::Impl {
         return {};
     }
 
-    Result<std::unique_ptr<Session>> open_session(const Endpoint& e, HostState& hs) {
+    // The agent's file name on hosts, hashing it on first use.
+    Result<std::string> agent_name() {
+        std::lock_guard g(lock);
         if (agent.unavailable) {
-            return fail(agent.unavailable->context(who(e)));
+            return fail(*agent.unavailable);
         }
-        std::string name = "shipshape-agent-" + agent.hash;
+        if (agent.hash.empty()) {
+            auto hash = agent_hash(agent.path);
+            if (!hash) {
+                agent.unavailable = hash.error();
+                return fail(hash.error());
+            }
+            agent.hash = *hash;
+        }
+        return "shipshape-agent-" + agent.hash;
+    }
+
+    Result<std::unique_ptr<Session>> open_session(const Endpoint& e, HostState& hs) {
+        auto agent_file = agent_name();
+        if (!agent_file) {
+            return fail(agent_file.error().context(who(e)));
+        }
+        const std::string& name = *agent_file;
         const std::string protocol = std::to_string(k_protocol_version);
         std::string remote = "a=\"$HOME/.cache/shipshape/" + name +
                              "\"; [ -x \"$a\" ] && exec \"$a\" agent --protocol " + protocol +

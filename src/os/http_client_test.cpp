@@ -45,9 +45,7 @@ class OneShotServer {
             size_t head = m_request.find("\r\n\r\n");
             if (head != std::string::npos) {
                 size_t cl = m_request.find("Content-Length: ");
-                size_t want = cl == std::string::npos
-                                  ? 0
-                                  : std::stoul(m_request.substr(cl + 16));
+                size_t want = cl == std::string::npos ? 0 : std::stoul(m_request.substr(cl + 16));
                 if (m_request.size() >= head + 4 + want) {
                     break;
                 }
@@ -90,7 +88,8 @@ TEST(HttpClient, PostsAndReadsAContentLengthAnswer) {
 
 TEST(HttpClient, DecodesAChunkedAnswer) {
     OneShotServer server(
-        "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"er\r\n6\r\nror\":1\r\n1\r\n}"
+        "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n4\r\n{\"er\r\n6\r\nror\":1\r\n1\r\n}"
         "\r\n0\r\n\r\n");
     HttpRequest req;
     req.host = "127.0.0.1";
@@ -137,10 +136,10 @@ TEST(HttpUrl, SplitsHostPortAndPrefix) {
     };
     // Each row: a form of URL --report takes, and its parts.
     const Row rows[] = {
-        {"http://ops.example", "ops.example", 80, ""},           // default port
-        {"http://10.0.0.5:8080", "10.0.0.5", 8080, ""},         // address and port
+        {"http://ops.example", "ops.example", 80, ""},              // default port
+        {"http://10.0.0.5:8080", "10.0.0.5", 8080, ""},             // address and port
         {"http://ops:8080/shipshape/", "ops", 8080, "/shipshape"},  // prefix, trailing / cut
-        {"http://[::1]:9000", "::1", 9000, ""},                 // IPv6 literal
+        {"http://[::1]:9000", "::1", 9000, ""},                     // IPv6 literal
     };
     for (const auto& row : rows) {
         auto u = parse_http_url(row.url);

@@ -47,8 +47,8 @@ Result<int> connect_to(const std::string& host, int port, Clock::time_point dead
     }
     std::string last = "no address";
     for (addrinfo* a = found; a; a = a->ai_next) {
-        int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          a->ai_protocol);
+        int fd =
+            ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
         if (fd < 0) {
             last = std::strerror(errno);
             continue;
