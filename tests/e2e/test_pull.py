@@ -265,7 +265,7 @@ class PullReportTest(PullTestCase):
     def reports(self, *args):
         r = self.shipshape("--json", "fleet", "reports", *args)
         self.assertEqual(r.code, 0, r)
-        return r.json()
+        return r.json()["reports"]
 
     def spooled(self):
         spool = os.path.join(self.work, "spool")
