@@ -322,3 +322,18 @@ class PullReportTest(PullTestCase):
         r, _ = self.pull("--report", store)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("shipshape agent pull", r.stdout + r.stderr)
+
+    def test_old_reports_are_pruned_but_each_hosts_newest_kept(self):
+        url = self.start_server()
+        for _ in range(3):
+            r, _ = self.pull("--report", url, "--token-file", self.token_file)
+            self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(len(self.reports("--host", "web-7")), 3)
+        time.sleep(1.1)
+        r = self.shipshape("--json", "fleet", "prune-reports", "--older-than", "1s")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.json()["removed"], 2)
+        self.assertEqual(len(self.reports("--host", "web-7")), 1, "the newest stays")
+        r = self.shipshape("fleet", "prune-reports", "--older-than", "soon")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("--older-than 'soon'", r.err)
