@@ -35,6 +35,21 @@ struct BundleFile {
     std::string data;  // the content (base64 on the wire)
 };
 
+// Where a bundle carries the manifest of one of the ops repo's .deb files (`deb_path` relative
+// to the repo): the controller reads each .deb (package::read_deb) and adds its manifest JSON
+// there, so that the host's agent, which reads no .deb (docs/agent.md), can still show a plan's
+// package diff against what that host has installed.
+inline std::string bundle_deb_manifest_path(std::string_view deb_path) {
+    return ".shipshape/deb-manifests/" + std::string(deb_path) + ".json";
+}
+
+// Those manifests for the .deb files among `files` (read from ROOT/PATH on up to all cores at
+// once). A .deb that cannot be read gets none: the host's own validation names the problem.
+// In bundle_debs.cpp, which reads .deb files: `shipshape` passes it to
+// FleetService::set_bundle_extras; shipshape-agent does not link it.
+std::vector<BundleFile> bundle_deb_manifests(const std::string& root,
+                                             const std::vector<BundleFile>& files);
+
 // One request as the agent reads it; `op` says which fields count.
 struct AgentRequest {
     std::string op;  // "facts", "exec", "bundle", "shipshape" or "package-manifest"

@@ -201,6 +201,12 @@ Result<const std::string*> FleetService::bundle() {
         XXH3_64bits_update(st, text->data(), text->size());
         list.push_back(BundleFile{rel, mode, std::move(*text)});
     }
+    for (auto& extra :
+         m_bundle_extras ? m_bundle_extras(m_project.root, list) : std::vector<BundleFile>{}) {
+        XXH3_64bits_update(st, extra.path.data(), extra.path.size() + 1);
+        XXH3_64bits_update(st, extra.data.data(), extra.data.size());
+        list.push_back(std::move(extra));
+    }
     m_bundle_hash = hex64(XXH3_64bits_digest(st));
     XXH3_freeState(st);
     m_bundle_request = bundle_request(m_bundle_hash, list);

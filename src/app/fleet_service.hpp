@@ -48,6 +48,11 @@ class FleetService {
     fleet::Endpoint endpoint(const SelectedHost& host) const;
     int forks(size_t hosts) const;  // --forks, else [ssh] forks, else sized for the fleet
     void set_forks(int forks) { m_forks = forks; }
+    // Files added to the ops repo bundle, derived from its files (`shipshape` adds the .deb
+    // manifests: bundle_deb_manifests). None by default.
+    using BundleExtras = std::function<std::vector<BundleFile>(const std::string& root,
+                                                               const std::vector<BundleFile>&)>;
+    void set_bundle_extras(BundleExtras fn) { m_bundle_extras = std::move(fn); }
     Millis timeout() const { return m_timeout; }
     fleet::Fleet& fleet() { return *m_fleet; }
 
@@ -83,6 +88,7 @@ class FleetService {
     std::string m_bundle_request;
     std::optional<Error> m_bundle_error;
     bool m_bundle_built = false;
+    BundleExtras m_bundle_extras;
 };
 
 }  // namespace shipshape::app

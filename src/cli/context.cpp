@@ -120,6 +120,9 @@ Result<std::unique_ptr<app::FleetService>> open_fleet(const Context& ctx,
     if (f && forks > 0) {
         (*f)->set_forks(forks);
     }
+    if (f) {
+        (*f)->set_bundle_extras(app::bundle_deb_manifests);
+    }
     return f;
 }
 

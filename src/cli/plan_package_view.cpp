@@ -3,7 +3,6 @@
 #include "cli/package_diff_view.hpp"
 #include "package/diff.hpp"
 #include "package/installed.hpp"
-#include "package/read.hpp"
 
 namespace shipshape::cli {
 
@@ -31,7 +30,7 @@ std::string plan_package_diff(const state::Change& c, const state::Resource& r,
         c.argv.empty() || !c.error.empty()) {
         return "";
     }
-    auto after = package::read_deb(c.argv.front());
+    auto after = plan_deb_manifest(c, r);
     if (!after) {
         return indented("package diff: " + after.error().message());
     }

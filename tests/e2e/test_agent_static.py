@@ -93,15 +93,38 @@ class BareRootTest(RepoTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.root, "lib")))
         self.assertFalse(os.path.exists(os.path.join(self.root, "usr")))
 
-    def chrooted(self, args, stdin=None):
+    def chrooted(self, args, stdin=None, replies=0):
         """Runs the agent in the bare root, with /proc and /dev/null (what the kernel gives any
-        root) mounted in a private mount namespace."""
+        root) mounted in a private mount namespace. With `replies`, stdin stays open until that
+        many reply lines (lines with an "id" and no "event") have come back, as a controller
+        keeps its connection open: the agent takes the end of its input as the controller
+        gone, and cancels what runs."""
         script = 'mount -t proc proc "$1/proc" && : > "$1/dev/null" && ' \
                  'mount --bind /dev/null "$1/dev/null" && r="$1" && shift && exec chroot "$r" "$@"'
-        return subprocess.run(
-            ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", self.root] + args,
-            input=stdin, capture_output=True, text=True, timeout=60,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"})
+        argv = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh", self.root] + args
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+        if not replies:
+            return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60,
+                                  env=env)
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+        timer = threading.Timer(60, p.kill)
+        timer.start()
+        try:
+            p.stdin.write(stdin)
+            p.stdin.flush()
+            out, seen = [], 0
+            while seen < replies:
+                line = p.stdout.readline()
+                if not line:
+                    break
+                out.append(line)
+                doc = json.loads(line)
+                seen += 1 if "id" in doc and "event" not in doc else 0
+            rest, err = p.communicate()  # closes stdin: the controller goes
+        finally:
+            timer.cancel()
+        return subprocess.CompletedProcess(argv, p.returncode, "".join(out) + rest, err)
 
     def test_serves_facts_and_exec(self):
         requests = [
@@ -110,7 +133,7 @@ class BareRootTest(RepoTestCase):
              "env": [], "cwd": "/", "timeout_ms": 5000},
         ]
         r = self.chrooted(["/shipshape-agent", "agent", "--protocol", str(PROTOCOL)],
-                          stdin="".join(json.dumps(q) + "\n" for q in requests))
+                          stdin="".join(json.dumps(q) + "\n" for q in requests), replies=2)
         self.assertEqual(r.returncode, 0, r)
         lines = [json.loads(x) for x in r.stdout.splitlines()]
         greeting = lines[0]
