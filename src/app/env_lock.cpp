@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "app/runs.hpp"
+#include "core/wall_ms.hpp"
 #include "os/process.hpp"
 #include "state/accounts.hpp"
 
@@ -102,9 +103,7 @@ Result<EnvLocks> EnvLocks::acquire(store::LockStore& store, std::vector<std::str
     EnvLocks held;
     held.m_store = &store;
     held.m_owner_id = owner_id;
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
-            .count();
+    const int64_t now = wall_ms(clock);
     auto is_stale = [&](const store::LockHolder& h) {
         return holder_is_stale(h, me.host, start_ticks);
     };

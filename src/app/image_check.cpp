@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "app/image_service.hpp"
+#include "core/wall_ms.hpp"
 #include "facts/facts_json.hpp"
 #include "os/fan_out.hpp"
 #include "os/file_system.hpp"
@@ -79,9 +80,7 @@ Result<ImageCheckReport> ImageCheckService::check(const ImageCheckRequest& reque
         return fail(img.error());
     }
     report.image = std::move(*img);
-    const int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.wall().time_since_epoch())
-            .count();
+    const int64_t now_ms = wall_ms(m_clock);
     auto age = image::image_age_seconds(report.image.created, now_ms);
     if (!age) {
         return fail(age.error().context("image " + report.image.id.substr(0, 12)));

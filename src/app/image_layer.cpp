@@ -16,6 +16,7 @@
 #include "image/registry.hpp"
 #include "lab_packages.inc"
 #include "os/file_system.hpp"
+#include "os/self_exe.hpp"
 
 namespace shipshape::app {
 
@@ -174,14 +175,13 @@ Result<BuildResult> ImageService::build_layer(const image::Spec& spec, const std
             options.progress("layer: apply " + join(spec.roles, ", ") + " (" +
                              join(state_files, ", ") + ")");
         }
-        std::vector<std::string> argv = {options.self_exe.empty()
-                                             ? fs::read_symlink("/proc/self/exe", ec).string()
-                                             : options.self_exe,
-                                         "apply",
-                                         "--root",
-                                         merged,
-                                         "--as-host",
-                                         as_host_json(m_project, spec)};
+        std::vector<std::string> argv = {
+            options.self_exe.empty() ? os::self_exe() : options.self_exe,
+            "apply",
+            "--root",
+            merged,
+            "--as-host",
+            as_host_json(m_project, spec)};
         for (const auto& f : state_files) {
             argv.insert(argv.end(), {"--state", f});
         }

@@ -14,6 +14,7 @@
 #include "app/project.hpp"
 #include "app/state_service.hpp"
 #include "core/text.hpp"
+#include "core/wall_ms.hpp"
 #include "facts/collect.hpp"
 #include "facts/facts_json.hpp"
 #include "os/errno_error.hpp"
@@ -26,11 +27,6 @@ namespace shipshape::app {
 namespace {
 
 constexpr size_t k_drift_listed = 100;
-
-int64_t wall_ms(const Clock& clock) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
-        .count();
-}
 
 void remove_file(const std::string& path) {
     std::error_code ec;
@@ -200,7 +196,7 @@ Result<std::string> PullService::fetch(PullCycle& cycle) {
     if (!parsed->success() || commit.size() != 40) {
         return fail(Errc::io, "reading the fetched commit: " + trimmed(err));
     }
-    cycle.commit = commit;
+    cycle.report.commit = commit;
     return commit;
 }
 
@@ -246,7 +242,7 @@ void PullService::converge(PullCycle& cycle, const std::string& tree_dir, bool* 
     *valid = false;
     auto project = load_project(tree_dir);
     if (!project) {
-        cycle.error = project.error().message();
+        cycle.report.error = project.error().message();
         return;
     }
     facts::GatherOptions go;
@@ -254,14 +250,14 @@ void PullService::converge(PullCycle& cycle, const std::string& tree_dir, bool* 
     auto net = facts::gather_facts(go);
     std::string name = find_self(*project, m_options.host, net);
     if (name.empty()) {
-        cycle.error = m_options.host.empty()
-                          ? "this host (hostname '" + hostname() + "', addresses " +
-                                my_addresses(net) +
-                                ") is not in inventory.toml: add it, or pass --host NAME"
-                          : "host '" + m_options.host + "' is not in inventory.toml";
+        cycle.report.error = m_options.host.empty()
+                                 ? "this host (hostname '" + hostname() + "', addresses " +
+                                       my_addresses(net) +
+                                       ") is not in inventory.toml: add it, or pass --host NAME"
+                                 : "host '" + m_options.host + "' is not in inventory.toml";
         return;
     }
-    cycle.host = name;
+    cycle.report.host = name;
     SelectedHost self;
     for (auto& h : all_hosts(project->inventory)) {
         if (h.name == name) {
@@ -276,9 +272,10 @@ void PullService::converge(PullCycle& cycle, const std::string& tree_dir, bool* 
     req.params = m_options.params;
     req.root = m_options.root;
     if (req.state_files.empty()) {
-        cycle.error = "host " + name +
-                      " has no roles with state: give it a role (a [group.X] with roles = [...] "
-                      "in inventory.toml) whose state files [roles] lists";
+        cycle.report.error =
+            "host " + name +
+            " has no roles with state: give it a role (a [group.X] with roles = [...] "
+            "in inventory.toml) whose state files [roles] lists";
         return;
     }
     StateService service(*project, nullptr, &m_runner, m_cancel, m_clock);
@@ -286,48 +283,48 @@ void PullService::converge(PullCycle& cycle, const std::string& tree_dir, bool* 
     // applied from it.
     auto targets = service.targets(req);
     if (!targets) {
-        cycle.error = targets.error().message();
+        cycle.report.error = targets.error().message();
         return;
     }
     auto hp = service.plan(targets->front(), req);
     if (hp.error && is_content_error(hp.error->code())) {
-        cycle.error = hp.error->message();
+        cycle.report.error = hp.error->message();
         return;
     }
     *valid = true;
     StateRunOptions options;
     auto applied = service.run(StateMode::apply, req, options);
     if (!applied || applied->hosts.empty()) {
-        cycle.error = applied ? "the apply planned no host" : applied.error().message();
-        cycle.failed = 1;
+        cycle.report.error = applied ? "the apply planned no host" : applied.error().message();
+        cycle.report.apply.failed = 1;
         return;
     }
     const HostOutcome& a = applied->hosts.front();
     if (a.plan && a.plan->plan) {
-        cycle.resources = a.plan->plan->resources;
+        cycle.report.apply.resources = static_cast<int64_t>(a.plan->plan->resources);
     }
     if (a.report) {
-        cycle.changed = a.report->applied;
-        cycle.failed = a.report->failed;
+        cycle.report.apply.changed = static_cast<int64_t>(a.report->applied);
+        cycle.report.apply.failed = static_cast<int64_t>(a.report->failed);
         for (const auto& r : a.report->results) {
-            if (!r.error.empty() && cycle.error.empty()) {
-                cycle.error = r.error;
+            if (!r.error.empty() && cycle.report.error.empty()) {
+                cycle.report.error = r.error;
             }
         }
     }
     if (a.plan && a.plan->error) {
-        cycle.error = a.plan->error->message();
-        cycle.failed = std::max<size_t>(cycle.failed, 1);
+        cycle.report.error = a.plan->error->message();
+        cycle.report.apply.failed = std::max<int64_t>(cycle.report.apply.failed, 1);
     }
     auto drift = service.run(StateMode::drift, req, options);
     if (drift && !drift->hosts.empty()) {
         const HostOutcome& d = drift->hosts.front();
         if (d.plan && d.plan->plan) {
             const auto& plan = *d.plan->plan;
-            cycle.drifted = plan.changes.size();
+            cycle.report.drifted = static_cast<int64_t>(plan.changes.size());
             for (const auto& c : plan.changes) {
-                if (cycle.drifted_resources.size() < k_drift_listed) {
-                    cycle.drifted_resources.push_back(c.what + ":" + c.path);
+                if (cycle.report.drift.size() < k_drift_listed) {
+                    cycle.report.drift.push_back(c.what + ":" + c.path);
                 }
             }
         }
@@ -363,10 +360,10 @@ Result<PullCycle> PullService::run_once(const PullReporter& reporter) {
     } unlock{lock};
 
     PullCycle cycle;
-    cycle.run = random_run_id();
-    cycle.branch = m_options.branch;
-    cycle.host = host_hint();
-    cycle.started_at = wall_ms(m_clock);
+    cycle.report.run = random_run_id();
+    cycle.report.branch = m_options.branch;
+    cycle.report.host = host_hint();
+    cycle.report.started_at = wall_ms(m_clock);
     send_spooled(reporter, cycle);
 
     const std::string last_good = trimmed(fs->read_file(work + "/last-good").value_or(""));
@@ -381,71 +378,73 @@ Result<PullCycle> PullService::run_once(const PullReporter& reporter) {
             fetched_valid = valid;
             content_invalid = !valid;
             if (valid) {
-                cycle.applied_commit = *commit;
+                cycle.report.applied_commit = *commit;
                 if (*commit != last_good) {
                     (void)fs->write_file_atomic(work + "/last-good", *commit + "\n", {});
                 }
             }
         } else {
-            cycle.error = tree.error().message();
+            cycle.report.error = tree.error().message();
         }
     } else {
-        cycle.error = commit.error().message();
+        cycle.report.error = commit.error().message();
     }
-    if (!fetched_valid && !last_good.empty() && last_good != cycle.commit) {
+    if (!fetched_valid && !last_good.empty() && last_good != cycle.report.commit) {
         // Converge to the last good commit: a broken or unreachable commit changes nothing.
-        std::string why = cycle.error;
+        std::string why = cycle.report.error;
         PullCycle again = cycle;
-        again.error.clear();
+        again.report.error.clear();
         auto tree = checkout(last_good);
         bool ok = false;
         if (tree) {
             converge(again, *tree, &ok);
         }
         if (ok) {
-            cycle.resources = again.resources;
-            cycle.changed = again.changed;
-            cycle.failed = again.failed;
-            cycle.drifted = again.drifted;
-            cycle.drifted_resources = again.drifted_resources;
-            cycle.host = again.host;
-            cycle.applied_commit = last_good;
+            cycle.report.apply.resources = again.report.apply.resources;
+            cycle.report.apply.changed = again.report.apply.changed;
+            cycle.report.apply.failed = again.report.apply.failed;
+            cycle.report.drifted = again.report.drifted;
+            cycle.report.drift = again.report.drift;
+            cycle.report.host = again.report.host;
+            cycle.report.applied_commit = last_good;
             cycle.notes.push_back("kept the last good commit " + short_commit(last_good));
         }
-        cycle.error = why;
+        cycle.report.error = why;
     }
     if (content_invalid) {
-        cycle.result = "invalid";
-        cycle.exit_code = 2;
-    } else if (!commit || cycle.failed > 0 || cycle.drifted > 0 || !cycle.error.empty()) {
-        cycle.result = "failed";
-        cycle.exit_code = 1;
-        if (cycle.error.empty() && cycle.drifted > 0) {
-            cycle.error = std::to_string(cycle.drifted) + " resources still differ after the apply";
+        cycle.report.result = "invalid";
+        cycle.report.exit_code = 2;
+    } else if (!commit || cycle.report.apply.failed > 0 || cycle.report.drifted > 0 ||
+               !cycle.report.error.empty()) {
+        cycle.report.result = "failed";
+        cycle.report.exit_code = 1;
+        if (cycle.report.error.empty() && cycle.report.drifted > 0) {
+            cycle.report.error =
+                std::to_string(cycle.report.drifted) + " resources still differ after the apply";
         }
     } else {
-        cycle.result = "converged";
-        cycle.exit_code = 0;
+        cycle.report.result = "converged";
+        cycle.report.exit_code = 0;
     }
     facts::GatherOptions go;
     auto facts = facts::gather_facts(go);
-    facts.host = cycle.host;
-    cycle.facts_json = facts::to_json(facts, {}, -1);
-    cycle.finished_at = std::max(wall_ms(m_clock), cycle.started_at);
-    if (cycle.error.size() > 65536) {
-        cycle.error.resize(65536);
+    facts.host = cycle.report.host;
+    cycle.report.facts = facts::to_json(facts, {}, -1);
+    cycle.report.finished_at = std::max(wall_ms(m_clock), cycle.report.started_at);
+    if (cycle.report.error.size() > k_max_report_error) {
+        cycle.report.error.resize(k_max_report_error);
     }
 
-    std::string keep = cycle.applied_commit;
-    prune_trees({cycle.commit, keep, last_good});
+    std::string keep = cycle.report.applied_commit;
+    prune_trees({cycle.report.commit, keep, last_good});
     if (!reporter) {
         cycle.reported = true;
         return cycle;
     }
-    const std::string spooled = work + "/spool/" + cycle.run + ".json";
-    const std::string doc = pull_report_json(cycle);
+    const std::string spooled = work + "/spool/" + cycle.report.run + ".json";
+    const std::string doc = to_json(cycle.report);
     (void)fs->write_file_atomic(spooled, doc, {});
-    auto sent = reporter(cycle.host, doc);
+    auto sent = reporter(cycle.report.host, doc);
     if (sent) {
         cycle.reported = true;
         remove_file(spooled);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "app/pull_reports.hpp"
 #include "core/clock.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
@@ -47,29 +48,13 @@ std::string default_pull_dir();
 
 // What one cycle did: the report's fields (docs/specs/pull-report.md) plus what a view prints.
 struct PullCycle {
-    std::string host;
-    std::string run;             // 16 hex digits
-    std::string commit;          // fetched; "" when the fetch failed
-    std::string applied_commit;  // converged to; "" when nothing was applied
-    std::string branch;
-    int64_t started_at = 0;
-    int64_t finished_at = 0;
-    std::string result;  // converged, failed, invalid
-    int exit_code = 0;   // 0, 1, 2
-    std::string error;   // why failed or invalid
-    size_t resources = 0;
-    size_t changed = 0;
-    size_t failed = 0;
-    size_t drifted = 0;
-    std::vector<std::string> drifted_resources;  // "kind:target", at most 100
-    std::string facts_json;                      // shipshape.facts/1, "" when not gathered
-    std::vector<std::string> notes;              // for people: "kept 3f2a… (last good)"
-    bool reported = false;                       // delivered (or no reporter)
-    std::string report_error;                    // why not
+    // What is sent (app/pull_reports.hpp): host, commit, result, apply counts, drift, facts.
+    // `report.host` is the host's name in the inventory once it is found (the hostname before).
+    PullReport report;
+    std::vector<std::string> notes;  // for people: "kept 3f2a… (last good)"
+    bool reported = false;           // delivered (or no reporter)
+    std::string report_error;        // why not
 };
-
-// The report document (shipshape.pull-report/1) of a cycle.
-std::string pull_report_json(const PullCycle& cycle);
 
 // The "host" of a report document ("" when it has none): spooled reports are sent for it.
 std::string pull_report_host(const std::string& report_json);

@@ -8,29 +8,6 @@
 
 namespace shipshape::app {
 
-std::string pull_report_json(const PullCycle& c) {
-    // One writer of the document: app/pull_reports.hpp's, which the receiving side reads.
-    PullReport r;
-    r.host = c.host;
-    r.run = c.run;
-    r.commit = c.commit;
-    r.applied_commit = c.applied_commit;
-    r.branch = c.branch;
-    r.started_at = c.started_at;
-    r.finished_at = c.finished_at;
-    r.result = c.result;
-    r.exit_code = c.exit_code;
-    r.error = c.error;
-    r.apply = PullApply{static_cast<int64_t>(c.resources), static_cast<int64_t>(c.changed),
-                        static_cast<int64_t>(c.failed)};
-    r.drifted = static_cast<int64_t>(c.drifted);
-    r.drift = c.drifted_resources;
-    if (!c.facts_json.empty()) {
-        r.facts = c.facts_json;
-    }
-    return to_json(r);
-}
-
 std::string pull_report_host(const std::string& report_json) {
     auto doc = nlohmann::json::parse(report_json, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {

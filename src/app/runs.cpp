@@ -17,6 +17,7 @@
 #include "checklist/load.hpp"
 #include "checklist/validate.hpp"
 #include "core/clock.hpp"
+#include "core/wall_ms.hpp"
 #include "os/file_system.hpp"
 #include "os/process.hpp"
 
@@ -33,9 +34,7 @@ void redact_params(store::RunRecord& run, const Redactor& redactor) {
 }
 
 int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               system_clock().wall().time_since_epoch())
-        .count();
+    return wall_ms();
 }
 
 std::string make_run_id(int64_t now) {

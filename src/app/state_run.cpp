@@ -10,6 +10,7 @@
 #include "app/env_lock.hpp"
 #include "app/facts_service.hpp"
 #include "app/state_service.hpp"
+#include "core/wall_ms.hpp"
 #include "os/fan_out.hpp"
 #include "os/process.hpp"
 
@@ -38,8 +39,7 @@ std::vector<std::string> StateOutcome::hosts_with(HostVerdict verdict) const {
 }
 
 int64_t StateService::now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.wall().time_since_epoch())
-        .count();
+    return wall_ms(m_clock);
 }
 
 Result<Variables> StateService::params_for(const std::string& host, const Variables& given,

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "core/text.hpp"
+#include "core/wall_ms.hpp"
 
 namespace shipshape::app {
 
@@ -129,8 +130,7 @@ UserService::UserService(store::UserStore& store, const Clock& clock)
     : m_store(store), m_clock(clock) {}
 
 int64_t UserService::now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.wall().time_since_epoch())
-        .count();
+    return wall_ms(m_clock);
 }
 
 Status UserService::add_user(const std::string& name, const std::vector<std::string>& roles) {

@@ -2,12 +2,13 @@
 #include <nlohmann/json.hpp>
 
 #include "app/pull.hpp"
+#include "app/pull_reports.hpp"
 #include "cli/agent_cmds.hpp"
 
 namespace shipshape::cli {
 
 std::string pull_cycle_json(const app::PullCycle& c) {
-    auto doc = nlohmann::json::parse(app::pull_report_json(c));
+    auto doc = nlohmann::json::parse(app::to_json(c.report));
     doc.erase("facts");  // scripts read facts with `shipshape facts`; keep the line short
     doc["reported"] = c.reported;
     doc["report_error"] = c.report_error;

@@ -7,17 +7,9 @@
 
 #include "cli/ci_cmds.hpp"
 #include "os/file_system.hpp"
+#include "os/self_exe.hpp"
 
 namespace shipshape::cli {
-
-namespace {
-
-std::string self_exe() {
-    std::error_code ec;
-    return std::filesystem::read_symlink("/proc/self/exe", ec).string();
-}
-
-}  // namespace
 
 Result<std::string> ci_store_location(const Context& ctx, const CiStoreOption& o,
                                       os::ProcessRunner& runner) {
@@ -62,7 +54,7 @@ Result<CiStoreHandle> open_ci_store(const Context& ctx, const CiStoreOption& o,
 app::CiEnvironment ci_environment(const Context& ctx, const std::string& store_location) {
     (void)ctx;
     app::CiEnvironment env;
-    env.shipshape_exe = self_exe();
+    env.shipshape_exe = os::self_exe();
     env.fault_exe = os::path_parent(env.shipshape_exe) + "/shipshape-fault";
     std::string base;
     std::string path =

@@ -15,6 +15,7 @@
 #include "core/text.hpp"
 #include "fleet/agent_binary.hpp"
 #include "os/file_system.hpp"
+#include "os/self_exe.hpp"
 
 #ifndef SHIPSHAPE_VERSION
 #define SHIPSHAPE_VERSION "0.0.0"
@@ -125,13 +126,16 @@ void print_cycle(const Context& ctx, const app::PullCycle& c) {
         std::fflush(stdout);
         return;
     }
+    const app::PullReport& r = c.report;
     std::string applied =
-        c.applied_commit.empty() ? std::string("nothing") : c.applied_commit.substr(0, 12);
-    std::printf("pull: %s %s at %s (%zu resources, %zu changed, %zu failed, %zu drifted)%s\n",
-                c.host.c_str(), c.result.c_str(), applied.c_str(), c.resources, c.changed, c.failed,
-                c.drifted, c.reported ? "" : (", report not delivered: " + c.report_error).c_str());
-    if (!c.error.empty()) {
-        std::printf("  %s\n", c.error.c_str());
+        r.applied_commit.empty() ? std::string("nothing") : r.applied_commit.substr(0, 12);
+    std::printf("pull: %s %s at %s (%lld resources, %lld changed, %lld failed, %lld drifted)%s\n",
+                r.host.c_str(), r.result.c_str(), applied.c_str(),
+                static_cast<long long>(r.apply.resources), static_cast<long long>(r.apply.changed),
+                static_cast<long long>(r.apply.failed), static_cast<long long>(r.drifted),
+                c.reported ? "" : (", report not delivered: " + c.report_error).c_str());
+    if (!r.error.empty()) {
+        std::printf("  %s\n", r.error.c_str());
     }
     for (const auto& n : c.notes) {
         std::printf("  %s\n", n.c_str());
@@ -141,7 +145,7 @@ void print_cycle(const Context& ctx, const app::PullCycle& c) {
 
 // The cycle's exit code, and 1 for a converged host whose report was not delivered.
 int cycle_exit(const app::PullCycle& c) {
-    return c.exit_code == 0 && !c.reported ? to_int(ExitCode::failed) : c.exit_code;
+    return c.report.exit_code == 0 && !c.reported ? to_int(ExitCode::failed) : c.report.exit_code;
 }
 
 // Sleeps `d`; false when cancelled meanwhile.
@@ -153,18 +157,36 @@ bool sleep_for(const Context& ctx, Millis d) {
     return !(ctx.cancel && ctx.cancel->cancelled());
 }
 
+struct Schedule {
+    Millis every;
+    Millis splay;
+};
+
+// --every and --splay, as pull and install-timer both take them.
+Result<Schedule> parse_schedule(const PullArgs& a) {
+    auto every = parse_duration(a.every);
+    if (!every || every->count() <= 0) {
+        return fail(Errc::invalid_argument,
+                    "--every \"" + a.every + "\": expected a duration above 0 like 15m, 30s, 1h");
+    }
+    auto splay = parse_duration(a.splay);
+    if (!splay) {
+        return fail(Errc::invalid_argument,
+                    "--splay \"" + a.splay + "\": expected a duration like 3m, 30s, 0s");
+    }
+    return Schedule{*every, *splay};
+}
+
 int run_pull(Context& ctx, const PullArgs& a, const StoreReporterFactory& store_reporter) {
     auto options = pull_options(ctx, a);
     if (!options) {
         return report_error(ctx, options.error());
     }
-    auto every = parse_duration(a.every);
-    auto splay = parse_duration(a.splay);
-    if (!every || !splay || every->count() <= 0) {
-        return report_error(ctx, Error(Errc::invalid_argument,
-                                       "--every/--splay: expected durations like 15m, 3m, 30s "
-                                       "(--every above 0)"));
+    auto schedule = parse_schedule(a);
+    if (!schedule) {
+        return report_error(ctx, schedule.error());
     }
+    const auto [every, splay] = *schedule;
     auto reporter = make_reporter(ctx, a, store_reporter);
     if (!reporter) {
         return report_error(ctx, reporter.error());
@@ -174,9 +196,9 @@ int run_pull(Context& ctx, const PullArgs& a, const StoreReporterFactory& store_
     std::mt19937_64 rng(std::random_device{}());
     for (bool first = true;; first = false) {
         if (!a.once) {
-            long long max = splay->count();
+            long long max = splay.count();
             Millis delay(max > 0 ? static_cast<long long>(rng() % static_cast<uint64_t>(max)) : 0);
-            if (!sleep_for(ctx, (first ? Millis(0) : *every) + delay)) {
+            if (!sleep_for(ctx, (first ? Millis(0) : every) + delay)) {
                 return 0;  // stopped between cycles
             }
         }
@@ -196,18 +218,16 @@ int run_pull(Context& ctx, const PullArgs& a, const StoreReporterFactory& store_
 }
 
 std::string self_path() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("shipshape");
+    std::string self = os::self_exe();
+    return self.empty() ? std::string("shipshape") : self;
 }
 
 int run_install_timer(Context& ctx, const PullArgs& a) {
-    auto every = parse_duration(a.every);
-    auto splay = parse_duration(a.splay);
-    if (!every || !splay || every->count() <= 0) {
-        return report_error(
-            ctx, Error(Errc::invalid_argument, "--every/--splay: expected durations like 15m, 3m"));
+    auto schedule = parse_schedule(a);
+    if (!schedule) {
+        return report_error(ctx, schedule.error());
     }
+    const auto [every, splay] = *schedule;
     auto options = pull_options(ctx, a);
     if (!options) {
         return report_error(ctx, options.error());
@@ -227,7 +247,7 @@ int run_install_timer(Context& ctx, const PullArgs& a) {
         args.insert(args.end(), {"--set", s});
     }
     std::string binary = a.binary.empty() ? self_path() : os::path_absolute(a.binary, ctx.cwd);
-    auto units = app::pull_timer_units(binary, args, *every, *splay);
+    auto units = app::pull_timer_units(binary, args, every, splay);
     auto fs = os::make_local_file_system();
     std::string dir = os::path_absolute(a.unit_dir, ctx.cwd);
     if (auto st = fs->create_directories(dir); !st) {

@@ -4,6 +4,7 @@
 
 #include "app/pull_reports.hpp"
 #include "cli/agent_cmds.hpp"
+#include "core/wall_ms.hpp"
 #include "os/file_system.hpp"
 #include "store/store.hpp"
 
@@ -28,9 +29,7 @@ StoreReporterFactory store_pull_reporter() {
                 if (!store) {
                     return fail(Errc::unreachable, store.error().message());
                 }
-                const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
+                const int64_t now = wall_ms();
                 auto recorded = app::record_pull_report(**store, *report, now);
                 if (!recorded) {
                     return fail(recorded.error().code() == Errc::invalid_argument

@@ -15,6 +15,7 @@
 #include "cli/exit_code.hpp"
 #include "cli/json.hpp"
 #include "core/text.hpp"
+#include "core/wall_ms.hpp"
 
 namespace shipshape::cli {
 
@@ -26,12 +27,6 @@ struct LogOptions {
     std::string since;
     size_t limit = 50;
 };
-
-int64_t wall_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // `text` escaped onto one row and cut to `width` bytes (never inside a UTF-8 sequence).
 std::string shorten(const std::string& text, size_t width) {
@@ -54,7 +49,7 @@ int run_log(Context& ctx, const LogOptions& options) {
     app::AuditQuery query;
     query.limit = options.limit;
     if (!options.since.empty()) {
-        auto parsed = app::parse_audit_since(options.since, wall_now_ms(), query);
+        auto parsed = app::parse_audit_since(options.since, wall_ms(), query);
         if (!parsed) {
             return report_error(ctx, parsed.error());
         }

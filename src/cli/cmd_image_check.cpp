@@ -11,6 +11,7 @@
 #include "cli/image_check_view.hpp"
 #include "cli/image_cmds.hpp"
 #include "image/schedule.hpp"
+#include "os/self_exe.hpp"
 
 namespace shipshape::cli {
 
@@ -86,9 +87,10 @@ int run_schedule(Context& ctx, const ScheduleOptions& o) {
     so.spec = o.spec;
     so.repo = repo->project.root;
     so.hosts = o.hosts.empty() ? "env:" + repo->project.config.default_env : o.hosts;
-    char self[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    so.binary = n > 0 ? std::string(self, static_cast<size_t>(n)) : "/usr/bin/shipshape";
+    so.binary = os::self_exe();
+    if (so.binary.empty()) {
+        so.binary = "/usr/bin/shipshape";
+    }
     std::fputs(image::format_schedule(image::schedule_units(so)).c_str(), stdout);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli/context.hpp"
+#include "os/self_exe.hpp"
 #include "server/api.hpp"
 #include "server/event_feed.hpp"
 #include "server/http.hpp"
@@ -57,12 +58,6 @@ constexpr const char* k_serve_help =
     "127.0.0.1 unless --listen names another address. With --tls-cert and --tls-key it\n"
     "serves HTTPS only. Stops on SIGINT/SIGTERM (exit 0).";
 
-std::string self_path() {
-    char buf[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 std::string store_kind(const std::string& location) {
     return location.starts_with("postgresql://") || location.starts_with("postgres://")
                ? "postgresql"
@@ -98,7 +93,7 @@ int print_unit(Context& ctx, const ServeOptions& o, const server::ListenAddress&
         return report_error(ctx, repo.error());
     }
     auto unit =
-        server::systemd_unit({self_path(), repo->project.root, writable_dirs(repo->project),
+        server::systemd_unit({os::self_exe(), repo->project.root, writable_dirs(repo->project),
                               where.text(), absolute(ctx, o.tls_cert), absolute(ctx, o.tls_key)});
     if (!unit) {
         return report_error(ctx, unit.error());

@@ -19,6 +19,7 @@
 #include "state/accounts.hpp"
 
 #include "cli/exit_code.hpp"
+#include "os/self_exe.hpp"
 
 namespace {
 
@@ -64,13 +65,8 @@ constexpr CommandEntry k_commands[] = {
 // of every command. The argv is passed on unchanged (global options included) and the process
 // stays the same (exec), so signals and exit status are the fault command's own.
 [[noreturn]] void exec_fault_binary(char** argv) {
-    char self[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    std::string path;
-    if (n > 0) {
-        path.assign(self, static_cast<size_t>(n));
-        path = path.substr(0, path.rfind('/') + 1);
-    }
+    std::string path = shipshape::os::self_exe();
+    path = path.substr(0, path.rfind('/') + 1);  // its directory, with the slash
     path += "shipshape-fault";
     ::execv(path.c_str(), argv);
     int err = errno;

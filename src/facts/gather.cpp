@@ -1,4 +1,5 @@
 #include "core/clock.hpp"
+#include "core/wall_ms.hpp"
 #include "facts/collect.hpp"
 
 #include <arpa/inet.h>
@@ -555,9 +556,7 @@ HostFacts gather_facts(const GatherOptions& options) {
         {"env", &Gatherer::env}};
     HostFacts facts;
     facts.host = "localhost";
-    facts.collected_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             system_clock().wall().time_since_epoch())
-                             .count();
+    facts.collected_at = wall_ms();
     for (const std::string& name : options.sections) {
         if (std::find(k_sections.begin(), k_sections.end(), name) == k_sections.end()) {
             std::string known;

@@ -20,6 +20,7 @@
 #include "faults/supervisor.hpp"
 #include "faults/supervisor_process.hpp"
 #include "os/errno_error.hpp"
+#include "os/self_exe.hpp"
 
 namespace shipshape::faults {
 
@@ -45,12 +46,10 @@ Result<std::string> parse_reply(const std::string& reply) {
 }
 
 std::string default_preload() {
-    char exe[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
+    std::string dir = os::self_exe();
+    if (dir.empty()) {
         return {};
     }
-    std::string dir(exe, static_cast<size_t>(n));
     dir = dir.substr(0, dir.rfind('/'));
     for (const char* candidate :
          {"/libshipshape_clock_skew.so", "/../lib/shipshape/libshipshape_clock_skew.so",

@@ -14,6 +14,7 @@
 
 #include "core/text.hpp"
 #include "os/errno_error.hpp"
+#include "os/self_exe.hpp"
 
 namespace shipshape::fleet {
 
@@ -90,17 +91,11 @@ Result<std::string> content_hash(const std::string& path) {
     return hash;
 }
 
-std::string self_path() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 }  // namespace
 
 Result<AgentBinary> this_binary(const std::string& version) {
     AgentBinary b;
-    b.path = self_path();
+    b.path = os::self_exe();
     if (b.path.empty()) {
         return fail(os::errno_error("reading /proc/self/exe", errno));
     }
@@ -126,7 +121,7 @@ Result<AgentBinary> agent_binary(const std::string& version) {
     if (given && *given) {
         b.path = given;
     } else {
-        std::string self = self_path();
+        std::string self = os::self_exe();
         b.path = self.substr(0, self.rfind('/') + 1) + "shipshape-agent";
     }
     struct stat st {};

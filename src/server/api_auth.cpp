@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/text.hpp"
+#include "core/wall_ms.hpp"
 #include "server/api.hpp"
 #include "server/api_json.hpp"
 #include "server/auth.hpp"
@@ -23,12 +24,6 @@ Response unauthorized(std::string_view message) {
     Response r = refusal(401, message);
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"shipshape\"");
     return r;
-}
-
-int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               system_clock().wall().time_since_epoch())
-        .count();
 }
 
 std::string quoted(std::string_view value) {

@@ -202,6 +202,22 @@ class PullConvergeTest(PullTestCase):
         self.assertNotEqual(lines[0]["run"], lines[1]["run"])
 
 
+    def test_a_bad_schedule_is_refused_before_anything_runs(self):
+        for flags, message in [(["--every", "0s"], '--every "0s": expected a duration above 0'),
+                               (["--every", "soon"], '--every "soon": expected a duration'),
+                               (["--splay", "-"], '--splay "-": expected a duration')]:
+            for command in (["pull"], ["install-timer", "--unit-dir",
+                                       os.path.join(self.tmp, "units")]):
+                r = subprocess.run([self.binary, "agent", *command, "--repo", self.origin,
+                                    "--host", "web-7", "--root", self.target, "--dir",
+                                    self.work, *flags],
+                                   capture_output=True, text=True, timeout=60, env=self.env)
+                self.assertEqual(r.returncode, 2, r)
+                self.assertIn(message, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "units")))
+        self.assertIsNone(self.deployed())
+
+
 class InstallTimerTest(PullTestCase):
     def test_writes_a_service_and_a_timer(self):
         units = os.path.join(self.tmp, "units")
