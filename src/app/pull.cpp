@@ -400,9 +400,7 @@ Result<PullCycle> PullService::run_once(const PullReporter& reporter) {
             converge(again, *tree, &ok);
         }
         if (ok) {
-            cycle.report.apply.resources = again.report.apply.resources;
-            cycle.report.apply.changed = again.report.apply.changed;
-            cycle.report.apply.failed = again.report.apply.failed;
+            cycle.report.apply = again.report.apply;
             cycle.report.drifted = again.report.drifted;
             cycle.report.drift = again.report.drift;
             cycle.report.host = again.report.host;
